@@ -1,0 +1,257 @@
+"""The computation seam. Checks ask the engine for tables, key joins, statistics and counts.
+
+`LocalEngine` answers with pyarrow/numpy in memory. An out-of-core engine (DuckDB) or a
+distributed one (Spark) can answer the same questions later; checks must go through this
+interface, never read files themselves.
+
+Slots are dotted names: `research.raw.<name>`, `production.raw.<name>`, `research.features`,
+`production.features`, `research.splits`, `production.splits`, `research.predictions`,
+`production.predictions`, `research.labels`, `production.labels`,
+`production.live.features`, `production.live.predictions`, `production.live.labels`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from mlcheck.checklist import Checklist, SourceSpec
+from mlcheck.errors import InputError
+from mlcheck.sources import read_source, source_identity
+
+SPLIT_COLUMN_DEFAULT = "split"
+
+
+def slot_specs(checklist: Checklist) -> dict[str, SourceSpec | dict[str, SourceSpec]]:
+    """Every declared slot of the checklist, by dotted name."""
+    slots: dict[str, SourceSpec | dict[str, SourceSpec]] = {}
+    for side_name in ("research", "production"):
+        side = getattr(checklist, side_name)
+        for name, spec in (side.raw or {}).items():
+            slots[f"{side_name}.raw.{name}"] = spec
+        for role in ("features", "splits", "predictions", "labels"):
+            if getattr(side, role) is not None:
+                slots[f"{side_name}.{role}"] = getattr(side, role)
+    live = checklist.production.live
+    for role in ("features", "predictions", "labels"):
+        if live is not None and getattr(live, role) is not None:
+            slots[f"production.live.{role}"] = getattr(live, role)
+    return slots
+
+
+@dataclass(frozen=True)
+class KeyJoin:
+    """Row alignment of two tables on their key.
+
+    `left_rows`/`right_rows` are matched row indices (same length, sorted by left row), over keys
+    that are non-null and unique on both sides. Rows with a duplicate or null key are counted and
+    left out of the matching: they are never paired by guesswork.
+    """
+
+    key: tuple[str, ...]
+    left_rows: np.ndarray
+    right_rows: np.ndarray
+    left_only: np.ndarray  # row indices in left whose key is absent on the right
+    right_only: np.ndarray  # row indices in right whose key is absent on the left
+    left_duplicate_rows: np.ndarray  # rows whose key occurs more than once on the left
+    right_duplicate_rows: np.ndarray
+    left_null_rows: np.ndarray
+    right_null_rows: np.ndarray
+
+    @property
+    def matched(self) -> int:
+        return len(self.left_rows)
+
+
+@dataclass
+class LocalEngine:
+    """In-memory pyarrow/numpy engine. Reads each distinct source once and caches derived results."""
+
+    checklist: Checklist
+    on_read: Callable[[str], None] | None = None
+    _tables: dict[tuple[object, ...], pa.Table] = field(default_factory=dict)
+    _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+
+    # ---- slots
+
+    def declared(self, slot: str) -> bool:
+        return slot in slot_specs(self.checklist)
+
+    def table(self, slot: str) -> pa.Table:
+        """The whole table of a slot (a splits mapping becomes one table with a split column)."""
+        return self.memo(("table", slot), lambda: self._load(slot))
+
+    def schema(self, slot: str) -> pa.Schema:
+        return self.table(slot).schema
+
+    def num_rows(self, slot: str) -> int:
+        return self.table(slot).num_rows
+
+    def column(self, slot: str, name: str) -> pa.ChunkedArray:
+        table = self.table(slot)
+        if name not in table.column_names:
+            raise InputError(
+                f"{slot} ({self.checklist.where(slot)}): declared column {name!r} is absent; "
+                f"columns are: {_preview(table.column_names)}"
+            )
+        return table.column(name)
+
+    def key(self, slot: str) -> list[str] | None:
+        """The key columns of a slot: the source's own `key:`, else the checklist's."""
+        spec = slot_specs(self.checklist).get(slot)
+        own = spec.key_columns if isinstance(spec, SourceSpec) else None
+        return own or self.checklist.key_columns
+
+    def memo(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """Compute once per run; shared by every check and stage that asks the same question."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    # ---- derived
+
+    def join(self, left: str, right: str, key: list[str] | None = None) -> KeyJoin:
+        """Align two slots on the key (cached: every stage that joins the same pair reuses it)."""
+        cols = tuple(key or self.key(left) or ())
+        if not cols:
+            raise InputError(f"{left}: no key declared; add `key:` to the checklist")
+        return self.memo(("join", left, right, cols), lambda: self._join(left, right, cols))
+
+    def value_counts(self, slot: str, column: str) -> tuple[pa.Array, np.ndarray]:
+        """Distinct non-null values and their counts, most frequent first (ties by value)."""
+        return self.memo(("vc", slot, column), lambda: value_counts(self.column(slot, column)))
+
+    # ---- internals
+
+    def _load(self, slot: str) -> pa.Table:
+        spec = slot_specs(self.checklist).get(slot)
+        if spec is None:
+            raise InputError(f"{slot} is not declared in the checklist")
+        if isinstance(spec, dict):
+            return self._load_split_mapping(slot, spec)
+        return self._read(spec, slot)
+
+    def _read(self, spec: SourceSpec, label: str) -> pa.Table:
+        ident = source_identity(spec, self.checklist)
+        if ident not in self._tables:
+            if self.on_read:
+                self.on_read(label)
+            full = spec.model_copy(update={"columns": None})
+            self._tables[ident] = read_source(full, self.checklist, label)
+        table = self._tables[ident]
+        if spec.columns:
+            absent = [c for c in spec.columns if c not in table.column_names]
+            if absent:
+                raise InputError(f"{label} ({self.checklist.where(label)}): declared column(s) absent: {absent}")
+            table = table.select(spec.columns)
+        return table
+
+    def _load_split_mapping(self, slot: str, mapping: dict[str, SourceSpec]) -> pa.Table:
+        split_col = self.checklist.columns.split or SPLIT_COLUMN_DEFAULT
+        parts = []
+        for name, spec in mapping.items():
+            part = self._read(spec, f"{slot}.{name}")
+            if split_col in part.column_names:
+                part = part.drop_columns([split_col])
+            parts.append(part.append_column(split_col, pa.array([name] * part.num_rows, pa.string())))
+        try:
+            return pa.concat_tables(parts, promote_options="permissive")
+        except pa.ArrowException as exc:
+            raise InputError(f"{slot}: the split files do not share a schema: {exc}") from None
+
+    def _join(self, left: str, right: str, cols: tuple[str, ...]) -> KeyJoin:
+        left_keys = [self.column(left, c) for c in cols]
+        right_keys = [self.column(right, c) for c in cols]
+        return join_keys(cols, left_keys, right_keys)
+
+
+def key_codes(left: list[pa.ChunkedArray], right: list[pa.ChunkedArray]) -> tuple[np.ndarray, np.ndarray]:
+    """Dense int64 codes of composite keys over both sides; -1 marks a row with a null key part."""
+    n_left = len(left[0])
+    combined: np.ndarray | None = None
+    null = np.zeros(n_left + len(right[0]), dtype=bool)
+    for lcol, rcol in zip(left, right, strict=True):
+        both = _concat_comparable(lcol, rcol)
+        encoded = pc.dictionary_encode(both).combine_chunks()
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        is_null = np.asarray(pc.is_null(encoded).to_numpy(zero_copy_only=False), dtype=bool)
+        null |= is_null
+        codes = np.where(is_null, 0, codes).astype(np.int64)
+        width = len(encoded.dictionary) + 1
+        combined = codes if combined is None else _dense(combined * width + codes)
+    assert combined is not None
+    combined = np.where(null, -1, combined)
+    return combined[:n_left], combined[n_left:]
+
+
+def _dense(codes: np.ndarray) -> np.ndarray:
+    # Re-densify after each column so the mixed-radix product never overflows int64.
+    _, inverse = np.unique(codes, return_inverse=True)
+    return inverse.astype(np.int64)
+
+
+def _concat_comparable(left: pa.ChunkedArray, right: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Both sides as one array; a key typed differently per side is compared as text."""
+    if left.type != right.type:
+        if pa.types.is_integer(left.type) and pa.types.is_integer(right.type):
+            left, right = left.cast(pa.int64()), right.cast(pa.int64())
+        else:
+            left, right = _as_text(left), _as_text(right)
+    return pa.chunked_array(left.chunks + right.chunks, type=left.type)
+
+
+def _as_text(array: pa.ChunkedArray) -> pa.ChunkedArray:
+    if pa.types.is_dictionary(array.type):
+        array = array.cast(array.type.value_type)
+    return array.cast(pa.string())
+
+
+def join_keys(cols: tuple[str, ...], left: list[pa.ChunkedArray], right: list[pa.ChunkedArray]) -> KeyJoin:
+    lcodes, rcodes = key_codes(left, right)
+    size = int(max(lcodes.max(initial=-1), rcodes.max(initial=-1))) + 1
+    lcount = np.bincount(lcodes[lcodes >= 0], minlength=size)
+    rcount = np.bincount(rcodes[rcodes >= 0], minlength=size)
+    lvalid, rvalid = lcodes >= 0, rcodes >= 0
+    ldup = lvalid & (lcount[np.where(lvalid, lcodes, 0)] > 1)
+    rdup = rvalid & (rcount[np.where(rvalid, rcodes, 0)] > 1)
+    # A key is matchable when it is unique on both sides.
+    unique_both = (lcount == 1) & (rcount == 1)
+    right_pos = np.full(size, -1, dtype=np.int64)
+    rsingle = rvalid & ~rdup
+    right_pos[rcodes[rsingle]] = np.flatnonzero(rsingle)
+    lmatch = lvalid & ~ldup & unique_both[np.where(lvalid, lcodes, 0)]
+    left_rows = np.flatnonzero(lmatch)
+    right_rows = right_pos[lcodes[left_rows]]
+    left_only = np.flatnonzero(lvalid & (rcount[np.where(lvalid, lcodes, 0)] == 0))
+    right_only = np.flatnonzero(rvalid & (lcount[np.where(rvalid, rcodes, 0)] == 0))
+    return KeyJoin(
+        key=cols,
+        left_rows=left_rows,
+        right_rows=right_rows,
+        left_only=left_only,
+        right_only=right_only,
+        left_duplicate_rows=np.flatnonzero(ldup),
+        right_duplicate_rows=np.flatnonzero(rdup),
+        left_null_rows=np.flatnonzero(~lvalid),
+        right_null_rows=np.flatnonzero(~rvalid),
+    )
+
+
+def value_counts(array: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
+    counts = pc.value_counts(array.drop_null() if array.null_count else array)
+    if isinstance(counts, pa.ChunkedArray):
+        counts = counts.combine_chunks()
+    values = counts.field("values")
+    freq = counts.field("counts").to_numpy(zero_copy_only=False)
+    order = np.lexsort((np.arange(len(freq)), -freq))
+    return values.take(pa.array(order)), freq[order]
+
+
+def _preview(names: list[str], limit: int = 12) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f", … ({len(names) - limit} more)" if len(names) > limit else "")

@@ -1,0 +1,139 @@
+"""Per-stage thresholds with their documented defaults (SPEC section 2, `stages:`).
+
+Each stage owns one class here. A default written here is the default users get and the one
+`mlcheck checks` prints, so change it only with the README.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DEFAULT_PACKAGES = [
+    "numpy",
+    "pandas",
+    "scipy",
+    "scikit-learn",
+    "pyarrow",
+    "xgboost",
+    "lightgbm",
+    "catboost",
+    "torch",
+    "tensorflow",
+    "statsmodels",
+]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def duration_seconds(text: str) -> float:
+    """'30d' -> seconds. Units: s, m, h, d, w."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration like 30d, 12h or 1w")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataReproducibilityConfig(Strict):
+    rtol: float = Field(1.0e-9, ge=0, description="relative tolerance for numeric cells")
+    atol: float = Field(0.0, ge=0, description="absolute tolerance for numeric cells")
+    max_lost_rows: int = Field(0, ge=0, description="keys in research but not production")
+    max_extra_rows: int = Field(0, ge=0, description="keys in production but not research")
+    max_mismatched_cells: int = Field(0, ge=0, description="cells beyond tolerance per column")
+    examples: int = Field(10, ge=0, le=100, description="example rows/keys per finding")
+
+
+class FeatureParityConfig(DataReproducibilityConfig):
+    rtol: float = Field(1.0e-7, ge=0, description="relative tolerance for numeric cells")
+    atol: float = Field(1.0e-9, ge=0, description="absolute tolerance for numeric cells")
+    packages: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_PACKAGES),
+        description="packages whose major/minor change fails",
+    )
+
+
+class SplitReproducibilityConfig(Strict):
+    max_reassigned: int = Field(0, ge=0, description="keys whose split differs")
+    temporal: bool = Field(False, description="the split is by time: test rows must be newer")
+    holdout: list[str] = Field(
+        default_factory=lambda: ["test", "validation", "valid", "val", "holdout"],
+        description="split names that are held out from training",
+    )
+    train: list[str] = Field(
+        default_factory=lambda: ["train", "training"], description="split names used for training"
+    )
+    examples: int = Field(10, ge=0, le=100)
+
+
+class PredictionMismatchConfig(Strict):
+    atol: float = Field(1.0e-6, ge=0, description="absolute tolerance for scores")
+    rtol: float = Field(0.0, ge=0, description="relative tolerance for scores")
+    max_mismatch_rate: float = Field(0.0, ge=0, le=1, description="share of scores beyond tolerance")
+    max_flip_rate: float = Field(0.0, ge=0, le=1, description="share of decisions flipped")
+    max_invalid_rate: float = Field(0.0, ge=0, le=1, description="share of invalid outputs")
+    threshold: float = Field(0.5, description="decision threshold on the score")
+    examples: int = Field(10, ge=0, le=100)
+
+
+class ChunkConfig(Strict):
+    size: int | None = Field(None, gt=0, description="rows per chunk, in file order")
+    every: str | None = Field(None, description="calendar chunk by the timestamp column: 1w, 1d")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ChunkConfig:
+        if (self.size is None) == (self.every is None):
+            raise ValueError("give exactly one of `size` or `every`")
+        if self.every is not None:
+            duration_seconds(self.every)
+        return self
+
+
+class PerformanceDropConfig(Strict):
+    metric: str | None = Field(None, description="default: roc_auc, accuracy or rmse by task")
+    max_drop: float = Field(0.02, ge=0, description="largest tolerated metric drop")
+    confidence: float = Field(0.95, gt=0, lt=1, description="confidence level of intervals")
+    baseline: float | None = Field(None, description="baseline metric instead of research labels")
+    chunk: ChunkConfig | None = None
+    bootstrap: int = Field(1000, ge=50, le=100000, description="bootstrap resamples")
+    drift_alpha: float = Field(0.01, gt=0, lt=1, description="BH-adjusted significance level")
+    drift_wasserstein: float = Field(0.1, ge=0, description="normalised Wasserstein effect size")
+    drift_jensen_shannon: float = Field(0.1, ge=0, le=1, description="Jensen-Shannon distance")
+    drift_psi: float = Field(0.2, ge=0, description="population stability index")
+    important_share: float = Field(
+        0.1, ge=0, le=1, description="importance share above which drift fails rather than warns"
+    )
+    min_labels: int = Field(100, ge=1, description="labels below which the stage only warns")
+
+
+class VariableAvailabilityConfig(Strict):
+    max_null_rate_increase: float = Field(0.05, ge=0, le=1)
+    max_unseen_rate: float = Field(0.01, ge=0, le=1)
+    min_count: int = Field(5, ge=1, description="research count below which a category is rare")
+    max_rare_rate: float = Field(0.05, ge=0, le=1, description="share of live rows with rare values")
+    max_staleness: str | None = Field("30d", description="longest silence of a feature")
+
+    @field_validator("max_staleness")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            duration_seconds(value)
+        return value
+
+
+class StagesConfig(Strict):
+    data_reproducibility: DataReproducibilityConfig = Field(default_factory=DataReproducibilityConfig)  # type: ignore[arg-type]
+    feature_parity: FeatureParityConfig = Field(default_factory=FeatureParityConfig)  # type: ignore[arg-type]
+    split_reproducibility: SplitReproducibilityConfig = Field(default_factory=SplitReproducibilityConfig)  # type: ignore[arg-type]
+    prediction_mismatch: PredictionMismatchConfig = Field(default_factory=PredictionMismatchConfig)  # type: ignore[arg-type]
+    performance_drop: PerformanceDropConfig = Field(default_factory=PerformanceDropConfig)  # type: ignore[arg-type]
+    variable_availability: VariableAvailabilityConfig = Field(default_factory=VariableAvailabilityConfig)  # type: ignore[arg-type]
+
+
+Task = Literal["binary", "multiclass", "regression"]
