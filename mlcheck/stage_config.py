@@ -113,11 +113,34 @@ class PerformanceDropConfig(Strict):
 
 
 class VariableAvailabilityConfig(Strict):
-    max_null_rate_increase: float = Field(0.05, ge=0, le=1)
-    max_unseen_rate: float = Field(0.01, ge=0, le=1)
+    max_null_rate_increase: float = Field(
+        0.05, ge=0, le=1, description="largest rise of a feature's null (or NaN) rate, live - research"
+    )
+    max_unseen_rate: float = Field(
+        0.01, ge=0, le=1, description="share of live rows with a category never seen in research"
+    )
     min_count: int = Field(5, ge=1, description="research count below which a category is rare")
     max_rare_rate: float = Field(0.05, ge=0, le=1, description="share of live rows with rare values")
-    max_staleness: str | None = Field("30d", description="longest silence of a feature")
+    max_staleness: str | None = Field(
+        "30d", description="longest silence of a feature before the live window ends (null: off)"
+    )
+    absence_alpha: float = Field(
+        0.001,
+        gt=0,
+        lt=1,
+        description="a vanished category or a column turned constant fails only when pure sampling "
+        "luck would produce it with probability below this",
+    )
+    rename_similarity: float = Field(
+        0.8, ge=0, le=1, description="difflib name ratio that names a new live column a replacement"
+    )
+    rename_distance: float = Field(
+        0.1,
+        ge=0,
+        description="normalised Wasserstein (numeric) or Jensen-Shannon (categorical) distance "
+        "below which a new live column of the same dtype is a replacement",
+    )
+    examples: int = Field(10, ge=0, le=100, description="example categories/columns per finding")
 
     @field_validator("max_staleness")
     @classmethod
