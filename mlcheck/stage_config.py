@@ -69,7 +69,16 @@ class SplitReproducibilityConfig(Strict):
     train: list[str] = Field(
         default_factory=lambda: ["train", "training"], description="split names used for training"
     )
-    examples: int = Field(10, ge=0, le=100)
+    max_missing_keys: int = Field(0, ge=0, description="keys in one side's splits but not the other's")
+    max_leaked_keys: int = Field(0, ge=0, description="keys in a holdout split and another split")
+    max_leaked_groups: int = Field(0, ge=0, description="groups whose rows span more than one split")
+    max_proportion_diff: float = Field(
+        0.01, ge=0, le=1, description="split share difference that warns (context only)"
+    )
+    max_balance_diff: float = Field(
+        0.01, ge=0, le=1, description="per-split class share difference that warns (context only)"
+    )
+    examples: int = Field(10, ge=0, le=100, description="example keys/groups per finding")
 
 
 class PredictionMismatchConfig(Strict):
@@ -79,7 +88,11 @@ class PredictionMismatchConfig(Strict):
     max_flip_rate: float = Field(0.0, ge=0, le=1, description="share of decisions flipped")
     max_invalid_rate: float = Field(0.0, ge=0, le=1, description="share of invalid outputs")
     threshold: float = Field(0.5, description="decision threshold on the score")
-    examples: int = Field(10, ge=0, le=100)
+    max_missing_predictions: int = Field(0, ge=0, description="keys predicted on one side only")
+    sum_tolerance: float = Field(
+        1.0e-6, ge=0, description="how far a multiclass row's probabilities may sum from 1"
+    )
+    examples: int = Field(10, ge=0, le=100, description="example keys/rows per finding")
 
 
 class ChunkConfig(Strict):
