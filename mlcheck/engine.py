@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mlcheck.checklist import Checklist, SourceSpec
+from mlcheck.environment import Environment, load_environment
 from mlcheck.errors import InputError
 from mlcheck.sources import read_source, source_identity
 
@@ -125,6 +126,10 @@ class LocalEngine:
     def value_counts(self, slot: str, column: str) -> tuple[pa.Array, np.ndarray]:
         """Distinct non-null values and their counts, most frequent first (ties by value)."""
         return self.memo(("vc", slot, column), lambda: value_counts(self.column(slot, column)))
+
+    def environment(self, side: str) -> Environment:
+        """`research` or `production` environment file, parsed once per run (not a table)."""
+        return self.memo(("environment", side), lambda: load_environment(self.checklist, side))
 
     # ---- internals
 
