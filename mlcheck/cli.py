@@ -14,6 +14,7 @@ from rich.console import Console
 
 from mlcheck import __version__
 from mlcheck.checklist import Checklist, json_schema, load_checklist
+from mlcheck.environment import capture_json
 from mlcheck.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, ChecklistError, MlcheckError, UsageError
 from mlcheck.registry import REGISTRY
 from mlcheck.reporters import render
@@ -111,6 +112,21 @@ def explain(check_id: Annotated[str, typer.Argument(help="A check id such as RAW
         raise UsageError(f"unknown check id {check_id!r}; `mlcheck checks` lists them")
     typer.echo(f"{spec.id}: {spec.title}\nstage: {spec.stage}\n")
     typer.echo(spec.explanation or "(no further explanation)")
+
+
+env_app = typer.Typer(
+    help="Record this Python environment for a checklist's `environment:` entry.",
+    no_args_is_help=True,
+)
+app.add_typer(env_app, name="env")
+
+
+@env_app.command("capture")
+def env_capture(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the JSON here (default: stdout).")] = None,
+) -> None:
+    """Write this interpreter's Python version, platform and installed packages as JSON."""
+    _write(capture_json(), output)
 
 
 def _stages(names: list[str]) -> tuple[str, ...]:
