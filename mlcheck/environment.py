@@ -72,9 +72,13 @@ def load_environment(checklist: Checklist, side: str) -> Environment:
         raise InputError(f"{label} is not declared in the checklist")
     where = checklist.where(label)
     if spec.path is None:
-        raise InputError(f"{label} ({where}): an environment must be a file `path`, not a database url")
+        raise InputError(
+            f"{label} ({where}): an environment must be a file `path`, not a database url"
+        )
     path = checklist.resolve_path(spec.path)
-    return parse_environment(_read_text(path, f"{label} ({where})"), detect_kind(path), f"{label} ({spec.path})")
+    return parse_environment(
+        _read_text(path, f"{label} ({where})"), detect_kind(path), f"{label} ({spec.path})"
+    )
 
 
 def _read_text(path: Path, label: str) -> str:
@@ -177,6 +181,15 @@ class _Collector:
         self.packages[key] = version
         self.unversioned.pop(key, None)
 
+    def override_with(self, later: _Collector) -> None:
+        """Entries of `later` win: pip installs over conda, so its versions are what is imported."""
+        for key in later.packages.keys() | later.unversioned.keys():
+            self.packages.pop(key, None)
+            self.unversioned.pop(key, None)
+        self.packages.update(later.packages)
+        self.unversioned.update(later.unversioned)
+        self.problems += later.problems
+
     def no_version(self, name: str, why: str) -> None:
         key = canonicalize_name(name)
         if key not in self.packages:
@@ -192,14 +205,18 @@ class _Collector:
         if first in _EDITABLE_OPTIONS or first.startswith("--editable="):
             self._editable(line)
         elif first in _INCLUDE_OPTIONS or first.startswith(("--requirement=", "--constraint=")):
-            self.problems.append(f"{where}: {_short(line)!r} includes another file, which is not read")
+            self.problems.append(
+                f"{where}: {_short(line)!r} includes another file, which is not read"
+            )
         elif not line.startswith("-"):
             # Other pip options (--index-url, --find-links, ...) say where packages come from,
             # not which versions: they are skipped, and never echoed (index URLs carry tokens).
             self._requirement(_TRAILING_OPTION.sub("", line), where)
 
     def _editable(self, line: str) -> None:
-        target = line.split("=", 1)[1] if line.startswith("--editable=") else line.split(maxsplit=1)[-1]
+        target = (
+            line.split("=", 1)[1] if line.startswith("--editable=") else line.split(maxsplit=1)[-1]
+        )
         egg = _EGG.search(target)
         name = egg.group(1) if egg else Path(urlsplit(target).path.rstrip("/")).name or target
         self.no_version(name, "editable install (-e): no version")
@@ -263,9 +280,13 @@ def _parse_conda(text: str, label: str) -> Environment:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
-        raise InputError(f"{label}: not a valid conda environment file{where}: invalid YAML") from None
+        raise InputError(
+            f"{label}: not a valid conda environment file{where}: invalid YAML"
+        ) from None
     if not isinstance(data, dict):
-        raise InputError(f"{label}: not a conda environment file: expected a mapping with `dependencies:`")
+        raise InputError(
+            f"{label}: not a conda environment file: expected a mapping with `dependencies:`"
+        )
     collected = _Collector()
     deps = data.get("dependencies")
     if not isinstance(deps, list):
@@ -278,13 +299,16 @@ def _parse_conda(text: str, label: str) -> Environment:
         elif isinstance(item, str):
             _conda_dependency(collected, item.strip(), f"dependencies item {index}")
         else:
-            collected.problems.append(f"dependencies item {index}: cannot read {_short(repr(item))}")
-    # pip installs over conda, so the pip sub-list decides what is imported.
+            collected.problems.append(
+                f"dependencies item {index}: cannot read {_short(repr(item))}"
+            )
+    pip = _Collector()
     for number, item in pip_items:
         if isinstance(item, str):
-            collected.add_requirement(item.strip(), f"pip item {number}")
+            pip.add_requirement(item.strip(), f"pip item {number}")
         else:
-            collected.problems.append(f"pip item {number}: cannot read {_short(repr(item))}")
+            pip.problems.append(f"pip item {number}: cannot read {_short(repr(item))}")
+    collected.override_with(pip)
     return collected.environment(label, "conda")
 
 
@@ -327,7 +351,9 @@ def _parse_json(text: str, label: str) -> Environment:
         if isinstance(name, str) and isinstance(version, str):
             collected.pin(name, version, f"packages.{name}")
         else:
-            collected.problems.append(f"packages: cannot read {_short(repr(name))}: {_short(repr(version))}")
+            collected.problems.append(
+                f"packages: cannot read {_short(repr(name))}: {_short(repr(version))}"
+            )
     return collected.environment(label, "json")
 
 
@@ -379,7 +405,11 @@ def capture() -> dict[str, Any]:
     """
     found: dict[str, tuple[str, str]] = {}
     for dist in importlib.metadata.distributions():
-        name, version = dist.metadata.get("Name"), dist.version
+        # Broken installs can lack metadata (None, or KeyError on newer Pythons): left out.
+        try:
+            name, version = dist.name, dist.version
+        except KeyError:
+            continue
         if name and version:
             found.setdefault(canonicalize_name(name), (name, version))
     return {
