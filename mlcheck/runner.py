@@ -1,20 +1,38 @@
-"""Runs the stages in the spec's order and stops at the first failing one (unless told not to)."""
+"""Runs the stages in the spec's order and stops at the first failing one (unless told not to).
+
+The runner never prints: it reports progress through callbacks and returns a frozen `RunResult`.
+A check that raises becomes an `error` result and the rest of its stage still runs; an
+`MlcheckError` (an unreadable source, an absent column) ends the run, because it is the user's
+input that is wrong, not the check.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
 
 from mlcheck import __version__
 from mlcheck.checklist import Checklist
 from mlcheck.context import StageContext
 from mlcheck.engine import LocalEngine
-from mlcheck.errors import MlcheckError
-from mlcheck.registry import REGISTRY, CheckSpec
-from mlcheck.results import CheckResult, RunResult, StageResult, Status, worst
+from mlcheck.errors import EXIT_INTERNAL, EXIT_NOT_READY, EXIT_READY, MlcheckError
+from mlcheck.registry import REGISTRY, CheckSpec, Registry
+from mlcheck.results import STAGE_ORDER, CheckResult, Finding, RunResult, StageResult, Status, worst
 from mlcheck.stages import available_stages, skip_reason
+
+SkipReason = Callable[[Checklist], "str | None"]
+
+# Statuses a check may report; `skipped`/`not_run` describe whole stages only.
+_CHECK_STATUSES = frozenset({Status.PASS, Status.WARN, Status.FAIL, Status.ERROR})
+_BUG_HINT = (
+    "This is a bug in mlcheck; please report it with the checklist and the `--verbose` output."
+)
+_PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True)
@@ -28,84 +46,155 @@ class RunOptions:
     verbose: bool = False
 
 
+def _ignore(_: str) -> None:
+    return None
+
+
 @dataclass
 class Progress:
     """Callbacks the CLI uses to show progress on stderr; the runner itself never prints."""
 
-    on_stage: Callable[[str], None] = field(default=lambda stage: None)
-    on_read: Callable[[str], None] = field(default=lambda slot: None)
+    on_stage: Callable[[str], None] = field(default=_ignore)
+    on_read: Callable[[str], None] = field(default=_ignore)
 
 
-def run_checklist(checklist: Checklist, options: RunOptions, progress: Progress | None = None) -> RunResult:
+def stage_plan() -> dict[str, SkipReason]:
+    """The stages built into this version, in the spec's order, each with its skip rule."""
+    return {stage: partial(skip_reason, stage) for stage in available_stages()}
+
+
+def run_checklist(
+    checklist: Checklist,
+    options: RunOptions,
+    progress: Progress | None = None,
+    *,
+    registry: Registry | None = None,
+    stages: Mapping[str, SkipReason] | None = None,
+) -> RunResult:
+    """Run every stage in order. `registry`/`stages` default to the real ones (tests pass their own)."""
     progress = progress or Progress()
+    registry = REGISTRY if registry is None else registry
+    plan = stage_plan() if stages is None else dict(stages)
     engine = LocalEngine(checklist, on_read=progress.on_read)
     started = time.perf_counter()
-    stages: list[StageResult] = []
+    results: list[StageResult] = []
     stopped_at: str | None = None
-    for stage in available_stages():
+    for stage in sorted(plan, key=STAGE_ORDER.index):
         if stopped_at is not None:
-            stages.append(StageResult(stage, Status.NOT_RUN, reason=f"stopped at {stopped_at}"))
+            results.append(
+                StageResult(stage, Status.NOT_RUN, reason=f"not run: {stopped_at} failed")
+            )
             continue
-        result = _run_stage(stage, checklist, engine, options, progress)
-        stages.append(result)
-        if _blocks(result, options) and not options.keep_going:
+        result = _run_stage(stage, plan[stage], checklist, engine, registry, options, progress)
+        results.append(result)
+        if blocks(result, options) and not options.keep_going:
             stopped_at = stage
-    verdict = "not_ready" if any(_blocks(s, options) for s in stages) else "ready"
+    verdict = "not_ready" if any(blocks(s, options) for s in results) else "ready"
     return RunResult(
         checklist=checklist.source_file,
         name=checklist.name,
         verdict=verdict,
         stopped_at=stopped_at,
         duration_s=time.perf_counter() - started,
-        stages=tuple(stages),
+        stages=tuple(results),
         mlcheck_version=__version__,
     )
 
 
-def _blocks(stage: StageResult, options: RunOptions) -> bool:
-    """Whether a stage's outcome makes the model not ready."""
+def blocks(stage: StageResult, options: RunOptions) -> bool:
+    """Whether a stage's outcome makes the model not ready (warnings only with --fail-on warn)."""
     bad = {Status.FAIL, Status.ERROR} | ({Status.WARN} if options.fail_on_warn else set())
     return stage.status in bad
 
 
 def _run_stage(
-    stage: str, checklist: Checklist, engine: LocalEngine, options: RunOptions, progress: Progress
+    stage: str,
+    reason_for_skip: SkipReason,
+    checklist: Checklist,
+    engine: LocalEngine,
+    registry: Registry,
+    options: RunOptions,
+    progress: Progress,
 ) -> StageResult:
     if options.only and stage not in options.only:
         return StageResult(stage, Status.SKIPPED, reason="not selected (--only)")
     if stage in options.skip:
         return StageResult(stage, Status.SKIPPED, reason="not selected (--skip)")
-    reason = skip_reason(stage, checklist)
+    try:
+        reason = reason_for_skip(checklist)
+    except Exception as exc:  # a crashing skip rule is a bug: report it, do not guess
+        return StageResult(
+            stage, Status.ERROR, reason=f"deciding whether to skip crashed: {_describe(exc)}"
+        )
     if reason is not None:
-        status = Status.FAIL if options.require_all else Status.SKIPPED
-        return StageResult(stage, status, reason=reason + (" (--require-all)" if options.require_all else ""))
+        if options.require_all:
+            return StageResult(stage, Status.FAIL, reason=f"{reason} (--require-all)")
+        return StageResult(stage, Status.SKIPPED, reason=reason)
     progress.on_stage(stage)
     started = time.perf_counter()
     ctx = StageContext(checklist, engine, stage, options.seed)
-    checks = tuple(r for spec in REGISTRY.for_stage(stage) for r in _run_check(spec, ctx, options))
+    checks = tuple(r for spec in registry.for_stage(stage) for r in _run_check(spec, ctx, options))
     status = worst([c.status for c in checks])
     return StageResult(stage, status, time.perf_counter() - started, None, checks)
 
 
 def _run_check(spec: CheckSpec, ctx: StageContext, options: RunOptions) -> list[CheckResult]:
-    """Run one check; a crash becomes an `error` result and the rest of the stage still runs."""
+    """Run one check. A crash keeps what it already yielded and adds one `error` result."""
+    results: list[CheckResult] = []
     try:
-        return [CheckResult.from_finding(spec.id, spec.title, f) for f in spec.func(ctx)]
+        for finding in spec.func(ctx):
+            results.append(CheckResult.from_finding(spec.id, spec.title, _valid(finding)))
     except MlcheckError:
         raise  # input problems (unreadable source, absent column) end the run with exit 2
-    except Exception as exc:  # noqa: BLE001 - a crashing check must not stop the run
-        where = traceback.extract_tb(exc.__traceback__)[-1]
-        details = {"exception": type(exc).__name__, "at": f"{where.filename}:{where.lineno}"}
-        if options.verbose:
-            details["traceback"] = traceback.format_exc()
-        message = f"check crashed: {type(exc).__name__}: {exc}"
-        return [CheckResult(spec.id, spec.title, Status.ERROR, message, hint=_BUG_HINT, details=details)]
+    except Exception as exc:  # a crashing check must not stop the run
+        results.append(_crash(spec, exc, options.verbose))
+    return results
 
 
-_BUG_HINT = "This is a bug in mlcheck; please report it with the checklist and `--verbose` output."
+def _valid(finding: object) -> Finding:
+    """A check's output, coerced to a Finding with a check status, or a TypeError (a bug)."""
+    if not isinstance(finding, Finding):
+        raise TypeError(f"the check yielded a {type(finding).__name__}, not a Finding")
+    status = Status(finding.status)
+    if status not in _CHECK_STATUSES:
+        raise TypeError(f"a check cannot report status {status.value!r}")
+    return finding if status is finding.status else dataclasses.replace(finding, status=status)
+
+
+def _crash(spec: CheckSpec, exc: Exception, verbose: bool) -> CheckResult:
+    details = {"exception": type(exc).__name__, "at": _where(exc)}
+    if verbose:
+        details["traceback"] = "".join(traceback.format_exception(exc))
+    message = f"check crashed: {_describe(exc)}"
+    return CheckResult(spec.id, spec.title, Status.ERROR, message, hint=_BUG_HINT, details=details)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _where(exc: BaseException) -> str:
+    """The innermost frame inside mlcheck (else the innermost frame), as `path:line`.
+
+    Relative to the package so the report is the same on every machine.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if Path(f.filename).resolve().is_relative_to(_PACKAGE_DIR)]
+    frame = (ours or frames)[-1] if frames else None
+    if frame is None:
+        return "unknown"
+    path = Path(frame.filename).resolve()
+    shown = (
+        path.relative_to(_PACKAGE_DIR.parent)
+        if path.is_relative_to(_PACKAGE_DIR)
+        else Path(path.name)
+    )
+    return f"{shown.as_posix()}:{frame.lineno}"
 
 
 def exit_code(result: RunResult) -> int:
-    if any(c.status is Status.ERROR for s in result.stages for c in s.checks):
-        return 3
-    return 0 if result.ready else 1
+    """0 ready, 1 not ready, 3 when a check (or a stage's skip rule) crashed."""
+    if any(s.status is Status.ERROR for s in result.stages):
+        return EXIT_INTERNAL
+    return EXIT_READY if result.ready else EXIT_NOT_READY

@@ -1,4 +1,4 @@
-"""Pure renderers: `render(result) -> str` for each report format. Nothing here writes files."""
+"""Pure renderers: `render(result, fmt) -> str` for each report format. Nothing here writes files."""
 
 from __future__ import annotations
 
@@ -16,4 +16,11 @@ RENDERERS: dict[str, Callable[..., str]] = {
 
 
 def render(result: RunResult, fmt: str, **options: object) -> str:
-    return RENDERERS[fmt](result, **options)
+    """Render `result` as `fmt` (terminal, markdown, json, junit); unknown options are ignored."""
+    try:
+        renderer = RENDERERS[fmt]
+    except KeyError:
+        raise ValueError(
+            f"unknown report format {fmt!r}; formats: {', '.join(RENDERERS)}"
+        ) from None
+    return renderer(result, **options)

@@ -1,8 +1,10 @@
-"""Small formatting helpers shared by the text reporters."""
+"""Small formatting helpers shared by the reporters. Pure functions of the result objects."""
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mlcheck.results import CheckResult, RunResult, Status, to_jsonable
@@ -16,9 +18,39 @@ ICONS = {
     Status.NOT_RUN: "⏸️",
 }
 
+# Most severe first: the order in which counts and problems are listed.
+SEVERITY_ORDER = (
+    Status.ERROR,
+    Status.FAIL,
+    Status.WARN,
+    Status.PASS,
+    Status.SKIPPED,
+    Status.NOT_RUN,
+)
+PROBLEMS = (Status.ERROR, Status.FAIL, Status.WARN)
+
+# C0/C1 control characters (except tab and newline) would move a terminal's cursor or make XML
+# invalid; they are shown as visible escapes instead. Lone surrogates cannot be encoded at all.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def visible(text: str) -> str:
+    """`text` with control characters and lone surrogates spelled as `\\xNN`/`\\uNNNN`."""
+    return _CONTROL.sub(lambda m: _escape_char(m.group()), text)
+
+
+def _escape_char(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def one_line(text: str | None) -> str:
+    """Visible text with line breaks folded into spaces (table cells, attributes)."""
+    return " ".join(visible(text or "").split())
+
 
 def fmt_value(value: Any, limit: int = 60) -> str:
-    """A short human form of an observed/expected value."""
+    """A short human form of an observed/expected value; empty for None."""
     if value is None:
         return ""
     plain = to_jsonable(value)
@@ -27,25 +59,64 @@ def fmt_value(value: Any, limit: int = 60) -> str:
     elif isinstance(plain, str):
         text = plain
     else:
-        text = json.dumps(plain, ensure_ascii=False)
+        text = json.dumps(plain, ensure_ascii=False, allow_nan=False)
+    text = one_line(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def observed_vs(check: CheckResult) -> str:
-    observed = fmt_value(check.observed)
-    bound = fmt_value(check.threshold if check.threshold is not None else check.expected)
-    if observed and bound:
-        return f"{observed} (limit {bound})" if check.threshold is not None else f"{observed} vs {bound}"
-    return observed or bound
-
-
-def verdict_line(result: RunResult) -> str:
-    if result.ready:
-        return "READY: every stage that ran passed"
-    where = f" at {result.stopped_at}" if result.stopped_at else ""
-    return f"NOT READY: stopped{where}" if result.stopped_at else "NOT READY: a stage failed"
+    """`observed vs expected (limit threshold)`, leaving out the parts a check did not give."""
+    observed, expected, threshold = (
+        fmt_value(v) for v in (check.observed, check.expected, check.threshold)
+    )
+    text = observed
+    if expected:
+        text = f"{text} vs {expected}" if text else f"expected {expected}"
+    if threshold:
+        text = f"{text} (limit {threshold})" if text else f"limit {threshold}"
+    return text
 
 
 def subject(check: CheckResult) -> str:
-    parts = [p for p in (check.source, check.column) if p]
-    return " / ".join(parts)
+    """What a result is about: `source / column`, either part optional."""
+    return " / ".join(one_line(p) for p in (check.source, check.column) if p)
+
+
+def tally(statuses: Iterable[Status]) -> str:
+    """`1 fail, 2 warn, 11 pass`, most severe first; empty for no statuses."""
+    counts: dict[Status, int] = {}
+    for status in statuses:
+        counts[status] = counts.get(status, 0) + 1
+    return ", ".join(f"{counts[s]} {label(s)}" for s in SEVERITY_ORDER if s in counts)
+
+
+def label(status: Status) -> str:
+    """A status for people: `not run` rather than `not_run`."""
+    return status.value.replace("_", " ")
+
+
+def verdict_line(result: RunResult) -> str:
+    """READY/NOT READY, what blocked, and the stage counts, in one line."""
+    counts = f"stages: {tally(s.status for s in result.stages) or 'none'}"
+    if result.ready:
+        return f"READY · {counts}"
+    if result.stopped_at:
+        stage = next(s for s in result.stages if s.id == result.stopped_at)
+        return f"NOT READY: stopped at {stage.id} ({label(stage.status)}) · {counts}"
+    blocking = [
+        f"{s.id} ({label(s.status)})"
+        for s in result.stages
+        if s.status in (Status.FAIL, Status.ERROR)
+    ]
+    named = ", ".join(blocking) if blocking else "warnings block (--fail-on warn)"
+    return f"NOT READY: {named} · {counts}"
+
+
+def examples_preview(check: CheckResult, limit: int = 5) -> str:
+    """The first few `details.examples`, comma-separated, for a one-line preview."""
+    examples = check.details.get("examples") if isinstance(check.details, Mapping) else None
+    if not isinstance(examples, (list, tuple)) or not examples:
+        return ""
+    shown = ", ".join(fmt_value(e, limit=40) for e in examples[:limit])
+    more = f", … ({len(examples) - limit} more)" if len(examples) > limit else ""
+    return shown + more

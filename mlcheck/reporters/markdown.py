@@ -1,51 +1,167 @@
-"""GitHub-flavoured markdown: verdict first, a stage table, then each warning/failure with its hint."""
+"""GitHub-flavoured markdown: verdict first, a stage table, then each problem with its hint.
+
+Sized for a PR comment (GitHub caps those at 65,536 characters) and `$GITHUB_STEP_SUMMARY`:
+long details are cut, and findings past the budget are counted rather than shown. Free text from
+checks is escaped so a `|`, `<details>` or `*` in a message cannot break the layout.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 
-from mlcheck.reporters.common import ICONS, observed_vs, subject, verdict_line
-from mlcheck.results import CheckResult, RunResult, Status, to_jsonable
+from mlcheck.reporters.common import (
+    ICONS,
+    PROBLEMS,
+    SEVERITY_ORDER,
+    label,
+    observed_vs,
+    one_line,
+    tally,
+    verdict_line,
+    visible,
+)
+from mlcheck.results import CheckResult, RunResult, StageResult, Status, to_jsonable
 
-
-def render(result: RunResult, **_: object) -> str:
-    icon = "✅" if result.ready else "❌"
-    lines = [f"## {icon} mlcheck: {verdict_line(result)}", ""]
-    if result.name:
-        lines += [f"Checklist: **{_escape(result.name)}** (`{result.checklist}`)", ""]
-    lines += ["| stage | status | checks | note |", "|---|---|---|---|"]
-    for stage in result.stages:
-        counts = _counts(stage.checks)
-        lines.append(f"| {stage.id} | {ICONS[stage.status]} {stage.status.value} | {counts} | {_escape(stage.reason or '')} |")
-    problems = [(s.id, c) for s in result.stages for c in s.checks if c.status not in (Status.PASS,)]
-    if problems:
-        lines += ["", "### Findings", ""]
-    for stage_id, check in problems:
-        lines += _finding(stage_id, check)
-    return "\n".join(lines).rstrip() + "\n"
+MAX_CHARS = 60_000  # below GitHub's 65,536-character comment limit, with room for a wrapper
+MAX_DETAILS_CHARS = 4_000
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]<>|~&])")
 
 
-def _counts(checks: tuple[CheckResult, ...]) -> str:
-    if not checks:
-        return ""
-    tally: dict[str, int] = {}
-    for c in checks:
-        tally[c.status.value] = tally.get(c.status.value, 0) + 1
-    return ", ".join(f"{n} {s}" for s, n in tally.items())
+def render(result: RunResult, *, verbose: bool = False, **_: object) -> str:
+    """The report; with `verbose`, passing checks are listed in a collapsed section too."""
+    head = _header(result) + _stage_table(result.stages)
+    problems = [
+        (s, c) for status in SEVERITY_ORDER if status in PROBLEMS for s, c in _with(result, status)
+    ]
+    body: list[str] = ["", "### Findings", ""] if problems else []
+    budget = MAX_CHARS - len("\n".join(head)) - 400
+    shown = 0
+    for stage, check in problems:
+        block = _finding(stage, check)
+        size = len("\n".join(block)) + 1
+        if size > budget:
+            break
+        body += block
+        budget -= size
+        shown += 1
+    if shown < len(problems):
+        left = len(problems) - shown
+        body += [
+            f"_{left} more finding(s) not shown to fit a PR comment; `--format json` has them all._",
+            "",
+        ]
+    if verbose:
+        body += _passing(result, budget)
+    return "\n".join(head + body).rstrip() + "\n"
 
 
-def _finding(stage_id: str, check: CheckResult) -> list[str]:
-    about = f" — `{subject(check)}`" if subject(check) else ""
-    out = [f"#### {ICONS[check.status]} {check.id} {_escape(check.title)}{about}", "", _escape(check.message)]
+def _with(result: RunResult, status: Status) -> list[tuple[StageResult, CheckResult]]:
+    return [(s, c) for s in result.stages for c in s.checks if c.status is status]
+
+
+def _header(result: RunResult) -> list[str]:
+    icon = ICONS[Status.PASS] if result.ready else ICONS[Status.FAIL]
+    lines = [f"## {icon} mlcheck: {text(verdict_line(result))}", ""]
+    about = [f"**{text(result.name)}**"] if result.name else []
+    about += [
+        code(result.checklist),
+        f"mlcheck {text(result.mlcheck_version)}",
+        f"{result.duration_s:.2f}s",
+    ]
+    return [*lines, " · ".join(about), ""]
+
+
+def _stage_table(stages: tuple[StageResult, ...]) -> list[str]:
+    lines = ["| # | stage | status | checks | note |", "|---:|---|---|---|---|"]
+    for number, stage in enumerate(stages, start=1):
+        status = f"{ICONS[stage.status]} {label(stage.status)}"
+        counts = tally(c.status for c in stage.checks)
+        note = text(stage.reason or "")
+        lines.append(f"| {number} | {code(stage.id, table=True)} | {status} | {counts} | {note} |")
+    return lines
+
+
+def _finding(stage: StageResult, check: CheckResult) -> list[str]:
+    about = (
+        " — " + " / ".join(code(p) for p in (check.source, check.column) if p)
+        if check.source or check.column
+        else ""
+    )
+    out = [f"#### {ICONS[check.status]} {check.id} {text(check.title)}{about}", ""]
+    out += [f"**{check.status.value}** in {code(stage.id)}: {text(check.message)}", ""]
     if observed_vs(check):
-        out += ["", f"Observed: `{observed_vs(check)}`"]
+        out += [f"Observed: {code(observed_vs(check))}", ""]
     if check.hint:
-        out += ["", f"> **Hint:** {_escape(check.hint)}"]
+        out += [f"> **Hint:** {text(check.hint)}", ""]
     if check.details:
-        body = json.dumps(to_jsonable(check.details), indent=2, ensure_ascii=False)
-        out += ["", "<details><summary>details</summary>", "", "```json", body, "```", "", "</details>"]
-    return [*out, ""]
+        out += _details_block(check)
+    return out
 
 
-def _escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def _details_block(check: CheckResult) -> list[str]:
+    body = json.dumps(to_jsonable(check.details), indent=2, ensure_ascii=False, allow_nan=False)
+    if len(body) > MAX_DETAILS_CHARS:
+        body = body[:MAX_DETAILS_CHARS] + "\n… (cut; `--format json` has the full details)"
+    examples = check.details.get("examples")
+    label = (
+        f"details ({len(examples)} examples)" if isinstance(examples, (list, tuple)) else "details"
+    )
+    fence = _fence(body)
+    return [
+        "<details><summary>" + label + "</summary>",
+        "",
+        f"{fence}json",
+        visible(body),
+        fence,
+        "",
+        "</details>",
+        "",
+    ]
+
+
+def _passing(result: RunResult, budget: int) -> list[str]:
+    rows = [
+        f"- {c.id} {text(c.title)} {code(observed_vs(c)) if observed_vs(c) else ''}".rstrip()
+        for _, c in _with(result, Status.PASS)
+    ]
+    if not rows:
+        return []
+    kept: list[str] = []
+    for row in rows:
+        budget -= len(row) + 1
+        if budget < 0:
+            kept.append(f"- … {len(rows) - len(kept)} more")
+            break
+        kept.append(row)
+    return [
+        "<details><summary>" + f"{len(rows)} passing checks" + "</summary>",
+        "",
+        *kept,
+        "",
+        "</details>",
+        "",
+    ]
+
+
+def text(value: str | None) -> str:
+    """Free text made literal: markdown punctuation escaped, one line, no raw HTML.
+
+    Callers never start a line with it, so line-start syntax (`#`, `-`, `1.`) needs no escape.
+    """
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", one_line(value))
+
+
+def code(value: str, *, table: bool = False) -> str:
+    """An inline code span that survives backticks in the value (and `|` inside a table)."""
+    value = one_line(value)
+    if table:
+        value = value.replace("|", "\\|")
+    ticks = "`" * (max((len(run) for run in re.findall(r"`+", value)), default=0) + 1)
+    pad = " " if value.startswith("`") or value.endswith("`") else ""
+    return f"{ticks}{pad}{value}{pad}{ticks}"
+
+
+def _fence(body: str) -> str:
+    longest = max((len(run) for run in re.findall(r"`{3,}", body)), default=0)
+    return "`" * max(3, longest + 1)
