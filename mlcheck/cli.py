@@ -3,23 +3,40 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from mlcheck import __version__
 from mlcheck.checklist import Checklist, json_schema, load_checklist
+from mlcheck.engine import slot_specs
 from mlcheck.environment import capture_json
-from mlcheck.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, ChecklistError, MlcheckError, UsageError
+from mlcheck.errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_READY,
+    EXIT_USAGE,
+    ChecklistError,
+    MlcheckError,
+    UsageError,
+)
 from mlcheck.registry import REGISTRY
 from mlcheck.reporters import render
-from mlcheck.results import STAGE_ORDER
+from mlcheck.reporters.common import verdict_line
+from mlcheck.results import STAGE_ORDER, Status
 from mlcheck.runner import Progress, RunOptions, exit_code, run_checklist
+from mlcheck.stage_config import StagesConfig
+from mlcheck.stages import available_stages
 from mlcheck.validate import validate_sources
 
 app = typer.Typer(
@@ -41,43 +58,71 @@ class Format(str, Enum):
 ChecklistArg = Annotated[Path, typer.Argument(help="The checklist YAML file.", show_default=False)]
 
 
+class FailOn(str, Enum):
+    fail = "fail"
+    warn = "warn"
+
+
 @app.command()
 def run(
     checklist: ChecklistArg,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Report format.")] = Format.terminal,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report here.")
+    ] = None,
     junit: Annotated[Path | None, typer.Option(help="Also write a JUnit XML report here.")] = None,
     keep_going: Annotated[bool, typer.Option(help="Run every stage even after one fails.")] = False,
-    only: Annotated[list[str] | None, typer.Option(help="Run only this stage (repeatable).")] = None,
+    only: Annotated[
+        list[str] | None, typer.Option(help="Run only this stage (repeatable).")
+    ] = None,
     skip: Annotated[list[str] | None, typer.Option(help="Skip this stage (repeatable).")] = None,
-    fail_on: Annotated[str, typer.Option(help="'fail' (default) or 'warn': what blocks.")] = "fail",
-    require_all: Annotated[bool, typer.Option(help="A stage skipped for missing inputs fails.")] = False,
+    fail_on: Annotated[
+        FailOn, typer.Option(help="What blocks: failures, or warnings too.")
+    ] = FailOn.fail,
+    require_all: Annotated[
+        bool, typer.Option(help="A stage skipped for missing inputs fails.")
+    ] = False,
     seed: Annotated[int, typer.Option(help="Seed for bootstrap and sampling.")] = 0,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show passing checks; tracebacks.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress; only the report.")] = False,
-    no_color: Annotated[bool, typer.Option("--no-color", help="Plain text terminal report.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show passing checks; tracebacks.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr; only the report.")
+    ] = False,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="Plain text terminal report.")
+    ] = False,
 ) -> None:
     """Run the checklist's stages in order and stop at the first failing one."""
     options = RunOptions(
         keep_going=keep_going,
-        only=_stages(only or []),
-        skip=_stages(skip or []),
-        fail_on_warn=_fail_on(fail_on),
+        only=_stages(only or [], "--only"),
+        skip=_stages(skip or [], "--skip"),
+        fail_on_warn=fail_on is FailOn.warn,
         require_all=require_all,
         seed=seed,
         verbose=verbose,
     )
     loaded = load_checklist(checklist)
-    validate_sources(loaded, read_schema=False)
-    with err.status("mlcheck: starting", spinner="dots") as status:
-        progress = _progress(status, quiet)
+    _refuse_to_overwrite_inputs(loaded, [p for p in (output, junit) if p is not None])
+    with _progress(enabled=not quiet and err.is_terminal) as progress:
+        validate_sources(loaded, read_schema=False)
         result = run_checklist(loaded, options, progress)
-    color = not no_color and output is None and sys.stdout.isatty()
-    report = render(result, fmt.value, verbose=verbose, color=color)
-    _write(report, output)
+    color = not no_color and output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    width = shutil.get_terminal_size((110, 24)).columns if color else 110
+    _write(render(result, fmt.value, verbose=verbose, color=color, width=width), output)
     if junit is not None:
-        _write(render(result, "junit"), junit)
-    raise typer.Exit(exit_code(result))
+        _write(render(result, "junit", fail_on_warn=options.fail_on_warn), junit)
+    code = exit_code(result)
+    if code == EXIT_INTERNAL:
+        crashed = sum(c.status is Status.ERROR for s in result.stages for c in s.checks)
+        err.print(
+            Text(f"error: {crashed} check(s) crashed; the report names them. {BUG_REPORT}"),
+            soft_wrap=True,
+        )
+    elif output is not None and not quiet:
+        err.print(Text(f"{verdict_line(result)} (report: {output})"), soft_wrap=True)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -97,11 +142,13 @@ def schema() -> None:
 @app.command()
 def checks() -> None:
     """List every check with its id, stage, title and default thresholds."""
-    defaults = Checklist.model_fields["stages"].default_factory()  # type: ignore[misc]
+    defaults = StagesConfig()
     for spec in REGISTRY.all():
         stage_defaults = getattr(defaults, spec.stage)
         limits = ", ".join(f"{k}={getattr(stage_defaults, k)}" for k in spec.thresholds)
-        typer.echo(f"{spec.id:<8} {spec.stage:<22} {spec.title}" + (f"  [{limits}]" if limits else ""))
+        typer.echo(
+            f"{spec.id:<8} {spec.stage:<22} {spec.title}" + (f"  [{limits}]" if limits else "")
+        )
 
 
 @app.command()
@@ -123,83 +170,158 @@ app.add_typer(env_app, name="env")
 
 @env_app.command("capture")
 def env_capture(
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the JSON here (default: stdout).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the JSON here (default: stdout).")
+    ] = None,
 ) -> None:
     """Write this interpreter's Python version, platform and installed packages as JSON."""
     _write(capture_json(), output)
 
 
-def _stages(names: list[str]) -> tuple[str, ...]:
-    unknown = [n for n in names if n not in STAGE_ORDER]
-    if unknown:
-        raise UsageError(f"unknown stage {unknown[0]!r}; stages are: {', '.join(STAGE_ORDER)}")
-    return tuple(names)
+def _stages(names: list[str], option: str) -> tuple[str, ...]:
+    """Validate stage names given to --only/--skip against the stages this version has."""
+    for name in names:
+        if name not in STAGE_ORDER:
+            raise UsageError(
+                f"{option}: unknown stage {name!r}; stages are: {', '.join(STAGE_ORDER)}"
+            )
+        if name not in available_stages():
+            raise UsageError(f"{option}: stage {name!r} is not available in mlcheck {__version__}")
+    return tuple(dict.fromkeys(names))
 
 
-def _fail_on(value: str) -> bool:
-    if value not in ("fail", "warn"):
-        raise UsageError(f"--fail-on takes 'fail' or 'warn', not {value!r}")
-    return value == "warn"
+def _refuse_to_overwrite_inputs(checklist: Checklist, outputs: list[Path]) -> None:
+    """Inputs are only read: a report path that is the checklist or a source is a usage error."""
+    inputs = [Path(checklist.source_file).resolve()]
+    for spec in slot_specs(checklist).values():
+        for one in spec.values() if isinstance(spec, dict) else [spec]:
+            inputs += [checklist.resolve_path(one.path).resolve()] if one.path else []
+    for side in (checklist.research, checklist.production):
+        inputs += (
+            [checklist.resolve_path(side.environment.path).resolve()]
+            if side.environment and side.environment.path
+            else []
+        )
+    for out in outputs:
+        target = out.resolve()
+        if any(target == src or (target.is_relative_to(src) and src.is_dir()) for src in inputs):
+            raise UsageError(
+                f"refusing to write the report to {out}: it is one of the checklist's inputs"
+            )
+    if len(outputs) == 2 and outputs[0].resolve() == outputs[1].resolve():
+        raise UsageError(f"--output and --junit both name {outputs[0]}; give them different files")
 
 
-def _progress(status: object, quiet: bool) -> Progress:
-    if quiet or not err.is_terminal:
-        return Progress()
+@contextmanager
+def _progress(*, enabled: bool) -> Iterator[Progress]:
+    """A spinner on stderr naming the source being read and the stage running; off when not a terminal."""
+    if not enabled:
+        yield Progress()
+        return
+    with err.status(Text("mlcheck: starting"), spinner="dots") as status:
 
-    def update(text: str) -> None:
-        status.update(f"mlcheck: {text}")  # type: ignore[attr-defined]
+        def update(text: str) -> None:
+            status.update(Text(f"mlcheck: {text}"))
 
-    return Progress(on_stage=lambda s: update(f"running {s}"), on_read=lambda s: update(f"reading {s}"))
+        yield Progress(
+            on_stage=lambda s: update(f"running {s}"), on_read=lambda s: update(f"reading {s}")
+        )
 
 
 def _write(text: str, path: Path | None) -> None:
+    """Write a report to stdout or a file (UTF-8; an unencodable character becomes `?`)."""
     if path is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        _write_stdout(text)
         return
     try:
-        path.write_text(text, encoding="utf-8")
+        path.write_text(text, encoding="utf-8", errors="replace")
     except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _write_stdout(text: str) -> None:
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="replace")  # a non-UTF-8 locale must not crash the report
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader (`| head`) left: keep the verdict's exit code, silence the flush at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+BUG_REPORT = (
+    "This is a bug in mlcheck: please report it on the mlcheck issue tracker "
+    "with the command, the checklist and the output of `--verbose`."
+)
 
 
 def _report_error(exc: MlcheckError) -> None:
-    err.print(f"[bold red]error:[/bold red] {exc.message}", soft_wrap=True)
+    err.print(Text.assemble(("error: ", "bold red"), exc.message), soft_wrap=True)
     for problem in getattr(exc, "problems", []):
-        err.print(f"  {problem}", soft_wrap=True, markup=False)
+        err.print(Text(f"  {problem}"), soft_wrap=True)
     if exc.hint:
-        err.print(f"  hint: {exc.hint}", soft_wrap=True, markup=False)
+        err.print(Text(f"  hint: {exc.hint}"), soft_wrap=True)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every error is caught here, once, and turned into a message and exit code."""
-    args = sys.argv[1:] if argv is None else argv
-    verbose = "-v" in args or "--verbose" in args
+    args = sys.argv[1:] if argv is None else list(argv)
+    sys.exit(_main(args, verbose="-v" in args or "--verbose" in args))
+
+
+def _main(args: list[str], *, verbose: bool) -> int:
     try:
-        app(args=args, standalone_mode=False)
+        # Non-standalone: click returns a command's exit code instead of calling sys.exit, and
+        # lets usage errors through so they get one line here rather than a usage screen.
+        code = app(args=args, standalone_mode=False, prog_name="mlcheck")
     except MlcheckError as exc:
         _report_error(exc)
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        err.print("interrupted", markup=False)
-        sys.exit(EXIT_INTERRUPTED)
-    except _click_errors() as exc:
-        exc.show()
-        sys.exit(2)
-    except Exception as exc:  # noqa: BLE001 - the one place a bug becomes exit 3
-        err.print(f"internal error: {type(exc).__name__}: {exc}", markup=False, soft_wrap=True)
-        err.print("This is a bug in mlcheck. Please report it with `--verbose` output.", markup=False)
+        code = exc.exit_code
+    except (KeyboardInterrupt, typer.Abort):
+        code = EXIT_INTERRUPTED
+    except _CLI_ERRORS as exc:
+        return _usage_error(exc)
+    except Exception as exc:  # the one place a bug becomes exit 3
+        err.print(Text(f"internal error: {type(exc).__name__}: {exc}"), soft_wrap=True)
+        err.print(Text(BUG_REPORT), soft_wrap=True)
         if verbose:
-            err.print(traceback.format_exc(), markup=False)
-        sys.exit(EXIT_INTERNAL)
+            err.print(Text(traceback.format_exc()), soft_wrap=True)
+        return EXIT_INTERNAL
+    if code == EXIT_INTERRUPTED:  # click turns Ctrl-C inside a command into exit code 130
+        err.print(Text("interrupted"), soft_wrap=True)
+    return code if isinstance(code, int) else EXIT_READY
 
 
-def _click_errors() -> tuple[type[Exception], ...]:
-    import click
+def _usage_error(exc: Exception) -> int:
+    """A click/typer usage error: one line and exit 2 (bare `mlcheck` prints the help)."""
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    if type(exc).__name__ == "NoArgsIsHelpError":  # its message is the help text itself
+        err.print(Text(message), soft_wrap=True)
+        return EXIT_USAGE
+    ctx = getattr(exc, "ctx", None)
+    where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+    err.print(
+        Text.assemble(("error: ", "bold red"), " ".join(message.split()) + where), soft_wrap=True
+    )
+    return EXIT_USAGE
 
-    return (click.exceptions.UsageError, click.exceptions.BadParameter)
+
+def _cli_error_types() -> tuple[type[Exception], ...]:
+    """Usage-error classes: typer >= 0.15 vendors click, older typer uses click itself."""
+    found: list[type[Exception]] = []
+    if hasattr(typer, "TyperException"):
+        found.append(typer.TyperException)
+    try:
+        import click
+    except ImportError:
+        return tuple(found)
+    return (*found, click.exceptions.ClickException)
+
+
+_CLI_ERRORS = _cli_error_types()
 
 
 __all__ = ["ChecklistError", "__version__", "app", "main"]
