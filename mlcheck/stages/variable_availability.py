@@ -319,10 +319,13 @@ def _text_to_times(name: str, column: pa.ChunkedArray) -> pa.ChunkedArray:
             return column.cast(target)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
+    # Only text that starts like an ISO date: pandas would read "now"/"today" as the clock time.
+    iso_like = pc.match_substring_regex(column, r"^\s*\d{4}-\d{2}-\d{2}")
     text = np.asarray(column.to_numpy(zero_copy_only=False), dtype=object)
+    text[~np.asarray(iso_like.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)] = None
     parsed = pd.DatetimeIndex(pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce"))
     if column.null_count < len(column) and not np.asarray(parsed.notna()).any():
-        example = text[np.flatnonzero(pd.notna(text))[0]]
+        example = column.drop_null()[0].as_py()
         raise InputError(
             f"{LIVE}: timestamp column {name!r} is not ISO-8601 text (e.g. {example!r})"
         )
@@ -357,7 +360,8 @@ def missing_columns(ctx: StageContext) -> Iterator[Finding]:
     missing = [c for c in expected if c not in live_names]
     candidates = new_live_columns(ctx)
     for name in missing:
-        yield _missing_finding(ctx, name, likely_replacement(ctx, name, candidates))
+        replacement = likely_replacement(ctx, name, candidates)
+        yield _missing_finding(ctx, name, replacement, candidates)
     if not missing:
         yield Finding(
             Status.PASS,
@@ -368,10 +372,10 @@ def missing_columns(ctx: StageContext) -> Iterator[Finding]:
         )
 
 
-def _missing_finding(ctx: StageContext, name: str, replacement: Replacement | None) -> Finding:
-    details: dict[str, Any] = {
-        "live_columns": sorted(ctx.engine.schema(LIVE).names)[: ctx.config.examples]
-    }
+def _missing_finding(
+    ctx: StageContext, name: str, replacement: Replacement | None, candidates: list[str]
+) -> Finding:
+    details: dict[str, Any] = {"new_live_columns": sorted(candidates)[: ctx.config.examples]}
     if replacement is None:
         hint = (
             "The column was dropped or renamed upstream; restore it in the live feature pipeline."
@@ -603,7 +607,7 @@ def _vanished_finding(ctx: StageContext, name: str) -> Finding | None:
         "live_values": cats.live_total,
     }
     hint = "A retired or renamed category upstream, or a filter in the live export: check the producer's category mapping."
-    message = f"{name}: {plural(n, 'research category', 'research categories')} no longer arrive ({quoted(rows)}; {share:.1%} of research rows)"
+    message = f"{name}: {plural(n, 'research category no longer arrives', 'research categories no longer arrive')} ({quoted(rows)}; {share:.1%} of research rows)"
     return Finding(
         Status.FAIL,
         message,
