@@ -1,6 +1,10 @@
 """Readers for every supported source format. Each returns a pyarrow Table; inputs are only read.
 
-Every failure becomes an InputError naming the source and its checklist line, never a traceback.
+Formats: csv and tsv (optionally .gz), parquet (a file or a hive-partitioned folder), feather/arrow
+IPC (file or stream), jsonl/ndjson (optionally .gz), and SQLite (`url: sqlite:///file.db` with a
+`query` or a `table`, opened read-only). Every reader has two halves: `names` reads only metadata
+or a header (for `mlcheck validate`), `read` reads the data, projecting columns where the format
+allows. Every failure becomes one-line InputError naming the slot, the file and the checklist line.
 """
 
 from __future__ import annotations
@@ -8,188 +12,407 @@ from __future__ import annotations
 import gzip
 import sqlite3
 import zlib
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import unquote
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 import pyarrow.feather as feather
 import pyarrow.json as pajson
-import pyarrow.parquet as pq
 
-from mlcheck.checklist import Checklist, ReadOptions, SourceSpec
+from mlcheck.checklist import SQLITE_PREFIX, Checklist, ReadOptions, SourceSpec, format_from_name
 from mlcheck.errors import InputError
 
-_SUFFIX_FORMATS = {
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".txt": "csv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".feather": "feather",
-    ".arrow": "arrow",
-    ".ipc": "arrow",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-}
+# What pyarrow raises for unreadable input; each becomes an InputError naming the source.
+_READ_ERRORS = (
+    pa.ArrowException,
+    OSError,
+    sqlite3.Error,
+    ValueError,
+    EOFError,
+    zlib.error,
+    gzip.BadGzipFile,
+)
+DEFAULT_NULL_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
+T = TypeVar("T")
+_CANONICAL = {"ndjson": "jsonl", "ipc": "arrow", "feather": "arrow"}
+
+
+# --------------------------------------------------------------------------- which sources
+
+
+def declared_sources(checklist: Checklist) -> dict[str, SourceSpec]:
+    """Every table source by its dotted label; a splits mapping gives `research.splits.train`, ..."""
+    sources: dict[str, SourceSpec] = {}
+    for side_name in ("research", "production"):
+        side = getattr(checklist, side_name)
+        for name, spec in (side.raw or {}).items():
+            sources[f"{side_name}.raw.{name}"] = spec
+        for role in ("features", "splits", "predictions", "labels"):
+            value = getattr(side, role)
+            if isinstance(value, dict):
+                sources.update({f"{side_name}.{role}.{n}": s for n, s in value.items()})
+            elif value is not None:
+                sources[f"{side_name}.{role}"] = value
+    live = checklist.production.live
+    for role in ("features", "predictions", "labels"):
+        if live is not None and getattr(live, role) is not None:
+            sources[f"production.live.{role}"] = getattr(live, role)
+    return sources
 
 
 def source_identity(spec: SourceSpec, checklist: Checklist) -> tuple[object, ...]:
     """What makes two slots the same read: one file backing several slots is read once."""
-    location = str(checklist.resolve_path(spec.path).resolve()) if spec.path else spec.url
-    return (location, spec.format, spec.query, spec.table, spec.read_options)
+    options = spec.read_options.model_dump_json() if spec.read_options else None
+    try:
+        location: object = source_location(spec, checklist)
+    except InputError:  # a bad url is reported when the source is read
+        location = spec.url
+    return (location, detect_format_name(spec), spec.query, spec.table, options)
 
 
-def describe(spec: SourceSpec) -> str:
-    return spec.path or f"{spec.url} ({'query' if spec.query else 'table ' + str(spec.table)})"
+def shared_read_spec(spec: SourceSpec, checklist: Checklist) -> SourceSpec:
+    """The read that serves every slot backed by the same source as `spec`.
+
+    Its columns are the union of the slots' `columns:` (None, i.e. all, if any slot wants all),
+    and its key the union of their key columns, so one read answers all of them.
+    """
+    ident = source_identity(spec, checklist)
+    siblings = [
+        s for s in declared_sources(checklist).values() if source_identity(s, checklist) == ident
+    ]
+    siblings = siblings or [spec]
+    columns = (
+        None if any(s.columns is None for s in siblings) else _union(s.columns for s in siblings)
+    )
+    keys = _union(_key_columns(s, checklist) for s in siblings)
+    return spec.model_copy(update={"columns": columns, "key": keys or None})
 
 
-def detect_format(spec: SourceSpec, path: Path | None) -> str:
-    """The explicit `format:`, else from the extension (ignoring .gz), a folder is parquet."""
-    if spec.format:
-        return {"ndjson": "jsonl", "ipc": "arrow", "feather": "arrow"}.get(spec.format, spec.format)
-    if spec.url:
-        return "sql"
-    assert path is not None
-    if path.is_dir():
-        return "parquet"
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] == ".gz":
-        suffixes = suffixes[:-1]
-    fmt = _SUFFIX_FORMATS.get(suffixes[-1] if suffixes else "")
-    if fmt is None:
-        raise InputError(
-            f"cannot tell the format of {path.name}; add `format:` "
-            f"(one of csv, tsv, parquet, feather, arrow, jsonl, sql)"
-        )
-    return "arrow" if fmt == "feather" else fmt
+def select_declared(
+    table: pa.Table, spec: SourceSpec, checklist: Checklist, label: str
+) -> pa.Table:
+    """A slot's view of a (shared) table: its `columns:` plus its key columns, in that order."""
+    if not spec.columns:
+        return table
+    absent = [c for c in spec.columns if c not in table.column_names]
+    if absent:
+        raise InputError(f"{label} ({checklist.where(label)}): {_absent(absent)}")
+    keys = [k for k in _key_columns(spec, checklist) if k in table.column_names]
+    return table.select(list(dict.fromkeys([*spec.columns, *keys])))
+
+
+def _key_columns(spec: SourceSpec, checklist: Checklist) -> list[str]:
+    return spec.key_columns or checklist.key_columns or []
+
+
+def _union(groups: Iterator[list[str] | None]) -> list[str]:
+    return list(dict.fromkeys(c for group in groups for c in group or []))
+
+
+def _absent(columns: list[str]) -> str:
+    noun = "column" if len(columns) == 1 else "columns"
+    return f"declared {noun} {', '.join(map(repr, columns))} absent"
+
+
+# --------------------------------------------------------------------------- entry points
 
 
 def read_source(spec: SourceSpec, checklist: Checklist, label: str) -> pa.Table:
-    """Read one source completely (only `columns:` if given). `label` is the dotted slot name."""
-    where = checklist.where(label)
-    path = checklist.resolve_path(spec.path) if spec.path else None
-    try:
-        if path is not None and not path.exists():
-            raise InputError(f"file not found: {path}")
-        fmt = detect_format(spec, path)
-        table = _READERS[fmt](spec, path)
-        if table.num_columns == 0:
-            raise InputError("the source has no columns (empty file?)")
+    """Read one source: all columns, or its `columns:` plus whichever key columns it has."""
+
+    def read(reader: _Reader, location: Path) -> pa.Table:
+        wanted = None
         if spec.columns:
-            table = _select(table, spec.columns)
-    except InputError as exc:
-        raise InputError(f"{label} ({where}): {exc.message}", hint=exc.hint) from None
-    except (pa.ArrowException, OSError, sqlite3.Error, ValueError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{label} ({where}): cannot read {describe(spec)}: {first}") from None
-    return table
+            names = reader.names(spec, location)
+            absent = [c for c in spec.columns if c not in names]
+            if absent:
+                raise InputError(_absent(absent))
+            keys = [k for k in _key_columns(spec, checklist) if k in names]
+            wanted = list(dict.fromkeys([*spec.columns, *keys]))
+        table = reader.read(spec, location, wanted)
+        if table.num_columns == 0:
+            raise InputError(f"{describe(spec)} has no columns")
+        return table
 
-
-def _select(table: pa.Table, columns: list[str]) -> pa.Table:
-    absent = [c for c in columns if c not in table.column_names]
-    if absent:
-        raise InputError(f"declared column(s) absent: {', '.join(map(repr, absent))}")
-    return table.select(columns)
-
-
-def _csv(spec: SourceSpec, path: Path | None, delimiter: str = ",") -> pa.Table:
-    assert path is not None
-    options = spec.read_options or ReadOptions()  # type: ignore[call-arg]
-    read = pacsv.ReadOptions(encoding=options.encoding or "utf8", autogenerate_column_names=not options.header)
-    parse = pacsv.ParseOptions(delimiter=options.delimiter or delimiter)
-    convert = pacsv.ConvertOptions(
-        null_values=options.null_values if options.null_values is not None else ["", "NA", "NaN", "null", "NULL", "None", "nan", "N/A"],
-        strings_can_be_null=True,
-    )
-    try:
-        return pacsv.read_csv(str(path), read_options=read, parse_options=parse, convert_options=convert)
-    except pa.ArrowInvalid as exc:
-        if "Empty CSV file" in str(exc):
-            raise InputError("the file is empty") from None
-        raise
-
-
-def _tsv(spec: SourceSpec, path: Path | None) -> pa.Table:
-    return _csv(spec, path, delimiter="\t")
-
-
-def _parquet(spec: SourceSpec, path: Path | None) -> pa.Table:
-    assert path is not None
-    if path.is_dir():
-        return ds.dataset(str(path), format="parquet", partitioning="hive").to_table(columns=spec.columns)
-    return pq.read_table(str(path), columns=spec.columns)
-
-
-def _arrow(spec: SourceSpec, path: Path | None) -> pa.Table:
-    assert path is not None
-    try:
-        return feather.read_table(str(path), columns=spec.columns)
-    except pa.ArrowInvalid:
-        # An IPC *stream* (not file) has no footer; read it as a stream.
-        with pa.OSFile(str(path), "rb") as handle:
-            return pa.ipc.open_stream(handle).read_all()
-
-
-def _jsonl(spec: SourceSpec, path: Path | None) -> pa.Table:
-    assert path is not None
-    return pajson.read_json(str(path))
-
-
-def _sql(spec: SourceSpec, path: Path | None) -> pa.Table:
-    url = spec.url or ""
-    if not url.startswith("sqlite:///"):
-        raise InputError(f"unsupported database url {url!r}: only sqlite:///path.db is built in")
-    db = unquote(url[len("sqlite:///") :])
-    if not Path(db).exists():
-        raise InputError(f"database not found: {db}")
-    # mode=ro: inputs are only ever read.
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        query = spec.query or f'SELECT * FROM "{(spec.table or "").replace(chr(34), chr(34) * 2)}"'
-        cursor = conn.execute(query)
-        names = [d[0] for d in cursor.description or []]
-        rows = cursor.fetchall()
-    finally:
-        conn.close()
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
-    return pa.table({n: pa.array(list(c)) for n, c in zip(names, columns, strict=True)})
-
-
-_READERS = {
-    "csv": _csv,
-    "tsv": _tsv,
-    "parquet": _parquet,
-    "arrow": _arrow,
-    "jsonl": _jsonl,
-    "sql": _sql,
-}
+    return _guarded(spec, checklist, label, read)
 
 
 def peek_columns(spec: SourceSpec, checklist: Checklist, label: str) -> list[str]:
     """Column names of a source from its metadata or header, without reading the data."""
-    path = checklist.resolve_path(spec.path) if spec.path else None
-    where = checklist.where(label)
+    return _guarded(spec, checklist, label, lambda reader, location: reader.names(spec, location))
+
+
+def describe(spec: SourceSpec) -> str:
+    """The source as the user wrote it, for messages."""
+    if spec.path is not None:
+        return spec.path
+    return f"{spec.url} ({'query' if spec.query else 'table ' + repr(spec.table)})"
+
+
+def detect_format_name(spec: SourceSpec) -> str | None:
+    """The canonical format from `format:` or the name, without touching the file system."""
+    if spec.url is not None:
+        return "sql"
+    fmt = spec.format or format_from_name(spec.path or "")
+    return _CANONICAL.get(fmt, fmt) if fmt else None
+
+
+def detect_format(spec: SourceSpec, path: Path | None) -> str:
+    """The explicit `format:`, else from the extension (ignoring .gz); a folder is parquet."""
+    fmt = detect_format_name(spec)
+    if fmt == "sql":
+        return fmt
+    if path is not None and path.is_dir():
+        if fmt not in (None, "parquet"):
+            raise InputError(f"{path} is a folder; only parquet datasets can be folders, not {fmt}")
+        return "parquet"
+    if fmt is None:
+        name = path.name if path is not None else describe(spec)
+        raise InputError(
+            f"cannot tell the format of {name} from its extension; add `format:` "
+            f"(csv, tsv, parquet, feather, arrow, jsonl)"
+        )
+    return fmt
+
+
+def _guarded(
+    spec: SourceSpec, checklist: Checklist, label: str, action: Callable[[_Reader, Path], T]
+) -> T:
+    """Resolve the source, pick its reader, run `action`; any failure becomes one InputError
+    naming the slot, its checklist line and the file."""
+    prefix = f"{label} ({checklist.where(label)})"
     try:
-        fmt = detect_format(spec, path)
-        if fmt == "parquet":
-            assert path is not None
-            if path.is_dir():
-                return list(ds.dataset(str(path), format="parquet", partitioning="hive").schema.names)
-            return list(pq.read_schema(str(path)).names)
-        if fmt == "arrow":
-            assert path is not None
-            return _arrow(spec, path).column_names
-        if fmt in ("csv", "tsv"):
-            options = spec.read_options or ReadOptions()  # type: ignore[call-arg]
-            read = pacsv.ReadOptions(encoding=options.encoding or "utf8", block_size=1 << 16)
-            parse = pacsv.ParseOptions(delimiter=options.delimiter or ("\t" if fmt == "tsv" else ","))
-            reader = pacsv.open_csv(str(path), read_options=read, parse_options=parse)
-            return list(reader.schema.names)
-        return read_source(spec, checklist, label).column_names
+        location = source_location(spec, checklist)
+        fmt = detect_format(spec, location if spec.path is not None else None)
+        if spec.path is not None:
+            _check_file(location)
+        return action(_READERS[fmt], location)
     except InputError as exc:
-        raise InputError(f"{label} ({where}): {exc.message}") from None
-    except (pa.ArrowException, OSError, ValueError, EOFError, zlib.error) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{label} ({where}): cannot read {describe(spec)}: {first}") from None
+        raise InputError(f"{prefix}: {exc.message}", hint=exc.hint) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{prefix}: {describe(spec)} {_not_text(exc.encoding)}") from None
+    except _READ_ERRORS as exc:
+        raise InputError(f"{prefix}: cannot read {describe(spec)}: {_first_line(exc)}") from None
+
+
+def source_location(spec: SourceSpec, checklist: Checklist) -> Path:
+    """The file or folder of a path source, or the database file of a sqlite url."""
+    if spec.path is not None:
+        return checklist.resolve_path(spec.path).resolve()
+    return _database_path(spec.url or "", checklist)
+
+
+def _database_path(url: str, checklist: Checklist) -> Path:
+    """SQLAlchemy convention: sqlite:///rel.db is relative (to the checklist), sqlite:////abs.db not."""
+    if not url.startswith(SQLITE_PREFIX):
+        raise InputError(
+            f"unsupported database url {url!r}: only {SQLITE_PREFIX}path.db is built in"
+        )
+    name = unquote(url[len(SQLITE_PREFIX) :].split("?", 1)[0])
+    if not name or name == ":memory:":
+        raise InputError(f"{url!r} names no database file")
+    return checklist.resolve_path(name).resolve()
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise InputError(f"file not found: {path}")
+    if path.is_file() and path.stat().st_size == 0:
+        raise InputError(f"{path.name} is empty (0 bytes)")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _not_text(encoding: str) -> str:
+    return (
+        f"is not valid {encoding} text; set the right `read_options: {{encoding: ...}}` "
+        f"(e.g. latin-1, cp1252)"
+    )
+
+
+# --------------------------------------------------------------------------- readers
+
+
+@dataclass(frozen=True)
+class _Reader:
+    names: Callable[[SourceSpec, Path], list[str]]
+    read: Callable[[SourceSpec, Path, list[str] | None], pa.Table]
+
+
+def _options(spec: SourceSpec) -> ReadOptions:
+    return spec.read_options or ReadOptions()  # type: ignore[call-arg]
+
+
+def _csv_formats(spec: SourceSpec) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions]:
+    options = _options(spec)
+    default_delimiter = "\t" if detect_format_name(spec) == "tsv" else ","
+    read = pacsv.ReadOptions(
+        encoding=options.encoding or "utf8", autogenerate_column_names=not options.header
+    )
+    return read, pacsv.ParseOptions(delimiter=options.delimiter or default_delimiter)
+
+
+def _csv_names(spec: SourceSpec, path: Path) -> list[str]:
+    read, parse = _csv_formats(spec)
+    read.block_size = 1 << 16  # the header is in the first block; read nothing more
+    try:
+        with pacsv.open_csv(str(path), read_options=read, parse_options=parse) as reader:
+            return list(reader.schema.names)
+    except pa.ArrowInvalid as exc:
+        _raise_if_empty(exc)
+        raise
+
+
+def _csv_read(spec: SourceSpec, path: Path, columns: list[str] | None) -> pa.Table:
+    read, parse = _csv_formats(spec)
+    options = _options(spec)
+    convert = pacsv.ConvertOptions(
+        null_values=options.null_values if options.null_values is not None else DEFAULT_NULL_VALUES,
+        strings_can_be_null=True,
+        include_columns=columns or [],
+    )
+    try:
+        table = pacsv.read_csv(
+            str(path), read_options=read, parse_options=parse, convert_options=convert
+        )
+    except pa.ArrowInvalid as exc:
+        _raise_if_empty(exc)
+        raise
+    # pyarrow keeps bytes that are not UTF-8 as a binary column rather than failing.
+    binary = [
+        f.name
+        for f in table.schema
+        if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)
+    ]
+    if binary:
+        raise InputError(f"column {binary[0]!r} {_not_text(read.encoding)}")
+    return table
+
+
+def _raise_if_empty(exc: pa.ArrowInvalid) -> None:
+    if "Empty CSV file" in str(exc):
+        raise InputError("the file is empty (not even a header)") from None
+
+
+def _dataset(path: Path) -> ds.Dataset:
+    partitioning = "hive" if Path(path).is_dir() else None
+    dataset = ds.dataset(str(path), format="parquet", partitioning=partitioning)
+    if not dataset.files:
+        raise InputError(f"the folder {path} holds no parquet files")
+    return dataset
+
+
+def _parquet_names(spec: SourceSpec, path: Path) -> list[str]:
+    return list(_dataset(path).schema.names)
+
+
+def _parquet_read(spec: SourceSpec, path: Path, columns: list[str] | None) -> pa.Table:
+    return _dataset(path).to_table(columns=columns)
+
+
+def _arrow_names(spec: SourceSpec, path: Path) -> list[str]:
+    try:
+        with pa.ipc.open_file(str(path)) as reader:
+            return list(reader.schema.names)
+    except pa.ArrowInvalid:
+        pass  # not the IPC file format: a stream, or feather v1
+    try:
+        with pa.OSFile(str(path), "rb") as handle:
+            return list(pa.ipc.open_stream(handle).schema.names)
+    except pa.ArrowInvalid:
+        return list(feather.read_table(str(path)).column_names)
+
+
+def _arrow_read(spec: SourceSpec, path: Path, columns: list[str] | None) -> pa.Table:
+    try:
+        return feather.read_table(str(path), columns=columns)
+    except pa.ArrowInvalid:
+        pass  # an IPC *stream* has no footer, so the file reader rejects it
+    with pa.OSFile(str(path), "rb") as handle:
+        table = pa.ipc.open_stream(handle).read_all()
+    return table.select(columns) if columns else table
+
+
+def _jsonl_names(spec: SourceSpec, path: Path) -> list[str]:
+    # The schema is inferred from the first block (1 MiB) only.
+    options = pajson.ReadOptions(block_size=1 << 20)
+    with pa.input_stream(str(path), compression="detect") as stream:
+        return list(pajson.open_json(stream, read_options=options).schema.names)
+
+
+def _jsonl_read(spec: SourceSpec, path: Path, columns: list[str] | None) -> pa.Table:
+    with pa.input_stream(str(path), compression="detect") as stream:
+        table = pajson.read_json(stream)
+    return table.select(columns) if columns else table
+
+
+# --------------------------------------------------------------------------- sqlite
+
+
+def _sqlite_connect(path: Path) -> sqlite3.Connection:
+    """Read-only (mode=ro; query_only): a checklist can never change the database."""
+    db = Path(path)
+    if not db.is_file():
+        raise InputError(f"database not found: {db}")
+    conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
+    conn.execute("PRAGMA query_only = ON")
+    return conn
+
+
+def _sql_from(spec: SourceSpec) -> str:
+    """The source as a subquery: a quoted table name, or the user's query without a final `;`."""
+    if spec.table is not None:
+        return _quote(spec.table)
+    return f"({(spec.query or '').strip().rstrip(';')})"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_names(spec: SourceSpec, path: Path) -> list[str]:
+    with closing(_sqlite_connect(path)) as conn:
+        cursor = conn.execute(f"SELECT * FROM {_sql_from(spec)} LIMIT 0")
+        return [d[0] for d in cursor.description or []]
+
+
+def _sql_read(spec: SourceSpec, path: Path, columns: list[str] | None) -> pa.Table:
+    projection = ", ".join(map(_quote, columns)) if columns else "*"
+    with closing(_sqlite_connect(path)) as conn:
+        cursor = conn.execute(f"SELECT {projection} FROM {_sql_from(spec)}")
+        names = [d[0] for d in cursor.description or []]
+        rows = cursor.fetchall()
+    values = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+    return pa.table({n: _sql_column(v) for n, v in zip(names, values, strict=True)})
+
+
+def _sql_column(values: tuple[object, ...]) -> pa.Array:
+    """SQLite types per value: INTEGER -> int64, REAL -> float64 (int+real too), TEXT -> string,
+    BLOB -> binary, NULL -> null. A column mixing other types becomes text rather than failing."""
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        objects = np.empty(len(values), dtype=object)
+        objects[:] = values
+        is_null = np.asarray(objects == None)  # noqa: E711 - elementwise, vectorised
+        return pa.array(objects.astype(str), type=pa.string(), mask=is_null)
+
+
+_READERS = {
+    "csv": _Reader(_csv_names, _csv_read),
+    "tsv": _Reader(_csv_names, _csv_read),
+    "parquet": _Reader(_parquet_names, _parquet_read),
+    "arrow": _Reader(_arrow_names, _arrow_read),
+    "jsonl": _Reader(_jsonl_names, _jsonl_read),
+    "sql": _Reader(_sql_names, _sql_read),
+}
