@@ -129,8 +129,8 @@ def run(
 def validate(checklist: ChecklistArg) -> None:
     """Validate the checklist and that every source exists with its declared columns (reads no data)."""
     loaded = load_checklist(checklist)
-    validate_sources(loaded, read_schema=True)
-    err.print(f"[green]ok[/green]: {checklist} is valid")
+    checked = validate_sources(loaded, read_schema=True)
+    err.print(Text.assemble(("ok", "green"), f": {checklist} is valid ({checked} sources checked)"))
 
 
 @app.command()

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from mlcheck.checklist import Checklist, SourceSpec
 from mlcheck.environment import Environment, load_environment
 from mlcheck.errors import InputError
-from mlcheck.sources import read_source, source_identity
+from mlcheck.sources import read_source, select_declared, shared_read_spec, source_identity
 
 SPLIT_COLUMN_DEFAULT = "split"
 
@@ -146,15 +146,10 @@ class LocalEngine:
         if ident not in self._tables:
             if self.on_read:
                 self.on_read(label)
-            full = spec.model_copy(update={"columns": None})
+            # one read serves every slot this source backs: the union of their columns
+            full = shared_read_spec(spec, self.checklist)
             self._tables[ident] = read_source(full, self.checklist, label)
-        table = self._tables[ident]
-        if spec.columns:
-            absent = [c for c in spec.columns if c not in table.column_names]
-            if absent:
-                raise InputError(f"{label} ({self.checklist.where(label)}): declared column(s) absent: {absent}")
-            table = table.select(spec.columns)
-        return table
+        return select_declared(self._tables[ident], spec, self.checklist, label)
 
     def _load_split_mapping(self, slot: str, mapping: dict[str, SourceSpec]) -> pa.Table:
         split_col = self.checklist.columns.split or SPLIT_COLUMN_DEFAULT
