@@ -1,0 +1,826 @@
+"""Stage 4, prediction_mismatch: research.predictions vs production.predictions (SPEC 3.4).
+
+Scores (`columns.score`: one column, or a list of class-probability columns for multiclass) are
+read once per side as a float64 matrix (rows x score columns) with a null mask, and matched on
+the key with the engine's cached join. Two scores agree when both are missing (null or NaN),
+equal, or |a - b| <= atol + rtol * max(|a|, |b|).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from scipy.stats import rankdata
+
+from mlcheck.checklist import Checklist
+from mlcheck.context import StageContext
+from mlcheck.engine import SPLIT_COLUMN_DEFAULT, value_counts
+from mlcheck.errors import InputError
+from mlcheck.registry import check
+from mlcheck.results import Finding, Status
+from mlcheck.stages.split_reproducibility import aligned, first_by_key, key_values, shared_codes
+
+STAGE = "prediction_mismatch"
+SIDES = ("research", "production")
+RESEARCH = "research.predictions"
+PRODUCTION = "production.predictions"
+FEATURES = "production.features"
+
+
+def skip_reason(checklist: Checklist) -> str | None:
+    missing = [side for side in SIDES if getattr(checklist, side).predictions is None]
+    if missing:
+        return f"no predictions declared for {' and '.join(missing)}"
+    if not checklist.columns.score_columns:
+        return "columns.score is not declared"
+    own_keys = all(getattr(checklist, s).predictions.key_columns for s in SIDES)
+    if not checklist.key_columns and not own_keys:
+        return "no key declared: predictions are matched on the key"
+    return None
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+@dataclass(frozen=True)
+class Scores:
+    """A side's score columns as a float64 matrix (rows x columns); null is NaN plus `null`."""
+
+    values: np.ndarray
+    null: np.ndarray
+    types: tuple[pa.DataType, ...]
+
+
+def scores(ctx: StageContext, slot: str) -> Scores:
+    def compute() -> Scores:
+        arrays = [ctx.engine.column(slot, name) for name in ctx.columns.score_columns]
+        values = [
+            _as_float(slot, name, a)
+            for name, a in zip(ctx.columns.score_columns, arrays, strict=True)
+        ]
+        nulls = [np.asarray(a.is_null().to_numpy(), dtype=bool) for a in arrays]
+        return Scores(
+            np.column_stack(values), np.column_stack(nulls), tuple(a.type for a in arrays)
+        )
+
+    result: Scores = ctx.engine.memo((STAGE, "scores", slot), compute)
+    return result
+
+
+def _as_float(slot: str, name: str, array: pa.ChunkedArray) -> np.ndarray:
+    if pa.types.is_dictionary(array.type):
+        array = array.cast(array.type.value_type)
+    try:
+        cast = array.cast(pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise InputError(f"{slot}: score column {name!r} is {array.type}, not numeric") from None
+    return np.asarray(cast.to_numpy(), dtype=np.float64)
+
+
+def invalid_kinds(ctx: StageContext, slot: str) -> dict[str, np.ndarray]:
+    """Per kind of invalid output, a row mask (a row may be invalid in several ways)."""
+
+    def compute() -> dict[str, np.ndarray]:
+        s = scores(ctx, slot)
+        finite = np.isfinite(s.values)
+        kinds = {
+            "null": s.null.any(axis=1),
+            "nan": (np.isnan(s.values) & ~s.null).any(axis=1),
+            "inf": np.isinf(s.values).any(axis=1),
+        }
+        if ctx.task != "regression":
+            kinds["out_of_range"] = (finite & ((s.values < 0) | (s.values > 1))).any(axis=1)
+        if ctx.task != "regression" and s.values.shape[1] > 1:
+            off = np.abs(s.values.sum(axis=1) - 1.0) > ctx.config.sum_tolerance
+            kinds["bad_sum"] = finite.all(axis=1) & off
+        return kinds
+
+    result: dict[str, np.ndarray] = ctx.engine.memo((STAGE, "invalid", slot), compute)
+    return result
+
+
+def invalid_rows(ctx: StageContext, slot: str) -> np.ndarray:
+    return np.flatnonzero(np.logical_or.reduce(list(invalid_kinds(ctx, slot).values())))
+
+
+def _score_dict(ctx: StageContext, values: np.ndarray) -> Any:
+    """One row's scores for an example: a number, or {column: value} for multiclass."""
+    names = ctx.columns.score_columns
+    plain = [None if np.isnan(v) else float(v) for v in values]
+    return plain[0] if len(names) == 1 else dict(zip(names, plain, strict=True))
+
+
+# --------------------------------------------------------------------------- PRD001
+
+
+@check("PRD001", STAGE, thresholds=("max_invalid_rate",))
+def invalid_outputs(ctx: StageContext) -> Iterator[Finding]:
+    """Invalid model outputs: null, NaN, infinite, out of [0, 1], or not summing to 1.
+
+    Measures, on each side, rows whose score is null, NaN or +-inf; for binary and multiclass
+    tasks a probability outside [0, 1]; for multiclass (`columns.score` a list) a row whose
+    probabilities do not sum to 1 within `sum_tolerance`. details.kinds counts each kind.
+    Why it matters: an invalid score becomes an arbitrary decision downstream (NaN >= t is
+    false) or an error in the consuming service.
+    Usual causes: null inputs the model cannot handle, categories unseen in training, bad
+    streaming data, a post-processing step (calibration, softmax) missing or duplicated.
+    Fix: see PRD002 for what explains the production rows; validate inputs before scoring.
+    """
+    for slot in (RESEARCH, PRODUCTION):
+        kinds, bad = invalid_kinds(ctx, slot), invalid_rows(ctx, slot)
+        total, n = ctx.engine.num_rows(slot), len(bad)
+        rate = n / total if total else 0.0
+        over = rate > ctx.config.max_invalid_rate
+        counts = {kind: int(mask.sum()) for kind, mask in kinds.items()}
+        yield Finding(
+            Status.FAIL if over else (Status.WARN if n else Status.PASS),
+            f"{n} of {total} outputs of {slot} are invalid ({rate:.2%})" + _kinds_text(counts),
+            source=slot,
+            observed=rate,
+            threshold=ctx.config.max_invalid_rate,
+            hint=_INVALID_HINT if n else None,
+            details={
+                "rows": total,
+                "invalid": n,
+                "kinds": counts,
+                "examples": _invalid_examples(ctx, slot, bad, kinds),
+            },
+        )
+
+
+_INVALID_HINT = "The model emits outputs a consumer cannot use: PRD002 attributes production rows to null inputs or unseen categories; guard the scoring code (impute, map unknown categories) and validate outputs before serving."
+
+
+def _kinds_text(counts: dict[str, int]) -> str:
+    found = [f"{kind} {n}" for kind, n in counts.items() if n]
+    return f": {', '.join(found)}" if found else ""
+
+
+def _invalid_examples(
+    ctx: StageContext, slot: str, bad: np.ndarray, kinds: dict[str, np.ndarray]
+) -> list[dict[str, Any]]:
+    picked = bad[first_by_key(ctx, slot, bad, ctx.config.examples)]
+    values = scores(ctx, slot).values
+    return [
+        {
+            "key": key,
+            "kinds": [k for k, mask in kinds.items() if mask[row]],
+            "score": _score_dict(ctx, values[row]),
+        }
+        for key, row in zip(key_values(ctx, slot, picked), picked, strict=True)
+    ]
+
+
+# --------------------------------------------------------------------------- PRD002
+
+
+@check("PRD002", STAGE, thresholds=("max_invalid_rate",))
+def invalid_output_causes(ctx: StageContext) -> Iterator[Finding]:
+    """What explains invalid production outputs: null inputs, unseen categories, or nothing known.
+
+    Joins each invalid production output (PRD001) on the key with production.features and
+    counts the rows that have a null (or NaN) model input, naming the columns
+    (details.null_inputs), and the rows that carry a category never seen in research TRAINING
+    features (the train split when splits are declared, else all research features), naming
+    column and value (details.unseen_categories). A row may have both. The rest is unexplained.
+    Why it matters: the fix depends on the cause: imputation for nulls, an unknown-category
+    fallback for new categories; unexplained rows point at the model or its runtime.
+    Fix: impute as in training; map unseen categories to a fallback (handle_unknown='ignore',
+    an 'other' bucket); for unexplained rows compare the inputs between environments (stage 2).
+    """
+    bad = invalid_rows(ctx, PRODUCTION)
+    total = ctx.engine.num_rows(PRODUCTION)
+    over = total > 0 and len(bad) / total > ctx.config.max_invalid_rate
+    status = Status.FAIL if over else (Status.WARN if len(bad) else Status.PASS)
+    if not len(bad):
+        yield Finding(
+            Status.PASS, "no invalid production outputs to explain", source=PRODUCTION, observed=0
+        )
+    elif not ctx.declared(FEATURES):
+        yield Finding(
+            status,
+            f"{len(bad)} invalid production outputs; production.features is not declared, so they cannot be attributed",
+            source=PRODUCTION,
+            observed=len(bad),
+            hint="Declare production.features to attribute invalid outputs to null inputs or unseen categories.",
+        )
+    else:
+        yield _attribution(ctx, bad, status)
+
+
+@dataclass(frozen=True)
+class Causes:
+    """Attribution of invalid rows (positions into `bad`)."""
+
+    null_any: np.ndarray
+    unseen_any: np.ndarray
+    has_features: np.ndarray
+    null_inputs: dict[str, int]
+    unseen: list[dict[str, Any]]
+    unseen_values: int
+    reference: str
+
+
+def _attribution(ctx: StageContext, bad: np.ndarray, status: Status) -> Finding:
+    causes = attribute(ctx, bad)
+    n = len(bad)
+    unexplained = np.flatnonzero(~causes.null_any & ~causes.unseen_any)
+    picked = unexplained[first_by_key(ctx, PRODUCTION, bad[unexplained], ctx.config.examples)]
+    counts = {
+        "invalid": n,
+        "explained_by_null_inputs": int(causes.null_any.sum()),
+        "explained_by_unseen_categories": int(causes.unseen_any.sum()),
+        "explained_by_both": int((causes.null_any & causes.unseen_any).sum()),
+        "unexplained": len(unexplained),
+        "without_features_row": int((~causes.has_features).sum()),
+    }
+    return Finding(
+        status,
+        _attribution_message(counts, causes),
+        source=PRODUCTION,
+        observed=(n - len(unexplained)) / n,
+        expected=1.0,
+        hint=_attribution_hint(counts, causes),
+        details={
+            **counts,
+            "explained_share": (n - len(unexplained)) / n,
+            "null_inputs": causes.null_inputs,
+            "unseen_categories": causes.unseen,
+            "distinct_unseen_values": causes.unseen_values,
+            "reference": causes.reference,
+            "unexplained_examples": key_values(ctx, PRODUCTION, bad[picked]),
+        },
+    )
+
+
+def _attribution_message(counts: dict[str, int], causes: Causes) -> str:
+    nulls = ", ".join(causes.null_inputs) or "-"
+    unseen = ", ".join(f"{u['column']}={u['value']!r}" for u in causes.unseen[:3]) or "-"
+    return (
+        f"{counts['invalid']} invalid production outputs: {counts['explained_by_null_inputs']} with null inputs ({nulls}), "
+        f"{counts['explained_by_unseen_categories']} with unseen categories ({unseen}), {counts['unexplained']} unexplained"
+    )
+
+
+def _attribution_hint(counts: dict[str, int], causes: Causes) -> str:
+    parts = []
+    if counts["explained_by_null_inputs"]:
+        parts.append(
+            f"Null inputs ({', '.join(causes.null_inputs)}) reach the model: impute them in production exactly as in training."
+        )
+    if counts["explained_by_unseen_categories"]:
+        parts.append(
+            "Categories never seen in training reach the model: map unknown categories to a fallback (handle_unknown='ignore' or an 'other' bucket) and monitor their rate (stage 6)."
+        )
+    if counts["unexplained"]:
+        parts.append(
+            "Unexplained rows: compare their inputs between environments (stage 2) and check the model artifact and runtime."
+        )
+    return " ".join(parts)
+
+
+def attribute(ctx: StageContext, bad: np.ndarray) -> Causes:
+    """Null inputs and unseen categories of the production features rows of `bad` outputs."""
+    join = ctx.engine.join(PRODUCTION, FEATURES)
+    feature_row = np.full(ctx.engine.num_rows(PRODUCTION), -1, dtype=np.int64)
+    feature_row[join.left_rows] = join.right_rows
+    rows = feature_row[bad]
+    has = rows >= 0
+    table = ctx.engine.table(FEATURES).take(pa.array(rows[has], type=pa.int64()))
+    null_any, null_inputs = _null_inputs(table, feature_columns(ctx, table))
+    unseen_any, unseen, distinct, reference = _unseen(ctx, table)
+    return Causes(
+        _scatter(has, null_any),
+        _scatter(has, unseen_any),
+        has,
+        null_inputs,
+        unseen,
+        distinct,
+        reference,
+    )
+
+
+def _scatter(has: np.ndarray, values: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(has), dtype=bool)
+    out[has] = values
+    return out
+
+
+def feature_columns(ctx: StageContext, table: pa.Table) -> list[str]:
+    """The model inputs: `columns.features`, else every column without a role, not ignored, not a key."""
+    if ctx.columns.features:
+        return [c for c in ctx.columns.features if c in table.column_names]
+    skip = (
+        ctx.columns.role_columns() | set(ctx.columns.ignore) | set(ctx.engine.key(FEATURES) or [])
+    )
+    return [c for c in table.column_names if c not in skip]
+
+
+def _null_inputs(table: pa.Table, columns: list[str]) -> tuple[np.ndarray, dict[str, int]]:
+    any_null = np.zeros(table.num_rows, dtype=bool)
+    counts: dict[str, int] = {}
+    for name in columns:
+        null = np.asarray(pc.is_null(table.column(name), nan_is_null=True).to_numpy(), dtype=bool)
+        any_null |= null
+        if null.any():
+            counts[name] = int(null.sum())
+    return any_null, dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def categorical_columns(ctx: StageContext, table: pa.Table) -> list[str]:
+    """Declared categorical features, plus string/dictionary/boolean-typed ones."""
+    declared = set(ctx.columns.categorical)
+    return [
+        c
+        for c in feature_columns(ctx, table)
+        if c in declared or _is_categorical_type(table.schema.field(c).type)
+    ]
+
+
+def _is_categorical_type(kind: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_dictionary(kind)
+        or pa.types.is_boolean(kind)
+    )
+
+
+def _unseen(
+    ctx: StageContext, table: pa.Table
+) -> tuple[np.ndarray, list[dict[str, Any]], int, str]:
+    any_unseen = np.zeros(table.num_rows, dtype=bool)
+    found: list[dict[str, Any]] = []
+    if not ctx.declared("research.features"):
+        return any_unseen, found, 0, "research.features not declared"
+    reference, described = training_reference(ctx)
+    distinct = 0
+    for name in categorical_columns(ctx, table):
+        if name not in reference.column_names:
+            continue
+        values, seen = _comparable(table.column(name), _distinct(ctx, reference, name))
+        unseen = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=seen)))
+        any_unseen |= np.asarray(unseen.to_numpy(), dtype=bool)
+        rows, count = _value_rows(name, values.filter(unseen), ctx.config.examples)
+        found, distinct = found + rows, distinct + count
+    found.sort(key=lambda u: (-u["rows"], u["column"], str(u["value"])))
+    return any_unseen, found[: ctx.config.examples], distinct, described
+
+
+def _comparable(values: pa.ChunkedArray, seen: pa.Array) -> tuple[pa.ChunkedArray, pa.Array]:
+    if pa.types.is_dictionary(values.type):
+        values = values.cast(values.type.value_type)
+    if values.type != seen.type:
+        return values.cast(pa.string()), seen.cast(pa.string())
+    return values, seen
+
+
+def _distinct(ctx: StageContext, reference: pa.Table, name: str) -> pa.Array:
+    def compute() -> pa.Array:
+        column = reference.column(name)
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        return pc.unique(column.drop_null())
+
+    result: pa.Array = ctx.engine.memo((STAGE, "training_values", name), compute)
+    return result
+
+
+def _value_rows(name: str, values: pa.ChunkedArray, limit: int) -> tuple[list[dict[str, Any]], int]:
+    """The `limit` most frequent values with their rows, and how many distinct values there are."""
+    if len(values) == 0:
+        return [], 0
+    distinct, counts = value_counts(values)
+    top = zip(distinct.slice(0, limit).to_pylist(), counts[:limit].tolist(), strict=True)
+    return [{"column": name, "value": v, "rows": n} for v, n in top], len(counts)
+
+
+def training_reference(ctx: StageContext) -> tuple[pa.Table, str]:
+    """Research features of the training split when splits are declared, else all of them."""
+
+    def compute() -> tuple[pa.Table, str]:
+        table = ctx.engine.table("research.features")
+        if not ctx.declared("research.splits"):
+            return table, f"all {table.num_rows} research features rows (no splits declared)"
+        split = aligned(
+            ctx, "research.features", "research.splits", ctx.columns.split or SPLIT_COLUMN_DEFAULT
+        )
+        names = pa.array([n.lower() for n in ctx.checklist.stages.split_reproducibility.train])
+        train = pc.fill_null(
+            pc.is_in(pc.utf8_lower(split.cast(pa.string())), value_set=names), False
+        )
+        n = int(pc.sum(train).as_py() or 0)
+        if n == 0:
+            return table, f"all {table.num_rows} research features rows (no training split found)"
+        return table.filter(train), f"{n} research training rows"
+
+    result: tuple[pa.Table, str] = ctx.engine.memo((STAGE, "training_reference"), compute)
+    return result
+
+
+# --------------------------------------------------------------------------- PRD003
+
+
+@check("PRD003", STAGE, thresholds=("max_missing_predictions",))
+def keys_predicted_on_one_side(ctx: StageContext) -> Iterator[Finding]:
+    """Keys predicted on one side only.
+
+    Measures the keys of research.predictions absent from production.predictions and the
+    reverse (with duplicate and null keys counted in details).
+    Why it matters: rows production did not score are decisions never made; extra rows mean the
+    two runs scored different populations, so agreement below covers only part of the data.
+    Usual causes: rows dropped by a failing or filtering step before scoring, a batch that
+    timed out, scoring a different snapshot.
+    Fix: score the same rows in both environments; make failures explicit rather than dropped.
+    """
+    join = ctx.engine.join(RESEARCH, PRODUCTION)
+    limit = ctx.config.max_missing_predictions
+    for slot, other, rows, dups, nulls in (
+        (RESEARCH, PRODUCTION, join.left_only, join.left_duplicate_rows, join.left_null_rows),
+        (PRODUCTION, RESEARCH, join.right_only, join.right_duplicate_rows, join.right_null_rows),
+    ):
+        picked = rows[first_by_key(ctx, slot, rows, ctx.config.examples)]
+        n = len(rows)
+        yield Finding(
+            Status.FAIL if n > limit else Status.PASS,
+            f"{n} of {ctx.engine.num_rows(slot)} rows of {slot} have a key absent from {other}",
+            source=slot,
+            observed=n,
+            threshold=limit,
+            hint=f"{other} did not score these keys: look for rows dropped or filtered before scoring, or a different input snapshot."
+            if n > limit
+            else None,
+            details={
+                "rows": ctx.engine.num_rows(slot),
+                "missing": n,
+                "duplicate_key_rows": len(dups),
+                "null_key_rows": len(nulls),
+                "examples": key_values(ctx, slot, picked),
+            },
+        )
+
+
+# --------------------------------------------------------------------------- PRD004
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """Research vs production scores of one column on matched keys."""
+
+    research: np.ndarray
+    production: np.ndarray
+    mismatch: np.ndarray  # beyond tolerance (missing vs present counts)
+    finite: np.ndarray  # both sides finite
+
+    @property
+    def diff(self) -> np.ndarray:
+        return self.production[self.finite] - self.research[self.finite]
+
+
+def agreement(research: np.ndarray, production: np.ndarray, atol: float, rtol: float) -> Agreement:
+    both_missing = np.isnan(research) & np.isnan(production)
+    finite = np.isfinite(research) & np.isfinite(production)
+    with np.errstate(invalid="ignore"):
+        gap = np.abs(production - research)
+        bound = atol + rtol * np.maximum(np.abs(research), np.abs(production))
+        close = (research == production) | both_missing | (finite & (gap <= bound))
+    return Agreement(research, production, ~close, finite)
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float | None:
+    """Spearman rank correlation (average ranks for ties); None when undefined."""
+    if len(x) < 2:
+        return None
+    rx, ry = rankdata(x), rankdata(y)
+    if rx.std() == 0 or ry.std() == 0:
+        return None
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def name_pattern(agree: Agreement, atol: float) -> str:
+    """Name the shape of the differences (see PATTERN_HINT)."""
+    diff, mismatch = agree.diff, agree.mismatch[agree.finite]
+    if not agree.mismatch.any():
+        return "within_tolerance" if np.any(diff != 0) else "identical"
+    if not mismatch.any():
+        return "invalid_outputs"
+    median = float(np.median(diff))
+    steady = np.abs(diff - median) <= max(atol, 0.01 * abs(median))
+    if abs(median) > atol and steady.mean() >= 0.95:
+        return "constant_offset"
+    scale = float(np.std(agree.research[agree.finite])) or 1.0
+    if float(np.abs(diff).max()) <= 1e-3 * scale and np.mean(diff != 0) >= 0.5:
+        return "tiny_uniform"
+    return "localized" if mismatch.mean() <= 0.05 else "large_scattered"
+
+
+PATTERN_TEXT = {
+    "identical": "identical",
+    "within_tolerance": "float noise within tolerance",
+    "invalid_outputs": "only invalid outputs differ",
+    "constant_offset": "a constant offset",
+    "tiny_uniform": "tiny differences on most rows",
+    "localized": "large differences on a few rows",
+    "large_scattered": "large differences scattered over many rows",
+}
+PATTERN_HINT = {
+    "invalid_outputs": "Only rows with a missing or infinite score differ: see PRD001/PRD002 for their cause.",
+    "constant_offset": "Every score moved by about the same amount: a changed preprocessing step (scaling, centring, an intercept or calibration) or a different base score. Compare the preprocessing code and its fitted parameters.",
+    "tiny_uniform": "Tiny differences on most rows: float precision (float32 vs float64) or a library version change (numpy/BLAS, the model library). Compare environments (stage 2) or raise atol if the difference is acceptable.",
+    "localized": "A few rows differ while the rest agree: their inputs differ between environments (see feature parity for these keys) or they hit an edge case (nulls, unseen categories).",
+    "large_scattered": "Large differences spread over many rows: a different model, e.g. training not seeded, another artifact or version loaded. Pin the model artifact and seed training.",
+}
+
+
+@check("PRD004", STAGE, thresholds=("atol", "rtol", "max_mismatch_rate"))
+def score_agreement(ctx: StageContext) -> Iterator[Finding]:
+    """Scores that differ beyond tolerance on matched keys.
+
+    Per score column, on keys present once on both sides: the count and rate of scores beyond
+    |a - b| <= atol + rtol * max(|a|, |b|) (a missing score against a present one counts), the
+    count that differ only within tolerance, max and mean absolute difference, mean signed
+    difference, Spearman rank correlation, and the pattern of the differences
+    (details.pattern): identical, within_tolerance (float noise), tiny_uniform (precision or
+    library version), constant_offset (a changed preprocessing step), localized (a few rows: their
+    inputs), large_scattered (unseeded training or a different model), invalid_outputs.
+    Why it matters: the model in production is not the model that was validated.
+    Fix: follow the pattern's hint; for a regression task this is the whole comparison.
+    """
+    join = ctx.engine.join(RESEARCH, PRODUCTION)
+    research, production = scores(ctx, RESEARCH).values, scores(ctx, PRODUCTION).values
+    for index, name in enumerate(ctx.columns.score_columns):
+        agree = agreement(
+            research[join.left_rows, index],
+            production[join.right_rows, index],
+            ctx.config.atol,
+            ctx.config.rtol,
+        )
+        yield _agreement_finding(ctx, name, agree, join.left_rows)
+
+
+def _agreement_finding(ctx: StageContext, name: str, agree: Agreement, rows: np.ndarray) -> Finding:
+    matched, n = len(agree.research), int(agree.mismatch.sum())
+    rate = n / matched if matched else 0.0
+    pattern = name_pattern(agree, ctx.config.atol)
+    stats = _difference_stats(agree)
+    head = (
+        f"{n} of {matched} scores differ beyond tolerance ({rate:.2%})"
+        if n
+        else f"all {matched} matched scores agree within tolerance"
+    )
+    over = rate > ctx.config.max_mismatch_rate
+    return Finding(
+        Status.FAIL if over else Status.PASS,
+        f"{head}; max |diff| {stats['max_abs_diff']:.3g}; {PATTERN_TEXT[pattern]}",
+        source=PRODUCTION,
+        column=name,
+        observed=rate,
+        threshold=ctx.config.max_mismatch_rate,
+        hint=PATTERN_HINT.get(pattern) if over else None,
+        details={
+            "matched": matched,
+            "mismatched": n,
+            "rate": rate,
+            **stats,
+            "pattern": pattern,
+            "examples": _largest_differences(ctx, agree, rows),
+        },
+    )
+
+
+def _difference_stats(agree: Agreement) -> dict[str, Any]:
+    diff = agree.diff
+    close_but_different = ~agree.mismatch[agree.finite] & (diff != 0)
+    return {
+        "within_tolerance_differences": int(close_but_different.sum()),
+        "compared_finite": len(diff),
+        "max_abs_diff": float(np.abs(diff).max()) if len(diff) else 0.0,
+        "mean_abs_diff": float(np.abs(diff).mean()) if len(diff) else 0.0,
+        "mean_diff": float(diff.mean()) if len(diff) else 0.0,
+        "spearman": spearman(agree.research[agree.finite], agree.production[agree.finite]),
+    }
+
+
+def _largest_differences(
+    ctx: StageContext, agree: Agreement, rows: np.ndarray
+) -> list[dict[str, Any]]:
+    """Mismatched rows, largest difference first (a missing side counts as infinite)."""
+    bad = np.flatnonzero(agree.mismatch)
+    with np.errstate(invalid="ignore"):
+        size = np.abs(agree.production[bad] - agree.research[bad])
+    size = np.where(np.isnan(size), np.inf, size)
+    picked = bad[np.argsort(-size, kind="stable")[: ctx.config.examples]]
+    keys = key_values(ctx, RESEARCH, rows[picked])
+    return [
+        {
+            "key": k,
+            "research": _plain(agree.research[i]),
+            "production": _plain(agree.production[i]),
+            "difference": _plain(agree.production[i] - agree.research[i]),
+        }
+        for k, i in zip(keys, picked, strict=True)
+    ]
+
+
+def _plain(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)
+
+
+# --------------------------------------------------------------------------- PRD005
+
+
+@check("PRD005", STAGE, thresholds=("threshold", "max_flip_rate"))
+def decision_flips(ctx: StageContext) -> Iterator[Finding]:
+    """Decisions that flip between research and production on matched keys.
+
+    For classification: the decision is `columns.prediction` when declared, else score >=
+    `threshold` (binary) or the arg-max class (multiclass). Measures flips (both decisions
+    present and different), their direction (details.directions), decisions missing on one side,
+    and how many flips happen while the scores agree within tolerance (the decision rule itself
+    differs). Not run for regression.
+    Why it matters: a flipped decision is a different outcome for a customer; it is what the
+    business sees of a score mismatch.
+    Usual causes: scores that cross the threshold (PRD004), a different threshold or comparison
+    (>= vs >), a decision column computed by different code.
+    Fix: align the decision rule and its threshold; fix score differences first.
+    """
+    if ctx.task == "regression":
+        return
+    join = ctx.engine.join(RESEARCH, PRODUCTION)
+    labels, research, production = _decisions(ctx, join.left_rows, join.right_rows)
+    flips = np.flatnonzero((research >= 0) & (production >= 0) & (research != production))
+    agree = _score_agreement_all(ctx, join.left_rows, join.right_rows)
+    matched, n = len(research), len(flips)
+    rate = n / matched if matched else 0.0
+    rule = n > 0 and 2 * int(agree[flips].sum()) >= n  # most flips keep their score
+    yield Finding(
+        Status.FAIL if rate > ctx.config.max_flip_rate else Status.PASS,
+        f"{n} of {matched} decisions flip ({rate:.2%})"
+        + ("; the scores agree, so the decision rule differs" if rule else ""),
+        source=PRODUCTION,
+        column=ctx.columns.prediction or ctx.columns.score_columns[0],
+        observed=rate,
+        threshold=ctx.config.max_flip_rate,
+        hint=(_RULE_HINT if rule else _CROSS_HINT.format(t=ctx.config.threshold))
+        if rate > ctx.config.max_flip_rate
+        else None,
+        details={
+            "matched": matched,
+            "flips": n,
+            "rate": rate,
+            "flips_with_agreeing_scores": int(agree[flips].sum()),
+            "missing_on_one_side": int(((research >= 0) != (production >= 0)).sum()),
+            "directions": _directions(labels, research[flips], production[flips]),
+            "examples": _flip_examples(
+                ctx, flips, join.left_rows, join.right_rows, labels, research, production
+            ),
+        },
+    )
+
+
+_RULE_HINT = "Decisions flip although the scores agree: the decision rule differs (threshold, >= vs >, or the decision column is computed by other code). Align the rule."
+_CROSS_HINT = "Score differences push rows across the decision threshold {t}: fix the score mismatch (PRD004) first."
+
+
+def _decisions(
+    ctx: StageContext, left: np.ndarray, right: np.ndarray
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Decision labels and each side's decision code per matched key (-1 = no decision)."""
+    if ctx.columns.prediction:
+        name = ctx.columns.prediction
+        codes = shared_codes(
+            *_same_kind(ctx.engine.column(RESEARCH, name), ctx.engine.column(PRODUCTION, name))
+        )
+        return codes.labels, codes.research[left], codes.production[right]
+    research, production = scores(ctx, RESEARCH).values[left], scores(ctx, PRODUCTION).values[right]
+    if research.shape[1] > 1:
+        return list(ctx.columns.score_columns), _argmax(research), _argmax(production)
+    return (
+        ["0", "1"],
+        _at_threshold(research[:, 0], ctx.config.threshold),
+        _at_threshold(production[:, 0], ctx.config.threshold),
+    )
+
+
+def _same_kind(
+    left: pa.ChunkedArray, right: pa.ChunkedArray
+) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
+    """Decisions typed int64 vs bool vs float compare by value, not as text ("1" vs "true")."""
+    kinds = [
+        (pa.types.is_integer(t) or pa.types.is_boolean(t), pa.types.is_floating(t))
+        for t in (left.type, right.type)
+    ]
+    if left.type == right.type or not all(whole or real for whole, real in kinds):
+        return left, right
+    target = pa.int64() if all(whole for whole, _ in kinds) else pa.float64()
+    return left.cast(target), right.cast(target)
+
+
+def _argmax(values: np.ndarray) -> np.ndarray:
+    valid = np.isfinite(values).all(axis=1)
+    return np.where(valid, np.argmax(np.where(np.isfinite(values), values, -np.inf), axis=1), -1)
+
+
+def _at_threshold(values: np.ndarray, threshold: float) -> np.ndarray:
+    return np.where(np.isfinite(values), (values >= threshold).astype(np.int64), -1)
+
+
+def _score_agreement_all(ctx: StageContext, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Per matched key: every score column agrees within tolerance."""
+    research, production = scores(ctx, RESEARCH).values[left], scores(ctx, PRODUCTION).values[right]
+    mismatch = agreement(research, production, ctx.config.atol, ctx.config.rtol).mismatch
+    return np.asarray(~mismatch.any(axis=1), dtype=bool)
+
+
+def _directions(labels: list[str], research: np.ndarray, production: np.ndarray) -> dict[str, int]:
+    width = len(labels)
+    cells, counts = np.unique(research * width + production, return_counts=True)
+    return {
+        f"{labels[c // width]}->{labels[c % width]}": int(n)
+        for c, n in zip(cells.tolist(), counts.tolist(), strict=True)
+    }
+
+
+def _flip_examples(
+    ctx: StageContext,
+    flips: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    labels: list[str],
+    research: np.ndarray,
+    production: np.ndarray,
+) -> list[dict[str, Any]]:
+    picked = flips[first_by_key(ctx, RESEARCH, left[flips], ctx.config.examples)]
+    r_scores, p_scores = scores(ctx, RESEARCH).values, scores(ctx, PRODUCTION).values
+    return [
+        {
+            "key": k,
+            "research": labels[research[i]],
+            "production": labels[production[i]],
+            "research_score": _score_dict(ctx, r_scores[left[i]]),
+            "production_score": _score_dict(ctx, p_scores[right[i]]),
+        }
+        for k, i in zip(key_values(ctx, RESEARCH, left[picked]), picked, strict=True)
+    ]
+
+
+# --------------------------------------------------------------------------- PRD006
+
+
+@check("PRD006", STAGE)
+def output_dtypes(ctx: StageContext) -> Iterator[Finding]:
+    """Type changes of the score and decision columns.
+
+    Compares the Arrow type of each score column (and `columns.prediction`) between sides:
+    identical passes; a narrower float (float64 -> float32) warns as precision loss; another
+    numeric change (int <-> float, widening) warns; a numeric column that became non-numeric
+    (or the reverse) fails.
+    Why it matters: float32 scores differ from float64 ones by ~1e-7 relative, enough to flip
+    decisions at the threshold and to break exact-match tests; a type change means the serving
+    code or its serialisation changed.
+    Fix: keep the output schema identical; cast explicitly where it is written.
+    """
+    names = [
+        *ctx.columns.score_columns,
+        *([ctx.columns.prediction] if ctx.columns.prediction else []),
+    ]
+    for name in names:
+        research, production = (
+            ctx.engine.column(RESEARCH, name).type,
+            ctx.engine.column(PRODUCTION, name).type,
+        )
+        status, what = classify_type_change(research, production)
+        yield Finding(
+            status,
+            f"{name}: {research} in research, {production} in production ({what})",
+            source=PRODUCTION,
+            column=name,
+            observed=str(production),
+            expected=str(research),
+            hint=None
+            if status is Status.PASS
+            else "The output schema changed: check the serving code's casts and the file format it writes.",
+        )
+
+
+def classify_type_change(research: pa.DataType, production: pa.DataType) -> tuple[Status, str]:
+    if research == production:
+        return Status.PASS, "same type"
+    numeric = [
+        pa.types.is_integer(t)
+        or pa.types.is_floating(t)
+        or pa.types.is_boolean(t)
+        or pa.types.is_decimal(t)
+        for t in (research, production)
+    ]
+    if not all(numeric):
+        return (Status.FAIL, "incompatible") if any(numeric) else (Status.WARN, "changed")
+    if pa.types.is_floating(research) and pa.types.is_floating(production):
+        narrower = production.bit_width < research.bit_width
+        return Status.WARN, "precision loss" if narrower else "widened"
+    return Status.WARN, "numeric type changed"

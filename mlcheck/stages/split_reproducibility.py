@@ -1,0 +1,730 @@
+"""Stage 3, split_reproducibility: research.splits vs production.splits (SPEC 3.3).
+
+Both sides' splits tables are matched on the key. A split (or fold) column is turned into integer
+codes over one sorted list of labels shared by both sides, so every comparison below is a numpy
+operation on codes; `-1` stands for a null label. A split whose name is not in `train` counts as
+held out (`test`, `validation`, ... and any unknown name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from mlcheck.checklist import Checklist, SourceSpec
+from mlcheck.context import StageContext
+from mlcheck.engine import SPLIT_COLUMN_DEFAULT, KeyJoin, key_codes
+from mlcheck.registry import check
+from mlcheck.results import Finding, Status
+
+STAGE = "split_reproducibility"
+SIDES = ("research", "production")
+RESEARCH = "research.splits"
+PRODUCTION = "production.splits"
+NULL_LABEL = "(null)"
+
+
+def skip_reason(checklist: Checklist) -> str | None:
+    missing = [side for side in SIDES if getattr(checklist, side).splits is None]
+    if missing:
+        return f"no splits declared for {' and '.join(missing)}"
+    if not checklist.key_columns and not all(
+        _has_own_key(getattr(checklist, s).splits) for s in SIDES
+    ):
+        return "no key declared: splits are matched on the key"
+    return None
+
+
+def _has_own_key(splits: SourceSpec | dict[str, SourceSpec]) -> bool:
+    specs = splits.values() if isinstance(splits, dict) else [splits]
+    return all(spec.key_columns for spec in specs)
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+@dataclass(frozen=True)
+class Codes:
+    """A label column of both sides as codes into one sorted list of labels (-1 = null)."""
+
+    labels: list[str]
+    research: np.ndarray
+    production: np.ndarray
+
+    def name(self, code: int) -> str:
+        return NULL_LABEL if code < 0 else self.labels[code]
+
+    def side(self, side: str) -> np.ndarray:
+        return self.research if side == "research" else self.production
+
+
+def shared_codes(left: pa.ChunkedArray, right: pa.ChunkedArray) -> Codes:
+    """Codes of two columns over their sorted distinct values (numbers sort as numbers)."""
+    if left.type != right.type:
+        left, right = _as_text(left), _as_text(right)
+    both = pa.chunked_array(left.chunks + right.chunks, type=left.type)
+    if pa.types.is_dictionary(both.type):
+        both = both.cast(both.type.value_type)
+    distinct = pc.unique(both.drop_null())
+    distinct = distinct.take(pc.sort_indices(distinct))
+    codes = pc.index_in(both, value_set=distinct).fill_null(-1)
+    as_numpy = np.asarray(codes.to_numpy(), dtype=np.int64)
+    labels = [str(value) for value in distinct.to_pylist()]
+    return Codes(labels, as_numpy[: len(left)], as_numpy[len(left) :])
+
+
+def _as_text(array: pa.ChunkedArray) -> pa.ChunkedArray:
+    if pa.types.is_dictionary(array.type):
+        array = array.cast(array.type.value_type)
+    return array.cast(pa.string())
+
+
+def label_codes(ctx: StageContext, column: str) -> Codes:
+    """`column` of both splits tables as shared codes (cached for the run)."""
+
+    def compute() -> Codes:
+        return shared_codes(
+            ctx.engine.column(RESEARCH, column), ctx.engine.column(PRODUCTION, column)
+        )
+
+    result: Codes = ctx.engine.memo((STAGE, "codes", column), compute)
+    return result
+
+
+def split_column(ctx: StageContext) -> str:
+    return ctx.columns.split or SPLIT_COLUMN_DEFAULT
+
+
+def held_out(ctx: StageContext, labels: list[str]) -> np.ndarray:
+    """Per code + 1 (index 0 = null): whether the split is held out from training."""
+    train = {name.lower() for name in ctx.config.train}
+    return np.array([False] + [label.lower() not in train for label in labels], dtype=bool)
+
+
+def training(ctx: StageContext, labels: list[str]) -> np.ndarray:
+    """Per code + 1 (index 0 = null): whether the split is a training split."""
+    return ~held_out(ctx, labels) & (np.arange(len(labels) + 1) > 0)
+
+
+def first_by_key(ctx: StageContext, slot: str, rows: np.ndarray, limit: int) -> np.ndarray:
+    """Positions into `rows` of the `limit` rows with the smallest keys, for deterministic examples."""
+    if limit <= 0 or len(rows) == 0:
+        return np.empty(0, dtype=np.int64)
+    cols = ctx.engine.key(slot) or []
+    keys = ctx.engine.table(slot).select(cols).take(pa.array(rows, type=pa.int64()))
+    order = pc.sort_indices(keys, sort_keys=[(c, "ascending") for c in cols])
+    return np.asarray(order.slice(0, limit).to_numpy(), dtype=np.int64)
+
+
+def key_values(ctx: StageContext, slot: str, rows: np.ndarray) -> list[Any]:
+    """Plain key values of `rows` (a dict per row for a composite key)."""
+    cols = ctx.engine.key(slot) or []
+    keys = ctx.engine.table(slot).select(cols).take(pa.array(rows, type=pa.int64()))
+    return keys.column(0).to_pylist() if len(cols) == 1 else keys.to_pylist()
+
+
+def aligned(ctx: StageContext, slot: str, other: str, column: str) -> pa.ChunkedArray:
+    """`column` of `other` for each row of `slot`, matched on the key (null where unmatched)."""
+    join = ctx.engine.join(slot, other)
+    index = np.full(ctx.engine.num_rows(slot), -1, dtype=np.int64)
+    index[join.left_rows] = join.right_rows
+    return ctx.engine.column(other, column).take(pa.array(index, mask=index < 0))
+
+
+def side_column(ctx: StageContext, side: str, column: str) -> pa.ChunkedArray | None:
+    """`column` per row of a side's splits: from the splits table, else joined from its features."""
+    slot = f"{side}.splits"
+    if column in ctx.engine.table(slot).column_names:
+        return ctx.engine.column(slot, column)
+    for other in (f"{side}.features", f"{side}.labels"):
+        if ctx.declared(other) and column in ctx.engine.table(other).column_names:
+            return aligned(ctx, slot, other, column)
+    return None
+
+
+def row_codes(array: pa.ChunkedArray) -> np.ndarray:
+    """Dense int64 codes of a column's values in first-seen order; -1 for null."""
+    encoded = pc.dictionary_encode(array).combine_chunks()
+    return np.asarray(encoded.indices.fill_null(-1).to_numpy(), dtype=np.int64)
+
+
+# --------------------------------------------------------------------------- SPL001
+
+
+@check("SPL001", STAGE, thresholds=("max_missing_keys",))
+def keys_on_one_side(ctx: StageContext) -> Iterator[Finding]:
+    """Keys in one side's splits but not the other's.
+
+    Measures the keys of research.splits absent from production.splits and the reverse.
+    Why it matters: the two runs split different row sets, so their train/test sets cannot match
+    and models trained on them are not the same experiment.
+    Usual causes: rows lost or added before splitting (see stages 1 and 2), a filter applied on
+    one side only, splits written from a sample.
+    Fix: split the same, complete set of keys in both environments.
+    """
+    join = ctx.engine.join(RESEARCH, PRODUCTION)
+    limit = ctx.config.max_missing_keys
+    for slot, other, rows in (
+        (RESEARCH, PRODUCTION, join.left_only),
+        (PRODUCTION, RESEARCH, join.right_only),
+    ):
+        n = len(rows)
+        picked = rows[first_by_key(ctx, slot, rows, ctx.config.examples)]
+        yield Finding(
+            Status.FAIL if n > limit else Status.PASS,
+            f"{n} of {ctx.engine.num_rows(slot)} rows of {slot} have a key absent from {other}",
+            source=slot,
+            observed=n,
+            threshold=limit,
+            hint=None
+            if n <= limit
+            else f"The two splits cover different rows: look for rows lost or added before splitting, or a filter that ran in one environment only ({other} lacks them).",
+            details={
+                "rows": ctx.engine.num_rows(slot),
+                "missing": n,
+                **_key_problems(join, slot == RESEARCH),
+                "examples": key_values(ctx, slot, picked),
+            },
+        )
+
+
+def _key_problems(join: KeyJoin, left: bool) -> dict[str, int]:
+    dup = join.left_duplicate_rows if left else join.right_duplicate_rows
+    null = join.left_null_rows if left else join.right_null_rows
+    return {"duplicate_key_rows": len(dup), "null_key_rows": len(null)}
+
+
+# --------------------------------------------------------------------------- SPL002 / SPL003
+
+
+@check("SPL002", STAGE, thresholds=("max_reassigned",))
+def reassigned_splits(ctx: StageContext) -> Iterator[Finding]:
+    """Keys whose split differs between research and production.
+
+    Measures, on keys present once on both sides, the research x production assignment matrix
+    (details.matrix: research split -> production split -> keys), and the count and share of keys
+    whose split changed. details.cause names the likely mechanism.
+    Why it matters: a model trained on a different train set is a different model; evaluation on
+    a different test set is not comparable, and metrics cannot be reproduced.
+    Usual causes: an unseeded shuffle (same proportions, different members); an order-dependent
+    split, e.g. first 80% of rows read from a database without ORDER BY (membership matches once
+    rows are sorted by key); different split fractions or logic (proportions differ).
+    Fix: seed the split, or better derive it from a hash of the key so it never depends on order.
+    """
+    yield from _reassignment(ctx, split_column(ctx), "split")
+
+
+@check("SPL003", STAGE, thresholds=("max_reassigned",))
+def reassigned_folds(ctx: StageContext) -> Iterator[Finding]:
+    """Keys whose cross-validation fold differs between research and production.
+
+    Runs when `columns.fold` is declared. Measures the research x production fold matrix
+    (details.matrix) and the count and share of matched keys whose fold changed (a null fold, e.g.
+    outside the training split, counts as its own value).
+    Why it matters: different folds give different out-of-fold predictions, early-stopping rounds
+    and tuned hyper-parameters, so the chosen model cannot be reproduced.
+    Usual causes: KFold(shuffle=True) without random_state, folds assigned in row order.
+    Fix: seed the fold assignment or derive it from a hash of the key (or group).
+    """
+    if ctx.columns.fold:
+        yield from _reassignment(ctx, ctx.columns.fold, "fold")
+
+
+def _reassignment(ctx: StageContext, column: str, what: str) -> Iterator[Finding]:
+    codes = label_codes(ctx, column)
+    join = ctx.engine.join(RESEARCH, PRODUCTION)
+    research, production = codes.research[join.left_rows], codes.production[join.right_rows]
+    moved = np.flatnonzero(research != production)
+    matched, n = len(research), len(moved)
+    cause = _cause(ctx, codes, research, production) if n else None
+    picked = moved[first_by_key(ctx, RESEARCH, join.left_rows[moved], ctx.config.examples)]
+    keys = key_values(ctx, RESEARCH, join.left_rows[picked])
+    examples = [
+        {"key": k, "research": codes.name(research[i]), "production": codes.name(production[i])}
+        for k, i in zip(keys, picked, strict=True)
+    ]
+    share = n / matched if matched else 0.0
+    message = (
+        f"{n} of {matched} matched keys ({share:.2%}) changed {what}"
+        if n
+        else f"all {matched} matched keys keep their {what}"
+    )
+    yield Finding(
+        Status.FAIL if n > ctx.config.max_reassigned else Status.PASS,
+        message + (f"; likely {_CAUSE_TEXT[cause]}" if cause else ""),
+        source=RESEARCH,
+        column=column,
+        observed=n,
+        threshold=ctx.config.max_reassigned,
+        hint=_CAUSE_HINT[cause] if cause and n > ctx.config.max_reassigned else None,
+        details={
+            "matched": matched,
+            "reassigned": n,
+            "share": share,
+            "cause": cause,
+            "matrix": assignment_matrix(codes, research, production),
+            "examples": examples,
+        },
+    )
+
+
+def assignment_matrix(
+    codes: Codes, research: np.ndarray, production: np.ndarray
+) -> dict[str, dict[str, int]]:
+    """research label -> production label -> number of keys (non-zero cells only)."""
+    width = len(codes.labels) + 1
+    cells, counts = np.unique((research + 1) * width + (production + 1), return_counts=True)
+    matrix: dict[str, dict[str, int]] = {}
+    for cell, count in zip(cells.tolist(), counts.tolist(), strict=True):
+        row, col = divmod(cell, width)
+        matrix.setdefault(codes.name(row - 1), {})[codes.name(col - 1)] = count
+    return matrix
+
+
+_CAUSE_TEXT = {
+    "order_dependent": "an order-dependent assignment (it matches once rows are re-ordered by key)",
+    "unseeded": "an unseeded shuffle (same proportions, different members)",
+    "different_split": "a different split (the proportions differ too)",
+}
+_CAUSE_HINT = {
+    "order_dependent": "The assignment follows row order, and the rows arrive in a different order in production (e.g. a query without ORDER BY, a parallel read). Sort by key before splitting, or derive the split from a hash of the key.",
+    "unseeded": "Same proportions with different members is the signature of an unseeded random split. Pass a fixed seed (random_state) or derive the split from a hash of the key.",
+    "different_split": "The split sizes differ as well: the split fractions, the splitting code or its inputs differ between environments. Compare the splitting code and config.",
+}
+
+
+def _cause(ctx: StageContext, codes: Codes, research: np.ndarray, production: np.ndarray) -> str:
+    """Name the mechanism behind reassigned keys."""
+    if _order_dependent(ctx, codes):
+        return "order_dependent"
+    width = len(codes.labels) + 1
+    shares = [
+        np.bincount(side + 1, minlength=width) / max(len(side), 1)
+        for side in (research, production)
+    ]
+    similar = float(np.abs(shares[0] - shares[1]).max()) <= ctx.config.max_proportion_diff
+    return "unseeded" if similar else "different_split"
+
+
+def _order_dependent(ctx: StageContext, codes: Codes) -> bool:
+    """One side's assignment sequence equals the other's in file order or in key order."""
+    research, production = codes.research, codes.production
+    if len(research) != len(production):
+        return False
+    research_sorted = research[_key_order(ctx, RESEARCH)]
+    production_sorted = production[_key_order(ctx, PRODUCTION)]
+    return bool(
+        np.array_equal(research, production)
+        or np.array_equal(research_sorted, production)
+        or np.array_equal(research, production_sorted)
+    )
+
+
+def _key_order(ctx: StageContext, slot: str) -> np.ndarray:
+    cols = ctx.engine.key(slot) or []
+    order = pc.sort_indices(
+        ctx.engine.table(slot).select(cols), sort_keys=[(c, "ascending") for c in cols]
+    )
+    return np.asarray(order.to_numpy(), dtype=np.int64)
+
+
+# --------------------------------------------------------------------------- SPL004 / SPL005
+
+
+@dataclass(frozen=True)
+class Spread:
+    """How the rows of each entity (a key or a group) spread over splits."""
+
+    splits: np.ndarray  # distinct splits per entity code
+    holdout: np.ndarray  # distinct held-out splits per entity code
+    rows: np.ndarray  # rows per entity code
+    mask: np.ndarray  # bit (code + 1) set for each split the entity is in
+    first_row: np.ndarray  # a row of each entity (its first)
+
+
+def split_spread(entity: np.ndarray, split: np.ndarray, is_holdout: np.ndarray) -> Spread:
+    """Distinct splits per entity from row codes (entity -1 = null, ignored), vectorised."""
+    valid = np.flatnonzero(entity >= 0)
+    size = int(entity.max(initial=-1)) + 1
+    width = len(is_holdout)
+    pairs = np.unique(entity[valid] * width + (split[valid] + 1))
+    owner, bit = pairs // width, pairs % width
+    mask = np.zeros(size, dtype=np.int64)
+    if width <= 62:  # one bit per label fits an int64: name the split combinations
+        np.add.at(mask, owner, np.left_shift(1, bit))
+    _, first = np.unique(entity[valid], return_index=True)
+    return Spread(
+        splits=np.bincount(owner, minlength=size),
+        holdout=np.bincount(owner, weights=is_holdout[bit], minlength=size).astype(np.int64),
+        rows=np.bincount(entity[valid], minlength=size),
+        mask=mask,
+        first_row=valid[first],
+    )
+
+
+def mask_labels(mask: int, codes: Codes) -> list[str]:
+    return [codes.name(bit - 1) for bit in range(len(codes.labels) + 1) if mask >> bit & 1]
+
+
+def combinations(spread: Spread, leaked: np.ndarray, codes: Codes) -> dict[str, int]:
+    """'test+train' -> number of leaked entities in exactly those splits."""
+    masks, counts = np.unique(spread.mask[leaked], return_counts=True)
+    return {
+        "+".join(mask_labels(int(m), codes)): int(c)
+        for m, c in zip(masks, counts, strict=True)
+        if m
+    }
+
+
+@check("SPL004", STAGE, thresholds=("max_leaked_keys",))
+def keys_in_several_splits(ctx: StageContext) -> Iterator[Finding]:
+    """Keys that appear in a held-out split and in another split on the same side.
+
+    Measures, within each side, keys whose rows sit in more than one split where at least one is
+    held out (train and test, validation and test, ...). details.combinations counts them by
+    the set of splits.
+    Why it matters: a row seen in training and scored as held out inflates every metric: the
+    evaluation leaks.
+    Usual causes: duplicated rows before splitting, splitting rows instead of entities, a union of
+    split files that overlap, appending new data to both train and test.
+    Fix: deduplicate by key before splitting; make the split a function of the key.
+    """
+    codes = label_codes(ctx, split_column(ctx))
+    is_holdout = held_out(ctx, codes.labels)
+    limit = ctx.config.max_leaked_keys
+    for side in SIDES:
+        slot = f"{side}.splits"
+        keys = [ctx.engine.column(slot, c) for c in ctx.engine.key(slot) or []]
+        entity, _ = key_codes(keys, [k.slice(0, 0) for k in keys])
+        spread = split_spread(entity, codes.side(side), is_holdout)
+        leaked = np.flatnonzero((spread.splits > 1) & (spread.holdout > 0))
+        rows = spread.first_row[leaked]
+        picked = first_by_key(ctx, slot, rows, ctx.config.examples)
+        examples = [
+            {"key": k, "splits": mask_labels(int(spread.mask[leaked[i]]), codes)}
+            for k, i in zip(key_values(ctx, slot, rows[picked]), picked, strict=True)
+        ]
+        n = len(leaked)
+        yield Finding(
+            Status.FAIL if n > limit else Status.PASS,
+            f"{n} key(s) of {slot} are in a held-out split and another split"
+            if n
+            else f"no key of {slot} is in more than one split with a held-out one",
+            source=slot,
+            observed=n,
+            threshold=limit,
+            hint="The same key is trained on and evaluated: deduplicate by key before splitting and assign the split per key, not per row."
+            if n > limit
+            else None,
+            details={
+                "leaked_keys": n,
+                "combinations": combinations(spread, leaked, codes),
+                "examples": examples,
+            },
+        )
+
+
+@check("SPL005", STAGE, thresholds=("max_leaked_groups",))
+def groups_across_splits(ctx: StageContext) -> Iterator[Finding]:
+    """Groups (columns.group) whose rows span more than one split.
+
+    Runs when `columns.group` is declared (looked up in the splits table, else joined by key from
+    the side's features). Measures, within each side, groups present in more than one split, the
+    rows they hold, and the split combinations (details.combinations), with the smallest group
+    values as examples.
+    Why it matters: rows of one customer/patient/device in train and test let the model recognise
+    the entity instead of generalising; held-out metrics are optimistic.
+    Usual causes: a row-level random split instead of a group split; new rows of an existing
+    group appended to a later split.
+    Fix: split by group (GroupShuffleSplit / GroupKFold, or a hash of the group id).
+    """
+    group = ctx.columns.group
+    if not group:
+        return
+    codes = label_codes(ctx, split_column(ctx))
+    is_holdout = held_out(ctx, codes.labels)
+    for side in SIDES:
+        values = side_column(ctx, side, group)
+        if values is None:
+            yield _not_found(side, group, "group leakage")
+            continue
+        yield _group_finding(ctx, side, values, codes, is_holdout)
+
+
+def _group_finding(
+    ctx: StageContext, side: str, values: pa.ChunkedArray, codes: Codes, is_holdout: np.ndarray
+) -> Finding:
+    spread = split_spread(row_codes(values), codes.side(side), is_holdout)
+    leaked = np.flatnonzero(spread.splits > 1)
+    taken = values.take(pa.array(spread.first_row[leaked], type=pa.int64()))
+    picked = np.asarray(
+        pc.sort_indices(taken).slice(0, ctx.config.examples).to_numpy(), dtype=np.int64
+    )
+    examples = [
+        {
+            "group": g,
+            "rows": int(spread.rows[leaked[i]]),
+            "splits": mask_labels(int(spread.mask[leaked[i]]), codes),
+        }
+        for g, i in zip(taken.take(pa.array(picked)).to_pylist(), picked, strict=True)
+    ]
+    n, limit, slot = len(leaked), ctx.config.max_leaked_groups, f"{side}.splits"
+    names = ", ".join(str(e["group"]) for e in examples[:3])
+    return Finding(
+        Status.FAIL if n > limit else Status.PASS,
+        f"{n} group(s) of {ctx.columns.group} span more than one split in {slot}"
+        + (f" (e.g. {names})" if n else ""),
+        source=slot,
+        column=ctx.columns.group,
+        observed=n,
+        threshold=limit,
+        hint="Rows of one group are in several splits: split by group (GroupShuffleSplit/GroupKFold or a hash of the group id) so each group lands in one split."
+        if n > limit
+        else None,
+        details={
+            "leaked_groups": n,
+            "rows_in_leaked_groups": int(spread.rows[leaked].sum()),
+            "groups": len(spread.rows),
+            "combinations": combinations(spread, leaked, codes),
+            "examples": examples,
+        },
+    )
+
+
+def _not_found(side: str, column: str, what: str) -> Finding:
+    return Finding(
+        Status.WARN,
+        f"column {column!r} not found in {side}.splits or {side}.features: {what} not checked",
+        source=f"{side}.splits",
+        column=column,
+        hint=f"Add {column!r} to the splits table (or the features table joined by key) to check {what}.",
+    )
+
+
+# --------------------------------------------------------------------------- SPL006
+
+
+@check("SPL006", STAGE)
+def temporal_leakage(ctx: StageContext) -> Iterator[Finding]:
+    """Held-out rows older than the newest training row, for a temporal split.
+
+    Runs when the stage sets `temporal: true`. Uses `columns.timestamp` from the splits table,
+    else joined by key from the side's features. Measures held-out rows whose time is earlier
+    than the newest training row.
+    Why it matters: a time-based evaluation must predict the future from the past; test rows
+    older than training rows let the model learn from the future and overstate live performance.
+    Usual causes: a random split where a time split was intended, a cutoff applied to one table
+    only, timezone or parsing differences in the timestamp.
+    Fix: split at a cutoff time: train strictly before, validation/test at or after.
+    """
+    if not ctx.config.temporal:
+        return
+    name = ctx.columns.timestamp
+    if not name:
+        yield Finding(
+            Status.WARN,
+            "temporal: true but columns.timestamp is not declared: temporal leakage not checked",
+            hint="Declare columns.timestamp so test rows can be compared with training rows.",
+        )
+        return
+    codes = label_codes(ctx, split_column(ctx))
+    for side in SIDES:
+        values = side_column(ctx, side, name)
+        if values is None:
+            yield _not_found(side, name, "temporal leakage")
+            continue
+        yield _temporal_finding(ctx, side, values, codes)
+
+
+def _temporal_finding(
+    ctx: StageContext, side: str, values: pa.ChunkedArray, codes: Codes
+) -> Finding:
+    slot, split = f"{side}.splits", codes.side(side) + 1
+    times, known = _time_numbers(values)
+    if times is None:
+        return Finding(
+            Status.WARN,
+            f"{slot}: timestamp {values.type} cannot be read as time: temporal leakage not checked",
+            source=slot,
+            column=ctx.columns.timestamp,
+        )
+    train = training(ctx, codes.labels)[split] & known
+    holdout = held_out(ctx, codes.labels)[split]
+    if not train.any():
+        return Finding(
+            Status.WARN,
+            f"{slot}: no training row with a timestamp: temporal leakage not checked",
+            source=slot,
+            column=ctx.columns.timestamp,
+        )
+    newest = int(np.flatnonzero(train)[np.argmax(times[train])])
+    early = np.flatnonzero(holdout & known & (times < times[newest]))
+    picked = early[first_by_key(ctx, slot, early, ctx.config.examples)]
+    n = len(early)
+    return Finding(
+        Status.FAIL if n else Status.PASS,
+        f"{n} of {int(holdout.sum())} held-out rows of {slot} are older than the newest training row",
+        source=slot,
+        column=ctx.columns.timestamp,
+        observed=n,
+        expected=0,
+        hint="The split is not temporal: choose a cutoff time and put every training row before it and every held-out row after it."
+        if n
+        else None,
+        details={
+            "newest_training": values[newest].as_py(),
+            "early_holdout_rows": n,
+            "holdout_rows_without_time": int((holdout & ~known).sum()),
+            "by_split": _by_label(split[early] - 1, codes),
+            "examples": key_values(ctx, slot, picked),
+        },
+    )
+
+
+def _time_numbers(values: pa.ChunkedArray) -> tuple[np.ndarray | None, np.ndarray]:
+    """Times as comparable float64 (null -> known False); None when the column is not a time."""
+    kind = values.type
+    try:
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            values = values.cast(pa.timestamp("us"))
+        if pa.types.is_timestamp(values.type) or pa.types.is_date(values.type):
+            values = values.cast(
+                pa.int64()
+                if pa.types.is_timestamp(values.type) or pa.types.is_date64(values.type)
+                else pa.int32()
+            )
+        numbers = values.cast(pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None, np.zeros(len(values), dtype=bool)
+    known = np.asarray(pc.is_valid(numbers).to_numpy(), dtype=bool)
+    return np.asarray(numbers.fill_null(0).to_numpy(), dtype=np.float64), known
+
+
+def _by_label(codes_of_rows: np.ndarray, codes: Codes) -> dict[str, int]:
+    found, counts = np.unique(codes_of_rows, return_counts=True)
+    return {codes.name(int(c)): int(n) for c, n in zip(found, counts, strict=True)}
+
+
+# --------------------------------------------------------------------------- SPL007 / SPL008
+
+
+@check("SPL007", STAGE, thresholds=("max_proportion_diff",))
+def split_proportions(ctx: StageContext) -> Iterator[Finding]:
+    """Split proportions compared between research and production (context).
+
+    Measures each split's share of rows on both sides and the largest absolute difference; warns
+    beyond `max_proportion_diff`. It never fails: membership (SPL002) is what must match, this
+    tells why it does not. Equal proportions with different membership point to an unseeded or
+    order-dependent split; different proportions point to different split fractions or inputs.
+    """
+    codes = label_codes(ctx, split_column(ctx))
+    width = len(codes.labels) + 1
+    counts = {side: np.bincount(codes.side(side) + 1, minlength=width) for side in SIDES}
+    shares = {side: c / max(int(c.sum()), 1) for side, c in counts.items()}
+    diff = np.abs(shares["research"] - shares["production"])
+    largest, limit = float(diff.max(initial=0.0)), ctx.config.max_proportion_diff
+    over = largest > limit
+    where = codes.name(int(np.argmax(diff)) - 1)
+    yield Finding(
+        Status.WARN if over else Status.PASS,
+        f"split shares differ by up to {largest:.2%} ({where})"
+        if largest
+        else "split shares are identical",
+        source=RESEARCH,
+        column=split_column(ctx),
+        observed=largest,
+        threshold=limit,
+        hint="The split fractions differ: compare the split sizes configured in each environment."
+        if over
+        else None,
+        details={side: _shares(counts[side], shares[side], codes) for side in SIDES},
+    )
+
+
+def _shares(counts: np.ndarray, shares: np.ndarray, codes: Codes) -> dict[str, dict[str, float]]:
+    return {
+        codes.name(int(i) - 1): {"rows": int(counts[i]), "share": float(shares[i])}
+        for i in np.flatnonzero(counts)
+    }
+
+
+@check("SPL008", STAGE, thresholds=("max_balance_diff",))
+def class_balance(ctx: StageContext) -> Iterator[Finding]:
+    """Class balance in each split compared between research and production (context).
+
+    Runs for classification when `columns.target` is found in labels (or features) joined by
+    key: the side's own labels, else research's (labels describe keys, not environments).
+    Measures per split the share of each class among labelled rows and the largest difference
+    between sides; warns beyond `max_balance_diff`. A shifted balance with reassigned keys tells
+    how much the evaluation population changed; stratification lost in one environment shows here.
+    """
+    target = ctx.columns.target
+    if not target or ctx.task == "regression":
+        return
+    found = {side: _side_target(ctx, side, target) for side in SIDES}
+    if found["research"] is None or found["production"] is None:
+        return
+    classes = shared_codes(found["research"], found["production"])
+    splits = label_codes(ctx, split_column(ctx))
+    table = {
+        side: _balance(splits.side(side), classes.side(side), splits, classes) for side in SIDES
+    }
+    worst_split, diff = _largest_balance_gap(table)
+    limit = ctx.config.max_balance_diff
+    yield Finding(
+        Status.WARN if diff > limit else Status.PASS,
+        f"class shares per split differ by up to {diff:.2%}"
+        + (f" ({worst_split})" if worst_split else ""),
+        source=RESEARCH,
+        column=target,
+        observed=diff,
+        threshold=limit,
+        hint="The class balance of a split changed: the split is not reproduced (see SPL002) or stratification is applied in one environment only."
+        if diff > limit
+        else None,
+        details=table,
+    )
+
+
+def _side_target(ctx: StageContext, side: str, target: str) -> pa.ChunkedArray | None:
+    for other in (f"{side}.labels", "research.labels", f"{side}.features", "research.features"):
+        if ctx.declared(other) and target in ctx.engine.table(other).column_names:
+            return aligned(ctx, f"{side}.splits", other, target)
+    return None
+
+
+def _balance(
+    split: np.ndarray, target: np.ndarray, splits: Codes, classes: Codes
+) -> dict[str, Any]:
+    labelled = target >= 0
+    width = len(classes.labels)
+    grid = np.bincount(
+        (split[labelled] + 1) * width + target[labelled], minlength=(len(splits.labels) + 1) * width
+    )
+    grid = grid.reshape(len(splits.labels) + 1, width)
+    out: dict[str, Any] = {}
+    for row in np.flatnonzero(grid.sum(axis=1)):
+        total = int(grid[row].sum())
+        out[splits.name(int(row) - 1)] = {
+            "labelled": total,
+            "shares": {classes.labels[c]: float(grid[row, c] / total) for c in range(width)},
+        }
+    return out
+
+
+def _largest_balance_gap(table: dict[str, dict[str, Any]]) -> tuple[str | None, float]:
+    worst_split, worst = None, 0.0
+    for split in sorted(set(table["research"]) & set(table["production"])):
+        research, production = (
+            table["research"][split]["shares"],
+            table["production"][split]["shares"],
+        )
+        gap = max(abs(research[c] - production[c]) for c in research)
+        if gap > worst:
+            worst_split, worst = split, gap
+    return worst_split, worst
