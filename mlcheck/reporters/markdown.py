@@ -121,10 +121,8 @@ def _details_block(check: CheckResult) -> list[str]:
 
 
 def _passing(result: RunResult, budget: int) -> list[str]:
-    rows = [
-        f"- {c.id} {text(c.title)} {code(observed_vs(c)) if observed_vs(c) else ''}".rstrip()
-        for _, c in _with(result, Status.PASS)
-    ]
+    """A collapsed list of the passing results (verbose only), cut to the size budget."""
+    rows = [_passing_row(check) for _, check in _with(result, Status.PASS)]
     if not rows:
         return []
     kept: list[str] = []
@@ -135,13 +133,21 @@ def _passing(result: RunResult, budget: int) -> list[str]:
             break
         kept.append(row)
     return [
-        "<details><summary>" + f"{len(rows)} passing checks" + "</summary>",
+        "",
+        f"<details><summary>{len(rows)} passing results</summary>",
         "",
         *kept,
         "",
         "</details>",
         "",
     ]
+
+
+def _passing_row(check: CheckResult) -> str:
+    parts = [f"- {check.id} {text(check.title)}"]
+    parts += [" / ".join(code(p) for p in (check.source, check.column) if p)]
+    parts += [code(observed_vs(check)) if observed_vs(check) else ""]
+    return " · ".join(p for p in parts if p)
 
 
 def text(value: str | None) -> str:
