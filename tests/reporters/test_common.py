@@ -6,7 +6,14 @@ import math
 
 import numpy as np
 
-from mlcheck.reporters.common import examples_preview, fmt_value, observed_vs, tally, verdict_line, visible
+from mlcheck.reporters.common import (
+    examples_preview,
+    fmt_value,
+    observed_vs,
+    tally,
+    verdict_line,
+    visible,
+)
 from mlcheck.results import CheckResult, RunResult, StageResult, Status
 
 
@@ -33,15 +40,30 @@ def test_observed_vs_names_only_what_the_check_gave() -> None:
 
 
 def test_tally_orders_by_severity() -> None:
-    assert tally([Status.PASS, Status.FAIL, Status.PASS, Status.NOT_RUN, Status.WARN]) == "1 fail, 1 warn, 2 pass, 1 not run"
+    assert (
+        tally([Status.PASS, Status.FAIL, Status.PASS, Status.NOT_RUN, Status.WARN])
+        == "1 fail, 1 warn, 2 pass, 1 not run"
+    )
     assert tally([]) == ""
 
 
 def test_verdict_line_says_why() -> None:
-    stages = (StageResult("data_reproducibility", Status.PASS), StageResult("feature_parity", Status.WARN))
-    assert verdict_line(RunResult("c", None, "ready", None, 0, stages)) == "READY · stages: 1 warn, 1 pass"
-    assert verdict_line(RunResult("c", None, "not_ready", "feature_parity", 0, stages)) == "NOT READY: stopped at feature_parity (warn) · stages: 1 warn, 1 pass"
-    assert verdict_line(RunResult("c", None, "not_ready", None, 0, stages)) == "NOT READY: warnings block (--fail-on warn) · stages: 1 warn, 1 pass"
+    stages = (
+        StageResult("data_reproducibility", Status.PASS),
+        StageResult("feature_parity", Status.WARN),
+    )
+    assert (
+        verdict_line(RunResult("c", None, "ready", None, 0, stages))
+        == "READY · stages: 1 warn, 1 pass"
+    )
+    assert (
+        verdict_line(RunResult("c", None, "not_ready", "feature_parity", 0, stages))
+        == "NOT READY: stopped at feature_parity (warn) · stages: 1 warn, 1 pass"
+    )
+    assert (
+        verdict_line(RunResult("c", None, "not_ready", None, 0, stages))
+        == "NOT READY: warnings block (--fail-on warn) · stages: 1 warn, 1 pass"
+    )
 
 
 def test_visible_escapes_controls_but_keeps_text() -> None:
@@ -50,5 +72,8 @@ def test_visible_escapes_controls_but_keeps_text() -> None:
 
 def test_examples_preview() -> None:
     assert examples_preview(_check(details={"examples": ["a", "b"]})) == "a, b"
-    assert examples_preview(_check(details={"examples": list(range(7))}), limit=3) == "0, 1, 2, … (4 more)"
+    assert (
+        examples_preview(_check(details={"examples": list(range(7))}), limit=3)
+        == "0, 1, 2, … (4 more)"
+    )
     assert examples_preview(_check(details={"examples": "not a list"})) == ""

@@ -25,11 +25,35 @@ def _strict_loads(text: str) -> object:
 def test_shape_is_exactly_the_spec(full_result: RunResult) -> None:
     data = _strict_loads(json_report.render(full_result))
     assert isinstance(data, dict)
-    assert list(data) == ["schema_version", "mlcheck_version", "checklist", "verdict", "stopped_at", "duration_s", "stages"]
-    assert data["schema_version"] == 1 and data["verdict"] == "not_ready" and data["stopped_at"] is None
+    assert list(data) == [
+        "schema_version",
+        "mlcheck_version",
+        "checklist",
+        "verdict",
+        "stopped_at",
+        "duration_s",
+        "stages",
+    ]
+    assert (
+        data["schema_version"] == 1
+        and data["verdict"] == "not_ready"
+        and data["stopped_at"] is None
+    )
     stage = data["stages"][2]
     assert list(stage) == ["id", "status", "duration_s", "reason", "checks"]
-    assert list(stage["checks"][0]) == ["id", "title", "status", "source", "column", "message", "hint", "observed", "expected", "threshold", "details"]
+    assert list(stage["checks"][0]) == [
+        "id",
+        "title",
+        "status",
+        "source",
+        "column",
+        "message",
+        "hint",
+        "observed",
+        "expected",
+        "threshold",
+        "details",
+    ]
     assert [s["id"] for s in data["stages"]] == [s.id for s in full_result.stages]
 
 
@@ -52,8 +76,17 @@ def test_numpy_arrow_and_datetime_values_serialise() -> None:
         "array": np.array([1.0, np.nan, np.inf]),
         "keys": {3, 1, 2},
     }
-    check = CheckResult("RAW001", "t", Status.WARN, "m", observed=np.float64(-math.inf), details=details)
-    result = RunResult("c.yaml", None, "ready", None, 0.0, (StageResult("data_reproducibility", Status.WARN, 0.0, None, (check,)),))
+    check = CheckResult(
+        "RAW001", "t", Status.WARN, "m", observed=np.float64(-math.inf), details=details
+    )
+    result = RunResult(
+        "c.yaml",
+        None,
+        "ready",
+        None,
+        0.0,
+        (StageResult("data_reproducibility", Status.WARN, 0.0, None, (check,)),),
+    )
     data = _strict_loads(json_report.render(result))
     assert isinstance(data, dict)
     out = data["stages"][0]["checks"][0]
@@ -73,14 +106,20 @@ def test_same_result_with_other_timings_renders_byte_identical(full_result: RunR
     slower = dataclasses.replace(
         full_result,
         duration_s=99.0,
-        stages=tuple(dataclasses.replace(s, duration_s=s.duration_s + 1.234) for s in full_result.stages),
+        stages=tuple(
+            dataclasses.replace(s, duration_s=s.duration_s + 1.234) for s in full_result.stages
+        ),
     )
     assert json_report.render(full_result) != json_report.render(slower)
-    assert json_report.render(full_result, timings=False) == json_report.render(slower, timings=False)
+    assert json_report.render(full_result, timings=False) == json_report.render(
+        slower, timings=False
+    )
 
 
 @pytest.mark.parametrize("fixture", ["full_result", "stopped_result", "ready_result"])
-def test_output_is_utf8_text_ending_in_a_newline(fixture: str, request: pytest.FixtureRequest) -> None:
+def test_output_is_utf8_text_ending_in_a_newline(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
     text = json_report.render(request.getfixturevalue(fixture))
     assert text.endswith("}\n")
     text.encode("utf-8")  # raises on lone surrogates

@@ -17,10 +17,16 @@ def test_one_suite_per_stage_one_case_per_result(full_result: RunResult) -> None
     suites = root.findall("testsuite")
     assert [s.get("name") for s in suites] == [s.id for s in full_result.stages]
     for suite, stage in zip(suites, full_result.stages, strict=True):
-        assert len(suite.findall("testcase")) == max(1, len(stage.checks)) == int(suite.get("tests", "-1"))
+        assert (
+            len(suite.findall("testcase"))
+            == max(1, len(stage.checks))
+            == int(suite.get("tests", "-1"))
+        )
 
 
-def test_statuses_map_to_failure_error_skipped(full_result: RunResult, stopped_result: RunResult) -> None:
+def test_statuses_map_to_failure_error_skipped(
+    full_result: RunResult, stopped_result: RunResult
+) -> None:
     root = _parse(junit.render(full_result))
     by_name = {s.get("name"): s for s in root.findall("testsuite")}
     split = by_name["split_reproducibility"]
@@ -31,9 +37,16 @@ def test_statuses_map_to_failure_error_skipped(full_result: RunResult, stopped_r
     warn_case = by_name["feature_parity"].find("testcase")
     assert warn_case is not None and warn_case.find("failure") is None
     assert (warn_case.findtext("system-out") or "").startswith("WARNING: Δ mean")
-    assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == ("10", "2", "1", "1")
+    assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == (
+        "10",
+        "2",
+        "1",
+        "1",
+    )
     stopped = _parse(junit.render(stopped_result))
-    assert [c.get("message") for c in stopped.iter("skipped")] == ["not run: data_reproducibility failed"] * 2
+    assert [c.get("message") for c in stopped.iter("skipped")] == [
+        "not run: data_reproducibility failed"
+    ] * 2
 
 
 def test_fail_on_warn_turns_warnings_into_failures(full_result: RunResult) -> None:
@@ -43,8 +56,12 @@ def test_fail_on_warn_turns_warnings_into_failures(full_result: RunResult) -> No
 
 
 def test_stage_failed_without_results_is_one_failing_case() -> None:
-    stage = StageResult("performance_drop", Status.FAIL, 0.0, "no live data declared (--require-all)")
-    root = _parse(junit.render(RunResult("c.yaml", None, "not_ready", "performance_drop", 0.0, (stage,))))
+    stage = StageResult(
+        "performance_drop", Status.FAIL, 0.0, "no live data declared (--require-all)"
+    )
+    root = _parse(
+        junit.render(RunResult("c.yaml", None, "not_ready", "performance_drop", 0.0, (stage,)))
+    )
     failure = root.find("testsuite/testcase/failure")
     assert failure is not None and failure.get("message") == "no live data declared (--require-all)"
 
@@ -52,8 +69,17 @@ def test_stage_failed_without_results_is_one_failing_case() -> None:
 def test_characters_xml_forbids_are_escaped_visibly() -> None:
     """Every C0 control, DEL, a lone surrogate and U+FFFE in a message, subject and hint."""
     nasty = "".join(chr(c) for c in range(32)) + "\x7f\ud800\ufffe <&>\"'"
-    check = CheckResult("RAW001", "t" + nasty, Status.FAIL, nasty, source=nasty, hint=nasty, details={"k": nasty})
-    result = RunResult("c.yaml", None, "not_ready", "data_reproducibility", 0.0, (StageResult("data_reproducibility", Status.FAIL, 0.0, None, (check,)),))
+    check = CheckResult(
+        "RAW001", "t" + nasty, Status.FAIL, nasty, source=nasty, hint=nasty, details={"k": nasty}
+    )
+    result = RunResult(
+        "c.yaml",
+        None,
+        "not_ready",
+        "data_reproducibility",
+        0.0,
+        (StageResult("data_reproducibility", Status.FAIL, 0.0, None, (check,)),),
+    )
     root = _parse(junit.render(result))  # would raise on an invalid document
     failure = root.find("testsuite/testcase/failure")
     assert failure is not None

@@ -15,7 +15,9 @@ def test_verdict_comes_first(full_result: RunResult, ready_result: RunResult) ->
     assert markdown.render(ready_result).startswith("## ✅ mlcheck: READY")
 
 
-def test_stage_table_has_one_row_per_stage_and_pipes_in_text_do_not_add_cells(full_result: RunResult) -> None:
+def test_stage_table_has_one_row_per_stage_and_pipes_in_text_do_not_add_cells(
+    full_result: RunResult,
+) -> None:
     lines = markdown.render(full_result).splitlines()
     rows = [line for line in lines if line.startswith("| ") and not line.startswith("| #")]
     assert len(rows) == len(full_result.stages)
@@ -56,8 +58,19 @@ def test_verbose_lists_passing_results_collapsed(full_result: RunResult) -> None
 def test_a_huge_report_still_fits_a_pull_request_comment() -> None:
     """2,000 failures with 10 kB of details each would be 20 MB; the report stays under the cap."""
     big = {"examples": list(range(10)), "blob": "x" * 10_000}
-    checks = tuple(CheckResult(f"RAW{i % 1000:03d}", "Lost rows", Status.FAIL, "lost", details=big) for i in range(2000))
-    result = RunResult("c.yaml", None, "not_ready", "data_reproducibility", 1.0, (StageResult("data_reproducibility", Status.FAIL, 1.0, None, checks),), "0.1.0")
+    checks = tuple(
+        CheckResult(f"RAW{i % 1000:03d}", "Lost rows", Status.FAIL, "lost", details=big)
+        for i in range(2000)
+    )
+    result = RunResult(
+        "c.yaml",
+        None,
+        "not_ready",
+        "data_reproducibility",
+        1.0,
+        (StageResult("data_reproducibility", Status.FAIL, 1.0, None, checks),),
+        "0.1.0",
+    )
     text = markdown.render(result)
     assert len(text) <= markdown.MAX_CHARS
     shown = text.count("#### ❌")

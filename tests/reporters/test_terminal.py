@@ -14,7 +14,11 @@ def test_panels_follow_stage_order_and_the_verdict_comes_last(full_result: RunRe
     text = terminal.render(full_result, color=False)
     positions = [text.index(f"  {s.id} ") for s in full_result.stages]
     assert positions == sorted(positions)
-    assert text.rstrip().splitlines()[-1].startswith("NOT READY: split_reproducibility (fail), prediction_mismatch (error)")
+    assert (
+        text.rstrip()
+        .splitlines()[-1]
+        .startswith("NOT READY: split_reproducibility (fail), prediction_mismatch (error)")
+    )
 
 
 def test_passing_checks_collapse_to_a_count_unless_verbose(full_result: RunResult) -> None:
