@@ -175,15 +175,14 @@ def _describe(exc: BaseException) -> str:
 
 
 def _where(exc: BaseException) -> str:
-    """The innermost frame inside mlcheck (else the innermost frame), as `path:line`.
-
-    Relative to the package so the report is the same on every machine.
+    """Where a check crashed, as `path:line`: the innermost frame inside mlcheck, else the
+    innermost frame at all. Paths are relative to the package so reports match across machines.
     """
-    frames = traceback.extract_tb(exc.__traceback__)
-    ours = [f for f in frames if Path(f.filename).resolve().is_relative_to(_PACKAGE_DIR)]
-    frame = (ours or frames)[-1] if frames else None
-    if frame is None:
+    frames = traceback.extract_tb(exc.__traceback__)[1:]  # [0] is this runner calling the check
+    if not frames:
         return "unknown"
+    ours = [f for f in frames if Path(f.filename).resolve().is_relative_to(_PACKAGE_DIR)]
+    frame = (ours or frames)[-1]
     path = Path(frame.filename).resolve()
     shown = (
         path.relative_to(_PACKAGE_DIR.parent)
