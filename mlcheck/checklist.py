@@ -304,7 +304,7 @@ def load_checklist(path: str | Path) -> Checklist:
             raise ChecklistError([f"line 1: the checklist is {kind}"], path=str(file))
         data, var_problems = _expand_vars(data)
     except RecursionError:
-        problem = "the checklist nests too deeply (a YAML anchor that refers to itself?)"
+        problem = "line 1: the checklist nests too deeply to read"
         raise ChecklistError([problem], path=str(file)) from None
     problems += var_problems + _internal_keys(data)
     fields = {k: v for k, v in data.items() if k not in _INTERNAL_FIELDS and not _is_extension(k)}
