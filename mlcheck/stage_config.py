@@ -37,6 +37,24 @@ def duration_seconds(text: str) -> float:
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
+# Every metric the performance_drop stage knows (mlcheck/metrics.py checks it against the task).
+METRIC_NAMES = (
+    "roc_auc",
+    "average_precision",
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "log_loss",
+    "brier",
+    "macro_f1",
+    "mae",
+    "rmse",
+    "r2",
+    "mape",
+)
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -109,20 +127,40 @@ class ChunkConfig(Strict):
 
 
 class PerformanceDropConfig(Strict):
+    """Thresholds of stage 5. `max_drop` is in the metric's own units; for a lower-is-better
+    metric (log_loss, brier, mae, rmse, mape) a "drop" is a rise by more than `max_drop`."""
+
     metric: str | None = Field(None, description="default: roc_auc, accuracy or rmse by task")
     max_drop: float = Field(0.02, ge=0, description="largest tolerated metric drop")
     confidence: float = Field(0.95, gt=0, lt=1, description="confidence level of intervals")
     baseline: float | None = Field(None, description="baseline metric instead of research labels")
     chunk: ChunkConfig | None = None
     bootstrap: int = Field(1000, ge=50, le=100000, description="bootstrap resamples")
+    threshold: float = Field(0.5, description="binary decision threshold when no prediction column")
+    baseline_split: str = Field("test", description="research split the baseline is measured on")
+    train_split: str = Field("train", description="research split that drift is measured against")
     drift_alpha: float = Field(0.01, gt=0, lt=1, description="BH-adjusted significance level")
-    drift_wasserstein: float = Field(0.1, ge=0, description="normalised Wasserstein effect size")
+    drift_wasserstein: float = Field(
+        0.05, ge=0, description="normalised Wasserstein effect size (research sds moved)"
+    )
     drift_jensen_shannon: float = Field(0.1, ge=0, le=1, description="Jensen-Shannon distance")
     drift_psi: float = Field(0.2, ge=0, description="population stability index")
     important_share: float = Field(
         0.1, ge=0, le=1, description="importance share above which drift fails rather than warns"
     )
     min_labels: int = Field(100, ge=1, description="labels below which the stage only warns")
+    concept_rate_change: float = Field(
+        0.05, gt=0, le=1, description="change of a bin's positive rate that counts as concept drift"
+    )
+    bins: int = Field(10, ge=2, le=100, description="score/feature bins for concept drift")
+    examples: int = Field(10, ge=0, le=100, description="example categories/bins per finding")
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str | None) -> str | None:
+        if value is not None and value not in METRIC_NAMES:
+            raise ValueError(f"unknown metric {value!r}; known: {', '.join(METRIC_NAMES)}")
+        return value
 
 
 class VariableAvailabilityConfig(Strict):

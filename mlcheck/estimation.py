@@ -1,0 +1,194 @@
+"""Confidence-based performance estimation (CBPE): a binary classifier's metrics without labels.
+
+1. Calibrate: fit an isotonic map from research scores to research outcomes
+   (`scipy.optimize.isotonic_regression`, tied scores pooled into one point first), so a live
+   row's calibrated probability p_i estimates P(y_i = 1 | score_i).
+2. Estimate: treat each live label as an independent Bernoulli(p_i). Every binary metric is then
+   a function of a few sums that are linear in the labels (expected true positives, expected
+   positives, the expected rank sum of positives, ...). The estimate is the metric at the expected
+   sums -- the expected confusion matrix for the threshold metrics -- except ROC AUC, which is
+   computed exactly as expected correctly ordered positive-negative pairs over expected pairs,
+   in O(n log n), and average precision, the mean over simulated label draws.
+3. Sampling error: the covariance of those sums is known exactly (sum of p(1-p) products), and
+   the delta method carries it through the metric; average precision, which is not a smooth
+   function of a few sums, uses a seeded parametric bootstrap (labels ~ Bernoulli(p)).
+
+The estimate is only as good as its assumption: the score-to-outcome relation seen in research
+still holds live (no concept drift). Covariate shift is what it handles; concept drift needs labels.
+The interval covers the sampling error of the live labels, not the calibration's own error.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import isotonic_regression
+
+from mlcheck.metrics import (
+    LOG_LOSS_EPS,
+    Estimate,
+    Metric,
+    affordable_resamples,
+    z_value,
+)
+
+ESTIMABLE = ("roc_auc", "average_precision", "accuracy", "precision", "recall", "f1", "log_loss", "brier")
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    """A monotone map score -> P(y = 1): isotonic values at the distinct research scores,
+    linearly interpolated between them and clipped outside (as scikit-learn's
+    `IsotonicRegression(out_of_bounds="clip")`)."""
+
+    scores: np.ndarray
+    probabilities: np.ndarray
+
+    def __call__(self, score: np.ndarray) -> np.ndarray:
+        return np.interp(np.asarray(score, dtype=np.float64), self.scores, self.probabilities)
+
+
+def fit_calibrator(score: np.ndarray, labels: np.ndarray) -> Calibrator:
+    """Isotonic calibration of research scores against 0/1 research labels (finite scores only)."""
+    finite = np.isfinite(score)
+    score, labels = np.asarray(score[finite], np.float64), np.asarray(labels[finite], np.float64)
+    if len(score) == 0:
+        raise ValueError("no research rows with a finite score and a label to calibrate on")
+    distinct, inverse = np.unique(score, return_inverse=True)
+    counts = np.bincount(inverse).astype(np.float64)
+    positives = np.bincount(inverse, weights=labels)
+    # Tied scores must get one calibrated value, so they enter the fit as one weighted point.
+    fitted = isotonic_regression(positives / counts, weights=counts, increasing=True).x
+    return Calibrator(distinct, np.clip(fitted, 0.0, 1.0))
+
+
+def expected_roc_auc(score: np.ndarray, p: np.ndarray) -> float:
+    """Expected-pairs AUC: sum_{i != j} p_i (1 - p_j) [s_i > s_j] (ties count 1/2) over
+    sum_{i != j} p_i (1 - p_j), in O(n log n) by grouping tied scores."""
+    _, group = np.unique(score, return_inverse=True)
+    pos = np.bincount(group, weights=p)
+    neg = np.bincount(group, weights=1 - p)
+    both = np.bincount(group, weights=p * (1 - p))  # a row is never paired with itself
+    negatives_below = np.cumsum(neg) - neg
+    ordered = np.sum(pos * negatives_below) + 0.5 * np.sum(pos * neg - both)
+    pairs = p.sum() * (1 - p).sum() - both.sum()
+    return float(ordered / pairs) if pairs > 0 else math.nan
+
+
+@dataclass(frozen=True)
+class _LinearForm:
+    """A metric written as f(S), S = y @ columns, with labels y ~ Bernoulli(p) independently."""
+
+    columns: np.ndarray  # n x k
+    of_sums: Callable[[np.ndarray], float]
+
+
+def _linear_form(name: str, score: np.ndarray, pred: np.ndarray) -> _LinearForm:
+    n = len(score)
+    pred = pred.astype(np.float64)
+    ones = np.ones(n)
+    predicted = pred.sum()
+    if name == "accuracy":
+        return _LinearForm(np.c_[2 * pred - 1], lambda s: (n - predicted + s[0]) / n)
+    if name == "precision":
+        return _LinearForm(np.c_[pred], lambda s: _div(s[0], predicted))
+    if name == "recall":
+        return _LinearForm(np.c_[pred, ones], lambda s: _div(s[0], s[1]))
+    if name == "f1":
+        return _LinearForm(np.c_[pred, ones], lambda s: _div(2 * s[0], predicted + s[1]))
+    if name == "roc_auc":
+        ranks = _midranks(score)
+        return _LinearForm(
+            np.c_[ranks, ones], lambda s: _div(s[0] - s[1] * (s[1] + 1) / 2, s[1] * (n - s[1]))
+        )
+    if name == "brier":
+        base = np.sum(score**2)
+        return _LinearForm(np.c_[1 - 2 * score], lambda s: (base + s[0]) / n)
+    if name == "log_loss":
+        clipped = np.clip(score, LOG_LOSS_EPS, 1 - LOG_LOSS_EPS)
+        base = -np.sum(np.log1p(-clipped))
+        return _LinearForm(np.c_[np.log1p(-clipped) - np.log(clipped)], lambda s: (base + s[0]) / n)
+    raise ValueError(f"metric {name!r} cannot be estimated without labels")
+
+
+def _div(num: float, den: float) -> float:
+    return num / den if den != 0 else math.nan
+
+
+def _midranks(score: np.ndarray) -> np.ndarray:
+    from scipy.stats import rankdata
+
+    return np.asarray(rankdata(score), dtype=np.float64)
+
+
+def _delta_method_se(form: _LinearForm, p: np.ndarray) -> float:
+    """sd of f(S) from the exact covariance of S = y @ columns and f's numerical gradient."""
+    mean = p @ form.columns
+    cov = form.columns.T @ (form.columns * (p * (1 - p))[:, None])
+    steps = 1e-6 * np.maximum(1.0, np.abs(mean))
+    gradient = np.empty(len(mean))
+    for j in range(len(mean)):  # k <= 2 sums, not rows
+        up, down = mean.copy(), mean.copy()
+        up[j] += steps[j]
+        down[j] -= steps[j]
+        gradient[j] = (form.of_sums(up) - form.of_sums(down)) / (2 * steps[j])
+    variance = float(gradient @ cov @ gradient)
+    return math.sqrt(max(variance, 0.0)) if math.isfinite(variance) else math.nan
+
+
+def estimate(
+    metric: Metric,
+    score: np.ndarray,
+    pred: np.ndarray,
+    p: np.ndarray,
+    confidence: float,
+    *,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> Estimate:
+    """The expected value of a binary metric on unlabelled rows, given calibrated probabilities
+    `p`, with a confidence interval for the value the labels will show once they arrive."""
+    n = len(score)
+    if metric.task != "binary" or metric.name not in ESTIMABLE:
+        raise ValueError(f"{metric.name} cannot be estimated without labels for a {metric.task} task")
+    if n == 0:
+        return Estimate(math.nan, math.nan, math.nan, math.nan, 0, "cbpe")
+    if metric.name == "average_precision":
+        return _bootstrap_average_precision(score, p, confidence, resamples, seed)
+    form = _linear_form(metric.name, score, pred)
+    value = expected_roc_auc(score, p) if metric.name == "roc_auc" else form.of_sums(p @ form.columns)
+    se = _delta_method_se(form, p)
+    half = z_value(confidence) * se
+    lower, upper = max(value - half, metric.low), min(value + half, metric.high)
+    return Estimate(value, lower, upper, se, n, "cbpe")
+
+
+def _bootstrap_average_precision(
+    score: np.ndarray, p: np.ndarray, confidence: float, resamples: int, seed: int
+) -> Estimate:
+    """Average precision under labels ~ Bernoulli(p): mean and percentile interval of draws."""
+    rng = np.random.default_rng(seed)
+    order = np.argsort(-score, kind="stable")
+    sorted_score, sorted_p = score[order], p[order]
+    ends = np.append(np.flatnonzero(np.diff(sorted_score) != 0), len(score) - 1)
+    used = affordable_resamples(len(score), resamples)
+    per_block = max(1, (1 << 22) // len(score))
+    draws = []
+    for start in range(0, used, per_block):  # blocks of resamples, not rows
+        labels = rng.random((min(per_block, used - start), len(score))) < sorted_p
+        tp = np.cumsum(labels, axis=1)[:, ends].astype(np.float64)
+        gained = np.diff(tp, axis=1, prepend=0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            draws.append((gained * tp / (ends + 1)).sum(axis=1) / tp[:, -1])
+    values = np.concatenate(draws)
+    values = values[np.isfinite(values)]
+    if len(values) < 2:
+        return Estimate(math.nan, math.nan, math.nan, math.nan, len(score), "cbpe", used)
+    tail = (1 - confidence) / 2
+    lower, upper = np.quantile(values, [tail, 1 - tail])
+    return Estimate(
+        float(values.mean()), float(lower), float(upper), float(values.std(ddof=1)), len(score), "cbpe", used
+    )
