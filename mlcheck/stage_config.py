@@ -75,6 +75,24 @@ class FeatureParityConfig(DataReproducibilityConfig):
         default_factory=lambda: list(DEFAULT_PACKAGES),
         description="packages whose major/minor change fails",
     )
+    float32_rtol: float = Field(
+        1.0e-6,
+        ge=0,
+        description="cells beyond rtol but within this relative difference are float precision, not logic",
+    )
+    clip_quantile: float = Field(
+        0.05,
+        gt=0,
+        lt=0.5,
+        description="clipping is named when quantiles from this level to 1 minus it agree",
+    )
+    fill_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="share of a column's differing cells one value must hold to be named a fill value",
+    )
+    min_fill_cells: int = Field(3, ge=1, description="cells a value must fill to be named a fill value")
 
 
 class SplitReproducibilityConfig(Strict):
