@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import shutil
@@ -30,10 +31,11 @@ from mlcheck.errors import (
     MlcheckError,
     UsageError,
 )
-from mlcheck.registry import REGISTRY
+from mlcheck.init import init_checklist
+from mlcheck.registry import REGISTRY, CheckSpec
 from mlcheck.reporters import render
 from mlcheck.reporters.common import verdict_line
-from mlcheck.results import STAGE_ORDER, Status
+from mlcheck.results import STAGE_ORDER, Status, to_jsonable
 from mlcheck.runner import Progress, RunOptions, exit_code, run_checklist
 from mlcheck.stage_config import StagesConfig
 from mlcheck.stages import available_stages
@@ -140,12 +142,26 @@ def schema() -> None:
 
 
 @app.command()
-def checks() -> None:
+def checks(
+    stage: Annotated[
+        list[str] | None, typer.Option(help="Only this stage's checks (repeatable).")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="A JSON list of {id, stage, title, thresholds}.")
+    ] = False,
+) -> None:
     """List every check with its id, stage, title and default thresholds."""
-    defaults = StagesConfig()
-    for spec in REGISTRY.all():
-        stage_defaults = getattr(defaults, spec.stage)
-        limits = ", ".join(f"{k}={getattr(stage_defaults, k)}" for k in spec.thresholds)
+    selected = _stages(stage or [], "--stage")
+    specs = [s for s in REGISTRY.all() if not selected or s.stage in selected]
+    if as_json:
+        entries = [
+            {"id": s.id, "stage": s.stage, "title": s.title, "thresholds": _threshold_defaults(s)}
+            for s in specs
+        ]
+        typer.echo(json.dumps(to_jsonable(entries), indent=2))
+        return
+    for spec in specs:
+        limits = ", ".join(f"{k}={v}" for k, v in _threshold_defaults(spec).items())
         typer.echo(
             f"{spec.id:<8} {spec.stage:<22} {spec.title}" + (f"  [{limits}]" if limits else "")
         )
@@ -154,11 +170,49 @@ def checks() -> None:
 @app.command()
 def explain(check_id: Annotated[str, typer.Argument(help="A check id such as RAW004.")]) -> None:
     """Explain one check: what it measures, why it matters, what causes it, how to fix it."""
-    spec = REGISTRY.get(check_id)
+    spec = REGISTRY.get(check_id.strip())
     if spec is None:
-        raise UsageError(f"unknown check id {check_id!r}; `mlcheck checks` lists them")
-    typer.echo(f"{spec.id}: {spec.title}\nstage: {spec.stage}\n")
+        known = [s.id for s in REGISTRY.all()]
+        close = difflib.get_close_matches(check_id.strip().upper(), known, n=1, cutoff=0.6)
+        tip = f"; did you mean {close[0]}?" if close else ""
+        raise UsageError(f"unknown check id {check_id!r}{tip} (`mlcheck checks` lists them)")
+    typer.echo(f"{spec.id}: {spec.title}\nstage: {spec.stage}")
+    fields = type(getattr(StagesConfig(), spec.stage)).model_fields
+    for name, value in _threshold_defaults(spec).items():
+        about = f"  ({fields[name].description})" if fields[name].description else ""
+        typer.echo(f"threshold: stages.{spec.stage}.{name} = {value}{about}")
+    typer.echo("")
     typer.echo(spec.explanation or "(no further explanation)")
+
+
+def _threshold_defaults(spec: CheckSpec) -> dict[str, object]:
+    """The default of each threshold a check uses, from its stage's config class."""
+    stage_defaults = getattr(StagesConfig(), spec.stage)
+    return {name: getattr(stage_defaults, name) for name in spec.thresholds}
+
+
+@app.command()
+def init(
+    research_dir: Annotated[
+        Path, typer.Argument(help="Folder of research files.", show_default=False)
+    ],
+    production_dir: Annotated[
+        Path, typer.Argument(help="Folder of production files.", show_default=False)
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the checklist.")
+    ] = Path("checklist.yaml"),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing output file.")] = False,
+) -> None:
+    """Write a starting checklist from a research and a production folder (guesses key and roles)."""
+    result = init_checklist(research_dir, production_dir, output, force=force)
+    err.print(Text.assemble(("wrote", "green"), f" {output}: " + "; ".join(result.summary)))
+    err.print(
+        f"next: check the `# guessed` lines, then `mlcheck validate {output}` and "
+        f"`mlcheck run {output}`",
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 env_app = typer.Typer(
