@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -67,20 +68,52 @@ FEATURES = [
     "n_open_accounts",
     "delinquencies_12m",
 ]
+RESEARCH_PACKAGES = {
+    "numpy": "1.26.4",
+    "pandas": "2.1.4",
+    "pyarrow": "14.0.2",
+    "scikit-learn": "1.4.2",
+    "scipy": "1.11.4",
+}
 RESEARCH_ENV = {
     "python": "3.11.7",
     "platform": "Linux-5.15.0-1057-azure-x86_64-with-glibc2.35",
-    "packages": {
-        "numpy": "1.26.4",
-        "pandas": "2.1.4",
-        "pyarrow": "14.0.2",
-        "scikit-learn": "1.4.2",
-        "scipy": "1.11.4",
-    },
+    "packages": RESEARCH_PACKAGES,
 }
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 9}
 
 Columns = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Research:
+    """The research snapshot, one entry per application (row i of every array is one key)."""
+
+    ids: np.ndarray
+    customer_id: np.ndarray
+    customer_index: np.ndarray  # 0..4199 single-application customers, 4200.. two applications
+    raw: Columns
+    features: Columns
+    split: np.ndarray
+    fold: np.ndarray  # -1 outside train
+    p: np.ndarray
+    labels: np.ndarray
+    income_median: float
+    loan_bounds: tuple[float, float]
+    bureau_median: float
+
+
+@dataclass(frozen=True)
+class Live:
+    """Live traffic in time order; only the first `n_labelled` rows have published labels."""
+
+    ids: np.ndarray
+    event_time: np.ndarray
+    raw: Columns
+    features: Columns
+    p: np.ndarray
+    labels: np.ndarray
+    n_labelled: int
 
 
 # --------------------------------------------------------------------------- simulation
@@ -99,7 +132,7 @@ def simulate_applications(
     """Raw application and bureau columns for `n` applications, sorted by time."""
     span = int((end - start) / np.timedelta64(1, "s"))
     applied_at = start + np.sort(rng.integers(0, span, n)).astype("timedelta64[s]")
-    # Declared annual income in cents: right-skewed, floored at a minimum wage.
+    # Declared annual income: right-skewed (lognormal), to the cent, floored at 8000.
     income = np.maximum(np.round(rng.lognormal(np.log(48000 * income_scale), 0.55, n), 2), 8000.0)
     product = np.array(PRODUCTS)[rng.choice(len(PRODUCTS), n, p=PRODUCT_PROBS)]
     loan_median = np.select(
@@ -186,7 +219,7 @@ def decisions(p: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- research and live
 
 
-def build_research(rng: np.random.Generator) -> dict[str, object]:
+def build_research(rng: np.random.Generator) -> Research:
     """Research snapshot: raw columns, features, group-aware splits, scores and labels."""
     raw = simulate_applications(rng, N_RESEARCH, RESEARCH_START, RESEARCH_END)
     n_customers = N_SINGLE_CUSTOMERS + (N_RESEARCH - N_SINGLE_CUSTOMERS) // 2
@@ -205,23 +238,24 @@ def build_research(rng: np.random.Generator) -> dict[str, object]:
     raw["region"] = region[customer_index]
     raw["income"] = with_nulls(rng, raw["income"], N_RAW_INCOME_NULLS)
     income_median = float(np.nanmedian(raw["income"]))
-    loan_bounds = tuple(float(b) for b in np.percentile(raw["loan_amount"], LOAN_CLIP_PERCENTILES))
-    features = build_features(raw, income_median, loan_bounds)  # type: ignore[arg-type]
+    low, high = np.percentile(raw["loan_amount"], LOAN_CLIP_PERCENTILES)
+    loan_bounds = (float(low), float(high))
+    features = build_features(raw, income_median, loan_bounds)
     p = sigmoid(log_odds(features))
-    return {
-        "ids": 100001 + np.arange(N_RESEARCH, dtype=np.int64),
-        "customer_id": customer_ids[customer_index],
-        "customer_index": customer_index,
-        "raw": raw,
-        "features": features,
-        "split": split[customer_index],
-        "fold": fold[customer_index],
-        "p": p,
-        "labels": draw_labels(rng, p),
-        "income_median": income_median,
-        "loan_bounds": loan_bounds,
-        "bureau_median": float(np.median(raw["bureau_score"])),
-    }
+    return Research(
+        ids=100001 + np.arange(N_RESEARCH, dtype=np.int64),
+        customer_id=customer_ids[customer_index],
+        customer_index=customer_index,
+        raw=raw,
+        features=features,
+        split=split[customer_index],
+        fold=fold[customer_index],
+        p=p,
+        labels=draw_labels(rng, p),
+        income_median=income_median,
+        loan_bounds=loan_bounds,
+        bureau_median=float(np.median(raw["bureau_score"])),
+    )
 
 
 def customer_splits(rng: np.random.Generator, n_customers: int) -> tuple[np.ndarray, np.ndarray]:
@@ -242,7 +276,7 @@ def with_nulls(rng: np.random.Generator, values: np.ndarray, count: int) -> np.n
     return out
 
 
-def build_live(rng: np.random.Generator, research: dict[str, object]) -> dict[str, object]:
+def build_live(rng: np.random.Generator, research: Research) -> Live:
     """Twelve weeks after research: mild natural drift (incomes +1%, bureau scores +2 points,
     region mix nudged), the same model, labels drawn for every row but published for the older
     60% only (delayed labels)."""
@@ -257,17 +291,17 @@ def build_live(rng: np.random.Generator, research: dict[str, object]) -> dict[st
     )
     raw["region"][rng.choice(N_LIVE, 6, replace=False)] = "Islands"
     raw["income"] = with_nulls(rng, raw["income"], int(0.08 * N_LIVE))
-    features = build_features(raw, research["income_median"], research["loan_bounds"])  # type: ignore[arg-type]
+    features = build_features(raw, research.income_median, research.loan_bounds)
     p = sigmoid(log_odds(features))
-    return {
-        "ids": 500001 + np.arange(N_LIVE, dtype=np.int64),
-        "event_time": raw["applied_at"],
-        "raw": raw,
-        "features": features,
-        "p": p,
-        "labels": draw_labels(rng, p),
-        "n_labelled": int(LIVE_LABELLED_SHARE * N_LIVE),
-    }
+    return Live(
+        ids=500001 + np.arange(N_LIVE, dtype=np.int64),
+        event_time=raw["applied_at"],
+        raw=raw,
+        features=features,
+        p=p,
+        labels=draw_labels(rng, p),
+        n_labelled=int(LIVE_LABELLED_SHARE * N_LIVE),
+    )
 
 
 # --------------------------------------------------------------------------- tables and files
@@ -369,24 +403,20 @@ def requirements_text(packages: dict[str, str]) -> str:
     return "".join(f"{name}=={version}\n" for name, version in sorted(packages.items()))
 
 
-def research_tables(research: dict[str, object]) -> dict[str, pa.Table]:
+def research_tables(research: Research) -> dict[str, pa.Table]:
     """Every research table, by its path under research/ (and production/, same names)."""
-    ids, raw = research["ids"], research["raw"]
+    ids, raw = research.ids, research.raw
     return {
-        "raw/applications.csv": applications_table(ids, research["customer_id"], raw),  # type: ignore[arg-type]
-        "raw/bureau.parquet": bureau_table(ids, raw),  # type: ignore[arg-type]
-        "features.parquet": features_table(ids, research["features"]),  # type: ignore[arg-type]
-        "splits.csv": splits_table(
-            ids, research["customer_id"], research["split"], research["fold"]
-        ),  # type: ignore[arg-type]
-        "predictions.parquet": predictions_table(ids, research["p"]),  # type: ignore[arg-type]
-        "labels.parquet": labels_table(ids, research["labels"]),  # type: ignore[arg-type]
+        "raw/applications.csv": applications_table(ids, research.customer_id, raw),
+        "raw/bureau.parquet": bureau_table(ids, raw),
+        "features.parquet": features_table(ids, research.features),
+        "splits.csv": splits_table(ids, research.customer_id, research.split, research.fold),
+        "predictions.parquet": predictions_table(ids, research.p),
+        "labels.parquet": labels_table(ids, research.labels),
     }
 
 
-def write_clean(
-    out: Path, research: dict[str, object], live: dict[str, object], rng: np.random.Generator
-) -> None:
+def write_clean(out: Path, research: Research, live: Live, rng: np.random.Generator) -> None:
     """research/, production/ (same content, shuffled rows, float noise < 1e-12 on scores), live/."""
     tables = research_tables(research)
     for name, table in tables.items():
@@ -404,19 +434,19 @@ def write_clean(
             )
             table = replace_column(table, "p_default", noisy)
         write(shuffled(table, rng), out / "production" / name)
-    write_text(requirements_text(RESEARCH_ENV["packages"]), out / "production" / "requirements.txt")  # type: ignore[arg-type]
+    write_text(requirements_text(RESEARCH_PACKAGES), out / "production" / "requirements.txt")
     for name, table in live_tables(live).items():
         write(table, out / "live" / name)
 
 
-def live_tables(live: dict[str, object], labels: np.ndarray | None = None) -> dict[str, pa.Table]:
+def live_tables(live: Live, labels: np.ndarray | None = None) -> dict[str, pa.Table]:
     """Live features (with event_time, in time order), predictions, and the labelled older rows."""
-    ids, n_labelled = live["ids"], live["n_labelled"]
-    labels = live["labels"] if labels is None else labels
+    ids, n_labelled = live.ids, live.n_labelled
+    labels = live.labels if labels is None else labels
     return {
-        "features.parquet": features_table(ids, live["features"], live["event_time"]),  # type: ignore[arg-type]
-        "predictions.parquet": predictions_table(ids, live["p"]),  # type: ignore[arg-type]
-        "labels.parquet": labels_table(ids[:n_labelled], labels[:n_labelled]),  # type: ignore[index]
+        "features.parquet": features_table(ids, live.features, live.event_time),
+        "predictions.parquet": predictions_table(ids, live.p),
+        "labels.parquet": labels_table(ids[:n_labelled], labels[:n_labelled]),
     }
 
 
@@ -431,7 +461,7 @@ DR_LOAN_FACTOR = 1.10
 
 
 def broken_data_reproducibility(
-    out: Path, research: dict[str, object], live: dict[str, object], rng: np.random.Generator
+    out: Path, research: Research, live: Live, rng: np.random.Generator
 ) -> None:
     """data_reproducibility: the raw data production received differs.
 
@@ -466,17 +496,18 @@ def broken_data_reproducibility(
 
 
 FP_LOAN_CLIP_PERCENTILES = (1.0, 99.0)
-FP_PACKAGES = {**RESEARCH_ENV["packages"], "scikit-learn": "1.5.0", "numpy": "1.26.3"}  # type: ignore[dict-item]
+FP_PACKAGES = {**RESEARCH_PACKAGES, "scikit-learn": "1.5.0", "numpy": "1.26.3"}
 
 
 def broken_feature_parity(
-    out: Path, research: dict[str, object], live: dict[str, object], rng: np.random.Generator
+    out: Path, research: Research, live: Live, rng: np.random.Generator
 ) -> None:
     """feature_parity: same raw data (clean production raw), different features.
 
     broken/feature_parity/features.parquet (vs research/features.parquet, rows shuffled):
       - `income`: the 400 rows whose raw income is null are imputed with 0.0 instead of the
-        research median (research fill: the median 46616.4; production fill: 0.0);
+        research median (research fill: the median of non-null raw incomes,
+        46616.399999999994; production fill: 0.0);
       - `loan_amount`: clipped at the 1st/99th percentiles of raw loan_amount instead of the
         0.5th/99.5th: exactly 89 cells differ (39 raised to the 1st percentile,
         50 lowered to the 99th);
@@ -487,17 +518,18 @@ def broken_feature_parity(
       numpy 1.26.4 -> 1.26.3 (patch change: warns); other pins identical.
     """
     variant = out / "feature_parity"
-    raw = research["raw"]
-    bounds = tuple(np.percentile(raw["loan_amount"], FP_LOAN_CLIP_PERCENTILES))  # type: ignore[call-overload,index]
+    raw = research.raw
+    low, high = np.percentile(raw["loan_amount"], FP_LOAN_CLIP_PERCENTILES)
+    bounds = (float(low), float(high))
     with np.errstate(divide="ignore"):  # debt / 0.0 income is +inf, as production computes it
-        features = build_features(raw, 0.0, bounds)  # type: ignore[arg-type]
+        features = build_features(raw, 0.0, bounds)
     features["debt_to_income"] = features["debt_to_income"].astype(np.float32)
-    write(shuffled(features_table(research["ids"], features), rng), variant / "features.parquet")  # type: ignore[arg-type]
+    write(shuffled(features_table(research.ids, features), rng), variant / "features.parquet")
     write_text(requirements_text(FP_PACKAGES), variant / "requirements.txt")
 
 
 def broken_split_reproducibility(
-    out: Path, research: dict[str, object], live: dict[str, object], rng: np.random.Generator
+    out: Path, research: Research, live: Live, rng: np.random.Generator
 ) -> None:
     """split_reproducibility: raw and features identical; splits re-drawn without a seed.
 
@@ -511,35 +543,35 @@ def broken_split_reproducibility(
         (Its test application swapped places with a single-application test row of the same class,
         which keeps the proportions exact.)
     """
-    split, fold = research["split"].copy(), research["fold"].copy()  # type: ignore[attr-defined]
-    labels, customer = research["labels"], research["customer_index"]
-    single = customer < N_SINGLE_CUSTOMERS  # type: ignore[operator]
+    split, fold = research.split.copy(), research.fold.copy()
+    labels, customer = research.labels, research.customer_index
+    single = customer < N_SINGLE_CUSTOMERS
     for label in (0, 1):
         rows = np.flatnonzero(single & (labels == label))
         source = rng.permutation(rows)
-        split[rows], fold[rows] = research["split"][source], research["fold"][source]  # type: ignore[index]
+        split[rows], fold[rows] = research.split[source], research.fold[source]
     mover, partner = spanning_pair(rng, research, split)
     split[[mover, partner]], fold[[mover, partner]] = (
         split[[partner, mover]],
         fold[[partner, mover]],
     )
-    table = splits_table(research["ids"], research["customer_id"], split, fold)  # type: ignore[arg-type]
+    table = splits_table(research.ids, research.customer_id, split, fold)
     write(shuffled(table, rng), out / "split_reproducibility" / "splits.csv")
 
 
 def spanning_pair(
-    rng: np.random.Generator, research: dict[str, object], split: np.ndarray
+    rng: np.random.Generator, research: Research, split: np.ndarray
 ) -> tuple[int, int]:
     """A train row of a two-application train customer, and a single-customer test row of the
     same class to trade places with."""
-    customer, labels = research["customer_index"], research["labels"]
+    customer, labels = research.customer_index, research.labels
     doubles_in_train = np.flatnonzero(
-        (customer >= N_SINGLE_CUSTOMERS) & (research["split"] == "train")
-    )  # type: ignore[operator]
+        (customer >= N_SINGLE_CUSTOMERS) & (research.split == "train")
+    )
     mover = int(rng.choice(doubles_in_train))
     partners = np.flatnonzero(
         (customer < N_SINGLE_CUSTOMERS) & (split == "test") & (labels == labels[mover])
-    )  # type: ignore[operator,index]
+    )
     return mover, int(rng.choice(partners))
 
 
@@ -549,7 +581,7 @@ PM_FLIPS = 15
 
 
 def broken_prediction_mismatch(
-    out: Path, research: dict[str, object], live: dict[str, object], rng: np.random.Generator
+    out: Path, research: Research, live: Live, rng: np.random.Generator
 ) -> None:
     """prediction_mismatch: stages 1-3 pass, production serving mishandles two input defects.
 
@@ -571,15 +603,15 @@ def broken_prediction_mismatch(
     atlantis, null_bureau = pm_defect_rows(rng, research)
     tables = research_tables(research)
     apps = tables["raw/applications.csv"]
-    region = np.asarray(research["raw"]["region"]).copy()  # type: ignore[index]
+    region = np.asarray(research.raw["region"]).copy()
     region[atlantis] = "Atlantis"
     apps = replace_column(apps, "region", pa.array(region, pa.string()))
     bureau = set_nulls(tables["raw/bureau.parquet"], "bureau_score", null_bureau)
     features = replace_column(tables["features.parquet"], "region", pa.array(region, pa.string()))
     features = set_nulls(features, "bureau_score", null_bureau)
     scored = {c: features.column(c).to_numpy(zero_copy_only=False) for c in FEATURES}
-    p = sigmoid(log_odds(scored, bureau_fill=research["bureau_median"]))  # type: ignore[arg-type]
-    research_predictions = predictions_table(research["ids"], p)  # type: ignore[arg-type]
+    p = sigmoid(log_odds(scored, bureau_fill=research.bureau_median))
+    research_predictions = predictions_table(research.ids, p)
     for name, table in {
         "raw/applications.csv": apps,
         "raw/bureau.parquet": bureau,
@@ -590,18 +622,16 @@ def broken_prediction_mismatch(
     write(research_predictions, variant / "research" / "predictions.parquet")
     invalid = np.concatenate([null_bureau, atlantis])
     write(
-        shuffled(served_predictions(rng, research["ids"], p, invalid), rng),
+        shuffled(served_predictions(rng, research.ids, p, invalid), rng),
         variant / "production" / "predictions.parquet",
-    )  # type: ignore[arg-type]
+    )
 
 
-def pm_defect_rows(
-    rng: np.random.Generator, research: dict[str, object]
-) -> tuple[np.ndarray, np.ndarray]:
+def pm_defect_rows(rng: np.random.Generator, research: Research) -> tuple[np.ndarray, np.ndarray]:
     """25 single-application validation/test rows for "Atlantis"; 40 other rows for null bureau."""
-    single = research["customer_index"] < N_SINGLE_CUSTOMERS  # type: ignore[operator]
-    holdout = np.isin(research["split"], ["validation", "test"])  # type: ignore[arg-type]
-    usual = research["raw"]["region"] != "Islands"  # type: ignore[index]
+    single = research.customer_index < N_SINGLE_CUSTOMERS
+    holdout = np.isin(research.split, ["validation", "test"])
+    usual = research.raw["region"] != "Islands"
     atlantis = np.sort(
         rng.choice(np.flatnonzero(single & holdout & usual), PM_ATLANTIS, replace=False)
     )
@@ -630,7 +660,7 @@ CONCEPT_AGE_EFFECT = 0.6  # ...and older applicants became riskier (the sign of 
 
 
 def broken_performance_drop(
-    out: Path, research: dict[str, object], live: dict[str, object], rng: np.random.Generator
+    out: Path, research: Research, live: Live, rng: np.random.Generator
 ) -> None:
     """performance_drop: concept drift on live traffic; inputs and scores unchanged.
 
@@ -642,7 +672,7 @@ def broken_performance_drop(
     labelled rows is 0.665 vs 0.800 on the clean labels and 0.795 on the research
     test split (a drop of 0.13); default rate 0.191 vs 0.194.
     """
-    labels = draw_labels(rng, sigmoid(concept_drifted_log_odds(live["features"])))  # type: ignore[arg-type]
+    labels = draw_labels(rng, sigmoid(concept_drifted_log_odds(live.features)))
     write(
         live_tables(live, labels)["labels.parquet"],
         out / "performance_drop" / "live" / "labels.parquet",
@@ -662,7 +692,7 @@ DRIFT_BUREAU_POINTS = -30  # half the research standard deviation of bureau_scor
 
 
 def broken_performance_drift(
-    out: Path, research: dict[str, object], live: dict[str, object], rng: np.random.Generator
+    out: Path, research: Research, live: Live, rng: np.random.Generator
 ) -> None:
     """performance_drift: covariate drift of the most important feature.
 
@@ -675,10 +705,10 @@ def broken_performance_drift(
     bureau_score (importance 0.35), the score and the label rate drift: default rate 0.274
     on the 3600 labelled rows vs 0.194 in clean live (realized ROC AUC stays 0.80).
     """
-    features = dict(live["features"])  # type: ignore[call-overload]
+    features = dict(live.features)
     features["bureau_score"] = np.clip(features["bureau_score"] + DRIFT_BUREAU_POINTS, 300, 850)
     p = sigmoid(log_odds(features))
-    drifted = {**live, "features": features, "p": p}
+    drifted = replace(live, features=features, p=p)
     for name, table in live_tables(drifted, draw_labels(rng, p)).items():
         write(table, out / "performance_drift" / "live" / name)
 
@@ -688,7 +718,7 @@ VA_NEW_PRODUCT_SHARE = 0.04
 
 
 def broken_variable_availability(
-    out: Path, research: dict[str, object], live: dict[str, object], rng: np.random.Generator
+    out: Path, research: Research, live: Live, rng: np.random.Generator
 ) -> None:
     """variable_availability: live inputs go missing, stale, or new.
 
@@ -705,10 +735,10 @@ def broken_variable_availability(
     the inputs; the feature log lost them).
     """
     tables = live_tables(live)
-    keep = np.flatnonzero(np.asarray(live["raw"]["region"]) != "North")  # type: ignore[index]
+    keep = np.flatnonzero(np.asarray(live.raw["region"]) != "North")
     features = tables["features.parquet"].take(pa.array(keep))
     stale_from = LIVE_END - np.timedelta64(VA_STALE_DAYS, "D")
-    event_time = np.asarray(live["event_time"])[keep]  # type: ignore[index]
+    event_time = np.asarray(live.event_time)[keep]
     features = set_nulls(features, "delinquencies_12m", np.flatnonzero(event_time >= stale_from))
     product = features.column("product").to_numpy(zero_copy_only=False).copy()
     product[rng.choice(len(keep), round(VA_NEW_PRODUCT_SHARE * len(keep)), replace=False)] = "bnpl"
@@ -719,7 +749,7 @@ def broken_variable_availability(
     variant = out / "variable_availability" / "live"
     write(features, variant / "features.parquet")
     write(tables["predictions.parquet"].take(pa.array(keep)), variant / "predictions.parquet")
-    labelled = keep[keep < live["n_labelled"]]  # type: ignore[operator]
+    labelled = keep[keep < live.n_labelled]
     write(tables["labels.parquet"].take(pa.array(labelled)), variant / "labels.parquet")
 
 
