@@ -288,12 +288,9 @@ def _csv_read(spec: SourceSpec, path: Path, columns: list[str] | None) -> pa.Tab
     except pa.ArrowInvalid as exc:
         _raise_if_empty(exc)
         raise
-    # pyarrow keeps bytes that are not UTF-8 as a binary column rather than failing.
-    binary = [
-        f.name
-        for f in table.schema
-        if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)
-    ]
+    # pyarrow keeps bytes that are not UTF-8 as a binary column (or name) rather than failing.
+    names = table.column_names  # decoding the names raises UnicodeDecodeError for a bad header
+    binary = [n for n, t in zip(names, table.schema.types, strict=True) if pa.types.is_binary(t)]
     if binary:
         raise InputError(f"column {binary[0]!r} {_not_text(read.encoding)}")
     return table
@@ -369,11 +366,11 @@ def _sqlite_connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _sql_from(spec: SourceSpec) -> str:
-    """The source as a subquery: a quoted table name, or the user's query without a final `;`."""
+def _user_query(spec: SourceSpec) -> str:
+    """The user's query, or a SELECT of the quoted table; without a final `;`."""
     if spec.table is not None:
-        return _quote(spec.table)
-    return f"({(spec.query or '').strip().rstrip(';')})"
+        return f"SELECT * FROM {_quote(spec.table)}"
+    return (spec.query or "").strip().rstrip(";").strip()
 
 
 def _quote(name: str) -> str:
@@ -382,18 +379,23 @@ def _quote(name: str) -> str:
 
 def _sql_names(spec: SourceSpec, path: Path) -> list[str]:
     with closing(_sqlite_connect(path)) as conn:
-        cursor = conn.execute(f"SELECT * FROM {_sql_from(spec)} LIMIT 0")
+        # EXPLAIN compiles without running: errors point into the user's own text.
+        conn.execute(f"EXPLAIN {_user_query(spec)}")
+        cursor = conn.execute(f"SELECT * FROM ({_user_query(spec)}) LIMIT 0")
         return [d[0] for d in cursor.description or []]
 
 
 def _sql_read(spec: SourceSpec, path: Path, columns: list[str] | None) -> pa.Table:
-    projection = ", ".join(map(_quote, columns)) if columns else "*"
+    query = _user_query(spec)
+    if columns and spec.table is not None:
+        query = f"SELECT {', '.join(map(_quote, columns))} FROM {_quote(spec.table)}"
     with closing(_sqlite_connect(path)) as conn:
-        cursor = conn.execute(f"SELECT {projection} FROM {_sql_from(spec)}")
+        cursor = conn.execute(query)
         names = [d[0] for d in cursor.description or []]
         rows = cursor.fetchall()
     values = list(zip(*rows, strict=True)) if rows else [()] * len(names)
-    return pa.table({n: _sql_column(v) for n, v in zip(names, values, strict=True)})
+    table = pa.table({n: _sql_column(v) for n, v in zip(names, values, strict=True)})
+    return table.select(columns) if columns else table
 
 
 def _sql_column(values: tuple[object, ...]) -> pa.Array:
