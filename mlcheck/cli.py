@@ -132,7 +132,8 @@ def validate(checklist: ChecklistArg) -> None:
     """Validate the checklist and that every source exists with its declared columns (reads no data)."""
     loaded = load_checklist(checklist)
     checked = validate_sources(loaded, read_schema=True)
-    err.print(Text.assemble(("ok", "green"), f": {checklist} is valid ({checked} sources checked)"))
+    ok = Text.assemble(("ok", "green"), f": {checklist} is valid ({checked} sources checked)")
+    err.print(ok, soft_wrap=True)
 
 
 @app.command()
