@@ -10,12 +10,27 @@ Two independent halves, each run when both sides declare it:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from packaging.utils import canonicalize_name
 
 from mlcheck.checklist import Checklist
+from mlcheck.compare import (
+    CellComparison,
+    DtypeChange,
+    StatsComparison,
+    TableComparison,
+    compare_tables,
+    within_tolerance,
+)
 from mlcheck.context import StageContext
+from mlcheck.engine import value_counts
 from mlcheck.environment import Environment, version_change
 from mlcheck.registry import check
 from mlcheck.results import Finding, Status
@@ -41,6 +56,991 @@ def _both_features(checklist: Checklist) -> bool:
 
 def _both_environments(checklist: Checklist) -> bool:
     return all(getattr(checklist, side).environment is not None for side in _SIDES)
+
+
+# =========================================================================== features
+
+RESEARCH = "research.features"
+PRODUCTION = "production.features"
+_EMPTY = np.zeros(0, dtype=np.int64)
+
+
+def _empty() -> np.ndarray:
+    return _EMPTY
+
+
+_NUMERIC_KINDS = ("integer", "float")
+
+
+def _comparison(ctx: StageContext) -> TableComparison | None:
+    """The stage-1 comparison of the two feature tables (memoised by `compare_tables`)."""
+    if not _both_features(ctx.checklist):
+        return None
+    return compare_tables(ctx.engine, RESEARCH, PRODUCTION, ctx.config, ignore=ctx.columns.ignore)
+
+
+@dataclass(frozen=True)
+class Extremes:
+    """One side's finite range: the clip points when the side clips."""
+
+    min: float
+    max: float
+    at_min: int
+    at_max: int
+
+
+@dataclass(frozen=True)
+class Clip:
+    """The middle quantiles (which agree) and each side's extremes, for a clipping diagnosis."""
+
+    levels: tuple[float, ...]
+    research_quantiles: tuple[float, ...]
+    production_quantiles: tuple[float, ...]
+    research: Extremes
+    production: Extremes
+
+
+@dataclass(frozen=True, eq=False)
+class Diagnosis:
+    """Why the cells of one column differ. Positions index the matched pairs of `cells.join`.
+
+    Each differing cell gets one cause, the first that fits, in this order: missing on one side
+    only (null or NaN: `filled` when research is missing, `emptied` when production is); an
+    infinity on one side only or of the other sign (`infinity`, even when the comparison counted
+    it as noise); a difference beyond rtol but at float32 scale (`precision`); one side at its
+    clip point and the other beyond it, when the middle quantiles agree (`clipped_low`,
+    `clipped_high`); the same value in many differing cells on one side (`refilled`: a fill value);
+    anything else (`other`: logic).
+    """
+
+    cells: CellComparison
+    filled: np.ndarray = field(default_factory=_empty)
+    emptied: np.ndarray = field(default_factory=_empty)
+    infinity: np.ndarray = field(default_factory=_empty)
+    precision: np.ndarray = field(default_factory=_empty)
+    clipped_low: np.ndarray = field(default_factory=_empty)
+    clipped_high: np.ndarray = field(default_factory=_empty)
+    refilled: np.ndarray = field(default_factory=_empty)
+    other: np.ndarray = field(default_factory=_empty)
+    clip: Clip | None = None
+
+    def causes(self) -> dict[str, int]:
+        """Counts of cells beyond tolerance by cause (precision excluded: it is not logic)."""
+        return {
+            "imputation": len(self.filled) + len(self.emptied) + len(self.refilled),
+            "infinity": len(self.infinity),
+            "clipping": len(self.clipped_low) + len(self.clipped_high),
+            "unexplained": len(self.other),
+        }
+
+    @property
+    def noise(self) -> np.ndarray:
+        """Cells that differ within tolerance (an infinity against a finite value is not noise)."""
+        return np.setdiff1d(self.cells.noise, self.infinity)
+
+    @property
+    def logic(self) -> np.ndarray:
+        parts = (self.filled, self.emptied, self.infinity, self.clipped_low, self.clipped_high)
+        return np.sort(np.concatenate([*parts, self.refilled, self.other]))
+
+
+def _diagnoses(ctx: StageContext, cmp: TableComparison) -> dict[str, Diagnosis]:
+    cfg = ctx.config
+    knobs = (
+        cfg.rtol,
+        cfg.atol,
+        cfg.float32_rtol,
+        cfg.clip_quantile,
+        cfg.fill_share,
+        cfg.min_fill_cells,
+    )
+    return ctx.engine.memo(
+        ("feature_parity.diagnoses", cmp.left_slot, cmp.right_slot, knobs),
+        lambda: {name: diagnose(cells, cfg) for name, cells in cmp.cells.items()},
+    )
+
+
+def diagnose(cells: CellComparison, config: Any) -> Diagnosis:
+    """Sort the differing cells of one column into causes (see `Diagnosis`)."""
+    if cells.kind not in _NUMERIC_KINDS:
+        nulls = np.union1d(cells.left_null_only, cells.right_null_only)
+        other = np.setdiff1d(cells.beyond, nulls)
+        return Diagnosis(cells, cells.left_null_only, cells.right_null_only, other=other)
+    positions = np.union1d(cells.beyond, cells.noise)
+    a, b = _floats(cells.left_values(positions)), _floats(cells.right_values(positions))
+    missing_a, missing_b = np.isnan(a), np.isnan(b)
+    present = ~missing_a & ~missing_b
+    infinity = present & (np.isinf(a) | np.isinf(b)) & (a != b)
+    beyond = np.isin(positions, cells.beyond)
+    rest = present & ~infinity & beyond
+    precision = np.zeros_like(rest)
+    if cells.kind == "float":
+        precision = rest & within_tolerance(a, b, config.float32_rtol, config.atol)
+    rest &= ~precision
+    clip = _clip(cells, config) if rest.any() else None
+    low, high = _clipped(a, b, clip) if clip is not None else (np.zeros_like(rest),) * 2
+    low, high = low & rest, high & rest
+    rest &= ~(low | high)
+    refilled = rest & _fill_mask(a, b, rest, config)
+    other = (rest & ~refilled) | (missing_a & missing_b & beyond)
+    return Diagnosis(
+        cells,
+        filled=positions[missing_a & ~missing_b],
+        emptied=positions[~missing_a & missing_b],
+        infinity=positions[infinity],
+        precision=positions[precision],
+        clipped_low=positions[low],
+        clipped_high=positions[high],
+        refilled=positions[refilled],
+        other=positions[other],
+        clip=clip if (low | high).any() else None,
+    )
+
+
+def _floats(values: pa.ChunkedArray) -> np.ndarray:
+    """float64 values with null as NaN (the diagnosis treats null and NaN alike: missing)."""
+    return np.asarray(values.cast(pa.float64()).fill_null(np.nan).to_numpy(), dtype=np.float64)
+
+
+def _finite(column: pa.ChunkedArray) -> np.ndarray:
+    values = _floats(column)
+    return values[np.isfinite(values)]
+
+
+def _clip(cells: CellComparison, config: Any) -> Clip | None:
+    """Each side's extremes when the two columns' middle quantiles agree, else None."""
+    a, b = _finite(cells.left_column), _finite(cells.right_column)
+    if not len(a) or not len(b):
+        return None
+    q = config.clip_quantile
+    levels = tuple(sorted({q, 1 - q} | {x for x in (0.25, 0.5, 0.75) if q < x < 1 - q}))
+    qa, qb = np.quantile(a, levels), np.quantile(b, levels)
+    if not within_tolerance(qa, qb, max(config.rtol, config.float32_rtol), config.atol).all():
+        return None
+    return Clip(levels, tuple(qa.tolist()), tuple(qb.tolist()), _extremes(a), _extremes(b))
+
+
+def _extremes(values: np.ndarray) -> Extremes:
+    low, high = float(values.min()), float(values.max())
+    return Extremes(low, high, int((values == low).sum()), int((values == high).sum()))
+
+
+def _clipped(a: np.ndarray, b: np.ndarray, clip: Clip) -> tuple[np.ndarray, np.ndarray]:
+    """Cells in a tail where one side sits at its clip point and the other lies beyond it."""
+    r, p = clip.research, clip.production
+    low_tail = min(clip.research_quantiles[0], clip.production_quantiles[0])
+    high_tail = max(clip.research_quantiles[-1], clip.production_quantiles[-1])
+    with np.errstate(invalid="ignore"):
+        high = (np.minimum(a, b) >= high_tail) & (
+            ((b == p.max) & (a > b)) | ((a == r.max) & (b > a))
+        )
+        low = (np.maximum(a, b) <= low_tail) & (((b == p.min) & (a < b)) | ((a == r.min) & (b < a)))
+    return low, high
+
+
+def _fill_mask(a: np.ndarray, b: np.ndarray, rest: np.ndarray, config: Any) -> np.ndarray:
+    """Cells holding the one value that fills most of the remaining differing cells on a side.
+
+    Production is tried first (the side under test), then research.
+    """
+    n = int(rest.sum())
+    for values in (b, a):
+        if n < config.min_fill_cells:
+            break
+        distinct, counts = np.unique(values[rest], return_counts=True)
+        top = int(counts.argmax())  # ties: the smallest value, deterministic
+        if counts[top] >= max(config.min_fill_cells, config.fill_share * n):
+            return rest & (values == distinct[top])
+    return np.zeros_like(rest)
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+def _fmt(value: Any) -> str:
+    """A value for a message: floats with up to 10 significant digits and thousands separators."""
+    if isinstance(value, float) and math.isfinite(value):
+        text = f"{value:,.10g}"
+        return text if any(c in text for c in ".e") else text + ".0"
+    return str(value)
+
+
+def _examples(
+    ctx: StageContext, cmp: TableComparison, cells: CellComparison, positions: np.ndarray
+) -> list[dict[str, Any]]:
+    """Up to `examples` cells at these positions, `{"key", "research", "production"}` sorted by key."""
+    limit = ctx.config.examples
+    if not len(positions) or not limit:
+        return []
+    rows = pa.array(cells.join.left_rows[positions])
+    keys = ctx.engine.table(cmp.left_slot).select(list(cmp.key)).take(rows)
+    order = pc.sort_indices(keys, sort_keys=[(k, "ascending") for k in cmp.key]).to_numpy()[:limit]
+    chosen = positions[order]
+    key_rows = keys.take(pa.array(order)).to_pylist()
+    research, production = (
+        cells.left_values(chosen).to_pylist(),
+        cells.right_values(chosen).to_pylist(),
+    )
+    single = len(cmp.key) == 1
+    return [
+        {"key": k[cmp.key[0]] if single else k, "research": r, "production": p}
+        for k, r, p in zip(key_rows, research, production, strict=True)
+    ]
+
+
+def _value_summary(
+    values: pa.ChunkedArray, role: str | None = None
+) -> tuple[str, list[dict[str, Any]]]:
+    """A short text for the values a set of cells held, and the top three with counts."""
+    distinct, counts = value_counts(values)
+    top = [
+        {"value": v, "count": int(c)}
+        for v, c in zip(distinct.to_pylist()[:3], counts[:3], strict=True)
+    ]
+    if not top:
+        return "null", top
+    if len(distinct) == 1:
+        return _fmt(top[0]["value"]) + (f" (the {role} of the other rows)" if role else ""), top
+    return (
+        f"{len(distinct)} different values (most often {_fmt(top[0]['value'])}, {top[0]['count']}x)",
+        top,
+    )
+
+
+def _fill_role(column: pa.ChunkedArray, rows: np.ndarray, values: pa.ChunkedArray) -> str | None:
+    """'median' or 'mean' when every cell holds that statistic of the column's other rows."""
+    distinct, _ = value_counts(values)
+    numeric = pa.types.is_floating(distinct.type) or pa.types.is_integer(distinct.type)
+    if len(distinct) != 1 or not numeric:
+        return None
+    all_values = _floats(column)
+    keep = np.ones(len(all_values), dtype=bool)
+    keep[rows] = False
+    others = all_values[keep & np.isfinite(all_values)]
+    value = float(distinct[0].as_py())
+    for name, stat in (("median", np.median), ("mean", np.mean)):
+        if len(others) and math.isclose(value, float(stat(others)), rel_tol=1e-9, abs_tol=1e-12):
+            return name
+    return None
+
+
+def _float_columns(cmp: TableComparison) -> list[str]:
+    kinds = {
+        **{c: s.kind for c, s in cmp.stats.items()},
+        **{c: d.kind for c, d in cmp.cells.items()},
+    }
+    return [c for c in cmp.compared_columns if kinds.get(c) == "float"]
+
+
+# --------------------------------------------------------------------------- schema, keys, rows
+
+
+@check("FEAT001", STAGE)
+def feature_columns(ctx: StageContext) -> Iterator[Finding]:
+    """Feature tables have the same columns.
+
+    Compares the column names of research.features and production.features (columns in
+    `columns.ignore` are left out). A column missing from production fails; an extra column in
+    production warns; a missing column whose values reappear under another name is named as a
+    likely rename; a column of a nested type that cannot be compared warns.
+
+    Why it matters: a feature the model expects but production does not build is filled with a
+    default (or crashes scoring); a renamed one is silently ignored.
+
+    How to fix: make the production pipeline emit the research feature names (check renames in
+    the feature code and in any schema/contract file between the two).
+    """
+    cmp = _comparison(ctx)
+    if cmp is None:
+        return
+    if cmp.missing_columns:
+        renamed = {c: cmp.renamed[c] for c in cmp.missing_columns if c in cmp.renamed}
+        yield Finding(
+            Status.FAIL,
+            f"{len(cmp.missing_columns)} feature column(s) missing from production: {', '.join(cmp.missing_columns)}"
+            + (
+                f" (renamed? {', '.join(f'{a} -> {b}' for a, b in renamed.items())})"
+                if renamed
+                else ""
+            ),
+            source=PRODUCTION,
+            observed=list(cmp.missing_columns),
+            hint="Production does not build these features; emit them under the research names.",
+            details={"missing": list(cmp.missing_columns), "renamed": renamed},
+        )
+    if cmp.extra_columns:
+        yield Finding(
+            Status.WARN,
+            f"{len(cmp.extra_columns)} column(s) only in production: {', '.join(cmp.extra_columns)}",
+            source=PRODUCTION,
+            observed=list(cmp.extra_columns),
+            hint="The model ignores columns it was not trained on; check they are not renamed features.",
+            details={"extra": list(cmp.extra_columns)},
+        )
+    for column, why in sorted(cmp.uncomparable.items()):
+        yield Finding(
+            Status.WARN, f"`{column}` not compared: {why}", source=RESEARCH, column=column
+        )
+    if not cmp.missing_columns and not cmp.extra_columns:
+        yield Finding(
+            Status.PASS, f"same {len(cmp.left_columns)} columns on both sides", source=RESEARCH
+        )
+
+
+@check("FEAT002", STAGE)
+def feature_types(ctx: StageContext) -> Iterator[Finding]:
+    """Feature columns keep their type.
+
+    For each common column whose logical type differs: `incompatible` (different families, such
+    as number -> string, or a timezone added) fails; `precision_loss` that is not float-to-float
+    (decimal scale, timestamp unit, integer overflow) warns; a widening or lossless narrowing
+    passes with the change in details. Float64 -> float32 is reported by FEAT012 (precision).
+
+    Why it matters: a re-typed feature is encoded differently by the model (a number read as a
+    category, a date as text) even when the values print the same.
+
+    How to fix: cast explicitly to the research type at the end of the production pipeline, or
+    declare the schema when writing the feature table.
+    """
+    cmp = _comparison(ctx)
+    if cmp is None:
+        return
+    status = {"incompatible": Status.FAIL, "precision_loss": Status.WARN}
+    shown = 0
+    for change in cmp.dtype_changes:
+        if _is_float_change(change):
+            continue
+        shown += 1
+        yield Finding(
+            status.get(change.kind, Status.PASS),
+            f"`{change.column}` is {change.research} in research, {change.production} in production ({change.kind})",
+            source=PRODUCTION,
+            column=change.column,
+            observed=change.production,
+            expected=change.research,
+            hint=None if change.kind in ("widening", "narrowing") else _TYPE_HINT,
+            details={"kind": change.kind, "reason": change.reason},
+        )
+    if not shown:
+        yield Finding(Status.PASS, "every common column keeps its type", source=PRODUCTION)
+
+
+_TYPE_HINT = (
+    "Cast the column to the research type in the production pipeline (or declare the schema)."
+)
+
+
+def _is_float_change(change: DtypeChange) -> bool:
+    return all(
+        t.startswith(("double", "float", "halffloat")) for t in (change.research, change.production)
+    )
+
+
+@check("FEAT003", STAGE)
+def feature_keys(ctx: StageContext) -> Iterator[Finding]:
+    """Feature rows can be matched on the key.
+
+    Counts null and duplicated keys in each feature table. Such rows cannot be paired, so they
+    are left out of the cell comparison and the check fails. Without a usable key (none declared,
+    or absent from a table) it warns: rows are then compared as multisets and cells are not.
+
+    Usual causes: a one-to-many join in the feature pipeline (duplicates), an outer join or a
+    key column that lost values (nulls).
+
+    How to fix: deduplicate or fix the join; declare `key:` (or the source's own `key:`).
+    """
+    cmp = _comparison(ctx)
+    if cmp is None:
+        return
+    if not cmp.keyed or cmp.keys is None:
+        why = cmp.key_problem or "no key declared"
+        yield Finding(
+            Status.WARN,
+            f"feature tables compared without a key ({why}): rows as multisets, cells not compared",
+            source=RESEARCH,
+            hint="Declare `key:` in the checklist so cells can be compared row by row.",
+        )
+        return
+    keys = cmp.keys
+    bad = {
+        "research_null": keys.left_null_rows,
+        "production_null": keys.right_null_rows,
+        "research_duplicate_rows": keys.left_duplicate_rows,
+        "production_duplicate_rows": keys.right_duplicate_rows,
+    }
+    details = {
+        **bad,
+        "research_duplicates": list(keys.left_duplicate_examples),
+        "production_duplicates": list(keys.right_duplicate_examples),
+    }
+    total = sum(bad.values())
+    yield Finding(
+        Status.FAIL if total else Status.PASS,
+        f"{total} feature rows have a null or duplicated key"
+        if total
+        else f"key {', '.join(keys.key)} is unique and non-null on both sides",
+        source=PRODUCTION
+        if bad["production_null"] or bad["production_duplicate_rows"]
+        else RESEARCH,
+        observed=total,
+        threshold=0,
+        hint="Deduplicate or fix the join that fans out; rows without a unique key are not compared."
+        if total
+        else None,
+        details=details,
+    )
+
+
+@check("FEAT004", STAGE, thresholds=("max_lost_rows",))
+def lost_feature_rows(ctx: StageContext) -> Iterator[Finding]:
+    """Feature rows in research that production lost.
+
+    Keys present in research.features but absent from production.features (without a key: rows
+    of research with no identical row in production), with examples. Fails beyond
+    `max_lost_rows`.
+
+    Usual causes: a filter or `dropna` in the production feature code, an inner join against a
+    table with missing keys, a different time window.
+
+    How to fix: compare the production filters and joins with research; look up the example keys.
+    """
+    cmp = _comparison(ctx)
+    if cmp is not None:
+        rows = cmp.rows
+        yield _row_finding(
+            rows.lost,
+            rows.lost_examples,
+            ctx.config.max_lost_rows,
+            "research",
+            "production",
+            rows.by,
+        )
+
+
+@check("FEAT005", STAGE, thresholds=("max_extra_rows",))
+def extra_feature_rows(ctx: StageContext) -> Iterator[Finding]:
+    """Feature rows in production that research does not have.
+
+    Keys present in production.features but absent from research.features (without a key: rows
+    with no identical research row), with examples. Fails beyond `max_extra_rows`.
+
+    Usual causes: production reads a wider time window or another source, a missing filter,
+    or a join that fans out.
+
+    How to fix: align the production filters and sources with research; look up the example keys.
+    """
+    cmp = _comparison(ctx)
+    if cmp is not None:
+        rows = cmp.rows
+        yield _row_finding(
+            rows.extra,
+            rows.extra_examples,
+            ctx.config.max_extra_rows,
+            "production",
+            "research",
+            rows.by,
+        )
+
+
+def _row_finding(
+    n: int,
+    examples: tuple[dict[str, Any], ...],
+    limit: int,
+    only_in: str,
+    absent_from: str,
+    by: str,
+) -> Finding:
+    unit = "keys" if by == "key" else "rows"
+    return Finding(
+        Status.FAIL if n > limit else Status.PASS,
+        f"{n} feature rows only in {only_in}"
+        + (f" ({unit} absent from {absent_from})" if n else ""),
+        source=f"{only_in}.features",
+        observed=n,
+        threshold=limit,
+        hint=f"Compare the {absent_from} pipeline's filters, joins and time window; look up the example {unit}."
+        if n > limit
+        else None,
+        details={"count": n, "by": by, "examples": list(examples)},
+    )
+
+
+@check("FEAT006", STAGE)
+def unseeded_sampling(ctx: StageContext) -> Iterator[Finding]:
+    """Same row count, different rows: unseeded sampling.
+
+    Fires when both feature tables have the same number of rows but not the same keys: each side
+    kept a sample of the same size, drawn differently.
+
+    Usual causes: `df.sample(n)` / `np.random.choice` without a fixed seed, `TABLESAMPLE`,
+    a `LIMIT` without `ORDER BY`.
+
+    How to fix: seed the sampler (and pass the seed to every random call), or select rows by a
+    deterministic rule such as a hash of the key.
+    """
+    cmp = _comparison(ctx)
+    if cmp is None or not cmp.keyed:
+        return
+    rows = cmp.rows
+    sampled = cmp.left_rows == cmp.right_rows and rows.lost > 0 and rows.extra > 0
+    yield Finding(
+        Status.FAIL if sampled else Status.PASS,
+        (
+            f"both sides have {cmp.left_rows} rows but {rows.lost} keys only in research and "
+            f"{rows.extra} only in production: rows were sampled differently"
+            if sampled
+            else "row sets do not look independently sampled"
+        ),
+        source=PRODUCTION,
+        observed=rows.lost + rows.extra if sampled else 0,
+        hint="Seed the sampler (or sample by a hash of the key) in both pipelines."
+        if sampled
+        else None,
+        details={"rows": cmp.left_rows, "only_research": rows.lost, "only_production": rows.extra},
+    )
+
+
+# --------------------------------------------------------------------------- values
+
+
+@check("FEAT007", STAGE)
+def feature_statistics(ctx: StageContext) -> Iterator[Finding]:
+    """Per-column statistics agree.
+
+    Compares each column's count, nulls, NaNs, distinct values, min, max, mean, std, sum and top
+    values within tolerance (mean/std/sum with the bound the cell tolerance implies). With a key
+    a difference warns (FEAT008 judges the cells; columns whose cells differ only at float32
+    scale are left to FEAT012); without a key, statistics are the evidence, and a difference fails.
+
+    How to fix: follow the cell-level checks for the same column; without a key, declare one.
+    """
+    cmp = _comparison(ctx)
+    if cmp is None:
+        return
+    diagnoses = _diagnoses(ctx, cmp) if cmp.keyed else {}
+    differing = 0
+    for name, stats in cmp.stats.items():
+        diag = diagnoses.get(name)
+        if not stats.differences or (
+            diag is not None and not len(diag.logic) and not cmp.row_set_differs()
+        ):
+            continue
+        differing += 1
+        yield Finding(
+            Status.WARN if cmp.keyed else Status.FAIL,
+            f"`{name}`: {', '.join(d.stat for d in stats.differences)} differ",
+            source=PRODUCTION,
+            column=name,
+            hint="See the cell checks of this column for which rows differ and why.",
+            details=_stats_details(stats),
+        )
+    if not differing:
+        yield Finding(
+            Status.PASS,
+            f"statistics agree for {len(cmp.compared_columns)} columns",
+            source=PRODUCTION,
+        )
+
+
+def _stats_details(stats: StatsComparison) -> dict[str, Any]:
+    return {
+        "differences": {
+            d.stat: {"research": d.research, "production": d.production, "tolerance": d.tolerance}
+            for d in stats.differences
+        },
+        "research": stats.left.as_dict() if stats.left else None,
+        "production": stats.right.as_dict() if stats.right else None,
+    }
+
+
+@check("FEAT008", STAGE, thresholds=("rtol", "atol", "max_mismatched_cells"))
+def feature_cells(ctx: StageContext) -> Iterator[Finding]:
+    """Feature cells agree on matched keys.
+
+    For each column, the cells of matched keys that differ beyond `|a - b| <= atol + rtol *
+    max(|a|, |b|)` (null equals null, NaN equals NaN), with examples and the count of cells that
+    differ only within tolerance. Differences at float32 scale are not counted here (FEAT012
+    reports them as precision); the causes of the rest are broken down (imputation, infinity,
+    clipping, unexplained) and named by FEAT009-FEAT011. Fails beyond `max_mismatched_cells`.
+
+    How to fix: look up the example keys in both pipelines; follow the named-cause checks.
+    """
+    cmp = _comparison(ctx)
+    if cmp is None:
+        return
+    if cmp.identical:
+        yield Finding(
+            Status.PASS,
+            "feature tables have identical content (order-independent fingerprint)",
+            source=PRODUCTION,
+            details={"fingerprint": cmp.left_fingerprint},
+        )
+        return
+    clean = 0
+    for diag in _diagnoses(ctx, cmp).values():
+        logic = diag.logic
+        if not len(logic):
+            clean += 1
+            continue
+        yield _cells_finding(ctx, cmp, diag, logic)
+    if clean:
+        yield Finding(
+            Status.PASS,
+            f"{clean} column(s) agree on {cmp.join.matched if cmp.join else 0} matched rows",
+            source=PRODUCTION,
+        )
+
+
+def _cells_finding(
+    ctx: StageContext, cmp: TableComparison, diag: Diagnosis, logic: np.ndarray
+) -> Finding:
+    cells, limit = diag.cells, ctx.config.max_mismatched_cells
+    causes = {k: v for k, v in diag.causes().items() if v}
+    return Finding(
+        Status.FAIL if len(logic) > limit else Status.PASS,
+        f"{len(logic)} of {cells.compared} cells of `{cells.column}` differ beyond tolerance ("
+        + ", ".join(f"{k} {v}" for k, v in causes.items())
+        + ")",
+        source=PRODUCTION,
+        column=cells.column,
+        observed=len(logic),
+        threshold=limit,
+        hint=_CELLS_HINT if len(logic) > limit else None,
+        details={
+            "beyond": len(logic),
+            "causes": causes,
+            "precision": len(diag.precision),
+            "within_tolerance": len(diag.noise),
+            "max_abs_diff": cells.max_abs_diff,
+            "max_rel_diff": cells.max_rel_diff,
+            "examples": _examples(ctx, cmp, cells, logic),
+        },
+    )
+
+
+_CELLS_HINT = "Same key, different value: compare the feature code for the example keys; FEAT009-FEAT011 name known causes."
+
+
+# --------------------------------------------------------------------------- named causes
+
+
+@check("FEAT009", STAGE, thresholds=("fill_share", "min_fill_cells"))
+def imputation_mismatch(ctx: StageContext) -> Iterator[Finding]:
+    """Missing values filled differently (imputation mismatch).
+
+    Per column, on matched keys: cells null (or NaN) in research but filled in production, with
+    the value(s) production filled in; cells with a value in research but null in production; and
+    cells where one side holds the same value over and over (at least `min_fill_cells` cells and
+    `fill_share` of the column's unexplained differences) while the other side differs - two
+    pipelines filling the same gaps with different values (e.g. research's median vs 0.0).
+    When a fill value equals the median or mean of that side's other rows, it is named so.
+
+    Usual causes: `fillna(0)` in one pipeline and a fitted imputer in the other, an imputer
+    re-fitted on production data, a default changed between library versions.
+
+    How to fix: fit the imputer once on research data, persist its fill values with the model and
+    apply them unchanged in production.
+    """
+    cmp = _comparison(ctx)
+    if cmp is None or not cmp.keyed:
+        return
+    found = 0
+    for diag in _diagnoses(ctx, cmp).values():
+        if len(diag.filled) or len(diag.emptied) or len(diag.refilled):
+            found += 1
+            yield _imputation_finding(ctx, cmp, diag)
+    if not found:
+        yield Finding(
+            Status.PASS,
+            "no cell is null on one side only, and no fill value differs",
+            source=PRODUCTION,
+        )
+
+
+def _imputation_finding(ctx: StageContext, cmp: TableComparison, diag: Diagnosis) -> Finding:
+    cells, name = diag.cells, diag.cells.column
+    parts: list[str] = []
+    details: dict[str, Any] = {}
+    if len(diag.filled):
+        text, top = _side_values(cells, diag.filled, "production")
+        parts.append(f"{len(diag.filled)} nulls in `{name}` became {text} in production")
+        details["null_in_research"] = {"count": len(diag.filled), "production_values": top}
+    if len(diag.emptied):
+        text, top = _side_values(cells, diag.emptied, "research")
+        parts.append(
+            f"{len(diag.emptied)} cells of `{name}` holding {text} in research are null in production"
+        )
+        details["null_in_production"] = {"count": len(diag.emptied), "research_values": top}
+    if len(diag.refilled):
+        research, r_top = _side_values(cells, diag.refilled, "research")
+        production, p_top = _side_values(cells, diag.refilled, "production")
+        parts.append(
+            f"{len(diag.refilled)} cells of `{name}` are {research} in research but {production} in production"
+        )
+        details["fill_differs"] = {
+            "count": len(diag.refilled),
+            "research_values": r_top,
+            "production_values": p_top,
+        }
+    positions = np.sort(np.concatenate([diag.filled, diag.emptied, diag.refilled]))
+    details["examples"] = _examples(ctx, cmp, cells, positions)
+    return Finding(
+        Status.FAIL,
+        "; ".join(parts),
+        source=PRODUCTION,
+        column=name,
+        observed=len(positions),
+        threshold=0,
+        hint="The pipelines fill missing values differently: persist research's fitted fill values with the model and apply them unchanged in production.",
+        details=details,
+    )
+
+
+def _side_values(
+    cells: CellComparison, positions: np.ndarray, side: str
+) -> tuple[str, list[dict[str, Any]]]:
+    """What one side held at these cells, naming a fill value that is the side's median/mean."""
+    if side == "research":
+        values, column, rows = (
+            cells.left_values(positions),
+            cells.left_column,
+            cells.join.left_rows[positions],
+        )
+    else:
+        values, column, rows = (
+            cells.right_values(positions),
+            cells.right_column,
+            cells.join.right_rows[positions],
+        )
+    role = _fill_role(column, rows, values) if cells.kind in _NUMERIC_KINDS else None
+    return _value_summary(values, role)
+
+
+@check("FEAT010", STAGE, thresholds=("clip_quantile",))
+def clipping_mismatch(ctx: StageContext) -> Iterator[Finding]:
+    """Extremes clipped differently.
+
+    Per numeric column: the middle of the distribution agrees (quantiles from `clip_quantile` to
+    1 - `clip_quantile` equal within tolerance on both sides) while cells in the tails differ,
+    each with one side at its extreme (its clip point) and the other side beyond it. Reports both
+    sides' clip points (finite min and max, with how many rows sit on each) and the differing
+    cells in each tail.
+
+    Usual causes: winsorising at other percentiles, percentiles recomputed on production data
+    instead of reusing research's bounds, `clip` applied in one pipeline only.
+
+    How to fix: persist research's clip bounds (the values, not the percentile levels) and apply
+    them unchanged in production.
+    """
+    cmp = _comparison(ctx)
+    if cmp is None or not cmp.keyed:
+        return
+    found = 0
+    for diag in _diagnoses(ctx, cmp).values():
+        if diag.clip is not None:
+            found += 1
+            yield _clipping_finding(ctx, cmp, diag, diag.clip)
+    if not found:
+        yield Finding(
+            Status.PASS, "no column's tails differ while its middle agrees", source=PRODUCTION
+        )
+
+
+def _clipping_finding(
+    ctx: StageContext, cmp: TableComparison, diag: Diagnosis, clip: Clip
+) -> Finding:
+    r, p = clip.research, clip.production
+    low, high = len(diag.clipped_low), len(diag.clipped_high)
+    middle = f"{clip.levels[0]:.0%}-{clip.levels[-1]:.0%}"
+    return Finding(
+        Status.FAIL,
+        f"`{diag.cells.column}` clipped differently: research at [{_fmt(r.min)}, {_fmt(r.max)}], "
+        f"production at [{_fmt(p.min)}, {_fmt(p.max)}]; {low} low and {high} high cells differ, "
+        f"quantiles {middle} agree",
+        source=PRODUCTION,
+        column=diag.cells.column,
+        observed=[p.min, p.max],
+        expected=[r.min, r.max],
+        hint="Persist research's clip bounds (values, not percentiles) and apply them unchanged in production.",
+        details={
+            "research": asdict(r),
+            "production": asdict(p),
+            "low_cells": low,
+            "high_cells": high,
+            "quantiles": {
+                "levels": list(clip.levels),
+                "research": list(clip.research_quantiles),
+                "production": list(clip.production_quantiles),
+            },
+            "examples": _examples(
+                ctx, cmp, diag.cells, np.sort(np.concatenate([diag.clipped_low, diag.clipped_high]))
+            ),
+        },
+    )
+
+
+@check("FEAT011", STAGE)
+def infinities(ctx: StageContext) -> Iterator[Finding]:
+    """Infinities introduced or removed.
+
+    Per float column: the number of +inf and -inf values on each side and, on matched keys, the
+    cells that are infinite on one side only (or of the other sign). Fails on any difference -
+    including cells the tolerance rule would call equal (|finite - inf| is not "noise").
+
+    Usual causes: a division by zero or log(0) that only one pipeline guards, often downstream of
+    a 0.0 fill of the denominator (see FEAT009); an inf replaced by a cap or null in one pipeline.
+
+    How to fix: guard the operation the same way in both pipelines and decide what an infinite
+    ratio becomes (a cap or null) before the model sees it.
+    """
+    cmp = _comparison(ctx)
+    if cmp is None:
+        return
+    diagnoses = _diagnoses(ctx, cmp) if cmp.keyed else {}
+    found = 0
+    for name in _float_columns(cmp):
+        counts = {
+            "research": _infinity_counts(ctx.engine.column(RESEARCH, name)),
+            "production": _infinity_counts(ctx.engine.column(PRODUCTION, name)),
+        }
+        diag = diagnoses.get(name)
+        cells = diag.infinity if diag is not None else _EMPTY
+        if len(cells) or counts["research"] != counts["production"]:
+            found += 1
+            yield _infinity_finding(ctx, cmp, name, counts, diag)
+    if not found:
+        yield Finding(Status.PASS, "no infinity introduced or removed", source=PRODUCTION)
+
+
+def _infinity_counts(column: pa.ChunkedArray) -> dict[str, int]:
+    values = _floats(column)
+    return {"+inf": int(np.isposinf(values).sum()), "-inf": int(np.isneginf(values).sum())}
+
+
+def _infinity_finding(
+    ctx: StageContext,
+    cmp: TableComparison,
+    name: str,
+    counts: dict[str, dict[str, int]],
+    diag: Diagnosis | None,
+) -> Finding:
+    details: dict[str, Any] = {"research": counts["research"], "production": counts["production"]}
+    message = f"`{name}` has {_inf_text(counts['research'])} in research, {_inf_text(counts['production'])} in production"
+    if diag is not None and len(diag.infinity):
+        a = _floats(diag.cells.left_values(diag.infinity))
+        b = _floats(diag.cells.right_values(diag.infinity))
+        introduced, removed = (
+            int((np.isinf(b) & ~np.isinf(a)).sum()),
+            int((np.isinf(a) & ~np.isinf(b)).sum()),
+        )
+        message += (
+            f"; {introduced} matched cells became infinite in production, {removed} became finite"
+        )
+        details.update(
+            introduced=introduced,
+            removed=removed,
+            examples=_examples(ctx, cmp, diag.cells, diag.infinity),
+        )
+    return Finding(
+        Status.FAIL,
+        message,
+        source=PRODUCTION,
+        column=name,
+        observed=counts["production"],
+        expected=counts["research"],
+        hint="A division by zero or log(0) guarded in one pipeline only (often after a 0.0 fill): guard it identically on both sides.",
+        details=details,
+    )
+
+
+def _float_name(arrow_type: str) -> str:
+    return {"double": "float64", "float": "float32", "halffloat": "float16"}.get(
+        arrow_type, arrow_type
+    )
+
+
+def _max_relative(cells: CellComparison, positions: np.ndarray) -> float:
+    if not len(positions):
+        return 0.0
+    a, b = _floats(cells.left_values(positions)), _floats(cells.right_values(positions))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = np.abs(a - b) / np.maximum(np.abs(a), np.abs(b))
+    return float(np.nanmax(rel)) if not np.isnan(rel).all() else 0.0
+
+
+def _inf_text(counts: dict[str, int]) -> str:
+    total = counts["+inf"] + counts["-inf"]
+    return (
+        "no infinity"
+        if not total
+        else " and ".join(f"{n} {sign}" for sign, n in counts.items() if n)
+    )
+
+
+@check("FEAT012", STAGE, thresholds=("float32_rtol",))
+def float_precision(ctx: StageContext) -> Iterator[Finding]:
+    """Float precision differences (float64 vs float32), named as precision, not logic.
+
+    Per float column: a float64 -> float32 (or other float narrowing) type change, and cells that
+    differ beyond rtol but within `float32_rtol` relative difference - what a float32 round trip
+    or float32 arithmetic explains. Such cells warn here and are not counted by FEAT008.
+
+    Usual causes: a cast to float32 to save memory, a float32 Parquet/Arrow schema, a GPU or
+    ONNX path computing in single precision.
+
+    How to fix: keep float64 end to end; or, if float32 is intended, accept it by setting
+    `stages.feature_parity.rtol` to float32 scale (about 1e-6).
+    """
+    cmp = _comparison(ctx)
+    if cmp is None:
+        return
+    narrowed = {
+        c.column: c for c in cmp.dtype_changes if _is_float_change(c) and c.kind == "precision_loss"
+    }
+    diagnoses = _diagnoses(ctx, cmp) if cmp.keyed else {}
+    found = 0
+    for name in _float_columns(cmp):
+        diag = diagnoses.get(name)
+        if name in narrowed or (diag is not None and len(diag.precision)):
+            found += 1
+            yield _precision_finding(name, narrowed.get(name), diag)
+    if not found:
+        yield Finding(Status.PASS, "no float column lost precision", source=PRODUCTION)
+
+
+def _precision_finding(name: str, change: DtypeChange | None, diag: Diagnosis | None) -> Finding:
+    parts = (
+        [
+            f"`{name}` is {_float_name(change.research)} in research, {_float_name(change.production)} in production"
+        ]
+        if change
+        else []
+    )
+    details: dict[str, Any] = {
+        "research_type": change.research if change else None,
+        "production_type": change.production if change else None,
+    }
+    if diag is not None:
+        noise = diag.noise
+        scale = len(diag.precision) + len(noise)
+        largest = _max_relative(diag.cells, np.union1d(diag.precision, noise))
+        parts.append(
+            f"{scale} cells differ at float32 scale (max relative difference {largest:.2g}; "
+            f"{len(diag.precision)} of them beyond rtol)"
+        )
+        details.update(
+            precision=len(diag.precision), within_tolerance=len(noise), max_rel_diff=largest
+        )
+    return Finding(
+        Status.WARN,
+        "; ".join(parts) + ": precision, not logic",
+        source=PRODUCTION,
+        column=name,
+        observed=change.production if change else len(diag.precision) if diag else None,
+        expected=change.research if change else None,
+        hint="Keep float64 end to end, or accept float32 by setting stages.feature_parity.rtol to about 1e-6.",
+        details=details,
+    )
 
 
 # =========================================================================== environments
