@@ -51,6 +51,7 @@ class CategoricalDrift:
 
     jensen_shannon: float
     psi: float
+    max_share_change: float  # the largest absolute change of one category's share
     chi_square: float
     dof: int
     p_value: float
@@ -127,28 +128,40 @@ def numeric_drift(reference: np.ndarray, live: np.ndarray) -> NumericDrift | Non
 # --------------------------------------------------------------------------- categorical
 
 
-def aligned_counts(
-    reference_values: pa.Array,
-    reference_counts: np.ndarray,
-    live_values: pa.Array,
-    live_counts: np.ndarray,
+def shared_codes(
+    reference: pa.ChunkedArray | pa.Array, live: pa.ChunkedArray | pa.Array
 ) -> tuple[pa.Array, np.ndarray, np.ndarray]:
-    """Put two value-count tables on the union of their categories: (categories, ref, live)."""
-    if reference_values.type != live_values.type:
-        reference_values, live_values = _as_text(reference_values), _as_text(live_values)
-    both = pa.concat_arrays([reference_values, live_values])
-    encoded = pc.dictionary_encode(both)
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    size = len(encoded.dictionary)
-    split = len(reference_values)
-    ref = np.bincount(codes[:split], weights=reference_counts, minlength=size)
-    live = np.bincount(codes[split:], weights=live_counts, minlength=size)
-    return encoded.dictionary, ref, live
+    """Integer codes of two categorical samples over one shared dictionary; -1 marks a null.
+
+    Counting a subset (a chunk) is then one `np.bincount` of its codes.
+    """
+    reference, live = _plain(reference), _plain(live)
+    if reference.type != live.type:
+        reference, live = _as_text(reference), _as_text(live)
+    chunks = _chunks_of(reference) + _chunks_of(live)
+    encoded = pc.dictionary_encode(pa.chunked_array(chunks, type=reference.type)).combine_chunks()
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    split = len(reference)
+    return encoded.dictionary, codes[:split], codes[split:]
 
 
-def _as_text(values: pa.Array) -> pa.Array:
+def category_counts(codes: np.ndarray, size: int) -> np.ndarray:
+    """Counts per category code (nulls, coded -1, are left out)."""
+    return np.bincount(codes[codes >= 0], minlength=size).astype(np.float64)
+
+
+def _chunks_of(values: pa.ChunkedArray | pa.Array) -> list[pa.Array]:
+    return list(values.chunks) if isinstance(values, pa.ChunkedArray) else [values]
+
+
+def _plain(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    # Dictionary chunks may each carry their own dictionary; decode so codes are shared.
     if pa.types.is_dictionary(values.type):
-        values = values.cast(values.type.value_type)
+        return values.cast(values.type.value_type)
+    return values
+
+
+def _as_text(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     return values.cast(pa.string())
 
 
@@ -211,6 +224,7 @@ def categorical_drift(reference: np.ndarray, live: np.ndarray) -> CategoricalDri
     return CategoricalDrift(
         jensen_shannon=jensen_shannon(reference, live),
         psi=psi(reference, live),
+        max_share_change=float(np.max(np.abs(reference / reference.sum() - live / live.sum()))),
         chi_square=statistic,
         dof=dof,
         p_value=p_value,

@@ -35,7 +35,16 @@ from mlcheck.metrics import (
     z_value,
 )
 
-ESTIMABLE = ("roc_auc", "average_precision", "accuracy", "precision", "recall", "f1", "log_loss", "brier")
+ESTIMABLE = (
+    "roc_auc",
+    "average_precision",
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "log_loss",
+    "brier",
+)
 
 
 @dataclass(frozen=True)
@@ -153,13 +162,17 @@ def estimate(
     `p`, with a confidence interval for the value the labels will show once they arrive."""
     n = len(score)
     if metric.task != "binary" or metric.name not in ESTIMABLE:
-        raise ValueError(f"{metric.name} cannot be estimated without labels for a {metric.task} task")
+        raise ValueError(
+            f"{metric.name} cannot be estimated without labels for a {metric.task} task"
+        )
     if n == 0:
         return Estimate(math.nan, math.nan, math.nan, math.nan, 0, "cbpe")
     if metric.name == "average_precision":
         return _bootstrap_average_precision(score, p, confidence, resamples, seed)
     form = _linear_form(metric.name, score, pred)
-    value = expected_roc_auc(score, p) if metric.name == "roc_auc" else form.of_sums(p @ form.columns)
+    value = (
+        expected_roc_auc(score, p) if metric.name == "roc_auc" else form.of_sums(p @ form.columns)
+    )
     se = _delta_method_se(form, p)
     half = z_value(confidence) * se
     lower, upper = max(value - half, metric.low), min(value + half, metric.high)
@@ -190,5 +203,11 @@ def _bootstrap_average_precision(
     tail = (1 - confidence) / 2
     lower, upper = np.quantile(values, [tail, 1 - tail])
     return Estimate(
-        float(values.mean()), float(lower), float(upper), float(values.std(ddof=1)), len(score), "cbpe", used
+        float(values.mean()),
+        float(lower),
+        float(upper),
+        float(values.std(ddof=1)),
+        len(score),
+        "cbpe",
+        used,
     )

@@ -118,7 +118,9 @@ class Estimate:
         return (self.upper - self.lower) / 2
 
     def to_dict(self) -> dict[str, Any]:
-        out = {k: _finite_or_none(getattr(self, k)) for k in ("value", "lower", "upper", "se")}
+        out: dict[str, Any] = {
+            k: _finite_or_none(getattr(self, k)) for k in ("value", "lower", "upper", "se")
+        }
         out.update(n=self.n, method=self.method)
         if self.resamples is not None:
             out["resamples"] = self.resamples

@@ -1,0 +1,1425 @@
+"""Stage 5, performance_drop: is the model as good on live traffic as it was in research?
+
+Research (predictions, labels, features) against `production.live`:
+
+- PERF001 live performance against the research baseline: realized on labelled live rows and
+  estimated without labels (CBPE) on the rest, each with its confidence interval, for the whole
+  window and per chunk;
+- PERF002 covariate drift of each model feature (research training rows vs live);
+- PERF003 prediction (score) drift; PERF004 label drift;
+- PERF005 / PERF006 concept drift: calibration per score bin, and the target rate per feature bin
+  of features whose inputs did not drift.
+
+The statistics live in `mlcheck.metrics`, `mlcheck.estimation` and `mlcheck.drift`; this module
+gathers the data through the engine, cuts live rows into chunks and turns numbers into findings.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from scipy import stats
+
+from mlcheck import drift
+from mlcheck.checklist import Checklist
+from mlcheck.context import StageContext
+from mlcheck.errors import ChecklistError, InputError
+from mlcheck.estimation import Calibrator, estimate, fit_calibrator
+from mlcheck.metrics import Estimate, Metric, Outcomes, interval, metric_info
+from mlcheck.registry import check
+from mlcheck.results import Finding, Status, worst
+from mlcheck.stage_config import duration_seconds
+
+STAGE = "performance_drop"
+RESEARCH_PREDICTIONS = "research.predictions"
+RESEARCH_FEATURES = "research.features"
+LIVE_PREDICTIONS = "production.live.predictions"
+LIVE_FEATURES = "production.live.features"
+LIVE_LABELS = "production.live.labels"
+# A bin needs this many rows on each side before its rate is tested (normal approximation).
+MIN_BIN_ROWS = 30
+# 1970-01-05 was a Monday: weekly chunks start on Mondays, daily ones at midnight (UTC).
+WEEK_ORIGIN_S = 4 * 86400.0
+WEEK_S = 7 * 86400.0
+
+
+def skip_reason(checklist: Checklist) -> str | None:
+    live = checklist.production.live
+    if live is None or live.predictions is None:
+        return "needs production.live.predictions"
+    if not checklist.columns.score_columns:
+        return "needs columns.score (the model's output column)"
+    has_baseline = checklist.stages.performance_drop.baseline is not None
+    has_research = checklist.research.predictions is not None and bool(checklist.columns.target)
+    if not (has_baseline or has_research):
+        return "needs research.predictions with labels (columns.target) or a `baseline:` value"
+    return None
+
+
+# --------------------------------------------------------------------------- reading columns
+
+
+def _lookup(
+    ctx: StageContext, base: str, column: str, candidates: tuple[str, ...]
+) -> pa.ChunkedArray | None:
+    """`column` aligned with the rows of slot `base`, taken from the first declared candidate
+    slot that has it; another slot is matched on the key and its unmatched rows become null."""
+    for slot in candidates:
+        if not ctx.declared(slot) or column not in ctx.engine.schema(slot).names:
+            continue
+        values = ctx.engine.column(slot, column)
+        if slot == base:
+            return values
+        join = ctx.engine.join(base, slot)
+        index = np.full(ctx.engine.num_rows(base), -1, dtype=np.int64)
+        index[join.left_rows] = join.right_rows
+        return values.take(pa.array(index, mask=index < 0))
+    return None
+
+
+def _floats(values: pa.ChunkedArray, what: str) -> np.ndarray:
+    """A numeric column as float64, nulls as NaN."""
+    kind = values.type
+    if not (
+        pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_decimal(kind)
+    ):
+        raise InputError(f"{what} must be numeric, but its type is {kind}")
+    return np.asarray(values.cast(pa.float64()).to_numpy(), dtype=np.float64)
+
+
+def _binary(values: pa.ChunkedArray, what: str) -> np.ndarray:
+    """0/1 (or boolean) truth or decisions as float, NaN where null."""
+    x = _floats(values, what)
+    bad = ~np.isnan(x) & (x != 0) & (x != 1)
+    if bad.any():
+        raise InputError(f"{what} must be 0/1 or boolean for a binary task; found {x[bad][0]:g}")
+    return x
+
+
+def _bool_equal(values: pa.ChunkedArray | None, name: str) -> np.ndarray | None:
+    if values is None:
+        return None
+    equal = pc.equal(values.cast(pa.string()), name)
+    return np.asarray(pc.fill_null(equal, False).to_numpy(), dtype=bool)
+
+
+# --------------------------------------------------------------------------- scored rows
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A predictions table's rows in file order: score, decision, truth (NaN = unlabelled)."""
+
+    score: np.ndarray
+    pred: np.ndarray | None
+    target: np.ndarray
+    valid: np.ndarray
+
+    @property
+    def labelled(self) -> np.ndarray:
+        return self.valid & ~np.isnan(self.target)
+
+    def outcomes(self, rows: np.ndarray) -> Outcomes:
+        y = self.target[rows]
+        pred = None if self.pred is None else self.pred[rows].astype(np.int64)
+        return Outcomes(y if pred is None else y.astype(np.int64), self.score[rows], pred)
+
+
+def _scored(ctx: StageContext, base: str, target_slots: tuple[str, ...]) -> Scored:
+    cols = ctx.columns
+    scores = [
+        _floats(ctx.engine.column(base, c), f"{base}: column {c!r}") for c in cols.score_columns
+    ]
+    score = np.column_stack(scores) if ctx.task == "multiclass" else scores[0]
+    raw_target = _lookup(ctx, base, cols.target, target_slots) if cols.target else None
+    raw_pred = ctx.engine.column(base, cols.prediction) if cols.prediction else None
+    if ctx.task == "multiclass":
+        target, pred = _multiclass(ctx, raw_target, raw_pred, score)
+    elif ctx.task == "binary":
+        target = _targets(raw_target, len(score), base, _binary)
+        pred = _binary_decisions(ctx, raw_pred, score, base)
+    else:
+        target, pred = _targets(raw_target, len(score), base, _floats), None
+    finite = np.isfinite(score) if score.ndim == 1 else np.isfinite(score).all(axis=1)
+    valid = finite & (np.isfinite(pred) if pred is not None else True)
+    return Scored(score, pred, target, valid)
+
+
+def _binary_decisions(
+    ctx: StageContext, raw_pred: pa.ChunkedArray | None, score: np.ndarray, base: str
+) -> np.ndarray:
+    """The prediction column when declared, else score >= threshold."""
+    if raw_pred is not None:
+        return _binary(raw_pred, f"{base}: {ctx.columns.prediction!r}")
+    return (score >= ctx.config.threshold).astype(np.float64)
+
+
+def _targets(
+    raw: pa.ChunkedArray | None,
+    n: int,
+    base: str,
+    convert: Callable[[pa.ChunkedArray, str], np.ndarray],
+) -> np.ndarray:
+    if raw is None:
+        return np.full(n, np.nan)
+    return convert(raw, f"the target matched to {base}")
+
+
+def _multiclass(
+    ctx: StageContext,
+    raw_target: pa.ChunkedArray | None,
+    raw_pred: pa.ChunkedArray | None,
+    score: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    classes = _classes(ctx)
+    target = _class_index(raw_target, classes, len(score))
+    if raw_pred is not None:
+        pred = _class_index(raw_pred, classes, len(score))
+    else:
+        pred = np.where(
+            np.isfinite(score).all(axis=1),
+            np.nanargmax(np.nan_to_num(score, nan=-1), axis=1),
+            np.nan,
+        )
+    return target, pred
+
+
+def _classes(ctx: StageContext) -> pa.Array | None:
+    """The class of each score column: None when labels are integers 0..k-1 (the column index),
+    else the sorted distinct labels, which must number exactly k."""
+
+    def compute() -> pa.Array | None:
+        k = len(ctx.columns.score_columns)
+        raws = [r for r in _raw_targets(ctx) if r is not None and len(r)]
+        if all(pa.types.is_integer(r.type) for r in raws):
+            top = max((pc.max(r).as_py() or 0 for r in raws), default=0)
+            low = min((pc.min(r).as_py() or 0 for r in raws), default=0)
+            if low >= 0 and top < k:
+                return None
+        text = pa.chunked_array([c for r in raws for c in r.cast(pa.string()).chunks], pa.string())
+        labels = pc.unique(text).drop_null()
+        labels = labels.take(pc.sort_indices(labels))
+        if len(labels) != k:
+            raise InputError(
+                f"multiclass: {len(labels)} distinct labels but {k} score columns; use integer "
+                "labels 0..k-1 in the order of columns.score, or exactly one label per column"
+            )
+        return labels
+
+    return ctx.engine.memo((STAGE, "classes"), compute)
+
+
+def _raw_targets(ctx: StageContext) -> list[pa.ChunkedArray | None]:
+    target = ctx.columns.target
+    if not target:
+        return []
+    research = (
+        _lookup(ctx, RESEARCH_PREDICTIONS, target, _research_target_slots())
+        if ctx.declared(RESEARCH_PREDICTIONS)
+        else None
+    )
+    live = _lookup(ctx, LIVE_PREDICTIONS, target, _live_target_slots())
+    return [research, live]
+
+
+def _class_index(raw: pa.ChunkedArray | None, classes: pa.Array | None, n: int) -> np.ndarray:
+    if raw is None:
+        return np.full(n, np.nan)
+    if classes is None:
+        return _floats(raw, "a multiclass label")
+    index = pc.index_in(raw.cast(pa.string()), value_set=classes)
+    return np.asarray(index.cast(pa.float64()).to_numpy(), dtype=np.float64)
+
+
+def _research_target_slots() -> tuple[str, ...]:
+    return ("research.labels", RESEARCH_PREDICTIONS, RESEARCH_FEATURES)
+
+
+def _live_target_slots() -> tuple[str, ...]:
+    return (LIVE_LABELS, LIVE_PREDICTIONS, LIVE_FEATURES)
+
+
+# --------------------------------------------------------------------------- research and live
+
+
+@dataclass(frozen=True)
+class Research:
+    scored: Scored
+    baseline_rows: np.ndarray  # labelled rows of the baseline split (or all labelled rows)
+    baseline_from: str
+
+
+def _research(ctx: StageContext) -> Research | None:
+    def compute() -> Research | None:
+        if not ctx.declared(RESEARCH_PREDICTIONS) or not ctx.columns.target:
+            return None
+        scored = _scored(ctx, RESEARCH_PREDICTIONS, _research_target_slots())
+        if np.isnan(scored.target).all():
+            raise InputError(
+                f"columns.target {ctx.columns.target!r} has no values for research.predictions "
+                "rows in research.labels, research.predictions or research.features"
+            )
+        split = _split_mask(ctx, RESEARCH_PREDICTIONS, ctx.config.baseline_split)
+        labelled = scored.labelled
+        if split is not None and (labelled & split).any():
+            rows = np.flatnonzero(labelled & split)
+            return Research(scored, rows, f"research split {ctx.config.baseline_split!r}")
+        return Research(scored, np.flatnonzero(labelled), "all labelled research rows")
+
+    return ctx.engine.memo((STAGE, "research"), compute)
+
+
+def _split_mask(ctx: StageContext, base: str, name: str) -> np.ndarray | None:
+    column = ctx.columns.split or "split"
+    values = _lookup(ctx, base, column, ("research.splits", base, RESEARCH_FEATURES))
+    return _bool_equal(values, name)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    start: int | str
+    end: int | str
+    rows: np.ndarray
+
+
+def _live(ctx: StageContext) -> tuple[Scored, list[Chunk]]:
+    def compute() -> tuple[Scored, list[Chunk]]:
+        scored = _scored(ctx, LIVE_PREDICTIONS, _live_target_slots())
+        return scored, _chunks(
+            ctx, LIVE_PREDICTIONS, (LIVE_PREDICTIONS, LIVE_FEATURES, LIVE_LABELS)
+        )
+
+    return ctx.engine.memo((STAGE, "live"), compute)
+
+
+def _chunks(ctx: StageContext, base: str, timestamp_slots: tuple[str, ...]) -> list[Chunk]:
+    """Live rows cut by `chunk:`: `size` rows in file order, or calendar periods (`every`)."""
+    config = ctx.config.chunk
+    n = ctx.engine.num_rows(base)
+    if config is None:
+        return []
+    if config.size is not None:
+        return size_chunks(n, config.size)
+    column = ctx.columns.timestamp
+    stamps = _lookup(ctx, base, column, timestamp_slots) if column else None
+    if stamps is None:
+        raise InputError(
+            f"`chunk: {{every: {config.every}}}` needs columns.timestamp in {base} or a table "
+            "matched to it on the key"
+        )
+    return time_chunks(epoch_seconds(stamps, f"{base}: {column!r}"), duration_seconds(config.every))
+
+
+def size_chunks(n: int, size: int) -> list[Chunk]:
+    """Consecutive chunks of `size` rows; start/end are row indices, end exclusive."""
+    return [Chunk(s, min(s + size, n), np.arange(s, min(s + size, n))) for s in range(0, n, size)]
+
+
+def time_chunks(seconds: np.ndarray, width: float) -> list[Chunk]:
+    """Calendar chunks of `width` seconds (weeks start on Monday); rows without a time are left
+    out. start/end are ISO timestamps (UTC), end exclusive; empty periods are not listed."""
+    origin = WEEK_ORIGIN_S if width % WEEK_S == 0 else 0.0
+    known = np.flatnonzero(~np.isnan(seconds))
+    period = np.floor((seconds[known] - origin) / width).astype(np.int64)
+    order = np.argsort(period, kind="stable")  # stable: rows keep file order within a chunk
+    periods, first = np.unique(period[order], return_index=True)
+    bounds = [*first.tolist(), len(order)]
+    return [
+        Chunk(_iso(origin + p * width), _iso(origin + (p + 1) * width), known[order[a:b]])
+        for p, a, b in zip(periods.tolist(), bounds[:-1], bounds[1:], strict=True)
+    ]
+
+
+def _iso(seconds: float) -> str:
+    return str(np.datetime64(int(seconds), "s"))
+
+
+def epoch_seconds(values: pa.ChunkedArray, what: str) -> np.ndarray:
+    """Seconds since the epoch (UTC) of a timestamp, date or ISO-8601 string column; NaN = null."""
+    kind = values.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        values = _parse_times(values, what)
+    elif pa.types.is_date(kind):
+        values = values.cast(pa.timestamp("s"))
+    elif not pa.types.is_timestamp(values.type):
+        raise InputError(f"{what} must be a timestamp, a date or ISO-8601 text, not {kind}")
+    per_second = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}[values.type.unit]
+    ticks = values.cast(pa.int64()).cast(pa.float64()).to_numpy()
+    return np.asarray(ticks, dtype=np.float64) / per_second
+
+
+def _parse_times(values: pa.ChunkedArray, what: str) -> pa.ChunkedArray:
+    # Naive text first; text with offsets ("Z", "+01:00") parses as UTC.
+    for target in (pa.timestamp("us"), pa.timestamp("us", tz="UTC")):
+        try:
+            return values.cast(target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+    sample = values.drop_null()[0].as_py() if values.null_count < len(values) else ""
+    raise InputError(f"{what}: cannot read {sample!r} as an ISO-8601 timestamp")
+
+
+# --------------------------------------------------------------------------- baseline
+
+
+def _metric(ctx: StageContext) -> Metric:
+    try:
+        return metric_info(ctx.task, ctx.config.metric)
+    except ValueError as exc:
+        where = ctx.checklist.lines.get("stages.performance_drop.metric")
+        raise ChecklistError(
+            [f"line {where}: {exc}" if where else str(exc)], path=ctx.checklist.source_file
+        ) from None
+
+
+@dataclass(frozen=True)
+class Baseline:
+    value: float
+    estimate: Estimate | None
+    source: str
+
+
+def _baseline(ctx: StageContext, metric: Metric) -> Baseline:
+    research = _research(ctx)
+    if ctx.config.baseline is not None:
+        return Baseline(float(ctx.config.baseline), None, "checklist `baseline:`")
+    assert research is not None  # skip_reason guarantees research labels or a baseline
+    outcomes = research.scored.outcomes(research.baseline_rows)
+    found = _interval(ctx, metric, outcomes, "baseline")
+    return Baseline(found.value, found, f"{research.baseline_from} ({len(outcomes)} rows)")
+
+
+def _interval(ctx: StageContext, metric: Metric, outcomes: Outcomes, tag: str) -> Estimate:
+    config = ctx.config
+    seed = ctx.rng_seed("PERF001", tag)
+    return interval(metric, outcomes, config.confidence, resamples=config.bootstrap, seed=seed)
+
+
+def _calibrator(ctx: StageContext) -> Calibrator | None:
+    """Isotonic calibration of research scores on the baseline rows (binary only)."""
+
+    def compute() -> Calibrator | None:
+        research = _research(ctx)
+        if ctx.task != "binary" or research is None or len(research.baseline_rows) == 0:
+            return None
+        rows = research.baseline_rows
+        return fit_calibrator(research.scored.score[rows], research.scored.target[rows])
+
+    return ctx.engine.memo((STAGE, "calibrator"), compute)
+
+
+# --------------------------------------------------------------------------- performance
+
+
+@dataclass(frozen=True)
+class Bar:
+    """The line a live metric must not cross: baseline - max_drop (or + for lower-is-better)."""
+
+    value: float
+    higher_is_better: bool
+
+    def beyond(self, x: float) -> bool:
+        """Whether `x` is on the wrong side of the bar."""
+        return x < self.value if self.higher_is_better else x > self.value
+
+    def gap(self, x: float) -> float:
+        return abs(self.value - x)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    status: str  # "pass" | "warn" | "fail" | "n/a"
+    labels_needed: int | None = None
+
+
+def judge(found: Estimate | None, bar: Bar, *, realized: bool, min_labels: int) -> Judgement:
+    """Fail when the whole interval is past the bar; warn when the point is past it but the
+    interval is too wide to tell (or a realized metric rests on fewer than min_labels labels)."""
+    if found is None or not math.isfinite(found.value):
+        return Judgement("n/a")
+    near_bound = found.upper if bar.higher_is_better else found.lower
+    far_bound = found.lower if bar.higher_is_better else found.upper
+    few = realized and found.n < min_labels
+    if math.isfinite(near_bound) and bar.beyond(near_bound):
+        return Judgement("warn", min_labels) if few else Judgement("fail")
+    if bar.beyond(found.value):
+        return Judgement("warn", _labels_to_tell(found, bar.gap(found.value)))
+    if few and (not math.isfinite(far_bound) or bar.beyond(far_bound)):
+        return Judgement("warn", max(min_labels, _labels_to_tell(found, bar.gap(found.value)) or 0))
+    return Judgement("pass")
+
+
+def _labels_to_tell(found: Estimate, gap: float) -> int | None:
+    """Labels for an interval narrower than `gap`: half-widths shrink as 1/sqrt(n)."""
+    half = found.half_width
+    if not (math.isfinite(half) and half > 0 and gap > 0):
+        return None
+    return max(1, math.ceil(found.n * (half / gap) ** 2))
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Realized and estimated metric on one set of live rows, and the verdict."""
+
+    n: int
+    n_labelled: int
+    realized: Estimate | None
+    estimated: Estimate | None
+    basis: Estimate | None
+    judgement: Judgement
+
+
+def _assess(ctx: StageContext, metric: Metric, rows: np.ndarray, bar: Bar, tag: str) -> Assessment:
+    scored, _ = _live(ctx)
+    labelled = rows[scored.labelled[rows]]
+    unlabelled = rows[scored.valid[rows] & ~scored.labelled[rows]]
+    realized = _interval(ctx, metric, scored.outcomes(labelled), tag) if len(labelled) else None
+    estimated = _estimate(ctx, metric, unlabelled, tag)
+    basis = _basis(realized, estimated, ctx.config.min_labels)
+    verdict = judge(basis, bar, realized=basis is realized, min_labels=ctx.config.min_labels)
+    return Assessment(len(rows), len(labelled), realized, estimated, basis, verdict)
+
+
+def _estimate(ctx: StageContext, metric: Metric, rows: np.ndarray, tag: str) -> Estimate | None:
+    calibrator = _calibrator(ctx)
+    if calibrator is None or len(rows) == 0:
+        return None
+    scored, _ = _live(ctx)
+    assert scored.pred is not None
+    score = scored.score[rows]
+    config = ctx.config
+    return estimate(
+        metric,
+        score,
+        scored.pred[rows],
+        calibrator(score),
+        config.confidence,
+        resamples=config.bootstrap,
+        seed=ctx.rng_seed("PERF001", tag, "cbpe"),
+    )
+
+
+def _basis(
+    realized: Estimate | None, estimated: Estimate | None, min_labels: int
+) -> Estimate | None:
+    """What a verdict rests on: enough labels, else the estimate, else the few labels there are."""
+    if realized is not None and math.isfinite(realized.value) and realized.n >= min_labels:
+        return realized
+    if estimated is not None and math.isfinite(estimated.value):
+        return estimated
+    return realized if realized is not None and math.isfinite(realized.value) else None
+
+
+def _window(ctx: StageContext, metric: Metric, bar: Bar) -> tuple[Assessment, Judgement, Judgement]:
+    """The whole live window: realized and estimated are judged separately (different rows)."""
+    scored, _ = _live(ctx)
+    whole = _assess(ctx, metric, np.arange(len(scored.valid)), bar, "window")
+    min_labels = ctx.config.min_labels
+    realized = judge(whole.realized, bar, realized=True, min_labels=min_labels)
+    estimated = judge(whole.estimated, bar, realized=False, min_labels=min_labels)
+    return whole, realized, estimated
+
+
+def _chunk_row(chunk: Chunk, a: Assessment) -> dict[str, Any]:
+    basis = a.basis
+    return {
+        "start": chunk.start,
+        "end": chunk.end,
+        "n": a.n,
+        "n_labelled": a.n_labelled,
+        "realized": _value(a.realized),
+        "estimated": _value(a.estimated),
+        "lower": None if basis is None else _finite(basis.lower),
+        "upper": None if basis is None else _finite(basis.upper),
+        "status": a.judgement.status,
+    }
+
+
+def _value(found: Estimate | None) -> float | None:
+    return None if found is None else _finite(found.value)
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+_STATUS = {"pass": Status.PASS, "warn": Status.WARN, "fail": Status.FAIL}
+
+
+@check("PERF001", STAGE, thresholds=("max_drop", "confidence", "min_labels"))
+def live_performance(ctx: StageContext) -> Iterator[Finding]:
+    """Live performance against the research baseline (realized and estimated, per chunk).
+
+    Measures: the metric (`metric:`, default roc_auc / accuracy / rmse by task) on the research
+    baseline split, then on live traffic: *realized* on live rows that have labels, with a
+    confidence interval (DeLong for ROC AUC, Wilson for accuracy/precision/recall, a seeded
+    bootstrap otherwise); *estimated* on live rows without labels (binary models) by
+    confidence-based performance estimation: research scores are calibrated on research labels
+    with isotonic regression and the expected metric is computed from the calibrated
+    probabilities, with its sampling error. Both for the whole window and for each chunk.
+    Fails when a metric's whole interval lies beyond baseline - max_drop (+ for error
+    metrics): a drop larger than tolerated that sampling error cannot explain. Warns when the
+    point is beyond it but the interval is too wide, and says how many labels would settle it.
+    Why: a model is only ready if it still performs on the traffic it serves; a drop confined
+    to recent weeks hides in an overall average, hence chunks.
+    Usual causes: concept drift (the input-outcome relation changed: PERF005/PERF006),
+    covariate drift into regions the model handles badly (PERF002), a broken live feature.
+    Estimates assume no concept drift: labels are the only proof against it.
+    Fix: find when it started (details.chunks), check the drift checks for why, then retrain
+    on recent labelled data or recalibrate; collect labels if the verdict is "too few".
+    """
+    metric = _metric(ctx)
+    baseline = _baseline(ctx, metric)
+    if not math.isfinite(baseline.value):
+        yield _undefined_baseline(metric, baseline)
+        return
+    limit = ctx.config.max_drop
+    bar = Bar(
+        baseline.value - limit if metric.higher_is_better else baseline.value + limit,
+        metric.higher_is_better,
+    )
+    whole, realized, estimated = _window(ctx, metric, bar)
+    _, chunks = _live(ctx)
+    rows = [
+        _chunk_row(c, _assess(ctx, metric, c.rows, bar, f"chunk{i}")) for i, c in enumerate(chunks)
+    ]
+    statuses = [realized.status, estimated.status, *(r["status"] for r in rows)]
+    status = worst([_STATUS[s] for s in statuses if s in _STATUS])
+    if whole.realized is None and whole.estimated is None:
+        status = Status.WARN
+    needed = [j.labels_needed for j in (realized, estimated) if j.labels_needed is not None]
+    yield Finding(
+        status,
+        _performance_message(metric, baseline, bar, whole, rows),
+        source=LIVE_PREDICTIONS,
+        observed=_value(whole.basis),
+        expected=baseline.value,
+        threshold=bar.value,
+        hint=_performance_hint(status, whole),
+        details={
+            "metric": metric.name,
+            "higher_is_better": metric.higher_is_better,
+            "baseline": _baseline_details(baseline),
+            "realized": whole.realized.to_dict() if whole.realized else None,
+            "estimated": whole.estimated.to_dict() if whole.estimated else None,
+            "realized_status": realized.status,
+            "estimated_status": estimated.status,
+            "labels_needed": max(needed) if needed else None,
+            "n": whole.n,
+            "n_labelled": whole.n_labelled,
+            "chunks": rows,
+        },
+    )
+
+
+def _undefined_baseline(metric: Metric, baseline: Baseline) -> Finding:
+    return Finding(
+        Status.WARN,
+        f"the baseline {metric.name} cannot be computed on the {baseline.source}",
+        source=RESEARCH_PREDICTIONS,
+        hint="The baseline rows need both classes (and finite scores); give `baseline:` in the "
+        "checklist or declare research labels that cover the baseline split.",
+        details={"baseline": _baseline_details(baseline)},
+    )
+
+
+def _baseline_details(baseline: Baseline) -> dict[str, Any]:
+    found = baseline.estimate.to_dict() if baseline.estimate else {"value": baseline.value}
+    return {**found, "source": baseline.source}
+
+
+def _describe(name: str, found: Estimate | None, rows: str) -> str:
+    if found is None or not math.isfinite(found.value):
+        return f"{name} n/a"
+    ci = f" [{found.lower:.3f}, {found.upper:.3f}]" if math.isfinite(found.half_width) else ""
+    return f"{name} {found.value:.3f}{ci} on {found.n} {rows}"
+
+
+def _performance_message(
+    metric: Metric, baseline: Baseline, bar: Bar, whole: Assessment, rows: list[dict[str, Any]]
+) -> str:
+    realized = _describe("realized", whole.realized, "labelled rows")
+    estimated = _describe("estimated", whole.estimated, "unlabelled rows")
+    failing = sum(r["status"] == "fail" for r in rows)
+    chunks = f"; {failing} of {len(rows)} chunks below the bar" if rows else ""
+    side = "min" if bar.higher_is_better else "max"
+    return (
+        f"{metric.name}: {realized}, {estimated}; baseline {baseline.value:.3f} "
+        f"({side} {bar.value:.3f}){chunks}"
+    )
+
+
+def _performance_hint(status: Status, whole: Assessment) -> str | None:
+    if status is Status.PASS:
+        return None
+    if whole.realized is None and whole.estimated is None:
+        return (
+            "No live labels, and this task's performance cannot be estimated without them: "
+            "label a sample of live traffic (`mlcheck labels-needed` sizes it)."
+        )
+    if status is Status.WARN:
+        return (
+            "Too few labels to tell whether the drop is real: collect the number of labels in "
+            "details.labels_needed (or per chunk) and run again."
+        )
+    return (
+        "Live performance is significantly below the baseline: check details.chunks for when "
+        "it started and the drift checks (PERF002-PERF006) for why; retrain or recalibrate "
+        "on recent labelled data."
+    )
+
+
+# --------------------------------------------------------------------------- drift machinery
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Research reference against a subset of live rows, for one numeric or categorical column."""
+
+    kind: str  # "numeric" | "categorical"
+    measure: Callable[[np.ndarray], drift.NumericDrift | drift.CategoricalDrift | None]
+    changes: Callable[[np.ndarray, int], list[dict[str, Any]]] | None = None
+    # Whether an effect is large enough to matter; default: the drift_* thresholds.
+    material: Callable[[Any, Any], bool] | None = None
+
+
+def _numeric_comparison(reference: np.ndarray, live: np.ndarray) -> Comparison:
+    ref = drift.finite_sorted(reference)
+    return Comparison(
+        "numeric", lambda rows: drift.numeric_drift(ref, drift.finite_sorted(live[rows]))
+    )
+
+
+def _categorical_comparison(
+    reference: pa.ChunkedArray | pa.Array, live: pa.ChunkedArray | pa.Array
+) -> Comparison:
+    dictionary, ref_codes, live_codes = drift.shared_codes(reference, live)
+    size = len(dictionary)
+    ref_counts = drift.category_counts(ref_codes, size)
+
+    def measure(rows: np.ndarray) -> drift.CategoricalDrift | None:
+        return drift.categorical_drift(ref_counts, drift.category_counts(live_codes[rows], size))
+
+    def changes(rows: np.ndarray, limit: int) -> list[dict[str, Any]]:
+        return _share_changes(
+            dictionary, ref_counts, drift.category_counts(live_codes[rows], size), limit
+        )
+
+    return Comparison("categorical", measure, changes)
+
+
+def _share_changes(
+    dictionary: pa.Array, reference: np.ndarray, live: np.ndarray, limit: int
+) -> list[dict[str, Any]]:
+    """The categories whose share moved most (ties by category), research vs live."""
+    if reference.sum() == 0 or live.sum() == 0:
+        return []
+    ref_share, live_share = reference / reference.sum(), live / live.sum()
+    names = np.asarray(dictionary.cast(pa.string()).to_pylist(), dtype=object)
+    order = np.lexsort((names.astype(str), -np.abs(live_share - ref_share)))[:limit]
+    return [
+        {"category": names[i], "research_share": ref_share[i], "live_share": live_share[i]}
+        for i in order  # at most `limit` categories, not rows
+    ]
+
+
+def _effect(result: drift.NumericDrift | drift.CategoricalDrift) -> float:
+    return result.wasserstein if isinstance(result, drift.NumericDrift) else result.jensen_shannon
+
+
+def _material(result: drift.NumericDrift | drift.CategoricalDrift, config: Any) -> bool:
+    if isinstance(result, drift.NumericDrift):
+        return result.wasserstein >= config.drift_wasserstein
+    return result.jensen_shannon >= config.drift_jensen_shannon or result.psi >= config.drift_psi
+
+
+@dataclass(frozen=True)
+class DriftOutcome:
+    comparison: Comparison
+    result: drift.NumericDrift | drift.CategoricalDrift | None
+    p_adjusted: float
+    drifted: bool
+    chunks: list[dict[str, Any]]
+    severity: Status
+
+
+def _drift_family(
+    ctx: StageContext,
+    comparisons: dict[str, Comparison],
+    eligible: np.ndarray,
+    chunks: list[Chunk],
+    severity: dict[str, Status],
+) -> dict[str, DriftOutcome]:
+    """Window and per-chunk drift of several columns; BH over the columns' window tests, and
+    separately over all (column, chunk) tests. Drift = material effect AND adjusted p < alpha."""
+    config = ctx.config
+    rows = np.flatnonzero(eligible)
+    window = {name: comp.measure(rows) for name, comp in comparisons.items()}
+    adjusted = dict(
+        zip(window, drift.benjamini_hochberg([_p(r) for r in window.values()]), strict=True)
+    )
+    parts = [chunk.rows[eligible[chunk.rows]] for chunk in chunks]
+    per_chunk = {name: [comp.measure(p) for p in parts] for name, comp in comparisons.items()}
+    flat = drift.benjamini_hochberg([_p(r) for results in per_chunk.values() for r in results])
+    out = {}
+    for i, (name, comp) in enumerate(comparisons.items()):  # columns, not rows
+        chunk_p = flat[i * len(chunks) : (i + 1) * len(chunks)]
+        listed = [
+            _drift_chunk(comp, c, len(part), r, q, config, severity[name])
+            for c, part, r, q in zip(chunks, parts, per_chunk[name], chunk_p, strict=True)
+        ]
+        result = window[name]
+        drifted = _drifts(comp, result, adjusted[name], config)
+        out[name] = DriftOutcome(comp, result, adjusted[name], drifted, listed, severity[name])
+    return out
+
+
+def _p(result: drift.NumericDrift | drift.CategoricalDrift | None) -> float:
+    return math.nan if result is None else result.p_value
+
+
+def _drifts(comparison: Comparison, result: Any, p_adjusted: float, config: Any) -> bool:
+    material = comparison.material or _material
+    return result is not None and p_adjusted < config.drift_alpha and material(result, config)
+
+
+def _drift_chunk(
+    comparison: Comparison,
+    chunk: Chunk,
+    n: int,
+    result: Any,
+    p_adjusted: float,
+    config: Any,
+    severity: Status,
+) -> dict[str, Any]:
+    drifted = _drifts(comparison, result, p_adjusted, config)
+    status = "n/a" if result is None else (severity.value if drifted else "pass")
+    return {
+        "start": chunk.start,
+        "end": chunk.end,
+        "n": n,
+        "statistic": None if result is None else _effect(result),
+        "p_value": None if result is None else _finite(p_adjusted),
+        "status": status,
+    }
+
+
+def _outcome_status(outcome: DriftOutcome) -> Status:
+    chunk_drift = any(c["status"] == outcome.severity.value for c in outcome.chunks)
+    return outcome.severity if outcome.drifted or chunk_drift else Status.PASS
+
+
+def _drift_details(outcome: DriftOutcome, extra: dict[str, Any], examples: int) -> dict[str, Any]:
+    result = outcome.result
+    details: dict[str, Any] = {"kind": outcome.comparison.kind, **extra}
+    if isinstance(result, drift.NumericDrift):
+        details.update(wasserstein_sd=result.wasserstein, ks=result.ks)
+    elif isinstance(result, drift.CategoricalDrift):
+        details.update(
+            jensen_shannon=result.jensen_shannon,
+            psi=result.psi,
+            max_share_change=result.max_share_change,
+            chi_square=result.chi_square,
+            dof=result.dof,
+        )
+    if result is not None:
+        details.update(
+            p_value=result.p_value,
+            p_adjusted=_finite(outcome.p_adjusted),
+            n_reference=result.n_reference,
+            n_live=result.n_live,
+        )
+    return {**details, "chunks": outcome.chunks}
+
+
+def _drift_message(name: str, outcome: DriftOutcome) -> str:
+    result = outcome.result
+    if result is None:
+        return f"{name}: no values to compare"
+    if isinstance(result, drift.NumericDrift):
+        effect = f"Wasserstein {result.wasserstein:.3g} research sd, KS {result.ks:.3g}"
+    else:
+        effect = f"Jensen-Shannon {result.jensen_shannon:.3g}, PSI {result.psi:.3g}"
+    moved = sum(c["status"] == outcome.severity.value for c in outcome.chunks)
+    verdict = "drifted" if outcome.drifted else ("drifted in some chunks" if moved else "no drift")
+    chunks = f" ({moved} of {len(outcome.chunks)} chunks)" if outcome.chunks else ""
+    return f"{name}: {verdict}{chunks}; {effect}, adjusted p {outcome.p_adjusted:.2g}"
+
+
+# --------------------------------------------------------------------------- covariate drift
+
+
+def _model_features(ctx: StageContext) -> list[str]:
+    research = ctx.engine.schema(RESEARCH_FEATURES).names
+    live = set(ctx.engine.schema(LIVE_FEATURES).names)
+    cols = ctx.columns
+    if cols.features:
+        names = list(cols.features)
+    else:
+        excluded = (
+            cols.role_columns() | set(cols.ignore) | set(ctx.engine.key(RESEARCH_FEATURES) or [])
+        )
+        names = [c for c in research if c not in excluded]
+    # A feature missing on either side is variable_availability's finding, not drift.
+    return [c for c in names if c in research and c in live]
+
+
+def _kind(ctx: StageContext, name: str, kind: pa.DataType) -> str | None:
+    if (
+        name in ctx.columns.categorical
+        or pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_dictionary(kind)
+        or pa.types.is_boolean(kind)
+    ):
+        return "categorical"
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        return "numeric"
+    return None  # timestamps, nested types: not compared as distributions
+
+
+def _comparison(
+    kind: str, reference: pa.ChunkedArray, live: pa.ChunkedArray, what: str
+) -> Comparison:
+    if kind == "categorical":
+        return _categorical_comparison(reference, live)
+    return _numeric_comparison(_floats(reference, what), _floats(live, what))
+
+
+def _training_rows(ctx: StageContext) -> np.ndarray:
+    """Research feature rows of the training split, or all rows when no split says otherwise."""
+    mask = _split_mask(ctx, RESEARCH_FEATURES, ctx.config.train_split)
+    n = ctx.engine.num_rows(RESEARCH_FEATURES)
+    return np.flatnonzero(mask) if mask is not None and mask.any() else np.arange(n)
+
+
+def importance_shares(importance: dict[str, float] | None) -> dict[str, float]:
+    """Each feature's share of the total absolute importance."""
+    if not importance:
+        return {}
+    total = sum(abs(v) for v in importance.values())
+    return {k: (abs(v) / total if total > 0 else 0.0) for k, v in importance.items()}
+
+
+def _feature_drift(ctx: StageContext) -> dict[str, tuple[DriftOutcome, float | None]]:
+    def compute() -> dict[str, tuple[DriftOutcome, float | None]]:
+        if not (ctx.declared(RESEARCH_FEATURES) and ctx.declared(LIVE_FEATURES)):
+            return {}
+        train = pa.array(_training_rows(ctx))
+        comparisons: dict[str, Comparison] = {}
+        for name in _model_features(ctx):  # columns, not rows
+            reference = ctx.engine.column(RESEARCH_FEATURES, name)
+            kind = _kind(ctx, name, reference.type)
+            if kind is not None:
+                live = ctx.engine.column(LIVE_FEATURES, name)
+                comparisons[name] = _comparison(
+                    kind, reference.take(train), live, f"feature {name!r}"
+                )
+        shares = importance_shares(ctx.columns.importance)
+        severity = {n: _importance_severity(ctx, shares, n) for n in comparisons}
+        chunks = _chunks(ctx, LIVE_FEATURES, (LIVE_FEATURES, LIVE_PREDICTIONS, LIVE_LABELS))
+        eligible = np.ones(ctx.engine.num_rows(LIVE_FEATURES), dtype=bool)
+        family = _drift_family(ctx, comparisons, eligible, chunks, severity)
+        return {n: (o, shares.get(n) if shares else None) for n, o in family.items()}
+
+    return ctx.engine.memo((STAGE, "feature_drift"), compute)
+
+
+def _importance_severity(ctx: StageContext, shares: dict[str, float], name: str) -> Status:
+    # Without importances nothing is known to matter: drift warns, and PERF001 is the gate.
+    if not shares:
+        return Status.WARN
+    return Status.FAIL if shares.get(name, 0.0) >= ctx.config.important_share else Status.WARN
+
+
+@check(
+    "PERF002",
+    STAGE,
+    thresholds=(
+        "drift_wasserstein",
+        "drift_jensen_shannon",
+        "drift_psi",
+        "drift_alpha",
+        "important_share",
+    ),
+)
+def feature_drift(ctx: StageContext) -> Iterator[Finding]:
+    """Covariate drift of each model feature (research training rows vs live).
+
+    Measures, per feature, research training rows (split == train_split, else all research
+    features) against live features: numeric -- the Wasserstein distance in research standard
+    deviations (effect) and the Kolmogorov-Smirnov test; categorical -- the Jensen-Shannon
+    distance and PSI (effects) and a two-sample chi-square test (rare categories pooled).
+    A feature drifts when its effect reaches the threshold AND its Benjamini-Hochberg-adjusted
+    p-value (across features) is below drift_alpha: a million rows cannot make a negligible
+    move count, a hundred rows cannot make noise count. Chunks are tested the same way (BH across
+    all feature x chunk tests). With columns.importance, drift of a feature holding at least
+    important_share of the total importance fails; other drift warns.
+    Why: a model is only validated on the inputs it was trained on; drift of an important input
+    moves predictions into territory research never measured.
+    Usual causes: an upstream source or unit change, a new population (market, channel,
+    campaign), seasonality, a pipeline bug (compare with stage 6 and details.changes).
+    Fix: find when it started (details.chunks); fix the pipeline if it is a bug; if the world
+    changed, check PERF001's estimate and retrain or recalibrate on recent data.
+    """
+    examples = ctx.config.examples
+    for name, (outcome, share) in _feature_drift(ctx).items():
+        extra: dict[str, Any] = {"importance_share": share}
+        if outcome.comparison.changes is not None:
+            extra["changes"] = outcome.comparison.changes(
+                np.arange(_live_feature_rows(ctx)), examples
+            )
+        status = _outcome_status(outcome)
+        yield Finding(
+            status,
+            _drift_message(name, outcome),
+            source=LIVE_FEATURES,
+            column=name,
+            observed=None if outcome.result is None else _effect(outcome.result),
+            threshold=_effect_threshold(outcome.comparison.kind, ctx.config),
+            hint=None if status is Status.PASS else _FEATURE_HINT,
+            details=_drift_details(outcome, extra, examples),
+        )
+
+
+def _live_feature_rows(ctx: StageContext) -> int:
+    return ctx.engine.num_rows(LIVE_FEATURES)
+
+
+def _effect_threshold(kind: str, config: Any) -> float:
+    return config.drift_wasserstein if kind == "numeric" else config.drift_jensen_shannon
+
+
+_FEATURE_HINT = (
+    "The live inputs of this feature moved away from the training data. Check details.chunks for "
+    "when it started and details.changes for which values moved; an upstream source, unit or "
+    "encoding change is a bug to fix in the pipeline, a new population or season means "
+    "retraining or recalibrating on recent data."
+)
+
+
+# --------------------------------------------------------------------------- score and label drift
+
+
+@check("PERF003", STAGE, thresholds=("drift_wasserstein", "drift_alpha"))
+def score_drift(ctx: StageContext) -> Iterator[Finding]:
+    """Prediction drift: live scores vs research scores on the baseline split.
+
+    Measures the distribution of the model's output on live rows against the research baseline
+    split (numeric score: Wasserstein in research sds + KS; multiclass: the predicted class,
+    Jensen-Shannon + chi-square), for the window and per chunk, with the same effect-AND-
+    significance rule as PERF002. Warns: score drift follows from input drift and changes decision
+    rates, but only PERF001 says whether performance suffered.
+    Usual causes: covariate drift (see PERF002), a different model or preprocessing in serving,
+    a changed population. Fix: explain it by PERF002; if inputs did not drift, compare the
+    serving model and pipeline with research (stage 4).
+    """
+    research = _research(ctx)
+    if research is None:
+        return
+    scored, chunks = _live(ctx)
+    reference, live = research.scored, scored
+    rows = research.baseline_rows
+    if ctx.task == "multiclass":
+        assert reference.pred is not None and live.pred is not None
+        comparison = _categorical_comparison(
+            _as_labels(reference.pred[rows]), _as_labels(live.pred)
+        )
+    else:
+        comparison = _numeric_comparison(reference.score[rows], live.score)
+    outcome = _drift_family(ctx, {"score": comparison}, live.valid, chunks, {"score": Status.WARN})[
+        "score"
+    ]
+    yield _single_drift_finding(ctx, outcome, "score", LIVE_PREDICTIONS, _SCORE_HINT)
+
+
+def _as_labels(values: np.ndarray) -> pa.Array:
+    return pa.array(values, mask=np.isnan(values)).cast(pa.int64())
+
+
+def _single_drift_finding(
+    ctx: StageContext, outcome: DriftOutcome, what: str, source: str, hint: str
+) -> Finding:
+    status = _outcome_status(outcome)
+    column = ctx.columns.target if what == "label" else ",".join(ctx.columns.score_columns)
+    return Finding(
+        status,
+        _drift_message(what, outcome),
+        source=source,
+        column=column,
+        observed=None if outcome.result is None else _effect(outcome.result),
+        threshold=_effect_threshold(outcome.comparison.kind, ctx.config),
+        hint=None if status is Status.PASS else hint,
+        details=_drift_details(outcome, {}, ctx.config.examples),
+    )
+
+
+_SCORE_HINT = (
+    "The model's outputs moved: expect decision rates to change. If PERF002 shows input drift that "
+    "explains it, see PERF001 for the effect on performance; if not, compare the serving model and "
+    "preprocessing with research (prediction_mismatch)."
+)
+
+
+@check("PERF004", STAGE, thresholds=("drift_jensen_shannon", "drift_psi", "drift_alpha"))
+def label_drift(ctx: StageContext) -> Iterator[Finding]:
+    """Label drift: the outcome distribution of labelled live rows vs research.
+
+    Measures the class shares (binary/multiclass: Jensen-Shannon, PSI, chi-square) or the
+    outcome distribution (regression: Wasserstein + KS) of labelled live rows against all
+    labelled research rows, for the window and per chunk (labelled rows of each chunk). A class
+    share moving by at least concept_rate_change also counts as material. Warns.
+    Why: a changed base rate (prior shift) miscalibrates probabilities and thresholds even when
+    the ranking is intact. Usual causes: a changed population or policy, seasonality, a change
+    in how or when labels are recorded (delayed labels fill in unevenly). Fix: recalibrate or
+    adjust thresholds if it persists; check the labelling pipeline if it is sudden.
+    """
+    research = _research(ctx)
+    scored, chunks = _live(ctx)
+    if research is None or not scored.labelled.any():
+        return
+    # The outcome distribution does not depend on the model: every labelled research row counts.
+    reference = research.scored.target[research.scored.labelled]
+    if ctx.task == "regression":
+        comparison = _numeric_comparison(reference, scored.target)
+    else:
+        comparison = _categorical_comparison(_as_labels(reference), _as_labels(scored.target))
+        comparison = replace(comparison, material=_label_share_moved)
+    eligible = scored.labelled
+    outcome = _drift_family(ctx, {"label": comparison}, eligible, chunks, {"label": Status.WARN})[
+        "label"
+    ]
+    yield _single_drift_finding(ctx, outcome, "label", LIVE_LABELS, _LABEL_HINT)
+
+
+def _label_share_moved(result: drift.CategoricalDrift, config: Any) -> bool:
+    # Class shares are few and interpretable: a base rate moving by concept_rate_change
+    # (5 points by default) matters even when JS/PSI, built for many categories, stay small.
+    return result.max_share_change >= config.concept_rate_change or _material(result, config)
+
+
+_LABEL_HINT = (
+    "The live outcome rate differs from research (prior shift): probabilities and thresholds tuned "
+    "on research are off even if the ranking holds. Recalibrate if it persists; if it is sudden, "
+    "check how labels are collected (delayed labels arrive unevenly)."
+)
+
+
+# --------------------------------------------------------------------------- concept drift
+
+
+@dataclass(frozen=True)
+class Residuals:
+    """Per bin: live observed vs expected positive rate, relative to research's own residual."""
+
+    n_research: np.ndarray
+    n_live: np.ndarray
+    observed: np.ndarray
+    expected: np.ndarray
+    p_value: np.ndarray
+
+
+def residual_shift(
+    research_bins: np.ndarray,
+    research_y: np.ndarray,
+    research_p: np.ndarray,
+    live_bins: np.ndarray,
+    live_y: np.ndarray,
+    live_p: np.ndarray,
+    size: int,
+) -> Residuals:
+    """Per bin, compare live outcomes with what the research calibration predicts for them.
+
+    Residual rate r = (positives - sum p) / n on each side; under no concept drift the live and
+    research residuals agree. z = (r_live - r_research) / sqrt(sum p(1-p)/n² on both sides)
+    (binomial variance of independent labels); two-sided normal p-value. A bin with fewer than
+    MIN_BIN_ROWS rows on a side is not tested (p = NaN).
+    """
+
+    def sums(bins: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+        return np.bincount(bins, weights=weights, minlength=size).astype(np.float64)
+
+    n_r, n_l = sums(research_bins, None), sums(live_bins, None)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r_r = (sums(research_bins, research_y) - sums(research_bins, research_p)) / n_r
+        r_l = (sums(live_bins, live_y) - sums(live_bins, live_p)) / n_l
+        var = (
+            sums(research_bins, research_p * (1 - research_p)) / n_r**2
+            + sums(live_bins, live_p * (1 - live_p)) / n_l**2
+        )
+        z = (r_l - r_r) / np.sqrt(var)
+    p = np.where(
+        (n_r >= MIN_BIN_ROWS) & (n_l >= MIN_BIN_ROWS) & (var > 0),
+        2 * stats.norm.sf(np.abs(z)),
+        np.nan,
+    )
+    observed = sums(live_bins, live_y) / np.maximum(n_l, 1)
+    expected = sums(live_bins, live_p) / np.maximum(n_l, 1) + np.nan_to_num(r_r)
+    return Residuals(n_r, n_l, observed, expected, p)
+
+
+@dataclass(frozen=True)
+class ConceptData:
+    """Labelled research baseline rows and labelled live rows with calibrated probabilities."""
+
+    research_rows: np.ndarray
+    research_y: np.ndarray
+    research_p: np.ndarray
+    live_rows: np.ndarray
+    live_y: np.ndarray
+    live_p: np.ndarray
+
+
+def _concept_data(ctx: StageContext) -> ConceptData | None:
+    research = _research(ctx)
+    calibrator = _calibrator(ctx)
+    scored, _ = _live(ctx)
+    if research is None or calibrator is None or not scored.labelled.any():
+        return None
+    rows = research.baseline_rows
+    live_rows = np.flatnonzero(scored.labelled)
+    return ConceptData(
+        rows,
+        research.scored.target[rows],
+        calibrator(research.scored.score[rows]),
+        live_rows,
+        scored.target[live_rows],
+        calibrator(scored.score[live_rows]),
+    )
+
+
+def quantile_edges(values: np.ndarray, bins: int) -> np.ndarray:
+    """Interior bin edges at the quantiles of `values` (duplicates merged)."""
+    finite = values[np.isfinite(values)]
+    if len(finite) == 0:
+        return np.array([])
+    return np.unique(np.quantile(finite, np.linspace(0, 1, bins + 1)[1:-1]))
+
+
+def _flagged(residuals: Residuals, adjusted: np.ndarray, config: Any) -> np.ndarray:
+    change = np.abs(residuals.observed - residuals.expected)
+    return (adjusted < config.drift_alpha) & (change >= config.concept_rate_change)
+
+
+@check("PERF005", STAGE, thresholds=("concept_rate_change", "drift_alpha", "bins"))
+def calibration_drift(ctx: StageContext) -> Iterator[Finding]:
+    """Concept drift: calibration per score bin (live outcomes vs research calibration).
+
+    Measures, in `bins` score bins (research quantiles), the positive rate of labelled live rows
+    against the rate the research calibration (isotonic, fitted on the baseline split) predicts
+    for those same rows, each side's residual compared with a binomial z-test, Benjamini-Hochberg
+    across bins. Warns when a bin's rate moved by at least concept_rate_change significantly.
+    Binary models with live labels only.
+    Why: when the same score no longer means the same risk, the relation between inputs and
+    outcome changed (concept drift): estimated performance (CBPE) is then unreliable and
+    decisions at a fixed threshold are off. Usual causes: changed behaviour or policy, a new
+    product, a label definition change. Fix: recalibrate on recent labels; retrain if the ranking
+    suffered too (PERF001 realized).
+    """
+    data = _concept_data(ctx)
+    if data is None:
+        return
+    research, scored = _research(ctx), _live(ctx)[0]
+    assert research is not None
+    edges = quantile_edges(research.scored.score[data.research_rows], ctx.config.bins)
+    research_bins = np.searchsorted(edges, research.scored.score[data.research_rows], side="right")
+    live_bins = np.searchsorted(edges, scored.score[data.live_rows], side="right")
+    residuals = residual_shift(
+        research_bins,
+        data.research_y,
+        data.research_p,
+        live_bins,
+        data.live_y,
+        data.live_p,
+        len(edges) + 1,
+    )
+    adjusted = drift.benjamini_hochberg(residuals.p_value)
+    flagged = _flagged(residuals, adjusted, ctx.config)
+    labels = _interval_labels(edges)
+    rows = _bin_rows(labels, residuals, adjusted, flagged, np.arange(len(labels)))
+    status = Status.WARN if flagged.any() else Status.PASS
+    message = (
+        f"{int(flagged.sum())} of {int((~np.isnan(residuals.p_value)).sum())} tested score bins "
+        f"changed their positive rate by >= {ctx.config.concept_rate_change:g}"
+    )
+    yield Finding(
+        status,
+        message,
+        source=LIVE_LABELS,
+        column=ctx.columns.target,
+        observed=int(flagged.sum()),
+        threshold=ctx.config.concept_rate_change,
+        hint=None if status is Status.PASS else _CONCEPT_HINT,
+        details={
+            "n_research": len(data.research_rows),
+            "n_live": len(data.live_rows),
+            "bins": rows,
+        },
+    )
+
+
+def _interval_labels(edges: np.ndarray) -> list[str]:
+    bounds = [-math.inf, *edges.tolist(), math.inf]
+    return [f"[{a:.4g}, {b:.4g})" for a, b in itertools.pairwise(bounds)]
+
+
+def _bin_rows(
+    labels: list[str], r: Residuals, adjusted: np.ndarray, flagged: np.ndarray, order: np.ndarray
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "bin": labels[i],
+            "n_research": int(r.n_research[i]),
+            "n_live": int(r.n_live[i]),
+            "observed_rate": float(r.observed[i]),
+            "expected_rate": float(r.expected[i]),
+            "p_adjusted": _finite(adjusted[i]),
+            "status": "warn" if flagged[i] else ("n/a" if np.isnan(adjusted[i]) else "pass"),
+        }
+        for i in order  # bins, not rows
+    ]
+
+
+_CONCEPT_HINT = (
+    "Labelled live rows have a different outcome rate than the research calibration predicts for "
+    "the same scores/inputs: the input-outcome relation changed. CBPE estimates (PERF001) assume it "
+    "did not; trust realized metrics, recalibrate on recent labels, retrain if ranking suffered."
+)
+
+
+@dataclass(frozen=True)
+class FeatureBins:
+    labels: list[str]
+    research: np.ndarray
+    live: np.ndarray
+
+
+def _feature_bins(ctx: StageContext, name: str, data: ConceptData) -> FeatureBins | None:
+    """Bins of a feature on the labelled research and live prediction rows (matched by key)."""
+    reference = _lookup(ctx, RESEARCH_PREDICTIONS, name, (RESEARCH_FEATURES, RESEARCH_PREDICTIONS))
+    live = _lookup(ctx, LIVE_PREDICTIONS, name, (LIVE_FEATURES, LIVE_PREDICTIONS))
+    if reference is None or live is None:
+        return None
+    reference, live = (
+        reference.take(pa.array(data.research_rows)),
+        live.take(pa.array(data.live_rows)),
+    )
+    if _kind(ctx, name, reference.type) == "categorical":
+        dictionary, ref_codes, live_codes = drift.shared_codes(reference, live)
+        names = [str(v) for v in dictionary.to_pylist()] + ["(null)"]
+        null = len(dictionary)
+        return FeatureBins(
+            names,
+            np.where(ref_codes < 0, null, ref_codes),
+            np.where(live_codes < 0, null, live_codes),
+        )
+    ref_values, live_values = _floats(reference, name), _floats(live, name)
+    edges = quantile_edges(ref_values, ctx.config.bins)
+    labels = [*_interval_labels(edges), "(null)"]
+    null = len(edges) + 1
+    return FeatureBins(
+        labels, _numeric_bins(ref_values, edges, null), _numeric_bins(live_values, edges, null)
+    )
+
+
+def _numeric_bins(values: np.ndarray, edges: np.ndarray, null: int) -> np.ndarray:
+    return np.where(np.isnan(values), null, np.searchsorted(edges, values, side="right"))
+
+
+@check("PERF006", STAGE, thresholds=("concept_rate_change", "drift_alpha", "bins"))
+def target_rate_drift(ctx: StageContext) -> Iterator[Finding]:
+    """Concept drift: target rate per feature bin changed while the inputs did not.
+
+    Measures, for each model feature whose inputs did not drift (PERF002), the positive rate of
+    labelled live rows in each feature bin (research quantile bins; categories) against what the
+    research calibration predicts for those rows, relative to the same residual on the research
+    baseline split; binomial z-tests, Benjamini-Hochberg across all bins of all features. Warns
+    per feature with a bin that moved by at least concept_rate_change significantly. Binary
+    models with live labels only.
+    Why: it names WHERE the input-outcome relation changed; because the expected rate comes from
+    the model's own calibrated scores, drift in other features does not trigger it.
+    Usual causes: a changed effect of that variable (behaviour, policy, a new product), a
+    changed meaning of the variable upstream. Fix: investigate that feature's relation with the
+    outcome on recent labels; retrain with recent data.
+    """
+    data = _concept_data(ctx)
+    if data is None or not (ctx.declared(RESEARCH_FEATURES) and ctx.declared(LIVE_FEATURES)):
+        return
+    steady = [n for n, (o, _) in _feature_drift(ctx).items() if _outcome_status(o) is Status.PASS]
+    tested = {n: b for n in steady if (b := _feature_bins(ctx, n, data)) is not None}
+    results = {
+        n: residual_shift(
+            b.research,
+            data.research_y,
+            data.research_p,
+            b.live,
+            data.live_y,
+            data.live_p,
+            len(b.labels),
+        )
+        for n, b in tested.items()
+    }
+    adjusted = _split_like(
+        drift.benjamini_hochberg(
+            np.concatenate([r.p_value for r in results.values()]) if results else np.array([])
+        ),
+        results,
+    )
+    flagged_any = False
+    for name, residuals in results.items():  # features, not rows
+        flagged = _flagged(residuals, adjusted[name], ctx.config)
+        if flagged.any():
+            flagged_any = True
+            yield _target_rate_finding(ctx, name, tested[name], residuals, adjusted[name], flagged)
+    if not flagged_any:
+        yield Finding(
+            Status.PASS,
+            f"no target-rate change in the bins of {len(results)} features whose inputs did not drift",
+            source=LIVE_LABELS,
+            column=ctx.columns.target,
+            observed=0,
+            threshold=ctx.config.concept_rate_change,
+            details={"features": sorted(results)},
+        )
+
+
+def _split_like(flat: np.ndarray, results: dict[str, Residuals]) -> dict[str, np.ndarray]:
+    out, start = {}, 0
+    for name, r in results.items():
+        out[name] = flat[start : start + len(r.p_value)]
+        start += len(r.p_value)
+    return out
+
+
+def _target_rate_finding(
+    ctx: StageContext,
+    name: str,
+    bins: FeatureBins,
+    r: Residuals,
+    adjusted: np.ndarray,
+    flagged: np.ndarray,
+) -> Finding:
+    worst_bins = np.lexsort((np.arange(len(adjusted)), np.nan_to_num(adjusted, nan=2.0)))
+    shown = worst_bins[: ctx.config.examples]
+    moved = np.abs(r.observed - r.expected)[flagged]
+    return Finding(
+        Status.WARN,
+        f"{name}: the target rate moved by up to {moved.max():.3f} in {int(flagged.sum())} bins "
+        "while the feature's inputs did not drift",
+        source=LIVE_LABELS,
+        column=name,
+        observed=float(moved.max()),
+        threshold=ctx.config.concept_rate_change,
+        hint=_CONCEPT_HINT,
+        details={"bins": _bin_rows(bins.labels, r, adjusted, flagged, shown)},
+    )
