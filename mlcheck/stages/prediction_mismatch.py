@@ -19,7 +19,7 @@ from scipy.stats import rankdata
 
 from mlcheck.checklist import Checklist
 from mlcheck.context import StageContext
-from mlcheck.engine import SPLIT_COLUMN_DEFAULT, value_counts
+from mlcheck.engine import SPLIT_COLUMN_DEFAULT, KeyJoin, value_counts
 from mlcheck.errors import InputError
 from mlcheck.registry import check
 from mlcheck.results import Finding, Status
@@ -658,17 +658,15 @@ def decision_flips(ctx: StageContext) -> Iterator[Finding]:
     matched, n = len(research), len(flips)
     rate = n / matched if matched else 0.0
     rule = n > 0 and 2 * int(agree[flips].sum()) >= n  # most flips keep their score
+    over = rate > ctx.config.max_flip_rate
     yield Finding(
-        Status.FAIL if rate > ctx.config.max_flip_rate else Status.PASS,
-        f"{n} of {matched} decisions flip ({rate:.2%})"
-        + ("; the scores agree, so the decision rule differs" if rule else ""),
+        Status.FAIL if over else Status.PASS,
+        f"{n} of {matched} decisions flip ({rate:.2%})" + (_RULE_TEXT if rule else ""),
         source=PRODUCTION,
         column=ctx.columns.prediction or ctx.columns.score_columns[0],
         observed=rate,
         threshold=ctx.config.max_flip_rate,
-        hint=(_RULE_HINT if rule else _CROSS_HINT.format(t=ctx.config.threshold))
-        if rate > ctx.config.max_flip_rate
-        else None,
+        hint=(_RULE_HINT if rule else _CROSS_HINT.format(t=ctx.config.threshold)) if over else None,
         details={
             "matched": matched,
             "flips": n,
@@ -676,13 +674,12 @@ def decision_flips(ctx: StageContext) -> Iterator[Finding]:
             "flips_with_agreeing_scores": int(agree[flips].sum()),
             "missing_on_one_side": int(((research >= 0) != (production >= 0)).sum()),
             "directions": _directions(labels, research[flips], production[flips]),
-            "examples": _flip_examples(
-                ctx, flips, join.left_rows, join.right_rows, labels, research, production
-            ),
+            "examples": _flip_examples(ctx, flips, join, labels, research, production),
         },
     )
 
 
+_RULE_TEXT = "; the scores agree, so the decision rule differs"
 _RULE_HINT = "Decisions flip although the scores agree: the decision rule differs (threshold, >= vs >, or the decision column is computed by other code). Align the rule."
 _CROSS_HINT = "Score differences push rows across the decision threshold {t}: fix the score mismatch (PRD004) first."
 
@@ -749,12 +746,12 @@ def _directions(labels: list[str], research: np.ndarray, production: np.ndarray)
 def _flip_examples(
     ctx: StageContext,
     flips: np.ndarray,
-    left: np.ndarray,
-    right: np.ndarray,
+    join: KeyJoin,
     labels: list[str],
     research: np.ndarray,
     production: np.ndarray,
 ) -> list[dict[str, Any]]:
+    left, right = join.left_rows, join.right_rows
     picked = flips[first_by_key(ctx, RESEARCH, left[flips], ctx.config.examples)]
     r_scores, p_scores = scores(ctx, RESEARCH).values, scores(ctx, PRODUCTION).values
     return [

@@ -242,12 +242,6 @@ def _reassignment(ctx: StageContext, column: str, what: str) -> Iterator[Finding
     moved = np.flatnonzero(research != production)
     matched, n = len(research), len(moved)
     cause = _cause(ctx, codes, research, production) if n else None
-    picked = moved[first_by_key(ctx, RESEARCH, join.left_rows[moved], ctx.config.examples)]
-    keys = key_values(ctx, RESEARCH, join.left_rows[picked])
-    examples = [
-        {"key": k, "research": codes.name(research[i]), "production": codes.name(production[i])}
-        for k, i in zip(keys, picked, strict=True)
-    ]
     share = n / matched if matched else 0.0
     message = (
         f"{n} of {matched} matched keys ({share:.2%}) changed {what}"
@@ -268,9 +262,25 @@ def _reassignment(ctx: StageContext, column: str, what: str) -> Iterator[Finding
             "share": share,
             "cause": cause,
             "matrix": assignment_matrix(codes, research, production),
-            "examples": examples,
+            "examples": _moved_examples(ctx, codes, join, moved),
         },
     )
+
+
+def _moved_examples(
+    ctx: StageContext, codes: Codes, join: KeyJoin, moved: np.ndarray
+) -> list[dict[str, Any]]:
+    """The reassigned keys with the smallest keys, with their label on each side."""
+    picked = moved[first_by_key(ctx, RESEARCH, join.left_rows[moved], ctx.config.examples)]
+    research, production = (
+        codes.research[join.left_rows[picked]],
+        codes.production[join.right_rows[picked]],
+    )
+    keys = key_values(ctx, RESEARCH, join.left_rows[picked])
+    return [
+        {"key": k, "research": codes.name(int(r)), "production": codes.name(int(p))}
+        for k, r, p in zip(keys, research, production, strict=True)
+    ]
 
 
 def assignment_matrix(
@@ -403,12 +413,6 @@ def keys_in_several_splits(ctx: StageContext) -> Iterator[Finding]:
         entity, _ = key_codes(keys, [k.slice(0, 0) for k in keys])
         spread = split_spread(entity, codes.side(side), is_holdout)
         leaked = np.flatnonzero((spread.splits > 1) & (spread.holdout > 0))
-        rows = spread.first_row[leaked]
-        picked = first_by_key(ctx, slot, rows, ctx.config.examples)
-        examples = [
-            {"key": k, "splits": mask_labels(int(spread.mask[leaked[i]]), codes)}
-            for k, i in zip(key_values(ctx, slot, rows[picked]), picked, strict=True)
-        ]
         n = len(leaked)
         yield Finding(
             Status.FAIL if n > limit else Status.PASS,
@@ -424,9 +428,21 @@ def keys_in_several_splits(ctx: StageContext) -> Iterator[Finding]:
             details={
                 "leaked_keys": n,
                 "combinations": combinations(spread, leaked, codes),
-                "examples": examples,
+                "examples": _leaked_key_examples(ctx, slot, spread, leaked, codes),
             },
         )
+
+
+def _leaked_key_examples(
+    ctx: StageContext, slot: str, spread: Spread, leaked: np.ndarray, codes: Codes
+) -> list[dict[str, Any]]:
+    rows = spread.first_row[leaked]
+    picked = first_by_key(ctx, slot, rows, ctx.config.examples)
+    keys = key_values(ctx, slot, rows[picked])
+    return [
+        {"key": k, "splits": mask_labels(int(spread.mask[leaked[i]]), codes)}
+        for k, i in zip(keys, picked, strict=True)
+    ]
 
 
 @check("SPL005", STAGE, thresholds=("max_leaked_groups",))
@@ -461,18 +477,7 @@ def _group_finding(
 ) -> Finding:
     spread = split_spread(row_codes(values), codes.side(side), is_holdout)
     leaked = np.flatnonzero(spread.splits > 1)
-    taken = values.take(pa.array(spread.first_row[leaked], type=pa.int64()))
-    picked = np.asarray(
-        pc.sort_indices(taken).slice(0, ctx.config.examples).to_numpy(), dtype=np.int64
-    )
-    examples = [
-        {
-            "group": g,
-            "rows": int(spread.rows[leaked[i]]),
-            "splits": mask_labels(int(spread.mask[leaked[i]]), codes),
-        }
-        for g, i in zip(taken.take(pa.array(picked)).to_pylist(), picked, strict=True)
-    ]
+    examples = _group_examples(values, spread, leaked, codes, ctx.config.examples)
     n, limit, slot = len(leaked), ctx.config.max_leaked_groups, f"{side}.splits"
     names = ", ".join(str(e["group"]) for e in examples[:3])
     return Finding(
@@ -494,6 +499,23 @@ def _group_finding(
             "examples": examples,
         },
     )
+
+
+def _group_examples(
+    values: pa.ChunkedArray, spread: Spread, leaked: np.ndarray, codes: Codes, limit: int
+) -> list[dict[str, Any]]:
+    """The smallest spanning group values, each with its rows and splits."""
+    taken = values.take(pa.array(spread.first_row[leaked], type=pa.int64()))
+    picked = np.asarray(pc.sort_indices(taken).slice(0, limit).to_numpy(), dtype=np.int64)
+    groups = taken.take(pa.array(picked)).to_pylist()
+    return [
+        {
+            "group": g,
+            "rows": int(spread.rows[leaked[i]]),
+            "splits": mask_labels(int(spread.mask[leaked[i]]), codes),
+        }
+        for g, i in zip(groups, picked, strict=True)
+    ]
 
 
 def _not_found(side: str, column: str, what: str) -> Finding:
@@ -547,21 +569,11 @@ def _temporal_finding(
     slot, split = f"{side}.splits", codes.side(side) + 1
     times, known = _time_numbers(values)
     if times is None:
-        return Finding(
-            Status.WARN,
-            f"{slot}: timestamp {values.type} cannot be read as time: temporal leakage not checked",
-            source=slot,
-            column=ctx.columns.timestamp,
-        )
+        return _unchecked(ctx, slot, f"timestamp {values.type} cannot be read as time")
     train = training(ctx, codes.labels)[split] & known
     holdout = held_out(ctx, codes.labels)[split]
     if not train.any():
-        return Finding(
-            Status.WARN,
-            f"{slot}: no training row with a timestamp: temporal leakage not checked",
-            source=slot,
-            column=ctx.columns.timestamp,
-        )
+        return _unchecked(ctx, slot, "no training row has a timestamp")
     newest = int(np.flatnonzero(train)[np.argmax(times[train])])
     early = np.flatnonzero(holdout & known & (times < times[newest]))
     picked = early[first_by_key(ctx, slot, early, ctx.config.examples)]
@@ -584,6 +596,11 @@ def _temporal_finding(
             "examples": key_values(ctx, slot, picked),
         },
     )
+
+
+def _unchecked(ctx: StageContext, slot: str, why: str) -> Finding:
+    message = f"{slot}: {why}: temporal leakage not checked"
+    return Finding(Status.WARN, message, source=slot, column=ctx.columns.timestamp)
 
 
 def _time_numbers(values: pa.ChunkedArray) -> tuple[np.ndarray | None, np.ndarray]:
