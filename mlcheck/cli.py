@@ -233,6 +233,42 @@ def env_capture(
     _write(capture_json(), output)
 
 
+@app.command("labels-needed")
+def labels_needed(
+    metric: Annotated[str, typer.Option(help="accuracy, precision, recall or roc_auc.")],
+    expected: Annotated[float, typer.Option(help="The metric value you expect, e.g. 0.9.")],
+    margin: Annotated[
+        float | None, typer.Option(help="Wanted confidence-interval half-width (metric units).")
+    ] = None,
+    labels: Annotated[
+        int | None, typer.Option(help="Reverse: the half-width this many labels give.")
+    ] = None,
+    prevalence: Annotated[
+        float | None, typer.Option(help="Share of positives (recall, roc_auc, precision).")
+    ] = None,
+    positive_rate: Annotated[
+        float | None, typer.Option(help="Share of predicted positives (precision).")
+    ] = None,
+    confidence: Annotated[float, typer.Option(help="Confidence level.")] = 0.95,
+) -> None:
+    """How many labels a metric needs for a given precision of measurement (or the reverse)."""
+    from mlcheck.metrics import labels_needed_report  # scipy only when this command runs
+
+    try:
+        text = labels_needed_report(
+            metric,
+            expected,
+            confidence,
+            margin=margin,
+            labels=labels,
+            prevalence=prevalence,
+            positive_rate=positive_rate,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    _write(text, None)
+
+
 def _stages(names: list[str], option: str) -> tuple[str, ...]:
     """Validate stage names given to --only/--skip against the stages this version has."""
     for name in names:

@@ -576,3 +576,67 @@ def _check_inputs(expected: float, margin: float, confidence: float) -> None:
 def _ceil(x: float) -> int:
     # Guard against 1199.9999999 becoming 1200 only because of float noise.
     return max(1, math.ceil(x - 1e-9))
+
+
+def labels_needed_report(
+    metric: str,
+    expected: float,
+    confidence: float,
+    *,
+    margin: float | None = None,
+    labels: int | None = None,
+    prevalence: float | None = None,
+    positive_rate: float | None = None,
+) -> str:
+    """The text of `mlcheck labels-needed`: labels for a margin, or the margin `labels` give."""
+    if (margin is None) == (labels is None):
+        raise ValueError("give exactly one of --margin (labels needed) or --labels (margin given)")
+    rates = {"prevalence": prevalence, "positive_rate": positive_rate}
+    level = f"{confidence:.0%} confidence"
+    if margin is not None:
+        n = labels_needed(metric, expected, margin, confidence, **rates)
+        head = f"{metric} {expected:g} ± {margin:g} at {level} needs {n:,} labelled rows"
+    else:
+        assert labels is not None
+        n = labels
+        width = half_width(metric, expected, labels, confidence, **rates)
+        head = f"{labels:,} labelled rows measure {metric} {expected:g} ± {width:.4g} at {level}"
+    counted = _counted_rows(metric, n, prevalence, positive_rate)
+    return "\n".join([head + counted + ".", *_notes(metric, prevalence, positive_rate)]) + "\n"
+
+
+def _counted_rows(
+    metric: str, n: int, prevalence: float | None, positive_rate: float | None
+) -> str:
+    """ ", of which about k positives" for the metrics that only count part of the rows."""
+    if metric == "recall" and prevalence:
+        return f", of which about {round(n * prevalence):,} positives"
+    share = positive_rate if positive_rate is not None else prevalence
+    if metric == "precision" and share:
+        return f", of which about {round(n * share):,} predicted positives"
+    if metric == "roc_auc" and prevalence:
+        return f", of which about {round(n * min(prevalence, 1 - prevalence)):,} in the rarer class"
+    return ""
+
+
+def _notes(metric: str, prevalence: float | None, positive_rate: float | None) -> list[str]:
+    formula = {
+        "accuracy": "n = z²·p(1-p) / margin²  (normal approximation; every labelled row counts)",
+        "recall": "n = z²·p(1-p) / margin² / prevalence  (only positives count)",
+        "precision": "n = z²·p(1-p) / margin² / positive_rate  (only predicted positives count)",
+        "roc_auc": "smallest n with z·sqrt(Var_HanleyMcNeil(AUC, n·prevalence, "
+        "n·(1-prevalence))) <= margin",
+    }[metric]
+    notes = [f"formula: {formula}"]
+    if metric == "precision" and positive_rate is None:
+        notes.append("assumed: the predicted-positive rate equals the prevalence (--positive-rate)")
+    rare = positive_rate if metric == "precision" and positive_rate else prevalence
+    times = (
+        f" (here about {1 / min(rare, 1 - rare):,.0f}x)" if rare and metric != "accuracy" else ""
+    )
+    notes.append(
+        "note: a rare positive class multiplies the labels needed: recall sees only positives, "
+        f"precision only predicted positives, ROC AUC is limited by the rarer class{times}; "
+        "an accuracy that looks precise can hide a badly measured recall."
+    )
+    return notes
