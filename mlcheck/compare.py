@@ -48,7 +48,9 @@ over rows. Hashes are 64-bit, deterministic across runs and platforms, and not c
 
 from __future__ import annotations
 
+import itertools
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -366,6 +368,14 @@ def logical_type(t: pa.DataType) -> pa.DataType:
     return t
 
 
+def type_name(t: pa.DataType) -> str:
+    """The logical type as users know it: float64/float32 rather than Arrow's double/float."""
+    text = str(logical_type(t))
+    for arrow, common in (("halffloat", "float16"), ("double", "float64"), ("float", "float32")):
+        text = re.sub(rf"\b{arrow}\b", common, text)
+    return text
+
+
 def type_family(t: pa.DataType) -> str:
     t = logical_type(t)
     checks = [
@@ -452,7 +462,10 @@ def _decoded(column: pa.ChunkedArray) -> pa.ChunkedArray:
 
 def _normalize(column: pa.ChunkedArray, kind: Kind, other: pa.DataType) -> _Normalized:
     column = _decoded(column)
-    valid = ~np.asarray(column.is_null().to_numpy(), dtype=bool)
+    if column.null_count:
+        valid = ~np.asarray(column.is_null().to_numpy(), dtype=bool)
+    else:
+        valid = np.ones(len(column), dtype=bool)
     if kind == "null":
         return _Normalized(np.zeros(len(column), dtype=np.int64), valid)
     if pa.types.is_null(column.type):
@@ -471,7 +484,7 @@ def _normalize(column: pa.ChunkedArray, kind: Kind, other: pa.DataType) -> _Norm
 
 
 def _filled(column: pa.ChunkedArray, fill: float) -> np.ndarray:
-    return np.asarray(column.fill_null(fill).to_numpy())
+    return np.asarray((column.fill_null(fill) if column.null_count else column).to_numpy())
 
 
 def _temporal(column: pa.ChunkedArray, other: pa.DataType, valid: np.ndarray) -> _Normalized:
@@ -493,12 +506,11 @@ _U = np.uint64
 _NULL_HASH = _U(0x6A09E667F3BCC909)
 _POLY = 0x100000001B3  # odd, so invertible modulo 2**64
 _POLY_INV = pow(_POLY, -1, 2**64)
-_BLOCK = 1 << 16
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser: spreads every input bit over the 64 output bits."""
-    x = np.asarray(x, dtype=np.uint64)
+    """splitmix64: spreads every input bit over the 64 output bits (and 0 does not map to 0)."""
+    x = np.asarray(x, dtype=np.uint64) + _U(0x9E3779B97F4A7C15)
     x = (x ^ (x >> _U(30))) * _U(0xBF58476D1CE4E5B9)
     x = (x ^ (x >> _U(27))) * _U(0x94D049BB133111EB)
     return x ^ (x >> _U(31))
@@ -512,43 +524,66 @@ def _mix2(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> _U(33))
 
 
-def _powers(base: int, count: int) -> np.ndarray:
-    """base**0 .. base**(count-1) modulo 2**64."""
-    out = np.empty(count, dtype=np.uint64)
-    if count:
-        out[0] = 1
-        out[1:] = np.cumprod(np.full(count - 1, base, dtype=np.uint64))
-    return out
+class _PowerTable:
+    """base**k modulo 2**64 for k = 0, 1, ...; grown on demand and shared by every block."""
+
+    def __init__(self, base: int) -> None:
+        self.base = base
+        self.table = np.ones(1, dtype=np.uint64)
+
+    def upto(self, count: int) -> np.ndarray:
+        if len(self.table) < count:
+            size = max(count, 2 * len(self.table))
+            grown = np.empty(size, dtype=np.uint64)
+            grown[0] = 1
+            grown[1:] = np.cumprod(np.full(size - 1, self.base, dtype=np.uint64))
+            self.table = grown
+        return self.table[:count]
 
 
-def _block_hashes(block: pa.Array) -> np.ndarray:
-    """Polynomial hash of each value of a large_binary block, from its offsets and bytes."""
-    n = len(block)
-    buffers = block.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=np.int64)[block.offset : block.offset + n + 1]
+_POWERS = _PowerTable(_POLY)
+_INVERSE_POWERS = _PowerTable(_POLY_INV)
+_BLOCK_BYTES = 1 << 20  # bytes hashed per block: bounds the temporary arrays and power tables
+
+
+def _block_hashes(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Polynomial hash of each value whose bytes are data[offsets[i]:offsets[i+1]]."""
+    low, high = int(offsets[0]), int(offsets[-1])
+    weighted = data[low:high].astype(np.uint64)
+    weighted += _U(1)  # a zero byte still counts
+    weighted *= _POWERS.upto(high - low)
+    prefix = np.zeros(high - low + 1, dtype=np.uint64)
+    np.cumsum(weighted, out=prefix[1:])
+    starts, ends = offsets[:-1] - low, offsets[1:] - low
+    raw = prefix[ends] - prefix[starts]
+    # Multiplying by base**-start makes the hash independent of where the value sits.
+    raw *= _INVERSE_POWERS.upto(high - low + 1)[starts]
+    raw ^= (ends - starts).astype(np.uint64) * _U(0x9E3779B97F4A7C15)  # "a" + "" != "" + "a"
+    return _mix(raw)
+
+
+def _chunk_hashes(chunk: pa.Array) -> np.ndarray:
+    chunk = chunk.cast(pa.large_binary())
+    buffers = chunk.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=np.int64)[
+        chunk.offset : chunk.offset + len(chunk) + 1
+    ]
     data = (
         np.frombuffer(buffers[2], dtype=np.uint8)
         if buffers[2] is not None
         else np.zeros(0, np.uint8)
     )
-    low, high = int(offsets[0]), int(offsets[-1])
-    body = data[low:high].astype(np.uint64) + _U(1)  # +1: a zero byte still counts
-    prefix = np.zeros(high - low + 1, dtype=np.uint64)
-    np.cumsum(body * _powers(_POLY, high - low), out=prefix[1:])
-    starts, ends = offsets[:-1] - low, offsets[1:] - low
-    # Dividing by base**start makes the hash independent of where the value sits in the buffer.
-    raw = (prefix[ends] - prefix[starts]) * _powers(_POLY_INV, high - low + 1)[starts]
-    return _mix(raw ^ _mix((ends - starts).astype(np.uint64)))
+    # Block boundaries (value indices) every _BLOCK_BYTES bytes; a loop over blocks, not rows.
+    marks = np.arange(offsets[0], offsets[-1], _BLOCK_BYTES)
+    cuts = np.unique(np.concatenate([[0], np.searchsorted(offsets, marks[1:]), [len(chunk)]]))
+    parts = [_block_hashes(data, offsets[a : b + 1]) for a, b in itertools.pairwise(cuts)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
 
 
 def bytes_hashes(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """64-bit hash of each value of a string/binary array (nulls hash like empty values)."""
     chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
-    parts = [
-        _block_hashes(chunk.cast(pa.large_binary()).slice(start, _BLOCK))
-        for chunk in chunks
-        for start in range(0, len(chunk), _BLOCK)
-    ]
+    parts = [_chunk_hashes(chunk) for chunk in chunks if len(chunk)]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
 
 
@@ -570,16 +605,22 @@ def _name_hash(text: str) -> np.uint64:
     return np.uint64(bytes_hashes(pa.array([text]))[0])
 
 
-def _digest(hashes: np.ndarray) -> tuple[int, int]:
-    """Order-independent 128-bit digest of a multiset of 64-bit hashes (two wrapped sums)."""
-    return int(_mix(hashes ^ _U(0x243F6A8885A308D3)).sum(dtype=np.uint64)), int(
-        _mix2(hashes).sum(dtype=np.uint64)
-    )
+def _salt(name: str) -> np.uint64:
+    """An odd per-column multiplier: a row hash is the sum of value hashes times salts."""
+    return _name_hash(name) | _U(1)
 
 
-def _fingerprint(schema_sig: str, rows: int, row_hashes: np.ndarray) -> str:
-    first, second = _digest(row_hashes)
-    first ^= int(_name_hash(schema_sig)) ^ rows
+def _digest(hashes: np.ndarray) -> tuple[int, int, int]:
+    """Order-independent digest of a multiset of (already mixed) 64-bit value hashes."""
+    second = (hashes * _U(0xD6E8FEB86659FD93)) ^ (hashes >> _U(29))
+    return len(hashes), int(hashes.sum(dtype=np.uint64)), int(second.sum(dtype=np.uint64))
+
+
+def _fingerprint(schema_sig: str, row_hashes: np.ndarray) -> str:
+    """128 bits: two sums of independently re-mixed row hashes (mixing first makes the sum
+    depend on which values share a row, not just on each column's values), plus the schema."""
+    first = int(_mix(row_hashes).sum(dtype=np.uint64)) ^ int(_name_hash(schema_sig))
+    second = int(_mix2(row_hashes).sum(dtype=np.uint64)) ^ len(row_hashes)
     return f"{first:016x}{second:016x}"
 
 
@@ -643,7 +684,7 @@ def classify_dtype_change(
         return None
     lf, rf = type_family(lt), type_family(rt)
     values = _decoded(left_column)
-    research, production = str(lt), str(rt)
+    research, production = type_name(lt), type_name(rt)
     if lf == "null":
         return DtypeChange(column, research, production, "widening", "research column is all null")
     if rf == "null":
@@ -906,7 +947,8 @@ class _Comparer:
         common = [c for c in left_cols if c in right_cols]
         kinds = {c: pair_kind(self.left.column(c).type, self.right.column(c).type) for c in common}
         uncomparable = {
-            c: f"{self.left.column(c).type} vs {self.right.column(c).type} cannot be compared"
+            c: f"{type_name(self.left.column(c).type)} vs {type_name(self.right.column(c).type)} "
+            "cannot be compared"
             for c in common
             if kinds[c] == "uncomparable"
         }
@@ -946,7 +988,9 @@ class _Comparer:
             keys=self._key_diagnostics(join) if join is not None else None,
             rows=self._key_rows(join) if join is not None else self._multiset_rows(common, hashes),
             stats={} if identical else self._stats(compared, kinds, norms, hashes),
-            cells={} if identical or join is None else self._cells(compared, kinds, norms, join),
+            cells={}
+            if identical or join is None
+            else self._cells(compared, kinds, norms, hashes, join),
             join=join,
         )
 
@@ -971,8 +1015,8 @@ class _Comparer:
                 column_hashes = (
                     hashes[name][side] if name in hashes else self._own_hashes(table, name)
                 )
-                row += _mix(column_hashes ^ _name_hash(name))
-            out.append(_fingerprint(_schema_signature(table), table.num_rows, row))
+                row += column_hashes * _salt(name)
+            out.append(_fingerprint(_schema_signature(table), row))
         return out[0], out[1]
 
     @staticmethod
@@ -1066,9 +1110,9 @@ class _Comparer:
         right_rows = np.zeros(self.right.num_rows, dtype=np.uint64)
         for name in common:
             if name in hashes:
-                salt = _name_hash(name)
-                left_rows += _mix(hashes[name][0] ^ salt)
-                right_rows += _mix(hashes[name][1] ^ salt)
+                salt = _salt(name)
+                left_rows += hashes[name][0] * salt
+                right_rows += hashes[name][1] * salt
         distinct, inverse = np.unique(np.concatenate([left_rows, right_rows]), return_inverse=True)
         n_left = len(left_rows)
         left_count = np.bincount(inverse[:n_left], minlength=len(distinct))
@@ -1135,14 +1179,18 @@ class _Comparer:
         compared: tuple[str, ...],
         kinds: Mapping[str, Kind],
         norms: Mapping[str, tuple[_Normalized, _Normalized]],
+        hashes: Mapping[str, tuple[np.ndarray, np.ndarray]],
         join: KeyJoin,
     ) -> dict[str, CellComparison]:
-        rank = self._pair_rank(join)
+        found = {
+            name: _cell_differences(kinds[name], *norms[name], hashes[name], join, self.tol)
+            for name in compared
+        }
+        needs_rank = self.examples and any(len(f["beyond"]) for f in found.values())
+        rank = self._pair_rank(join) if needs_rank else np.zeros(0, dtype=np.int64)
         out = {}
         for name in compared:
-            ln, rn = norms[name]
-            found = _cell_differences(kinds[name], ln, rn, join, self.tol)
-            examples = self._cell_examples(name, found["beyond"], rank, join)
+            examples = self._cell_examples(name, found[name]["beyond"], rank, join)
             out[name] = CellComparison(
                 column=name,
                 kind=kinds[name],
@@ -1151,7 +1199,7 @@ class _Comparer:
                 left_column=self.left.column(name),
                 right_column=self.right.column(name),
                 join=join,
-                **found,
+                **found[name],
             )
         return out
 
@@ -1190,16 +1238,29 @@ def _schema_signature(table: pa.Table) -> str:
 
 
 def _cell_differences(
-    kind: Kind, ln: _Normalized, rn: _Normalized, join: KeyJoin, tol: _Tolerance
+    kind: Kind,
+    ln: _Normalized,
+    rn: _Normalized,
+    hashes: tuple[np.ndarray, np.ndarray],
+    join: KeyJoin,
+    tol: _Tolerance,
 ) -> dict[str, Any]:
     """Per-pair comparison of one column: the position arrays and max differences."""
     lvalid, rvalid = ln.valid[join.left_rows], rn.valid[join.right_rows]
-    differ = _differing_pairs(kind, ln, rn, join, lvalid & rvalid)
+    if kind in ("text", "binary"):
+        # Equal values hash equally, so differing hashes are exactly the differing values (bar
+        # a 2**-64 collision); this avoids gathering the strings themselves.
+        a, b = hashes[0][join.left_rows], hashes[1][join.right_rows]
+    else:
+        a, b = ln.values[join.left_rows], rn.values[join.right_rows]
+    same = a == b
+    if kind == "float":
+        same |= np.isnan(a) & np.isnan(b)
+    differ = np.flatnonzero(lvalid & rvalid & ~same)
     close = np.zeros(len(differ), dtype=bool)
     max_abs = max_rel = None
     if kind not in ("text", "binary") and len(differ):
-        da = ln.values[join.left_rows[differ]].astype(np.float64)
-        db = rn.values[join.right_rows[differ]].astype(np.float64)
+        da, db = a[differ].astype(np.float64), b[differ].astype(np.float64)
         if kind == "float":
             close = within_tolerance(da, db, tol.rtol, tol.atol)
         max_abs, max_rel = _max_differences(da, db, kind, ln.unit_ns)
@@ -1211,22 +1272,6 @@ def _cell_differences(
         "max_abs_diff": max_abs,
         "max_rel_diff": max_rel,
     }
-
-
-def _differing_pairs(
-    kind: Kind, ln: _Normalized, rn: _Normalized, join: KeyJoin, both_valid: np.ndarray
-) -> np.ndarray:
-    """Pair positions where both sides hold a value and the values are not equal."""
-    if kind in ("text", "binary"):
-        left = ln.values.take(pa.array(join.left_rows))
-        right = rn.values.take(pa.array(join.right_rows))
-        equal = pc.fill_null(pc.equal(left, right), True).to_numpy(zero_copy_only=False)
-        return np.flatnonzero(both_valid & ~np.asarray(equal, dtype=bool))
-    a, b = ln.values[join.left_rows], rn.values[join.right_rows]
-    same = a == b
-    if kind == "float":
-        same |= np.isnan(a) & np.isnan(b)
-    return np.flatnonzero(both_valid & ~same)
 
 
 def _max_differences(

@@ -431,7 +431,7 @@ def column_statistics(ctx: StageContext) -> Iterator[Finding]:
                 Status.PASS,
                 message,
                 source=name,
-                details={"explained": {c: _stat_details(cmp, c) for c in explained}},
+                details={"explained": {c: _stat_details(cmp, c, full=False) for c in explained}},
             )
 
 
@@ -444,18 +444,22 @@ def _explained(cmp: TableComparison, column: str) -> bool:
     return cmp.row_set_differs() or retyped or (cells is not None and cells.n_beyond > 0)
 
 
-def _stat_details(cmp: TableComparison, column: str) -> dict[str, Any]:
+def _stat_details(cmp: TableComparison, column: str, *, full: bool = True) -> dict[str, Any]:
+    """The differing statistics; with `full`, also every statistic of both sides."""
     stats = cmp.stats[column]
+    differences = [
+        {
+            "stat": d.stat,
+            "research": d.research,
+            "production": d.production,
+            "tolerance": d.tolerance,
+        }
+        for d in stats.differences
+    ]
+    if not full:
+        return {"differences": differences}
     return {
-        "differences": [
-            {
-                "stat": d.stat,
-                "research": d.research,
-                "production": d.production,
-                "tolerance": d.tolerance,
-            }
-            for d in stats.differences
-        ],
+        "differences": differences,
         "research": stats.left.as_dict() if stats.left else None,
         "production": stats.right.as_dict() if stats.right else None,
     }
