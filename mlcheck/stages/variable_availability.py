@@ -26,6 +26,7 @@ from scipy.stats import wasserstein_distance
 
 from mlcheck.checklist import Checklist
 from mlcheck.context import StageContext
+from mlcheck.engine import value_counts
 from mlcheck.errors import InputError
 from mlcheck.registry import check
 from mlcheck.results import Finding, Status
@@ -197,35 +198,87 @@ def plural(n: int, one: str, many: str) -> str:
 # --------------------------------------------------------------------------- replacements
 
 
-def distribution_distance(research: pa.ChunkedArray, live: pa.ChunkedArray) -> float | None:
+QUANTILES = 1024
+_GRID = (np.arange(QUANTILES) + 0.5) / QUANTILES
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A column's distribution, summarised once per run so replacement matching stays cheap.
+
+    Numeric: the sorted values when there are at most QUANTILES of them (distances are then exact),
+    else the empirical quantile function at QUANTILES midpoints. Text: categories and counts.
+    """
+
+    kind: str  # "numeric" | "text"
+    values: np.ndarray | None = None
+    exact: bool = True
+    std: float = 0.0
+    categories: pa.Array | None = None
+    counts: np.ndarray | None = None
+
+
+def profile(ctx: StageContext, slot: str, name: str) -> Profile | None:
+    return ctx.engine.memo(
+        (STAGE, "profile", slot, name), lambda: column_profile(ctx.engine.column(slot, name))
+    )
+
+
+def column_profile(column: pa.ChunkedArray) -> Profile | None:
+    """The distribution summary of a numeric or text column; None for other types or no values."""
+    present = present_values(column)
+    if len(present) == 0:
+        return None
+    if _is_number(present.type):
+        values = np.sort(present.to_numpy().astype(float))
+        exact = len(values) <= QUANTILES
+        summary = values if exact else _sorted_quantiles(values)
+        return Profile("numeric", summary, exact, float(np.std(values)))
+    if is_text(present.type):
+        categories, counts = value_counts(present)
+        return Profile("text", categories=_as_text(categories), counts=np.asarray(counts))
+    return None
+
+
+def distribution_distance(research: Profile | None, live: Profile | None) -> float | None:
     """Normalised Wasserstein (numeric) or Jensen-Shannon distance (text); None if not comparable.
 
-    Wasserstein is divided by the research standard deviation so the number is unit-free; the
-    Jensen-Shannon distance uses base 2, so it lies in [0, 1].
+    Wasserstein (the area between the two quantile functions) is divided by the research standard
+    deviation so the number is unit-free; Jensen-Shannon uses base 2, so it lies in [0, 1].
     """
-    research, live = present_values(research), present_values(live)
-    if len(research) == 0 or len(live) == 0:
+    if research is None or live is None or research.kind != live.kind:
         return None
-    if _is_number(research.type) and _is_number(live.type):
-        r = research.to_numpy().astype(float)
-        scale = float(np.std(r)) or 1.0
-        return float(wasserstein_distance(r, live.to_numpy().astype(float)) / scale)
-    if is_text(research.type) and is_text(live.type):
+    if research.kind == "text":
         return _jensen_shannon(research, live)
-    return None
+    assert research.values is not None and live.values is not None
+    if research.exact and live.exact:
+        distance = float(wasserstein_distance(research.values, live.values))
+    else:
+        distance = float(np.mean(np.abs(_quantile_function(research) - _quantile_function(live))))
+    return distance / (research.std or 1.0)
+
+
+def _quantile_function(summary: Profile) -> np.ndarray:
+    assert summary.values is not None
+    return _sorted_quantiles(summary.values) if summary.exact else summary.values
+
+
+def _sorted_quantiles(values: np.ndarray) -> np.ndarray:
+    """The empirical quantile function of sorted values at the grid: the ceil(n * u)-th value."""
+    return values[np.ceil(len(values) * _GRID).astype(np.int64) - 1]
 
 
 def _is_number(dtype: pa.DataType) -> bool:
     return bool(pa.types.is_integer(dtype) or pa.types.is_floating(dtype))
 
 
-def _jensen_shannon(research: pa.ChunkedArray, live: pa.ChunkedArray) -> float:
-    both = pa.chunked_array(research.chunks + live.chunks, type=research.type)
-    codes = pc.dictionary_encode(both).combine_chunks()
-    indices = codes.indices.to_numpy(zero_copy_only=False)
-    size = len(codes.dictionary)
-    p = np.bincount(indices[: len(research)], minlength=size)
-    q = np.bincount(indices[len(research) :], minlength=size)
+def _jensen_shannon(research: Profile, live: Profile) -> float:
+    assert research.categories is not None and live.categories is not None
+    both = pa.concat_arrays([research.categories, live.categories])
+    codes = pc.dictionary_encode(both).indices.to_numpy(zero_copy_only=False)
+    size, split = int(codes.max()) + 1, len(research.categories)
+    p = np.bincount(codes[:split], weights=research.counts, minlength=size)
+    q = np.bincount(codes[split:], weights=live.counts, minlength=size)
     return float(jensenshannon(p, q, base=2))
 
 
@@ -266,7 +319,7 @@ def _candidate_distance(ctx: StageContext, missing: str, candidate: str) -> floa
     # Distribution evidence alone needs the same storage type; "same values" across types is chance.
     if plain(research).type != plain(live).type:
         return None
-    return distribution_distance(research, live)
+    return distribution_distance(profile(ctx, RESEARCH, missing), profile(ctx, LIVE, candidate))
 
 
 def new_live_columns(ctx: StageContext) -> list[str]:
@@ -513,22 +566,24 @@ def constant_columns(ctx: StageContext) -> Iterator[Finding]:
 
 
 def _constant_finding(ctx: StageContext, name: str) -> Finding | None:
-    live = present_values(ctx.engine.column(LIVE, name))
-    if len(live) == 0 or pc.count_distinct(live).as_py() != 1:
+    live = value_range(ctx.engine.column(LIVE, name))
+    if live is None or live[0] != live[1]:
         return None
-    research = present_values(ctx.engine.column(RESEARCH, name))
-    if pc.count_distinct(research).as_py() <= 1:
+    research = value_range(ctx.engine.column(RESEARCH, name))
+    if research is None or research[0] == research[1]:
         return None
     value = live[0]
-    share = _share_equal(research, value)
-    chance = share ** len(live)  # every live value equal to one research value of share p: p**n
+    n_live = ctx.engine.num_rows(LIVE) - missing_count(ctx, LIVE, name)
+    share = _share_equal(ctx, name, value)
+    chance = share**n_live  # every live value equal to one research value of share p: p**n
     if chance >= ctx.config.absence_alpha:
         return None
     details = {
         "value": value.as_py(),
-        "live_values": len(live),
+        "live_values": n_live,
         "research_share_of_value": share,
-        "research_distinct": pc.count_distinct(research).as_py(),
+        "research_min": research[0].as_py(),
+        "research_max": research[1].as_py(),
         "chance": chance,
     }
     hint = "A default or fill value replacing real values (a failed lookup, a frozen feed): find where it is written."
@@ -537,20 +592,38 @@ def _constant_finding(ctx: StageContext, name: str) -> Finding | None:
         f"{name} is constant in live data ({value.as_py()!r}) but varied in research",
         source=LIVE,
         column=name,
-        observed=1,
-        expected=details["research_distinct"],
+        observed=value.as_py(),
+        expected=f"values from {research[0].as_py()!r} to {research[1].as_py()!r}",
         hint=hint,
         details=details,
     )
 
 
-def _share_equal(values: pa.ChunkedArray, value: pa.Scalar) -> float:
-    """Share of `values` equal to `value`; 0 when the types cannot be compared."""
+def value_range(column: pa.ChunkedArray) -> tuple[pa.Scalar, pa.Scalar] | None:
+    """(min, max) of the non-null, non-NaN values; None when there are none or no order exists.
+
+    A column is constant exactly when min == max, which is far cheaper than counting distinct
+    values (Arrow's min_max skips NaN unless every value is NaN).
+    """
     try:
-        hits = pc.sum(pc.equal(values, value.cast(values.type))).as_py() or 0
+        bounds = pc.min_max(plain(column))
+    except (pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+    low, high = bounds["min"], bounds["max"]
+    if not low.is_valid or (isinstance(low.as_py(), float) and math.isnan(low.as_py())):
+        return None
+    return low, high
+
+
+def _share_equal(ctx: StageContext, name: str, value: pa.Scalar) -> float:
+    """Share of research's present values equal to `value`; 0 when the types cannot be compared."""
+    research = plain(ctx.engine.column(RESEARCH, name))
+    present = ctx.engine.num_rows(RESEARCH) - missing_count(ctx, RESEARCH, name)
+    try:
+        hits = pc.sum(pc.equal(research, value.cast(research.type))).as_py() or 0
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         return 0.0
-    return int(hits) / len(values)
+    return int(hits) / present if present else 0.0
 
 
 @check("VAR004", STAGE, thresholds=("min_count", "absence_alpha"))

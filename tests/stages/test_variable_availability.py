@@ -94,23 +94,55 @@ def test_expected_features_default_to_research_columns_without_role(tmp_path: Pa
     assert va.expected_features(declared) == ["b"]
 
 
+def distance(research: Any, live: Any) -> float | None:
+    profiles = (
+        va.column_profile(pa.chunked_array([research])),
+        va.column_profile(pa.chunked_array([live])),
+    )
+    return va.distribution_distance(*profiles)
+
+
 def test_normalised_wasserstein_matches_scipy_and_hand_value() -> None:
     research, live = [0.0, 1.0, 2.0, 3.0], [1.0, 2.0, 3.0, 4.0]
-    got = va.distribution_distance(pa.chunked_array([research]), pa.chunked_array([live]))
+    got = distance(research, live)
     # Shifting every value by 1 moves the whole mass by 1: W = 1; the research std is sqrt(1.25).
     assert got == pytest.approx(1.0 / math.sqrt(1.25))
     assert got == pytest.approx(wasserstein_distance(research, live) / np.std(research))
 
 
+def test_wasserstein_from_quantiles_on_large_columns_matches_scipy() -> None:
+    """Above QUANTILES values the distance comes from 1024 quantiles: close to scipy's exact one."""
+    rng = np.random.default_rng(3)
+    research, live = rng.normal(0, 2, 50_000), rng.gamma(2.0, 1.5, 30_000)
+    exact = wasserstein_distance(research, live) / np.std(research)
+    assert distance(research, live) == pytest.approx(exact, rel=2e-3)
+    small = rng.normal(0, 1, 500)  # one exact side, one summarised side
+    assert distance(small, live) == pytest.approx(
+        wasserstein_distance(small, live) / np.std(small), rel=5e-3
+    )
+
+
+def test_sorted_quantiles_are_numpys_inverted_cdf_quantiles() -> None:
+    values = np.sort(np.random.default_rng(4).exponential(size=3001))
+    reference = np.quantile(
+        values, (np.arange(va.QUANTILES) + 0.5) / va.QUANTILES, method="inverted_cdf"
+    )
+    assert np.array_equal(va._sorted_quantiles(values), reference)
+
+
+def test_distance_is_none_across_kinds_or_without_values() -> None:
+    assert distance([1.0, 2.0], ["a", "b"]) is None
+    assert distance(pa.array([None, None], pa.float64()), [1.0]) is None
+
+
 def test_jensen_shannon_distance_matches_hand_value_and_scipy() -> None:
-    research = pa.chunked_array([["a", "b"]])
-    live = pa.chunked_array([["a", "a"]])
     # p = (1/2, 1/2), q = (1, 0), m = (3/4, 1/4); JSD = (KL(p||m) + KL(q||m)) / 2 in bits.
     kl_p = 0.5 * math.log2(0.5 / 0.75) + 0.5 * math.log2(0.5 / 0.25)
     kl_q = math.log2(1 / 0.75)
     expected = math.sqrt((kl_p + kl_q) / 2)
-    assert va.distribution_distance(research, live) == pytest.approx(expected)
+    assert distance(["a", "b"], ["a", "a"]) == pytest.approx(expected)
     assert expected == pytest.approx(jensenshannon([0.5, 0.5], [1.0, 0.0], base=2))
+    assert distance(["x", "y", "y"], ["y", "x", "y"]) == pytest.approx(0.0)
 
 
 def test_absence_chance_is_one_minus_rate_to_the_power_n() -> None:
@@ -250,7 +282,20 @@ def test_column_turned_constant_fails(tmp_path: Path) -> None:
     assert finding.status is Status.FAIL
     assert finding.details["value"] == 0.0
     assert finding.details["chance"] == 0.0
-    assert finding.expected == 50
+    assert (finding.details["research_min"], finding.details["research_max"]) == (1000.0, 5000.0)
+
+
+def test_constant_ignores_nan_and_works_on_text(tmp_path: Path) -> None:
+    """Live `x` is 7.0 or NaN/null on every row and research `x` varies: constant. Live `city` is
+    "Oslo" on all 30 rows while research alternates Oslo/Bergen: chance 0.5**30, constant."""
+    research = pa.table({"id": ids(30), "x": np.arange(30.0), "city": ["Oslo", "Bergen"] * 15})
+    live_x = pa.array([7.0, math.nan, None] * 10)
+    live = pa.table({"id": ids(30), "x": live_x, "city": ["Oslo"] * 30})
+    result = by_column(findings(va.constant_columns, make_ctx(tmp_path, research, live)))
+    assert result["x"].status is Status.FAIL and result["x"].details["live_values"] == 10
+    assert result["x"].details["research_share_of_value"] == pytest.approx(1 / 30)
+    assert result["city"].status is Status.FAIL
+    assert result["city"].details["chance"] == pytest.approx(0.5**30)
 
 
 def test_constant_by_sampling_luck_does_not_fail(tmp_path: Path) -> None:
