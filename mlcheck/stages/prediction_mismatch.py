@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy.stats import rankdata
 
 from mlcheck.checklist import Checklist
 from mlcheck.context import StageContext
@@ -23,7 +22,13 @@ from mlcheck.engine import SPLIT_COLUMN_DEFAULT, KeyJoin, value_counts
 from mlcheck.errors import InputError
 from mlcheck.registry import check
 from mlcheck.results import Finding, Status
-from mlcheck.stages.split_reproducibility import aligned, first_by_key, key_values, shared_codes
+from mlcheck.stages.split_reproducibility import (
+    aligned,
+    distinct_counts,
+    first_by_key,
+    key_values,
+    shared_codes,
+)
 
 STAGE = "prediction_mismatch"
 SIDES = ("research", "production")
@@ -496,10 +501,23 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float | None:
     """Spearman rank correlation (average ranks for ties); None when undefined."""
     if len(x) < 2:
         return None
-    rx, ry = rankdata(x), rankdata(y)
+    rx, ry = average_ranks(x), average_ranks(y)
     if rx.std() == 0 or ry.std() == 0:
         return None
     return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks, ties sharing their average rank (as scipy.stats.rankdata's default).
+
+    Ties are averaged, so an unstable (faster) sort gives the same ranks."""
+    order = np.argsort(values)
+    ordered = values[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    ends = np.append(starts[1:], len(values))
+    ranks = np.empty(len(values), dtype=np.float64)
+    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
+    return ranks
 
 
 def name_pattern(agree: Agreement, atol: float) -> str:
@@ -614,7 +632,7 @@ def _largest_differences(
     with np.errstate(invalid="ignore"):
         size = np.abs(agree.production[bad] - agree.research[bad])
     size = np.where(np.isnan(size), np.inf, size)
-    picked = bad[np.argsort(-size, kind="stable")[: ctx.config.examples]]
+    picked = bad[largest(size, ctx.config.examples)]
     keys = key_values(ctx, RESEARCH, rows[picked])
     return [
         {
@@ -625,6 +643,19 @@ def _largest_differences(
         }
         for k, i in zip(keys, picked, strict=True)
     ]
+
+
+def largest(values: np.ndarray, limit: int) -> np.ndarray:
+    """Positions of the `limit` largest values, largest first, ties by position (no full sort)."""
+    if limit <= 0 or len(values) == 0:
+        return np.empty(0, dtype=np.int64)
+    if len(values) > limit:
+        cut = np.partition(values, len(values) - limit)[len(values) - limit]
+        above, at = np.flatnonzero(values > cut), np.flatnonzero(values == cut)
+        chosen = np.concatenate([above, at[: limit - len(above)]])
+    else:
+        chosen = np.arange(len(values))
+    return chosen[np.lexsort((chosen, -values[chosen]))]
 
 
 def _plain(value: float) -> float | None:
@@ -736,7 +767,7 @@ def _score_agreement_all(ctx: StageContext, left: np.ndarray, right: np.ndarray)
 
 def _directions(labels: list[str], research: np.ndarray, production: np.ndarray) -> dict[str, int]:
     width = len(labels)
-    cells, counts = np.unique(research * width + production, return_counts=True)
+    cells, counts = distinct_counts(research * width + production)
     return {
         f"{labels[c // width]}->{labels[c % width]}": int(n)
         for c, n in zip(cells.tolist(), counts.tolist(), strict=True)

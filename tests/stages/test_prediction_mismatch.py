@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from scipy.stats import spearmanr
+from scipy.stats import rankdata, spearmanr
 
 from mlcheck.checklist import load_checklist
 from mlcheck.context import StageContext
@@ -369,6 +369,20 @@ def test_spearman_with_ties_matches_scipy() -> None:
     assert pm.spearman(x, y) == pytest.approx(spearmanr(x, y).statistic)
     assert pm.spearman(x, np.ones_like(x)) is None
     assert pm.spearman(x[:1], y[:1]) is None
+
+
+def test_average_ranks_match_scipy_rankdata_with_ties() -> None:
+    values = np.random.default_rng(5).integers(0, 30, 500).astype(np.float64)
+    assert np.array_equal(pm.average_ranks(values), rankdata(values))
+
+
+def test_largest_matches_a_stable_full_sort() -> None:
+    """Many ties (values 0-19): the k largest, largest first, ties by position."""
+    values = np.random.default_rng(6).integers(0, 20, 300).astype(np.float64)
+    values[[7, 50]] = np.inf
+    for k in (1, 10, 299, 300, 400):
+        assert pm.largest(values, k).tolist() == np.argsort(-values, kind="stable")[:k].tolist()
+    assert pm.largest(values, 0).tolist() == []
 
 
 def test_relative_tolerance_uses_the_larger_magnitude() -> None:

@@ -452,6 +452,26 @@ def test_temporal_check_joins_iso_text_timestamps_from_features(tmp_path: Path) 
     assert [f.observed for f in run(sr.temporal_leakage, ctx)] == [1, 1]
 
 
+def test_unreadable_timestamps_warn_instead_of_guessing(tmp_path: Path) -> None:
+    """Production's event_time is free text ("last week") that is not a time."""
+    production = splits(IDS, SPLIT).append_column("event_time", pa.array(["last week"] * 10))
+    tables: Tables = {"research.splits": research_splits(), "production.splits": production}
+    ctx = make_ctx(tmp_path, tables, columns={"timestamp": "event_time"}, stage={"temporal": True})
+    found = by_source(run(sr.temporal_leakage, ctx))
+    assert found["research.splits"].status is Status.PASS
+    assert found["production.splits"].status is Status.WARN
+    assert "cannot be read as time" in found["production.splits"].message
+
+
+def test_distinct_counts_match_numpy_unique() -> None:
+    values = np.random.default_rng(4).integers(-5, 50, 1000)
+    expected = np.unique(values, return_counts=True)
+    found = sr.distinct_counts(values)
+    assert found[0].tolist() == expected[0].tolist()
+    assert found[1].tolist() == expected[1].tolist()
+    assert [a.tolist() for a in sr.distinct_counts(np.array([], dtype=np.int64))] == [[], []]
+
+
 def test_temporal_check_runs_only_when_declared(tmp_path: Path) -> None:
     tables: Tables = {"research.splits": research_splits(), "production.splits": research_splits()}
     assert (
