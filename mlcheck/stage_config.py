@@ -60,12 +60,17 @@ class Strict(BaseModel):
 
 
 class DataReproducibilityConfig(Strict):
-    rtol: float = Field(1.0e-9, ge=0, description="relative tolerance for numeric cells")
+    rtol: float = Field(
+        1.0e-9, ge=0, description="relative tolerance: |a-b| <= atol + rtol*max(|a|,|b|)"
+    )
     atol: float = Field(0.0, ge=0, description="absolute tolerance for numeric cells")
     max_lost_rows: int = Field(0, ge=0, description="keys in research but not production")
     max_extra_rows: int = Field(0, ge=0, description="keys in production but not research")
     max_mismatched_cells: int = Field(0, ge=0, description="cells beyond tolerance per column")
     examples: int = Field(10, ge=0, le=100, description="example rows/keys per finding")
+    top_values: int = Field(
+        5, ge=0, le=100, description="most frequent values compared per non-float column"
+    )
 
 
 class FeatureParityConfig(DataReproducibilityConfig):
