@@ -117,8 +117,11 @@ def first_by_key(ctx: StageContext, slot: str, rows: np.ndarray, limit: int) -> 
         return np.empty(0, dtype=np.int64)
     cols = ctx.engine.key(slot) or []
     keys = ctx.engine.table(slot).select(cols).take(pa.array(rows, type=pa.int64()))
-    order = pc.sort_indices(keys, sort_keys=[(c, "ascending") for c in cols])
-    return np.asarray(order.slice(0, limit).to_numpy(), dtype=np.int64)
+    # A partial selection (n log k), not a full sort: examples come from up to millions of rows.
+    order = pc.select_k_unstable(
+        keys, k=min(limit, len(rows)), sort_keys=[(c, "ascending") for c in cols]
+    )
+    return np.asarray(order.to_numpy(), dtype=np.int64)
 
 
 def key_values(ctx: StageContext, slot: str, rows: np.ndarray) -> list[Any]:
