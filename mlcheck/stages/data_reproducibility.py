@@ -372,15 +372,7 @@ def _row_finding(name: str, cmp: TableComparison, *, lost: bool, limit: int) -> 
     )
     where = "missing from production" if lost else "only in production"
     unit = "keys" if rows.by == "key" else "distinct rows (no key: whole rows compared)"
-    hint = None
-    if count > limit:
-        hint = (
-            "An ETL filter, inner join or dedup dropped these rows, or production's extract is older; "
-            "trace the example keys through production's extraction."
-            if lost
-            else "Production's extract is newer or lacks research's filter, or a join added rows; "
-            "check where the example keys come from."
-        )
+    hint = _rows_hint(lost, rows.by) if count > limit else None
     return Finding(
         Status.FAIL if count > limit else Status.PASS,
         f"{count} rows {where} ({keys} {unit})",
@@ -395,6 +387,22 @@ def _row_finding(name: str, cmp: TableComparison, *, lost: bool, limit: int) -> 
             "examples": list(examples),
         },
     )
+
+
+def _rows_hint(lost: bool, by: str) -> str:
+    hint = (
+        "An ETL filter, inner join or dedup dropped these rows, or production's extract is older; "
+        "trace the example keys through production's extraction."
+        if lost
+        else "Production's extract is newer or lacks research's filter, or a join added rows; "
+        "check where the example keys come from."
+    )
+    if by == "row":
+        hint += (
+            " Without a key rows compare exactly, so float noise also counts; declare `key:`"
+            " to compare cells within tolerance."
+        )
+    return hint
 
 
 @check("RAW009", STAGE, thresholds=("rtol", "atol"))

@@ -258,6 +258,7 @@ def test_raw007_without_key_compares_rows(tmp_path: Path) -> None:
     """No key; production lacks research's last row (id 5) entirely."""
     finding = one(dr.lost_rows, make_ctx(tmp_path, BASE, BASE.slice(0, 4), key=None))
     assert finding.status is Status.FAIL and finding.details["by"] == "row"
+    assert "declare `key:`" in (finding.hint or "")  # float noise would count without a key
     assert finding.details["examples"] == [
         {"row": {"id": 5, "x": 4.5, "s": "e"}, "research": 1, "production": 0}
     ]
