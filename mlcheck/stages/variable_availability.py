@@ -842,46 +842,41 @@ def stale_features(ctx: StageContext) -> Iterator[Finding]:
     time_column, limit = ctx.columns.timestamp, ctx.config.max_staleness
     if time_column is None or limit is None:
         return
-    if time_column not in ctx.engine.schema(LIVE).names:
-        hint = f"Add `{time_column}` to the live features export, or drop `columns.timestamp`."
-        yield Finding(
-            Status.WARN,
-            f"staleness not checked: the live features have no {time_column} column",
-            source=LIVE,
-            column=time_column,
-            hint=hint,
-        )
+    unusable = _unusable_time_column(ctx, time_column)
+    if unusable is not None:
+        yield unusable
         return
     times, valid, zone = live_times(ctx, time_column)
-    if not valid.any():
-        yield Finding(
-            Status.FAIL,
-            f"every {time_column} in the live features is null",
-            source=LIVE,
-            column=time_column,
-            hint="The live export writes no event times; repair it.",
-        )
-        return
     end = int(times[valid].max())
     last_seen = {name: _last_seen(ctx, name, times, valid) for name in shared_features(ctx)}
     problems = [
-        f
-        for name, seen in last_seen.items()
-        if (f := _stale_finding(ctx, name, seen, end, zone)) is not None
+        f for name, seen in last_seen.items() if (f := _stale_finding(ctx, name, seen, end, zone))
     ]
     yield from problems
     if not problems:
-        seen_iso = {
-            name: iso(t) if t is not None else None for name, t in sorted(last_seen.items())
-        }
+        seen_iso = {name: None if t is None else iso(t) for name, t in sorted(last_seen.items())}
         details = {"window_end": iso(end), "timezone": zone, "last_seen": seen_iso}
-        yield Finding(
-            Status.PASS,
-            f"every feature arrived within {limit} of the live window's end ({iso(end)})",
+        message = f"every feature arrived within {limit} of the live window's end ({iso(end)})"
+        yield Finding(Status.PASS, message, source=LIVE, threshold=limit, details=details)
+
+
+def _unusable_time_column(ctx: StageContext, name: str) -> Finding | None:
+    """Why staleness cannot be measured with this timestamp column, or None when it can."""
+    if name not in ctx.engine.schema(LIVE).names:
+        message = f"staleness not checked: the live features have no {name} column"
+        hint = f"Add `{name}` to the live features export, or drop `columns.timestamp`."
+        return Finding(Status.WARN, message, source=LIVE, column=name, hint=hint)
+    _, valid, _ = live_times(ctx, name)
+    if not valid.any():
+        hint = "The live export writes no event times; repair it."
+        return Finding(
+            Status.FAIL,
+            f"every {name} in the live features is null",
             source=LIVE,
-            threshold=limit,
-            details=details,
+            column=name,
+            hint=hint,
         )
+    return None
 
 
 def _last_seen(ctx: StageContext, name: str, times: np.ndarray, valid: np.ndarray) -> int | None:

@@ -539,6 +539,16 @@ def test_staleness_without_timestamp(tmp_path: Path) -> None:
     assert finding.status is Status.WARN
 
 
+def test_all_null_timestamps_fail(tmp_path: Path) -> None:
+    research = pa.table({"id": ids(2), "x": [1.0, 2.0]})
+    live = pa.table(
+        {"id": ids(2), "event_time": pa.array([None, None], pa.timestamp("s")), "x": [1.0, 2.0]}
+    )
+    ctx = make_ctx(tmp_path, research, live, columns={"timestamp": "event_time"})
+    [finding] = findings(va.stale_features, ctx)
+    assert finding.status is Status.FAIL and "is null" in finding.message
+
+
 # --------------------------------------------------------------------------- whole stage
 
 
