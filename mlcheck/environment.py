@@ -201,6 +201,8 @@ class _Collector:
 
     def add_requirement(self, line: str, where: str) -> None:
         """One pip requirement line: a pin, an unpinned/editable entry, an option or a problem."""
+        if not line:
+            return
         first = line.split(maxsplit=1)[0]
         if first in _EDITABLE_OPTIONS or first.startswith("--editable="):
             self._editable(line)
@@ -292,24 +294,28 @@ def _parse_conda(text: str, label: str) -> Environment:
     if not isinstance(deps, list):
         collected.problems.append("`dependencies:` is missing or not a list")
         deps = []
-    pip_items: list[tuple[int, Any]] = []
+    pip_items: list[Any] = []
     for index, item in enumerate(deps, start=1):
         if isinstance(item, dict) and list(item) == ["pip"] and isinstance(item["pip"], list):
-            pip_items += list(enumerate(item["pip"], start=1))
+            pip_items += item["pip"]
         elif isinstance(item, str):
             _conda_dependency(collected, item.strip(), f"dependencies item {index}")
         else:
             collected.problems.append(
                 f"dependencies item {index}: cannot read {_short(repr(item))}"
             )
+    collected.override_with(_pip_sublist(pip_items))
+    return collected.environment(label, "conda")
+
+
+def _pip_sublist(items: list[Any]) -> _Collector:
     pip = _Collector()
-    for number, item in pip_items:
+    for number, item in enumerate(items, start=1):
         if isinstance(item, str):
             pip.add_requirement(item.strip(), f"pip item {number}")
         else:
             pip.problems.append(f"pip item {number}: cannot read {_short(repr(item))}")
-    collected.override_with(pip)
-    return collected.environment(label, "conda")
+    return pip
 
 
 def _conda_dependency(collected: _Collector, item: str, where: str) -> None:

@@ -24,6 +24,7 @@ from mlcheck.checklist import Checklist
 from mlcheck.compare import (
     CellComparison,
     DtypeChange,
+    KeyDiagnostics,
     StatsComparison,
     TableComparison,
     compare_tables,
@@ -166,6 +167,7 @@ def diagnose(cells: CellComparison, config: Any) -> Diagnosis:
         nulls = np.union1d(cells.left_null_only, cells.right_null_only)
         other = np.setdiff1d(cells.beyond, nulls)
         return Diagnosis(cells, cells.left_null_only, cells.right_null_only, other=other)
+    # Noise is included: an infinity against a finite value passes the tolerance formula.
     positions = np.union1d(cells.beyond, cells.noise)
     a, b = _floats(cells.left_values(positions)), _floats(cells.right_values(positions))
     missing_a, missing_b = np.isnan(a), np.isnan(b)
@@ -176,25 +178,28 @@ def diagnose(cells: CellComparison, config: Any) -> Diagnosis:
     precision = np.zeros_like(rest)
     if cells.kind == "float":
         precision = rest & within_tolerance(a, b, config.float32_rtol, config.atol)
-    rest &= ~precision
+    low, high, refilled, clip = _tails_and_fills(cells, a, b, rest & ~precision, config)
+    other = (rest & ~precision & ~low & ~high & ~refilled) | (missing_a & missing_b & beyond)
+    masks = {
+        "filled": missing_a & ~missing_b,
+        "emptied": ~missing_a & missing_b,
+        "infinity": infinity,
+    }
+    masks |= {"precision": precision, "clipped_low": low, "clipped_high": high}
+    masks |= {"refilled": refilled, "other": other}
+    return Diagnosis(cells, clip=clip, **{name: positions[mask] for name, mask in masks.items()})
+
+
+def _tails_and_fills(
+    cells: CellComparison, a: np.ndarray, b: np.ndarray, rest: np.ndarray, config: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, Clip | None]:
+    """Among the `rest` cells: clipped low, clipped high, refilled, and the clip (if any cell is)."""
+    none = np.zeros_like(rest)
     clip = _clip(cells, config) if rest.any() else None
-    low, high = _clipped(a, b, clip) if clip is not None else (np.zeros_like(rest),) * 2
+    low, high = _clipped(a, b, clip) if clip is not None else (none, none)
     low, high = low & rest, high & rest
-    rest &= ~(low | high)
-    refilled = rest & _fill_mask(a, b, rest, config)
-    other = (rest & ~refilled) | (missing_a & missing_b & beyond)
-    return Diagnosis(
-        cells,
-        filled=positions[missing_a & ~missing_b],
-        emptied=positions[~missing_a & missing_b],
-        infinity=positions[infinity],
-        precision=positions[precision],
-        clipped_low=positions[low],
-        clipped_high=positions[high],
-        refilled=positions[refilled],
-        other=positions[other],
-        clip=clip if (low | high).any() else None,
-    )
+    refilled = _fill_mask(a, b, rest & ~low & ~high, config)
+    return low, high, refilled, clip if (low | high).any() else None
 
 
 def _floats(values: pa.ChunkedArray) -> np.ndarray:
@@ -354,20 +359,7 @@ def feature_columns(ctx: StageContext) -> Iterator[Finding]:
     if cmp is None:
         return
     if cmp.missing_columns:
-        renamed = {c: cmp.renamed[c] for c in cmp.missing_columns if c in cmp.renamed}
-        yield Finding(
-            Status.FAIL,
-            f"{len(cmp.missing_columns)} feature column(s) missing from production: {', '.join(cmp.missing_columns)}"
-            + (
-                f" (renamed? {', '.join(f'{a} -> {b}' for a, b in renamed.items())})"
-                if renamed
-                else ""
-            ),
-            source=PRODUCTION,
-            observed=list(cmp.missing_columns),
-            hint="Production does not build these features; emit them under the research names.",
-            details={"missing": list(cmp.missing_columns), "renamed": renamed},
-        )
+        yield _missing_columns_finding(cmp)
     if cmp.extra_columns:
         yield Finding(
             Status.WARN,
@@ -385,6 +377,21 @@ def feature_columns(ctx: StageContext) -> Iterator[Finding]:
         yield Finding(
             Status.PASS, f"same {len(cmp.left_columns)} columns on both sides", source=RESEARCH
         )
+
+
+def _missing_columns_finding(cmp: TableComparison) -> Finding:
+    missing = list(cmp.missing_columns)
+    renamed = {c: cmp.renamed[c] for c in missing if c in cmp.renamed}
+    guess = ", ".join(f"{a} -> {b}" for a, b in renamed.items())
+    return Finding(
+        Status.FAIL,
+        f"{len(missing)} feature column(s) missing from production: {', '.join(missing)}"
+        + (f" (renamed? {guess})" if renamed else ""),
+        source=PRODUCTION,
+        observed=missing,
+        hint="Production does not build these features; emit them under the research names.",
+        details={"missing": missing, "renamed": renamed},
+    )
 
 
 @check("FEAT002", STAGE)
@@ -461,33 +468,38 @@ def feature_keys(ctx: StageContext) -> Iterator[Finding]:
             hint="Declare `key:` in the checklist so cells can be compared row by row.",
         )
         return
-    keys = cmp.keys
+    yield _key_finding(cmp.keys)
+
+
+def _key_finding(keys: KeyDiagnostics) -> Finding:
     bad = {
         "research_null": keys.left_null_rows,
         "production_null": keys.right_null_rows,
         "research_duplicate_rows": keys.left_duplicate_rows,
         "production_duplicate_rows": keys.right_duplicate_rows,
     }
-    details = {
-        **bad,
-        "research_duplicates": list(keys.left_duplicate_examples),
-        "production_duplicates": list(keys.right_duplicate_examples),
-    }
     total = sum(bad.values())
-    yield Finding(
-        Status.FAIL if total else Status.PASS,
-        f"{total} feature rows have a null or duplicated key"
-        if total
-        else f"key {', '.join(keys.key)} is unique and non-null on both sides",
-        source=PRODUCTION
-        if bad["production_null"] or bad["production_duplicate_rows"]
-        else RESEARCH,
+    if not total:
+        return Finding(
+            Status.PASS,
+            f"key {', '.join(keys.key)} is unique and non-null on both sides",
+            source=RESEARCH,
+            observed=0,
+            threshold=0,
+        )
+    production_side = bad["production_null"] or bad["production_duplicate_rows"]
+    return Finding(
+        Status.FAIL,
+        f"{total} feature rows have a null or duplicated key",
+        source=PRODUCTION if production_side else RESEARCH,
         observed=total,
         threshold=0,
-        hint="Deduplicate or fix the join that fans out; rows without a unique key are not compared."
-        if total
-        else None,
-        details=details,
+        hint="Deduplicate or fix the join that fans out; rows without a unique key are not compared.",
+        details={
+            **bad,
+            "research_duplicates": list(keys.left_duplicate_examples),
+            "production_duplicates": list(keys.right_duplicate_examples),
+        },
     )
 
 
@@ -758,42 +770,56 @@ def imputation_mismatch(ctx: StageContext) -> Iterator[Finding]:
 
 
 def _imputation_finding(ctx: StageContext, cmp: TableComparison, diag: Diagnosis) -> Finding:
-    cells, name = diag.cells, diag.cells.column
-    parts: list[str] = []
-    details: dict[str, Any] = {}
+    parts = list(_imputation_parts(diag))
+    positions = np.sort(np.concatenate([diag.filled, diag.emptied, diag.refilled]))
+    details = {key: part for _, key, part in parts}
+    return Finding(
+        Status.FAIL,
+        "; ".join(text for text, _, _ in parts),
+        source=PRODUCTION,
+        column=diag.cells.column,
+        observed=len(positions),
+        threshold=0,
+        hint=_IMPUTATION_HINT,
+        details={**details, "examples": _examples(ctx, cmp, diag.cells, positions)},
+    )
+
+
+_IMPUTATION_HINT = (
+    "The pipelines fill missing values differently: persist research's fitted fill values with "
+    "the model and apply them unchanged in production."
+)
+
+
+def _imputation_parts(diag: Diagnosis) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(message part, details key, details) for each kind of imputation difference found."""
+    cells, name = diag.cells, f"`{diag.cells.column}`"
     if len(diag.filled):
         text, top = _side_values(cells, diag.filled, "production")
-        parts.append(f"{len(diag.filled)} nulls in `{name}` became {text} in production")
-        details["null_in_research"] = {"count": len(diag.filled), "production_values": top}
+        n = len(diag.filled)
+        yield (
+            f"{n} nulls in {name} became {text} in production",
+            "null_in_research",
+            {"count": n, "production_values": top},
+        )
     if len(diag.emptied):
         text, top = _side_values(cells, diag.emptied, "research")
-        parts.append(
-            f"{len(diag.emptied)} cells of `{name}` holding {text} in research are null in production"
+        n = len(diag.emptied)
+        yield (
+            f"{n} cells of {name} holding {text} in research are null in production",
+            "null_in_production",
+            {"count": n, "research_values": top},
         )
-        details["null_in_production"] = {"count": len(diag.emptied), "research_values": top}
     if len(diag.refilled):
         research, r_top = _side_values(cells, diag.refilled, "research")
         production, p_top = _side_values(cells, diag.refilled, "production")
-        parts.append(
-            f"{len(diag.refilled)} cells of `{name}` are {research} in research but {production} in production"
+        n = len(diag.refilled)
+        text = f"{n} cells of {name} are {research} in research but {production} in production"
+        yield (
+            text,
+            "fill_differs",
+            {"count": n, "research_values": r_top, "production_values": p_top},
         )
-        details["fill_differs"] = {
-            "count": len(diag.refilled),
-            "research_values": r_top,
-            "production_values": p_top,
-        }
-    positions = np.sort(np.concatenate([diag.filled, diag.emptied, diag.refilled]))
-    details["examples"] = _examples(ctx, cmp, cells, positions)
-    return Finding(
-        Status.FAIL,
-        "; ".join(parts),
-        source=PRODUCTION,
-        column=name,
-        observed=len(positions),
-        threshold=0,
-        hint="The pipelines fill missing values differently: persist research's fitted fill values with the model and apply them unchanged in production.",
-        details=details,
-    )
 
 
 def _side_values(
