@@ -25,6 +25,7 @@ from mlcheck.checklist import load_checklist
 from mlcheck.context import StageContext
 from mlcheck.engine import LocalEngine
 from mlcheck.errors import InputError
+from mlcheck.registry import REGISTRY
 from mlcheck.results import Finding, Status
 from mlcheck.runner import RunOptions, run_checklist
 from mlcheck.stages import variable_availability as va
@@ -269,10 +270,24 @@ def test_column_null_on_both_sides_only_warns(tmp_path: Path) -> None:
     assert finding.status is Status.WARN
 
 
-def test_empty_live_table_fails(tmp_path: Path) -> None:
-    research = pa.table({"id": ids(3), "x": [1.0, 2.0, 3.0]})
-    [finding] = findings(va.null_rates, make_ctx(tmp_path, research, research.slice(0, 0)))
+def test_empty_live_table_fails_and_no_check_crashes(tmp_path: Path) -> None:
+    """Live has the right columns (a number, a category, a timestamp) and no rows."""
+    research = pa.table({"id": ids(3), "x": [1.0, 2.0, 3.0], "c": ["a", "b", "a"]})
+    live = pa.table(
+        {
+            "id": ids(0),
+            "x": pa.array([], pa.float64()),
+            "c": pa.array([], pa.string()),
+            "t": pa.array([], pa.timestamp("s")),
+        }
+    )
+    ctx = make_ctx(tmp_path, research, live, columns={"timestamp": "t"})
+    [finding] = findings(va.null_rates, ctx)
     assert finding.status is Status.FAIL and "no rows" in finding.message
+    statuses = {
+        spec.id: [f.status for f in spec.func(ctx)] for spec in REGISTRY.for_stage(va.STAGE)
+    }
+    assert statuses["VAR001"] == [Status.PASS] and statuses["VAR007"] == [Status.FAIL]
 
 
 # --------------------------------------------------------------------------- VAR003 constants
