@@ -424,7 +424,8 @@ def run_json(checklist: Path) -> tuple[int, dict]:
         text=True,
         timeout=300,
     )
-    assert done.returncode in (0, 1), done.stderr
+    # A crash before the report (exit 1 from an uncaught import error) must not pass as "not ready".
+    assert done.returncode in (0, 1) and done.stdout.startswith("{"), done.stderr[-2000:]
     return done.returncode, json.loads(done.stdout)
 
 
