@@ -544,8 +544,8 @@ def broken_split_reproducibility(
         and 1620 more stay in train but change fold;
       - customer 94809 (two applications, both train in research) now has application
         103602 in train (fold 0) and 100471 in test: exactly one customer spans train and test.
-        (Its test application swapped places with a single-application test row of the same class,
-        which keeps the proportions exact.)
+        (100471 traded places with a single-application test row of the same class, which keeps
+        the proportions exact.)
     """
     split, fold = research.split.copy(), research.fold.copy()
     labels, customer = research.labels, research.customer_index
@@ -595,7 +595,8 @@ def broken_prediction_mismatch(
       - exactly 25 other rows have region "Atlantis" (raw applications.csv and features.parquet),
         all in validation/test rows of research/splits.csv, never in train.
     research/predictions.parquet: the research pipeline handles both (null bureau score scored at
-      the research median 680.5, unknown region effect 0): all 5000 scores valid.
+      the research median 680.5, unknown region effect 0): all 5000 scores valid (they differ
+      from research/predictions.parquet on 60 of the 65 rows; the other 5 were East, effect 0).
     production/predictions.parquet (vs the research predictions above):
       - `p_default` is NaN (and `decision` null) on exactly those 65 rows (40 + 25);
       - exactly 15 other rows have p_default replaced by 1 - p (their research scores lie
