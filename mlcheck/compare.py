@@ -1033,9 +1033,23 @@ class _Comparer:
         extra = [c for c in self.right.column_names if c not in self.left.column_names]
         if not missing or not extra:
             return {}
-        extra_digests = {_digest(self._own_hashes(self.right, c)): c for c in extra}
-        found = {c: extra_digests.get(_digest(self._own_hashes(self.left, c))) for c in missing}
-        return {c: e for c, e in found.items() if e is not None}
+        extra_digests = {d: c for c in extra if (d := self._content_digest(self.right, c))}
+        found = {c: self._content_digest(self.left, c) for c in missing}
+        return {
+            c: extra_digests[d] for c, d in found.items() if d is not None and d in extra_digests
+        }
+
+    def _content_digest(self, table: pa.Table, name: str) -> tuple[int, int, int] | None:
+        """A column's value multiset digest; None when it cannot identify the column (nested
+        type, or a single repeated value such as all-null, which many columns share)."""
+        column = table.column(name)
+        kind = pair_kind(column.type, column.type)
+        if kind == "uncomparable":
+            return None
+        hashes = _value_hashes(_normalize(column, kind, column.type))
+        if not len(hashes) or hashes.min() == hashes.max():
+            return None
+        return _digest(hashes)
 
     def _dtype_changes(self, common: list[str]) -> tuple[DtypeChange, ...]:
         changes = (

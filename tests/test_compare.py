@@ -458,6 +458,18 @@ def test_without_key_rows_compare_as_multisets(tmp_path: Path) -> None:
     assert [(e["row"], e["production"]) for e in rows.extra_examples] == [({"n": 4, "s": "d"}, 2)]
 
 
+def test_rename_guess_needs_telling_content(tmp_path: Path) -> None:
+    """Research's a (1, 2, 3) is production's b; research's c and production's d are both all
+    null and e/f both constant 7: only a -> b is named (null or constant columns match anything)."""
+    research = pa.table(
+        {"id": [1, 2, 3], "a": [1, 2, 3], "c": pa.nulls(3, pa.int64()), "e": [7, 7, 7]}
+    )
+    production = pa.table(
+        {"id": [1, 2, 3], "b": [1, 2, 3], "d": pa.nulls(3, pa.int64()), "f": [7, 7, 7]}
+    )
+    assert compare(tmp_path, research, production).renamed == {"a": "b"}
+
+
 def test_key_absent_on_one_side_falls_back_to_multiset(tmp_path: Path) -> None:
     """Production renamed id to app_id: no usable key, `key_problem` says which side lacks it."""
     research = pa.table({"id": [1, 2], "v": [1, 2]})
