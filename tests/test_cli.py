@@ -1,0 +1,563 @@
+"""End-to-end behaviour of `mlcheck run`: exit codes, outputs, streams, signals.
+
+The CLI runs in a subprocess on tiny files in tmp_path. Most runs go through `HARNESS`: the real
+`python -m mlcheck` entry point, after swapping in the fixture stages defined below (a private
+registry in the child process only), so outcomes are controlled, do not depend on the real stages
+being written concurrently, and never touch the real registry. A few tests run plain
+`python -m mlcheck` with the real stages. Usage errors, which never reach a stage, are also checked
+in-process through `main()` to keep the suite fast; one of them runs as a real process too.
+
+Fixture stages (driven by the columns of the tiny `features` files):
+- data_reproducibility (runs when features are declared on both sides):
+  FIX001 fails when the two sides' row counts differ, FIX002 warns when the sums of `x` differ,
+  FIX003 crashes (ZeroDivisionError) when research has a `crash` column, FIX004 reports the
+  run's seed as `observed`, FIX005 sleeps when research has a `slow` column (after writing the
+  file named by $MLCHECK_TEST_MARKER) and yields one finding per row when it has a `many` column.
+- feature_parity (runs only when research labels are declared): FIX101 always passes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from mlcheck.cli import main
+from mlcheck.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_NOT_READY, EXIT_READY, EXIT_USAGE
+from mlcheck.results import STAGE_ORDER, Finding, Status
+
+TESTS_DIR = Path(__file__).resolve().parent
+REPO = TESTS_DIR.parent
+
+
+def child_code(*, fixtures: bool = True, batch: bool = False) -> str:
+    """Python source for a child process running the CLI (see the module docstring)."""
+    lines = ["import runpy, sys"]
+    if fixtures:  # None in sys.modules keeps the real stage modules, and scipy, out of the child
+        lines.append(
+            f"sys.modules.update(dict.fromkeys({[f'mlcheck.stages.{s}' for s in STAGE_ORDER]!r}))"
+        )
+    lines += [f"sys.path.insert(0, {str(TESTS_DIR)!r})", "import test_cli"]
+    if fixtures:
+        lines.append("test_cli.install_fixture_stages()")
+    # A batch runs several invocations in one process (each with its own streams and exit
+    # code) to keep the suite fast: most of a run's cost here is importing mlcheck.
+    lines.append(
+        "test_cli.run_batch(sys.argv[1])"
+        if batch
+        else "runpy.run_module('mlcheck', run_name='__main__', alter_sys=True)"
+    )
+    return "\n".join(lines) + "\n"
+
+
+HARNESS = child_code()
+TIMEOUT = 60
+
+
+# --------------------------------------------------------------------------- fixture stages
+
+
+def _rows(ctx: object) -> tuple[int, int]:
+    engine = ctx.engine  # type: ignore[attr-defined]
+    return engine.num_rows("research.features"), engine.num_rows("production.features")
+
+
+def fix_row_counts(ctx: object) -> Iterator[Finding]:
+    """Row counts match"""
+    research, production = _rows(ctx)
+    status = Status.PASS if research == production else Status.FAIL
+    yield Finding(
+        status,
+        f"{research} vs {production} rows",
+        source="features",
+        observed=production,
+        expected=research,
+        hint="rows were lost",
+    )
+
+
+def fix_sums(ctx: object) -> Iterator[Finding]:
+    """Sums of x match"""
+    engine = ctx.engine  # type: ignore[attr-defined]
+    sums = [
+        sum(engine.column(slot, "x").to_pylist())
+        for slot in ("research.features", "production.features")
+    ]
+    yield Finding(
+        Status.PASS if sums[0] == sums[1] else Status.WARN,
+        f"sums {sums[0]} vs {sums[1]}",
+        column="x",
+    )
+
+
+def fix_crash(ctx: object) -> Iterator[Finding]:
+    """Crashes on demand"""
+    if "crash" in ctx.engine.table("research.features").column_names:  # type: ignore[attr-defined]
+        yield Finding(Status.PASS, str(1 / 0))
+    yield Finding(Status.PASS, "no crash requested")
+
+
+def fix_seed(ctx: object) -> Iterator[Finding]:
+    """Reports the seed"""
+    yield Finding(Status.PASS, "seed", observed=ctx.seed)  # type: ignore[attr-defined]
+
+
+def fix_slow_or_many(ctx: object) -> Iterator[Finding]:
+    """Slow or many on demand"""
+    table = ctx.engine.table("research.features")  # type: ignore[attr-defined]
+    if "slow" in table.column_names:
+        Path(os.environ["MLCHECK_TEST_MARKER"]).write_text("sleeping")
+        time.sleep(TIMEOUT)
+    if "many" in table.column_names:
+        yield from (
+            Finding(Status.FAIL, f"finding {i}", details={"i": i}) for i in range(table.num_rows)
+        )
+
+
+def fix_always(ctx: object) -> Iterator[Finding]:
+    """Always passes"""
+    yield Finding(Status.PASS, "fine")
+
+
+def install_fixture_stages() -> None:
+    """Called in the child process only: replace the stages and registry with the fixtures."""
+    import mlcheck.runner
+    import mlcheck.stages
+    from mlcheck.registry import CheckSpec, Registry
+
+    registry = Registry()
+    for check_id, func in (
+        ("FIX001", fix_row_counts),
+        ("FIX002", fix_sums),
+        ("FIX003", fix_crash),
+        ("FIX004", fix_seed),
+        ("FIX005", fix_slow_or_many),
+    ):
+        registry.register(CheckSpec(check_id, "data_reproducibility", func))
+    registry.register(CheckSpec("FIX101", "feature_parity", fix_always))
+    mlcheck.runner.REGISTRY = registry
+    mlcheck.stages.STAGE_MODULES.clear()
+    mlcheck.stages.STAGE_MODULES["data_reproducibility"] = SimpleNamespace(  # type: ignore[assignment]
+        skip_reason=lambda c: (
+            None if c.research.features and c.production.features else "no features declared"
+        )
+    )
+    mlcheck.stages.STAGE_MODULES["feature_parity"] = SimpleNamespace(  # type: ignore[assignment]
+        skip_reason=lambda c: None if c.research.labels else "no research labels declared"
+    )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def write_case(
+    tmp_path: Path,
+    research: str = "id,x\n1,1\n2,2\n",
+    production: str | None = None,
+    extra: str = "",
+) -> Path:
+    """A checklist over two tiny CSVs; returns the checklist path."""
+    (tmp_path / "research.csv").write_text(research)
+    (tmp_path / "production.csv").write_text(research if production is None else production)
+    checklist = tmp_path / "checklist.yaml"
+    checklist.write_text(
+        "name: tiny\nkey: id\n"
+        "research:\n  features: {path: research.csv}\n"
+        "production:\n  features: {path: production.csv}\n" + extra
+    )
+    return checklist
+
+
+def mlcheck(
+    *args: str | Path, real: bool = False, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI through the fixture harness, or with `real` as plain `python -m mlcheck`."""
+    prefix = [sys.executable, "-m", "mlcheck"] if real else [sys.executable, "-c", HARNESS]
+    return subprocess.run(
+        [*prefix, *map(str, args)],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=TIMEOUT,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def runs(*argvs: list[str | Path], real: bool = False) -> list[subprocess.CompletedProcess[str]]:
+    """Run several `mlcheck ...` command lines in one child process, in order."""
+    batch = json.dumps([[str(a) for a in argv] for argv in argvs])
+    proc = subprocess.run(
+        [sys.executable, "-c", child_code(fixtures=not real, batch=True), batch],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=TIMEOUT,
+        cwd=REPO,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return [
+        subprocess.CompletedProcess(argv, code, out, err)
+        for argv, (code, out, err) in zip(argvs, json.loads(proc.stdout), strict=True)
+    ]
+
+
+def fixture_run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return runs(["run", *args])[0]
+
+
+def run_batch(batch: str) -> None:
+    """Child side of `runs`: call `main` per command line, capture its streams and exit code."""
+    import contextlib
+    import io
+
+    results = []
+    for argv in json.loads(batch):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main(argv)
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+        results.append((code, out.getvalue(), err.getvalue()))
+    sys.stdout.write(json.dumps(results))
+
+
+def assert_one_line_error(
+    proc: subprocess.CompletedProcess[str], code: int, *fragments: str
+) -> None:
+    assert proc.returncode == code, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines and lines[0].startswith("error: ")
+    for fragment in fragments:
+        assert fragment in proc.stderr
+
+
+# --------------------------------------------------------------------------- usage errors: exit 2
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["run", "c.yaml", "--bogus"], "No such option: --bogus"),
+        (["run"], "Missing argument"),
+        (["frobnicate"], "No such command 'frobnicate'"),
+        (["run", "c.yaml", "--format", "html"], "Invalid value for '--format'"),
+        (["run", "c.yaml", "--fail-on", "maybe"], "Invalid value for '--fail-on'"),
+        (["run", "c.yaml", "--seed", "many"], "Invalid value for '--seed'"),
+        (["run", "c.yaml", "--only", "stage_seven"], "--only: unknown stage 'stage_seven'"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(
+    args: list[str], fragment: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    captured = capsys.readouterr()
+    proc = subprocess.CompletedProcess(args, exit_info.value.code, captured.out, captured.err)
+    assert_one_line_error(proc, EXIT_USAGE, fragment)  # type: ignore[arg-type]
+    assert len(captured.err.strip().splitlines()) == 1
+    assert captured.out == ""
+
+
+def test_a_usage_error_exits_2_from_a_real_process() -> None:
+    proc = mlcheck("run", "c.yaml", "--bogus", real=True)
+    assert_one_line_error(proc, EXIT_USAGE, "No such option: --bogus")
+    assert proc.stdout == ""
+
+
+def test_checklist_and_input_errors_exit_2_with_one_line(tmp_path: Path) -> None:
+    """One case per line of `cases`; the input files must come out untouched."""
+    checklist = write_case(tmp_path)
+    (tmp_path / "bad.yaml").write_text("research: {}\nproduction: {}\nstagez: {}\n")
+    (tmp_path / "gone.yaml").write_text(checklist.read_text().replace("production.csv", "gone.csv"))
+    (tmp_path / "empty.csv").write_bytes(b"")
+    (tmp_path / "empty.yaml").write_text(
+        checklist.read_text().replace("production.csv", "empty.csv")
+    )
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    cases = [
+        (["run", tmp_path / "nope.yaml"], ["file not found"]),
+        (["run", tmp_path / "bad.yaml"], ["line 3", "stagez"]),
+        (["run", tmp_path / "gone.yaml"], ["production.features", "file not found"]),
+        (["run", tmp_path / "empty.yaml"], ["production.features", "empty"]),  # found while running
+        (["run", checklist, "--output", tmp_path / "research.csv"], ["refusing to write"]),
+        (["run", checklist, "--junit", checklist], ["refusing to write"]),
+        (
+            ["run", checklist, "--output", tmp_path / "r.json", "--junit", tmp_path / "r.json"],
+            ["different files"],
+        ),
+        (["run", checklist, "--output", tmp_path / "no" / "dir" / "r.md"], ["cannot write"]),
+    ]
+    for proc, (_, fragments) in zip(runs(*(argv for argv, _ in cases)), cases, strict=True):
+        assert_one_line_error(proc, EXIT_USAGE, *fragments)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name in before} == before
+
+
+def test_help_exits_0() -> None:
+    (proc,) = runs(["run", "--help"])
+    assert proc.returncode == EXIT_READY and "--keep-going" in proc.stdout
+
+
+# --------------------------------------------------------------------------- outcomes: 0, 1, 3
+
+
+def test_ready_exits_0_with_the_report_on_stdout_and_nothing_on_stderr(tmp_path: Path) -> None:
+    proc = fixture_run(write_case(tmp_path))
+    assert proc.returncode == EXIT_READY, proc.stderr
+    assert proc.stderr == ""  # stderr is a pipe: no progress, no notes
+    assert proc.stdout.rstrip().splitlines()[-1].startswith("READY")
+    assert "\x1b" not in proc.stdout  # stdout is not a terminal: no colour
+    assert "no research labels declared" in proc.stdout
+
+
+def test_not_ready_exits_1_and_stops_at_the_failing_stage(tmp_path: Path) -> None:
+    checklist = write_case(tmp_path, production="id,x\n1,1\n")
+    checklist.write_text(
+        checklist.read_text().replace("research:\n", "research:\n  labels: {path: research.csv}\n")
+    )
+    proc, keep_going = runs(
+        ["run", checklist, "--format", "json"],
+        ["run", checklist, "--format", "json", "--keep-going"],
+    )
+    assert proc.returncode == EXIT_NOT_READY, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["verdict"] == "not_ready" and report["stopped_at"] == "data_reproducibility"
+    assert [(s["id"], s["status"]) for s in report["stages"]] == [
+        ("data_reproducibility", "fail"),
+        ("feature_parity", "not_run"),
+    ]
+    assert keep_going.returncode == EXIT_NOT_READY
+    assert [s["status"] for s in json.loads(keep_going.stdout)["stages"]] == ["fail", "pass"]
+
+
+def test_only_and_skip(tmp_path: Path) -> None:
+    checklist = write_case(tmp_path, production="id,x\n1,1\n")
+    skipped, only, unavailable = runs(
+        ["run", checklist, "--format", "json", "--skip", "data_reproducibility"],
+        ["run", checklist, "--format", "json", "--only", "feature_parity"],
+        ["run", checklist, "--only", "performance_drop"],  # a stage the fixture build lacks
+    )
+    assert skipped.returncode == EXIT_READY
+    assert json.loads(skipped.stdout)["stages"][0]["reason"] == "not selected (--skip)"
+    assert only.returncode == EXIT_READY
+    assert json.loads(only.stdout)["stages"][0]["reason"] == "not selected (--only)"
+    assert_one_line_error(unavailable, EXIT_USAGE, "not available")
+
+
+def test_fail_on_warn_makes_a_warning_block(tmp_path: Path) -> None:
+    checklist = write_case(tmp_path, production="id,x\n1,1\n2,5\n")
+    lenient, strict = runs(
+        ["run", checklist], ["run", checklist, "--fail-on", "warn", "--junit", tmp_path / "r.xml"]
+    )
+    assert lenient.returncode == EXIT_READY
+    assert strict.returncode == EXIT_NOT_READY
+    failure = ET.parse(tmp_path / "r.xml").getroot().find(".//failure")
+    assert failure is not None and failure.get("type") == "warn"
+
+
+def test_require_all_fails_a_stage_skipped_for_missing_inputs(tmp_path: Path) -> None:
+    checklist = write_case(tmp_path)
+    proc = fixture_run(checklist, "--require-all", "--format", "json")
+    assert proc.returncode == EXIT_NOT_READY
+    parity = json.loads(proc.stdout)["stages"][1]
+    assert (parity["status"], parity["reason"]) == (
+        "fail",
+        "no research labels declared (--require-all)",
+    )
+
+
+def test_a_crashing_check_exits_3_but_still_writes_the_report(tmp_path: Path) -> None:
+    checklist = write_case(tmp_path, research="id,x,crash\n1,1,0\n", production="id,x\n1,1\n")
+    proc, verbose = runs(
+        ["run", checklist, "--format", "json"], ["run", checklist, "--format", "json", "--verbose"]
+    )
+    assert proc.returncode == EXIT_INTERNAL
+    assert (
+        "Traceback" not in proc.stderr
+        and "1 check(s) crashed" in proc.stderr
+        and "bug in mlcheck" in proc.stderr
+    )
+    checks = json.loads(proc.stdout)["stages"][0]["checks"]
+    crashed = [c for c in checks if c["status"] == "error"]
+    assert [c["id"] for c in crashed] == ["FIX003"] and "traceback" not in crashed[0]["details"]
+    assert {c["id"] for c in checks} >= {"FIX001", "FIX002", "FIX004"}  # the rest of the stage ran
+    details = next(
+        c for c in json.loads(verbose.stdout)["stages"][0]["checks"] if c["status"] == "error"
+    )["details"]
+    assert "ZeroDivisionError" in details["traceback"]
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_internal_error_outside_checks_is_short_unless_verbose(
+    verbose: bool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A bug outside any check (here: the runner divides by zero) exits 3; in-process for speed."""
+    monkeypatch.setattr("mlcheck.cli.run_checklist", lambda *a, **k: 1 / 0)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", str(write_case(tmp_path)), *(["--verbose"] if verbose else [])])
+    stderr = capsys.readouterr().err
+    assert exit_info.value.code == EXIT_INTERNAL
+    assert stderr.startswith("internal error: ZeroDivisionError: division by zero\n")
+    assert "please report it" in stderr
+    assert ("Traceback" in stderr) is verbose
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def test_output_and_junit_files_and_a_note_on_stderr(tmp_path: Path) -> None:
+    checklist = write_case(tmp_path)
+    out, junit = tmp_path / "report.json", tmp_path / "report.xml"
+    proc, quiet = runs(
+        ["run", checklist, "--format", "json", "--output", out, "--junit", junit],
+        ["run", checklist, "--format", "markdown", "--output", tmp_path / "r.md", "-q"],
+    )
+    assert proc.returncode == EXIT_READY and proc.stdout == ""
+    assert proc.stderr.startswith("READY") and str(out) in proc.stderr
+    assert json.loads(out.read_text(encoding="utf-8"))["verdict"] == "ready"
+    suites = ET.parse(junit).getroot().findall("testsuite")
+    assert [s.get("name") for s in suites] == ["data_reproducibility", "feature_parity"]
+    assert quiet.stderr == "" and (tmp_path / "r.md").read_text(encoding="utf-8").startswith(
+        "## ✅ mlcheck: READY"
+    )
+
+
+def test_same_inputs_and_seed_give_byte_identical_json_across_processes(tmp_path: Path) -> None:
+    """Two processes (so two hash seeds) on the same inputs: the same bytes apart from timings."""
+    checklist = write_case(tmp_path, production="id,x\n2,2\n1,1\n")
+    argv: list[str | Path] = ["run", checklist, "--format", "json", "--seed", "7", "--keep-going"]
+    first, second = runs(argv)[0].stdout, runs(argv)[0].stdout
+    untimed = re.compile(r'"duration_s": [0-9.e-]+')
+    assert untimed.sub("", first) == untimed.sub("", second)
+    seed_check = next(c for c in json.loads(first)["stages"][0]["checks"] if c["id"] == "FIX004")
+    assert seed_check["observed"] == 7
+
+
+def test_terminal_report_verbose_and_no_color(tmp_path: Path) -> None:
+    checklist = write_case(tmp_path)
+    plain, verbose = runs(["run", checklist, "--no-color"], ["run", checklist, "-v", "--no-color"])
+    assert "FIX001" not in plain.stdout and "passed (--verbose lists them)" in plain.stdout
+    assert "FIX001" in verbose.stdout and "\x1b" not in verbose.stdout
+
+
+def test_a_closed_pipe_keeps_the_exit_code_and_prints_no_traceback(tmp_path: Path) -> None:
+    """The report is bigger than a pipe buffer; the reader stops after a few bytes (`| head`)."""
+    rows = "".join(f"{i},{i},0\n" for i in range(3000))
+    checklist = write_case(
+        tmp_path,
+        research="id,x,many\n" + rows,
+        production="id,x\n" + "".join(f"{i},{i}\n" for i in range(3000)),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HARNESS, "run", str(checklist), "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=REPO,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(10)
+    proc.stdout.close()
+    assert proc.wait(timeout=TIMEOUT) == EXIT_NOT_READY
+    assert b"Traceback" not in proc.stderr.read()
+
+
+# --------------------------------------------------------------------------- progress and Ctrl-C
+
+
+def test_progress_goes_to_a_terminal_stderr_and_never_into_the_report(tmp_path: Path) -> None:
+    checklist = write_case(tmp_path)
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HARNESS, "run", str(checklist), "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        cwd=REPO,
+        env={**os.environ, "TERM": "xterm"},
+    )
+    os.close(follower)
+    stdout, _ = proc.communicate(timeout=TIMEOUT)
+    terminal = _drain(leader)
+    assert proc.returncode == EXIT_READY
+    assert "mlcheck:" in terminal  # the spinner's text
+    assert json.loads(stdout)["verdict"] == "ready"  # the report is clean JSON
+    quiet = subprocess.Popen(
+        [sys.executable, "-c", HARNESS, "run", str(checklist), "-q"],
+        stdout=subprocess.PIPE,
+        stderr=(pair := pty.openpty())[1],
+        cwd=REPO,
+    )
+    os.close(pair[1])
+    quiet.communicate(timeout=TIMEOUT)
+    assert _drain(pair[0]) == ""
+
+
+def _drain(fd: int) -> str:
+    chunks = []
+    while select.select([fd], [], [], 0.5)[0]:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode("utf-8", "replace"))
+
+
+def test_ctrl_c_exits_130_with_one_line(tmp_path: Path) -> None:
+    checklist = write_case(tmp_path, research="id,x,slow\n1,1,0\n", production="id,x\n1,1\n")
+    marker = tmp_path / "sleeping"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HARNESS, "run", str(checklist)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "MLCHECK_TEST_MARKER": str(marker)},
+    )
+    deadline = time.monotonic() + TIMEOUT
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), "the slow stage never started"
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=TIMEOUT)
+    assert proc.returncode == EXIT_INTERRUPTED
+    assert stderr.strip() == "interrupted"
+    assert stdout == ""
+
+
+# --------------------------------------------------------------------------- the real stages
+
+
+def test_real_cli_with_nothing_declared_skips_every_stage(tmp_path: Path) -> None:
+    """No fixture stages: the real stage modules decide to skip for lack of inputs."""
+    checklist = tmp_path / "c.yaml"
+    checklist.write_text("research: {}\nproduction: {}\n")
+    proc, strict = runs(
+        ["run", checklist, "--format", "json"], ["run", checklist, "--require-all"], real=True
+    )
+    assert proc.returncode == EXIT_READY, proc.stderr
+    stages = json.loads(proc.stdout)["stages"]
+    assert stages and {s["status"] for s in stages} == {"skipped"}
+    assert strict.returncode == EXIT_NOT_READY
