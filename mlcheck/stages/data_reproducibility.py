@@ -292,7 +292,12 @@ def _null_key_finding(name: str, cmp: TableComparison) -> Finding:
         if status is Status.PASS
         else "Rows with a null key cannot be matched; an outer join "
         "or a null marker in the export produced them. Repair the ids on both sides alike.",
-        details={"research": left, "production": right, "key": list(cmp.key)},
+        details={
+            "research": left,
+            "production": right,
+            "key": list(cmp.key),
+            "key_columns_typed_differently": list(cmp.keys.compared_as_text),  # joined as text
+        },
     )
 
 
