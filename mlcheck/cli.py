@@ -70,7 +70,7 @@ def run(
     checklist: ChecklistArg,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Report format.")] = Format.terminal,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the report here.")
+        Path | None, typer.Option("--output", "-o", help="Write the report here ('-': stdout).")
     ] = None,
     junit: Annotated[Path | None, typer.Option(help="Also write a JUnit XML report here.")] = None,
     keep_going: Annotated[bool, typer.Option(help="Run every stage even after one fails.")] = False,
@@ -105,13 +105,15 @@ def run(
         seed=seed,
         verbose=verbose,
     )
+    output = None if output == Path("-") else output
     loaded = load_checklist(checklist)
     _refuse_to_overwrite_inputs(loaded, [p for p in (output, junit) if p is not None])
     with _progress(enabled=not quiet and err.is_terminal) as progress:
         validate_sources(loaded, read_schema=False)
         result = run_checklist(loaded, options, progress)
-    color = not no_color and output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    width = shutil.get_terminal_size((110, 24)).columns if color else 110
+    to_terminal = output is None and sys.stdout.isatty()
+    color = to_terminal and not no_color and "NO_COLOR" not in os.environ
+    width = shutil.get_terminal_size((110, 24)).columns if to_terminal else 110
     _write(render(result, fmt.value, verbose=verbose, color=color, width=width), output)
     if junit is not None:
         _write(render(result, "junit", fail_on_warn=options.fail_on_warn), junit)

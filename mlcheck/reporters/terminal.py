@@ -16,6 +16,7 @@ from rich.text import Text
 
 from mlcheck.reporters.common import (
     PROBLEMS,
+    SEVERITY_ORDER,
     examples_preview,
     label,
     observed_vs,
@@ -35,6 +36,8 @@ STYLES = {
     Status.SKIPPED: "dim",
     Status.NOT_RUN: "dim",
 }
+# A terminal is read, not searched: past this many problem rows a stage says how many it left out.
+MAX_PROBLEM_ROWS = 40
 # (header, ratio of the spare width): free text gets the room, short fields their natural width.
 COLUMNS = (("status", None), ("id", None), ("check", 3), ("observed", 2), ("message", 5))
 
@@ -88,17 +91,33 @@ def _stage_body(stage: StageResult, verbose: bool) -> list[RenderableType]:
         return [Text(one_line(stage.reason), style="dim")]
     if not stage.checks:
         return [Text("no checks ran", style="dim")]
-    shown = [c for c in stage.checks if verbose or c.status is not Status.PASS]
-    parts: list[RenderableType] = []
-    if shown:
-        parts.append(_table(shown))
+    shown, hidden = _rows(stage, verbose)
+    parts: list[RenderableType] = [_table(shown)] if shown else []
     parts += [_hint(c) for c in shown if c.status in PROBLEMS and (c.hint or examples_preview(c))]
+    if hidden:
+        parts.append(
+            Text(
+                f"… {hidden} more problem results (--verbose shows all; --format json lists them)",
+                style="yellow",
+            )
+        )
     passed = sum(c.status is Status.PASS for c in stage.checks)
     if not verbose and passed:
         parts.append(Text(f"{passed} passed (--verbose lists them)", style="green"))
     elif verbose:
         parts.append(Text(tally(c.status for c in stage.checks), style="dim"))
     return parts
+
+
+def _rows(stage: StageResult, verbose: bool) -> tuple[list[CheckResult], int]:
+    """Verbose: every result in order. Else the problems, most severe first, at most MAX_PROBLEM_ROWS."""
+    if verbose:
+        return list(stage.checks), 0
+    rank = {status: i for i, status in enumerate(SEVERITY_ORDER)}
+    problems = sorted(
+        (c for c in stage.checks if c.status in PROBLEMS), key=lambda c: rank[c.status]
+    )
+    return problems[:MAX_PROBLEM_ROWS], max(0, len(problems) - MAX_PROBLEM_ROWS)
 
 
 def _table(checks: list[CheckResult]) -> Table:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from mlcheck.reporters import terminal
-from mlcheck.results import RunResult
+from mlcheck.results import CheckResult, RunResult, StageResult, Status
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -52,3 +52,16 @@ def test_width_is_respected(full_result: RunResult) -> None:
     lines = terminal.render(full_result, color=False, width=72).splitlines()
     # only the verdict line may run longer: it is kept on one line for grepping CI logs
     assert max(len(line) for line in lines[:-1]) <= 72
+
+
+def test_a_stage_with_many_problems_shows_the_worst_first_and_counts_the_rest() -> None:
+    """100 warnings then 1 failure: the failure leads, 40 rows are shown, 61 are counted."""
+    warns = [CheckResult(f"RAW{i:03d}", "w", Status.WARN, f"warn {i}") for i in range(100)]
+    fail = CheckResult("RAW999", "f", Status.FAIL, "the failure")
+    stage = StageResult("data_reproducibility", Status.FAIL, 0.0, None, (*warns, fail))
+    result = RunResult("c.yaml", None, "not_ready", stage.id, 0.0, (stage,))
+    text = terminal.render(result, color=False)
+    assert text.index("RAW999") < text.index("RAW000")
+    assert "RAW038" in text and "RAW039" not in text
+    assert f"… {101 - terminal.MAX_PROBLEM_ROWS} more problem results" in text
+    assert "RAW099" in terminal.render(result, color=False, verbose=True)
