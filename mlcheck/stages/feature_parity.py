@@ -204,7 +204,11 @@ def _tails_and_fills(
 
 def _floats(values: pa.ChunkedArray) -> np.ndarray:
     """float64 values with null as NaN (the diagnosis treats null and NaN alike: missing)."""
-    return np.asarray(values.cast(pa.float64()).fill_null(np.nan).to_numpy(), dtype=np.float64)
+    if pa.types.is_dictionary(values.type):
+        values = values.cast(values.type.value_type)
+    # safe=False: integers beyond 2**53 round instead of raising; causes stay approximate there.
+    floats = values.cast(pa.float64(), safe=False).fill_null(np.nan)
+    return np.asarray(floats.to_numpy(), dtype=np.float64)
 
 
 def _finite(column: pa.ChunkedArray) -> np.ndarray:

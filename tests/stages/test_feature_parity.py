@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mlcheck.checklist import Checklist, load_checklist
+from mlcheck.cli import main
 from mlcheck.context import StageContext
 from mlcheck.engine import LocalEngine
 from mlcheck.errors import InputError
@@ -480,6 +481,18 @@ def test_feat009_fill_needs_min_fill_cells(tmp_path: Path) -> None:
     assert _by_column(list(fp.feature_cells(ctx)))["ratio"].details["causes"] == {"unexplained": 2}
 
 
+def test_huge_integers_are_diagnosed_without_crashing(tmp_path: Path) -> None:
+    """`big` holds 2**60 + id (not exact in float64); production adds 1 at id 3: one logic cell."""
+    ids = np.arange(1, 21)
+    research = _table({"id": ids, "big": 2**60 + ids})
+    production = _table({"id": ids, "big": 2**60 + ids + (ids == 3)})
+    finding = _by_column(list(fp.feature_cells(_feature_context(tmp_path, research, production))))
+    assert finding["big"].status is Status.FAIL and finding["big"].observed == 1
+    assert finding["big"].details["examples"] == [
+        {"key": 3, "research": 2**60 + 3, "production": 2**60 + 4}
+    ]
+
+
 def _clip_tables(
     production_bounds: tuple[float, float], scale: float = 1.0
 ) -> tuple[pa.Table, pa.Table]:
@@ -642,11 +655,12 @@ def test_e2e_broken_feature_parity_names_every_defect() -> None:
     assert checks[("ENV002", "numpy")]["status"] == "warn"
 
 
-def test_e2e_clean_credit_checklist_passes_the_stage() -> None:
-    code, report = _run_json("checklists/credit.yaml", "--only", fp.STAGE)
-    assert code == 0
-    statuses = {c["status"] for c in _stage_checks(report)}
-    assert statuses == {"pass"}
+def test_clean_credit_checklist_passes_the_stage() -> None:
+    checklist = load_checklist(REPO / "checklists/credit.yaml")
+    result = run_checklist(checklist, RunOptions(only=(fp.STAGE,)))
+    stage = next(s for s in result.stages if s.id == fp.STAGE)
+    assert stage.status is Status.PASS and result.ready
+    assert {c.status for c in stage.checks} == {Status.PASS}
 
 
 def test_stage_report_is_deterministic() -> None:
@@ -657,3 +671,21 @@ def test_stage_report_is_deterministic() -> None:
     strip = [{k: v for k, v in s.items() if k != "duration_s"} for s in first["stages"]]
     again = [{k: v for k, v in s.items() if k != "duration_s"} for s in second["stages"]]
     assert json.dumps(strip) == json.dumps(again)
+
+
+def test_corrupt_environment_file_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Production's environment JSON is truncated: exit 2, a one-line message, no traceback."""
+    (tmp_path / "research.json").write_text(json.dumps(RESEARCH_JSON))
+    (tmp_path / "production.json").write_text('{"python": "3.11.7", "packages": {')
+    (tmp_path / "checklist.yaml").write_text(
+        "research: {environment: {path: research.json}}\n"
+        "production: {environment: {path: production.json}}\n"
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", str(tmp_path / "checklist.yaml"), "-q"])
+    assert exit_info.value.code == 2
+    stderr = capsys.readouterr().err
+    assert "production.environment (production.json): not valid JSON (line 1)" in stderr
+    assert "Traceback" not in stderr
