@@ -567,6 +567,8 @@ def score_agreement(ctx: StageContext) -> Iterator[Finding]:
     library version), constant_offset (a changed preprocessing step), localized (a few rows: their
     inputs), large_scattered (unseeded training or a different model), invalid_outputs.
     Why it matters: the model in production is not the model that was validated.
+    Usual causes: see the patterns above: precision or library versions, a changed preprocessing
+    step, different inputs on some rows, an unseeded or different model artifact.
     Fix: follow the pattern's hint; for a regression task this is the whole comparison.
     """
     join = ctx.engine.join(RESEARCH, PRODUCTION)
@@ -809,8 +811,9 @@ def output_dtypes(ctx: StageContext) -> Iterator[Finding]:
     numeric change (int <-> float, widening) warns; a numeric column that became non-numeric
     (or the reverse) fails.
     Why it matters: float32 scores differ from float64 ones by ~1e-7 relative, enough to flip
-    decisions at the threshold and to break exact-match tests; a type change means the serving
-    code or its serialisation changed.
+    decisions at the threshold and to break exact-match tests.
+    Usual causes: the serving code or its serialisation changed (a float32 model runtime, a CSV
+    round trip, a cast in the writer).
     Fix: keep the output schema identical; cast explicitly where it is written.
     """
     names = [

@@ -545,7 +545,7 @@ def _not_found(side: str, column: str, what: str) -> Finding:
 # --------------------------------------------------------------------------- SPL006
 
 
-@check("SPL006", STAGE)
+@check("SPL006", STAGE, thresholds=("temporal",))
 def temporal_leakage(ctx: StageContext) -> Iterator[Finding]:
     """Held-out rows older than the newest training row, for a temporal split.
 
@@ -652,6 +652,9 @@ def split_proportions(ctx: StageContext) -> Iterator[Finding]:
     beyond `max_proportion_diff`. It never fails: membership (SPL002) is what must match, this
     tells why it does not. Equal proportions with different membership point to an unseeded or
     order-dependent split; different proportions point to different split fractions or inputs.
+    Usual causes of a difference: split fractions configured differently, a split computed on a
+    different (filtered, deduplicated) row set, a different splitting function.
+    Fix: share one split configuration between environments, or ship the split as data.
     """
     codes = label_codes(ctx, split_column(ctx))
     width = len(codes.labels) + 1
@@ -692,7 +695,10 @@ def class_balance(ctx: StageContext) -> Iterator[Finding]:
     key: the side's own labels, else research's (labels describe keys, not environments).
     Measures per split the share of each class among labelled rows and the largest difference
     between sides; warns beyond `max_balance_diff`. A shifted balance with reassigned keys tells
-    how much the evaluation population changed; stratification lost in one environment shows here.
+    how much the evaluation population changed.
+    Usual causes: stratification applied in one environment only, an unseeded split (SPL002),
+    labels joined differently. Fix: stratify the same way on both sides (or hash-split by key) and
+    compare the label join.
     """
     target = ctx.columns.target
     if not target or ctx.task == "regression":
