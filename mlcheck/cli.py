@@ -35,7 +35,7 @@ from mlcheck.init import init_checklist
 from mlcheck.registry import REGISTRY, CheckSpec
 from mlcheck.reporters import render
 from mlcheck.reporters.common import verdict_line
-from mlcheck.results import STAGE_ORDER, Status, to_jsonable
+from mlcheck.results import STAGE_ORDER, RunResult, Status, to_jsonable
 from mlcheck.runner import Progress, RunOptions, exit_code, run_checklist
 from mlcheck.stage_config import StagesConfig
 from mlcheck.stages import available_stages
@@ -111,15 +111,12 @@ def run(
     with _progress(enabled=not quiet and err.is_terminal) as progress:
         validate_sources(loaded, read_schema=False)
         result = run_checklist(loaded, options, progress)
-    to_terminal = output is None and sys.stdout.isatty()
-    color = to_terminal and not no_color and "NO_COLOR" not in os.environ
-    width = shutil.get_terminal_size((110, 24)).columns if to_terminal else 110
-    _write(render(result, fmt.value, verbose=verbose, color=color, width=width), output)
+    _write(_render_main(result, fmt, output, verbose=verbose, no_color=no_color), output)
     if junit is not None:
         _write(render(result, "junit", fail_on_warn=options.fail_on_warn), junit)
     code = exit_code(result)
     if code == EXIT_INTERNAL:
-        crashed = sum(c.status is Status.ERROR for s in result.stages for c in s.checks)
+        crashed = sum(c.status is Status.ERROR for s in result.stages for c in s.checks) or 1
         err.print(
             Text(f"error: {crashed} check(s) crashed; the report names them. {BUG_REPORT}"),
             soft_wrap=True,
@@ -127,6 +124,16 @@ def run(
     elif output is not None and not quiet:
         err.print(Text(f"{verdict_line(result)} (report: {output})"), soft_wrap=True)
     raise typer.Exit(code)
+
+
+def _render_main(
+    result: RunResult, fmt: Format, output: Path | None, *, verbose: bool, no_color: bool
+) -> str:
+    """The main report; colour and the terminal's width only when it goes straight to a terminal."""
+    to_terminal = output is None and sys.stdout.isatty()
+    color = to_terminal and not no_color and "NO_COLOR" not in os.environ
+    width = shutil.get_terminal_size((110, 24)).columns if to_terminal else 110
+    return render(result, fmt.value, verbose=verbose, color=color, width=width)
 
 
 @app.command()

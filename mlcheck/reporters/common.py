@@ -112,11 +112,21 @@ def verdict_line(result: RunResult) -> str:
     return f"NOT READY: {named} · {counts}"
 
 
-def examples_preview(check: CheckResult, limit: int = 5) -> str:
-    """The first few `details.examples`, comma-separated, for a one-line preview."""
+def examples_preview(check: CheckResult, limit: int = 3) -> str:
+    """The first few `details.examples` on one line; a mapping example reads `key=1 research=train`."""
     examples = check.details.get("examples") if isinstance(check.details, Mapping) else None
     if not isinstance(examples, (list, tuple)) or not examples:
         return ""
-    shown = ", ".join(fmt_value(e, limit=40) for e in examples[:limit])
-    more = f", … ({len(examples) - limit} more)" if len(examples) > limit else ""
+    shown = "; ".join(_example(e) for e in examples[:limit])
+    more = f"; … ({len(examples) - limit} more)" if len(examples) > limit else ""
     return shown + more
+
+
+def _example(example: Any) -> str:
+    if isinstance(example, Mapping):
+        text = " ".join(
+            f"{one_line(str(k))}={fmt_value(v, limit=30) if v is not None else 'null'}"
+            for k, v in example.items()
+        )
+        return text if len(text) <= 80 else text[:79] + "…"
+    return fmt_value(example, limit=40)

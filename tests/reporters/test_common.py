@@ -71,9 +71,11 @@ def test_visible_escapes_controls_but_keeps_text() -> None:
 
 
 def test_examples_preview() -> None:
-    assert examples_preview(_check(details={"examples": ["a", "b"]})) == "a, b"
+    assert examples_preview(_check(details={"examples": ["a", "b"]})) == "a; b"
+    assert examples_preview(_check(details={"examples": list(range(7))})) == "0; 1; 2; … (4 more)"
+    mapping = {"key": 100001, "research": "train", "production": None}
     assert (
-        examples_preview(_check(details={"examples": list(range(7))}), limit=3)
-        == "0, 1, 2, … (4 more)"
+        examples_preview(_check(details={"examples": [mapping]}))
+        == "key=100001 research=train production=null"
     )
     assert examples_preview(_check(details={"examples": "not a list"})) == ""

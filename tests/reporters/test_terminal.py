@@ -32,7 +32,7 @@ def test_problems_show_observed_threshold_hint_and_examples(full_result: RunResu
     text = terminal.render(full_result, color=False, width=200)
     assert "NaN (limit 0)" in text and "inf (limit -inf)" in text
     assert "↳ SPLIT003 [splits / split]: Equal proportions with different membership" in text
-    assert "examples: 1001, 1002, 1003, 1004, 1005, … (5 more)" in text
+    assert "examples: 1001; 1002; 1003; … (7 more)" in text
     assert "no live labels declared" in text  # the skipped stage's reason
 
 
