@@ -9,7 +9,7 @@ held out (`test`, `validation`, ... and any unknown name).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -228,14 +228,21 @@ def reassigned_folds(ctx: StageContext) -> Iterator[Finding]:
 
     Runs when `columns.fold` is declared. Measures the research x production fold matrix
     (details.matrix) and the count and share of matched keys whose fold changed (a null fold, e.g.
-    outside the training split, counts as its own value).
+    outside the training split, counts as its own value); details.same_split counts those whose
+    split did not change, i.e. the fold assignment itself differs.
     Why it matters: different folds give different out-of-fold predictions, early-stopping rounds
     and tuned hyper-parameters, so the chosen model cannot be reproduced.
     Usual causes: KFold(shuffle=True) without random_state, folds assigned in row order.
     Fix: seed the fold assignment or derive it from a hash of the key (or group).
     """
     if ctx.columns.fold:
-        yield from _reassignment(ctx, ctx.columns.fold, "fold")
+        (finding,) = _reassignment(ctx, ctx.columns.fold, "fold")
+        join = ctx.engine.join(RESEARCH, PRODUCTION)
+        folds, splits = label_codes(ctx, ctx.columns.fold), label_codes(ctx, split_column(ctx))
+        fold_moved = folds.research[join.left_rows] != folds.production[join.right_rows]
+        same_split = splits.research[join.left_rows] == splits.production[join.right_rows]
+        details = {**finding.details, "same_split": int((fold_moved & same_split).sum())}
+        yield replace(finding, details=details)
 
 
 def _reassignment(ctx: StageContext, column: str, what: str) -> Iterator[Finding]:
@@ -339,6 +346,13 @@ def _order_dependent(ctx: StageContext, codes: Codes) -> bool:
 
 
 def _key_order(ctx: StageContext, slot: str) -> np.ndarray:
+    result: np.ndarray = ctx.engine.memo(
+        (STAGE, "key_order", slot), lambda: _sorted_by_key(ctx, slot)
+    )
+    return result
+
+
+def _sorted_by_key(ctx: StageContext, slot: str) -> np.ndarray:
     cols = ctx.engine.key(slot) or []
     order = pc.sort_indices(
         ctx.engine.table(slot).select(cols), sort_keys=[(c, "ascending") for c in cols]

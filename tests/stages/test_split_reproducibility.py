@@ -310,6 +310,7 @@ def test_fold_reassignment_matrix(tmp_path: Path) -> None:
         "2": {"2": 2},
     }
     assert [e["key"] for e in finding.details["examples"]] == [1, 2]
+    assert finding.details["same_split"] == 2
     (same,) = run(sr.reassigned_splits, ctx)
     assert same.status is Status.PASS
 
@@ -650,6 +651,12 @@ def test_e2e_unseeded_split_and_spanning_customer(tmp_path: Path) -> None:
     assert moved["observed"] == int((merged.split_r != merged.split_p).sum()) > 0
     assert moved["details"]["cause"] == "unseeded"
     assert "seed" in moved["hint"]
+    (folds,) = checks["SPL003"]
+    fold_moved = merged.fold_r.fillna(-1) != merged.fold_p.fillna(-1)
+    assert folds["observed"] == int(fold_moved.sum())
+    assert folds["details"]["same_split"] == int(
+        (fold_moved & (merged.split_r == merged.split_p)).sum()
+    )
     spans = production.groupby("customer_id").split.nunique()
     spanning = spans[spans > 1].index.tolist()
     groups = {c["source"]: c for c in checks["SPL005"]}
