@@ -248,8 +248,10 @@ def _attribution(ctx: StageContext, bad: np.ndarray, status: Status) -> Finding:
         status,
         _attribution_message(counts, causes),
         source=PRODUCTION,
-        observed=(n - len(unexplained)) / n,
-        expected=1.0,
+        observed={
+            k: counts[k]
+            for k in ("explained_by_null_inputs", "explained_by_unseen_categories", "unexplained")
+        },
         hint=_attribution_hint(counts, causes),
         details={
             **counts,
@@ -629,11 +631,12 @@ def _difference_stats(agree: Agreement) -> dict[str, Any]:
 def _largest_differences(
     ctx: StageContext, agree: Agreement, rows: np.ndarray
 ) -> list[dict[str, Any]]:
-    """Mismatched rows, largest difference first (a missing side counts as infinite)."""
+    """Mismatched rows, largest difference first; rows missing a score on one side come last
+    (PRD001 already lists them, and they would crowd out the differences that explain a pattern)."""
     bad = np.flatnonzero(agree.mismatch)
     with np.errstate(invalid="ignore"):
         size = np.abs(agree.production[bad] - agree.research[bad])
-    size = np.where(np.isnan(size), np.inf, size)
+    size = np.where(np.isnan(size), -1.0, size)
     picked = bad[largest(size, ctx.config.examples)]
     keys = key_values(ctx, RESEARCH, rows[picked])
     return [

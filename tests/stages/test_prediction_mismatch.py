@@ -276,7 +276,12 @@ def test_invalid_outputs_are_attributed_to_null_inputs_and_unseen_categories(
     assert details["unseen_categories"] == [{"column": "region", "value": "Atlantis", "rows": 2}]
     assert details["unexplained_examples"] == [5, 6]
     assert details["reference"] == "8 research training rows"
-    assert finding.observed == pytest.approx(3 / 5)
+    assert finding.observed == {
+        "explained_by_null_inputs": 2,
+        "explained_by_unseen_categories": 2,
+        "unexplained": 2,
+    }
+    assert details["explained_share"] == pytest.approx(3 / 5)
     assert "bureau_score" in finding.message and "'Atlantis'" in finding.message
 
 
@@ -422,6 +427,20 @@ def test_the_pattern_of_differences_is_named(
     assert finding.status is Status.FAIL
     assert finding.details["pattern"] == pattern
     assert finding.hint == pm.PATTERN_HINT[pattern]
+
+
+def test_examples_put_real_differences_before_missing_scores(tmp_path: Path) -> None:
+    """Key 1's production score is NaN, key 2 moved by +0.1, key 3 by -0.3."""
+    scores = list(SCORES)
+    scores[0], scores[1], scores[2] = float("nan"), SCORES[1] + 0.1, SCORES[2] - 0.3
+    (finding,) = run(pm.score_agreement, pair(tmp_path, preds(scores)))
+    assert [e["key"] for e in finding.details["examples"]] == [3, 2, 1]
+    assert finding.details["examples"][2] == {
+        "key": 1,
+        "research": 0.1,
+        "production": None,
+        "difference": None,
+    }
 
 
 def test_multiclass_agreement_per_class_column(tmp_path: Path) -> None:
