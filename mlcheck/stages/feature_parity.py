@@ -356,6 +356,9 @@ def feature_columns(ctx: StageContext) -> Iterator[Finding]:
     Why it matters: a feature the model expects but production does not build is filled with a
     default (or crashes scoring); a renamed one is silently ignored.
 
+    Usual causes: a feature renamed or dropped in the production code, a `select` list kept by
+    hand, a step of the research notebook not ported to production.
+
     How to fix: make the production pipeline emit the research feature names (check renames in
     the feature code and in any schema/contract file between the two).
     """
@@ -409,6 +412,9 @@ def feature_types(ctx: StageContext) -> Iterator[Finding]:
 
     Why it matters: a re-typed feature is encoded differently by the model (a number read as a
     category, a date as text) even when the values print the same.
+
+    Usual causes: CSV/JSON round trips that re-infer types, a pandas version with another
+    inference default, a schema declared by hand in production.
 
     How to fix: cast explicitly to the research type at the end of the production pipeline, or
     declare the schema when writing the feature table.
@@ -627,6 +633,9 @@ def feature_statistics(ctx: StageContext) -> Iterator[Finding]:
     values within tolerance (mean/std/sum with the bound the cell tolerance implies). With a key
     a difference warns (FEAT008 judges the cells; columns whose cells differ only at float32
     scale are left to FEAT012); without a key, statistics are the evidence, and a difference fails.
+
+    Usual causes: the same as the cell-level checks (imputation, clipping, infinities, logic
+    changes) or rows lost or added.
 
     How to fix: follow the cell-level checks for the same column; without a key, declare one.
     """
@@ -1098,6 +1107,9 @@ def python_version(ctx: StageContext) -> Iterator[Finding]:
     formatting, datetime parsing) and which wheels of numpy/pandas/scikit-learn get installed,
     so the same code can build different features.
 
+    Usual causes: a base image upgraded independently of research, a CI runner on another
+    Python, a conda env solved again without a pin.
+
     How to fix: build the production image from the research Python minor version (pin it in
     the Dockerfile / conda env), or re-run research on the new version and re-validate.
     """
@@ -1164,6 +1176,9 @@ def listed_package_versions(ctx: StageContext) -> Iterator[Finding]:
     Why it matters: these libraries change defaults and numerical results between minor
     versions (a scikit-learn estimator's default solver, pandas' dtype inference, numpy's
     random streams), so the same feature code gives different features or predictions.
+
+    Usual causes: requirements with ranges (`>=`) solved at different times, a production image
+    rebuilt later than research, a transitive upgrade pulled in by another package.
 
     How to fix: install production from the research lock file (`pip freeze` /
     `mlcheck env capture` output), or upgrade research too and re-validate the model.
@@ -1250,8 +1265,10 @@ def other_package_versions(ctx: StageContext) -> Iterator[Finding]:
     files, or that are installed on one side only. It never fails: most of these cannot change
     features, but when a feature check above fails, a changed dependency here is often why.
 
-    How to use: read the list next to a failing feature check; promote a package that matters
-    to your pipeline into `stages.feature_parity.packages` so its changes gate the release.
+    Usual causes: unpinned transitive dependencies, images built at different times.
+
+    How to fix: when a feature check fails, read this list next to it; promote a package that
+    matters to your pipeline into `stages.feature_parity.packages` so its changes gate the release.
     """
     pair = _environments(ctx)
     if pair is None:
@@ -1293,6 +1310,9 @@ def environment_files_read(ctx: StageContext) -> Iterator[Finding]:
     an unsupported syntax, a `-r other.txt` include that is not followed, a package pinned twice).
     It warns rather than fails: the rest of the file was compared, but a version on such a line
     was not. Pip options (`--index-url`, `--hash`) and comments are skipped silently.
+
+    Usual causes: a hand-edited requirements file, syntax of another tool (Poetry, pip-tools
+    annotations outside comments), an include of another file.
 
     How to fix: correct the line, or regenerate the file with `pip freeze` or
     `mlcheck env capture`.
