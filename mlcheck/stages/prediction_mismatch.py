@@ -845,6 +845,8 @@ def output_dtypes(ctx: StageContext) -> Iterator[Finding]:
 def classify_type_change(research: pa.DataType, production: pa.DataType) -> tuple[Status, str]:
     if research == production:
         return Status.PASS, "same type"
+    if pa.types.is_null(research) or pa.types.is_null(production):
+        return Status.WARN, "no values on one side"  # an all-null column has no type to compare
     numeric = [
         pa.types.is_integer(t)
         or pa.types.is_floating(t)

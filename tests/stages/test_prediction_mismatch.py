@@ -556,6 +556,7 @@ def test_float32_scores_warn_as_precision_loss(tmp_path: Path) -> None:
         (pa.float32(), pa.float64(), Status.WARN, "widened"),
         (pa.int64(), pa.float64(), Status.WARN, "numeric type changed"),
         (pa.float64(), pa.string(), Status.FAIL, "incompatible"),
+        (pa.null(), pa.float64(), Status.WARN, "no values on one side"),
     ],
 )
 def test_type_changes_are_classified(
