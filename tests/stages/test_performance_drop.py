@@ -1,0 +1,682 @@
+"""Stage 5, performance_drop: every check fires on a spelled-out defect and stays quiet without it.
+
+Most tests simulate a small scorecard (`simulate`) whose model is exactly the research relation,
+write research/live parquet files and a checklist to tmp_path, and run one check through the
+real engine. The defect each scenario injects is spelled out in its docstring. The end of the
+file runs the stage on the bundled sample data and on a public dataset (statsmodels' RAND
+health insurance data) with an induced covariate shift.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from mlcheck import metrics as M
+from mlcheck.checklist import load_checklist
+from mlcheck.context import StageContext
+from mlcheck.engine import LocalEngine
+from mlcheck.errors import ChecklistError, InputError
+from mlcheck.registry import REGISTRY
+from mlcheck.results import Finding, Status
+from mlcheck.runner import RunOptions, run_checklist
+from mlcheck.stages import performance_drop as pd_stage
+
+REPO = Path(__file__).resolve().parents[2]
+CHUNK_KEYS = {
+    "start",
+    "end",
+    "n",
+    "n_labelled",
+    "realized",
+    "estimated",
+    "lower",
+    "upper",
+    "status",
+}
+CAT_EFFECT = {"a": 0.0, "b": 0.5, "c": -0.5}
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-z))
+
+
+def simulate(
+    rng: np.random.Generator,
+    n: int,
+    *,
+    x1_shift: float = 0.0,
+    cat_probs: tuple[float, float, float] = (0.5, 0.3, 0.2),
+    strength: float = 1.0,
+    x2_effect: float = 0.5,
+    intercept: float = -0.5,
+) -> dict[str, np.ndarray]:
+    """Features x1, x2 ~ N(0, 1) (x1 moved by `x1_shift` sd) and cat in a/b/c; the model's
+    score is sigmoid(-0.5 + 1.5·x1 + 0.5·x2 + effect(cat)), exactly the research relation.
+    Labels come from the *true* relation: `strength` scales x1 and cat, `x2_effect` is x2's
+    coefficient and `intercept` the base log-odds; the defaults make the model exact."""
+    x1, x2 = rng.normal(x1_shift, 1, n), rng.normal(0, 1, n)
+    cat = np.array(["a", "b", "c"])[rng.choice(3, n, p=cat_probs)]
+    effect = np.vectorize(CAT_EFFECT.get)(cat)
+    score = sigmoid(-0.5 + 1.5 * x1 + 0.5 * x2 + effect)
+    truth = sigmoid(intercept + strength * (1.5 * x1 + effect) + x2_effect * x2)
+    y = (rng.random(n) < truth).astype(np.int64)
+    return {"x1": x1, "x2": x2, "cat": cat, "score": score, "y": y}
+
+
+def write_scenario(
+    tmp_path: Path,
+    live: dict[str, np.ndarray],
+    *,
+    research: dict[str, np.ndarray] | None = None,
+    labelled: float = 0.5,
+    stage: dict[str, Any] | None = None,
+    columns: dict[str, Any] | None = None,
+    task: str = "binary",
+    start: str = "2025-01-06",
+) -> Path:
+    """Research: 3000 simulated rows (first 60% train, rest test). Live: `live` in time order,
+    one row per 30 minutes from `start`, labels for the oldest `labelled` share."""
+    research = research if research is not None else simulate(np.random.default_rng(0), 3000)
+    n_r, n_l = len(research["y"]), len(live["y"])
+    r_ids, l_ids = np.arange(n_r), 100_000 + np.arange(n_l)
+    split = np.where(np.arange(n_r) < 0.6 * n_r, "train", "test")
+    times = np.datetime64(start, "s") + np.arange(n_l) * np.timedelta64(1800, "s")
+    k = round(labelled * n_l)
+    tables = {
+        "research_features": _features(r_ids, research),
+        "research_splits": pa.table({"id": r_ids, "split": split}),
+        "research_predictions": _predictions(r_ids, research),
+        "research_labels": pa.table({"id": r_ids, "y": research["y"]}),
+        "live_features": _features(l_ids, live).append_column("event_time", pa.array(times)),
+        "live_predictions": _predictions(l_ids, live),
+        "live_labels": pa.table({"id": l_ids[:k], "y": live["y"][:k]}),
+    }
+    for name, table in tables.items():
+        pq.write_table(table, tmp_path / f"{name}.parquet")
+    return _checklist(tmp_path, stage, columns, task)
+
+
+def _features(ids: np.ndarray, data: dict[str, np.ndarray]) -> pa.Table:
+    return pa.table({"id": ids, "x1": data["x1"], "x2": data["x2"], "cat": data["cat"]})
+
+
+def _predictions(ids: np.ndarray, data: dict[str, np.ndarray]) -> pa.Table:
+    decision = (data["score"] >= 0.5).astype(np.int64)
+    return pa.table({"id": ids, "score": data["score"], "decision": decision})
+
+
+def _checklist(tmp_path: Path, stage: Any, columns: Any, task: str) -> Path:
+    slot = lambda name: {"path": f"{name}.parquet"}  # noqa: E731
+    doc = {
+        "key": "id",
+        "task": task,
+        "research": {
+            r: slot(f"research_{r}") for r in ("features", "splits", "predictions", "labels")
+        },
+        "production": {
+            "live": {r: slot(f"live_{r}") for r in ("features", "predictions", "labels")}
+        },
+        "columns": {
+            "target": "y",
+            "score": "score",
+            "prediction": "decision",
+            "split": "split",
+            "timestamp": "event_time",
+            "features": ["x1", "x2", "cat"],
+            "categorical": ["cat"],
+            **(columns or {}),
+        },
+        "stages": {pd_stage.STAGE: {"chunk": {"size": 1000}, **(stage or {})}},
+    }
+    path = tmp_path / "checklist.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return path
+
+
+def context(path: Path, seed: int = 0) -> StageContext:
+    checklist = load_checklist(path)
+    return StageContext(checklist, LocalEngine(checklist), pd_stage.STAGE, seed)
+
+
+def run(check_id: str, ctx: StageContext) -> list[Finding]:
+    spec = REGISTRY.get(check_id)
+    assert spec is not None and spec.stage == pd_stage.STAGE
+    return list(spec.func(ctx))
+
+
+def one(check_id: str, ctx: StageContext) -> Finding:
+    found = run(check_id, ctx)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def by_column(findings: list[Finding]) -> dict[str | None, Finding]:
+    return {f.column: f for f in findings}
+
+
+def live_of(seed: int = 1, n: int = 3000, **changes: Any) -> dict[str, np.ndarray]:
+    return simulate(np.random.default_rng(seed), n, **changes)
+
+
+# --------------------------------------------------------------------------- PERF001
+
+
+def test_performance_passes_with_realized_and_estimated_intervals(tmp_path: Path) -> None:
+    """No defect: live traffic from the research relation, the older half labelled."""
+    ctx = context(write_scenario(tmp_path, live_of()))
+    found = one("PERF001", ctx)
+    assert found.status is Status.PASS, found.message
+    details = found.details
+    realized, estimated = details["realized"], details["estimated"]
+    assert realized["method"] == "delong" and realized["n"] == 1500
+    assert estimated["method"] == "cbpe" and estimated["n"] == 1500
+    for part in (realized, estimated, details["baseline"]):
+        assert part["lower"] < part["value"] < part["upper"]
+    assert details["baseline"]["n"] == 1200  # the research test split
+    assert found.expected == details["baseline"]["value"]
+    assert found.threshold == pytest.approx(found.expected - 0.02)
+    chunks = details["chunks"]
+    assert [set(c) for c in chunks] == [CHUNK_KEYS] * 3
+    assert [(c["start"], c["end"], c["n"], c["n_labelled"]) for c in chunks] == [
+        (0, 1000, 1000, 1000),
+        (1000, 2000, 1000, 500),
+        (2000, 3000, 1000, 0),
+    ]
+    assert chunks[0]["estimated"] is None and chunks[2]["realized"] is None
+    assert all(c["status"] == "pass" for c in chunks)
+
+
+def test_realized_metric_and_interval_are_delong_on_labelled_rows(tmp_path: Path) -> None:
+    live = live_of()
+    ctx = context(write_scenario(tmp_path, live))
+    realized = one("PERF001", ctx).details["realized"]
+    o = M.Outcomes(live["y"][:1500], live["score"][:1500], None)
+    reference = M.delong_interval(o, 0.95)
+    assert realized["value"] == pytest.approx(reference.value)
+    assert (realized["lower"], realized["upper"]) == pytest.approx(
+        (reference.lower, reference.upper)
+    )
+
+
+def test_concept_drift_fails_on_the_realized_metric(tmp_path: Path) -> None:
+    """Defect: live labels follow a relation at 30% strength (x1 and cat matter far less), so
+    realized ROC AUC falls far below the baseline; inputs and scores are unchanged, so the
+    estimate (which assumes the research relation) does not see it."""
+    ctx = context(write_scenario(tmp_path, live_of(strength=0.3)))
+    found = one("PERF001", ctx)
+    assert found.status is Status.FAIL
+    assert found.details["realized_status"] == "fail"
+    assert found.details["realized"]["upper"] < found.threshold
+    statuses = [c["status"] for c in found.details["chunks"]]
+    assert statuses[:2] == ["fail", "fail"] and statuses[2] == "pass"  # last chunk: estimate only
+    assert "significantly below the baseline" in (found.hint or "")
+
+
+def test_a_drop_confined_to_the_last_chunk_fails_the_check(tmp_path: Path) -> None:
+    """Defect: the relation weakens only in the last 1000 of 3000 fully labelled rows; the
+    whole-window AUC stays within max_drop + its interval, the last chunk does not."""
+    steady, late = live_of(seed=1, n=2000), live_of(seed=2, n=1000, strength=0.3)
+    live = {k: np.concatenate([steady[k], late[k]]) for k in steady}
+    found = one("PERF001", context(write_scenario(tmp_path, live, labelled=1.0)))
+    assert [c["status"] for c in found.details["chunks"]] == ["pass", "pass", "fail"]
+    assert found.status is Status.FAIL
+
+
+def test_too_few_labels_warns_and_says_how_many_are_needed(tmp_path: Path) -> None:
+    """Defect: only 60 live rows, all labelled, from a weakened relation (strength 0.3): the
+    point estimate is below the bar but 60 labels cannot make it significant (or reach
+    min_labels = 100), so the check warns with a label count instead of failing."""
+    ctx = context(write_scenario(tmp_path, live_of(n=60, strength=0.3), labelled=1.0))
+    found = one("PERF001", ctx)
+    assert found.status is Status.WARN
+    assert found.details["labels_needed"] >= 100
+    assert "Too few labels" in (found.hint or "")
+
+
+def test_judge_rules_by_hand() -> None:
+    """Bar 0.78 (higher is better). Interval wholly below: fail. Point below, interval across:
+    warn, needing n·(half-width / gap)² labels. Realized on fewer than min_labels: warn."""
+    bar = pd_stage.Bar(0.78, True)
+    below = M.Estimate(0.70, 0.65, 0.75, 0.025, 500, "delong")
+    assert pd_stage.judge(below, bar, realized=True, min_labels=100).status == "fail"
+    unsure = M.Estimate(0.76, 0.70, 0.82, 0.03, 400, "delong")
+    verdict = pd_stage.judge(unsure, bar, realized=True, min_labels=100)
+    assert verdict == pd_stage.Judgement("warn", math.ceil(400 * (0.06 / 0.02) ** 2))
+    few = M.Estimate(0.60, 0.50, 0.70, 0.05, 40, "delong")
+    assert pd_stage.judge(few, bar, realized=True, min_labels=100) == pd_stage.Judgement(
+        "warn", 100
+    )
+    assert pd_stage.judge(few, bar, realized=False, min_labels=100).status == "fail"
+    fine = M.Estimate(0.85, 0.80, 0.90, 0.025, 500, "cbpe")
+    assert pd_stage.judge(fine, bar, realized=False, min_labels=100).status == "pass"
+    assert pd_stage.judge(None, bar, realized=True, min_labels=100).status == "n/a"
+    error_bar = pd_stage.Bar(0.20, False)  # brier: lower is better, bar = baseline + max_drop
+    worse = M.Estimate(0.25, 0.22, 0.28, 0.015, 500, "bootstrap")
+    assert pd_stage.judge(worse, error_bar, realized=True, min_labels=100).status == "fail"
+
+
+def test_checklist_baseline_replaces_the_research_metric(tmp_path: Path) -> None:
+    """Defect: the checklist claims a baseline of 0.99 that no live chunk can reach."""
+    ctx = context(write_scenario(tmp_path, live_of(), stage={"baseline": 0.99}))
+    found = one("PERF001", ctx)
+    assert found.expected == 0.99 and found.status is Status.FAIL
+    assert found.details["baseline"]["source"] == "checklist `baseline:`"
+
+
+def test_lower_is_better_metric_fails_on_a_rise(tmp_path: Path) -> None:
+    """Defect: live base rate shifted up (intercept +1.5): the research-calibrated scores
+    under-predict and the Brier score rises by far more than max_drop = 0.02."""
+    stage = {"metric": "brier"}
+    found = one("PERF001", context(write_scenario(tmp_path, live_of(intercept=1.0), stage=stage)))
+    assert found.status is Status.FAIL
+    assert found.threshold == pytest.approx(found.expected + 0.02)
+    assert found.details["realized"]["lower"] > found.threshold
+    quiet = tmp_path / "quiet"
+    quiet.mkdir()
+    assert (
+        one("PERF001", context(write_scenario(quiet, live_of(), stage=stage))).status is Status.PASS
+    )
+
+
+def test_time_chunks_by_week_from_string_timestamps(tmp_path: Path) -> None:
+    """3000 rows every 30 minutes from Monday 2025-01-06: weeks of 336 rows, the last partial."""
+    path = write_scenario(tmp_path, live_of(), stage={"chunk": {"every": "1w"}})
+    table = pq.read_table(tmp_path / "live_features.parquet")
+    as_text = pa.array([str(t) for t in table.column("event_time").to_pylist()])
+    pq.write_table(table.set_column(4, "event_time", as_text), tmp_path / "live_features.parquet")
+    chunks = one("PERF001", context(path)).details["chunks"]
+    assert chunks[0]["start"] == "2025-01-06T00:00:00" and chunks[0]["end"] == "2025-01-13T00:00:00"
+    assert [c["n"] for c in chunks] == [336] * 8 + [3000 - 8 * 336]
+    assert chunks[4]["n_labelled"] == 1500 - 4 * 336
+
+
+def test_time_chunks_by_hand() -> None:
+    """Seconds for Wed 2025-01-08, Sun 2025-01-12 23:59, Mon 2025-01-13 and a null: two weeks,
+    Monday to Monday; the null row belongs to no chunk."""
+    wed, sun, mon = (
+        np.datetime64(t, "s").astype(np.int64)
+        for t in ("2025-01-08T10:00", "2025-01-12T23:59", "2025-01-13T00:00")
+    )
+    chunks = pd_stage.time_chunks(np.array([mon, wed, np.nan, sun], dtype=float), 7 * 86400)
+    assert [(c.start, c.end, c.rows.tolist()) for c in chunks] == [
+        ("2025-01-06T00:00:00", "2025-01-13T00:00:00", [1, 3]),
+        ("2025-01-13T00:00:00", "2025-01-20T00:00:00", [0]),
+    ]
+    daily = pd_stage.time_chunks(np.array([wed], dtype=float), 86400)
+    assert (daily[0].start, daily[0].end) == ("2025-01-08T00:00:00", "2025-01-09T00:00:00")
+    assert [(c.start, c.end) for c in pd_stage.size_chunks(5, 2)] == [(0, 2), (2, 4), (4, 5)]
+
+
+def test_regression_without_live_labels_warns(tmp_path: Path) -> None:
+    """A regression model (score = predicted value): without live labels its performance can be
+    neither measured nor estimated."""
+    live = live_of()
+    research = simulate(np.random.default_rng(0), 3000)
+    for data in (research, live):
+        data["y"] = data["score"] * 10 + np.random.default_rng(3).normal(0, 1, len(data["y"]))
+        data["score"] = data["score"] * 10
+    path = write_scenario(tmp_path, live, research=research, labelled=0.0, task="regression")
+    found = one("PERF001", context(path))
+    assert found.status is Status.WARN
+    assert found.details["realized"] is None and found.details["estimated"] is None
+    assert found.details["baseline"]["method"] == "bootstrap"
+    labelled = tmp_path / "labelled"
+    labelled.mkdir()
+    path = write_scenario(labelled, live, research=research, labelled=1.0, task="regression")
+    found = one("PERF001", context(path))
+    assert found.status is Status.PASS and found.details["metric"] == "rmse"
+
+
+def test_multiclass_with_text_labels(tmp_path: Path) -> None:
+    """Three classes named by text; three probability columns in sorted-label order; labels
+    drawn from those probabilities (the model is right, no defect). Accuracy is measured with a
+    Wilson interval and passes."""
+    rng = np.random.default_rng(2)
+
+    def sample(n: int) -> pa.Table:
+        proba = rng.dirichlet([1, 1, 1], n)
+        index = (proba.cumsum(axis=1) < rng.random((n, 1))).sum(axis=1)
+        names = np.array(["cat", "dog", "emu"])
+        return pa.table(
+            {
+                "id": np.arange(n),
+                "p_cat": proba[:, 0],
+                "p_dog": proba[:, 1],
+                "p_emu": proba[:, 2],
+                "y": names[index],
+                "decision": names[proba.argmax(axis=1)],
+            }
+        )
+
+    pq.write_table(sample(5000), tmp_path / "research.parquet")
+    live = sample(5000)
+    pq.write_table(live, tmp_path / "live.parquet")
+    doc = {
+        "key": "id",
+        "task": "multiclass",
+        "research": {"predictions": {"path": "research.parquet"}},
+        "production": {"live": {"predictions": {"path": "live.parquet"}}},
+        "columns": {"target": "y", "score": ["p_cat", "p_dog", "p_emu"], "prediction": "decision"},
+    }
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(doc))
+    found = one("PERF001", context(tmp_path / "c.yaml"))
+    assert found.status is Status.PASS, found.message
+    assert found.details["metric"] == "accuracy" and found.details["realized"]["method"] == "wilson"
+    correct = np.equal(live.column("y").to_numpy(zero_copy_only=False), live.column("decision"))
+    assert found.details["realized"]["value"] == pytest.approx(np.mean(correct))
+    assert found.details["baseline"]["n"] == 5000  # no splits: every labelled research row
+
+
+def test_metric_not_defined_for_the_task_is_a_checklist_error(tmp_path: Path) -> None:
+    path = write_scenario(tmp_path, live_of(n=100), stage={"metric": "rmse"})
+    with pytest.raises(ChecklistError):
+        run("PERF001", context(path))
+
+
+def test_bad_inputs_are_one_line_input_errors(tmp_path: Path) -> None:
+    """Weekly chunks without a timestamp column, and a binary target that is not 0/1."""
+    path = write_scenario(
+        tmp_path, live_of(n=100), stage={"chunk": {"every": "1w"}}, columns={"timestamp": None}
+    )
+    with pytest.raises(InputError, match=r"needs columns\.timestamp"):
+        run("PERF001", context(path))
+    path = write_scenario(tmp_path, live_of(n=100))
+    pq.write_table(
+        pa.table({"id": np.arange(3000), "y": np.full(3000, 2)}),
+        tmp_path / "research_labels.parquet",
+    )
+    with pytest.raises(InputError, match="0/1 or boolean"):
+        run("PERF001", context(path))
+
+
+def test_skip_reason_names_the_missing_inputs(tmp_path: Path) -> None:
+    checklist = load_checklist(write_scenario(tmp_path, live_of(n=50)))
+    assert pd_stage.skip_reason(checklist) is None
+    no_live = checklist.model_copy(
+        update={"production": checklist.production.model_copy(update={"live": None})}
+    )
+    assert "production.live.predictions" in (pd_stage.skip_reason(no_live) or "")
+    no_target = checklist.model_copy(
+        update={"columns": checklist.columns.model_copy(update={"target": None})}
+    )
+    assert "baseline" in (pd_stage.skip_reason(no_target) or "")
+
+
+# --------------------------------------------------------------------------- PERF002
+
+
+def test_feature_drift_quiet_without_drift(tmp_path: Path) -> None:
+    findings = by_column(run("PERF002", context(write_scenario(tmp_path, live_of()))))
+    assert set(findings) == {"x1", "x2", "cat"}
+    assert all(f.status is Status.PASS for f in findings.values()), [
+        f.message for f in findings.values()
+    ]
+    assert findings["x1"].details["kind"] == "numeric"
+    assert findings["cat"].details["kind"] == "categorical"
+    assert findings["x1"].details["n_reference"] == 1800  # the research training split only
+
+
+def test_important_feature_drift_fails_and_minor_drift_warns(tmp_path: Path) -> None:
+    """Defects: x1 moved by 0.5 sd (importance share 0.7 -> fail); category c's share doubled
+    from 0.2 to 0.4 (share 0.1 < important_share 0.2 -> warn). x2 is untouched."""
+    live = live_of(x1_shift=0.5, cat_probs=(0.35, 0.25, 0.4))
+    columns = {"importance": {"x1": 7, "x2": 2, "cat": 1}}
+    path = write_scenario(tmp_path, live, columns=columns, stage={"important_share": 0.2})
+    findings = by_column(run("PERF002", context(path)))
+    x1, cat = findings["x1"], findings["cat"]
+    assert x1.status is Status.FAIL and x1.details["importance_share"] == pytest.approx(0.7)
+    assert x1.observed == pytest.approx(0.5, abs=0.08)
+    assert all(c["status"] == "fail" for c in x1.details["chunks"])
+    assert cat.status is Status.WARN and cat.details["changes"][0]["category"] == "c"
+    assert cat.details["changes"][0]["live_share"] == pytest.approx(0.4, abs=0.03)
+    assert findings["x2"].status is Status.PASS
+    assert "upstream" in (x1.hint or "")
+
+
+def test_feature_drift_without_importances_only_warns(tmp_path: Path) -> None:
+    """Defect: x1 moved by 0.5 sd, no columns.importance: nothing is known to matter, so warn."""
+    findings = by_column(run("PERF002", context(write_scenario(tmp_path, live_of(x1_shift=0.5)))))
+    assert findings["x1"].status is Status.WARN
+
+
+def test_drift_statistics_match_scipy(tmp_path: Path) -> None:
+    from scipy import stats
+
+    live = live_of(x1_shift=0.2)
+    findings = by_column(run("PERF002", context(write_scenario(tmp_path, live))))
+    research = simulate(np.random.default_rng(0), 3000)
+    train = research["x1"][:1800]
+    details = findings["x1"].details
+    expected = stats.wasserstein_distance(train, live["x1"]) / np.std(train, ddof=1)
+    assert details["wasserstein_sd"] == pytest.approx(expected)
+    assert details["ks"] == pytest.approx(stats.ks_2samp(train, live["x1"]).statistic)
+
+
+def test_a_million_rows_do_not_make_a_negligible_move_drift(tmp_path: Path) -> None:
+    """Defect-free by design: x1 moved by only 0.03 sd on 150k live rows. KS is highly
+    significant at this size, but the effect is below drift_wasserstein: no drift."""
+    research = simulate(np.random.default_rng(0), 150_000)
+    live = live_of(n=150_000, x1_shift=0.03)
+    path = write_scenario(tmp_path, live, research=research, stage={"chunk": {"size": 50_000}})
+    x1 = by_column(run("PERF002", context(path)))["x1"]
+    assert x1.details["p_adjusted"] < 1e-6
+    assert x1.status is Status.PASS
+
+
+def test_a_hundred_rows_do_not_make_noise_drift(tmp_path: Path) -> None:
+    """60 live rows from the research distribution: their Wasserstein distance is large by
+    chance alone (above drift_wasserstein), but the test is not significant: no drift."""
+    path = write_scenario(tmp_path, live_of(n=60, seed=5), stage={"chunk": None})
+    findings = by_column(run("PERF002", context(path)))
+    assert max(f.observed for f in findings.values() if f.details["kind"] == "numeric") > 0.05
+    assert all(f.status is Status.PASS for f in findings.values())
+
+
+def test_drift_in_one_chunk_is_found_per_chunk(tmp_path: Path) -> None:
+    """Defect: x2 moves by 1 sd in the last 1000 of 3000 live rows only."""
+    live = live_of()
+    live["x2"][2000:] += 1.0
+    x2 = by_column(run("PERF002", context(write_scenario(tmp_path, live))))["x2"]
+    assert [c["status"] for c in x2.details["chunks"]] == ["pass", "pass", "warn"]
+    assert set(x2.details["chunks"][0]) == {"start", "end", "n", "statistic", "p_value", "status"}
+    assert x2.status is Status.WARN
+
+
+# --------------------------------------------------------------------------- PERF003 / PERF004
+
+
+def test_score_drift_warns_when_scores_move(tmp_path: Path) -> None:
+    """Defect: x1 moved by 0.6 sd, so the score distribution moves with it."""
+    found = one("PERF003", context(write_scenario(tmp_path, live_of(x1_shift=0.6))))
+    assert found.status is Status.WARN and found.observed > 0.05
+
+
+def test_score_drift_quiet_without_drift(tmp_path: Path) -> None:
+    assert one("PERF003", context(write_scenario(tmp_path, live_of()))).status is Status.PASS
+
+
+def test_label_drift_warns_when_the_base_rate_moves(tmp_path: Path) -> None:
+    """Defect: the live base log-odds rose from -0.5 to +0.5 (default rate up ~18 points)."""
+    found = one("PERF004", context(write_scenario(tmp_path, live_of(intercept=0.5))))
+    assert found.status is Status.WARN
+    assert found.details["max_share_change"] > 0.1
+    assert found.details["chunks"][2]["status"] == "n/a"  # the unlabelled last chunk
+
+
+def test_label_drift_quiet_without_drift(tmp_path: Path) -> None:
+    assert one("PERF004", context(write_scenario(tmp_path, live_of()))).status is Status.PASS
+
+
+def test_label_drift_needs_live_labels(tmp_path: Path) -> None:
+    assert run("PERF004", context(write_scenario(tmp_path, live_of(), labelled=0.0))) == []
+
+
+# --------------------------------------------------------------------------- PERF005 / PERF006
+
+
+def test_calibration_drift_warns_on_a_weakened_relation(tmp_path: Path) -> None:
+    """Defect: live labels from a relation at 30% strength: high scores over-predict, low
+    scores under-predict the live default rate."""
+    found = one("PERF005", context(write_scenario(tmp_path, live_of(strength=0.3))))
+    assert found.status is Status.WARN and found.observed >= 2
+    bins = found.details["bins"]
+    assert bins[-1]["observed_rate"] < bins[-1]["expected_rate"] - 0.1
+    assert {
+        "bin",
+        "n_research",
+        "n_live",
+        "observed_rate",
+        "expected_rate",
+        "p_adjusted",
+        "status",
+    } == set(bins[0])
+
+
+def test_calibration_drift_quiet_under_pure_covariate_shift(tmp_path: Path) -> None:
+    """Inputs drift (x1 + 0.5 sd) but the relation holds: calibration per score bin is intact."""
+    found = one("PERF005", context(write_scenario(tmp_path, live_of(x1_shift=0.5))))
+    assert found.status is Status.PASS, found.details["bins"]
+
+
+def test_residual_shift_by_hand() -> None:
+    """One bin; research: 100 rows, p = 0.2, 20 positives (residual 0); live: 100 rows,
+    p = 0.2, 35 positives (residual 0.15). z = 0.15 / sqrt(2 · 0.16 / 100)."""
+    r = pd_stage.residual_shift(
+        np.zeros(100, int),
+        np.r_[np.ones(20), np.zeros(80)],
+        np.full(100, 0.2),
+        np.zeros(100, int),
+        np.r_[np.ones(35), np.zeros(65)],
+        np.full(100, 0.2),
+        1,
+    )
+    from scipy.stats import norm
+
+    assert r.observed[0] == pytest.approx(0.35) and r.expected[0] == pytest.approx(0.2)
+    assert r.p_value[0] == pytest.approx(2 * norm.sf(0.15 / math.sqrt(0.0032)))
+
+
+def test_target_rate_drift_names_the_feature_whose_relation_changed(tmp_path: Path) -> None:
+    """Defect: in live labels x2's coefficient flipped from +0.5 to -1.0; x2's own distribution
+    is unchanged, so PERF006 should name x2 (and not x1)."""
+    findings = by_column(
+        run("PERF006", context(write_scenario(tmp_path, live_of(x2_effect=-1.0), labelled=1.0)))
+    )
+    assert findings["x2"].status is Status.WARN
+    assert "x1" not in findings
+    assert findings["x2"].details["bins"][0]["status"] == "warn"
+
+
+def test_target_rate_drift_quiet_and_skips_drifted_features(tmp_path: Path) -> None:
+    """x1 drifted by 0.5 sd (PERF002 flags it, so PERF006 leaves it out); relation intact."""
+    found = one("PERF006", context(write_scenario(tmp_path, live_of(x1_shift=0.5))))
+    assert found.status is Status.PASS
+    assert found.details["features"] == ["cat", "x2"]
+
+
+# --------------------------------------------------------------------------- whole stage
+
+
+def stage_json(path: Path, seed: int = 0) -> dict[str, Any]:
+    result = run_checklist(load_checklist(path), RunOptions(only=(pd_stage.STAGE,), seed=seed))
+    stage = next(s for s in result.to_dict()["stages"] if s["id"] == pd_stage.STAGE)
+    stage.pop("duration_s")
+    return stage
+
+
+def test_same_inputs_and_seed_give_identical_json(tmp_path: Path) -> None:
+    stage = {"metric": "average_precision", "bootstrap": 200}
+    path = write_scenario(tmp_path, live_of(), stage=stage)
+    first = json.dumps(stage_json(path), sort_keys=True)
+    assert first == json.dumps(stage_json(path), sort_keys=True)
+
+
+def test_sample_data_passes_with_realized_and_estimated_metrics() -> None:
+    stage = stage_json(REPO / "checklists/credit.yaml")
+    assert stage["status"] == "pass", [
+        c["message"] for c in stage["checks"] if c["status"] != "pass"
+    ]
+    perf = next(c for c in stage["checks"] if c["id"] == "PERF001")
+    for part in ("realized", "estimated"):
+        value = perf["details"][part]
+        assert value["lower"] < value["value"] < value["upper"]
+
+
+def test_broken_performance_drop_fails_on_realized_performance() -> None:
+    stage = stage_json(REPO / "checklists/broken/performance_drop.yaml")
+    failing = {c["id"] for c in stage["checks"] if c["status"] == "fail"}
+    assert failing == {"PERF001"}
+    assert "PERF005" in {c["id"] for c in stage["checks"] if c["status"] == "warn"}
+
+
+def test_broken_performance_drift_fails_on_bureau_score() -> None:
+    stage = stage_json(REPO / "checklists/broken/performance_drift.yaml")
+    failing = [(c["id"], c["column"]) for c in stage["checks"] if c["status"] == "fail"]
+    assert failing == [("PERF002", "bureau_score")]
+
+
+def test_estimates_track_realized_performance_on_a_public_dataset(tmp_path: Path) -> None:
+    """statsmodels' RAND Health Insurance Experiment data (20,190 people; target: any outpatient
+    visit). Covariate shift induced by the number of chronic diseases (`disea`): research keeps
+    85% of rows at or below the median and 15% above; live is the rest, sorted by `disea`, in
+    five chunks with no labels. The per-chunk CBPE estimate of accuracy must follow the realized
+    accuracy (computed here from the withheld labels) much better than the research baseline."""
+    randhie = pytest.importorskip("statsmodels.datasets.randhie")
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from threadpoolctl import threadpool_limits
+
+    data = randhie.load_pandas().data
+    y = (data["mdvis"] > 0).to_numpy().astype(np.int64)
+    x = data.drop(columns="mdvis").to_numpy()
+    shift = data["disea"].to_numpy()
+    rng = np.random.default_rng(0)
+    research = ((shift <= np.median(shift)) & (rng.random(len(y)) < 0.85)) | (
+        rng.random(len(y)) < 0.15
+    )
+    r, live = np.flatnonzero(research), np.flatnonzero(~research)
+    live = live[np.argsort(shift[live], kind="stable")]
+    model = HistGradientBoostingClassifier(
+        max_depth=3, max_iter=150, learning_rate=0.05, random_state=0
+    )
+    with threadpool_limits(1):  # one thread: fast and identical on a busy 2-core machine
+        score = model.fit(x[r[::2]], y[r[::2]]).predict_proba(x)[:, 1]
+    calib = r[1::2]  # held out from training: the research test split
+    pq.write_table(
+        pa.table({"id": calib, "score": score[calib], "y": y[calib]}), tmp_path / "r.parquet"
+    )
+    pq.write_table(pa.table({"id": live, "score": score[live]}), tmp_path / "l.parquet")
+    size = math.ceil(len(live) / 5)
+    doc = {
+        "key": "id",
+        "research": {"predictions": {"path": "r.parquet"}},
+        "production": {"live": {"predictions": {"path": "l.parquet"}}},
+        "columns": {"target": "y", "score": "score"},
+        "stages": {"performance_drop": {"metric": "accuracy", "chunk": {"size": size}}},
+    }
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(doc))
+    found = one("PERF001", context(tmp_path / "c.yaml"))
+    estimated = np.array([c["estimated"] for c in found.details["chunks"]])
+    accuracy = M.metric_info("binary", "accuracy")
+    realized = np.array(
+        [
+            M.compute(
+                accuracy, M.Outcomes(y[rows], score[rows], (score[rows] >= 0.5).astype(np.int64))
+            )
+            for rows in (live[i : i + size] for i in range(0, len(live), size))
+        ]
+    )
+    estimate_error = np.abs(estimated - realized)
+    baseline_error = np.abs(found.expected - realized)
+    assert realized.max() - realized.min() > 0.1  # the shift really changes performance
+    assert estimate_error.mean() < 0.4 * baseline_error.mean()
+    assert estimate_error.max() < 0.05
+    assert np.corrcoef(estimated, realized)[0, 1] > 0.9
