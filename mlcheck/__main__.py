@@ -1,3 +1,3 @@
-from mlcheck.cli import main
+from mlcheck.entry import main
 
 main()
