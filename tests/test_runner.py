@@ -289,10 +289,11 @@ def seeded_noise(ctx: StageContext) -> Iterator[Finding]:
 
 def test_same_inputs_and_seed_give_byte_identical_json() -> None:
     reg = registry(("TST001", RAW, seeded_noise))
-    render = lambda seed: json_report.render(
-        run_checklist(CHECKLIST, RunOptions(seed=seed), registry=reg, stages=plan(RAW)),
-        timings=False,
-    )  # noqa: E731
+
+    def render(seed: int) -> str:
+        result = run_checklist(CHECKLIST, RunOptions(seed=seed), registry=reg, stages=plan(RAW))
+        return json_report.render(result, timings=False)
+
     assert render(7) == render(7)
     assert render(7) != render(8)
 
