@@ -158,7 +158,9 @@ class LocalEngine:
             part = self._read(spec, f"{slot}.{name}")
             if split_col in part.column_names:
                 part = part.drop_columns([split_col])
-            parts.append(part.append_column(split_col, pa.array([name] * part.num_rows, pa.string())))
+            parts.append(
+                part.append_column(split_col, pa.array([name] * part.num_rows, pa.string()))
+            )
         try:
             return pa.concat_tables(parts, promote_options="permissive")
         except pa.ArrowException as exc:
@@ -170,7 +172,9 @@ class LocalEngine:
         return join_keys(cols, left_keys, right_keys)
 
 
-def key_codes(left: list[pa.ChunkedArray], right: list[pa.ChunkedArray]) -> tuple[np.ndarray, np.ndarray]:
+def key_codes(
+    left: list[pa.ChunkedArray], right: list[pa.ChunkedArray]
+) -> tuple[np.ndarray, np.ndarray]:
     """Dense int64 codes of composite keys over both sides; -1 marks a row with a null key part."""
     n_left = len(left[0])
     combined: np.ndarray | None = None
@@ -211,9 +215,12 @@ def _as_text(array: pa.ChunkedArray) -> pa.ChunkedArray:
     return array.cast(pa.string())
 
 
-def join_keys(cols: tuple[str, ...], left: list[pa.ChunkedArray], right: list[pa.ChunkedArray]) -> KeyJoin:
+def join_keys(
+    cols: tuple[str, ...], left: list[pa.ChunkedArray], right: list[pa.ChunkedArray]
+) -> KeyJoin:
     lcodes, rcodes = key_codes(left, right)
-    size = int(max(lcodes.max(initial=-1), rcodes.max(initial=-1))) + 1
+    # At least 1 so the lookups below stay in bounds when every key is null.
+    size = max(int(max(lcodes.max(initial=-1), rcodes.max(initial=-1))) + 1, 1)
     lcount = np.bincount(lcodes[lcodes >= 0], minlength=size)
     rcount = np.bincount(rcodes[rcodes >= 0], minlength=size)
     lvalid, rvalid = lcodes >= 0, rcodes >= 0
@@ -247,9 +254,14 @@ def value_counts(array: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
     if isinstance(counts, pa.ChunkedArray):
         counts = counts.combine_chunks()
     values = counts.field("values")
-    freq = counts.field("counts").to_numpy(zero_copy_only=False)
-    order = np.lexsort((np.arange(len(freq)), -freq))
-    return values.take(pa.array(order)), freq[order]
+    if pa.types.is_dictionary(values.type):
+        values = values.cast(values.type.value_type)
+    freq = counts.field("counts")
+    # Ties broken by value, not by first appearance, so shuffled rows give the same order.
+    order = pc.sort_indices(
+        pa.table({"n": freq, "v": values}), sort_keys=[("n", "descending"), ("v", "ascending")]
+    )
+    return values.take(order), freq.take(order).to_numpy(zero_copy_only=False)
 
 
 def _preview(names: list[str], limit: int = 12) -> str:

@@ -160,6 +160,8 @@ def to_jsonable(value: Any) -> Any:
     """Convert numpy/pandas/datetime values to plain JSON; non-finite floats become strings."""
     if value is None or isinstance(value, (bool, str)):
         return value
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return to_jsonable(value.item())
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, (int, np.integer)):

@@ -1,0 +1,98 @@
+"""The engine's key join and value counts, checked against pandas as the reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mlcheck.engine import join_keys, value_counts
+
+
+def chunked(values: list[object], type_: pa.DataType | None = None) -> pa.ChunkedArray:
+    return pa.chunked_array([pa.array(values, type=type_)])
+
+
+def reference_join(left: list[object], right: list[object]) -> set[tuple[int, int]]:
+    """Pairs (left row, right row) whose key is non-null and unique on both sides, via pandas."""
+    lf = pd.DataFrame({"k": pd.Series(left, dtype=object), "li": range(len(left))}).dropna(
+        subset=["k"]
+    )
+    rf = pd.DataFrame({"k": pd.Series(right, dtype=object), "ri": range(len(right))}).dropna(
+        subset=["k"]
+    )
+    lf = lf[~lf["k"].duplicated(keep=False)]
+    rf = rf[~rf["k"].duplicated(keep=False)]
+    merged = lf.merge(rf, on="k")
+    return set(zip(merged["li"], merged["ri"], strict=True))
+
+
+def test_join_pairs_unique_keys_and_sets_aside_duplicates_and_nulls() -> None:
+    """Left keys 1,2,3,3,null,5; right keys 2,1,3,6,5,5: only 1 and 2 are unique on both sides;
+    3 is duplicated on the left, 5 on the right, 6 exists only on the right, null never matches."""
+    join = join_keys(("id",), [chunked([1, 2, 3, 3, None, 5])], [chunked([2, 1, 3, 6, 5, 5])])
+    assert set(zip(join.left_rows, join.right_rows, strict=True)) == {(0, 1), (1, 0)}
+    assert join.left_duplicate_rows.tolist() == [2, 3]
+    assert join.right_duplicate_rows.tolist() == [4, 5]
+    assert join.left_null_rows.tolist() == [4]
+    assert join.right_only.tolist() == [3]
+    assert join.left_only.tolist() == []
+
+
+def test_join_compares_int_and_string_keys_as_text() -> None:
+    """The key is int64 in research and text in production (a CSV export): "7" still matches 7."""
+    join = join_keys(("id",), [chunked([7, 8])], [chunked(["8", "7", "9"])])
+    assert set(zip(join.left_rows, join.right_rows, strict=True)) == {(0, 1), (1, 0)}
+    assert join.right_only.tolist() == [2]
+
+
+def test_join_on_a_composite_key() -> None:
+    """(a, b) pairs: (1, x) and (2, y) match; (1, y) exists only on the left."""
+    left = [chunked([1, 2, 1]), chunked(["x", "y", "y"])]
+    right = [chunked([2, 1]), chunked(["y", "x"])]
+    join = join_keys(("a", "b"), left, right)
+    assert set(zip(join.left_rows, join.right_rows, strict=True)) == {(0, 1), (1, 0)}
+    assert join.left_only.tolist() == [2]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.integers(0, 12)), max_size=30),
+    st.lists(st.one_of(st.none(), st.integers(0, 12)), max_size=30),
+)
+def test_join_matches_pandas(left: list[int | None], right: list[int | None]) -> None:
+    if not left or not right:
+        return
+    join = join_keys(("k",), [chunked(left, pa.int64())], [chunked(right, pa.int64())])
+    assert set(
+        zip(join.left_rows.tolist(), join.right_rows.tolist(), strict=True)
+    ) == reference_join(left, right)
+
+
+@pytest.mark.parametrize("values", [["b", "a", "c", "a", "b"], ["c", "b", "a", "b", "a"]])
+def test_value_counts_breaks_ties_by_value_not_row_order(values: list[str]) -> None:
+    """a and b both occur twice: a comes first whatever order the rows arrive in."""
+    distinct, counts = value_counts(chunked(values))
+    assert distinct.to_pylist() == ["a", "b", "c"]
+    assert counts.tolist() == [2, 2, 1]
+
+
+def test_value_counts_matches_pandas_and_skips_nulls() -> None:
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 20, 500).astype(float)
+    values[::17] = np.nan
+    distinct, counts = value_counts(pa.chunked_array([pa.array(values, from_pandas=True)]))
+    expected = pd.Series(values).value_counts()
+    assert dict(zip(distinct.to_pylist(), counts.tolist(), strict=True)) == expected.to_dict()
+    assert counts.tolist() == sorted(counts.tolist(), reverse=True)
+
+
+def test_join_when_every_key_on_one_side_is_null() -> None:
+    """Production keys are all null: nothing matches, every research row is lost, nothing crashes."""
+    join = join_keys(("id",), [chunked([1, 2])], [chunked([None, None], pa.int64())])
+    assert join.matched == 0
+    assert join.left_only.tolist() == [0, 1]
+    assert join.right_null_rows.tolist() == [0, 1]
