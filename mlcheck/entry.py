@@ -12,7 +12,7 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - nothing else can report it
+    except Exception as exc:  # nothing else can report it
         sys.stderr.write(f"internal error: mlcheck failed to start: {type(exc).__name__}: {exc}\n")
         sys.stderr.write("This is a bug or a broken install; please report it.\n")
         sys.exit(3)
