@@ -13,6 +13,7 @@ Both apply at every sample size: there is no switch of method at a row count.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,35 +69,120 @@ def finite_sorted(values: np.ndarray) -> np.ndarray:
     return np.sort(values[np.isfinite(values)])
 
 
-def ks_statistic(reference: np.ndarray, live: np.ndarray) -> float:
-    """Two-sample KS statistic sup|F_ref - F_live| of two SORTED samples.
+class NumericReference:
+    """A sorted research sample prepared once, then compared with many live samples (chunks).
 
-    The empirical CDFs are evaluated at every observed value with `searchsorted(side="right")`,
-    which handles ties exactly as the definition requires.
+    Each comparison costs O(m log n) for m live values against n research values, not O(n + m):
+    both empirical CDFs are step functions, and between two consecutive distinct live values
+    the live CDF is a constant c while the research CDF only rises. So
+    - the KS supremum is reached at a live value or just before the next one: two
+      `searchsorted` calls of the live values give every candidate;
+    - the area between the CDFs over such a segment [a, b) splits at the research quantile
+      where F_ref crosses c, and integrates in closed form from G(x) = integral of F_ref up to
+      x = (k·x - sum of the k research values <= x) / n, using prefix sums computed once.
+    Values are centred on the research median first so the prefix sums keep their precision.
     """
-    points = np.concatenate([reference, live])
-    cdf_ref = np.searchsorted(reference, points, side="right") / len(reference)
-    cdf_live = np.searchsorted(live, points, side="right") / len(live)
-    return float(np.max(np.abs(cdf_ref - cdf_live)))
+
+    def __init__(self, sorted_values: np.ndarray) -> None:
+        values = np.asarray(sorted_values, dtype=np.float64)
+        self.n = len(values)
+        self.centre = float(values[self.n // 2]) if self.n else 0.0
+        self.values = values - self.centre
+        self.prefix = np.concatenate([[0.0], np.cumsum(self.values)])
+        self.sd = float(np.std(values, ddof=1)) if self.n > 1 else 0.0
+        # G at every research value, so a crossing point costs no search per comparison.
+        self.g_values = self._integral(self.values)
+
+    def compare(self, live_sorted: np.ndarray) -> NumericDrift | None:
+        """KS, its p-value and the normalised Wasserstein distance to a SORTED live sample."""
+        m = len(live_sorted)
+        if self.n == 0 or m == 0:
+            return None
+        distinct, live_count = self._steps(live_sorted)
+        at = np.searchsorted(self.values, distinct, side="right")  # n·F_ref(v_j)
+        before = np.searchsorted(self.values, distinct, side="left")  # n·F_ref(v_j-)
+        ks = self._ks(at, before, live_count / m)
+        distance = self._area(distinct, at, live_count, m)
+        return NumericDrift(
+            wasserstein=_per_sd(distance, self.sd),
+            ks=ks,
+            p_value=ks_p_value(ks, self.n, m),
+            n_reference=self.n,
+            n_live=m,
+        )
+
+    def distance(self, live_sorted: np.ndarray) -> float:
+        """The Wasserstein-1 distance (in the feature's own units) to a SORTED live sample."""
+        if self.n == 0 or len(live_sorted) == 0:
+            return math.nan
+        distinct, live_count = self._steps(live_sorted)
+        at = np.searchsorted(self.values, distinct, side="right")
+        return self._area(distinct, at, live_count, len(live_sorted))
+
+    def _steps(self, live_sorted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct live values (centred) and how many live values are <= each."""
+        live = np.asarray(live_sorted, dtype=np.float64) - self.centre
+        last = np.flatnonzero(np.append(live[1:] != live[:-1], True))  # last of each value
+        return live[last], last + 1
+
+    def _ks(self, at: np.ndarray, before: np.ndarray, live_cdf: np.ndarray) -> float:
+        previous = np.concatenate([[0.0], live_cdf[:-1]])  # F_live just before v_j
+        gap_at = np.max(np.abs(at / self.n - live_cdf))
+        gap_before = np.max(np.abs(before / self.n - previous))
+        return float(max(gap_at, gap_before))
+
+    def _area(self, distinct: np.ndarray, at: np.ndarray, live_count: np.ndarray, m: int) -> float:
+        # Segments (-inf, v_0), [v_0, v_1), ..., [v_last, +inf), clipped to the data's range.
+        low = min(self.values[0], distinct[0])
+        high = max(self.values[-1], distinct[-1])
+        g_distinct = (at * distinct - self.prefix[at]) / self.n
+        a, g_a = np.concatenate([[low], distinct]), np.concatenate([[0.0], g_distinct])
+        b = np.concatenate([distinct, [high]])
+        g_b = np.concatenate([g_distinct, self._integral(np.array([high]))])
+        count = np.concatenate([[0], live_count])
+        c = count / m
+        rank = (count * self.n + m - 1) // m  # ceil(c·n): F_ref >= c from the rank-th value on
+        index = np.maximum(rank, 1) - 1
+        crossing = np.where(rank > 0, self.values[index], -np.inf)
+        t = np.clip(crossing, a, b)
+        g_t = np.where(t == a, g_a, np.where(t == b, g_b, self.g_values[index]))
+        area = c * (t - a) - (g_t - g_a) + (g_b - g_t) - c * (b - t)
+        return float(np.sum(area))
+
+    def _integral(self, x: np.ndarray) -> np.ndarray:
+        """G(x) = integral of F_ref up to x = (k·x - sum of the k research values <= x) / n."""
+        k = np.searchsorted(self.values, x, side="right")
+        return (k * x - self.prefix[k]) / self.n
+
+
+def ks_statistic(reference: np.ndarray, live: np.ndarray) -> float:
+    """Two-sample KS statistic sup|F_ref - F_live| of two SORTED samples."""
+    found = NumericReference(reference).compare(live)
+    return math.nan if found is None else found.ks
+
+
+# Up to this effective size the p-value uses the exact finite-n Kolmogorov law (as scipy's
+# `ks_2samp(method="asymp")`); above it the limit law, which differs by < 1.1% of p there and
+# costs O(1) instead of O(n). The test and the decision rule stay the same at every size.
+KS_EXACT_MAX_N = 10_000
 
 
 def ks_p_value(statistic: float, n_reference: int, n_live: int) -> float:
-    """Two-sided asymptotic p-value: the exact one-sample KS law at the effective size n·m/(n+m).
+    """Two-sided asymptotic p-value of the two-sample KS statistic at effective size n·m/(n+m).
 
-    This is scipy's `ks_2samp(method="asymp")`; with ties (discrete features) it is conservative,
-    which errs towards fewer false alarms.
+    With ties (discrete features) it is conservative, which errs towards fewer false alarms.
     """
-    effective = n_reference * n_live / (n_reference + n_live)
-    return float(np.clip(stats.kstwo.sf(statistic, np.round(effective)), 0.0, 1.0))
+    effective = float(np.round(n_reference * n_live / (n_reference + n_live)))
+    if effective <= KS_EXACT_MAX_N:
+        p = stats.kstwo.sf(statistic, effective)
+    else:
+        p = stats.kstwobign.sf(statistic * math.sqrt(effective))
+    return float(np.clip(p, 0.0, 1.0))
 
 
 def wasserstein(reference: np.ndarray, live: np.ndarray) -> float:
     """Wasserstein-1 distance of two SORTED samples: the area between their empirical CDFs."""
-    points = np.sort(np.concatenate([reference, live]))
-    widths = np.diff(points)
-    cdf_ref = np.searchsorted(reference, points[:-1], side="right") / len(reference)
-    cdf_live = np.searchsorted(live, points[:-1], side="right") / len(live)
-    return float(np.sum(np.abs(cdf_ref - cdf_live) * widths))
+    return NumericReference(reference).distance(live)
 
 
 def normalised_wasserstein(reference: np.ndarray, live: np.ndarray) -> float:
@@ -104,25 +190,19 @@ def normalised_wasserstein(reference: np.ndarray, live: np.ndarray) -> float:
 
     A constant research feature has no scale: any move away from it is infinite drift.
     """
-    distance = wasserstein(reference, live)
-    scale = float(np.std(reference, ddof=1)) if len(reference) > 1 else 0.0
-    if scale > 0 and np.isfinite(scale):
-        return distance / scale
+    found = NumericReference(reference).compare(live)
+    return math.nan if found is None else found.wasserstein
+
+
+def _per_sd(distance: float, sd: float) -> float:
+    if sd > 0 and np.isfinite(sd):
+        return distance / sd
     return 0.0 if distance == 0 else float("inf")
 
 
 def numeric_drift(reference: np.ndarray, live: np.ndarray) -> NumericDrift | None:
     """Compare two SORTED finite samples; None when either is empty."""
-    if len(reference) == 0 or len(live) == 0:
-        return None
-    ks = ks_statistic(reference, live)
-    return NumericDrift(
-        wasserstein=normalised_wasserstein(reference, live),
-        ks=ks,
-        p_value=ks_p_value(ks, len(reference), len(live)),
-        n_reference=len(reference),
-        n_live=len(live),
-    )
+    return NumericReference(reference).compare(live)
 
 
 # --------------------------------------------------------------------------- categorical
@@ -231,6 +311,23 @@ def categorical_drift(reference: np.ndarray, live: np.ndarray) -> CategoricalDri
         n_reference=int(reference.sum()),
         n_live=int(live.sum()),
     )
+
+
+# --------------------------------------------------------------------------- decision
+
+
+def material(
+    result: NumericDrift | CategoricalDrift,
+    *,
+    wasserstein: float,
+    jensen_shannon: float,
+    psi: float,
+) -> bool:
+    """Whether an effect is large enough to matter: normalised Wasserstein for numeric data;
+    Jensen-Shannon distance or PSI for categories."""
+    if isinstance(result, NumericDrift):
+        return result.wasserstein >= wasserstein
+    return result.jensen_shannon >= jensen_shannon or result.psi >= psi
 
 
 # --------------------------------------------------------------------------- multiple testing

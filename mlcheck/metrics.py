@@ -322,10 +322,8 @@ def compute(metric: Metric, o: Outcomes) -> float:
 def interval(
     metric: Metric, o: Outcomes, confidence: float, *, resamples: int = 1000, seed: int = 0
 ) -> Estimate:
-    """The metric on `o` with its confidence interval (DeLong, Wilson or bootstrap)."""
-    value = compute(metric, o)
-    if not math.isfinite(value):
-        return Estimate(value, math.nan, math.nan, math.nan, len(o), metric.interval)
+    """The metric on `o` with its confidence interval (DeLong, Wilson or bootstrap); an
+    undefined metric (one class only, no predicted positive) comes back as NaN."""
     if metric.interval == "delong":
         return delong_interval(o, confidence)
     if metric.interval == "wilson":
@@ -391,6 +389,8 @@ def bootstrap_interval(
     """Percentile bootstrap interval over resampled rows (seeded, deterministic)."""
     rng = np.random.default_rng(seed)
     value = compute(metric, o)
+    if not math.isfinite(value):
+        return Estimate(value, math.nan, math.nan, math.nan, len(o), "bootstrap")
     if metric.name in ("f1", "macro_f1"):
         replicates = _confusion_bootstrap(metric, o, resamples, rng)
         used = resamples

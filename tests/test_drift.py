@@ -49,6 +49,42 @@ def test_wasserstein_matches_scipy_and_is_normalised_by_research_sd(
     assert drift.normalised_wasserstein(a_sorted, b_sorted) == pytest.approx(expected, rel=1e-12)
 
 
+@pytest.mark.parametrize("seed", range(40))
+def test_fixed_reference_comparison_matches_scipy_on_random_shapes(seed: int) -> None:
+    """The O(m log n) comparison against scipy on random sizes (1 to 300), heavy ties, offsets
+    far from zero, live values outside the research range, and one-sided overlaps."""
+    rng = np.random.default_rng(seed)
+    n, m = rng.integers(1, 300, size=2)
+    offset = rng.choice([0.0, 1e6])
+    a = np.round(rng.normal(offset, 3, n), rng.integers(0, 3))
+    b = np.round(rng.normal(offset + rng.normal(0, 3), rng.uniform(0.1, 6), m), rng.integers(0, 3))
+    found = drift.NumericReference(np.sort(a)).compare(np.sort(b))
+    assert found is not None
+    assert found.ks == pytest.approx(stats.ks_2samp(a, b).statistic, abs=1e-12)
+    w = stats.wasserstein_distance(a, b)
+    sd = np.std(a, ddof=1) if n > 1 else 0.0
+    expected = w / sd if sd > 0 else (0.0 if w == 0 else math.inf)
+    assert found.wasserstein == pytest.approx(expected, rel=1e-7, abs=1e-9)
+
+
+def test_one_reference_serves_many_chunks() -> None:
+    a, b = samples(5000, 3000, 0.2, seed=9)
+    reference = drift.NumericReference(np.sort(a))
+    for chunk in np.array_split(b, 3):
+        found = reference.compare(np.sort(chunk))
+        assert found is not None
+        assert found.ks == pytest.approx(stats.ks_2samp(a, chunk).statistic, abs=1e-12)
+
+
+def test_large_samples_use_the_limit_law_within_a_percent_of_scipy() -> None:
+    """Effective size 50,000 > KS_EXACT_MAX_N: the Kolmogorov limit law, close to scipy's exact
+    finite-n law (which costs O(n) per call at this size)."""
+    statistic = 1.5 / math.sqrt(50_000)
+    found = drift.ks_p_value(statistic, 100_000, 100_000)
+    assert found == pytest.approx(stats.kstwo.sf(statistic, 50_000), rel=0.01)
+    assert found == pytest.approx(stats.kstwobign.sf(1.5))
+
+
 def test_normalised_wasserstein_scale_free() -> None:
     """Moving a feature by 0.5 of its sd reads ~0.5 whatever the unit."""
     a, b = samples(20000, 20000, 0.5, seed=1)

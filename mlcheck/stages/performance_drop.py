@@ -418,6 +418,16 @@ def _calibrator(ctx: StageContext) -> Calibrator | None:
     return ctx.engine.memo((STAGE, "calibrator"), compute)
 
 
+def _live_probabilities(ctx: StageContext) -> np.ndarray | None:
+    """Calibrated probabilities of every live row, computed once for the window and chunks."""
+
+    def compute() -> np.ndarray | None:
+        calibrator = _calibrator(ctx)
+        return None if calibrator is None else calibrator(_live(ctx)[0].score)
+
+    return ctx.engine.memo((STAGE, "live_probabilities"), compute)
+
+
 # --------------------------------------------------------------------------- performance
 
 
@@ -491,18 +501,17 @@ def _assess(ctx: StageContext, metric: Metric, rows: np.ndarray, bar: Bar, tag: 
 
 
 def _estimate(ctx: StageContext, metric: Metric, rows: np.ndarray, tag: str) -> Estimate | None:
-    calibrator = _calibrator(ctx)
-    if calibrator is None or len(rows) == 0:
+    probabilities = _live_probabilities(ctx)
+    if probabilities is None or len(rows) == 0:
         return None
     scored, _ = _live(ctx)
     assert scored.pred is not None
-    score = scored.score[rows]
     config = ctx.config
     return estimate(
         metric,
-        score,
+        scored.score[rows],
         scored.pred[rows],
-        calibrator(score),
+        probabilities[rows],
         config.confidence,
         resamples=config.bootstrap,
         seed=ctx.rng_seed("PERF001", tag, "cbpe"),
@@ -694,10 +703,8 @@ class Comparison:
 
 
 def _numeric_comparison(reference: np.ndarray, live: np.ndarray) -> Comparison:
-    ref = drift.finite_sorted(reference)
-    return Comparison(
-        "numeric", lambda rows: drift.numeric_drift(ref, drift.finite_sorted(live[rows]))
-    )
+    prepared = drift.NumericReference(drift.finite_sorted(reference))  # once for every chunk
+    return Comparison("numeric", lambda rows: prepared.compare(drift.finite_sorted(live[rows])))
 
 
 def _categorical_comparison(
@@ -738,9 +745,12 @@ def _effect(result: drift.NumericDrift | drift.CategoricalDrift) -> float:
 
 
 def _material(result: drift.NumericDrift | drift.CategoricalDrift, config: Any) -> bool:
-    if isinstance(result, drift.NumericDrift):
-        return result.wasserstein >= config.drift_wasserstein
-    return result.jensen_shannon >= config.drift_jensen_shannon or result.psi >= config.drift_psi
+    return drift.material(
+        result,
+        wasserstein=config.drift_wasserstein,
+        jensen_shannon=config.drift_jensen_shannon,
+        psi=config.drift_psi,
+    )
 
 
 @dataclass(frozen=True)
@@ -1183,8 +1193,11 @@ class ConceptData:
 def _concept_data(ctx: StageContext) -> ConceptData | None:
     research = _research(ctx)
     calibrator = _calibrator(ctx)
+    probabilities = _live_probabilities(ctx)
     scored, _ = _live(ctx)
-    if research is None or calibrator is None or not scored.labelled.any():
+    if research is None or calibrator is None or probabilities is None:
+        return None
+    if not scored.labelled.any():
         return None
     rows = research.baseline_rows
     live_rows = np.flatnonzero(scored.labelled)
@@ -1194,7 +1207,7 @@ def _concept_data(ctx: StageContext) -> ConceptData | None:
         calibrator(research.scored.score[rows]),
         live_rows,
         scored.target[live_rows],
-        calibrator(scored.score[live_rows]),
+        probabilities[live_rows],
     )
 
 
