@@ -351,6 +351,8 @@ def within_tolerance(a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> 
     b = np.asarray(b, dtype=np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
         close = np.abs(a - b) <= atol + rtol * np.maximum(np.abs(a), np.abs(b))
+    # With rtol > 0, |x - inf| <= rtol * inf holds: a finite value is never close to an infinity.
+    close &= np.isfinite(a) & np.isfinite(b)
     return close | (a == b) | (np.isnan(a) & np.isnan(b))
 
 
