@@ -483,6 +483,7 @@ class Assessment:
 
     n: int
     n_labelled: int
+    n_valid: int  # rows with a finite score (and decision)
     realized: Estimate | None
     estimated: Estimate | None
     basis: Estimate | None
@@ -497,7 +498,8 @@ def _assess(ctx: StageContext, metric: Metric, rows: np.ndarray, bar: Bar, tag: 
     estimated = _estimate(ctx, metric, unlabelled, tag)
     basis = _basis(realized, estimated, ctx.config.min_labels)
     verdict = judge(basis, bar, realized=basis is realized, min_labels=ctx.config.min_labels)
-    return Assessment(len(rows), len(labelled), realized, estimated, basis, verdict)
+    valid = int(np.count_nonzero(scored.valid[rows]))
+    return Assessment(len(rows), len(labelled), valid, realized, estimated, basis, verdict)
 
 
 def _estimate(ctx: StageContext, metric: Metric, rows: np.ndarray, tag: str) -> Estimate | None:
@@ -604,7 +606,7 @@ def live_performance(ctx: StageContext) -> Iterator[Finding]:
     ]
     statuses = [realized.status, estimated.status, *(r["status"] for r in rows)]
     status = worst([_STATUS[s] for s in statuses if s in _STATUS])
-    if whole.realized is None and whole.estimated is None:
+    if whole.basis is None:  # nothing measured or estimated: the gate cannot tell
         status = Status.WARN
     needed = [j.labels_needed for j in (realized, estimated) if j.labels_needed is not None]
     yield Finding(
@@ -671,11 +673,8 @@ def _performance_message(
 def _performance_hint(status: Status, whole: Assessment) -> str | None:
     if status is Status.PASS:
         return None
-    if whole.realized is None and whole.estimated is None:
-        return (
-            "No live labels, and this task's performance cannot be estimated without them: "
-            "label a sample of live traffic (`mlcheck labels-needed` sizes it)."
-        )
+    if whole.basis is None:
+        return _no_metric_hint(whole)
     if status is Status.WARN:
         return (
             "Too few labels to tell whether the drop is real: collect the number of labels in "
@@ -685,6 +684,23 @@ def _performance_hint(status: Status, whole: Assessment) -> str | None:
         "Live performance is significantly below the baseline: check details.chunks for when "
         "it started and the drift checks (PERF002-PERF006) for why; retrain or recalibrate "
         "on recent labelled data."
+    )
+
+
+def _no_metric_hint(whole: Assessment) -> str:
+    if whole.n_valid == 0:
+        return (
+            "production.live.predictions has no row with a finite score: check the live "
+            "predictions file (stage prediction_mismatch names invalid outputs)."
+        )
+    if whole.realized is None and whole.estimated is None:
+        return (
+            "No live labels, and this task's performance cannot be estimated without them: "
+            "label a sample of live traffic (`mlcheck labels-needed` sizes it)."
+        )
+    return (
+        "The live rows do not define the metric (for ROC AUC, the labelled rows hold one class "
+        "only, or too few rows to estimate): collect more labelled live rows."
     )
 
 
@@ -732,11 +748,14 @@ def _share_changes(
     if reference.sum() == 0 or live.sum() == 0:
         return []
     ref_share, live_share = reference / reference.sum(), live / live.sum()
-    names = np.asarray(dictionary.cast(pa.string()).to_pylist(), dtype=object)
-    order = np.lexsort((names.astype(str), -np.abs(live_share - ref_share)))[:limit]
+    # Rank names in Arrow, so a million categories never become Python strings.
+    name_rank = np.empty(len(dictionary), dtype=np.int64)
+    name_rank[pc.sort_indices(dictionary).to_numpy()] = np.arange(len(dictionary))
+    order = np.lexsort((name_rank, -np.abs(live_share - ref_share)))[:limit]
+    names = dictionary.take(pa.array(order)).to_pylist()
     return [
-        {"category": names[i], "research_share": ref_share[i], "live_share": live_share[i]}
-        for i in order  # at most `limit` categories, not rows
+        {"category": name, "research_share": ref_share[i], "live_share": live_share[i]}
+        for name, i in zip(names, order, strict=True)  # at most `limit` categories, not rows
     ]
 
 

@@ -264,6 +264,17 @@ def test_judge_rules_by_hand() -> None:
     assert pd_stage.judge(worse, error_bar, realized=True, min_labels=100).status == "fail"
 
 
+def test_live_scores_all_null_warns_that_nothing_can_be_measured(tmp_path: Path) -> None:
+    """Defect: every live score is null (a broken serving job): no metric, no estimate."""
+    path = write_scenario(tmp_path, live_of(n=200))
+    table = pq.read_table(tmp_path / "live_predictions.parquet")
+    nulls = table.set_column(1, "score", pa.nulls(len(table), pa.float64()))
+    pq.write_table(nulls, tmp_path / "live_predictions.parquet")
+    found = one("PERF001", context(path))
+    assert found.status is Status.WARN and found.observed is None
+    assert "no row with a finite score" in (found.hint or "")
+
+
 def test_checklist_baseline_replaces_the_research_metric(tmp_path: Path) -> None:
     """Defect: the checklist claims a baseline of 0.99 that no live chunk can reach."""
     ctx = context(write_scenario(tmp_path, live_of(), stage={"baseline": 0.99}))
