@@ -518,3 +518,12 @@ def test_empty_all_null_and_nested_columns(tmp_path: Path) -> None:
     result = compare(tmp_path, research, production)
     assert len(result.cells["v"].left_null_only) == 2 and result.cells["v"].n_beyond == 2
     assert "l" in result.uncomparable and "l" not in result.cells
+
+
+def test_finite_against_infinity_is_a_difference_with_relative_tolerance() -> None:
+    """Research 2.0 / 5.0 became +inf / -inf in production (division by an imputed 0): with
+    rtol > 0, |2 - inf| <= rtol * inf would hold arithmetically; it must still count as a difference."""
+    research = np.array([2.0, 5.0, np.inf, 1.0])
+    production = np.array([np.inf, -np.inf, np.inf, 1.0 + 1e-12])
+    assert within_tolerance(research, production, 1e-7, 1e-9).tolist() == [False, False, True, True]
+    assert within_tolerance(production, research, 1e-7, 1e-9).tolist() == [False, False, True, True]
