@@ -1100,7 +1100,11 @@ _SCORE_HINT = (
 )
 
 
-@check("PERF004", STAGE, thresholds=("drift_jensen_shannon", "drift_psi", "drift_alpha"))
+@check(
+    "PERF004",
+    STAGE,
+    thresholds=("drift_jensen_shannon", "drift_psi", "concept_rate_change", "drift_alpha"),
+)
 def label_drift(ctx: StageContext) -> Iterator[Finding]:
     """Label drift: the outcome distribution of labelled live rows vs research.
 
@@ -1280,16 +1284,20 @@ def calibration_drift(ctx: StageContext) -> Iterator[Finding]:
     labels = _interval_labels(edges)
     rows = _bin_rows(labels, residuals, adjusted, flagged, np.arange(len(labels)))
     status = Status.WARN if flagged.any() else Status.PASS
+    tested = ~np.isnan(residuals.p_value)
+    change = np.abs(residuals.observed - residuals.expected)
+    largest = float(change[tested].max()) if tested.any() else None
     message = (
-        f"{int(flagged.sum())} of {int((~np.isnan(residuals.p_value)).sum())} tested score bins "
-        f"changed their positive rate by >= {ctx.config.concept_rate_change:g}"
+        f"{int(flagged.sum())} of {int(tested.sum())} tested score bins changed their positive "
+        f"rate significantly by >= {ctx.config.concept_rate_change:g}"
+        + (f" (largest change {largest:.3f})" if largest is not None else "")
     )
     yield Finding(
         status,
         message,
         source=LIVE_LABELS,
         column=ctx.columns.target,
-        observed=int(flagged.sum()),
+        observed=largest,
         threshold=ctx.config.concept_rate_change,
         hint=None if status is Status.PASS else _CONCEPT_HINT,
         details={
@@ -1446,8 +1454,8 @@ def _target_rate_finding(
     moved = np.abs(r.observed - r.expected)[flagged]
     return Finding(
         Status.WARN,
-        f"{name}: the target rate moved by up to {moved.max():.3f} in {int(flagged.sum())} bins "
-        "while the feature's inputs did not drift",
+        f"{name}: the target rate moved by up to {moved.max():.3f} in {int(flagged.sum())} "
+        f"bin{'s' if flagged.sum() != 1 else ''} while the feature's inputs did not drift",
         source=LIVE_LABELS,
         column=name,
         observed=float(moved.max()),
