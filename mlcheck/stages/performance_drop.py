@@ -200,7 +200,7 @@ def _classes(ctx: StageContext) -> pa.Array | None:
 
     def compute() -> pa.Array | None:
         k = len(ctx.columns.score_columns)
-        raws = [r for r in _raw_targets(ctx) if r is not None and len(r)]
+        raws = [r for r in _raw_labels(ctx) if r is not None and len(r)]
         if all(pa.types.is_integer(r.type) for r in raws):
             top = max((pc.max(r).as_py() or 0 for r in raws), default=0)
             low = min((pc.min(r).as_py() or 0 for r in raws), default=0)
@@ -219,17 +219,20 @@ def _classes(ctx: StageContext) -> pa.Array | None:
     return ctx.engine.memo((STAGE, "classes"), compute)
 
 
-def _raw_targets(ctx: StageContext) -> list[pa.ChunkedArray | None]:
-    target = ctx.columns.target
-    if not target:
-        return []
-    research = (
-        _lookup(ctx, RESEARCH_PREDICTIONS, target, _research_target_slots())
-        if ctx.declared(RESEARCH_PREDICTIONS)
-        else None
+def _raw_labels(ctx: StageContext) -> list[pa.ChunkedArray | None]:
+    """Every class label in sight: targets and hard predictions, research and live."""
+    cols = ctx.columns
+    found: list[pa.ChunkedArray | None] = []
+    sides = (
+        (RESEARCH_PREDICTIONS, _research_target_slots()),
+        (LIVE_PREDICTIONS, _live_target_slots()),
     )
-    live = _lookup(ctx, LIVE_PREDICTIONS, target, _live_target_slots())
-    return [research, live]
+    for base, slots in sides:
+        if not ctx.declared(base):
+            continue
+        found.append(_lookup(ctx, base, cols.target, slots) if cols.target else None)
+        found.append(ctx.engine.column(base, cols.prediction) if cols.prediction else None)
+    return found
 
 
 def _class_index(raw: pa.ChunkedArray | None, classes: pa.Array | None, n: int) -> np.ndarray:
@@ -265,6 +268,8 @@ def _research(ctx: StageContext) -> Research | None:
             return None
         scored = _scored(ctx, RESEARCH_PREDICTIONS, _research_target_slots())
         if np.isnan(scored.target).all():
+            if ctx.config.baseline is not None:
+                return None  # the checklist's baseline stands in for research labels
             raise InputError(
                 f"columns.target {ctx.columns.target!r} has no values for research.predictions "
                 "rows in research.labels, research.predictions or research.features"

@@ -283,6 +283,21 @@ def test_checklist_baseline_replaces_the_research_metric(tmp_path: Path) -> None
     assert found.details["baseline"]["source"] == "checklist `baseline:`"
 
 
+def test_checklist_baseline_works_without_research_labels(tmp_path: Path) -> None:
+    """The research labels file has no rows: the checklist's baseline (0.80) stands in, live
+    labels give the realized metric, and nothing can be estimated (no calibration)."""
+    path = write_scenario(tmp_path, live_of(), stage={"baseline": 0.80})
+    empty = pa.table({"id": pa.array([], pa.int64()), "y": pa.array([], pa.int64())})
+    pq.write_table(empty, tmp_path / "research_labels.parquet")
+    found = one("PERF001", context(path))
+    assert found.status is Status.PASS and found.details["estimated"] is None
+    assert found.details["realized"]["n"] == 1500
+    without_baseline = write_scenario(tmp_path, live_of())
+    pq.write_table(empty, tmp_path / "research_labels.parquet")
+    with pytest.raises(InputError, match="has no values"):
+        run("PERF001", context(without_baseline))
+
+
 def test_lower_is_better_metric_fails_on_a_rise(tmp_path: Path) -> None:
     """Defect: live base rate shifted up (intercept +1.5): the research-calibrated scores
     under-predict and the Brier score rises by far more than max_drop = 0.02."""
