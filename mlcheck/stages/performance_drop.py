@@ -457,19 +457,25 @@ class Judgement:
     labels_needed: int | None = None
 
 
-def judge(found: Estimate | None, bar: Bar, *, realized: bool, min_labels: int) -> Judgement:
+def judge(
+    found: Estimate | None, bar: Bar, *, few_labels: bool, sole: bool, min_labels: int
+) -> Judgement:
     """Fail when the whole interval is past the bar; warn when the point is past it but the
-    interval is too wide to tell (or a realized metric rests on fewer than min_labels labels)."""
+    interval is too wide to tell.
+
+    `few_labels`: a realized metric on fewer than min_labels labels, which never fails (its
+    interval is not trusted) and, when it is the `sole` evidence, also warns when its interval
+    merely reaches past the bar: too few labels to tell either way.
+    """
     if found is None or not math.isfinite(found.value):
         return Judgement("n/a")
     near_bound = found.upper if bar.higher_is_better else found.lower
     far_bound = found.lower if bar.higher_is_better else found.upper
-    few = realized and found.n < min_labels
     if math.isfinite(near_bound) and bar.beyond(near_bound):
-        return Judgement("warn", min_labels) if few else Judgement("fail")
+        return Judgement("warn", min_labels) if few_labels else Judgement("fail")
     if bar.beyond(found.value):
         return Judgement("warn", _labels_to_tell(found, bar.gap(found.value)))
-    if few and (not math.isfinite(far_bound) or bar.beyond(far_bound)):
+    if few_labels and sole and (not math.isfinite(far_bound) or bar.beyond(far_bound)):
         return Judgement("warn", max(min_labels, _labels_to_tell(found, bar.gap(found.value)) or 0))
     return Judgement("pass")
 
@@ -501,8 +507,10 @@ def _assess(ctx: StageContext, metric: Metric, rows: np.ndarray, bar: Bar, tag: 
     unlabelled = rows[scored.valid[rows] & ~scored.labelled[rows]]
     realized = _interval(ctx, metric, scored.outcomes(labelled), tag) if len(labelled) else None
     estimated = _estimate(ctx, metric, unlabelled, tag)
-    basis = _basis(realized, estimated, ctx.config.min_labels)
-    verdict = judge(basis, bar, realized=basis is realized, min_labels=ctx.config.min_labels)
+    min_labels = ctx.config.min_labels
+    basis = _basis(realized, estimated, min_labels)
+    few = basis is realized and len(labelled) < min_labels
+    verdict = judge(basis, bar, few_labels=few, sole=True, min_labels=min_labels)
     valid = int(np.count_nonzero(scored.valid[rows]))
     return Assessment(len(rows), len(labelled), valid, realized, estimated, basis, verdict)
 
@@ -541,8 +549,10 @@ def _window(ctx: StageContext, metric: Metric, bar: Bar) -> tuple[Assessment, Ju
     scored, _ = _live(ctx)
     whole = _assess(ctx, metric, np.arange(len(scored.valid)), bar, "window")
     min_labels = ctx.config.min_labels
-    realized = judge(whole.realized, bar, realized=True, min_labels=min_labels)
-    estimated = judge(whole.estimated, bar, realized=False, min_labels=min_labels)
+    few = whole.n_labelled < min_labels
+    sole = whole.estimated is None or not math.isfinite(whole.estimated.value)
+    realized = judge(whole.realized, bar, few_labels=few, sole=sole, min_labels=min_labels)
+    estimated = judge(whole.estimated, bar, few_labels=False, sole=True, min_labels=min_labels)
     return whole, realized, estimated
 
 

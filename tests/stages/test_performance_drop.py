@@ -244,24 +244,28 @@ def test_too_few_labels_warns_and_says_how_many_are_needed(tmp_path: Path) -> No
 
 def test_judge_rules_by_hand() -> None:
     """Bar 0.78 (higher is better). Interval wholly below: fail. Point below, interval across:
-    warn, needing n·(half-width / gap)² labels. Realized on fewer than min_labels: warn."""
+    warn, needing n·(half-width / gap)² labels. Fewer than min_labels labels: never fail, and
+    as the sole evidence an interval reaching below the bar warns."""
     bar = pd_stage.Bar(0.78, True)
+    rules = {"few_labels": False, "sole": True, "min_labels": 100}
     below = M.Estimate(0.70, 0.65, 0.75, 0.025, 500, "delong")
-    assert pd_stage.judge(below, bar, realized=True, min_labels=100).status == "fail"
+    assert pd_stage.judge(below, bar, **rules).status == "fail"
     unsure = M.Estimate(0.76, 0.70, 0.82, 0.03, 400, "delong")
-    verdict = pd_stage.judge(unsure, bar, realized=True, min_labels=100)
+    verdict = pd_stage.judge(unsure, bar, **rules)
     assert verdict == pd_stage.Judgement("warn", math.ceil(400 * (0.06 / 0.02) ** 2))
     few = M.Estimate(0.60, 0.50, 0.70, 0.05, 40, "delong")
-    assert pd_stage.judge(few, bar, realized=True, min_labels=100) == pd_stage.Judgement(
-        "warn", 100
-    )
-    assert pd_stage.judge(few, bar, realized=False, min_labels=100).status == "fail"
+    few_rules = {**rules, "few_labels": True}
+    assert pd_stage.judge(few, bar, **few_rules) == pd_stage.Judgement("warn", 100)
+    assert pd_stage.judge(few, bar, **rules).status == "fail"
+    wide = M.Estimate(0.85, 0.70, 0.99, 0.07, 40, "delong")
+    assert pd_stage.judge(wide, bar, **few_rules).status == "warn"
+    assert pd_stage.judge(wide, bar, **{**few_rules, "sole": False}).status == "pass"
     fine = M.Estimate(0.85, 0.80, 0.90, 0.025, 500, "cbpe")
-    assert pd_stage.judge(fine, bar, realized=False, min_labels=100).status == "pass"
-    assert pd_stage.judge(None, bar, realized=True, min_labels=100).status == "n/a"
+    assert pd_stage.judge(fine, bar, **rules).status == "pass"
+    assert pd_stage.judge(None, bar, **rules).status == "n/a"
     error_bar = pd_stage.Bar(0.20, False)  # brier: lower is better, bar = baseline + max_drop
     worse = M.Estimate(0.25, 0.22, 0.28, 0.015, 500, "bootstrap")
-    assert pd_stage.judge(worse, error_bar, realized=True, min_labels=100).status == "fail"
+    assert pd_stage.judge(worse, error_bar, **rules).status == "fail"
 
 
 def test_live_scores_all_null_warns_that_nothing_can_be_measured(tmp_path: Path) -> None:
