@@ -616,14 +616,12 @@ def live_performance(ctx: StageContext) -> Iterator[Finding]:
     )
     whole, realized, estimated = _window(ctx, metric, bar)
     _, chunks = _live(ctx)
-    rows = [
-        _chunk_row(c, _assess(ctx, metric, c.rows, bar, f"chunk{i}")) for i, c in enumerate(chunks)
-    ]
-    statuses = [realized.status, estimated.status, *(r["status"] for r in rows)]
-    status = worst([_STATUS[s] for s in statuses if s in _STATUS])
+    assessed = [_assess(ctx, metric, c.rows, bar, f"chunk{i}") for i, c in enumerate(chunks)]
+    judgements = [realized, estimated, *(a.judgement for a in assessed)]
+    status = worst([_STATUS[j.status] for j in judgements if j.status in _STATUS])
     if whole.basis is None:  # nothing measured or estimated: the gate cannot tell
         status = Status.WARN
-    needed = [j.labels_needed for j in (realized, estimated) if j.labels_needed is not None]
+    rows = [_chunk_row(c, a) for c, a in zip(chunks, assessed, strict=True)]
     yield Finding(
         status,
         _performance_message(metric, baseline, bar, whole, rows),
@@ -632,20 +630,32 @@ def live_performance(ctx: StageContext) -> Iterator[Finding]:
         expected=baseline.value,
         threshold=bar.value,
         hint=_performance_hint(status, whole),
-        details={
-            "metric": metric.name,
-            "higher_is_better": metric.higher_is_better,
-            "baseline": _baseline_details(baseline),
-            "realized": whole.realized.to_dict() if whole.realized else None,
-            "estimated": whole.estimated.to_dict() if whole.estimated else None,
-            "realized_status": realized.status,
-            "estimated_status": estimated.status,
-            "labels_needed": max(needed) if needed else None,
-            "n": whole.n,
-            "n_labelled": whole.n_labelled,
-            "chunks": rows,
-        },
+        details=_performance_details(metric, baseline, whole, judgements, rows),
     )
+
+
+def _performance_details(
+    metric: Metric,
+    baseline: Baseline,
+    whole: Assessment,
+    judgements: list[Judgement],
+    rows: list[dict[str, Any]],
+) -> dict[str, Any]:
+    needed = [j.labels_needed for j in judgements if j.labels_needed is not None]
+    return {
+        "metric": metric.name,
+        "higher_is_better": metric.higher_is_better,
+        "baseline": _baseline_details(baseline),
+        "realized": whole.realized.to_dict() if whole.realized else None,
+        "estimated": whole.estimated.to_dict() if whole.estimated else None,
+        "realized_status": judgements[0].status,
+        "estimated_status": judgements[1].status,
+        # Labels that would settle the least certain warning (window or chunk).
+        "labels_needed": max(needed) if needed else None,
+        "n": whole.n,
+        "n_labelled": whole.n_labelled,
+        "chunks": rows,
+    }
 
 
 def _undefined_baseline(metric: Metric, baseline: Baseline) -> Finding:
@@ -692,8 +702,8 @@ def _performance_hint(status: Status, whole: Assessment) -> str | None:
         return _no_metric_hint(whole)
     if status is Status.WARN:
         return (
-            "Too few labels to tell whether the drop is real: collect the number of labels in "
-            "details.labels_needed (or per chunk) and run again."
+            "Too few labels to tell whether the drop is real: collect about "
+            "details.labels_needed labelled live rows (per warned chunk) and run again."
         )
     return (
         "Live performance is significantly below the baseline: check details.chunks for when "
