@@ -346,12 +346,37 @@ def _parse_yaml(text: str, name: str) -> tuple[Any, list[str]]:
         node = loader.get_single_node()
         if node is None:
             return None, []
+        if _expanded_size(node, {}) > MAX_VALUES:
+            problem = (
+                f"line 1: the checklist holds more than {MAX_VALUES} values once its aliases "
+                "(*name) are expanded"
+            )
+            raise ChecklistError([problem], path=name)
         duplicates = _duplicate_keys(node, (), set())
         return loader.construct_document(node), duplicates
     except yaml.YAMLError as exc:
         raise ChecklistError([_yaml_error(exc)], path=name) from None
     finally:
         loader.dispose()
+
+
+# Far above any real checklist (a few hundred values); bounds what aliases can expand to, so a
+# "billion laughs" document is refused instead of exhausting memory when its values are walked.
+MAX_VALUES = 100_000
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many values the document holds with every alias expanded; linear in distinct nodes."""
+    if id(node) in sizes:  # an alias of a node already counted (or a recursive one: 0)
+        return sizes[id(node)]
+    sizes[id(node)] = 0
+    children: list[yaml.Node] = []
+    if isinstance(node, yaml.MappingNode):
+        children = [part for pair in node.value for part in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    sizes[id(node)] = 1 + sum(_expanded_size(child, sizes) for child in children)
+    return sizes[id(node)]
 
 
 def _yaml_error(exc: yaml.YAMLError) -> str:

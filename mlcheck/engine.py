@@ -181,7 +181,7 @@ def key_codes(
     null = np.zeros(n_left + len(right[0]), dtype=bool)
     for lcol, rcol in zip(left, right, strict=True):
         both = _concat_comparable(lcol, rcol)
-        encoded = pc.dictionary_encode(both).combine_chunks()
+        encoded = dictionary_encoded(both)
         codes = encoded.indices.to_numpy(zero_copy_only=False)
         is_null = np.asarray(pc.is_null(encoded).to_numpy(zero_copy_only=False), dtype=bool)
         null |= is_null
@@ -191,6 +191,17 @@ def key_codes(
     assert combined is not None
     combined = np.where(null, -1, combined)
     return combined[:n_left], combined[n_left:]
+
+
+def dictionary_encoded(array: pa.ChunkedArray) -> pa.DictionaryArray:
+    """One dictionary array of a column (index null where the value is null).
+
+    An all-null column typed `null` (a header-only CSV) is encoded as int8 nulls first: pyarrow
+    cannot build an empty dictionary array of null values, and the cast loses nothing.
+    """
+    if pa.types.is_null(array.type):
+        array = array.cast(pa.int8())
+    return pc.dictionary_encode(array).combine_chunks()
 
 
 def _dense(codes: np.ndarray) -> np.ndarray:
@@ -203,7 +214,10 @@ def _concat_comparable(left: pa.ChunkedArray, right: pa.ChunkedArray) -> pa.Chun
     """Both sides as one array; a key typed differently per side is compared as text."""
     if left.type != right.type:
         if pa.types.is_integer(left.type) and pa.types.is_integer(right.type):
-            left, right = left.cast(pa.int64()), right.cast(pa.int64())
+            try:
+                left, right = left.cast(pa.int64()), right.cast(pa.int64())
+            except pa.ArrowInvalid:  # a uint64 key beyond int64's range: text is still exact
+                left, right = _as_text(left), _as_text(right)
         else:
             left, right = _as_text(left), _as_text(right)
     return pa.chunked_array(left.chunks + right.chunks, type=left.type)

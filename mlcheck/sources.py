@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import sqlite3
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 import pyarrow.feather as feather
 import pyarrow.json as pajson
+import pyarrow.parquet as pq
 
 from mlcheck.checklist import SQLITE_PREFIX, Checklist, ReadOptions, SourceSpec, format_from_name
 from mlcheck.errors import InputError
@@ -139,6 +141,7 @@ def read_source(spec: SourceSpec, checklist: Checklist, label: str) -> pa.Table:
         table = reader.read(spec, location, wanted)
         if table.num_columns == 0:
             raise InputError(f"{describe(spec)} has no columns")
+        refuse_duplicate_names(table.column_names)
         return table
 
     return _guarded(spec, checklist, label, read)
@@ -147,6 +150,17 @@ def read_source(spec: SourceSpec, checklist: Checklist, label: str) -> pa.Table:
 def peek_columns(spec: SourceSpec, checklist: Checklist, label: str) -> list[str]:
     """Column names of a source from its metadata or header, without reading the data."""
     return _guarded(spec, checklist, label, lambda reader, location: reader.names(spec, location))
+
+
+def refuse_duplicate_names(names: list[str]) -> None:
+    """Two columns with one name cannot be told apart (by a check, or by the user reading it)."""
+    repeated = [name for name, count in Counter(names).items() if count > 1]
+    if repeated:
+        shown = ", ".join(map(repr, repeated))
+        raise InputError(
+            f"duplicate column name(s) {shown}; give every column its own name",
+            hint="a header with the same name twice, or a join that kept both sides' columns",
+        )
 
 
 def describe(spec: SourceSpec) -> str:
@@ -303,7 +317,12 @@ def _raise_if_empty(exc: pa.ArrowInvalid) -> None:
 
 def _dataset(path: Path) -> ds.Dataset:
     partitioning = "hive" if Path(path).is_dir() else None
-    dataset = ds.dataset(str(path), format="parquet", partitioning=partitioning)
+    try:
+        dataset = ds.dataset(str(path), format="parquet", partitioning=partitioning)
+    except pa.ArrowInvalid as exc:
+        if "duplicate field names" in str(exc) and Path(path).is_file():
+            refuse_duplicate_names(pq.read_schema(str(path)).names)
+        raise
     if not dataset.files:
         raise InputError(f"the folder {path} holds no parquet files")
     return dataset

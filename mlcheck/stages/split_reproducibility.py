@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from mlcheck.checklist import Checklist, SourceSpec
 from mlcheck.context import StageContext
-from mlcheck.engine import SPLIT_COLUMN_DEFAULT, KeyJoin, key_codes
+from mlcheck.engine import SPLIT_COLUMN_DEFAULT, KeyJoin, dictionary_encoded, key_codes
 from mlcheck.registry import check
 from mlcheck.results import Finding, Status
 
@@ -152,7 +152,7 @@ def side_column(ctx: StageContext, side: str, column: str) -> pa.ChunkedArray | 
 
 def row_codes(array: pa.ChunkedArray) -> np.ndarray:
     """Dense int64 codes of a column's values in first-seen order; -1 for null."""
-    encoded = pc.dictionary_encode(array).combine_chunks()
+    encoded = dictionary_encoded(array)
     return np.asarray(encoded.indices.fill_null(-1).to_numpy(), dtype=np.int64)
 
 
