@@ -28,6 +28,7 @@ import numpy as np
 from scipy.optimize import isotonic_regression
 
 from mlcheck.metrics import (
+    BLOCK_CELLS,
     LOG_LOSS_EPS,
     Estimate,
     Metric,
@@ -183,31 +184,32 @@ def _bootstrap_average_precision(
     score: np.ndarray, p: np.ndarray, confidence: float, resamples: int, seed: int
 ) -> Estimate:
     """Average precision under labels ~ Bernoulli(p): mean and percentile interval of draws."""
-    rng = np.random.default_rng(seed)
-    order = np.argsort(-score, kind="stable")
-    sorted_score, sorted_p = score[order], p[order]
-    ends = np.append(np.flatnonzero(np.diff(sorted_score) != 0), len(score) - 1)
     used = affordable_resamples(len(score), resamples)
-    per_block = max(1, (1 << 22) // len(score))
-    draws = []
-    for start in range(0, used, per_block):  # blocks of resamples, not rows
-        labels = rng.random((min(per_block, used - start), len(score))) < sorted_p
-        tp = np.cumsum(labels, axis=1)[:, ends].astype(np.float64)
-        gained = np.diff(tp, axis=1, prepend=0.0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            draws.append((gained * tp / (ends + 1)).sum(axis=1) / tp[:, -1])
-    values = np.concatenate(draws)
+    values = _average_precision_draws(score, p, used, np.random.default_rng(seed))
     values = values[np.isfinite(values)]
     if len(values) < 2:
         return Estimate(math.nan, math.nan, math.nan, math.nan, len(score), "cbpe", used)
     tail = (1 - confidence) / 2
     lower, upper = np.quantile(values, [tail, 1 - tail])
+    spread = float(values.std(ddof=1))
     return Estimate(
-        float(values.mean()),
-        float(lower),
-        float(upper),
-        float(values.std(ddof=1)),
-        len(score),
-        "cbpe",
-        used,
+        float(values.mean()), float(lower), float(upper), spread, len(score), "cbpe", used
     )
+
+
+def _average_precision_draws(
+    score: np.ndarray, p: np.ndarray, draws: int, rng: np.random.Generator
+) -> np.ndarray:
+    """AP of `draws` label vectors drawn from Bernoulli(p), in blocks of bounded size."""
+    order = np.argsort(-score, kind="stable")
+    sorted_score, sorted_p = score[order], p[order]
+    ends = np.append(np.flatnonzero(np.diff(sorted_score) != 0), len(score) - 1)
+    per_block = max(1, BLOCK_CELLS // len(score))
+    out = []
+    for start in range(0, draws, per_block):  # blocks of resamples, not rows
+        labels = rng.random((min(per_block, draws - start), len(score))) < sorted_p
+        tp = np.cumsum(labels, axis=1)[:, ends].astype(np.float64)
+        gained = np.diff(tp, axis=1, prepend=0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):  # no positive drawn: NaN, dropped
+            out.append((gained * tp / (ends + 1)).sum(axis=1) / tp[:, -1])
+    return np.concatenate(out)

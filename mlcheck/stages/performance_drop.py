@@ -1292,22 +1292,36 @@ def calibration_drift(ctx: StageContext) -> Iterator[Finding]:
         return
     research, scored = _research(ctx), _live(ctx)[0]
     assert research is not None
-    edges = quantile_edges(research.scored.score[data.research_rows], ctx.config.bins)
-    research_bins = np.searchsorted(edges, research.scored.score[data.research_rows], side="right")
-    live_bins = np.searchsorted(edges, scored.score[data.live_rows], side="right")
-    residuals = residual_shift(
-        research_bins,
-        data.research_y,
-        data.research_p,
-        live_bins,
-        data.live_y,
-        data.live_p,
+    research_score = research.scored.score[data.research_rows]
+    edges = quantile_edges(research_score, ctx.config.bins)
+    residuals = _concept_residuals(
+        data,
+        np.searchsorted(edges, research_score, side="right"),
+        np.searchsorted(edges, scored.score[data.live_rows], side="right"),
         len(edges) + 1,
     )
     adjusted = drift.benjamini_hochberg(residuals.p_value)
     flagged = _flagged(residuals, adjusted, ctx.config)
     labels = _interval_labels(edges)
     rows = _bin_rows(labels, residuals, adjusted, flagged, np.arange(len(labels)))
+    yield _calibration_finding(ctx, data, residuals, flagged, rows)
+
+
+def _concept_residuals(
+    data: ConceptData, research_bins: np.ndarray, live_bins: np.ndarray, size: int
+) -> Residuals:
+    return residual_shift(
+        research_bins, data.research_y, data.research_p, live_bins, data.live_y, data.live_p, size
+    )
+
+
+def _calibration_finding(
+    ctx: StageContext,
+    data: ConceptData,
+    residuals: Residuals,
+    flagged: np.ndarray,
+    rows: list[dict[str, Any]],
+) -> Finding:
     status = Status.WARN if flagged.any() else Status.PASS
     tested = ~np.isnan(residuals.p_value)
     change = np.abs(residuals.observed - residuals.expected)
@@ -1317,7 +1331,7 @@ def calibration_drift(ctx: StageContext) -> Iterator[Finding]:
         f"rate significantly by >= {ctx.config.concept_rate_change:g}"
         + (f" (largest change {largest:.3f})" if largest is not None else "")
     )
-    yield Finding(
+    return Finding(
         status,
         message,
         source=LIVE_LABELS,
@@ -1420,26 +1434,7 @@ def target_rate_drift(ctx: StageContext) -> Iterator[Finding]:
     data = _concept_data(ctx)
     if data is None or not (ctx.declared(RESEARCH_FEATURES) and ctx.declared(LIVE_FEATURES)):
         return
-    steady = [n for n, (o, _) in _feature_drift(ctx).items() if _outcome_status(o) is Status.PASS]
-    tested = {n: b for n in steady if (b := _feature_bins(ctx, n, data)) is not None}
-    results = {
-        n: residual_shift(
-            b.research,
-            data.research_y,
-            data.research_p,
-            b.live,
-            data.live_y,
-            data.live_p,
-            len(b.labels),
-        )
-        for n, b in tested.items()
-    }
-    adjusted = _split_like(
-        drift.benjamini_hochberg(
-            np.concatenate([r.p_value for r in results.values()]) if results else np.array([])
-        ),
-        results,
-    )
+    tested, results, adjusted = _steady_feature_residuals(ctx, data)
     flagged_any = False
     for name, residuals in results.items():  # features, not rows
         flagged = _flagged(residuals, adjusted[name], ctx.config)
@@ -1456,6 +1451,20 @@ def target_rate_drift(ctx: StageContext) -> Iterator[Finding]:
             threshold=ctx.config.concept_rate_change,
             details={"features": sorted(results)},
         )
+
+
+def _steady_feature_residuals(
+    ctx: StageContext, data: ConceptData
+) -> tuple[dict[str, FeatureBins], dict[str, Residuals], dict[str, np.ndarray]]:
+    """Residual shifts per bin of every feature PERF002 found steady, BH across all bins."""
+    steady = [n for n, (o, _) in _feature_drift(ctx).items() if _outcome_status(o) is Status.PASS]
+    tested = {n: b for n in steady if (b := _feature_bins(ctx, n, data)) is not None}
+    results = {
+        n: _concept_residuals(data, b.research, b.live, len(b.labels)) for n, b in tested.items()
+    }
+    flat = [r.p_value for r in results.values()]
+    adjusted = drift.benjamini_hochberg(np.concatenate(flat) if flat else np.array([]))
+    return tested, results, _split_like(adjusted, results)
 
 
 def _split_like(flat: np.ndarray, results: dict[str, Residuals]) -> dict[str, np.ndarray]:
