@@ -173,6 +173,8 @@ def ks_p_value(statistic: float, n_reference: int, n_live: int) -> float:
     With ties (discrete features) it is conservative, which errs towards fewer false alarms.
     """
     effective = float(np.round(n_reference * n_live / (n_reference + n_live)))
+    if effective < 1:  # one row a side: the exact two-sample p-value is 1 (no evidence either way)
+        return 1.0
     if effective <= KS_EXACT_MAX_N:
         p = stats.kstwo.sf(statistic, effective)
     else:

@@ -281,10 +281,12 @@ def _csv_names(spec: SourceSpec, path: Path) -> list[str]:
     read.block_size = 1 << 16  # the header is in the first block; read nothing more
     try:
         with pacsv.open_csv(str(path), read_options=read, parse_options=parse) as reader:
-            return list(reader.schema.names)
+            names = list(reader.schema.names)
     except pa.ArrowInvalid as exc:
         _raise_if_empty(exc)
         raise
+    _refuse_glued_header(names, parse.delimiter)
+    return names
 
 
 def _csv_read(spec: SourceSpec, path: Path, columns: list[str] | None) -> pa.Table:
@@ -307,7 +309,27 @@ def _csv_read(spec: SourceSpec, path: Path, columns: list[str] | None) -> pa.Tab
     binary = [n for n, t in zip(names, table.schema.types, strict=True) if pa.types.is_binary(t)]
     if binary:
         raise InputError(f"column {binary[0]!r} {_not_text(read.encoding)}")
+    _refuse_glued_header(names, parse.delimiter)
     return table
+
+
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def _refuse_glued_header(names: list[str], delimiter: str) -> None:
+    """A header read as one column that holds another common delimiter: the file uses that one
+    (reading on would report every column missing, hiding the real cause)."""
+    if len(names) != 1:
+        return
+    for other, word in _DELIMITER_NAMES.items():
+        if other != delimiter and other in names[0]:
+            shown = names[0] if len(names[0]) <= 60 else names[0][:57] + "..."
+            used = _DELIMITER_NAMES.get(delimiter, repr(delimiter))
+            setting = "tab" if other == "\t" else other
+            raise InputError(
+                f"the header is one column {shown!r}: the file looks {word}-separated, not "
+                f"{used}-separated; set `read_options: {{delimiter: '{setting}'}}`"
+            )
 
 
 def _raise_if_empty(exc: pa.ArrowInvalid) -> None:
