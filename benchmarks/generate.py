@@ -1,10 +1,26 @@
 """Generate paired research/production snapshots for every slot, N rows x M feature columns.
 
-Seeded and deterministic. Production differs from research in controlled ways (a handful of
-lost rows and changed cells in one raw source is optional via --defects) so the benchmark times
-the real comparison path, not only the identical-fingerprint fast path.
-
     python benchmarks/generate.py --rows 1000000 --cols 30 --out benchmarks/data/1m
+
+Seeded and deterministic (numpy + pyarrow only). What it writes, per side:
+
+    research/raw/main.parquet     id, customer_id, the first two thirds of the feature columns
+    research/raw/extra.parquet    id, the remaining feature columns (a second raw source)
+    research/features.parquet     id, every feature column
+    research/splits.parquet       id, customer_id, split (train/validation/test by customer), fold
+    research/predictions.parquet  id, score (probability), decision (0/1)
+    research/labels.parquet       id, label
+    production/...                the same slots except labels: identical content, rows in another
+                                  (seeded) order, scores with float noise of about 1e-12
+    live/features.parquet         new ids, event_time over 12 weeks, the features drawn afresh
+                                  from the same distributions (no drift)
+    live/predictions.parquet      id, score, decision
+    live/labels.parquet           id, label for the oldest 60% of live rows (delayed labels)
+
+Feature columns: three quarters numeric (float64 and int64), a quarter dictionary-encoded strings
+(declared categorical). The clean production side passes every stage, so `mlcheck run` times the
+full comparison path rather than stopping early. `--defects` drops 25 raw rows and changes 40 raw
+cells of production (stage 1 then fails; with `--keep-going` every stage still runs).
 """
 
 from __future__ import annotations
@@ -17,21 +33,36 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 CATEGORIES = np.array(["north", "south", "east", "west", "central", "islands"])
+LIVE_WEEKS = 12
+LABELLED_SHARE = 0.6
 
 
-def feature_table(rng: np.random.Generator, keys: np.ndarray, cols: int) -> pa.Table:
-    """`cols` columns: three quarters numeric (float64/int64), a quarter dictionary-encoded strings."""
-    n = len(keys)
-    data: dict[str, pa.Array] = {"id": pa.array(keys)}
-    for j in range(cols):
+def feature_names(cols: int) -> list[str]:
+    return [f"c{j:02d}" for j in range(cols)]
+
+
+def features(rng: np.random.Generator, n: int, cols: int) -> dict[str, pa.Array]:
+    """`cols` columns: three quarters numeric (float64/int64), a quarter dictionary strings."""
+    data: dict[str, pa.Array] = {}
+    for j, name in enumerate(feature_names(cols)):
         if j % 4 == 3:
             codes = rng.integers(0, len(CATEGORIES), n).astype(np.int32)
-            data[f"c{j:02d}"] = pa.DictionaryArray.from_arrays(codes, pa.array(CATEGORIES))
+            data[name] = pa.DictionaryArray.from_arrays(codes, pa.array(CATEGORIES))
         elif j % 4 == 2:
-            data[f"c{j:02d}"] = pa.array(rng.integers(0, 1000, n))
+            data[name] = pa.array(rng.integers(0, 1000, n))
         else:
-            data[f"c{j:02d}"] = pa.array(rng.normal(j, 1.0 + j / 10, n))
-    return pa.table(data)
+            data[name] = pa.array(rng.normal(j, 1.0 + j / 10, n))
+    return data
+
+
+def scores(table: pa.Table) -> np.ndarray:
+    """A probability driven by the first two numeric features (so AUC means something)."""
+    z = (table.column("c00").to_numpy() - 0.0) + 0.5 * (table.column("c01").to_numpy() - 1.0)
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def decisions(score: np.ndarray) -> np.ndarray:
+    return (score >= 0.5).astype(np.int8)
 
 
 def perturb(table: pa.Table, rng: np.random.Generator, lost: int, changed: int) -> pa.Table:
@@ -45,33 +76,87 @@ def perturb(table: pa.Table, rng: np.random.Generator, lost: int, changed: int) 
     return table.filter(pa.array(keep))
 
 
+def research_tables(rng: np.random.Generator, rows: int, cols: int) -> dict[str, pa.Table]:
+    keys = np.arange(rows, dtype=np.int64)
+    customer = keys // 3  # about three applications per customer
+    feats = pa.table({"id": keys, **features(rng, rows, cols)})
+    # Splits by customer, so no customer spans train and test; folds only for training rows.
+    draw = np.random.default_rng(rng.integers(2**32)).random(customer[-1] + 1 if rows else 0)
+    by_customer = draw[customer]
+    split = np.where(by_customer < 0.7, "train", np.where(by_customer < 0.85, "validation", "test"))
+    fold = pa.array(customer % 5, mask=split != "train")
+    score = scores(feats)
+    label = (rng.random(rows) < score).astype(np.int8)
+    return {
+        "features": feats,
+        "splits": pa.table(
+            {
+                "id": keys,
+                "customer_id": customer,
+                "split": split,
+                "fold": fold,
+            }
+        ),
+        "predictions": pa.table({"id": keys, "score": score, "decision": decisions(score)}),
+        "labels": pa.table({"id": keys, "label": label}),
+    }
+
+
+def raw_sources(feats: pa.Table, customer: pa.ChunkedArray, cols: int) -> dict[str, pa.Table]:
+    names = feature_names(cols)
+    cut = max(1, (2 * cols) // 3)
+    main = feats.select(["id", *names[:cut]]).add_column(1, "customer_id", customer)
+    return {"main": main, "extra": feats.select(["id", *names[cut:]])}
+
+
+def production_tables(
+    research: dict[str, pa.Table], rng: np.random.Generator
+) -> dict[str, pa.Table]:
+    """The same content in another row order; scores carry float noise far below tolerance."""
+    order = pa.array(rng.permutation(research["features"].num_rows))
+    out = {slot: table.take(order) for slot, table in research.items() if slot != "labels"}
+    score = out["predictions"].column("score").to_numpy()
+    noisy = score + rng.uniform(-1e-12, 1e-12, len(score)) * (score > 1e-6) * (score < 1 - 1e-6)
+    out["predictions"] = out["predictions"].set_column(1, "score", pa.array(noisy))
+    return out
+
+
+def live_tables(seed: int, rows: int, cols: int) -> dict[str, pa.Table]:
+    rng = np.random.default_rng(seed)
+    keys = np.arange(rows, dtype=np.int64) + 10**12  # new applications
+    seconds = np.sort(rng.integers(0, LIVE_WEEKS * 7 * 86_400, rows))
+    times = pa.array(np.datetime64("2025-01-06", "s") + seconds.astype("timedelta64[s]"))
+    feats = pa.table({"id": keys, "event_time": times, **features(rng, rows, cols)})
+    score = scores(feats)
+    label = (rng.random(rows) < score).astype(np.int8)
+    labelled = int(rows * LABELLED_SHARE)  # the oldest rows: labels arrive late
+    return {
+        "features": feats,
+        "predictions": pa.table({"id": keys, "score": score, "decision": decisions(score)}),
+        "labels": pa.table({"id": keys[:labelled], "label": label[:labelled]}),
+    }
+
+
 def write_snapshots(out: Path, rows: int, cols: int, seed: int, defects: bool) -> None:
     rng = np.random.default_rng(seed)
-    keys = np.arange(rows, dtype=np.int64)
-    research = feature_table(rng, keys, cols)
-    production = perturb(research, rng, 25, 40) if defects else research
-    score = 1 / (1 + np.exp(-(research.column("c00").to_numpy() - 0.0)))
-    label = (rng.random(rows) < score).astype(np.int8)
-    split = np.where(
-        rng.random(rows) < 0.7, "train", np.where(rng.random(rows) < 0.5, "validation", "test")
-    )
-    live = feature_table(np.random.default_rng(seed + 1), keys, cols)
-    live_score = 1 / (1 + np.exp(-live.column("c00").to_numpy()))
-    live_label = (np.random.default_rng(seed + 2).random(rows) < live_score).astype(np.int8)
-    for side, table in (("research", research), ("production", production)):
+    research = research_tables(rng, rows, cols)
+    production = production_tables(research, rng)
+    for side, tables in (("research", research), ("production", production)):
         (out / side / "raw").mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, out / side / "raw" / "main.parquet")
-        pq.write_table(table, out / side / "features.parquet")
-        pq.write_table(pa.table({"id": keys, "split": split}), out / side / "splits.parquet")
-        pq.write_table(pa.table({"id": keys, "score": score}), out / side / "predictions.parquet")
-    pq.write_table(pa.table({"id": keys, "label": label}), out / "research" / "labels.parquet")
+        raw = raw_sources(tables["features"], tables["splits"].column("customer_id"), cols)
+        if defects and side == "production":
+            raw["main"] = perturb(raw["main"], rng, 25, 40)
+        for name, table in raw.items():
+            pq.write_table(table, out / side / "raw" / f"{name}.parquet")
+        for slot, table in tables.items():
+            pq.write_table(table, out / side / f"{slot}.parquet")
+        del raw
+    del research, production
     (out / "live").mkdir(parents=True, exist_ok=True)
-    pq.write_table(live, out / "live" / "features.parquet")
-    pq.write_table(
-        pa.table({"id": keys, "score": live_score}), out / "live" / "predictions.parquet"
-    )
-    pq.write_table(pa.table({"id": keys, "label": live_label}), out / "live" / "labels.parquet")
-    (out / "checklist.yaml").write_text(CHECKLIST)
+    for slot, table in live_tables(seed + 1, rows, cols).items():
+        pq.write_table(table, out / "live" / f"{slot}.parquet")
+    categorical = [n for j, n in enumerate(feature_names(cols)) if j % 4 == 3]
+    (out / "checklist.yaml").write_text(CHECKLIST.format(categorical=", ".join(categorical)))
 
 
 CHECKLIST = """\
@@ -79,22 +164,36 @@ version: 1
 name: benchmark
 key: id
 research:
-  raw: {main: {path: research/raw/main.parquet}}
-  features: {path: research/features.parquet}
-  splits: {path: research/splits.parquet}
-  predictions: {path: research/predictions.parquet}
-  labels: {path: research/labels.parquet}
+  raw:
+    main: {{path: research/raw/main.parquet}}
+    extra: {{path: research/raw/extra.parquet}}
+  features: {{path: research/features.parquet}}
+  splits: {{path: research/splits.parquet}}
+  predictions: {{path: research/predictions.parquet}}
+  labels: {{path: research/labels.parquet}}
 production:
-  raw: {main: {path: production/raw/main.parquet}}
-  features: {path: production/features.parquet}
-  splits: {path: production/splits.parquet}
-  predictions: {path: production/predictions.parquet}
+  raw:
+    main: {{path: production/raw/main.parquet}}
+    extra: {{path: production/raw/extra.parquet}}
+  features: {{path: production/features.parquet}}
+  splits: {{path: production/splits.parquet}}
+  predictions: {{path: production/predictions.parquet}}
   live:
-    features: {path: live/features.parquet}
-    predictions: {path: live/predictions.parquet}
-    labels: {path: live/labels.parquet}
-columns: {target: label, score: score, split: split}
+    features: {{path: live/features.parquet}}
+    predictions: {{path: live/predictions.parquet}}
+    labels: {{path: live/labels.parquet}}
+columns:
+  target: label
+  score: score
+  prediction: decision
+  split: split
+  fold: fold
+  group: customer_id
+  timestamp: event_time
+  categorical: [{categorical}]
 task: binary
+stages:
+  performance_drop: {{chunk: {{every: 1w}}}}
 """
 
 

@@ -1,10 +1,15 @@
 """Time `mlcheck run --keep-going` against the floor of reading every input file with pyarrow.
 
-    python benchmarks/run.py --rows 100000 1000000 --cols 30
+    python benchmarks/run.py                                  # 100k and 1M rows x 30 columns
+    python benchmarks/run.py --rows 1000000 --cols 60 --only performance_drop   # drift at scale
+    python benchmarks/run.py --rows 10000000 --repeat 1 --clean                 # 10M, then delete
 
-For each size it generates paired snapshots (cached under benchmarks/data/), measures the floor
-(pyarrow reading every file of both sides, best of 3, in a fresh process), then runs mlcheck
-in a fresh process, and prints rows, columns, floor, mlcheck, ratio, peak RSS and time per stage.
+For each size it generates paired snapshots once (cached under benchmarks/data/, see
+generate.py), then alternates, `--repeat` times, two fresh processes: the floor (pyarrow reading
+every parquet file of research, production and live) and `mlcheck run --format json -q
+--keep-going`. It prints the best time of each and their ratio (both measured in the same run,
+so machine load affects them alike), mlcheck's peak RSS (the largest of its runs) against the
+Arrow size of the data, the CLI's import time, and mlcheck's time per stage from its report.
 """
 
 from __future__ import annotations
@@ -12,57 +17,78 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+LAYOUT = "v2"  # bump when generate.py writes a different layout, so cached data is rebuilt
 FLOOR_SCRIPT = """
-import sys, time, pyarrow.parquet as pq, pathlib
+import pathlib, sys, time
+import pyarrow.parquet as pq
 files = sorted(pathlib.Path(sys.argv[1]).rglob('*.parquet'))
-best = min((lambda t0: ([pq.read_table(f) for f in files], time.perf_counter() - t0)[1])(time.perf_counter()) for _ in range(3))
-print(best)
+start = time.perf_counter()
+size = sum(pq.read_table(f).nbytes for f in files)
+print(time.perf_counter() - start, size)
 """
+IMPORT_SCRIPT = (
+    "import time; t = time.perf_counter(); import mlcheck.cli; print(time.perf_counter() - t)"
+)
+STAGE_NAMES = {
+    "data_reproducibility": "data",
+    "feature_parity": "features",
+    "split_reproducibility": "splits",
+    "prediction_mismatch": "predictions",
+    "performance_drop": "performance",
+    "variable_availability": "availability",
+}
+
+
+@dataclass
+class Measurement:
+    floor: float = float("inf")
+    data_bytes: int = 0
+    mlcheck: float = float("inf")
+    peak_mib: float = 0.0
+    startup: float = float("inf")
+    code: int = 0
+    stages: dict[str, float] = field(default_factory=dict)
 
 
 def ensure_data(rows: int, cols: int, defects: bool) -> Path:
-    out = HERE / "data" / f"{rows}x{cols}{'-d' if defects else ''}"
+    out = HERE / "data" / f"{LAYOUT}-{rows}x{cols}{'-d' if defects else ''}"
     if not (out / "checklist.yaml").exists():
-        cmd = [
-            sys.executable,
-            str(HERE / "generate.py"),
-            "--rows",
-            str(rows),
-            "--cols",
-            str(cols),
-            "--out",
-            str(out),
-        ]
-        subprocess.run(cmd + (["--defects"] if defects else []), check=True)
+        cmd = [sys.executable, str(HERE / "generate.py"), "--rows", str(rows), "--cols", str(cols)]
+        cmd += ["--out", str(out)] + (["--defects"] if defects else [])
+        started = time.perf_counter()
+        subprocess.run(cmd, check=True)
+        print(f"generated {out} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return out
 
 
-def floor_seconds(data: Path) -> float:
+def floor_seconds(data: Path) -> tuple[float, int]:
     result = subprocess.run(
         [sys.executable, "-c", FLOOR_SCRIPT, str(data)], capture_output=True, text=True, check=True
+    )
+    seconds, size = result.stdout.split()
+    return float(seconds), int(size)
+
+
+def import_seconds() -> float:
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORT_SCRIPT], capture_output=True, text=True, check=True
     )
     return float(result.stdout.strip())
 
 
-def run_mlcheck(data: Path) -> tuple[float, float, dict[str, float], int]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "mlcheck",
-        "run",
-        str(data / "checklist.yaml"),
-        "--format",
-        "json",
-        "--keep-going",
-        "-q",
-    ]
+def run_mlcheck(data: Path, only: list[str]) -> tuple[float, float, dict[str, float], int]:
+    """Wall seconds, peak RSS (MiB), per-stage seconds and exit code of one fresh run."""
+    cmd = [sys.executable, "-m", "mlcheck", "run", str(data / "checklist.yaml")]
+    cmd += ["--format", "json", "--keep-going", "-q"] + [f"--only={s}" for s in only]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as errf:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=errf)
@@ -75,28 +101,56 @@ def run_mlcheck(data: Path) -> tuple[float, float, dict[str, float], int]:
         if code not in (0, 1):
             sys.exit(f"mlcheck exited {code}: {errf.read().decode()[-2000:]}")
         report = json.loads(out.read())
-    stages = {s["id"]: s["duration_s"] for s in report["stages"]}
-    stages["in-run"] = report["duration_s"]
+    stages = {s["id"]: s["duration_s"] for s in report["stages"] if s["status"] != "skipped"}
     return elapsed, usage.ru_maxrss / 1024, stages, code
+
+
+def measure(data: Path, repeat: int, only: list[str]) -> Measurement:
+    """Best of `repeat` alternating floor and mlcheck runs (alternating spreads load alike)."""
+    m = Measurement()
+    for _ in range(repeat):
+        floor, m.data_bytes = floor_seconds(data)
+        m.floor = min(m.floor, floor)
+        elapsed, peak, stages, m.code = run_mlcheck(data, only)
+        m.peak_mib = max(m.peak_mib, peak)
+        if elapsed < m.mlcheck:
+            m.mlcheck, m.stages = elapsed, stages
+        m.startup = min(m.startup, import_seconds())
+    return m
+
+
+HEADER = (
+    "| rows | cols | floor s | mlcheck s | ratio | peak RSS MiB | data MiB | import s | exit "
+    "| per stage s |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+)
+
+
+def row(rows: int, cols: int, m: Measurement) -> str:
+    per_stage = ", ".join(f"{STAGE_NAMES.get(k, k)} {v:.2f}" for k, v in m.stages.items())
+    return (
+        f"| {rows:,} | {cols} | {m.floor:.2f} | {m.mlcheck:.2f} | {m.mlcheck / m.floor:.2f}x "
+        f"| {m.peak_mib:,.0f} | {m.data_bytes / 2**20:,.0f} | {m.startup:.2f} | {m.code} "
+        f"| {per_stage} |"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--cols", type=int, default=30)
-    parser.add_argument("--defects", action="store_true")
+    parser.add_argument("--defects", action="store_true", help="production with lost/changed rows")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each; the best is shown")
+    parser.add_argument("--only", action="append", default=[], help="time only this stage")
+    parser.add_argument("--clean", action="store_true", help="delete generated data afterwards")
     args = parser.parse_args()
-    print("| rows | cols | floor s | mlcheck s | ratio | peak RSS MiB | exit | per stage s |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---|")
+    print(HEADER, flush=True)
     for rows in args.rows:
         data = ensure_data(rows, args.cols, args.defects)
-        floor = floor_seconds(data)
-        elapsed, peak, stages, code = run_mlcheck(data)
-        per_stage = ", ".join(f"{k.split('_')[0]} {v:.2f}" for k, v in stages.items())
-        print(
-            f"| {rows:,} | {args.cols} | {floor:.2f} | {elapsed:.2f} | {elapsed / floor:.1f}x | {peak:,.0f} | {code} | {per_stage} |",
-            flush=True,
-        )
+        try:
+            print(row(rows, args.cols, measure(data, args.repeat, args.only)), flush=True)
+        finally:
+            if args.clean:
+                shutil.rmtree(data)
 
 
 if __name__ == "__main__":
