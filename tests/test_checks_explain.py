@@ -13,7 +13,7 @@ from collections import defaultdict
 import pytest
 from typer.testing import CliRunner
 
-from mlcheck.cli import app
+from mlcheck.cli import app, main
 from mlcheck.registry import REGISTRY, CheckSpec
 from mlcheck.results import STAGE_ORDER
 from mlcheck.stage_config import StagesConfig
@@ -105,15 +105,18 @@ def test_checks_json_and_stage_filter() -> None:
     assert by_id["VAR001"]["title"] == "Expected features missing from live data"
 
 
-def test_checks_unknown_stage_is_a_usage_error() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "mlcheck", "checks", "--stage", "varaible_availability"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 2
-    assert "unknown stage" in result.stderr and "Traceback" not in result.stderr
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """The console entry point in-process: (exit code, stdout, stderr)."""
+    with pytest.raises(SystemExit) as exited:
+        main(list(args))
+    captured = capsys.readouterr()
+    return int(exited.value.code or 0), captured.out, captured.err
+
+
+def test_checks_unknown_stage_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(capsys, "checks", "--stage", "varaible_availability")
+    assert code == 2
+    assert "unknown stage" in err and "Traceback" not in err
 
 
 def test_explain_prints_the_docstring_body_and_thresholds() -> None:
@@ -133,12 +136,7 @@ def test_explain_prints_the_docstring_body_and_thresholds() -> None:
     assert spec.explanation in result.stdout
 
 
-def test_explain_unknown_id_suggests_the_closest() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "mlcheck", "explain", "VAR0077"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 2
-    assert "unknown check id 'VAR0077'; did you mean VAR007?" in result.stderr
+def test_explain_unknown_id_suggests_the_closest(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(capsys, "explain", "VAR0077")
+    assert code == 2
+    assert "unknown check id 'VAR0077'; did you mean VAR007?" in " ".join(err.split())

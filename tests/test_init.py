@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from mlcheck.checklist import load_checklist
+from mlcheck.cli import main
 from mlcheck.errors import InputError, UsageError
 from mlcheck.init import SAMPLE_ROWS, init_checklist, read_sample, scalar
 from mlcheck.validate import validate_sources
@@ -84,30 +85,34 @@ def test_init_on_sample_data_writes_a_checklist_that_runs_ready(tmp_path: Path) 
     assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr
 
 
-def test_init_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """The console entry point in-process: (exit code, stderr)."""
+    with pytest.raises(SystemExit) as exited:
+        main(list(args))
+    return int(exited.value.code or 0), capsys.readouterr().err
+
+
+def test_init_refuses_to_overwrite_without_force(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     output = tmp_path / "checklist.yaml"
     output.write_text("mine\n", encoding="utf-8")
-    refused = mlcheck(
-        "init",
-        str(CREDIT / "research"),
-        str(CREDIT / "production"),
-        "-o",
-        str(output),
-        cwd=tmp_path,
+    code, err = run_main(
+        capsys, "init", str(CREDIT / "research"), str(CREDIT / "production"), "-o", str(output)
     )
-    assert refused.returncode == 2
-    assert "already exists" in refused.stderr and "--force" in refused.stderr
+    assert code == 2
+    assert "already exists" in err and "--force" in err
     assert output.read_text(encoding="utf-8") == "mine\n"
-    forced = mlcheck(
+    code, err = run_main(
+        capsys,
         "init",
         str(CREDIT / "research"),
         str(CREDIT / "production"),
         "-o",
         str(output),
         "--force",
-        cwd=tmp_path,
     )
-    assert forced.returncode == 0, forced.stderr
+    assert code == 0, err
     assert load_checklist(output).key == "application_id"
 
 
@@ -244,16 +249,21 @@ def test_unreadable_file_is_left_out_with_a_note(tmp_path: Path) -> None:
     assert load_checklist(tmp_path / "c.yaml").research.predictions is None
 
 
-def test_bad_folders_are_usage_or_input_errors(tmp_path: Path) -> None:
+def test_bad_folders_are_usage_or_input_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "empty_a").mkdir()
     (tmp_path / "empty_b").mkdir()
     with pytest.raises(UsageError, match="is not a folder"):
         init_checklist(tmp_path / "missing", tmp_path / "empty_b", tmp_path / "c.yaml")
     with pytest.raises(InputError, match="no data files"):
         init_checklist(tmp_path / "empty_a", tmp_path / "empty_b", tmp_path / "c.yaml")
-    cli = mlcheck("init", str(tmp_path / "missing"), str(tmp_path / "empty_b"), cwd=tmp_path)
-    assert cli.returncode == 2 and "Traceback" not in cli.stderr
-    assert not (tmp_path / "checklist.yaml").exists()
+    output = tmp_path / "checklist.yaml"
+    code, err = run_main(
+        capsys, "init", str(tmp_path / "empty_a"), str(tmp_path / "empty_b"), "-o", str(output)
+    )
+    assert code == 2 and "no data files" in err and "Traceback" not in err
+    assert not output.exists()
 
 
 # --------------------------------------------------------------------------- helpers
