@@ -901,7 +901,7 @@ def _stale_finding(
         "timezone": zone,
     }
     since = f"since {iso(seen)}" if seen is not None else "at all in the live window"
-    hint = f"A broken feed: {name} stopped arriving {since}. Find what changed upstream then, repair it and backfill."
+    hint = f"A broken feed: {name} has not arrived {since}. Find what changed upstream at that time, repair it and backfill."
     observed = f"{silence_s / 86400:.1f}d" if seen is not None else "never"
     return Finding(
         Status.FAIL,
