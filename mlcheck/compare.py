@@ -413,8 +413,7 @@ def pair_kind(left: pa.DataType, right: pa.DataType) -> Kind:
             else pair_kind(left, left)
         )
     if lf == rf == "integer":
-        unsigned64 = [pa.types.is_uint64(logical_type(t)) for t in (left, right)]
-        return "integer" if len(set(unsigned64)) == 1 else "float"
+        return "integer"  # exact even for uint64 against int64 (see `_value_hashes`)
     if lf == rf == "boolean":
         return "boolean"
     if lf in _NUMERIC and rf in _NUMERIC:
@@ -476,7 +475,8 @@ def _normalize(column: pa.ChunkedArray, kind: Kind, other: pa.DataType) -> _Norm
         target = pa.uint64() if pa.types.is_uint64(column.type) else pa.int64()
         return _Normalized(_filled(column.cast(target), 0), valid)
     if kind == "float":
-        return _Normalized(_filled(column.cast(pa.float64()), 0.0), valid)
+        # Unsafe: an integer beyond 2**53 rounds to the nearest float64 instead of raising.
+        return _Normalized(_filled(column.cast(pa.float64(), safe=False), 0.0), valid)
     if kind == "boolean":
         return _Normalized(_filled(column.cast(pa.uint8()), 0), valid)
     if kind == "temporal":
@@ -508,6 +508,8 @@ _U = np.uint64
 _NULL_HASH = _U(0x6A09E667F3BCC909)
 _POLY = 0x100000001B3  # odd, so invertible modulo 2**64
 _POLY_INV = pow(_POLY, -1, 2**64)
+_INT64_MAX = np.uint64(2**63 - 1)
+_UNSIGNED_TAG = _U(0xA54FF53A5F1D36F1)
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -600,6 +602,9 @@ def _value_hashes(norm: _Normalized) -> np.ndarray:
         hashed = _mix(canonical.view(np.uint64))
     else:
         hashed = _mix(values.astype(np.int64).view(np.uint64))
+        if values.dtype == np.uint64:
+            # A uint64 beyond int64 shares its bits with a negative int64: tag it apart.
+            hashed = np.where(values > _INT64_MAX, hashed ^ _UNSIGNED_TAG, hashed)
     return np.where(norm.valid, hashed, _NULL_HASH)
 
 
@@ -1279,7 +1284,8 @@ def _cell_differences(
         da, db = a[differ].astype(np.float64), b[differ].astype(np.float64)
         if kind == "float":
             close = within_tolerance(da, db, tol.rtol, tol.atol)
-        max_abs, max_rel = _max_differences(da, db, kind, ln.unit_ns)
+        exact = None if kind == "float" else _integer_abs_diff(a[differ], b[differ])
+        max_abs, max_rel = _max_differences(da, db, kind, ln.unit_ns, exact)
     return {
         "beyond": np.union1d(differ[~close], np.flatnonzero(lvalid != rvalid)),
         "noise": differ[close],
@@ -1290,11 +1296,26 @@ def _cell_differences(
     }
 
 
+def _integer_abs_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """|a - b| of int64/uint64 arrays as float64 rounded once: casting each side to float64
+    first would erase the difference of integers beyond 2**53 (big ids, ns timestamps)."""
+    (ha, la), (hb, lb) = _split32(a), _split32(b)
+    return np.abs((ha - hb).astype(np.float64) * 2.0**32 + (la - lb))
+
+
+def _split32(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """High and low 32 bits of each integer, both as int64 (so their differences are exact)."""
+    if x.dtype == np.uint64:
+        return (x >> _U(32)).astype(np.int64), (x & _U(0xFFFFFFFF)).astype(np.int64)
+    x = x.astype(np.int64)
+    return x >> 32, x & 0xFFFFFFFF
+
+
 def _max_differences(
-    a: np.ndarray, b: np.ndarray, kind: Kind, unit_ns: int
+    a: np.ndarray, b: np.ndarray, kind: Kind, unit_ns: int, exact: np.ndarray | None = None
 ) -> tuple[float | None, float | None]:
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        diff = np.abs(a - b)
+        diff = np.abs(a - b) if exact is None else exact
         rel = diff / np.maximum(np.abs(a), np.abs(b))
     if np.isnan(diff).all():
         return None, None

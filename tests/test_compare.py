@@ -238,6 +238,7 @@ def test_layouts_are_not_dtype_changes(left: pa.DataType, right: pa.DataType) ->
 def test_pair_kinds() -> None:
     assert pair_kind(pa.int32(), pa.int64()) == "integer"
     assert pair_kind(pa.int64(), pa.float32()) == "float"
+    assert pair_kind(pa.uint64(), pa.int64()) == "integer"  # exact, not through float64
     assert pair_kind(pa.decimal128(5, 2), pa.float64()) == "float"
     assert pair_kind(pa.timestamp("s"), pa.date32()) == "temporal"
     assert pair_kind(pa.int64(), pa.string()) == "text"
@@ -527,3 +528,37 @@ def test_finite_against_infinity_is_a_difference_with_relative_tolerance() -> No
     production = np.array([np.inf, -np.inf, np.inf, 1.0 + 1e-12])
     assert within_tolerance(research, production, 1e-7, 1e-9).tolist() == [False, False, True, True]
     assert within_tolerance(production, research, 1e-7, 1e-9).tolist() == [False, False, True, True]
+
+
+def test_integers_beyond_two_to_the_53_compare_exactly(tmp_path: Path) -> None:
+    """Defect: int columns against float or uint64 columns were cast to float64 in safe mode, so
+    any integer above 2**53 crashed every stage-1 check; uint64 against int64 went through
+    float64, where 2**60 + 1 and 2**60 + 3 are equal. Planted: h uint64 2**60 + 1 -> int64
+    2**60 + 3 on key 1 (a difference of 2); u uint64 2**63 + 5 -> int64 -(2**63) + 5 on key 2
+    (the same 64 bits, different numbers); f int64 2**60 + 1 -> float64 2**60 (the nearest
+    float, so equal as floats)."""
+    ids = pa.array([1, 2, 3])
+    research = pa.table(
+        {
+            "id": ids,
+            "h": pa.array([2**60 + 1, 5, 6], pa.uint64()),
+            "u": pa.array([7, 2**63 + 5, 8], pa.uint64()),
+            "f": pa.array([2**60 + 1, 5, 6], pa.int64()),
+        }
+    )
+    production = pa.table(
+        {
+            "id": ids,
+            "h": pa.array([2**60 + 3, 5, 6], pa.int64()),
+            "u": pa.array([7, -(2**63) + 5, 8], pa.int64()),
+            "f": pa.array([float(2**60), 5.0, 6.0]),
+        }
+    )
+    result = compare(tmp_path, research, production)
+    h, u, f = result.cells["h"], result.cells["u"], result.cells["f"]
+    assert h.beyond.tolist() == [0] and h.max_abs_diff == 2.0
+    assert u.beyond.tolist() == [1] and u.max_abs_diff == float(2**64)
+    assert f.n_beyond == 0 and f.n_noise == 0
+    # min is 5 on both sides; the float64 sum/mean/std cannot see a difference of 2 at 2**60
+    assert {d.stat for d in result.stats["h"].differences} == {"max", "top"}
+    assert {c.column: c.kind for c in result.dtype_changes}["f"] == "precision_loss"
