@@ -272,23 +272,28 @@ class TableComparison:
     stats: Mapping[str, StatsComparison]
     cells: Mapping[str, CellComparison]
     join: KeyJoin | None = field(default=None, repr=False)
+    # Keyed only: the rows left out of the key match (null or duplicate key) on each side,
+    # compared whole as multisets; None without a key.
+    excluded_rows: RowDifference | None = None
 
     @property
     def keyed(self) -> bool:
         return bool(self.key)
 
     def row_set_differs(self) -> bool:
-        """Whether any row is lost, extra, or excluded from matching (null or duplicate key)."""
-        keys = self.keys
-        excluded = keys is not None and any(
-            (
-                keys.left_null_rows,
-                keys.right_null_rows,
-                keys.left_duplicate_rows,
-                keys.right_duplicate_rows,
-            )
+        """Whether rows differ outside the matched pairs: a key lost or extra, a changed number
+        of null- or duplicate-key rows, or those excluded rows differing in content.
+
+        The same null/duplicate rows on both sides are no difference by themselves: they are
+        compared whole, as a multiset (`excluded_rows`), so a changed value there is not hidden.
+        """
+        keys, excluded = self.keys, self.excluded_rows
+        counts_differ = keys is not None and (
+            keys.left_null_rows != keys.right_null_rows
+            or keys.left_duplicate_rows != keys.right_duplicate_rows
         )
-        return bool(self.rows.lost or self.rows.extra or excluded)
+        content_differs = excluded is not None and bool(excluded.lost or excluded.extra)
+        return bool(self.rows.lost or self.rows.extra or counts_differ or content_differs)
 
 
 # --------------------------------------------------------------------------- entry point
@@ -999,6 +1004,7 @@ class _Comparer:
             if identical or join is None
             else self._cells(compared, kinds, norms, hashes, join),
             join=join,
+            excluded_rows=None if join is None else self._excluded_rows(join, common, hashes),
         )
 
     # ---- schema and fingerprints
@@ -1123,10 +1129,22 @@ class _Comparer:
             extra_examples,
         )
 
-    def _multiset_rows(
-        self, common: list[str], hashes: dict[str, tuple[np.ndarray, np.ndarray]]
+    def _excluded_rows(
+        self, join: KeyJoin, common: list[str], hashes: dict[str, tuple[np.ndarray, np.ndarray]]
     ) -> RowDifference:
-        """Rows compared as whole-row multisets over the comparable common columns."""
+        """The rows set aside by the key match (null or duplicate key), compared whole."""
+        left = np.union1d(join.left_null_rows, join.left_duplicate_rows).astype(np.int64)
+        right = np.union1d(join.right_null_rows, join.right_duplicate_rows).astype(np.int64)
+        return self._multiset_rows(common, hashes, (left, right))
+
+    def _multiset_rows(
+        self,
+        common: list[str],
+        hashes: dict[str, tuple[np.ndarray, np.ndarray]],
+        subset: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> RowDifference:
+        """Rows compared as whole-row multisets over the comparable common columns (only the
+        `subset` row indices of each side when given)."""
         left_rows = np.zeros(self.left.num_rows, dtype=np.uint64)
         right_rows = np.zeros(self.right.num_rows, dtype=np.uint64)
         for name in common:
@@ -1134,6 +1152,9 @@ class _Comparer:
                 salt = _salt(name)
                 left_rows += hashes[name][0] * salt
                 right_rows += hashes[name][1] * salt
+        left_index = np.arange(len(left_rows)) if subset is None else subset[0]
+        right_index = np.arange(len(right_rows)) if subset is None else subset[1]
+        left_rows, right_rows = left_rows[left_index], right_rows[right_index]
         distinct, inverse = np.unique(np.concatenate([left_rows, right_rows]), return_inverse=True)
         n_left = len(left_rows)
         left_count = np.bincount(inverse[:n_left], minlength=len(distinct))
@@ -1149,22 +1170,26 @@ class _Comparer:
             int(extra.sum()),
             int((lost > 0).sum()),
             int((extra > 0).sum()),
-            self._row_examples(self.left, inverse[:n_left], lost, counts, common),
-            self._row_examples(self.right, inverse[n_left:], extra, counts, common),
+            self._row_examples(self.left, left_index, inverse[:n_left], lost, counts, common),
+            self._row_examples(self.right, right_index, inverse[n_left:], extra, counts, common),
         )
 
     def _row_examples(
         self,
         table: pa.Table,
+        index: np.ndarray,
         inverse: np.ndarray,
         excess: np.ndarray,
         counts: tuple[np.ndarray, np.ndarray],
         common: list[str],
     ) -> tuple[dict[str, Any], ...]:
-        """One row per distinct hash in excess on this side, in hash order (row-order independent)."""
+        """One row per distinct hash in excess on this side, in hash order (row-order independent);
+        `inverse[i]` is the hash code of table row `index[i]`."""
         codes, first = np.unique(inverse, return_index=True)
         chosen = (excess[codes] > 0).nonzero()[0][: self.examples]
-        rows = table.select(common).take(pa.array(first[chosen], type=pa.int64())).to_pylist()
+        rows = (
+            table.select(common).take(pa.array(index[first[chosen]], type=pa.int64())).to_pylist()
+        )
         return tuple(
             {
                 "row": row,

@@ -505,7 +505,10 @@ def cell_values(ctx: StageContext) -> Iterator[Finding]:
     first examples by key; separately the cells that differ only within tolerance (float
     noise, which passes). Fails when a column has more than `max_mismatched_cells` cells beyond
     tolerance. Identical fingerprints pass at once; sources without a key are compared as row
-    multisets by RAW007/RAW008 instead.
+    multisets by RAW007/RAW008 instead. Rows left out of the key match (null or duplicated key)
+    in the same numbers on both sides are compared whole, as a multiset (exactly, no
+    tolerance): rows there without an identical copy on the other side count against the same
+    `max_mismatched_cells`.
     Why: the same key with different values means the pipeline transformed the data differently.
     Usual causes: precision lost in an aggregation or a float32 cast, a unit change, null
     markers read differently, a transformation applied on one side only.
@@ -541,6 +544,10 @@ def _cell_findings(name: str, cmp: TableComparison, limit: int) -> Iterator[Find
         if cells.n_beyond or cells.n_noise:
             quiet = False
             yield _cells_finding(name, cmp, cells, limit)
+    excluded_finding = _excluded_rows_finding(name, cmp, limit)
+    if excluded_finding is not None:
+        quiet = False
+        yield excluded_finding
     if quiet:
         keys = cmp.keys
         excluded = (keys.left_duplicate_rows + keys.left_null_rows) if keys else 0
@@ -551,6 +558,36 @@ def _cell_findings(name: str, cmp: TableComparison, limit: int) -> Iterator[Find
             source=name,
             details={"research_rows_not_matched_by_key": excluded},
         )
+
+
+def _excluded_rows_finding(name: str, cmp: TableComparison, limit: int) -> Finding | None:
+    """Rows set aside by the key match whose content differs, when both sides set aside the same
+    number (a changed number already fails RAW005/RAW006)."""
+    keys, rows = cmp.keys, cmp.excluded_rows
+    if keys is None or rows is None or not (rows.lost or rows.extra):
+        return None
+    if (keys.left_null_rows, keys.left_duplicate_rows) != (
+        keys.right_null_rows,
+        keys.right_duplicate_rows,
+    ):
+        return None
+    differing = max(rows.lost, rows.extra)
+    return Finding(
+        Status.FAIL if differing > limit else Status.WARN,
+        f"{rows.lost} research rows with a null or duplicated key have no identical production "
+        f"row ({rows.extra} the other way)",
+        source=name,
+        observed=differing,
+        threshold=limit,
+        hint="Rows that cannot be matched by key changed content: compare the example rows; "
+        "repairing the duplicated or null keys lets the cells be compared one by one.",
+        details={
+            "research_rows": rows.lost,
+            "production_rows": rows.extra,
+            "research_examples": list(rows.lost_examples),
+            "production_examples": list(rows.extra_examples),
+        },
+    )
 
 
 def _cells_finding(name: str, cmp: TableComparison, cells: CellComparison, limit: int) -> Finding:

@@ -358,6 +358,35 @@ def test_raw010_quiet_identical_and_keyless(tmp_path: Path) -> None:
     assert keyless.status is Status.PASS and "RAW007" in keyless.message
 
 
+DUPS = pa.table({"id": [1, 2, 2, None, 5], "x": [0.5, 1.5, 1.6, 3.5, 4.5], "s": list("abcde")})
+
+
+def test_raw010_shared_duplicate_and_null_keys_with_changed_values_fail(tmp_path: Path) -> None:
+    """Defect: both sides have id 2 twice and one null id, so RAW005/RAW006 only warn and the
+    rows were left out of every comparison: production's changed values there (x 1.6 -> 9.0 on
+    a duplicated id-2 row, s 'd' -> 'D' on the null-key row) passed unseen, exit 0. Now those
+    rows are compared whole as a multiset: 2 research rows lack an identical production row."""
+    production = with_column(
+        with_column(DUPS, "x", pa.array([0.5, 1.5, 9.0, 3.5, 4.5])), "s", pa.array(list("abcDe"))
+    )
+    ctx = make_ctx(tmp_path, DUPS, production)
+    finding = next(f for f in run(dr.cell_values, ctx) if f.column is None)
+    assert finding.status is Status.FAIL and finding.observed == 2
+    assert finding.details["research_rows"] == 2 and finding.details["production_rows"] == 2
+    assert {e["row"]["x"] for e in finding.details["research_examples"]} == {1.6, 3.5}
+    assert {e["row"]["x"] for e in finding.details["production_examples"]} == {9.0, 3.5}
+    statistics = one(dr.column_statistics, ctx)  # x's max changed: explained by those rows
+    assert statistics.status is Status.PASS and "x" in statistics.details["explained"]
+
+
+def test_raw010_shared_duplicate_keys_with_equal_rows_stay_quiet(tmp_path: Path) -> None:
+    """Both sides have id 2 twice and one null id with the same rows, production in another
+    order; only s of id 5 changed ('e' -> 'E'): the one finding is that cell."""
+    production = with_column(DUPS.take([0, 2, 1, 3, 4]), "s", pa.array(list("acbdE")))
+    findings = run(dr.cell_values, make_ctx(tmp_path, DUPS, production))
+    assert [(f.column, f.observed) for f in findings] == [("s", 1)]
+
+
 # --------------------------------------------------------------------------- the stage as a whole
 
 
