@@ -20,7 +20,6 @@ from rich.text import Text
 
 from mlcheck import __version__
 from mlcheck.checklist import Checklist, json_schema, load_checklist
-from mlcheck.engine import slot_specs
 from mlcheck.environment import capture_json
 from mlcheck.errors import (
     EXIT_INTERNAL,
@@ -28,6 +27,7 @@ from mlcheck.errors import (
     EXIT_READY,
     EXIT_USAGE,
     ChecklistError,
+    InputError,
     MlcheckError,
     UsageError,
 )
@@ -37,6 +37,7 @@ from mlcheck.reporters import render
 from mlcheck.reporters.common import verdict_line
 from mlcheck.results import STAGE_ORDER, RunResult, Status, to_jsonable
 from mlcheck.runner import Progress, RunOptions, exit_code, run_checklist
+from mlcheck.sources import declared_sources, source_location
 from mlcheck.stage_config import StagesConfig
 from mlcheck.stages import available_stages
 from mlcheck.validate import validate_sources
@@ -293,9 +294,11 @@ def _stages(names: list[str], option: str) -> tuple[str, ...]:
 def _refuse_to_overwrite_inputs(checklist: Checklist, outputs: list[Path]) -> None:
     """Inputs are only read: a report path that is the checklist or a source is a usage error."""
     inputs = [Path(checklist.source_file).resolve()]
-    for spec in slot_specs(checklist).values():
-        for one in spec.values() if isinstance(spec, dict) else [spec]:
-            inputs += [checklist.resolve_path(one.path).resolve()] if one.path else []
+    for spec in declared_sources(checklist).values():
+        try:  # a file, a folder, or a sqlite url's database file
+            inputs.append(source_location(spec, checklist))
+        except InputError:  # a url naming no file: reported when the source is read
+            continue
     for side in (checklist.research, checklist.production):
         inputs += (
             [checklist.resolve_path(side.environment.path).resolve()]

@@ -24,6 +24,7 @@ import pty
 import re
 import select
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -402,6 +403,32 @@ def test_a_crashing_check_exits_3_but_still_writes_the_report(tmp_path: Path) ->
         c for c in json.loads(verbose.stdout)["stages"][0]["checks"] if c["status"] == "error"
     )["details"]
     assert "ZeroDivisionError" in details["traceback"]
+
+
+def test_report_never_overwrites_a_sqlite_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Defect: only `path:` sources were protected, so `-o d.db` overwrote the sqlite database a
+    `url:` source reads. Both sides read table r of d.db: the run refuses (exit 2) before
+    reading anything and d.db is byte-for-byte unchanged; a report next to it is written."""
+    with sqlite3.connect(tmp_path / "d.db") as db:
+        db.execute("CREATE TABLE r (id INTEGER, x REAL)")
+        db.execute("INSERT INTO r VALUES (1, 0.5), (2, 1.5)")
+    db.close()
+    source = '{a: {url: "sqlite:///d.db", table: r}}'
+    checklist = tmp_path / "c.yaml"
+    checklist.write_text(
+        f"version: 1\nkey: id\nresearch:\n  raw: {source}\nproduction:\n  raw: {source}\n"
+    )
+    before = (tmp_path / "d.db").read_bytes()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", str(checklist), "-q", "--output", str(tmp_path / "d.db")])
+    assert exit_info.value.code == EXIT_USAGE
+    assert "refusing to write the report to" in capsys.readouterr().err
+    assert (tmp_path / "d.db").read_bytes() == before
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", str(checklist), "-q", "--output", str(tmp_path / "report.json")])
+    assert exit_info.value.code == EXIT_READY and (tmp_path / "report.json").exists()
 
 
 @pytest.mark.parametrize("verbose", [False, True])
