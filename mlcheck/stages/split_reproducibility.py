@@ -632,22 +632,24 @@ def _unchecked(ctx: StageContext, slot: str, why: str) -> Finding:
 
 
 def _time_numbers(values: pa.ChunkedArray) -> tuple[np.ndarray | None, np.ndarray]:
-    """Times as comparable float64 (null -> known False); None when the column is not a time."""
+    """Times as comparable numbers (null -> known False); None when the column is not a time.
+
+    Timestamps and dates compare as their int64 ticks: a float64 cast would refuse (or round)
+    nanosecond ticks beyond 2**53, which every current timestamp[ns] is. Numeric columns (epoch
+    numbers) keep their own kind: int64, or float64 for floats.
+    """
     kind = values.type
     try:
         if pa.types.is_string(kind) or pa.types.is_large_string(kind):
             values = values.cast(pa.timestamp("us"))
-        if pa.types.is_timestamp(values.type) or pa.types.is_date(values.type):
-            values = values.cast(
-                pa.int64()
-                if pa.types.is_timestamp(values.type) or pa.types.is_date64(values.type)
-                else pa.int32()
-            )
-        numbers = values.cast(pa.float64())
+        if pa.types.is_date32(values.type):
+            values = values.cast(pa.int32())
+        fractional = pa.types.is_floating(values.type) or pa.types.is_decimal(values.type)
+        numbers = values.cast(pa.float64() if fractional else pa.int64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None, np.zeros(len(values), dtype=bool)
     known = np.asarray(pc.is_valid(numbers).to_numpy(), dtype=bool)
-    return np.asarray(numbers.fill_null(0).to_numpy(), dtype=np.float64), known
+    return np.asarray(numbers.fill_null(0).to_numpy()), known
 
 
 def _by_label(codes_of_rows: np.ndarray, codes: Codes) -> dict[str, int]:

@@ -453,6 +453,25 @@ def test_temporal_check_joins_iso_text_timestamps_from_features(tmp_path: Path) 
     assert [f.observed for f in run(sr.temporal_leakage, ctx)] == [1, 1]
 
 
+def test_nanosecond_timestamps_are_compared_exactly(tmp_path: Path) -> None:
+    """Defect: timestamp[ns] ticks (~1.7e18, beyond 2**53) failed the safe float64 cast, so
+    SPL006 always warned "cannot be read as time". Research: every held-out row is newer than
+    every training row (quiet). Production: test key 9 is 1 ns older than the newest training
+    row (key 6), a difference float64 cannot even represent at this magnitude: 1 early row."""
+    base = np.datetime64("2024-01-01T00:00:00", "ns") + np.array(DAY, "timedelta64[D]")
+    early = base.copy()
+    early[8] = base[5] - np.timedelta64(1, "ns")
+    tables: Tables = {
+        side: splits(IDS, SPLIT).append_column("event_time", pa.array(t, pa.timestamp("ns")))
+        for side, t in (("research.splits", base), ("production.splits", early))
+    }
+    ctx = make_ctx(tmp_path, tables, columns={"timestamp": "event_time"}, stage={"temporal": True})
+    found = by_source(run(sr.temporal_leakage, ctx))
+    assert found["research.splits"].status is Status.PASS
+    assert found["production.splits"].status is Status.FAIL
+    assert found["production.splits"].details["examples"] == [9]
+
+
 def test_unreadable_timestamps_warn_instead_of_guessing(tmp_path: Path) -> None:
     """Production's event_time is free text ("last week") that is not a time."""
     production = splits(IDS, SPLIT).append_column("event_time", pa.array(["last week"] * 10))
