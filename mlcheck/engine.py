@@ -103,9 +103,14 @@ class LocalEngine:
         return table.column(name)
 
     def key(self, slot: str) -> list[str] | None:
-        """The key columns of a slot: the source's own `key:`, else the checklist's."""
+        """The key columns of a slot: the source's own `key:`, else the checklist's. A splits
+        mapping has its parts' `key:` when every part declares the same one."""
         spec = slot_specs(self.checklist).get(slot)
-        own = spec.key_columns if isinstance(spec, SourceSpec) else None
+        if isinstance(spec, dict):
+            keys = {tuple(part.key_columns or ()) for part in spec.values()}
+            own = list(keys.pop()) if len(keys) == 1 else None
+        else:
+            own = spec.key_columns if spec is not None else None
         return own or self.checklist.key_columns
 
     def memo(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlcheck.engine import join_keys, value_counts
+from mlcheck.checklist import load_checklist
+from mlcheck.engine import LocalEngine, join_keys, value_counts
 
 
 def chunked(values: list[object], type_: pa.DataType | None = None) -> pa.ChunkedArray:
@@ -56,6 +62,33 @@ def test_join_on_a_composite_key() -> None:
     join = join_keys(("a", "b"), left, right)
     assert set(zip(join.left_rows, join.right_rows, strict=True)) == {(0, 1), (1, 0)}
     assert join.left_only.tolist() == [2]
+
+
+# --------------------------------------------------------------------------- slots of a checklist
+
+
+def engine_over(tmp_path: Path, doc: dict[str, Any], tables: dict[str, pa.Table]) -> LocalEngine:
+    """An engine over a checklist `doc` whose sources are these tables written as parquet."""
+    for name, table in tables.items():
+        pq.write_table(table, tmp_path / name)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({"version": 1, **doc}), encoding="utf-8")
+    return LocalEngine(load_checklist(tmp_path / "c.yaml"))
+
+
+def test_split_mapping_takes_the_key_its_files_declare(tmp_path: Path) -> None:
+    """Defect: a splits mapping whose every file declares `key: id` (no top-level key) had no
+    key, so the split stage stopped with an input error. Research's files agree on `id`; the
+    production files disagree (id vs row), so production falls back to the checklist's (none)."""
+    table = pa.table({"id": [1, 2], "row": [0, 1]})
+    doc = {
+        "research": {"splits": {s: {"path": "t.parquet", "key": "id"} for s in ("a", "b")}},
+        "production": {
+            "splits": {"a": {"path": "t.parquet", "key": "id"}, "b": {"path": "t.parquet"}}
+        },
+    }
+    engine = engine_over(tmp_path, doc, {"t.parquet": table})
+    assert engine.key("research.splits") == ["id"]
+    assert engine.key("production.splits") is None
 
 
 @settings(max_examples=60, deadline=None)
