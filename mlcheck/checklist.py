@@ -341,7 +341,13 @@ def _read_text(file: Path) -> str:
 
 def _parse_yaml(text: str, name: str) -> tuple[Any, list[str]]:
     """The document (with lines) and its duplicate-key problems; a syntax error is raised."""
-    loader = _LineLoader(text)
+    try:
+        loader = _LineLoader(text)
+    except yaml.reader.ReaderError as exc:  # checks every character before parsing begins
+        line = text[: exc.position].count("\n") + 1
+        code = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
+        problem = f"line {line}: the control character {code} is not allowed in YAML; remove it"
+        raise ChecklistError([problem], path=name) from None
     try:
         node = loader.get_single_node()
         if node is None:
