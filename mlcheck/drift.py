@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy import stats
 
 # PSI divides by each category's share; an empty category on one side would make it infinite.
 # Shares are floored at this value (a category absent on one side counts as 0.01% of it), the
@@ -175,6 +174,8 @@ def ks_p_value(statistic: float, n_reference: int, n_live: int) -> float:
     effective = float(np.round(n_reference * n_live / (n_reference + n_live)))
     if effective < 1:  # one row a side: the exact two-sample p-value is 1 (no evidence either way)
         return 1.0
+    from scipy import stats  # imported when first needed: it costs a third of a second
+
     if effective <= KS_EXACT_MAX_N:
         p = stats.kstwo.sf(statistic, effective)
     else:
@@ -295,6 +296,8 @@ def chi_square(reference: np.ndarray, live: np.ndarray) -> tuple[float, int, flo
     expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
     statistic = float(np.sum((table - expected) ** 2 / expected))
     dof = table.shape[1] - 1
+    from scipy import stats
+
     return statistic, dof, float(stats.chi2.sf(statistic, dof))
 
 

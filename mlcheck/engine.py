@@ -174,7 +174,98 @@ class LocalEngine:
     def _join(self, left: str, right: str, cols: tuple[str, ...]) -> KeyJoin:
         left_keys = [self.column(left, c) for c in cols]
         right_keys = [self.column(right, c) for c in cols]
+        if _mergeable(left_keys, right_keys):
+            return merge_join(
+                cols, self._sorted_key(left, cols[0]), self._sorted_key(right, cols[0])
+            )
         return join_keys(cols, left_keys, right_keys)
+
+    def _sorted_key(self, slot: str, column: str) -> SortedKey:
+        """A slot's integer key sorted once per run and shared by every join of that slot."""
+        return self.memo(("sorted_key", slot, column), lambda: sort_key(self.column(slot, column)))
+
+
+# ---- merge join: one integer key column without nulls (the common case), sorted once per slot
+
+
+@dataclass(frozen=True)
+class SortedKey:
+    """A key column in ascending order; `order[i]` is the row of the i-th smallest key, None when
+    the rows are already in key order (no sort and no copy needed)."""
+
+    values: np.ndarray
+    order: np.ndarray | None
+
+    def rows(self, positions: np.ndarray) -> np.ndarray:
+        return positions if self.order is None else self.order[positions]
+
+
+def _mergeable(left: list[pa.ChunkedArray], right: list[pa.ChunkedArray]) -> bool:
+    """One integer key column on both sides (uint64 excepted: it may not fit int64), no nulls."""
+    if len(left) != 1:
+        return False
+    return all(
+        pa.types.is_integer(c.type) and not pa.types.is_uint64(c.type) and c.null_count == 0
+        for c in (left[0], right[0])
+    )
+
+
+def sort_key(column: pa.ChunkedArray) -> SortedKey:
+    keys = np.asarray(column.cast(pa.int64()).to_numpy(), dtype=np.int64)
+    if len(keys) < 2 or bool(np.all(keys[1:] >= keys[:-1])):
+        return SortedKey(keys, None)
+    order = np.argsort(keys)  # ties are resolved below by row, so the sort need not be stable
+    return SortedKey(keys[order], order)
+
+
+def merge_join(cols: tuple[str, ...], left: SortedKey, right: SortedKey) -> KeyJoin:
+    """The same `KeyJoin` as `join_keys`, from two sorted key columns (binary searches of sorted
+    needles walk memory in order; no hash table of every key is built)."""
+    ls, rs = left.values, right.values
+    ldup, rdup = _repeated(ls), _repeated(rs)
+    empty = np.zeros(0, dtype=np.int64)
+    if len(ls) == len(rs) and not ldup.any() and not rdup.any() and np.array_equal(ls, rs):
+        # Every key once on each side: the i-th smallest keys pair up.
+        right_of_left = np.empty(len(ls), dtype=np.int64)
+        right_of_left[left.rows(np.arange(len(ls)))] = right.rows(np.arange(len(rs)))
+        rows = np.arange(len(ls), dtype=np.int64)
+        return KeyJoin(cols, rows, right_of_left, empty, empty, empty, empty, empty, empty)
+    first = np.searchsorted(rs, ls, side="left")
+    in_right = (
+        np.searchsorted(rs, ls, side="right") - first
+    )  # how often each left key is on the right
+    in_left = np.searchsorted(ls, rs, side="right") - np.searchsorted(ls, rs, side="left")
+    match = ~ldup & (in_right == 1)
+    right_of_left = np.full(len(ls), -1, dtype=np.int64)
+    right_of_left[left.rows(np.flatnonzero(match))] = right.rows(first[match])
+    left_rows = np.flatnonzero(right_of_left >= 0)
+
+    def rows_where(key: SortedKey, mask: np.ndarray) -> np.ndarray:
+        return np.sort(key.rows(np.flatnonzero(mask))).astype(np.int64)
+
+    return KeyJoin(
+        key=cols,
+        left_rows=left_rows,
+        right_rows=right_of_left[left_rows],
+        left_only=rows_where(left, in_right == 0),
+        right_only=rows_where(right, in_left == 0),
+        left_duplicate_rows=rows_where(left, ldup),
+        right_duplicate_rows=rows_where(right, rdup),
+        left_null_rows=empty,
+        right_null_rows=empty,
+    )
+
+
+def _repeated(sorted_keys: np.ndarray) -> np.ndarray:
+    """Positions of a sorted array whose value occurs more than once."""
+    same = sorted_keys[1:] == sorted_keys[:-1]
+    out = np.zeros(len(sorted_keys), dtype=bool)
+    out[1:] |= same
+    out[:-1] |= same
+    return out
+
+
+# ---- general join: composite, text, nullable or mixed-type keys
 
 
 def key_codes(

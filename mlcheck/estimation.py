@@ -25,7 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import isotonic_regression
 
 from mlcheck.metrics import (
     BLOCK_CELLS,
@@ -63,6 +62,8 @@ class Calibrator:
 
 def fit_calibrator(score: np.ndarray, labels: np.ndarray) -> Calibrator:
     """Isotonic calibration of research scores against 0/1 research labels (finite scores only)."""
+    from scipy.optimize import isotonic_regression  # scipy only when a stage needs it
+
     finite = np.isfinite(score)
     score, labels = np.asarray(score[finite], np.float64), np.asarray(labels[finite], np.float64)
     if len(score) == 0:

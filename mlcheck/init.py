@@ -21,7 +21,6 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import pyarrow.dataset as ds
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 import yaml
@@ -235,6 +234,8 @@ def read_sample(path: Path, rows: int = SAMPLE_ROWS) -> pa.Table:
     """The schema and at most `rows` first rows of a table file (never the whole file)."""
     fmt = data_format(path)
     if fmt == "parquet" and path.is_dir():
+        import pyarrow.dataset as ds  # imports pandas: only for a partitioned folder
+
         return ds.dataset(str(path), format="parquet", partitioning="hive").head(rows)
     if fmt == "parquet":
         parquet = pq.ParquetFile(str(path))

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 # Probabilities are clipped to [eps, 1 - eps] in log loss, as scikit-learn does for float64.
 LOG_LOSS_EPS = float(np.finfo(np.float64).eps)
@@ -133,6 +132,8 @@ def _finite_or_none(x: float) -> float | None:
 
 def z_value(confidence: float) -> float:
     """The two-sided normal quantile for a confidence level (1.96 at 0.95)."""
+    from scipy import stats  # imported when first needed: it costs a third of a second
+
     return float(stats.norm.ppf(0.5 + confidence / 2))
 
 
@@ -163,6 +164,8 @@ def roc_auc(o: Outcomes) -> float:
     n_neg = len(o.y) - n_pos
     if n_pos == 0 or n_neg == 0:
         return math.nan
+    from scipy import stats
+
     ranks = stats.rankdata(o.score)
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
@@ -344,6 +347,8 @@ def delong(o: Outcomes) -> tuple[float, float]:
     n_pos, n_neg = len(pos), len(neg)
     if n_pos == 0 or n_neg == 0:
         return math.nan, math.nan
+    from scipy import stats
+
     all_ranks = stats.rankdata(np.concatenate([pos, neg]))
     v10 = (all_ranks[:n_pos] - stats.rankdata(pos)) / n_neg
     v01 = 1.0 - (all_ranks[n_pos:] - stats.rankdata(neg)) / n_pos

@@ -17,19 +17,21 @@ from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import unquote
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.dataset as ds
 import pyarrow.feather as feather
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from mlcheck.checklist import SQLITE_PREFIX, Checklist, ReadOptions, SourceSpec, format_from_name
 from mlcheck.errors import InputError
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
 
 # What pyarrow raises for unreadable input; each becomes an InputError naming the source.
 _READ_ERRORS = (
@@ -338,6 +340,8 @@ def _raise_if_empty(exc: pa.ArrowInvalid) -> None:
 
 
 def _dataset(path: Path) -> ds.Dataset:
+    import pyarrow.dataset as ds  # imports pandas: only when a parquet source is read
+
     partitioning = "hive" if Path(path).is_dir() else None
     try:
         dataset = ds.dataset(str(path), format="parquet", partitioning=partitioning)
@@ -351,11 +355,26 @@ def _dataset(path: Path) -> ds.Dataset:
 
 
 def _parquet_names(spec: SourceSpec, path: Path) -> list[str]:
-    return list(_dataset(path).schema.names)
+    if Path(path).is_dir():
+        return list(_dataset(path).schema.names)
+    names = list(pq.read_schema(str(path)).names)
+    refuse_duplicate_names(names)
+    return names
+
+
+# Rows per record batch when reading a parquet folder: large enough that a row group comes back
+# as one chunk rather than many small ones.
+_PARQUET_BATCH_ROWS = 1 << 24
 
 
 def _parquet_read(spec: SourceSpec, path: Path, columns: list[str] | None) -> pa.Table:
-    return _dataset(path).to_table(columns=columns)
+    if Path(path).is_dir():
+        return _dataset(path).to_table(columns=columns, batch_size=_PARQUET_BATCH_ROWS)
+    # One file: each column comes back as one contiguous chunk (numpy views it without a copy),
+    # and the dataset layer (which imports pandas) is not needed.
+    with pq.ParquetFile(str(path)) as file:
+        refuse_duplicate_names(file.schema_arrow.names)
+        return file.read(columns=columns)
 
 
 def _arrow_names(spec: SourceSpec, path: Path) -> list[str]:

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlcheck.checklist import load_checklist
-from mlcheck.engine import LocalEngine, join_keys, value_counts
+from mlcheck.engine import KeyJoin, LocalEngine, join_keys, merge_join, sort_key, value_counts
 
 
 def chunked(values: list[object], type_: pa.DataType | None = None) -> pa.ChunkedArray:
@@ -129,3 +129,50 @@ def test_join_when_every_key_on_one_side_is_null() -> None:
     assert join.matched == 0
     assert join.left_only.tolist() == [0, 1]
     assert join.right_null_rows.tolist() == [0, 1]
+
+
+# --------------------------------------------------------------------------- merge join fast path
+
+
+def _fields(join: KeyJoin) -> dict[str, list[int]]:
+    names = ("left_rows", "right_rows", "left_only", "right_only")
+    names += ("left_duplicate_rows", "right_duplicate_rows", "left_null_rows", "right_null_rows")
+    return {name: getattr(join, name).tolist() for name in names}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.integers(-3, 12), max_size=30),
+    st.lists(st.integers(-3, 12), max_size=30),
+    st.booleans(),
+)
+def test_merge_join_equals_the_general_join(
+    left: list[int], right: list[int], ordered: bool
+) -> None:
+    """Integer keys without nulls (repeats, keys on one side, any order, or sorted when `ordered`)
+    give field-for-field the same KeyJoin from the sorted merge as from the hash-code join."""
+    if ordered:
+        left, right = sorted(left), sorted(right)
+    lcol, rcol = chunked(left, pa.int32()), chunked(right, pa.int64())
+    expected = join_keys(("k",), [lcol], [rcol])
+    got = merge_join(("k",), sort_key(lcol), sort_key(rcol))
+    assert _fields(got) == _fields(expected)
+
+
+def test_merge_join_pairs_a_shuffled_copy() -> None:
+    """Production holds research's 1000 keys in another order: every row pairs with its key."""
+    keys = np.arange(1000) * 7
+    order = np.random.default_rng(1).permutation(1000)
+    join = merge_join(
+        ("k",), sort_key(chunked(keys.tolist())), sort_key(chunked(keys[order].tolist()))
+    )
+    assert join.left_rows.tolist() == list(range(1000))
+    np.testing.assert_array_equal(keys[order][join.right_rows], keys)
+    assert join.left_only.size == join.right_only.size == 0
+
+
+def test_sort_key_keeps_sorted_rows_without_an_order() -> None:
+    """Keys already ascending (repeats allowed) need no sort; descending keys get their order."""
+    assert sort_key(chunked([1, 2, 2, 5])).order is None
+    shuffled = sort_key(chunked([5, 1, 3]))
+    assert shuffled.values.tolist() == [1, 3, 5] and shuffled.order.tolist() == [1, 2, 0]

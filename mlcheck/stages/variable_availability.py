@@ -18,11 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy.spatial.distance import jensenshannon
-from scipy.stats import wasserstein_distance
 
 from mlcheck.checklist import Checklist
 from mlcheck.context import StageContext
@@ -257,6 +254,8 @@ def distribution_distance(research: Profile | None, live: Profile | None) -> flo
         return _jensen_shannon(research, live)
     assert research.values is not None and live.values is not None
     if research.exact and live.exact:
+        from scipy.stats import wasserstein_distance  # scipy only when a column is compared
+
         distance = float(wasserstein_distance(research.values, live.values))
     else:
         distance = float(np.mean(np.abs(_quantile_function(research) - _quantile_function(live))))
@@ -284,6 +283,8 @@ def _jensen_shannon(research: Profile, live: Profile) -> float:
     size, split = int(codes.max()) + 1, len(research.categories)
     p = np.bincount(codes[:split], weights=research.counts, minlength=size)
     q = np.bincount(codes[split:], weights=live.counts, minlength=size)
+    from scipy.spatial.distance import jensenshannon
+
     return float(jensenshannon(p, q, base=2))
 
 
@@ -381,6 +382,8 @@ def _text_to_times(name: str, column: pa.ChunkedArray) -> pa.ChunkedArray:
     iso_like = pc.match_substring_regex(column, r"^\s*\d{4}-\d{2}-\d{2}")
     text = np.asarray(column.to_numpy(zero_copy_only=False), dtype=object)
     text[~np.asarray(iso_like.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)] = None
+    import pandas as pd  # only to parse ISO-8601 text timestamps
+
     parsed = pd.DatetimeIndex(pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce"))
     if column.null_count < len(column) and not np.asarray(parsed.notna()).any():
         example = column.drop_null()[0].as_py()
