@@ -114,7 +114,8 @@ class KeyDiagnostics:
     right_duplicate_keys: int
     left_duplicate_examples: tuple[dict[str, Any], ...]  # {"key", "rows"} sorted by key
     right_duplicate_examples: tuple[dict[str, Any], ...]
-    compared_as_text: tuple[str, ...]  # key columns typed differently per side (joined as text)
+    # key columns typed differently per side (joined in a common type, or as text if none fits)
+    compared_as_text: tuple[str, ...]
 
 
 @dataclass(frozen=True)

@@ -307,16 +307,57 @@ def _dense(codes: np.ndarray) -> np.ndarray:
 
 
 def _concat_comparable(left: pa.ChunkedArray, right: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Both sides as one array; a key typed differently per side is compared as text."""
+    """Both sides as one array. A key typed differently per side is cast to a common type when
+    no value changes in the cast (int64, float64, the finer temporal unit), else compared as text."""
     if left.type != right.type:
-        if pa.types.is_integer(left.type) and pa.types.is_integer(right.type):
-            try:
-                left, right = left.cast(pa.int64()), right.cast(pa.int64())
-            except pa.ArrowInvalid:  # a uint64 key beyond int64's range: text is still exact
-                left, right = _as_text(left), _as_text(right)
-        else:
-            left, right = _as_text(left), _as_text(right)
+        left, right = _common_key(left, right)
     return pa.chunked_array(left.chunks + right.chunks, type=left.type)
+
+
+def _common_key(
+    left: pa.ChunkedArray, right: pa.ChunkedArray
+) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
+    for target in _key_targets(_value_type(left.type), _value_type(right.type)):
+        try:  # safe casts: a value that would change (overflow, fraction, NaN) refuses
+            return left.cast(target), right.cast(target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+    return _as_text(left), _as_text(right)  # text is exact, if only equal text matches
+
+
+def _key_targets(a: pa.DataType, b: pa.DataType) -> list[pa.DataType]:
+    """Types both key columns may share, most exact first (tried in order)."""
+    numbers = (pa.types.is_integer, pa.types.is_floating, pa.types.is_decimal)
+    if all(any(test(t) for test in numbers) for t in (a, b)):
+        both_int = pa.types.is_integer(a) and pa.types.is_integer(b)
+        return [pa.int64(), pa.uint64() if both_int else pa.float64()]
+    instants = [pa.types.is_timestamp(t) or pa.types.is_date(t) for t in (a, b)]
+    if all(instants) and (getattr(a, "tz", None) is None) == (getattr(b, "tz", None) is None):
+        if pa.types.is_date(a) and pa.types.is_date(b):
+            return [pa.date64()]
+        return [pa.timestamp(_finer_unit(a, b), getattr(a, "tz", None) or getattr(b, "tz", None))]
+    if pa.types.is_duration(a) and pa.types.is_duration(b):
+        return [pa.duration(_finer_unit(a, b))]
+    if pa.types.is_time(a) and pa.types.is_time(b):
+        unit = _finer_unit(a, b)
+        return [pa.time32(unit) if unit in ("s", "ms") else pa.time64(unit)]
+    return []
+
+
+_UNITS = ("s", "ms", "us", "ns")
+
+
+def _finer_unit(a: pa.DataType, b: pa.DataType) -> str:
+    """The finer unit of two temporal types (a date counts as seconds, date64 as ms)."""
+
+    def unit(t: pa.DataType) -> str:
+        return "s" if pa.types.is_date32(t) else "ms" if pa.types.is_date64(t) else str(t.unit)
+
+    return max(unit(a), unit(b), key=_UNITS.index)
+
+
+def _value_type(t: pa.DataType) -> pa.DataType:
+    return t.value_type if pa.types.is_dictionary(t) else t
 
 
 def _as_text(array: pa.ChunkedArray) -> pa.ChunkedArray:

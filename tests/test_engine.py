@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,31 @@ def test_join_on_a_composite_key() -> None:
     join = join_keys(("a", "b"), left, right)
     assert set(zip(join.left_rows, join.right_rows, strict=True)) == {(0, 1), (1, 0)}
     assert join.left_only.tolist() == [2]
+
+
+def _pairs(left: pa.ChunkedArray, right: pa.ChunkedArray) -> set[tuple[int, int]]:
+    join = join_keys(("k",), [left], [right])
+    return set(zip(join.left_rows.tolist(), join.right_rows.tolist(), strict=True))
+
+
+def test_keys_typed_differently_join_in_a_common_type() -> None:
+    """Defect: keys typed timestamp[ns] in research and timestamp[us] in production were
+    compared as text ("...00.000000000" vs "...00.000000") and never matched. The same instants
+    now match in the finer unit; a date matches the timestamp at its midnight; a float id 2.0
+    matches int 2 while 2.5 matches nothing; int64 2**60 + 1 never matches float 2**60 (text
+    fallback, no false match); a uint64 key beyond int64 matches exactly; naive against
+    zone-aware timestamps mean different things and stay apart (text)."""
+    days = np.array(["2024-01-01", "2024-01-02"], dtype="datetime64[ns]")
+    ns, us = chunked(days.tolist(), pa.timestamp("ns")), chunked(days, pa.timestamp("us"))
+    assert _pairs(ns, us[::-1]) == {(0, 1), (1, 0)}
+    dates = chunked([dt.date(2024, 1, 2)], pa.date32())
+    assert _pairs(dates, chunked(days, pa.timestamp("ms"))) == {(0, 1)}
+    assert _pairs(chunked([1, 2, 3]), chunked([2.0, 2.5, 1.0])) == {(0, 2), (1, 0)}
+    assert _pairs(chunked([2**60 + 1]), chunked([float(2**60)])) == set()
+    assert _pairs(chunked([2**63 + 1, 5], pa.uint64()), chunked([5, 7])) == {(1, 0)}
+    assert _pairs(chunked([2**63 + 1], pa.uint64()), chunked([-1, 7])) == set()
+    aware = chunked(days, pa.timestamp("us", tz="UTC"))
+    assert _pairs(us, aware) == set()
 
 
 # --------------------------------------------------------------------------- slots of a checklist
