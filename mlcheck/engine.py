@@ -156,6 +156,16 @@ class LocalEngine:
             self._tables[ident] = read_source(full, self.checklist, label)
         return select_declared(self._tables[ident], spec, self.checklist, label)
 
+    def _key_column(self, slot: str, name: str) -> pa.ChunkedArray:
+        """A key column, refused (exit 2) when it holds lists or records: rows cannot match on them."""
+        column = self.column(slot, name)
+        if pa.types.is_nested(column.type):
+            raise InputError(
+                f"{slot} ({self.checklist.where(slot)}): key column {name!r} holds {column.type} "
+                "values; a key must be numbers, text, dates or booleans"
+            )
+        return column
+
     def _load_split_mapping(self, slot: str, mapping: dict[str, SourceSpec]) -> pa.Table:
         split_col = self.checklist.columns.split or SPLIT_COLUMN_DEFAULT
         parts = []
@@ -172,8 +182,8 @@ class LocalEngine:
             raise InputError(f"{slot}: the split files do not share a schema: {exc}") from None
 
     def _join(self, left: str, right: str, cols: tuple[str, ...]) -> KeyJoin:
-        left_keys = [self.column(left, c) for c in cols]
-        right_keys = [self.column(right, c) for c in cols]
+        left_keys = [self._key_column(left, c) for c in cols]
+        right_keys = [self._key_column(right, c) for c in cols]
         if _mergeable(left_keys, right_keys):
             return merge_join(
                 cols, self._sorted_key(left, cols[0]), self._sorted_key(right, cols[0])
