@@ -93,7 +93,8 @@ def _floats(values: pa.ChunkedArray, what: str) -> np.ndarray:
         or pa.types.is_decimal(kind)
     ):
         raise InputError(f"{what} must be numeric, but its type is {kind}")
-    return np.asarray(values.cast(pa.float64()).to_numpy(), dtype=np.float64)
+    # Unsafe: an integer beyond 2**53 rounds to the nearest float instead of failing the cast.
+    return np.asarray(values.cast(pa.float64(), safe=False).to_numpy(), dtype=np.float64)
 
 
 def _binary(values: pa.ChunkedArray, what: str) -> np.ndarray:
