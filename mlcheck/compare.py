@@ -59,7 +59,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mlcheck.engine import KeyJoin, LocalEngine
+from mlcheck.engine import KeyJoin, LocalEngine, key_table
 
 Kind = Literal["integer", "float", "boolean", "temporal", "text", "binary", "null", "uncomparable"]
 ChangeKind = Literal["widening", "narrowing", "precision_loss", "incompatible"]
@@ -1074,7 +1074,7 @@ class _Comparer:
     # ---- rows and keys
 
     def _key_table(self, table: pa.Table, rows: np.ndarray) -> pa.Table:
-        return table.select(list(self.key)).take(pa.array(rows, type=pa.int64()))
+        return key_table(table, self.key, rows)
 
     def _key_value(self, record: Mapping[str, Any]) -> Any:
         return record[self.key[0]] if len(self.key) == 1 else {k: record[k] for k in self.key}

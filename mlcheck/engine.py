@@ -12,7 +12,7 @@ Slots are dotted names: `research.raw.<name>`, `production.raw.<name>`, `researc
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -308,6 +308,23 @@ def dictionary_encoded(array: pa.ChunkedArray) -> pa.DictionaryArray:
     if pa.types.is_null(array.type):
         array = array.cast(pa.int8())
     return pc.dictionary_encode(array).combine_chunks()
+
+
+def key_table(table: pa.Table, columns: Sequence[str], rows: np.ndarray | None = None) -> pa.Table:
+    """The key columns of `table` (only `rows`, when given) ready to sort, group and show.
+
+    Dictionary-encoded columns (pandas categorical ids) are decoded here, the one place every
+    key sort goes through: Arrow cannot sort or group a dictionary column. Taking the rows first
+    keeps the decoding to the rows asked for.
+    """
+    keys = table.select(list(columns))
+    if rows is not None:
+        keys = keys.take(pa.array(rows, type=pa.int64()))
+    for i, key_field in enumerate(keys.schema):
+        if pa.types.is_dictionary(key_field.type):
+            decoded = keys.column(i).cast(key_field.type.value_type)
+            keys = keys.set_column(i, key_field.name, decoded)
+    return keys
 
 
 def _dense(codes: np.ndarray) -> np.ndarray:

@@ -562,3 +562,20 @@ def test_integers_beyond_two_to_the_53_compare_exactly(tmp_path: Path) -> None:
     # min is 5 on both sides; the float64 sum/mean/std cannot see a difference of 2 at 2**60
     assert {d.stat for d in result.stats["h"].differences} == {"max", "top"}
     assert {c.column: c.kind for c in result.dtype_changes}["f"] == "precision_loss"
+
+
+def test_dictionary_encoded_keys_sort_group_and_show_as_values(tmp_path: Path) -> None:
+    """Defect: a dictionary-typed key (a pandas categorical id) crashed every stage-1 check when
+    keys were grouped or sorted for examples. Research ids a, b, b, d, c (b duplicated) and
+    production c, a, e, b, b as categoricals with their own dictionaries: d lost, e extra, b
+    duplicated on both sides, x of c changed 5 -> 9; examples show plain values in key order."""
+    research = pa.table({"id": pa.array(list("abbdc")).dictionary_encode(), "x": [1, 2, 3, 4, 5]})
+    production = pa.table({"id": pa.array(list("caebb")).dictionary_encode(), "x": [9, 1, 7, 2, 3]})
+    result = compare(tmp_path, research, production)
+    assert result.rows.lost_examples == ({"key": "d", "rows": 1},)
+    assert result.rows.extra_examples == ({"key": "e", "rows": 1},)
+    assert result.keys is not None and result.keys.left_duplicate_examples == (
+        {"key": "b", "rows": 2},
+    )
+    assert result.cells["x"].examples == ({"key": "c", "research": 5, "production": 9},)
+    assert result.excluded_rows is not None and result.excluded_rows.lost == 0

@@ -16,7 +16,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlcheck.checklist import load_checklist
-from mlcheck.engine import KeyJoin, LocalEngine, join_keys, merge_join, sort_key, value_counts
+from mlcheck.engine import (
+    KeyJoin,
+    LocalEngine,
+    join_keys,
+    key_table,
+    merge_join,
+    sort_key,
+    value_counts,
+)
 
 
 def chunked(values: list[object], type_: pa.DataType | None = None) -> pa.ChunkedArray:
@@ -88,6 +96,16 @@ def test_keys_typed_differently_join_in_a_common_type() -> None:
     assert _pairs(chunked([2**63 + 1], pa.uint64()), chunked([-1, 7])) == set()
     aware = chunked(days, pa.timestamp("us", tz="UTC"))
     assert _pairs(us, aware) == set()
+
+
+def test_key_table_decodes_dictionary_keys_of_the_rows_asked() -> None:
+    """A categorical id column (dictionary) comes back as plain strings, only rows 2 and 0, in
+    that order, and sorts by value (Arrow cannot sort a dictionary column)."""
+    table = pa.table({"id": pa.array(list("cab")).dictionary_encode(), "n": [1, 2, 3]})
+    keys = key_table(table, ["id", "n"], np.array([2, 0]))
+    assert keys.schema.types == [pa.string(), pa.int64()]
+    assert keys.to_pylist() == [{"id": "b", "n": 3}, {"id": "c", "n": 1}]
+    assert key_table(table, ["id"]).sort_by("id").column("id").to_pylist() == ["a", "b", "c"]
 
 
 # --------------------------------------------------------------------------- slots of a checklist

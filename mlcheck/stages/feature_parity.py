@@ -31,7 +31,7 @@ from mlcheck.compare import (
     within_tolerance,
 )
 from mlcheck.context import StageContext
-from mlcheck.engine import value_counts
+from mlcheck.engine import key_table, value_counts
 from mlcheck.environment import Environment, version_change
 from mlcheck.registry import check
 from mlcheck.results import Finding, Status
@@ -281,8 +281,7 @@ def _examples(
     limit = ctx.config.examples
     if not len(positions) or not limit:
         return []
-    rows = pa.array(cells.join.left_rows[positions])
-    keys = ctx.engine.table(cmp.left_slot).select(list(cmp.key)).take(rows)
+    keys = key_table(ctx.engine.table(cmp.left_slot), cmp.key, cells.join.left_rows[positions])
     order = pc.sort_indices(keys, sort_keys=[(k, "ascending") for k in cmp.key]).to_numpy()[:limit]
     chosen = positions[order]
     key_rows = keys.take(pa.array(order)).to_pylist()

@@ -18,7 +18,13 @@ import pyarrow.compute as pc
 
 from mlcheck.checklist import Checklist, SourceSpec
 from mlcheck.context import StageContext
-from mlcheck.engine import SPLIT_COLUMN_DEFAULT, KeyJoin, dictionary_encoded, key_codes
+from mlcheck.engine import (
+    SPLIT_COLUMN_DEFAULT,
+    KeyJoin,
+    dictionary_encoded,
+    key_codes,
+    key_table,
+)
 from mlcheck.registry import check
 from mlcheck.results import Finding, Status
 
@@ -116,7 +122,7 @@ def first_by_key(ctx: StageContext, slot: str, rows: np.ndarray, limit: int) -> 
     if limit <= 0 or len(rows) == 0:
         return np.empty(0, dtype=np.int64)
     cols = ctx.engine.key(slot) or []
-    keys = ctx.engine.table(slot).select(cols).take(pa.array(rows, type=pa.int64()))
+    keys = key_table(ctx.engine.table(slot), cols, rows)
     # A partial selection (n log k), not a full sort: examples come from up to millions of rows.
     order = pc.select_k_unstable(
         keys, k=min(limit, len(rows)), sort_keys=[(c, "ascending") for c in cols]
@@ -127,7 +133,7 @@ def first_by_key(ctx: StageContext, slot: str, rows: np.ndarray, limit: int) -> 
 def key_values(ctx: StageContext, slot: str, rows: np.ndarray) -> list[Any]:
     """Plain key values of `rows` (a dict per row for a composite key)."""
     cols = ctx.engine.key(slot) or []
-    keys = ctx.engine.table(slot).select(cols).take(pa.array(rows, type=pa.int64()))
+    keys = key_table(ctx.engine.table(slot), cols, rows)
     return keys.column(0).to_pylist() if len(cols) == 1 else keys.to_pylist()
 
 
@@ -355,7 +361,7 @@ def _key_order(ctx: StageContext, slot: str) -> np.ndarray:
 def _sorted_by_key(ctx: StageContext, slot: str) -> np.ndarray:
     cols = ctx.engine.key(slot) or []
     order = pc.sort_indices(
-        ctx.engine.table(slot).select(cols), sort_keys=[(c, "ascending") for c in cols]
+        key_table(ctx.engine.table(slot), cols), sort_keys=[(c, "ascending") for c in cols]
     )
     return np.asarray(order.to_numpy(), dtype=np.int64)
 

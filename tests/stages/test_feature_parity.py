@@ -420,6 +420,20 @@ def test_feat008_logic_differences_fail_with_examples_noise_passes(tmp_path: Pat
     assert allowed["age"].status is Status.PASS
 
 
+def test_feat008_examples_with_a_dictionary_encoded_key(tmp_path: Path) -> None:
+    """Defect: a dictionary-typed key (pandas categorical ids) crashed FEAT008 when it sorted
+    the example keys. Ids c, a, b as a categorical; production's age of b and c is +1 (and its
+    rows come in another order): 2 cells fail, examples in key order as plain strings."""
+    research = _table({"id": pa.array(list("cab")).dictionary_encode(), "age": [30, 10, 20]})
+    production = _table({"id": pa.array(list("bca")).dictionary_encode(), "age": [21, 31, 10]})
+    cells = _by_column(list(fp.feature_cells(_feature_context(tmp_path, research, production))))
+    assert cells["age"].status is Status.FAIL
+    assert cells["age"].details["examples"] == [
+        {"key": "b", "research": 20, "production": 21},
+        {"key": "c", "research": 30, "production": 31},
+    ]
+
+
 def test_feat009_nulls_filled_in_production_name_the_fill_value(tmp_path: Path) -> None:
     """Research income is null at ids 3 and 7; production filled both with 0.0."""
     base = _base()

@@ -336,6 +336,24 @@ def test_split_mapping_form_matches_a_single_table(tmp_path: Path) -> None:
     assert finding.details["matrix"] == {TEST: {TEST: 2}, TRAIN: {TRAIN: 6}, VAL: {VAL: 2}}
 
 
+def test_dictionary_encoded_keys_are_sorted_as_values(tmp_path: Path) -> None:
+    """Defect: a dictionary-typed key (pandas categorical ids) crashed SPL002 when it sorted
+    keys (examples, order dependence). Research ids k01..k10 as a categorical, split as usual;
+    production has k02 and k09 swap split (train <-> test) and k11 in place of k10 (its own
+    dictionary): examples are plain strings in key order."""
+    names = [f"k{i:02d}" for i in IDS]
+    research = splits(IDS, SPLIT).set_column(0, "id", pa.array(names).dictionary_encode())
+    production = with_split(splits(IDS, SPLIT), {2: TEST, 9: TRAIN})
+    renamed = pa.array([*names[:9], "k11"]).dictionary_encode()
+    production = production.set_column(0, "id", renamed)
+    ctx = make_ctx(tmp_path, {"research.splits": research, "production.splits": production})
+    (moved,) = run(sr.reassigned_splits, ctx)
+    assert moved.observed == 2
+    assert [e["key"] for e in moved.details["examples"]] == ["k02", "k09"]
+    lost = by_source(run(sr.keys_on_one_side, ctx))["research.splits"]
+    assert lost.details["examples"] == ["k10"]
+
+
 def test_composite_key_examples_are_dicts(tmp_path: Path) -> None:
     """Key (shop, id): shop 'b' id 2 moves from train to test."""
     research = pa.table(
