@@ -338,7 +338,14 @@ def _cause(ctx: StageContext, codes: Codes, research: np.ndarray, production: np
 
 
 def _order_dependent(ctx: StageContext, codes: Codes) -> bool:
-    """One side's assignment sequence equals the other's in file order or in key order."""
+    """One side's assignment sequence equals the other's in file order or in key order.
+
+    Not inferred when a side's splits is a mapping of files: its rows are grouped by split
+    (every train row, then every test row), so its file order says nothing about the order the
+    splitter saw, and any shuffle would look order-dependent.
+    """
+    if any(isinstance(getattr(ctx.checklist, side).splits, dict) for side in SIDES):
+        return False
     research, production = codes.research, codes.production
     if len(research) != len(production):
         return False

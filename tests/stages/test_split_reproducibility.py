@@ -336,6 +336,25 @@ def test_split_mapping_form_matches_a_single_table(tmp_path: Path) -> None:
     assert finding.details["matrix"] == {TEST: {TEST: 2}, TRAIN: {TRAIN: 6}, VAL: {VAL: 2}}
 
 
+def test_split_mappings_never_look_order_dependent(tmp_path: Path) -> None:
+    """Defect: a splits mapping's rows are grouped by file (6 train rows, then 4 test rows), so
+    two mappings with the same sizes had equal assignment sequences in file order and every
+    unseeded shuffle was named `order_dependent`. Research train = keys 1-6, test = 7-10;
+    production train = 1-5 and 7, test = 6 and 8-10 (keys 6 and 7 swapped, same proportions):
+    the cause is `unseeded`. (Single tables still detect order dependence: see
+    test_positional_split_on_reordered_rows_is_order_dependent.)"""
+
+    def mapping(train: list[int], test: list[int]) -> dict[str, pa.Table]:
+        return {TRAIN: pa.table({"id": train}), TEST: pa.table({"id": test})}
+
+    tables: Tables = {
+        "research.splits": mapping([1, 2, 3, 4, 5, 6], [7, 8, 9, 10]),
+        "production.splits": mapping([1, 2, 3, 4, 5, 7], [6, 8, 9, 10]),
+    }
+    (finding,) = run(sr.reassigned_splits, make_ctx(tmp_path, tables))
+    assert finding.observed == 2 and finding.details["cause"] == "unseeded"
+
+
 def test_dictionary_encoded_keys_are_sorted_as_values(tmp_path: Path) -> None:
     """Defect: a dictionary-typed key (pandas categorical ids) crashed SPL002 when it sorted
     keys (examples, order dependence). Research ids k01..k10 as a categorical, split as usual;
