@@ -2,8 +2,9 @@
 
 Both sides' splits tables are matched on the key. A split (or fold) column is turned into integer
 codes over one sorted list of labels shared by both sides, so every comparison below is a numpy
-operation on codes; `-1` stands for a null label. A split whose name is not in `train` counts as
-held out (`test`, `validation`, ... and any unknown name).
+operation on codes; `-1` stands for a null label. A split is held out when its name is in the
+stage's `holdout` list and training when it is in `train` (both case-insensitive); a split in
+neither (`calibration`, ...) is neither: it never counts as leakage nor as training time.
 """
 
 from __future__ import annotations
@@ -107,14 +108,18 @@ def split_column(ctx: StageContext) -> str:
 
 
 def held_out(ctx: StageContext, labels: list[str]) -> np.ndarray:
-    """Per code + 1 (index 0 = null): whether the split is held out from training."""
-    train = {name.lower() for name in ctx.config.train}
-    return np.array([False] + [label.lower() not in train for label in labels], dtype=bool)
+    """Per code + 1 (index 0 = null): whether the split is held out (named in `holdout`)."""
+    return _named_in(labels, ctx.config.holdout)
 
 
 def training(ctx: StageContext, labels: list[str]) -> np.ndarray:
-    """Per code + 1 (index 0 = null): whether the split is a training split."""
-    return ~held_out(ctx, labels) & (np.arange(len(labels) + 1) > 0)
+    """Per code + 1 (index 0 = null): whether the split is a training split (named in `train`)."""
+    return _named_in(labels, ctx.config.train)
+
+
+def _named_in(labels: list[str], names: list[str]) -> np.ndarray:
+    wanted = {name.lower() for name in names}
+    return np.array([False] + [label.lower() in wanted for label in labels], dtype=bool)
 
 
 def first_by_key(ctx: StageContext, slot: str, rows: np.ndarray, limit: int) -> np.ndarray:
@@ -432,13 +437,15 @@ def combinations(spread: Spread, leaked: np.ndarray, codes: Codes) -> dict[str, 
     }
 
 
-@check("SPL004", STAGE, thresholds=("max_leaked_keys",))
+@check("SPL004", STAGE, thresholds=("max_leaked_keys", "holdout"))
 def keys_in_several_splits(ctx: StageContext) -> Iterator[Finding]:
     """Keys that appear in a held-out split and in another split on the same side.
 
     Measures, within each side, keys whose rows sit in more than one split where at least one is
     held out (train and test, validation and test, ...). details.combinations counts them by
-    the set of splits.
+    the set of splits. Held-out splits are those named in `holdout` (default test, validation,
+    valid, val, holdout); a split named in neither `holdout` nor `train` (calibration, ...) is
+    not held out.
     Why it matters: a row seen in training and scored as held out inflates every metric: the
     evaluation leaks.
     Usual causes: duplicated rows before splitting, splitting rows instead of entities, a union of

@@ -415,6 +415,20 @@ def test_keys_in_a_holdout_and_another_split_leak(tmp_path: Path) -> None:
     assert found["production.splits"].status is Status.PASS
 
 
+def test_holdout_names_come_from_the_holdout_setting(tmp_path: Path) -> None:
+    """Defect: `holdout` was never read; every split not named in `train` counted as held out.
+    Research: key 1 in train and calibration, key 2 in train and eval, key 3 in train and test.
+    Defaults: only test is held out, so only key 3 leaks (calibration and eval are neither);
+    with `holdout: [eval, test]` keys 2 and 3 leak."""
+    table = splits([1, 1, 2, 2, 3, 3, 4], [TRAIN, "calibration", TRAIN, "eval", TRAIN, TEST, TEST])
+    tables: Tables = {"research.splits": table, "production.splits": table}
+    default = by_source(run(sr.keys_in_several_splits, make_ctx(tmp_path, tables)))
+    assert default["research.splits"].details["examples"] == [{"key": 3, "splits": [TEST, TRAIN]}]
+    ctx = make_ctx(tmp_path, tables, stage={"holdout": ["EVAL", "test"]})
+    named = by_source(run(sr.keys_in_several_splits, ctx))["research.splits"]
+    assert named.details["combinations"] == {"eval+train": 1, "test+train": 1}
+
+
 def test_group_spanning_splits_is_named(tmp_path: Path) -> None:
     """Production gives test key 9 to customer c1, who also owns train keys 1 and 2."""
     group = [*GROUP[:8], "c1", "c10"]
