@@ -910,6 +910,8 @@ def _stat_close(
         return None if a is b else abs_tol
     if _same(a, b):
         return None
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return 0.0  # an infinity or NaN agrees only with itself (rtol * inf would admit anything)
     magnitude = max(abs(a), abs(b)) if scale is None else scale
     widen = 1.0 / (1.0 - rtol) if rtol < 1.0 else math.inf
     with np.errstate(invalid="ignore", over="ignore"):

@@ -314,6 +314,21 @@ def test_stat_tolerance_admits_cell_noise_and_flags_a_shift() -> None:
     assert {"mean", "sum", "min", "max"} <= flagged
 
 
+def test_an_infinite_statistic_agrees_only_with_the_same_infinity() -> None:
+    """Defect: an infinite max/mean/sum made the tolerance rtol * inf infinite, so research's
+    finite max 3 "agreed" with production's inf. Research [1, 2, 3]; production [1, 2, inf]
+    (a division by an imputed 0): max, mean and sum differ (std is NaN against finite). Quiet:
+    [1, 2, inf] against [1, 2 + 1e-12, inf] (noise beside the same infinity) differs in nothing."""
+    finite, infinite = (
+        _stats(pa.array([1.0, 2.0, 3.0]), "float"),
+        _stats(pa.array([1.0, 2.0, np.inf]), "float"),
+    )
+    flagged = {d.stat for d in stat_differences("float", finite, infinite, 1e-7, 1e-9)}
+    assert flagged == {"max", "mean", "sum", "std"}
+    noisy = _stats(pa.array([1.0, 2.0 + 1e-12, np.inf]), "float")
+    assert stat_differences("float", infinite, noisy, 1e-7, 1e-9) == ()
+
+
 # --------------------------------------------------------------------------- cells
 
 
