@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mlcheck.checklist import Checklist
+from mlcheck.compare import classify_dtype_change
 from mlcheck.context import StageContext
 from mlcheck.engine import SPLIT_COLUMN_DEFAULT, KeyJoin, value_counts
 from mlcheck.errors import InputError
@@ -809,10 +810,11 @@ def _flip_examples(
 def output_dtypes(ctx: StageContext) -> Iterator[Finding]:
     """Type changes of the score and decision columns.
 
-    Compares the Arrow type of each score column (and `columns.prediction`) between sides:
-    identical passes; a narrower float (float64 -> float32) warns as precision loss; another
-    numeric change (int <-> float, widening) warns; a numeric column that became non-numeric
-    (or the reverse) fails.
+    Compares the logical type of each score column (and `columns.prediction`) between sides,
+    classified as stage 1 does (string layouts and dictionary encoding are no change): the same
+    type passes; a widening, a narrowing that every research value survives, or a precision
+    loss (float64 -> float32 rounding) warns; an incompatible change (a number became text, a
+    timezone added or removed) fails; an all-null side warns.
     Why it matters: float32 scores differ from float64 ones by ~1e-7 relative, enough to flip
     decisions at the threshold and to break exact-match tests.
     Usual causes: the serving code or its serialisation changed (a float32 model runtime, a CSV
@@ -824,11 +826,9 @@ def output_dtypes(ctx: StageContext) -> Iterator[Finding]:
         *([ctx.columns.prediction] if ctx.columns.prediction else []),
     ]
     for name in names:
-        research, production = (
-            ctx.engine.column(RESEARCH, name).type,
-            ctx.engine.column(PRODUCTION, name).type,
-        )
-        status, what = classify_type_change(research, production)
+        values = ctx.engine.column(RESEARCH, name)
+        research, production = values.type, ctx.engine.column(PRODUCTION, name).type
+        status, what = classify_type_change(values, production)
         yield Finding(
             status,
             f"{name}: {research} in research, {production} in production ({what})",
@@ -842,21 +842,21 @@ def output_dtypes(ctx: StageContext) -> Iterator[Finding]:
         )
 
 
-def classify_type_change(research: pa.DataType, production: pa.DataType) -> tuple[Status, str]:
-    if research == production:
-        return Status.PASS, "same type"
-    if pa.types.is_null(research) or pa.types.is_null(production):
+_CHANGE_TEXT = {
+    "widening": "widened",
+    "narrowing": "narrowed",
+    "precision_loss": "precision loss",
+    "incompatible": "incompatible",
+}
+
+
+def classify_type_change(research: pa.ChunkedArray, production: pa.DataType) -> tuple[Status, str]:
+    """PRD006's verdict on research's output column against production's type, from stage 1's
+    classification (`compare.classify_dtype_change`)."""
+    if pa.types.is_null(research.type) != pa.types.is_null(production):
         return Status.WARN, "no values on one side"  # an all-null column has no type to compare
-    numeric = [
-        pa.types.is_integer(t)
-        or pa.types.is_floating(t)
-        or pa.types.is_boolean(t)
-        or pa.types.is_decimal(t)
-        for t in (research, production)
-    ]
-    if not all(numeric):
-        return (Status.FAIL, "incompatible") if any(numeric) else (Status.WARN, "changed")
-    if pa.types.is_floating(research) and pa.types.is_floating(production):
-        narrower = production.bit_width < research.bit_width
-        return Status.WARN, "precision loss" if narrower else "widened"
-    return Status.WARN, "numeric type changed"
+    change = classify_dtype_change("", research, production)
+    if change is None:
+        return Status.PASS, "same type"
+    status = Status.FAIL if change.kind == "incompatible" else Status.WARN
+    return status, _CHANGE_TEXT[change.kind]

@@ -548,21 +548,40 @@ def test_float32_scores_warn_as_precision_loss(tmp_path: Path) -> None:
     assert "precision loss" in found[0].message
 
 
+def test_text_decisions_in_another_string_layout_pass(tmp_path: Path) -> None:
+    """Defect: PRD006 compared raw Arrow types, so the same text decisions written as string in
+    research and as large_string (or a categorical) in production warned. Quiet here; the
+    fire case is a float32 production score (above)."""
+    labels = ["yes" if d else "no" for d in decisions(SCORES)]
+    research_table = preds(SCORES).append_column("decision", pa.array(labels))
+    production = preds(SCORES).append_column("decision", pa.array(labels, pa.large_string()))
+    tables = {"research.predictions": research_table, "production.predictions": production}
+    ctx = make_ctx(tmp_path, tables, columns={"prediction": "decision"})
+    assert [f.status for f in run(pm.output_dtypes, ctx)] == [Status.PASS, Status.PASS]
+
+
 @pytest.mark.parametrize(
-    ("research_type", "production_type", "status", "what"),
+    ("research", "production_type", "status", "what"),
     [
-        (pa.float64(), pa.float64(), Status.PASS, "same type"),
-        (pa.float64(), pa.float32(), Status.WARN, "precision loss"),
-        (pa.float32(), pa.float64(), Status.WARN, "widened"),
-        (pa.int64(), pa.float64(), Status.WARN, "numeric type changed"),
-        (pa.float64(), pa.string(), Status.FAIL, "incompatible"),
-        (pa.null(), pa.float64(), Status.WARN, "no values on one side"),
+        (pa.array([0.1]), pa.float64(), Status.PASS, "same type"),
+        (pa.array([0.1]), pa.float32(), Status.WARN, "precision loss"),
+        (pa.array([0.5]), pa.float32(), Status.WARN, "narrowed"),  # 0.5 is exact in float32
+        (pa.array([0.1], pa.float32()), pa.float64(), Status.WARN, "widened"),
+        (pa.array([1]), pa.float64(), Status.WARN, "widened"),  # every integer exact as float
+        (pa.array([0.1]), pa.string(), Status.FAIL, "incompatible"),
+        (pa.array([None], pa.null()), pa.float64(), Status.WARN, "no values on one side"),
+        # Defect: raw Arrow types were compared, so a layout change warned.
+        (pa.array(["yes"]), pa.large_string(), Status.PASS, "same type"),
+        (pa.array(["yes"]).dictionary_encode(), pa.string(), Status.PASS, "same type"),
     ],
 )
-def test_type_changes_are_classified(
-    research_type: pa.DataType, production_type: pa.DataType, status: Status, what: str
+def test_type_changes_are_classified_like_stage_1(
+    research: pa.Array, production_type: pa.DataType, status: Status, what: str
 ) -> None:
-    assert pm.classify_type_change(research_type, production_type) == (status, what)
+    """Research's output column against production's type; a string layout (string vs
+    large_string) or dictionary encoding (a categorical decision) is no change."""
+    values = pa.chunked_array([research])
+    assert pm.classify_type_change(values, production_type) == (status, what)
 
 
 # --------------------------------------------------------------------------- end to end
