@@ -50,10 +50,12 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -65,9 +67,21 @@ Kind = Literal["integer", "float", "boolean", "temporal", "text", "binary", "nul
 ChangeKind = Literal["widening", "narrowing", "precision_loss", "incompatible"]
 
 DEFAULT_TOP_VALUES = 5
+# Threads for column work: numpy and Arrow release the GIL inside their loops.
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
+T = TypeVar("T")
+R = TypeVar("R")
 # Aggregates (sum, mean, std) of values that differ within tolerance are rounded differently;
 # this many ulps of the aggregate's scale absorb that rounding even when rtol is 0.
 _ROUNDING_ULPS = 64 * np.finfo(np.float64).eps
+
+
+def parallel_map(function: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """[function(item) for item in items], on up to `_WORKERS` threads, results in order."""
+    if _WORKERS == 1 or len(items) < 2:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(_WORKERS, len(items))) as pool:
+        return list(pool.map(function, items))
 
 
 class CompareConfig(Protocol):
@@ -491,6 +505,15 @@ def _normalize(column: pa.ChunkedArray, kind: Kind, other: pa.DataType) -> _Norm
     return _Normalized(column.cast(target_type).combine_chunks(), valid)
 
 
+def _valid(column: pa.ChunkedArray) -> np.ndarray:
+    """Which rows hold a value, as `_normalize` sees them (a dictionary's null entry is null)."""
+    if pa.types.is_dictionary(column.type) and any(c.dictionary.null_count for c in column.chunks):
+        column = _decoded(column)
+    if not column.null_count:
+        return np.ones(len(column), dtype=bool)
+    return ~np.asarray(column.is_null().to_numpy(), dtype=bool)
+
+
 def _filled(column: pa.ChunkedArray, fill: float) -> np.ndarray:
     return np.asarray((column.fill_null(fill) if column.null_count else column).to_numpy())
 
@@ -614,6 +637,146 @@ def _value_hashes(norm: _Normalized) -> np.ndarray:
     return np.where(norm.valid, hashed, _NULL_HASH)
 
 
+# ---- the same hashes, computed block by block in place (the comparison's hot path)
+#
+# `column_hashes` and `_hash_blocks` give exactly `_value_hashes(_normalize(column, ...))`, but
+# for the common layouts (float64 and integer columns, plain and dictionary-encoded strings) they
+# read Arrow's buffers without a copy and mix a few thousand values at a time in two small
+# buffers: no column-sized temporaries (whose fresh pages the kernel must zero) and the working
+# set stays in the CPU cache. Other layouts fall back to the reference path.
+
+_HASH_BLOCK = 1 << 15
+
+
+def column_hashes(column: pa.ChunkedArray, kind: Kind, other: pa.DataType) -> np.ndarray:
+    """One 64-bit hash per row, as `_value_hashes(_normalize(column, kind, other))`."""
+    out = np.empty(len(column), dtype=np.uint64)
+    for start, hashed in _hash_blocks(column, kind, other):
+        out[start : start + len(hashed)] = hashed
+    return out
+
+
+def add_hashes(
+    total: np.ndarray, column: pa.ChunkedArray, kind: Kind, other: pa.DataType, salt: np.uint64
+) -> None:
+    """total += salt * hash of each row's value (a row hash is a salted sum over its columns)."""
+    for start, hashed in _hash_blocks(column, kind, other):
+        hashed *= salt
+        total[start : start + len(hashed)] += hashed
+
+
+def _hash_blocks(
+    column: pa.ChunkedArray, kind: Kind, other: pa.DataType
+) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, hashes of a block of rows); a yielded block is overwritten by the next one."""
+    if not all(_fast_layout(chunk, kind) for chunk in column.chunks):
+        hashes = _value_hashes(_normalize(column, kind, other))
+        for start in range(0, len(hashes), _HASH_BLOCK):
+            yield start, hashes[start : start + _HASH_BLOCK]
+        return
+    buffers = (np.empty(_HASH_BLOCK, np.uint64), np.empty(_HASH_BLOCK, np.uint64))
+    offset = 0
+    for chunk in column.chunks:
+        for start, hashed in _chunk_blocks(chunk, kind, buffers):
+            yield offset + start, hashed
+        offset += len(chunk)
+
+
+def _fast_layout(chunk: pa.Array, kind: Kind) -> bool:
+    t = chunk.type
+    if pa.types.is_dictionary(t):
+        value = t.value_type
+        textual = any(
+            test(value)
+            for test in (pa.types.is_string, pa.types.is_large_string, pa.types.is_binary)
+        )
+        return kind in ("text", "binary") and textual and chunk.dictionary.null_count == 0
+    if kind == "float":
+        return pa.types.is_float64(t)
+    if kind == "integer":
+        return pa.types.is_integer(t) and not pa.types.is_uint64(t)
+    if kind in ("text", "binary"):
+        return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t)
+    return False
+
+
+def _chunk_blocks(
+    chunk: pa.Array, kind: Kind, buffers: tuple[np.ndarray, np.ndarray]
+) -> Iterator[tuple[int, np.ndarray]]:
+    nulls = (
+        np.asarray(chunk.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        if chunk.null_count
+        else None
+    )
+    if pa.types.is_dictionary(chunk.type):
+        blocks = _dictionary_blocks(chunk, buffers[0])
+    elif kind in ("text", "binary"):
+        blocks = _bytes_blocks(chunk)
+    else:
+        blocks = _number_blocks(chunk, kind, buffers)
+    for start, hashed in blocks:
+        if nulls is not None:
+            np.copyto(hashed, _NULL_HASH, where=nulls[start : start + len(hashed)])
+        yield start, hashed
+
+
+def _data(chunk: pa.Array, dtype: type) -> np.ndarray:
+    """The values buffer of a primitive array as numpy, without a copy (null slots hold junk)."""
+    return np.frombuffer(chunk.buffers()[1], dtype=dtype, count=chunk.offset + len(chunk))[
+        chunk.offset :
+    ]
+
+
+def _number_blocks(
+    chunk: pa.Array, kind: Kind, buffers: tuple[np.ndarray, np.ndarray]
+) -> Iterator[tuple[int, np.ndarray]]:
+    values = _data(chunk, chunk.type.to_pandas_dtype())
+    block, spare = buffers
+    for start in range(0, len(values), _HASH_BLOCK):
+        part = values[start : start + _HASH_BLOCK]
+        out, scratch = block[: len(part)], spare[: len(part)]
+        if kind == "float":
+            as_float = out.view(np.float64)
+            np.add(part, 0.0, out=as_float)  # -0.0 + 0.0 is 0.0: -0.0 hashes like 0.0
+            with np.errstate(invalid="ignore"):  # +inf + -inf
+                has_nan = math.isnan(as_float.sum())  # a NaN (or +inf and -inf) present
+            if has_nan:
+                as_float[np.isnan(as_float)] = np.nan  # one NaN payload
+        else:
+            np.copyto(out.view(np.int64), part, casting="unsafe")  # sign-extends narrower ints
+        _mix_in_place(out, scratch)
+        yield start, out
+
+
+def _dictionary_blocks(chunk: pa.Array, block: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    dictionary = bytes_hashes(chunk.dictionary)
+    if len(dictionary) == 0:  # every index is null
+        dictionary = np.full(1, _NULL_HASH, dtype=np.uint64)
+    indices = _data(chunk.indices, chunk.type.index_type.to_pandas_dtype())
+    for start in range(0, len(indices), _HASH_BLOCK):
+        part = indices[start : start + _HASH_BLOCK]
+        out = block[: len(part)]
+        np.take(dictionary, part, out=out, mode="clip")  # null slots (junk indices) are replaced
+        yield start, out
+
+
+def _bytes_blocks(chunk: pa.Array) -> Iterator[tuple[int, np.ndarray]]:
+    hashes = bytes_hashes(chunk)
+    for start in range(0, len(hashes), _HASH_BLOCK):
+        yield start, hashes[start : start + _HASH_BLOCK]
+
+
+def _mix_in_place(x: np.ndarray, scratch: np.ndarray) -> None:
+    """`_mix` without temporaries: x becomes splitmix64(x); scratch is overwritten."""
+    x += _U(0x9E3779B97F4A7C15)
+    for shift, factor in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
+        np.right_shift(x, _U(shift), out=scratch)
+        x ^= scratch
+        x *= _U(factor)
+    np.right_shift(x, _U(31), out=scratch)
+    x ^= scratch
+
+
 def _name_hash(text: str) -> np.uint64:
     return np.uint64(bytes_hashes(pa.array([text]))[0])
 
@@ -632,8 +795,13 @@ def _digest(hashes: np.ndarray) -> tuple[int, int, int]:
 def _fingerprint(schema_sig: str, row_hashes: np.ndarray) -> str:
     """128 bits: two sums of independently re-mixed row hashes (mixing first makes the sum
     depend on which values share a row, not just on each column's values), plus the schema."""
-    first = int(_mix(row_hashes).sum(dtype=np.uint64)) ^ int(_name_hash(schema_sig))
-    second = int(_mix2(row_hashes).sum(dtype=np.uint64)) ^ len(row_hashes)
+    first = second = 0
+    for start in range(0, len(row_hashes), _HASH_BLOCK):  # blocks: no row-sized temporaries
+        block = row_hashes[start : start + _HASH_BLOCK]
+        first += int(_mix(block).sum(dtype=np.uint64))
+        second += int(_mix2(block).sum(dtype=np.uint64))
+    first = (first % 2**64) ^ int(_name_hash(schema_sig))
+    second = (second % 2**64) ^ len(row_hashes)
     return f"{first:016x}{second:016x}"
 
 
@@ -967,21 +1135,21 @@ class _Comparer:
             for c in common
             if kinds[c] == "uncomparable"
         }
-        norms = {
-            c: (
-                self._norm(self.left, c, kinds[c], self.right),
-                self._norm(self.right, c, kinds[c], self.left),
-            )
-            for c in common
-            if kinds[c] != "uncomparable"
-        }
-        hashes = {c: (_value_hashes(ln), _value_hashes(rn)) for c, (ln, rn) in norms.items()}
-        fingerprints = self._fingerprints(common, hashes, uncomparable)
+        comparable = [c for c in common if kinds[c] != "uncomparable"]
+        (left_rows, left_all), (right_rows, right_all) = self._row_hashes(comparable, kinds)
+        fingerprints = (
+            _fingerprint(_schema_signature(self.left), left_all),
+            _fingerprint(_schema_signature(self.right), right_all),
+        )
+        del left_all, right_all
+        row_hashes = (left_rows, right_rows)
         identical = fingerprints[0] == fingerprints[1] and not uncomparable
-        compared = tuple(c for c in common if c not in self.key and c in norms)
+        compared = tuple(c for c in comparable if c not in self.key)
         join = (
             self.engine.join(self.left_slot, self.right_slot, list(self.key)) if self.key else None
         )
+        # Identical content (the common case) needs no statistics and no cells.
+        columns = {} if identical else self._compare_columns(compared, kinds, join)
         return TableComparison(
             left_slot=self.left_slot,
             right_slot=self.right_slot,
@@ -1001,47 +1169,40 @@ class _Comparer:
             right_fingerprint=fingerprints[1],
             identical=identical,
             keys=self._key_diagnostics(join) if join is not None else None,
-            rows=self._key_rows(join) if join is not None else self._multiset_rows(common, hashes),
-            stats={} if identical else self._stats(compared, kinds, norms, hashes),
-            cells={}
-            if identical or join is None
-            else self._cells(compared, kinds, norms, hashes, join),
+            rows=self._key_rows(join)
+            if join is not None
+            else self._multiset_rows(common, row_hashes),
+            stats={name: stats for name, (stats, _) in columns.items()},
+            cells={} if identical or join is None else self._cells(compared, kinds, columns, join),
             join=join,
-            excluded_rows=None if join is None else self._excluded_rows(join, common, hashes),
+            excluded_rows=None if join is None else self._excluded_rows(join, common, row_hashes),
         )
 
     # ---- schema and fingerprints
 
-    @staticmethod
-    def _norm(table: pa.Table, column: str, kind: Kind, other: pa.Table) -> _Normalized:
-        return _normalize(table.column(column), kind, other.column(column).type)
+    def _row_hashes(
+        self, comparable: list[str], kinds: Mapping[str, Kind]
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per side, two row hashes (salted sums of value hashes): over the comparable common
+        columns (the row multiset's), and over every comparable column of the side (the
+        fingerprint's). One side per thread; columns are streamed, never all held at once."""
 
-    def _fingerprints(
-        self,
-        common: list[str],
-        hashes: dict[str, tuple[np.ndarray, np.ndarray]],
-        uncomparable: Mapping[str, str],
-    ) -> tuple[str, str]:
-        out = []
-        for side, table in enumerate((self.left, self.right)):
-            row = np.zeros(table.num_rows, dtype=np.uint64)
-            for name in table.column_names:
-                if name in uncomparable:
-                    continue
-                column_hashes = (
-                    hashes[name][side] if name in hashes else self._own_hashes(table, name)
-                )
-                row += column_hashes * _salt(name)
-            out.append(_fingerprint(_schema_signature(table), row))
-        return out[0], out[1]
+        def side(tables: tuple[pa.Table, pa.Table]) -> tuple[np.ndarray, np.ndarray]:
+            table, other = tables
+            common = np.zeros(table.num_rows, dtype=np.uint64)
+            for name in comparable:
+                column, other_type = table.column(name), other.column(name).type
+                add_hashes(common, column, kinds[name], other_type, _salt(name))
+            own = [c for c in table.column_names if c not in other.column_names]
+            everything = common.copy() if own else common
+            for name in own:
+                column = table.column(name)
+                kind = pair_kind(column.type, column.type)
+                if kind != "uncomparable":
+                    add_hashes(everything, column, kind, column.type, _salt(name))
+            return common, everything
 
-    @staticmethod
-    def _own_hashes(table: pa.Table, name: str) -> np.ndarray:
-        column = table.column(name)
-        kind = pair_kind(column.type, column.type)
-        if kind == "uncomparable":
-            return np.zeros(table.num_rows, dtype=np.uint64)
-        return _value_hashes(_normalize(column, kind, column.type))
+        return parallel_map(side, [(self.left, self.right), (self.right, self.left)])
 
     def _renamed(self) -> dict[str, str]:
         """Research-only columns whose values equal (as a multiset) a production-only column's."""
@@ -1062,7 +1223,7 @@ class _Comparer:
         kind = pair_kind(column.type, column.type)
         if kind == "uncomparable":
             return None
-        hashes = _value_hashes(_normalize(column, kind, column.type))
+        hashes = column_hashes(column, kind, column.type)
         if not len(hashes) or hashes.min() == hashes.max():
             return None
         return _digest(hashes)
@@ -1133,28 +1294,22 @@ class _Comparer:
         )
 
     def _excluded_rows(
-        self, join: KeyJoin, common: list[str], hashes: dict[str, tuple[np.ndarray, np.ndarray]]
+        self, join: KeyJoin, common: list[str], row_hashes: tuple[np.ndarray, np.ndarray]
     ) -> RowDifference:
         """The rows set aside by the key match (null or duplicate key), compared whole."""
         left = np.union1d(join.left_null_rows, join.left_duplicate_rows).astype(np.int64)
         right = np.union1d(join.right_null_rows, join.right_duplicate_rows).astype(np.int64)
-        return self._multiset_rows(common, hashes, (left, right))
+        return self._multiset_rows(common, row_hashes, (left, right))
 
     def _multiset_rows(
         self,
         common: list[str],
-        hashes: dict[str, tuple[np.ndarray, np.ndarray]],
+        row_hashes: tuple[np.ndarray, np.ndarray],
         subset: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> RowDifference:
         """Rows compared as whole-row multisets over the comparable common columns (only the
-        `subset` row indices of each side when given)."""
-        left_rows = np.zeros(self.left.num_rows, dtype=np.uint64)
-        right_rows = np.zeros(self.right.num_rows, dtype=np.uint64)
-        for name in common:
-            if name in hashes:
-                salt = _salt(name)
-                left_rows += hashes[name][0] * salt
-                right_rows += hashes[name][1] * salt
+        `subset` row indices of each side when given); `row_hashes` from `_row_hashes`."""
+        left_rows, right_rows = row_hashes
         left_index = np.arange(len(left_rows)) if subset is None else subset[0]
         right_index = np.arange(len(right_rows)) if subset is None else subset[1]
         left_rows, right_rows = left_rows[left_index], right_rows[right_index]
@@ -1204,37 +1359,42 @@ class _Comparer:
 
     # ---- statistics and cells
 
-    def _stats(
-        self,
-        compared: tuple[str, ...],
-        kinds: Mapping[str, Kind],
-        norms: Mapping[str, tuple[_Normalized, _Normalized]],
-        hashes: Mapping[str, tuple[np.ndarray, np.ndarray]],
-    ) -> dict[str, StatsComparison]:
-        out = {}
-        for name in compared:
-            kind, (ln, rn) = kinds[name], norms[name]
-            if _digest(hashes[name][0]) == _digest(hashes[name][1]):
-                out[name] = StatsComparison(name, kind, identical=True)
-                continue
-            left = column_stats(ln.values, ln.valid, kind, self.top, ln.unit_ns)
-            right = column_stats(rn.values, rn.valid, kind, self.top, rn.unit_ns)
-            diffs = stat_differences(kind, left, right, self.tol.rtol, self.tol.atol)
-            out[name] = StatsComparison(name, kind, False, left, right, diffs)
-        return out
+    def _compare_columns(
+        self, compared: tuple[str, ...], kinds: Mapping[str, Kind], join: KeyJoin | None
+    ) -> dict[str, tuple[StatsComparison, dict[str, Any]]]:
+        """Statistics and (keyed) cell differences of every compared column, a column per thread."""
+        results = parallel_map(lambda name: self._compare_column(name, kinds[name], join), compared)
+        return dict(zip(compared, results, strict=True))
+
+    def _compare_column(
+        self, name: str, kind: Kind, join: KeyJoin | None
+    ) -> tuple[StatsComparison, dict[str, Any]]:
+        """One column: statistics when its values differ as a multiset, cells over the pairs."""
+        left, right = self.left.column(name), self.right.column(name)
+        hashes = (column_hashes(left, kind, right.type), column_hashes(right, kind, left.type))
+        same_values = _digest(hashes[0]) == _digest(hashes[1])
+        # Text cells compare hashes: their decoded values are needed only for statistics.
+        lazy = same_values and kind in ("text", "binary")
+        ln = _Normalized(None, _valid(left)) if lazy else _normalize(left, kind, right.type)
+        rn = _Normalized(None, _valid(right)) if lazy else _normalize(right, kind, left.type)
+        if same_values:
+            stats = StatsComparison(name, kind, identical=True)
+        else:
+            lstats = column_stats(ln.values, ln.valid, kind, self.top, ln.unit_ns)
+            rstats = column_stats(rn.values, rn.valid, kind, self.top, rn.unit_ns)
+            diffs = stat_differences(kind, lstats, rstats, self.tol.rtol, self.tol.atol)
+            stats = StatsComparison(name, kind, False, lstats, rstats, diffs)
+        cells = {} if join is None else _cell_differences(kind, ln, rn, hashes, join, self.tol)
+        return stats, cells
 
     def _cells(
         self,
         compared: tuple[str, ...],
         kinds: Mapping[str, Kind],
-        norms: Mapping[str, tuple[_Normalized, _Normalized]],
-        hashes: Mapping[str, tuple[np.ndarray, np.ndarray]],
+        columns: Mapping[str, tuple[StatsComparison, dict[str, Any]]],
         join: KeyJoin,
     ) -> dict[str, CellComparison]:
-        found = {
-            name: _cell_differences(kinds[name], *norms[name], hashes[name], join, self.tol)
-            for name in compared
-        }
+        found = {name: columns[name][1] for name in compared}
         needs_rank = self.examples and any(len(f["beyond"]) for f in found.values())
         rank = self._pair_rank(join) if needs_rank else np.zeros(0, dtype=np.int64)
         out = {}
