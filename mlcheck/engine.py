@@ -173,9 +173,9 @@ class LocalEngine:
             part = self._read(spec, f"{slot}.{name}")
             if split_col in part.column_names:
                 part = part.drop_columns([split_col])
-            parts.append(
-                part.append_column(split_col, pa.array([name] * part.num_rows, pa.string()))
-            )
+            # Built by Arrow, not as a Python list of num_rows strings.
+            label = pa.repeat(pa.scalar(name, pa.string()), part.num_rows)
+            parts.append(part.append_column(split_col, label))
         try:
             return pa.concat_tables(parts, promote_options="permissive")
         except pa.ArrowException as exc:

@@ -135,6 +135,24 @@ def test_split_mapping_takes_the_key_its_files_declare(tmp_path: Path) -> None:
     assert engine.key("production.splits") is None
 
 
+def test_split_mapping_labels_each_row_with_its_file(tmp_path: Path) -> None:
+    """The split column of a mapping (now built by Arrow, not a Python list per row): train.parquet
+    holds ids 1-3, test.parquet ids 4-5 with a stale `split` column (replaced), and empty.parquet
+    no rows: ids 1-3 labelled train and 4-5 test, typed string."""
+    tables = {
+        "train.parquet": pa.table({"id": [1, 2, 3]}),
+        "test.parquet": pa.table({"id": [4, 5], "split": ["x", "y"]}),
+        "empty.parquet": pa.table({"id": pa.array([], pa.int64())}),
+    }
+    mapping = {name.split(".")[0]: {"path": name} for name in tables}
+    doc = {"key": "id", "research": {"splits": mapping}, "production": {"splits": mapping}}
+    table = engine_over(tmp_path, doc, tables).table("research.splits")
+    assert table.schema.field("split").type == pa.string()
+    ids, splits = table.column("id").to_pylist(), table.column("split").to_pylist()
+    labels = dict(zip(ids, splits, strict=True))
+    assert labels == {1: "train", 2: "train", 3: "train", 4: "test", 5: "test"}
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(st.one_of(st.none(), st.integers(0, 12)), max_size=30),
