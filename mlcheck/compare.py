@@ -61,7 +61,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mlcheck.engine import KeyJoin, LocalEngine, key_table
+from mlcheck.engine import KeyJoin, LocalEngine, decoded, key_table
 
 Kind = Literal["integer", "float", "boolean", "temporal", "text", "binary", "null", "uncomparable"]
 ChangeKind = Literal["widening", "narrowing", "precision_loss", "incompatible"]
@@ -475,14 +475,8 @@ def _tick_ns(t: pa.DataType) -> int:
     return _UNIT_NS[t.unit]
 
 
-def _decoded(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    if pa.types.is_dictionary(column.type):
-        return column.cast(column.type.value_type)
-    return column
-
-
 def _normalize(column: pa.ChunkedArray, kind: Kind, other: pa.DataType) -> _Normalized:
-    column = _decoded(column)
+    column = decoded(column)
     if column.null_count:
         valid = ~np.asarray(column.is_null().to_numpy(), dtype=bool)
     else:
@@ -508,7 +502,7 @@ def _normalize(column: pa.ChunkedArray, kind: Kind, other: pa.DataType) -> _Norm
 def _valid(column: pa.ChunkedArray) -> np.ndarray:
     """Which rows hold a value, as `_normalize` sees them (a dictionary's null entry is null)."""
     if pa.types.is_dictionary(column.type) and any(c.dictionary.null_count for c in column.chunks):
-        column = _decoded(column)
+        column = decoded(column)
     if not column.null_count:
         return np.ones(len(column), dtype=bool)
     return ~np.asarray(column.is_null().to_numpy(), dtype=bool)
@@ -864,7 +858,7 @@ def classify_dtype_change(
     if lt.equals(rt):
         return None
     lf, rf = type_family(lt), type_family(rt)
-    values = _decoded(left_column)
+    values = decoded(left_column)
     research, production = type_name(lt), type_name(rt)
     if lf == "null":
         return DtypeChange(column, research, production, "widening", "research column is all null")

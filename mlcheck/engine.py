@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -26,6 +26,7 @@ from mlcheck.errors import InputError
 from mlcheck.sources import read_source, select_declared, shared_read_spec, source_identity
 
 SPLIT_COLUMN_DEFAULT = "split"
+ArrowValues = TypeVar("ArrowValues", pa.Array, pa.ChunkedArray)
 
 
 def slot_specs(checklist: Checklist) -> dict[str, SourceSpec | dict[str, SourceSpec]]:
@@ -322,8 +323,7 @@ def key_table(table: pa.Table, columns: Sequence[str], rows: np.ndarray | None =
         keys = keys.take(pa.array(rows, type=pa.int64()))
     for i, key_field in enumerate(keys.schema):
         if pa.types.is_dictionary(key_field.type):
-            decoded = keys.column(i).cast(key_field.type.value_type)
-            keys = keys.set_column(i, key_field.name, decoded)
+            keys = keys.set_column(i, key_field.name, decoded(keys.column(i)))
     return keys
 
 
@@ -349,7 +349,7 @@ def _common_key(
             return left.cast(target), right.cast(target)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
-    return _as_text(left), _as_text(right)  # text is exact, if only equal text matches
+    return as_text(left), as_text(right)  # text is exact, if only equal text matches
 
 
 def _key_targets(a: pa.DataType, b: pa.DataType) -> list[pa.DataType]:
@@ -387,10 +387,15 @@ def _value_type(t: pa.DataType) -> pa.DataType:
     return t.value_type if pa.types.is_dictionary(t) else t
 
 
-def _as_text(array: pa.ChunkedArray) -> pa.ChunkedArray:
-    if pa.types.is_dictionary(array.type):
-        array = array.cast(array.type.value_type)
-    return array.cast(pa.string())
+def decoded(values: ArrowValues) -> ArrowValues:
+    """A dictionary-encoded (categorical) column as its plain values; any other unchanged."""
+    return values.cast(values.type.value_type) if pa.types.is_dictionary(values.type) else values
+
+
+def as_text(values: ArrowValues) -> ArrowValues:
+    """Values as strings, a dictionary decoded first: the common ground of two columns typed
+    differently (keys, labels, categories)."""
+    return decoded(values).cast(pa.string())
 
 
 def join_keys(

@@ -19,6 +19,8 @@ from mlcheck.checklist import load_checklist
 from mlcheck.engine import (
     KeyJoin,
     LocalEngine,
+    as_text,
+    decoded,
     join_keys,
     key_table,
     merge_join,
@@ -106,6 +108,19 @@ def test_key_table_decodes_dictionary_keys_of_the_rows_asked() -> None:
     assert keys.schema.types == [pa.string(), pa.int64()]
     assert keys.to_pylist() == [{"id": "b", "n": 3}, {"id": "c", "n": 1}]
     assert key_table(table, ["id"]).sort_by("id").column("id").to_pylist() == ["a", "b", "c"]
+
+
+def test_as_text_decodes_dictionaries_and_keeps_the_container() -> None:
+    """The one text conversion stages share: a categorical of ints (2, 7, 2) becomes the plain
+    strings "2", "7", "2" (not its indices), an Array stays an Array, a ChunkedArray a
+    ChunkedArray; `decoded` leaves a non-dictionary column as it is."""
+    categorical = pa.array([2, 7, 2]).dictionary_encode()
+    assert as_text(categorical).to_pylist() == ["2", "7", "2"]
+    assert isinstance(as_text(categorical), pa.Array)
+    chunks = pa.chunked_array([categorical])
+    assert isinstance(as_text(chunks), pa.ChunkedArray) and as_text(chunks).type == pa.string()
+    plain = chunked([1.5])
+    assert decoded(plain) is plain
 
 
 # --------------------------------------------------------------------------- slots of a checklist

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from mlcheck.checklist import Checklist
 from mlcheck.compare import classify_dtype_change
 from mlcheck.context import StageContext
-from mlcheck.engine import SPLIT_COLUMN_DEFAULT, KeyJoin, value_counts
+from mlcheck.engine import SPLIT_COLUMN_DEFAULT, KeyJoin, as_text, decoded, value_counts
 from mlcheck.errors import InputError
 from mlcheck.registry import check
 from mlcheck.results import Finding, Status
@@ -381,19 +381,15 @@ def _unseen(
 
 
 def _comparable(values: pa.ChunkedArray, seen: pa.Array) -> tuple[pa.ChunkedArray, pa.Array]:
-    if pa.types.is_dictionary(values.type):
-        values = values.cast(values.type.value_type)
+    values = decoded(values)
     if values.type != seen.type:
-        return values.cast(pa.string()), seen.cast(pa.string())
+        return as_text(values), as_text(seen)
     return values, seen
 
 
 def _distinct(ctx: StageContext, reference: pa.Table, name: str) -> pa.Array:
     def compute() -> pa.Array:
-        column = reference.column(name)
-        if pa.types.is_dictionary(column.type):
-            column = column.cast(column.type.value_type)
-        return pc.unique(column.drop_null())
+        return pc.unique(decoded(reference.column(name)).drop_null())
 
     result: pa.Array = ctx.engine.memo((STAGE, "training_values", name), compute)
     return result

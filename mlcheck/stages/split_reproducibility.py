@@ -22,6 +22,8 @@ from mlcheck.context import StageContext
 from mlcheck.engine import (
     SPLIT_COLUMN_DEFAULT,
     KeyJoin,
+    as_text,
+    decoded,
     dictionary_encoded,
     key_codes,
     key_table,
@@ -73,22 +75,14 @@ class Codes:
 def shared_codes(left: pa.ChunkedArray, right: pa.ChunkedArray) -> Codes:
     """Codes of two columns over their sorted distinct values (numbers sort as numbers)."""
     if left.type != right.type:
-        left, right = _as_text(left), _as_text(right)
-    both = pa.chunked_array(left.chunks + right.chunks, type=left.type)
-    if pa.types.is_dictionary(both.type):
-        both = both.cast(both.type.value_type)
+        left, right = as_text(left), as_text(right)
+    both = decoded(pa.chunked_array(left.chunks + right.chunks, type=left.type))
     distinct = pc.unique(both.drop_null())
     distinct = distinct.take(pc.sort_indices(distinct))
     codes = pc.index_in(both, value_set=distinct).fill_null(-1)
     as_numpy = np.asarray(codes.to_numpy(), dtype=np.int64)
     labels = [str(value) for value in distinct.to_pylist()]
     return Codes(labels, as_numpy[: len(left)], as_numpy[len(left) :])
-
-
-def _as_text(array: pa.ChunkedArray) -> pa.ChunkedArray:
-    if pa.types.is_dictionary(array.type):
-        array = array.cast(array.type.value_type)
-    return array.cast(pa.string())
 
 
 def label_codes(ctx: StageContext, column: str) -> Codes:

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from mlcheck.checklist import Checklist
 from mlcheck.context import StageContext
-from mlcheck.engine import value_counts
+from mlcheck.engine import as_text, value_counts
 from mlcheck.errors import InputError
 from mlcheck.registry import check
 from mlcheck.results import Finding, Status
@@ -148,7 +148,7 @@ def categories(ctx: StageContext, name: str) -> Categories:
 def _count_categories(ctx: StageContext, name: str) -> Categories:
     r_values, r_counts = ctx.engine.value_counts(RESEARCH, name)
     l_values, l_counts = ctx.engine.value_counts(LIVE, name)
-    r_text, l_text = _as_text(r_values), _as_text(l_values)
+    r_text, l_text = as_text(r_values), as_text(l_values)
     return Categories(
         research_values=r_text,
         research_counts=np.asarray(r_counts, dtype=np.int64),
@@ -157,12 +157,6 @@ def _count_categories(ctx: StageContext, name: str) -> Categories:
         research_in_live=_member(r_text, l_text),
         live_in_research=_member(l_text, r_text),
     )
-
-
-def _as_text(values: pa.Array) -> pa.Array:
-    if pa.types.is_dictionary(values.type):
-        values = values.cast(values.type.value_type)
-    return values.cast(pa.string())
 
 
 def _member(values: pa.Array, value_set: pa.Array) -> np.ndarray:
@@ -238,7 +232,7 @@ def column_profile(column: pa.ChunkedArray) -> Profile | None:
         return Profile("numeric", summary, exact, float(np.std(values)))
     if is_text(present.type):
         categories, counts = value_counts(present)
-        return Profile("text", categories=_as_text(categories), counts=np.asarray(counts))
+        return Profile("text", categories=as_text(categories), counts=np.asarray(counts))
     return None
 
 
