@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mlcheck.checklist import Checklist
-from mlcheck.compare import classify_dtype_change
+from mlcheck.compare import classify_dtype_change, within_tolerance
 from mlcheck.context import StageContext
 from mlcheck.engine import SPLIT_COLUMN_DEFAULT, KeyJoin, as_text, decoded, value_counts
 from mlcheck.errors import InputError
@@ -487,12 +487,10 @@ class Agreement:
 
 
 def agreement(research: np.ndarray, production: np.ndarray, atol: float, rtol: float) -> Agreement:
-    both_missing = np.isnan(research) & np.isnan(production)
+    """Scores compared by the one tolerance rule of every stage (`compare.within_tolerance`):
+    missing (NaN) equals missing, an infinity only equals itself."""
+    close = within_tolerance(research, production, rtol, atol)
     finite = np.isfinite(research) & np.isfinite(production)
-    with np.errstate(invalid="ignore"):
-        gap = np.abs(production - research)
-        bound = atol + rtol * np.maximum(np.abs(research), np.abs(production))
-        close = (research == production) | both_missing | (finite & (gap <= bound))
     return Agreement(research, production, ~close, finite)
 
 
