@@ -28,6 +28,7 @@ from mlcheck.stages.split_reproducibility import (
     distinct_counts,
     first_by_key,
     key_values,
+    keys_on_one_side_findings,
     shared_codes,
 )
 
@@ -442,31 +443,13 @@ def keys_predicted_on_one_side(ctx: StageContext) -> Iterator[Finding]:
     timed out, scoring a different snapshot.
     Fix: score the same rows in both environments; make failures explicit rather than dropped.
     """
-    join = ctx.engine.join(RESEARCH, PRODUCTION)
-    limit = ctx.config.max_missing_predictions
-    for slot, other, rows, dups, nulls in (
-        (RESEARCH, PRODUCTION, join.left_only, join.left_duplicate_rows, join.left_null_rows),
-        (PRODUCTION, RESEARCH, join.right_only, join.right_duplicate_rows, join.right_null_rows),
-    ):
-        picked = rows[first_by_key(ctx, slot, rows, ctx.config.examples)]
-        n = len(rows)
-        yield Finding(
-            Status.FAIL if n > limit else Status.PASS,
-            f"{n} of {ctx.engine.num_rows(slot)} rows of {slot} have a key absent from {other}",
-            source=slot,
-            observed=n,
-            threshold=limit,
-            hint=f"{other} did not score these keys: look for rows dropped or filtered before scoring, or a different input snapshot."
-            if n > limit
-            else None,
-            details={
-                "rows": ctx.engine.num_rows(slot),
-                "missing": n,
-                "duplicate_key_rows": len(dups),
-                "null_key_rows": len(nulls),
-                "examples": key_values(ctx, slot, picked),
-            },
-        )
+    hint = (
+        "{other} did not score these keys: look for rows dropped or filtered before scoring, or "
+        "a different input snapshot."
+    )
+    yield from keys_on_one_side_findings(
+        ctx, RESEARCH, PRODUCTION, ctx.config.max_missing_predictions, hint
+    )
 
 
 # --------------------------------------------------------------------------- PRD004

@@ -175,36 +175,43 @@ def keys_on_one_side(ctx: StageContext) -> Iterator[Finding]:
     one side only, splits written from a sample.
     Fix: split the same, complete set of keys in both environments.
     """
-    join = ctx.engine.join(RESEARCH, PRODUCTION)
-    limit = ctx.config.max_missing_keys
-    for slot, other, rows in (
-        (RESEARCH, PRODUCTION, join.left_only),
-        (PRODUCTION, RESEARCH, join.right_only),
+    hint = (
+        "The two splits cover different rows: look for rows lost or added before splitting, or "
+        "a filter that ran in one environment only ({other} lacks them)."
+    )
+    yield from keys_on_one_side_findings(
+        ctx, RESEARCH, PRODUCTION, ctx.config.max_missing_keys, hint
+    )
+
+
+def keys_on_one_side_findings(
+    ctx: StageContext, left: str, right: str, limit: int, hint: str
+) -> Iterator[Finding]:
+    """One finding per slot: its rows whose key the other slot lacks, failing beyond `limit`,
+    with duplicate and null key rows counted and the smallest keys as examples. `hint` may
+    name the other slot as `{other}`. Shared by SPL001 and PRD003."""
+    join = ctx.engine.join(left, right)
+    for slot, other, rows, dups, nulls in (
+        (left, right, join.left_only, join.left_duplicate_rows, join.left_null_rows),
+        (right, left, join.right_only, join.right_duplicate_rows, join.right_null_rows),
     ):
-        n = len(rows)
+        n, total = len(rows), ctx.engine.num_rows(slot)
         picked = rows[first_by_key(ctx, slot, rows, ctx.config.examples)]
         yield Finding(
             Status.FAIL if n > limit else Status.PASS,
-            f"{n} of {ctx.engine.num_rows(slot)} rows of {slot} have a key absent from {other}",
+            f"{n} of {total} rows of {slot} have a key absent from {other}",
             source=slot,
             observed=n,
             threshold=limit,
-            hint=None
-            if n <= limit
-            else f"The two splits cover different rows: look for rows lost or added before splitting, or a filter that ran in one environment only ({other} lacks them).",
+            hint=hint.format(other=other) if n > limit else None,
             details={
-                "rows": ctx.engine.num_rows(slot),
+                "rows": total,
                 "missing": n,
-                **_key_problems(join, slot == RESEARCH),
+                "duplicate_key_rows": len(dups),
+                "null_key_rows": len(nulls),
                 "examples": key_values(ctx, slot, picked),
             },
         )
-
-
-def _key_problems(join: KeyJoin, left: bool) -> dict[str, int]:
-    dup = join.left_duplicate_rows if left else join.right_duplicate_rows
-    null = join.left_null_rows if left else join.right_null_rows
-    return {"duplicate_key_rows": len(dup), "null_key_rows": len(null)}
 
 
 # --------------------------------------------------------------------------- SPL002 / SPL003
