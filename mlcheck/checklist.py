@@ -482,8 +482,16 @@ def _dotted(loc: tuple[str | int, ...] | list[str | int]) -> str:
     """`columns.features[2]`: keys joined by dots, list positions in brackets."""
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{_printable(part)}" if text else _printable(part)
     return text or "(top level)"
+
+
+def _printable(key: str) -> str:
+    """A key as written, control characters (a quoted "a\\nb") escaped so a problem stays one line."""
+    return key if key.isprintable() else key.encode("unicode_escape").decode("ascii")
 
 
 # --------------------------------------------------------------------------- pydantic errors

@@ -929,6 +929,8 @@ def _model_features(ctx: StageContext) -> list[str]:
 
 
 def _kind(ctx: StageContext, name: str, kind: pa.DataType) -> str | None:
+    if pa.types.is_nested(kind):
+        return None  # lists and records, even declared categorical: no distribution to compare
     if (
         name in ctx.columns.categorical
         or pa.types.is_string(kind)

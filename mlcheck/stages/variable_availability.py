@@ -99,13 +99,18 @@ def is_text(dtype: pa.DataType) -> bool:
 
 
 def categorical_features(ctx: StageContext) -> list[str]:
-    """Shared features declared categorical, or stored as strings/dictionaries on either side."""
+    """Shared features declared categorical, or stored as strings/dictionaries on either side.
+
+    Lists and records are left out: their values cannot be counted as categories.
+    """
     declared = set(ctx.columns.categorical)
     research, live = ctx.engine.schema(RESEARCH), ctx.engine.schema(LIVE)
+    types = {c: (research.field(c).type, live.field(c).type) for c in shared_features(ctx)}
     return [
         c
-        for c in shared_features(ctx)
-        if c in declared or is_text(research.field(c).type) or is_text(live.field(c).type)
+        for c, pair in types.items()
+        if not any(pa.types.is_nested(t) for t in pair)
+        and (c in declared or any(is_text(t) for t in pair))
     ]
 
 
