@@ -24,14 +24,17 @@ def yaml_replace(p: Project, old: str, new: str) -> None:
 
 
 def malformed_yaml(p: Project) -> None:
+    """A flow sequence is left open: `features: {path: [`."""
     yaml_replace(p, "  features:\n    path: research/features.parquet\n", "  features: {path: [\n")
 
 
 def tab_indent(p: Project) -> None:
+    """One line is indented with a tab."""
     yaml_replace(p, "\n    path: research/features.parquet", "\n\tpath: research/features.parquet")
 
 
 def duplicate_key(p: Project) -> None:
+    """production.predictions is given twice."""
     yaml_replace(
         p,
         "  predictions:\n    path: production/predictions.parquet\n",
@@ -41,56 +44,69 @@ def duplicate_key(p: Project) -> None:
 
 
 def wrong_type_task(p: Project) -> None:
+    """task is the number 5."""
     p.checklist["task"] = 5
 
 
 def wrong_type_features(p: Project) -> None:
+    """columns.features is a string, not a list."""
     p.checklist["columns"]["features"] = "income"
 
 
 def wrong_type_threshold(p: Project) -> None:
+    """stages.prediction_mismatch.atol is the text 'tiny'."""
     p.checklist["stages"]["prediction_mismatch"] = {"atol": "tiny"}
 
 
 def source_is_text(p: Project) -> None:
+    """research.features is a bare path string, not a mapping."""
     p.checklist["research"]["features"] = "research/features.parquet"
 
 
 def unknown_key_typo(p: Project) -> None:
+    """production.predictions is misspelt `predictons`."""
     production = p.checklist["production"]
     production["predictons"] = production.pop("predictions")
 
 
 def unknown_top_key(p: Project) -> None:
+    """`stages` is misspelt `stage`."""
     p.checklist["stage"] = p.checklist.pop("stages")
 
 
 def missing_research(p: Project) -> None:
+    """The research side is not declared."""
     del p.checklist["research"]
 
 
 def source_without_path(p: Project) -> None:
+    """research.features has a format but no path or url."""
     p.checklist["research"]["features"] = {"format": "parquet"}
 
 
 def missing_folder(p: Project) -> None:
+    """production.features points into folders that do not exist."""
     p.source("production.features")["path"] = "nowhere/at/all/features.parquet"
 
 
 def empty_dataset_folder(p: Project) -> None:
+    """production.features is an existing folder with no parquet files."""
     (p.root / "production" / "features_parts").mkdir(parents=True)
     p.source("production.features")["path"] = "production/features_parts"
 
 
 def unset_variable(p: Project) -> None:
+    """A path uses ${VAR} of a variable that is not set."""
     p.source("research.features")["path"] = "${" + UNSET_VAR + "}/features.parquet"
 
 
 def variable_default(p: Project) -> None:
+    """Not a defect: ${VAR:-research} falls back to its default."""
     p.source("research.features")["path"] = "${" + UNSET_VAR + ":-research}/features.parquet"
 
 
 def not_utf8(p: Project) -> None:
+    """The checklist is saved as latin-1 ('café')."""
     text = p.yaml_text().replace("name: robustness project", "name: caf\u00e9 project")
     p.checklist_text = text.encode("latin-1")
 
@@ -100,27 +116,38 @@ def control_character(p: Project) -> None:
     yaml_replace(p, "name: robustness project", "name: robustness\x00project")
 
 
+def newline_in_key(p: Project) -> None:
+    """A quoted key holding a line break: the problem names it escaped, on one line."""
+    yaml_replace(p, "name: robustness project", '"na\\nme": robustness project')
+
+
 def empty_checklist(p: Project) -> None:
+    """The checklist file is empty."""
     p.checklist_text = ""
 
 
 def comments_only(p: Project) -> None:
+    """The checklist holds only comments."""
     p.checklist_text = "# nothing here yet\n\n# still nothing\n"
 
 
 def checklist_is_list(p: Project) -> None:
+    """The checklist is a YAML list."""
     p.checklist_text = "- version: 1\n- research: {}\n"
 
 
 def checklist_is_text(p: Project) -> None:
+    """The checklist is one line of text."""
     p.checklist_text = "just some words\n"
 
 
 def future_version(p: Project) -> None:
+    """version: 2."""
     p.checklist["version"] = 2
 
 
 def python_tag(p: Project) -> None:
+    """A python/object tag (a safe loader must refuse it)."""
     yaml_replace(p, "name: robustness project", "name: !!python/object/apply:os.system ['true']")
 
 
@@ -133,22 +160,27 @@ def alias_bomb(p: Project) -> None:
 
 
 def deep_nesting(p: Project) -> None:
+    """An extension key nests 5000 lists deep."""
     p.checklist_text = p.yaml_text() + "x-deep: " + "[" * 5000 + "]" * 5000 + "\n"
 
 
 def empty_key_list(p: Project) -> None:
+    """key is an empty list."""
     p.checklist["key"] = []
 
 
 def read_options_on_parquet(p: Project) -> None:
+    """read_options (a delimiter) on a parquet source."""
     p.source("research.features")["read_options"] = {"delimiter": ";"}
 
 
 def unknown_format(p: Project) -> None:
+    """format: xlsx."""
     p.source("research.features")["format"] = "xlsx"
 
 
 def missing_split_file(p: Project) -> None:
+    """production splits as a mapping of two files that do not exist."""
     p.checklist["production"]["splits"] = {
         "train": {"path": "production/splits_train.csv"},
         "test": {"path": "production/splits_test.csv"},
@@ -156,14 +188,17 @@ def missing_split_file(p: Project) -> None:
 
 
 def byte_order_mark(p: Project) -> None:
+    """Not a defect: the checklist starts with a UTF-8 byte-order mark."""
     p.checklist_text = ("\ufeff" + p.yaml_text()).encode("utf-8")
 
 
 def null_source(p: Project) -> None:
+    """research.raw.bureau is declared with an empty value."""
     p.checklist["research"]["raw"]["bureau"] = None
 
 
 def splits_mapping_empty(p: Project) -> None:
+    """production.splits is an empty mapping."""
     p.checklist["production"]["splits"] = {}
 
 
@@ -262,6 +297,7 @@ CASES = [
     Case("variable_default", variable_default, 0, expect=all_pass),
     Case("not_utf8", not_utf8, 2, (*file_and_line(2), "not UTF-8 text (byte 0xe9)")),
     Case("control_character", control_character, 2, (*file_and_line(2), "U+0000 is not allowed")),
+    Case("newline_in_key", newline_in_key, 2, (*file_and_line(2), "unknown key `na\\nme`")),
     Case("empty_checklist", empty_checklist, 2, (*file_and_line(1), "the checklist is empty")),
     Case("comments_only", comments_only, 2, (*file_and_line(1), "the checklist is empty")),
     Case(

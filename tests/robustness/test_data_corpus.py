@@ -79,6 +79,7 @@ def rename_everywhere(p: Project, old: str, new: str) -> None:
 
 
 def all_tables(p: Project, change: Callable[[pa.Table], pa.Table]) -> None:
+    """Apply `change` to every table of the project."""
     for name, value in list(p.files.items()):
         if isinstance(value, pa.Table):
             p.files[name] = change(value)
@@ -105,27 +106,33 @@ def _repoint(node: object, old: str, new: str) -> None:
 
 
 def empty_parquet(p: Project) -> None:
+    """production/features.parquet is a 0-byte file."""
     p.files["production/features.parquet"] = b""
 
 
 def empty_csv(p: Project) -> None:
+    """research/splits.csv is a 0-byte file."""
     p.files["research/splits.csv"] = b""
 
 
 def blank_csv(p: Project) -> None:
+    """production/splits.csv holds three empty lines: not even a header."""
     p.files["production/splits.csv"] = b"\n\n\n"
 
 
 def header_only_csv(p: Project) -> None:
+    """production/splits.csv has its header and no rows (every column typed null)."""
     p.files["production/splits.csv"] = b'"application_id","customer_id","split","fold"\n'
 
 
 def header_only_raw(p: Project) -> None:
+    """production applications.csv has its header and no rows."""
     header = csv_bytes(p.table("production/raw/applications.csv")).split(b"\n", 1)[0]
     p.files["production/raw/applications.csv"] = header + b"\n"
 
 
 def _gzip_raw(p: Project) -> bytes:
+    """Both sides' applications as .csv.gz; returns production's compressed bytes."""
     for side in ("research", "production"):
         data = gzip.compress(csv_bytes(p.table(f"{side}/raw/applications.csv")), mtime=0)
         move(p, f"{side}/raw/applications.csv", f"{side}/raw/applications.csv.gz", data)
@@ -140,43 +147,52 @@ def gzip_sources(p: Project) -> None:
 
 
 def truncated_gzip(p: Project) -> None:
+    """production applications.csv.gz is cut in half (an interrupted copy)."""
     data = _gzip_raw(p)
     p.files["production/raw/applications.csv.gz"] = data[: len(data) // 2]
 
 
 def not_gzip(p: Project) -> None:
+    """production applications.csv.gz holds plain text, not gzip data."""
     _gzip_raw(p)
     p.files["production/raw/applications.csv.gz"] = b"this is not gzip data at all\n" * 10
 
 
 def corrupt_parquet(p: Project) -> None:
+    """production/predictions.parquet is 4 KiB of random bytes."""
     rng = np.random.default_rng(7)
     p.files["production/predictions.parquet"] = rng.integers(0, 256, 4096, np.uint8).tobytes()
 
 
 def truncated_parquet(p: Project) -> None:
+    """production/predictions.parquet is cut in half: no footer."""
     data = parquet_bytes(p.table("production/predictions.parquet"))
     p.files["production/predictions.parquet"] = data[: len(data) // 2]
 
 
 def parquet_named_csv(p: Project) -> None:
+    """production/splits.csv holds parquet bytes."""
     p.files["production/splits.csv"] = parquet_bytes(p.table("production/splits.csv"))
 
 
 def csv_named_parquet(p: Project) -> None:
+    """production/raw/bureau.parquet holds CSV text."""
     p.files["production/raw/bureau.parquet"] = csv_bytes(p.table("production/raw/bureau.parquet"))
 
 
 def wrong_delimiter(p: Project) -> None:
+    """production applications.csv is written with ';' between fields."""
     text = csv_bytes(p.table("production/raw/applications.csv")).decode()
     p.files["production/raw/applications.csv"] = text.replace(",", ";").encode()
 
 
 def declared_wrong_delimiter(p: Project) -> None:
+    """The checklist declares ';' for a comma-separated applications.csv."""
     p.source("production.raw.applications")["read_options"] = {"delimiter": ";"}
 
 
 def latin1_csv(p: Project) -> None:
+    """production applications.csv is latin-1 ('Nörth') while read as UTF-8."""
     text = csv_bytes(p.table("production/raw/applications.csv")).decode()
     p.files["production/raw/applications.csv"] = text.replace("North", "N\u00f6rth").encode(
         "latin-1"
@@ -184,6 +200,7 @@ def latin1_csv(p: Project) -> None:
 
 
 def latin1_declared(p: Project) -> None:
+    """Not a defect: latin-1 on both sides, declared with `read_options: {encoding}`."""
     for side in ("research", "production"):
         text = csv_bytes(p.table(f"{side}/raw/applications.csv")).decode()
         p.files[f"{side}/raw/applications.csv"] = text.replace("North", "N\u00f6rth").encode(
@@ -193,12 +210,14 @@ def latin1_declared(p: Project) -> None:
 
 
 def ragged_csv(p: Project) -> None:
+    """One row of production applications.csv has a tenth field."""
     lines = csv_bytes(p.table("production/raw/applications.csv")).split(b"\n")
     lines[5] += b",surplus"
     p.files["production/raw/applications.csv"] = b"\n".join(lines)
 
 
 def unterminated_quote(p: Project) -> None:
+    """A row of production applications.csv opens a quote it never closes."""
     lines = csv_bytes(p.table("production/raw/applications.csv")).split(b"\n")
     lines[7] = lines[7].replace(b'"', b"", 1)
     lines[7] = b'"' + lines[7]
@@ -206,31 +225,37 @@ def unterminated_quote(p: Project) -> None:
 
 
 def csv_path_is_folder(p: Project) -> None:
+    """production splits point at a folder named more_splits.csv."""
     (p.root / "production" / "more_splits.csv").mkdir(parents=True)
     p.source("production.splits")["path"] = "production/more_splits.csv"
 
 
 def unknown_extension(p: Project) -> None:
+    """production bureau is parquet saved as bureau.xlsx, with no `format:`."""
     data = parquet_bytes(p.table("production/raw/bureau.parquet"))
     move(p, "production/raw/bureau.parquet", "production/raw/bureau.xlsx", data)
 
 
 def corrupt_feather(p: Project) -> None:
+    """production predictions.feather holds a repeated magic string, no data."""
     move(p, "production/predictions.parquet", "production/predictions.feather", b"ARROW1" * 50)
 
 
 def malformed_jsonl(p: Project) -> None:
+    """production predictions.jsonl ends in the middle of a JSON object."""
     move(p, "production/predictions.parquet", "production/predictions.jsonl")
     p.files["production/predictions.jsonl"] = '{"application_id": 1, "p_default": 0.5}\n{"applic\n'
 
 
 def mixed_types_jsonl(p: Project) -> None:
+    """production predictions.jsonl: a key and a score change type between rows."""
     rows = '{"application_id": 100001, "p_default": 0.5, "decision": 1}\n'
     rows += '{"application_id": "100002", "p_default": "high", "decision": 0}\n'
     move(p, "production/predictions.parquet", "production/predictions.jsonl", rows)
 
 
 def not_a_database(p: Project) -> None:
+    """production bureau is a sqlite url to a file that is not a database."""
     p.files["production/bureau.db"] = b"SQLite format 2\x00" + b"\x00" * 200
     p.checklist["production"]["raw"]["bureau"] = {
         "url": "sqlite:///production/bureau.db",
@@ -239,6 +264,7 @@ def not_a_database(p: Project) -> None:
 
 
 def missing_table(p: Project) -> None:
+    """production bureau is a sqlite table that the database does not have."""
     path = p.root / "production" / "bureau.db"
     path.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(path) as conn:
@@ -251,10 +277,12 @@ def missing_table(p: Project) -> None:
 
 
 def environment_garbage(p: Project) -> None:
+    """research/environment.json holds binary bytes."""
     p.files["research/environment.json"] = b"\x89PNG\r\n\x1a\n\x00\x00garbage{{{"
 
 
 def environment_missing(p: Project) -> None:
+    """production/requirements.txt does not exist."""
     del p.files["production/requirements.txt"]
 
 
@@ -284,11 +312,13 @@ def mixed_types_csv(p: Project) -> None:
 
 
 def all_null_production_feature(p: Project) -> None:
+    """production features: income is null in every row."""
     table = p.table("production/features.parquet")
     p.set_column("production/features.parquet", "income", pa.nulls(table.num_rows, pa.float64()))
 
 
 def all_null_live_feature(p: Project) -> None:
+    """live features: income is null in every row."""
     table = p.table("live/features.parquet")
     p.set_column("live/features.parquet", "income", pa.nulls(table.num_rows, pa.float64()))
 
@@ -304,6 +334,7 @@ def all_null_everywhere(p: Project) -> None:
 
 
 def duplicate_csv_columns(p: Project) -> None:
+    """production applications.csv names two columns 'income' (age renamed)."""
     text = csv_bytes(p.table("production/raw/applications.csv"))
     header, rest = text.split(b"\n", 1)
     p.files["production/raw/applications.csv"] = (
@@ -312,12 +343,14 @@ def duplicate_csv_columns(p: Project) -> None:
 
 
 def duplicate_parquet_columns(p: Project) -> None:
+    """production features.parquet names two columns 'age'."""
     table = p.table("production/features.parquet")
     names = ["age" if c == "loan_amount" else c for c in table.column_names]
     p.files["production/features.parquet"] = pa.Table.from_arrays(table.columns, names=names)
 
 
 def unicode_names(p: Project) -> None:
+    """Not a defect: income and region renamed with spaces, accents, € and CJK."""
     rename_everywhere(p, "income", "revenu annuel (€)")
     rename_everywhere(p, "region", "région / 地域")
 
@@ -346,25 +379,30 @@ def one_row_everywhere(p: Project) -> None:
 
 
 def one_row_live(p: Project) -> None:
+    """Live features, predictions and labels hold one row each."""
     for name in ("live/features.parquet", "live/predictions.parquet", "live/labels.parquet"):
         p.edit(name, lambda t: t.slice(0, 1))
 
 
 def zero_rows_production(p: Project) -> None:
+    """production features.parquet has its schema and no rows."""
     p.edit("production/features.parquet", lambda t: t.slice(0, 0))
 
 
 def zero_rows_live(p: Project) -> None:
+    """Live features, predictions and labels have their schemas and no rows."""
     for name in ("live/features.parquet", "live/predictions.parquet", "live/labels.parquet"):
         p.edit(name, lambda t: t.slice(0, 0))
 
 
 def zero_rows_raw(p: Project) -> None:
+    """Not a defect: bureau has no rows on both sides (identical, empty)."""
     for side in ("research", "production"):
         p.edit(f"{side}/raw/bureau.parquet", lambda t: t.slice(0, 0))
 
 
 def null_keys(p: Project) -> None:
+    """production features: three application_id cells are null."""
     table = p.table("production/features.parquet")
     p.set_column(
         "production/features.parquet",
@@ -374,6 +412,7 @@ def null_keys(p: Project) -> None:
 
 
 def all_keys_null(p: Project) -> None:
+    """production predictions: every application_id is null."""
     table = p.table("production/predictions.parquet")
     p.set_column(
         "production/predictions.parquet", "application_id", pa.nulls(table.num_rows, pa.int64())
@@ -381,12 +420,14 @@ def all_keys_null(p: Project) -> None:
 
 
 def key_int_vs_string(p: Project) -> None:
+    """production features: application_id is text ('100001'), research int64."""
     table = p.table("production/features.parquet")
     keys = pc.cast(table["application_id"], pa.string())
     p.set_column("production/features.parquet", "application_id", keys)
 
 
 def key_int_vs_float(p: Project) -> None:
+    """production predictions: application_id is float64 (100001.0), same values."""
     table = p.table("production/predictions.parquet")
     keys = pc.cast(table["application_id"], pa.float64())
     p.set_column("production/predictions.parquet", "application_id", keys)
@@ -430,6 +471,7 @@ def million_category_feature(p: Project) -> None:
 
 
 def inf_scores(p: Project) -> None:
+    """production predictions: three p_default values are +inf."""
     table = p.table("production/predictions.parquet")
     p.set_column(
         "production/predictions.parquet",
@@ -478,6 +520,7 @@ def infinities_in_features(p: Project) -> None:
 
 
 def nan_live_scores(p: Project) -> None:
+    """Live predictions: every 50th p_default is NaN (20 rows)."""
     live = p.table("live/predictions.parquet")
     rows = np.arange(0, live.num_rows, 50)
     p.set_column(
@@ -486,12 +529,14 @@ def nan_live_scores(p: Project) -> None:
 
 
 def tz_aware_vs_naive(p: Project) -> None:
+    """production applied_at is zone-aware (Europe/Paris), research naive."""
     table = p.table("production/raw/applications.csv")
     aware = pc.assume_timezone(table["applied_at"], "Europe/Paris")
     p.set_column("production/raw/applications.csv", "applied_at", aware)
 
 
 def tz_aware_live(p: Project) -> None:
+    """Not a defect: live event_time is zone-aware UTC."""
     table = p.table("live/features.parquet")
     p.set_column(
         "live/features.parquet", "event_time", pc.assume_timezone(table["event_time"], "UTC")
@@ -499,6 +544,7 @@ def tz_aware_live(p: Project) -> None:
 
 
 def decimal_production(p: Project) -> None:
+    """production bureau total_debt is decimal(14, 2), research float64."""
     table = p.table("production/raw/bureau.parquet")
     p.set_column(
         "production/raw/bureau.parquet",
@@ -540,6 +586,32 @@ def list_feature_in_live(p: Project) -> None:
     p.set_column("live/features.parquet", "age", pa.ListArray.from_arrays(offsets, ages))
 
 
+def list_key(p: Project) -> None:
+    """Live labels carry each key wrapped in a one-element list."""
+    keys = p.table("live/labels.parquet")["application_id"].combine_chunks()
+    offsets = pa.array(np.arange(len(keys) + 1, dtype=np.int32))
+    p.set_column("live/labels.parquet", "application_id", pa.ListArray.from_arrays(offsets, keys))
+
+
+def list_categorical(p: Project) -> None:
+    """`product` (declared categorical) holds lists of codes in research, production and live."""
+    for name in (
+        "research/features.parquet",
+        "production/features.parquet",
+        "live/features.parquet",
+    ):
+        codes = pc.utf8_length(p.table(name)["product"]).combine_chunks()
+        offsets = pa.array(np.arange(len(codes) + 1, dtype=np.int32))
+        p.set_column(name, "product", pa.ListArray.from_arrays(offsets, codes))
+
+
+def huge_integer_scores(p: Project) -> None:
+    """Live scores arrive as int64 counts beyond 2**53 (a unit bug upstream), not probabilities."""
+    live = p.table("live/predictions.parquet")
+    scores = np.full(live.num_rows, 2**53 + 1, dtype=np.int64)
+    p.set_column("live/predictions.parquet", "p_default", pa.array(scores))
+
+
 def booleans_as_strings(p: Project) -> None:
     """Live labels spelled 'yes'/'no' while research labels are 0/1."""
     live = p.table("live/labels.parquet")
@@ -555,23 +627,28 @@ def booleans_true_false_csv(p: Project) -> None:
 
 
 def target_absent(p: Project) -> None:
+    """research labels name the target 'label', not 'defaulted'."""
     p.edit("research/labels.parquet", lambda t: t.rename_columns(["application_id", "label"]))
 
 
 def score_absent_live(p: Project) -> None:
+    """Live predictions lack the p_default column."""
     p.edit("live/predictions.parquet", lambda t: t.drop_columns(["p_default"]))
 
 
 def key_absent(p: Project) -> None:
+    """production features lack the application_id column."""
     p.edit("production/features.parquet", lambda t: t.drop_columns(["application_id"]))
 
 
 def duplicate_keys(p: Project) -> None:
+    """production features repeat their first five rows (five duplicated keys)."""
     table = p.table("production/features.parquet")
     p.files["production/features.parquet"] = pa.concat_tables([table, table.slice(0, 5)])
 
 
 def out_of_range_scores(p: Project) -> None:
+    """production predictions: two p_default values are 1.5."""
     table = p.table("production/predictions.parquet")
     p.set_column(
         "production/predictions.parquet",
@@ -581,6 +658,7 @@ def out_of_range_scores(p: Project) -> None:
 
 
 def score_as_text(p: Project) -> None:
+    """production predictions: p_default is text."""
     table = p.table("production/predictions.parquet")
     p.set_column(
         "production/predictions.parquet", "p_default", pc.cast(table["p_default"], pa.string())
@@ -588,6 +666,7 @@ def score_as_text(p: Project) -> None:
 
 
 def three_classes_binary(p: Project) -> None:
+    """research labels: every 7th defaulted is 2 in a binary task."""
     table = p.table("research/labels.parquet")
     labels = table["defaulted"].to_numpy().copy()
     labels[::7] = 2
@@ -595,6 +674,7 @@ def three_classes_binary(p: Project) -> None:
 
 
 def single_class_live(p: Project) -> None:
+    """Live labels are all 0: the live ROC AUC is undefined."""
     table = p.table("live/labels.parquet")
     p.set_column("live/labels.parquet", "defaulted", pa.array(np.zeros(table.num_rows, np.int64)))
 
@@ -612,12 +692,14 @@ def constant_live_scores(p: Project) -> None:
 
 
 def unknown_split_name(p: Project) -> None:
+    """production splits rename 'validation' to 'holdout'."""
     table = p.table("production/splits.csv")
     split = pc.replace_substring(table["split"], "validation", "holdout")
     p.set_column("production/splits.csv", "split", split)
 
 
 def fold_as_text(p: Project) -> None:
+    """Not a defect: folds spelled 'fold-0'.. on both sides."""
     for side in ("research", "production"):
         table = p.table(f"{side}/splits.csv")
         fold = pc.binary_join_element_wise("fold-", pc.cast(table["fold"], pa.string()), "")
@@ -640,6 +722,7 @@ def huge_unsigned_keys(p: Project) -> None:
 
 
 def null_timestamps_live(p: Project) -> None:
+    """Live event_time is null in every row."""
     table = p.table("live/features.parquet")
     p.set_column(
         "live/features.parquet", "event_time", pa.nulls(table.num_rows, table["event_time"].type)
@@ -647,16 +730,19 @@ def null_timestamps_live(p: Project) -> None:
 
 
 def timestamp_as_text(p: Project) -> None:
+    """Live event_time is text in day/month/year form, not a timestamp."""
     table = p.table("live/features.parquet")
     text = pc.strftime(table["event_time"], "%d/%m/%Y %H:%M")
     p.set_column("live/features.parquet", "event_time", text)
 
 
 def live_missing_feature(p: Project) -> None:
+    """Live features lack bureau_score."""
     p.edit("live/features.parquet", lambda t: t.drop_columns(["bureau_score"]))
 
 
 def partitioned_dataset(p: Project) -> None:
+    """Not a defect: production features are a hive-partitioned folder."""
     table = p.files.pop("production/features.parquet")
     assert isinstance(table, pa.Table)
     folder = p.root / "production" / "features"
@@ -665,20 +751,24 @@ def partitioned_dataset(p: Project) -> None:
 
 
 def feather_sources(p: Project) -> None:
+    """Not a defect: predictions on both sides are feather files."""
     for side in ("research", "production"):
         move(p, f"{side}/predictions.parquet", f"{side}/predictions.feather")
 
 
 def long_column_name(p: Project) -> None:
+    """Not a defect: loan_amount renamed with 5000 more characters everywhere."""
     rename_everywhere(p, "loan_amount", "loan_amount_" + "x" * 5000)
 
 
 def empty_column_name(p: Project) -> None:
+    """production applications.csv has an empty column name."""
     text = csv_bytes(p.table("production/raw/applications.csv"))
     p.files["production/raw/applications.csv"] = text.replace(b'"term_months"', b'""', 1)
 
 
 def bom_and_crlf(p: Project) -> None:
+    """production applications.csv starts with a UTF-8 BOM and ends lines with CRLF."""
     text = csv_bytes(p.table("production/raw/applications.csv"))
     p.files["production/raw/applications.csv"] = b"\xef\xbb\xbf" + text.replace(b"\n", b"\r\n")
 
@@ -889,6 +979,12 @@ CASES = [
     # data a stage cannot use: exit 2 naming the column (or role) at fault
     Case(
         "list_feature_in_live", list_feature_in_live, 2, ("feature 'age' must be numeric", "list")
+    ),
+    Case(
+        "list_key",
+        list_key,
+        2,
+        ("production.live.labels", "checklist.yaml:39", "key column 'application_id' holds list"),
     ),
     Case(
         "booleans_as_strings",
@@ -1114,6 +1210,13 @@ CASES = [
     Case("key_int_vs_float", key_int_vs_float, 0, expect=all_pass),
     Case("huge_unsigned_keys", huge_unsigned_keys, 0, expect=all_pass),
     Case("million_categories", million_categories, 0, expect=all_pass),
+    Case(
+        "list_categorical",
+        list_categorical,
+        0,
+        expect=says("FEAT001", "warn", "product", "cannot be compared"),
+    ),
+    Case("huge_integer_scores", huge_integer_scores, 1, expect=stops_at(PERF, "PERF001")),
     Case("tz_aware_live", tz_aware_live, 0, expect=all_pass),
     Case("decimal_feature_everywhere", decimal_feature_everywhere, 0, expect=all_pass),
     Case(

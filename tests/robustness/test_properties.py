@@ -4,11 +4,14 @@
   raises ChecklistError whose problems are single lines;
 - the source readers, on random bytes written as csv/parquet/jsonl, return a table or raise an
   InputError with a one-line message;
-- whole runs (`mlcheck.cli.main`, in-process): the clean project with one file replaced by a
-  random pyarrow table, or with random edits to its checklist, exits 0, 1 or 2 with no traceback,
-  no crashed check, and (for 0/1) a JSON report.
+- whole runs (`mlcheck.cli.main`, in-process, `--keep-going` so every stage runs): the clean
+  project with one file replaced by a random pyarrow table, with realistic defects in up to three
+  files (rows dropped or repeated, a column renamed, nulled, given NaN/inf/-0.0/extremes/odd text,
+  or re-typed), or with random edits to its checklist, exits 0, 1 or 2 with no traceback, no
+  crashed check, and (for 0/1) a JSON report.
 
-Examples are few (tens) and without deadline so the suite stays fast on a busy 2-core machine.
+Examples are few (tens), seeded and without deadline so the suite stays fast and repeatable on a
+busy 2-core machine. To hunt for new failures, run with MLCHECK_PROPERTY_EXAMPLES=500 (unseeded).
 """
 
 from __future__ import annotations
@@ -17,13 +20,17 @@ import contextlib
 import datetime as dt
 import io
 import json
+import math
 import os
 import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 import yaml
 from hypothesis import HealthCheck, assume, event, given, settings
@@ -50,8 +57,11 @@ RUNS = settings(
 )
 
 
-def _fresh_dir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="mlcheck-prop-"))
+@contextlib.contextmanager
+def fresh_dir() -> Iterator[Path]:
+    """An empty folder for one example, removed afterwards (hypothesis runs many per test)."""
+    with tempfile.TemporaryDirectory(prefix="mlcheck-prop-") as folder:
+        yield Path(folder)
 
 
 # --------------------------------------------------------------------------- the loader
@@ -202,17 +212,19 @@ def _assert_loads_or_explains(path: Path) -> None:
 @FEW
 @given(text=yaml_ish)
 def test_loader_on_random_yaml_text(text: str) -> None:
-    path = _fresh_dir() / "checklist.yaml"
-    path.write_text(text, encoding="utf-8", errors="surrogatepass")
-    _assert_loads_or_explains(path)
+    with fresh_dir() as folder:
+        path = folder / "checklist.yaml"
+        path.write_text(text, encoding="utf-8", errors="surrogatepass")
+        _assert_loads_or_explains(path)
 
 
 @FEW
 @given(document=mappings)
 def test_loader_on_random_mappings(document: Any) -> None:
-    path = _fresh_dir() / "checklist.yaml"
-    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
-    _assert_loads_or_explains(path)
+    with fresh_dir() as folder:
+        path = folder / "checklist.yaml"
+        path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+        _assert_loads_or_explains(path)
 
 
 # --------------------------------------------------------------------------- the readers
@@ -261,16 +273,15 @@ def _reader_checklist(folder: Path, name: str) -> Checklist:
     name=st.sampled_from(["t.csv", "t.tsv", "t.csv.gz", "t.parquet", "t.jsonl", "t.feather"]),
 )
 def test_readers_on_random_bytes(data: bytes, name: str) -> None:
-    folder = _fresh_dir()
-    (folder / name).write_bytes(data)
-    checklist = _reader_checklist(folder, name)
-    spec = checklist.research.features
-    assert spec is not None
-    try:
-        table = read_source(spec, checklist, "research.features")
-    except InputError as exc:
-        assert "\n" not in exc.message and "research.features" in exc.message, exc.message
-        return
+    with fresh_dir() as folder:
+        (folder / name).write_bytes(data)
+        checklist = _reader_checklist(folder, name)
+        assert checklist.research.features is not None
+        try:
+            table = read_source(checklist.research.features, checklist, "research.features")
+        except InputError as exc:
+            assert "\n" not in exc.message and "research.features" in exc.message, exc.message
+            return
     assert isinstance(table, pa.Table) and table.num_columns > 0
     assert len(set(table.column_names)) == table.num_columns
 
@@ -374,9 +385,81 @@ def _assert_clean_exit(code: int, out: str, err: str) -> None:
 def test_run_with_one_random_table(data: st.DataObject, name: str) -> None:
     like = _CLEAN_PROJECT.table(name)
     table = data.draw(random_tables(like, csv=name.endswith(".csv")), label=name)
-    project = Project(_fresh_dir())
-    project.files[name] = table
-    _assert_clean_exit(*_run(project.write(), "--keep-going"))
+    with fresh_dir() as folder:
+        project = Project(folder)
+        project.files[name] = table
+        _assert_clean_exit(*_run(project.write(), "--keep-going"))
+
+
+SPECIAL_FLOATS = [math.nan, math.inf, -math.inf, -0.0, 1e308, -1e308, 5e-324]
+SPECIAL_INTS = [2**63 - 1, -(2**63), 0, -1]
+SPECIAL_TEXT = ["", " ", "NaN", "null", "🙂", "a,b", 'x"y', "line\nbreak", "é" * 50]
+CASTS = [pa.string(), pa.large_string(), pa.float32(), pa.float64(), pa.int32(), pa.bool_()]
+
+
+def _specials(draw: st.DrawFn, column: pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
+    """`column` with a special value (NaN, inf, -0.0, extremes, odd text) at `rows`."""
+    kind = column.type
+    if pa.types.is_floating(kind):
+        values = column.to_numpy().astype(np.float64)  # a copy: nulls become NaN
+        values[rows] = draw(st.sampled_from(SPECIAL_FLOATS))
+        return pa.array(values)
+    if pa.types.is_integer(kind) and column.null_count == 0:
+        values = column.to_numpy().astype(np.int64)
+        values[rows] = draw(st.sampled_from(SPECIAL_INTS))
+        return pa.array(values)
+    if pa.types.is_string(kind):
+        mask = np.zeros(len(column), dtype=bool)
+        mask[rows] = True
+        return pc.if_else(pa.array(mask), draw(st.sampled_from(SPECIAL_TEXT)), column)
+    return _nulls(column, rows)
+
+
+def _nulls(column: pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
+    mask = np.zeros(len(column), dtype=bool)
+    mask[rows] = True
+    return pc.if_else(pa.array(mask), pa.nulls(len(column), column.type), column)
+
+
+@st.composite
+def perturbed(draw: st.DrawFn, table: pa.Table) -> pa.Table:
+    """The table with one realistic defect: rows dropped or repeated, a column renamed, nulled,
+    given special values, or re-typed."""
+    kind = draw(st.sampled_from(["subset", "duplicate", "rename", "nulls", "specials", "cast"]))
+    n = table.num_rows
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    rows = np.flatnonzero(rng.random(n) < draw(st.sampled_from([0.001, 0.05, 0.5, 1.0])))
+    if kind == "subset":
+        return table.take(pa.array(rows, pa.int64()))
+    if kind == "duplicate":
+        return pa.concat_tables([table, table.take(pa.array(rows, pa.int64()))])
+    index = draw(st.integers(0, table.num_columns - 1))
+    name, column = table.column_names[index], table.column(index)
+    if kind == "rename":
+        new = draw(st.text(max_size=4).filter(lambda s: s not in table.column_names))
+        return table.rename_columns(
+            [new if i == index else c for i, c in enumerate(table.column_names)]
+        )
+    if kind == "nulls":
+        return table.set_column(index, name, _nulls(column, rows))
+    if kind == "specials":
+        return table.set_column(index, name, _specials(draw, column, rows))
+    try:
+        changed = column.cast(draw(st.sampled_from(CASTS)), safe=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        changed = column.dictionary_encode() if pa.types.is_string(column.type) else column
+    return table.set_column(index, name, changed)
+
+
+@RUNS
+@given(data=st.data(), name=st.sampled_from(REPLACEABLE), times=st.integers(1, 3))
+def test_run_with_perturbed_tables(data: st.DataObject, name: str, times: int) -> None:
+    with fresh_dir() as folder:
+        project = Project(folder)
+        for step in range(times):  # the first defect in `name`, later ones anywhere
+            target = data.draw(st.sampled_from(REPLACEABLE)) if step else name
+            project.files[target] = data.draw(perturbed(project.table(target)), label=target)
+        _assert_clean_exit(*_run(project.write(), "--keep-going"))
 
 
 def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
