@@ -86,7 +86,7 @@ class LocalEngine:
 
     def table(self, slot: str) -> pa.Table:
         """The whole table of a slot (a splits mapping becomes one table with a split column)."""
-        return self.memo(("table", slot), lambda: self._load(slot))
+        return self.memo(("table", slot), lambda: self._refuse_nested_keys(slot, self._load(slot)))
 
     def schema(self, slot: str) -> pa.Schema:
         return self.table(slot).schema
@@ -157,15 +157,17 @@ class LocalEngine:
             self._tables[ident] = read_source(full, self.checklist, label)
         return select_declared(self._tables[ident], spec, self.checklist, label)
 
-    def _key_column(self, slot: str, name: str) -> pa.ChunkedArray:
-        """A key column, refused (exit 2) when it holds lists or records: rows cannot match on them."""
-        column = self.column(slot, name)
-        if pa.types.is_nested(column.type):
-            raise InputError(
-                f"{slot} ({self.checklist.where(slot)}): key column {name!r} holds {column.type} "
-                "values; a key must be numbers, text, dates or booleans"
-            )
-        return column
+    def _refuse_nested_keys(self, slot: str, table: pa.Table) -> pa.Table:
+        """A key holding lists or records is an input error (exit 2): rows cannot be matched or
+        sorted on it (Arrow's sorts do not support them; some crash the process)."""
+        for name in self.key(slot) or []:
+            if name in table.column_names and pa.types.is_nested(table.schema.field(name).type):
+                raise InputError(
+                    f"{slot} ({self.checklist.where(slot)}): key column {name!r} holds "
+                    f"{table.schema.field(name).type} values; a key must be numbers, text, "
+                    "dates or booleans"
+                )
+        return table
 
     def _load_split_mapping(self, slot: str, mapping: dict[str, SourceSpec]) -> pa.Table:
         split_col = self.checklist.columns.split or SPLIT_COLUMN_DEFAULT
@@ -183,8 +185,8 @@ class LocalEngine:
             raise InputError(f"{slot}: the split files do not share a schema: {exc}") from None
 
     def _join(self, left: str, right: str, cols: tuple[str, ...]) -> KeyJoin:
-        left_keys = [self._key_column(left, c) for c in cols]
-        right_keys = [self._key_column(right, c) for c in cols]
+        left_keys = [self.column(left, c) for c in cols]
+        right_keys = [self.column(right, c) for c in cols]
         if _mergeable(left_keys, right_keys):
             return merge_join(
                 cols, self._sorted_key(left, cols[0]), self._sorted_key(right, cols[0])
