@@ -593,6 +593,18 @@ def list_key(p: Project) -> None:
     p.set_column("live/labels.parquet", "application_id", pa.ListArray.from_arrays(offsets, keys))
 
 
+def list_key_predictions(p: Project) -> None:
+    """production predictions wrap each key in a list, and score twice too high (invalid outputs
+    whose examples are sorted by key: Arrow crashed the process sorting list keys)."""
+    table = p.table("production/predictions.parquet")
+    keys = table["application_id"].combine_chunks()
+    offsets = pa.array(np.arange(len(keys) + 1, dtype=np.int32))
+    table = table.set_column(0, "application_id", pa.ListArray.from_arrays(offsets, keys))
+    p.files["production/predictions.parquet"] = table.set_column(
+        1, "p_default", pc.multiply(table["p_default"], 2.0)
+    )
+
+
 def list_categorical(p: Project) -> None:
     """`product` (declared categorical) holds lists of codes in research, production and live."""
     for name in (
@@ -985,6 +997,13 @@ CASES = [
         list_key,
         2,
         ("production.live.labels", "checklist.yaml:39", "key column 'application_id' holds list"),
+    ),
+    Case(
+        "list_key_predictions",
+        list_key_predictions,
+        2,
+        ("production.predictions", "checklist.yaml:30", "key column 'application_id' holds list"),
+        process=True,
     ),
     Case(
         "booleans_as_strings",
