@@ -50,38 +50,24 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mlcheck.engine import KeyJoin, LocalEngine, decoded, key_table
+from mlcheck.engine import KeyJoin, LocalEngine, decoded, key_table, parallel_map
 
 Kind = Literal["integer", "float", "boolean", "temporal", "text", "binary", "null", "uncomparable"]
 ChangeKind = Literal["widening", "narrowing", "precision_loss", "incompatible"]
 
 DEFAULT_TOP_VALUES = 5
-# Threads for column work: numpy and Arrow release the GIL inside their loops.
-_WORKERS = max(1, min(4, os.cpu_count() or 1))
-T = TypeVar("T")
-R = TypeVar("R")
 # Aggregates (sum, mean, std) of values that differ within tolerance are rounded differently;
 # this many ulps of the aggregate's scale absorb that rounding even when rtol is 0.
 _ROUNDING_ULPS = 64 * np.finfo(np.float64).eps
-
-
-def parallel_map(function: Callable[[T], R], items: Sequence[T]) -> list[R]:
-    """[function(item) for item in items], on up to `_WORKERS` threads, results in order."""
-    if _WORKERS == 1 or len(items) < 2:
-        return [function(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(_WORKERS, len(items))) as pool:
-        return list(pool.map(function, items))
 
 
 class CompareConfig(Protocol):

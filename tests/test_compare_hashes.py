@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 import mlcheck.compare as compare
+import mlcheck.engine as engine
 from mlcheck.checklist import load_checklist
 from mlcheck.compare import _normalize, _value_hashes, column_hashes, compare_tables, pair_kind
 from mlcheck.engine import LocalEngine
@@ -186,11 +187,11 @@ def test_threads_give_the_same_comparison_as_one(
     """The defects of `_tables` are found alike with four column threads and with one."""
     research, production = _tables()
     config = load_checklist_config()
-    monkeypatch.setattr(compare, "_WORKERS", 4)
+    monkeypatch.setattr(engine, "WORKERS", 4)
     threaded = compare_tables(
         _engine(tmp_path, research, production), "research.raw.t", "production.raw.t", config
     )
-    monkeypatch.setattr(compare, "_WORKERS", 1)
+    monkeypatch.setattr(engine, "WORKERS", 1)
     single = compare_tables(
         _engine(tmp_path, research, production), "research.raw.t", "production.raw.t", config
     )

@@ -20,6 +20,7 @@ import itertools
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ import pyarrow.compute as pc
 from mlcheck import drift
 from mlcheck.checklist import Checklist
 from mlcheck.context import StageContext
+from mlcheck.engine import parallel_map
 from mlcheck.errors import ChecklistError, InputError
 from mlcheck.estimation import Calibrator, estimate, fit_calibrator
 from mlcheck.metrics import Estimate, Metric, Outcomes, interval, metric_info
@@ -732,38 +734,72 @@ def _no_metric_hint(whole: Assessment) -> str:
 # --------------------------------------------------------------------------- drift machinery
 
 
+DriftResult = drift.NumericDrift | drift.CategoricalDrift | None
+
+
 @dataclass(frozen=True)
 class Comparison:
-    """Research reference against a subset of live rows, for one numeric or categorical column."""
+    """Research reference against subsets of live rows, for one numeric or categorical column.
+
+    `windows(list of row arrays)` measures the whole window and every chunk in one go, so the
+    data is prepared once per column and only while that column is measured.
+    """
 
     kind: str  # "numeric" | "categorical"
-    measure: Callable[[np.ndarray], drift.NumericDrift | drift.CategoricalDrift | None]
+    windows: Callable[[list[np.ndarray]], list[DriftResult]]
     changes: Callable[[np.ndarray, int], list[dict[str, Any]]] | None = None
     # Whether an effect is large enough to matter; default: the drift_* thresholds.
     material: Callable[[Any, Any], bool] | None = None
 
-
-def _numeric_comparison(reference: np.ndarray, live: np.ndarray) -> Comparison:
-    prepared = drift.NumericReference(drift.finite_sorted(reference))  # once for every chunk
-    return Comparison("numeric", lambda rows: prepared.compare(drift.finite_sorted(live[rows])))
+    def measure(self, rows: np.ndarray) -> DriftResult:
+        return self.windows([rows])[0]
 
 
-def _categorical_comparison(
-    reference: pa.ChunkedArray | pa.Array, live: pa.ChunkedArray | pa.Array
-) -> Comparison:
-    dictionary, ref_codes, live_codes = drift.shared_codes(reference, live)
-    size = len(dictionary)
-    ref_counts = drift.category_counts(ref_codes, size)
+# A column's values, or a function giving them: large inputs are fetched when measured, so the
+# columns of a wide table are never all converted at once.
+Values = Any
 
-    def measure(rows: np.ndarray) -> drift.CategoricalDrift | None:
-        return drift.categorical_drift(ref_counts, drift.category_counts(live_codes[rows], size))
+
+def _fetch(values: Values) -> Any:
+    return values() if callable(values) else values
+
+
+def _given(value: Any) -> Callable[[], Any]:
+    return lambda: value
+
+
+def _numeric_comparison(reference: Values, live: Values) -> Comparison:
+    def windows(rows: list[np.ndarray]) -> list[DriftResult]:
+        prepared = drift.NumericReference(drift.finite_sorted(_fetch(reference)))
+        return list(drift.measure_windows(prepared, _fetch(live), rows))
+
+    return Comparison("numeric", windows)
+
+
+def _categorical_comparison(reference: Values, live: Values) -> Comparison:
+    coded: list[tuple[pa.Array, np.ndarray, np.ndarray]] = []  # computed once, on first use
+
+    def codes() -> tuple[pa.Array, np.ndarray, np.ndarray]:
+        if not coded:
+            dictionary, ref_codes, live_codes = drift.shared_codes(_fetch(reference), _fetch(live))
+            ref_counts = drift.category_counts(ref_codes, len(dictionary))
+            coded.append((dictionary, ref_counts, live_codes.astype(np.int32)))
+        return coded[0]
+
+    def windows(rows: list[np.ndarray]) -> list[DriftResult]:
+        dictionary, ref_counts, live_codes = codes()
+        size = len(dictionary)
+        return [
+            drift.categorical_drift(ref_counts, drift.category_counts(live_codes[r], size))
+            for r in rows
+        ]
 
     def changes(rows: np.ndarray, limit: int) -> list[dict[str, Any]]:
-        return _share_changes(
-            dictionary, ref_counts, drift.category_counts(live_codes[rows], size), limit
-        )
+        dictionary, ref_counts, live_codes = codes()
+        live_counts = drift.category_counts(live_codes[rows], len(dictionary))
+        return _share_changes(dictionary, ref_counts, live_counts, limit)
 
-    return Comparison("categorical", measure, changes)
+    return Comparison("categorical", windows, changes)
 
 
 def _share_changes(
@@ -818,12 +854,14 @@ def _drift_family(
     separately over all (column, chunk) tests. Drift = material effect AND adjusted p < alpha."""
     config = ctx.config
     rows = np.flatnonzero(eligible)
-    window = {name: comp.measure(rows) for name, comp in comparisons.items()}
+    parts = [chunk.rows[eligible[chunk.rows]] for chunk in chunks]
+    # A column per thread: the window and its chunks measured together, the data prepared once.
+    measured = parallel_map(lambda comp: comp.windows([rows, *parts]), list(comparisons.values()))
+    window = {name: found[0] for name, found in zip(comparisons, measured, strict=True)}
     adjusted = dict(
         zip(window, drift.benjamini_hochberg([_p(r) for r in window.values()]), strict=True)
     )
-    parts = [chunk.rows[eligible[chunk.rows]] for chunk in chunks]
-    per_chunk = {name: [comp.measure(p) for p in parts] for name, comp in comparisons.items()}
+    per_chunk = {name: found[1:] for name, found in zip(comparisons, measured, strict=True)}
     flat = drift.benjamini_hochberg([_p(r) for results in per_chunk.values() for r in results])
     out = {}
     for i, (name, comp) in enumerate(comparisons.items()):  # columns, not rows
@@ -945,11 +983,15 @@ def _kind(ctx: StageContext, name: str, kind: pa.DataType) -> str | None:
 
 
 def _comparison(
-    kind: str, reference: pa.ChunkedArray, live: pa.ChunkedArray, what: str
+    kind: str,
+    reference: Callable[[], pa.ChunkedArray],
+    live: Callable[[], pa.ChunkedArray],
+    what: str,
 ) -> Comparison:
+    """A feature's comparison; its columns are read and converted only when it is measured."""
     if kind == "categorical":
         return _categorical_comparison(reference, live)
-    return _numeric_comparison(_floats(reference, what), _floats(live, what))
+    return _numeric_comparison(lambda: _floats(reference(), what), lambda: _floats(live(), what))
 
 
 def _training_rows(ctx: StageContext) -> np.ndarray:
@@ -979,7 +1021,10 @@ def _feature_drift(ctx: StageContext) -> dict[str, tuple[DriftOutcome, float | N
             if kind is not None:
                 live = ctx.engine.column(LIVE_FEATURES, name)
                 comparisons[name] = _comparison(
-                    kind, reference.take(train), live, f"feature {name!r}"
+                    kind,
+                    partial(reference.take, train),
+                    _given(live),
+                    f"feature {name!r}",
                 )
         shares = importance_shares(ctx.columns.importance)
         severity = {n: _importance_severity(ctx, shares, n) for n in comparisons}
@@ -1218,11 +1263,11 @@ def residual_shift(
             + sums(live_bins, live_p * (1 - live_p)) / n_l**2
         )
         z = (r_l - r_r) / np.sqrt(var)
-    from scipy import stats  # imported when first needed: it costs a third of a second
+    from scipy.special import ndtr  # normal cdf; ndtr(-|z|) is scipy.stats.norm.sf(|z|)
 
     p = np.where(
         (n_r >= MIN_BIN_ROWS) & (n_l >= MIN_BIN_ROWS) & (var > 0),
-        2 * stats.norm.sf(np.abs(z)),
+        2 * ndtr(-np.abs(z)),
         np.nan,
     )
     observed = sums(live_bins, live_y) / np.maximum(n_l, 1)

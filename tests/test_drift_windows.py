@@ -1,0 +1,62 @@
+"""`drift.measure_windows` (every window sorted and ranked against research) gives exactly
+what `NumericReference.compare` gives each window's finite values sorted on their own."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mlcheck import drift
+
+
+def _reference(values: np.ndarray) -> drift.NumericReference:
+    return drift.NumericReference(drift.finite_sorted(values))
+
+
+def _samples(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Research and live values with ties inside each side and across the sides (rounded to one
+    decimal), a few NaN and infinities on both sides, and live shifted by a quarter sd."""
+    rng = np.random.default_rng(seed)
+    research = np.round(rng.normal(0, 1, 3000), 1)
+    live = np.round(rng.normal(0.25, 1, 5000), 1)
+    research[[5, 9]] = [np.nan, np.inf]
+    live[[0, 7, 11]] = [np.nan, -np.inf, np.inf]
+    return research, live
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_every_window_equals_its_own_comparison(seed: int) -> None:
+    """Windows: every row, contiguous chunks, an interleaved subset, one row, no row."""
+    research, live = _samples(seed)
+    reference = _reference(research)
+    windows = [
+        np.arange(len(live)),
+        *np.array_split(np.arange(len(live)), 7),
+        np.arange(0, len(live), 3),
+        np.array([7]),  # a single infinite value: nothing finite to compare
+        np.array([42]),
+        np.array([], dtype=np.int64),
+    ]
+    got = drift.measure_windows(reference, live, windows)
+    expected = [reference.compare(drift.finite_sorted(live[rows])) for rows in windows]
+    assert got == expected
+
+
+def test_run_ends_equal_a_right_search() -> None:
+    values = np.sort(np.round(np.random.default_rng(4).normal(size=2000), 1))
+    np.testing.assert_array_equal(drift._run_ends(values), np.searchsorted(values, values, "right"))
+    assert drift._run_ends(np.array([])).tolist() == []
+
+
+def test_ranks_equal_two_searches() -> None:
+    """Live values equal to research values (ties) and between them: both counts match."""
+    reference = _reference(np.array([1.0, 2.0, 2.0, 3.0, 5.0]))
+    live = np.array([0.0, 1.0, 2.0, 2.5, 3.0, 5.0, 6.0]) - reference.centre
+    at, before = reference.ranks(live)
+    assert at.tolist() == np.searchsorted(reference.values, live, "right").tolist()
+    assert before.tolist() == np.searchsorted(reference.values, live, "left").tolist()
+
+
+def test_an_empty_reference_gives_nothing_to_compare() -> None:
+    reference = _reference(np.array([np.nan]))
+    assert drift.measure_windows(reference, np.array([1.0, 2.0]), [np.arange(2)]) == [None]
