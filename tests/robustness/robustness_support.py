@@ -278,7 +278,7 @@ class Project:
 
 
 def write_file(path: Path, content: File) -> None:
-    """A table by its extension (csv, parquet, feather, jsonl); bytes and text as they are."""
+    """A table by its extension (csv, parquet, feather); bytes and text as they are."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(content, bytes):
         path.write_bytes(content)
@@ -290,15 +290,8 @@ def write_file(path: Path, content: File) -> None:
         pq.write_table(content, str(path))
     elif path.suffix in (".feather", ".arrow"):
         feather.write_feather(content, str(path))
-    elif path.suffix == ".jsonl":
-        path.write_text(table_to_jsonl(content), encoding="utf-8")
     else:
         raise AssertionError(f"no writer for {path.name}")
-
-
-def table_to_jsonl(table: pa.Table) -> str:
-    rows = table.to_pylist()
-    return "".join(json.dumps(row, default=str) + "\n" for row in rows)
 
 
 def csv_bytes(table: pa.Table) -> bytes:

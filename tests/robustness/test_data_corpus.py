@@ -243,8 +243,8 @@ def corrupt_feather(p: Project) -> None:
 
 def malformed_jsonl(p: Project) -> None:
     """production predictions.jsonl ends in the middle of a JSON object."""
-    move(p, "production/predictions.parquet", "production/predictions.jsonl")
-    p.files["production/predictions.jsonl"] = '{"application_id": 1, "p_default": 0.5}\n{"applic\n'
+    rows = '{"application_id": 1, "p_default": 0.5}\n{"applic\n'
+    move(p, "production/predictions.parquet", "production/predictions.jsonl", rows)
 
 
 def mixed_types_jsonl(p: Project) -> None:
