@@ -13,9 +13,11 @@ Slots are dotted names: `research.raw.<name>`, `production.raw.<name>`, `researc
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, TypeVar
 
 import numpy as np
@@ -87,6 +89,22 @@ class KeyJoin:
     def matched(self) -> int:
         return len(self.left_rows)
 
+    @cached_property
+    def aligned(self) -> bool:
+        """Every row of each side pairs with the row at the same position on the other (same
+        keys in the same order): a column of one side then lines up with the other as it is."""
+        unmatched = (
+            self.left_only,
+            self.right_only,
+            self.left_duplicate_rows,
+            self.right_duplicate_rows,
+            self.left_null_rows,
+            self.right_null_rows,
+        )
+        if any(len(rows) for rows in unmatched):
+            return False
+        return bool(np.array_equal(self.right_rows, np.arange(len(self.right_rows))))
+
 
 @dataclass
 class LocalEngine:
@@ -96,6 +114,10 @@ class LocalEngine:
     on_read: Callable[[str], None] | None = None
     _tables: dict[tuple[object, ...], pa.Table] = field(default_factory=dict)
     _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    # Checks may ask from several threads (parallel_map): one lock per question, so a question
+    # is answered once while others are answered alongside it.
+    _locks: dict[tuple[Any, ...], threading.RLock] = field(default_factory=dict)
+    _locks_guard: threading.Lock = field(default_factory=threading.Lock)
 
     # ---- slots
 
@@ -134,9 +156,16 @@ class LocalEngine:
 
     def memo(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
         """Compute once per run; shared by every check and stage that asks the same question."""
-        if key not in self._memo:
-            self._memo[key] = compute()
+        if key in self._memo:
+            return self._memo[key]
+        with self._lock_for(key):
+            if key not in self._memo:
+                self._memo[key] = compute()
         return self._memo[key]
+
+    def _lock_for(self, key: tuple[Any, ...]) -> threading.RLock:
+        with self._locks_guard:
+            return self._locks.setdefault(key, threading.RLock())
 
     # ---- derived
 
@@ -167,13 +196,17 @@ class LocalEngine:
 
     def _read(self, spec: SourceSpec, label: str) -> pa.Table:
         ident = source_identity(spec, self.checklist)
+        with self._lock_for(("read", *ident)):
+            self._read_once(ident, spec, label)
+        return select_declared(self._tables[ident], spec, self.checklist, label)
+
+    def _read_once(self, ident: tuple[object, ...], spec: SourceSpec, label: str) -> None:
         if ident not in self._tables:
             if self.on_read:
                 self.on_read(label)
             # one read serves every slot this source backs: the union of their columns
             full = shared_read_spec(spec, self.checklist)
             self._tables[ident] = read_source(full, self.checklist, label)
-        return select_declared(self._tables[ident], spec, self.checklist, label)
 
     def _refuse_nested_keys(self, slot: str, table: pa.Table) -> pa.Table:
         """A key holding lists or records is an input error (exit 2): rows cannot be matched or

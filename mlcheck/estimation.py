@@ -32,6 +32,7 @@ from mlcheck.metrics import (
     Estimate,
     Metric,
     affordable_resamples,
+    midranks,
     z_value,
 )
 
@@ -130,9 +131,7 @@ def _div(num: float, den: float) -> float:
 
 
 def _midranks(score: np.ndarray) -> np.ndarray:
-    from scipy.stats import rankdata
-
-    return np.asarray(rankdata(score), dtype=np.float64)
+    return midranks(score)  # scipy.stats.rankdata's ranks, without importing scipy.stats
 
 
 def _delta_method_se(form: _LinearForm, p: np.ndarray) -> float:

@@ -253,3 +253,13 @@ def test_sort_key_keeps_sorted_rows_without_an_order() -> None:
     assert sort_key(chunked([1, 2, 2, 5])).order is None
     shuffled = sort_key(chunked([5, 1, 3]))
     assert shuffled.values.tolist() == [1, 3, 5] and shuffled.order.tolist() == [1, 2, 0]
+
+
+def test_aligned_only_when_every_row_pairs_with_its_own_position() -> None:
+    """Same keys in the same order: aligned. Shuffled, a key missing or repeated: not."""
+    keys = chunked([3, 1, 2])
+    assert merge_join(("k",), sort_key(keys), sort_key(chunked([3, 1, 2]))).aligned
+    assert join_keys(("k",), [keys], [chunked([3, 1, 2])]).aligned
+    assert not merge_join(("k",), sort_key(keys), sort_key(chunked([1, 2, 3]))).aligned
+    assert not merge_join(("k",), sort_key(keys), sort_key(chunked([3, 1]))).aligned
+    assert not merge_join(("k",), sort_key(keys), sort_key(chunked([3, 1, 2, 2]))).aligned

@@ -79,6 +79,8 @@ def _lookup(
         if slot == base:
             return values
         join = ctx.engine.join(base, slot)
+        if join.aligned:  # same keys in the same order: nothing to rearrange
+            return values
         index = np.full(ctx.engine.num_rows(base), -1, dtype=np.int64)
         index[join.left_rows] = join.right_rows
         return values.take(pa.array(index, mask=index < 0))
@@ -1507,10 +1509,16 @@ def _steady_feature_residuals(
 ) -> tuple[dict[str, FeatureBins], dict[str, Residuals], dict[str, np.ndarray]]:
     """Residual shifts per bin of every feature PERF002 found steady, BH across all bins."""
     steady = [n for n, (o, _) in _feature_drift(ctx).items() if _outcome_status(o) is Status.PASS]
-    tested = {n: b for n in steady if (b := _feature_bins(ctx, n, data)) is not None}
-    results = {
-        n: _concept_residuals(data, b.research, b.live, len(b.labels)) for n, b in tested.items()
-    }
+
+    def measure(name: str) -> tuple[FeatureBins, Residuals] | None:
+        bins = _feature_bins(ctx, name, data)
+        if bins is None:
+            return None
+        return bins, _concept_residuals(data, bins.research, bins.live, len(bins.labels))
+
+    found = dict(zip(steady, parallel_map(measure, steady), strict=True))  # a feature per thread
+    tested = {n: f[0] for n, f in found.items() if f is not None}
+    results = {n: f[1] for n, f in found.items() if f is not None}
     flat = [r.p_value for r in results.values()]
     adjusted = drift.benjamini_hochberg(np.concatenate(flat) if flat else np.array([]))
     return tested, results, _split_like(adjusted, results)

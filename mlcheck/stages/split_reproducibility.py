@@ -139,6 +139,8 @@ def key_values(ctx: StageContext, slot: str, rows: np.ndarray) -> list[Any]:
 def aligned(ctx: StageContext, slot: str, other: str, column: str) -> pa.ChunkedArray:
     """`column` of `other` for each row of `slot`, matched on the key (null where unmatched)."""
     join = ctx.engine.join(slot, other)
+    if join.aligned:  # same keys in the same order: nothing to rearrange
+        return ctx.engine.column(other, column)
     index = np.full(ctx.engine.num_rows(slot), -1, dtype=np.int64)
     index[join.left_rows] = join.right_rows
     return ctx.engine.column(other, column).take(pa.array(index, mask=index < 0))
