@@ -104,19 +104,6 @@ class NumericReference:
         at, before = self.ranks(distinct)
         return self._drift(distinct, at, before, live_count, m)
 
-    def compare_ranked(
-        self, centred_sorted: np.ndarray, at: np.ndarray, before: np.ndarray
-    ) -> NumericDrift | None:
-        """`compare` of SORTED live values already centred (minus `centre`) and ranked: `at`
-        and `before` are `ranks` of each value (so no search is needed here)."""
-        m = len(centred_sorted)
-        if self.n == 0 or m == 0:
-            return None
-        last = np.flatnonzero(np.append(centred_sorted[1:] != centred_sorted[:-1], True))
-        if len(last) == m:  # every value distinct (continuous features): nothing to pick
-            return self._drift(centred_sorted, at, before, last + 1, m)
-        return self._drift(centred_sorted[last], at[last], before[last], last + 1, m)
-
     def ranks(self, centred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """n·F_ref(v) and n·F_ref(v-) for SORTED centred values v: research values <= v, < v.
 
@@ -124,8 +111,10 @@ class NumericReference:
         the research value just below `at` is v itself), and only those are searched again.
         """
         at = np.searchsorted(self.values, centred, side="right")
-        tied = self.values[np.maximum(at - 1, 0)] == centred
-        tied &= at > 0
+        # at == 0 reads values[-1], the largest, which cannot equal a v below every value.
+        tied = np.flatnonzero(self.values[at - 1] == centred)
+        if len(tied) == 0:
+            return at, at
         before = at.copy()
         before[tied] = np.searchsorted(self.values, centred[tied], side="left")
         return at, before
@@ -160,7 +149,7 @@ class NumericReference:
         """The distinct live values (centred) and how many live values are <= each."""
         live = np.asarray(live_sorted, dtype=np.float64) - self.centre
         last = np.flatnonzero(np.append(live[1:] != live[:-1], True))  # last of each value
-        return live[last], last + 1
+        return (live if len(last) == len(live) else live[last]), last + 1
 
     def _ks(self, at: np.ndarray, before: np.ndarray, live_cdf: np.ndarray) -> float:
         # max |F_ref(v_j) - F_live(v_j)| and max |F_ref(v_j-) - F_live(v_j-)|, F_live(v_0-) = 0;
@@ -257,24 +246,18 @@ def measure_windows(
     reference: NumericReference, live: np.ndarray, windows: Sequence[np.ndarray]
 ) -> list[NumericDrift | None]:
     """`reference.compare` of the finite live values at each window's rows (row indices into
-    `live`, which may hold NaN or infinities): the whole window and each chunk.
-
-    Each window is sorted once and ranked against the research sample with one binary search
-    per value (`NumericReference.ranks`); a window of every row needs no gather.
-    """
-    if reference.n == 0:
-        return [None] * len(windows)
+    `live`, which may hold NaN or infinities): the whole window and each chunk. A window of
+    every row needs no gather; only distinct values are searched in the research sample."""
     live = np.asarray(live, dtype=np.float64)
     finite = np.isfinite(live)
     everything = bool(finite.all())
     results: list[NumericDrift | None] = []
     for rows in windows:
         if _every_row(rows, len(live)):
-            values = np.sort(live if everything else live[finite])
+            values = live if everything else live[finite]
         else:
-            values = np.sort(live[rows if everything else rows[finite[rows]]])
-        values -= reference.centre  # after sorting: subtracting a constant keeps the order
-        results.append(reference.compare_ranked(values, *reference.ranks(values)))
+            values = live[rows if everything else rows[finite[rows]]]
+        results.append(reference.compare(np.sort(values)))
     return results
 
 

@@ -49,6 +49,19 @@ def parallel_map(function: Callable[[T], R], items: Sequence[T]) -> list[R]:
 ArrowValues = TypeVar("ArrowValues", pa.Array, pa.ChunkedArray)
 
 
+def _last_reader(slot: str) -> str | None:
+    """The last stage that reads a slot; None for slots read until the end. Stage 1 compares
+    raw sources only; production's features, splits and predictions are last read by the
+    parity stages 2-4; stages 5-6 read research and production.live."""
+    if ".raw." in slot:
+        return "data_reproducibility"
+    if slot == "production.splits":
+        return "split_reproducibility"
+    if slot in ("production.features", "production.predictions"):
+        return "prediction_mismatch"
+    return None
+
+
 def slot_specs(checklist: Checklist) -> dict[str, SourceSpec | dict[str, SourceSpec]]:
     """Every declared slot of the checklist, by dotted name."""
     slots: dict[str, SourceSpec | dict[str, SourceSpec]] = {}
@@ -166,6 +179,25 @@ class LocalEngine:
     def _lock_for(self, key: tuple[Any, ...]) -> threading.RLock:
         with self._locks_guard:
             return self._locks.setdefault(key, threading.RLock())
+
+    def release_after(self, stage: str) -> None:
+        """Forget the tables (and everything computed from them) that no stage after `stage`
+        reads, so a run's memory is the largest stage's working set rather than every input at
+        once. A slot asked for again is simply read again: releasing never changes a result."""
+        slots = {slot for slot in slot_specs(self.checklist) if _last_reader(slot) == stage}
+        if not slots:
+            return
+        with self._locks_guard:
+            for key in [k for k in self._memo if any(part in slots for part in k)]:
+                del self._memo[key]
+        kept = {
+            source_identity(spec, self.checklist)
+            for slot, specs in slot_specs(self.checklist).items()
+            if slot not in slots
+            for spec in (specs.values() if isinstance(specs, dict) else [specs])
+        }
+        for ident in [i for i in self._tables if i not in kept]:
+            del self._tables[ident]
 
     # ---- derived
 

@@ -87,6 +87,7 @@ def run_checklist(
             continue
         result = _run_stage(stage, plan[stage], checklist, engine, registry, options, progress)
         results.append(result)
+        engine.release_after(stage)  # inputs no later stage reads: memory for the next ones
         if blocks(result, options) and not options.keep_going:
             stopped_at = stage
     verdict = "not_ready" if any(blocks(s, options) for s in results) else "ready"

@@ -263,3 +263,30 @@ def test_aligned_only_when_every_row_pairs_with_its_own_position() -> None:
     assert not merge_join(("k",), sort_key(keys), sort_key(chunked([1, 2, 3]))).aligned
     assert not merge_join(("k",), sort_key(keys), sort_key(chunked([3, 1]))).aligned
     assert not merge_join(("k",), sort_key(keys), sort_key(chunked([3, 1, 2, 2]))).aligned
+
+
+def test_release_after_forgets_only_what_no_later_stage_reads(tmp_path: Path) -> None:
+    """raw.a is its own file; raw.b shares features' file. After stage 1 the raw-only table and
+    every memo about raw slots are dropped, the shared file stays; asking again reads again."""
+    table = pa.table({"id": [1, 2, 3], "x": [0.5, 1.5, 2.5]})
+    for name in ("a.parquet", "f.parquet"):
+        pq.write_table(table, tmp_path / name)
+    side = {"raw": {"a": {"path": "a.parquet"}, "b": {"path": "f.parquet"}}}
+    doc = {
+        "version": 1,
+        "key": "id",
+        "research": {**side, "features": {"path": "f.parquet"}},
+        "production": {**side, "features": {"path": "f.parquet"}},
+    }
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+    engine = LocalEngine(load_checklist(tmp_path / "c.yaml"))
+    join = engine.join("research.raw.a", "production.raw.a")
+    features = engine.table("research.features")
+    engine.table("research.raw.b")
+    assert len(engine._tables) == 2  # a.parquet and f.parquet, each read once
+    engine.release_after("feature_parity")  # nothing is last read by stage 2
+    assert engine.join("research.raw.a", "production.raw.a") is join
+    engine.release_after("data_reproducibility")
+    assert not any("research.raw.a" in key or "research.raw.b" in key for key in engine._memo)
+    assert len(engine._tables) == 1 and engine.table("research.features") is features
+    assert engine.join("research.raw.a", "production.raw.a").matched == 3  # read again
