@@ -276,6 +276,23 @@ class LocalEngine:
             )
         return join_keys(cols, left_keys, right_keys)
 
+    def entity_codes(self, slot: str) -> np.ndarray:
+        """Dense int64 codes of a slot's key per row (equal keys, equal codes; -1 for a null
+        key part). A single integer key is ranked from its sorted copy (shared with the joins)
+        instead of hashing every key."""
+        cols = tuple(self.key(slot) or ())
+        if not cols:
+            raise InputError(f"{slot}: no key declared; add `key:` to the checklist")
+
+        def compute() -> np.ndarray:
+            keys = [self.column(slot, c) for c in cols]
+            if _mergeable(keys, keys):
+                return self._sorted_key(slot, cols[0]).dense_codes()
+            return key_codes(keys, [k.slice(0, 0) for k in keys])[0]
+
+        result: np.ndarray = self.memo(("entity_codes", slot, cols), compute)
+        return result
+
     def _sorted_key(self, slot: str, column: str) -> SortedKey:
         """A slot's integer key sorted once per run and shared by every join of that slot."""
         return self.memo(("sorted_key", slot, column), lambda: sort_key(self.column(slot, column)))
@@ -294,6 +311,16 @@ class SortedKey:
 
     def rows(self, positions: np.ndarray) -> np.ndarray:
         return positions if self.order is None else self.order[positions]
+
+    def dense_codes(self) -> np.ndarray:
+        """Per row, the rank of its key among the distinct keys (0, 1, ...)."""
+        ranks = np.zeros(len(self.values), dtype=np.int64)
+        np.cumsum(self.values[1:] != self.values[:-1], out=ranks[1:])
+        if self.order is None:
+            return ranks
+        codes = np.empty_like(ranks)
+        codes[self.order] = ranks
+        return codes
 
 
 def _mergeable(left: list[pa.ChunkedArray], right: list[pa.ChunkedArray]) -> bool:

@@ -25,7 +25,6 @@ from mlcheck.engine import (
     as_text,
     decoded,
     dictionary_encoded,
-    key_codes,
     key_table,
 )
 from mlcheck.registry import check
@@ -399,6 +398,8 @@ def split_spread(entity: np.ndarray, split: np.ndarray, is_holdout: np.ndarray) 
     """Distinct splits per entity from row codes (entity -1 = null, ignored), vectorised."""
     valid = np.flatnonzero(entity >= 0)
     size = int(entity.max(initial=-1)) + 1
+    if size == len(valid):  # every entity on one row (unique keys): no counting needed
+        return _one_row_each(entity, split, is_holdout, valid, size)
     width = len(is_holdout)
     pairs, _ = distinct_counts(entity[valid] * width + (split[valid] + 1))
     owner, bit = pairs // width, pairs % width
@@ -411,6 +412,26 @@ def split_spread(entity: np.ndarray, split: np.ndarray, is_holdout: np.ndarray) 
         splits=np.bincount(owner, minlength=size),
         holdout=np.bincount(owner, weights=is_holdout[bit], minlength=size).astype(np.int64),
         rows=np.bincount(entity[valid], minlength=size),
+        mask=mask,
+        first_row=first,
+    )
+
+
+def _one_row_each(
+    entity: np.ndarray, split: np.ndarray, is_holdout: np.ndarray, valid: np.ndarray, size: int
+) -> Spread:
+    """`split_spread` when no two rows share an entity: each entity is in its row's split."""
+    own = split[valid] + 1  # bit 0 stands for a null split, as in split_spread
+    by_entity = np.empty(size, dtype=np.int64)
+    by_entity[entity[valid]] = own
+    first = np.empty(size, dtype=np.int64)
+    first[entity[valid]] = valid
+    mask = np.left_shift(1, by_entity) if len(is_holdout) <= 62 else np.zeros(size, np.int64)
+    one = np.broadcast_to(np.int64(1), (size,))  # read-only, allocates nothing
+    return Spread(
+        splits=one,
+        holdout=is_holdout[by_entity].astype(np.int64),
+        rows=one,
         mask=mask,
         first_row=first,
     )
@@ -460,8 +481,7 @@ def keys_in_several_splits(ctx: StageContext) -> Iterator[Finding]:
     limit = ctx.config.max_leaked_keys
     for side in SIDES:
         slot = f"{side}.splits"
-        keys = [ctx.engine.column(slot, c) for c in ctx.engine.key(slot) or []]
-        entity, _ = key_codes(keys, [k.slice(0, 0) for k in keys])
+        entity = ctx.engine.entity_codes(slot)
         spread = split_spread(entity, codes.side(side), is_holdout)
         leaked = np.flatnonzero((spread.splits > 1) & (spread.holdout > 0))
         n = len(leaked)
