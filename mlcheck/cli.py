@@ -322,13 +322,16 @@ def _progress(*, enabled: bool) -> Iterator[Progress]:
         yield Progress()
         return
     with err.status(Text("mlcheck: starting"), spinner="dots") as status:
+        stage = [""]  # the stage running, kept while it reads its sources
 
-        def update(text: str) -> None:
-            status.update(Text(f"mlcheck: {text}"))
+        def on_stage(name: str) -> None:
+            stage[0] = f"running {name}"
+            status.update(Text(f"mlcheck: {stage[0]}"))
 
-        yield Progress(
-            on_stage=lambda s: update(f"running {s}"), on_read=lambda s: update(f"reading {s}")
-        )
+        def on_read(slot: str) -> None:
+            status.update(Text(f"mlcheck: {stage[0] + ': ' if stage[0] else ''}reading {slot}"))
+
+        yield Progress(on_stage=on_stage, on_read=on_read)
 
 
 def _write(text: str, path: Path | None) -> None:
