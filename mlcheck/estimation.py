@@ -58,7 +58,19 @@ class Calibrator:
     probabilities: np.ndarray
 
     def __call__(self, score: np.ndarray) -> np.ndarray:
-        return np.interp(np.asarray(score, dtype=np.float64), self.scores, self.probabilities)
+        score = np.asarray(score, dtype=np.float64)
+        if len(score) < _SORT_BEFORE_INTERP:
+            return np.interp(score, self.scores, self.probabilities)
+        # np.interp starts each search from the previous one: in score order it walks the
+        # research scores once instead of a cold binary search per row (3-4x at a million).
+        order = np.argsort(score)
+        out = np.empty_like(score)
+        out[order] = np.interp(score[order], self.scores, self.probabilities)
+        return out
+
+
+# Rows from which sorting them first makes `Calibrator.__call__` faster.
+_SORT_BEFORE_INTERP = 1 << 16
 
 
 def fit_calibrator(score: np.ndarray, labels: np.ndarray) -> Calibrator:

@@ -133,3 +133,14 @@ def test_estimate_tracks_performance_under_covariate_shift() -> None:
         found = E.estimate(accuracy, live, pred, calibrator(live), 0.99)
         realized = M.compute(accuracy, M.Outcomes(truth, live, pred))
         assert found.lower <= realized <= found.upper, a
+
+
+def test_calibrating_many_rows_sorted_first_gives_the_same_probabilities() -> None:
+    """Past the size where rows are sorted before interpolating: every probability equals
+    np.interp's, row by row (NaN scores stay NaN, scores outside the range are clipped)."""
+    rng = np.random.default_rng(12)
+    calibrator = E.Calibrator(np.sort(rng.random(500)), np.sort(rng.random(500)))
+    scores = rng.uniform(-0.1, 1.1, E._SORT_BEFORE_INTERP + 7)
+    scores[:2] = np.nan
+    expected = np.interp(scores, calibrator.scores, calibrator.probabilities)
+    np.testing.assert_array_equal(calibrator(scores), expected)
