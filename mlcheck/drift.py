@@ -332,8 +332,13 @@ def shared_codes(
 ) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     """Integer codes of two categorical samples over one shared dictionary; -1 marks a null.
 
-    Counting a subset (a chunk) is then one `np.bincount` of its codes.
+    Counting a subset (a chunk) is then one `np.bincount` of its codes. The dictionary lists
+    the values present in first-seen order (research rows first), as dictionary-encoding the
+    concatenated values gives.
     """
+    coded = _dictionary_codes(reference, live)
+    if coded is not None:
+        return coded
     reference, live = _plain(reference), _plain(live)
     if reference.type != live.type:
         reference, live = _as_text(reference), _as_text(live)
@@ -342,6 +347,49 @@ def shared_codes(
     codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
     split = len(reference)
     return encoded.dictionary, codes[:split], codes[split:]
+
+
+def _dictionary_codes(
+    reference: pa.ChunkedArray | pa.Array, live: pa.ChunkedArray | pa.Array
+) -> tuple[pa.Array, np.ndarray, np.ndarray] | None:
+    """`shared_codes` of two dictionary-encoded samples without decoding a row: the chunks'
+    dictionaries are unified and the codes renumbered in first-seen order. None for another
+    layout or a dictionary holding a null entry."""
+    chunks = _chunks_of(reference) + _chunks_of(live)
+    if not chunks or len({c.type for c in chunks}) != 1:
+        return None
+    kind = chunks[0].type
+    if not pa.types.is_dictionary(kind) or not pa.types.is_signed_integer(kind.index_type):
+        return None
+    unified = pa.chunked_array(chunks, type=kind).unify_dictionaries()
+    dictionary = unified.chunk(0).dictionary
+    if dictionary.null_count:
+        return None
+    codes = np.concatenate(
+        [
+            np.asarray(c.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+            for c in unified.chunks
+        ]
+    )
+    order = _first_seen(codes, len(dictionary))
+    renumber = np.full(len(dictionary) + 1, -1, dtype=np.int64)  # the extra slot keeps -1 at -1
+    renumber[order] = np.arange(len(order))
+    codes = renumber[codes]
+    split = len(reference)
+    return dictionary.take(pa.array(order, type=pa.int64())), codes[:split], codes[split:]
+
+
+def _first_seen(codes: np.ndarray, size: int) -> np.ndarray:
+    """The codes present, ordered by their first row. Categories usually all show up early, so
+    growing heads of the rows are searched before (at worst) all of them."""
+    present = np.count_nonzero(np.bincount(codes[codes >= 0], minlength=size))
+    length = 1 << 12
+    while True:
+        values, first = np.unique(codes[:length], return_index=True)
+        first, values = first[values >= 0], values[values >= 0]
+        if len(values) == present or length >= len(codes):
+            return values[np.argsort(first)]
+        length <<= 3
 
 
 def category_counts(codes: np.ndarray, size: int) -> np.ndarray:

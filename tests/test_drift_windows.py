@@ -4,6 +4,7 @@ what `NumericReference.compare` gives each window's finite values sorted on thei
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from mlcheck import drift
@@ -60,3 +61,28 @@ def test_ranks_equal_two_searches() -> None:
 def test_an_empty_reference_gives_nothing_to_compare() -> None:
     reference = _reference(np.array([np.nan]))
     assert drift.measure_windows(reference, np.array([1.0, 2.0]), [np.arange(2)]) == [None]
+
+
+def _dictionary_chunk(rng: np.random.Generator, n: int, words: list[str]) -> pa.Array:
+    """n rows over `words` in a shuffled dictionary of its own, about 10% null."""
+    dictionary = pa.array(list(rng.permutation(words)))
+    indices = pa.array(rng.integers(0, len(words), n).astype(np.int32), mask=rng.random(n) < 0.1)
+    return pa.DictionaryArray.from_arrays(indices, dictionary)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_dictionary_columns_code_like_their_decoded_values(seed: int) -> None:
+    """Research in two chunks and live in one, each chunk with its own dictionary order and a
+    category ("z") that only live has: the unified-dictionary path gives the same dictionary
+    (first-seen order) and codes as dictionary-encoding the decoded strings."""
+    rng = np.random.default_rng(seed)
+    words = ["b", "a", "c", "héllo ✓"]
+    reference = pa.chunked_array(
+        [_dictionary_chunk(rng, 3000, words), _dictionary_chunk(rng, 5, words)]
+    )
+    live = pa.chunked_array([_dictionary_chunk(rng, 4000, [*words, "z"])])
+    fast = drift.shared_codes(reference, live)
+    decoded = drift.shared_codes(reference.cast(pa.string()), live.cast(pa.string()))
+    assert fast[0].equals(decoded[0])
+    np.testing.assert_array_equal(fast[1], decoded[1])
+    np.testing.assert_array_equal(fast[2], decoded[2])
