@@ -21,3 +21,20 @@ def test_importing_the_cli_loads_no_heavy_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert json.loads(result.stdout) == []
+
+
+def _exit_in_child(code: str) -> subprocess.CompletedProcess[str]:
+    script = f"from mlcheck.entry import _exit_now; print('report', end=''); _exit_now({code})"
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=60
+    )
+
+
+def test_exit_skips_teardown_but_keeps_output_and_code() -> None:
+    """The entry leaves with os._exit: unflushed output still arrives, the exit code is kept;
+    SystemExit's other forms (None, a message) mean 0 and 1 as they would."""
+    done = _exit_in_child("3")
+    assert (done.returncode, done.stdout) == (3, "report")
+    assert _exit_in_child("None").returncode == 0
+    failed = _exit_in_child("'bad news'")
+    assert (failed.returncode, failed.stderr) == (1, "bad news\n")
