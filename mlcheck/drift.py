@@ -88,7 +88,8 @@ class NumericReference:
         self.n = len(values)
         self.centre = float(values[self.n // 2]) if self.n else 0.0
         self.values = values - self.centre
-        self.prefix = np.concatenate([[0.0], np.cumsum(self.values)])
+        self.prefix = np.zeros(self.n + 1)
+        np.cumsum(self.values, out=self.prefix[1:])
         self.sd = float(np.std(values, ddof=1)) if self.n > 1 else 0.0
         # G at every research value, so a crossing point costs no search per comparison. For
         # the sorted values themselves, searchsorted(side="right") is the end of each value's run.
@@ -97,10 +98,15 @@ class NumericReference:
 
     def compare(self, live_sorted: np.ndarray) -> NumericDrift | None:
         """KS, its p-value and the normalised Wasserstein distance to a SORTED live sample."""
-        m = len(live_sorted)
+        centred = np.asarray(live_sorted, dtype=np.float64) - self.centre
+        return self.compare_centred(centred)
+
+    def compare_centred(self, centred: np.ndarray) -> NumericDrift | None:
+        """`compare` of SORTED live values minus `centre` (an array this call may reuse)."""
+        m = len(centred)
         if self.n == 0 or m == 0:
             return None
-        distinct, live_count = self._steps(live_sorted)
+        distinct, live_count = self._steps_centred(centred)
         at, before = self.ranks(distinct)
         return self._drift(distinct, at, before, live_count, m)
 
@@ -147,8 +153,14 @@ class NumericReference:
 
     def _steps(self, live_sorted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The distinct live values (centred) and how many live values are <= each."""
-        live = np.asarray(live_sorted, dtype=np.float64) - self.centre
-        last = np.flatnonzero(np.append(live[1:] != live[:-1], True))  # last of each value
+        return self._steps_centred(np.asarray(live_sorted, dtype=np.float64) - self.centre)
+
+    @staticmethod
+    def _steps_centred(live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        is_last = np.empty(len(live), dtype=bool)  # the last of each run of equal values
+        np.not_equal(live[1:], live[:-1], out=is_last[:-1])
+        is_last[-1:] = True
+        last = np.flatnonzero(is_last)
         return (live if len(last) == len(live) else live[last]), last + 1
 
     def _ks(self, at: np.ndarray, before: np.ndarray, live_cdf: np.ndarray) -> float:
@@ -257,7 +269,9 @@ def measure_windows(
             values = live if everything else live[finite]
         else:
             values = live[rows if everything else rows[finite[rows]]]
-        results.append(reference.compare(np.sort(values)))
+        ordered = np.sort(values)
+        ordered -= reference.centre  # sorting first: subtracting a constant keeps the order
+        results.append(reference.compare_centred(ordered))
     return results
 
 
