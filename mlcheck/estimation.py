@@ -29,6 +29,7 @@ import numpy as np
 from mlcheck.metrics import (
     BLOCK_CELLS,
     LOG_LOSS_EPS,
+    METRICS,
     Estimate,
     Metric,
     affordable_resamples,
@@ -36,16 +37,8 @@ from mlcheck.metrics import (
     z_value,
 )
 
-ESTIMABLE = (
-    "roc_auc",
-    "average_precision",
-    "accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "log_loss",
-    "brier",
-)
+# Every binary metric can be estimated from calibrated probabilities; derived, not repeated.
+ESTIMABLE = tuple(name for (task, name) in METRICS if task == "binary")
 
 
 @dataclass(frozen=True)
