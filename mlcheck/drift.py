@@ -13,6 +13,7 @@ Both apply at every sample size: there is no switch of method at a row count.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -116,7 +117,7 @@ class NumericReference:
         One binary search: the two counts differ only where v equals a research value (then
         the research value just below `at` is v itself), and only those are searched again.
         """
-        at = np.searchsorted(self.values, centred, side="right")
+        at = self._at(centred)
         # at == 0 reads values[-1], the largest, which cannot equal a v below every value.
         tied = np.flatnonzero(self.values[at - 1] == centred)
         if len(tied) == 0:
@@ -124,6 +125,20 @@ class NumericReference:
         before = at.copy()
         before[tied] = np.searchsorted(self.values, centred[tied], side="left")
         return at, before
+
+    def _at(self, centred: np.ndarray) -> np.ndarray:
+        """Research values <= each SORTED centred value. Against a live sample as large as a
+        good part of the research one, merging the two sorted runs (a stable sort of their
+        concatenation is one linear merge) beats a binary search per value, about two to one."""
+        m = len(centred)
+        if m * 4 < self.n:
+            return np.searchsorted(self.values, centred, side="right")
+        # Research first: a live value lands after every research value equal to it, so its
+        # position in the merge is (research values <= it) + (live values before it).
+        merged = np.argsort(np.concatenate((self.values, centred)), kind="stable")
+        at = np.flatnonzero(merged >= self.n)
+        at -= np.arange(m)
+        return at
 
     def _drift(
         self,
@@ -258,21 +273,104 @@ def measure_windows(
     reference: NumericReference, live: np.ndarray, windows: Sequence[np.ndarray]
 ) -> list[NumericDrift | None]:
     """`reference.compare` of the finite live values at each window's rows (row indices into
-    `live`, which may hold NaN or infinities): the whole window and each chunk. A window of
-    every row needs no gather; only distinct values are searched in the research sample."""
+    `live`, which may hold NaN or infinities): the whole window and each chunk.
+
+    When the windows cover much of the sample, the finite values are ranked once (one argsort,
+    one search of research) and each window takes its slice of that order: sorting a window is
+    then sorting its integer positions in the global order, and no window searches research
+    again. A few small windows are each sorted and searched on their own instead."""
     live = np.asarray(live, dtype=np.float64)
     finite = np.isfinite(live)
     everything = bool(finite.all())
-    results: list[NumericDrift | None] = []
-    for rows in windows:
-        if _every_row(rows, len(live)):
-            values = live if everything else live[finite]
-        else:
-            values = live[rows if everything else rows[finite[rows]]]
-        ordered = np.sort(values)
-        ordered -= reference.centre  # sorting first: subtracting a constant keeps the order
-        results.append(reference.compare_centred(ordered))
-    return results
+    values = live if everything else live[finite]
+    # Row -> position in `values`, for windows given as rows of `live`.
+    position = None if everything else np.cumsum(finite) - 1
+    full = [_every_row(rows, len(live)) for rows in windows]
+    partial = sum(len(rows) for rows, whole in zip(windows, full, strict=True) if not whole)
+    if partial * 2 < len(values):
+        return [
+            _measure_alone(reference, values, _positions(rows, finite, position, whole))
+            for rows, whole in zip(windows, full, strict=True)
+        ]
+    ranked = _RankedSample(reference, values)
+    positions = [
+        None if whole else _positions(rows, finite, position, False)
+        for rows, whole in zip(windows, full, strict=True)
+    ]
+    parts = [p for p in positions if p is not None]
+    sliced = iter(ranked.disjoint(parts) or [ranked.gather(p) for p in parts])
+    return [
+        ranked.measure(*(ranked.everything() if p is None else next(sliced))) for p in positions
+    ]
+
+
+def _positions(
+    rows: np.ndarray, finite: np.ndarray, position: np.ndarray | None, whole: bool
+) -> np.ndarray | None:
+    """Positions in the finite values of a window's finite rows; None for every row."""
+    if whole:
+        return None
+    return rows if position is None else position[rows[finite[rows]]]
+
+
+def _measure_alone(
+    reference: NumericReference, values: np.ndarray, positions: np.ndarray | None
+) -> NumericDrift | None:
+    ordered = np.sort(values if positions is None else values[positions])
+    ordered -= reference.centre  # sorting first: subtracting a constant keeps the order
+    return reference.compare_centred(ordered)
+
+
+Ranked = tuple[np.ndarray, np.ndarray, np.ndarray]  # sorted centred values, at, before
+
+
+class _RankedSample:
+    """The finite live values sorted once, with their research ranks; windows are slices."""
+
+    def __init__(self, reference: NumericReference, values: np.ndarray) -> None:
+        self.reference = reference
+        self.order = np.argsort(values)
+        self.sorted = values[self.order]
+        self.sorted -= reference.centre
+        self.at, self.before = reference.ranks(self.sorted)
+
+    def everything(self) -> Ranked:
+        return self.sorted, self.at, self.before
+
+    def gather(self, positions: np.ndarray) -> Ranked:
+        """One window's values in sorted order: its places in the global order, sorted."""
+        place = np.empty(len(self.order), dtype=np.int64)
+        place[self.order] = np.arange(len(self.order))
+        places = np.sort(place[positions])
+        return self.sorted[places], self.at[places], self.before[places]
+
+    def disjoint(self, windows: list[np.ndarray]) -> list[Ranked] | None:
+        """Every window at once when no position is in two windows (chunks): a stable sort of
+        the window labels in value order groups each window's values, still in value order.
+        None when windows overlap."""
+        label_type = np.int8 if len(windows) < 127 else np.int32  # int8 sorts by radix
+        label = np.full(len(self.order), -1, dtype=label_type)
+        for number, positions in enumerate(windows):  # windows, not rows
+            label[positions] = number
+        sizes = np.bincount(label[label != -1].astype(np.int64), minlength=len(windows))
+        if sizes.tolist() != [len(p) for p in windows]:
+            return None  # a position was labelled twice
+        grouped = np.argsort(label[self.order], kind="stable")[len(self.order) - int(sizes.sum()) :]
+        values, at, before = self.sorted[grouped], self.at[grouped], self.before[grouped]
+        bounds = np.concatenate(([0], np.cumsum(sizes)))
+        return [(values[a:b], at[a:b], before[a:b]) for a, b in itertools.pairwise(bounds)]
+
+    def measure(
+        self, values: np.ndarray, at: np.ndarray, before: np.ndarray
+    ) -> NumericDrift | None:
+        m = len(values)
+        if self.reference.n == 0 or m == 0:
+            return None
+        distinct, live_count = NumericReference._steps_centred(values)
+        last = live_count - 1  # equal values share their ranks: the run's last speaks for it
+        if len(last) != m:
+            at, before = at[last], before[last]
+        return self.reference._drift(distinct, at, before, live_count, m)
 
 
 def _every_row(rows: np.ndarray, n: int) -> bool:

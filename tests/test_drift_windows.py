@@ -86,3 +86,30 @@ def test_dictionary_columns_code_like_their_decoded_values(seed: int) -> None:
     assert fast[0].equals(decoded[0])
     np.testing.assert_array_equal(fast[1], decoded[1])
     np.testing.assert_array_equal(fast[2], decoded[2])
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_disjoint_chunks_and_small_windows_equal_their_own_comparisons(seed: int) -> None:
+    """The three ways windows are measured give the same answers: disjoint chunks grouped in
+    one pass (shuffled rows, as weekly chunks of unsorted timestamps are), overlapping windows
+    gathered one by one, and windows too small to rank the whole sample for."""
+    research, live = _samples(seed)
+    reference = _reference(research)
+    shuffled = np.random.default_rng(seed).permutation(len(live))
+    chunks = [np.sort(part) for part in np.array_split(shuffled, 9)]
+    layouts = {
+        "disjoint": [np.arange(len(live)), *chunks],
+        "overlapping": [*chunks, chunks[0][:100], np.arange(len(live))],
+        "small": [chunks[1][:50], np.array([3, 3, 4]), chunks[2][:10]],
+    }
+    for windows in layouts.values():
+        got = drift.measure_windows(reference, live, windows)
+        assert got == [reference.compare(drift.finite_sorted(live[rows])) for rows in windows]
+
+
+def test_merged_ranks_equal_a_right_search() -> None:
+    """A live sample large against research is ranked by merging the two sorted runs."""
+    reference = _reference(np.round(np.random.default_rng(7).normal(size=500), 1))
+    live = np.sort(np.round(np.random.default_rng(8).normal(size=4000), 1)) - reference.centre
+    merged = reference._at(live)
+    np.testing.assert_array_equal(merged, np.searchsorted(reference.values, live, "right"))
