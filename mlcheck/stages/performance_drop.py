@@ -1463,7 +1463,17 @@ def _feature_bins(ctx: StageContext, name: str, data: ConceptData) -> FeatureBin
 
 
 def _numeric_bins(values: np.ndarray, edges: np.ndarray, null: int) -> np.ndarray:
-    return np.where(np.isnan(values), null, np.searchsorted(edges, values, side="right"))
+    """searchsorted(edges, values, side="right"), NaN in bin `null`. Against a few edges (the
+    `bins` quantiles) counting the edges each value reaches, one comparison pass per edge, is
+    about three times faster than a binary search per value."""
+    if len(edges) > 64:
+        found = np.searchsorted(edges, values, side="right")
+    else:
+        found = np.zeros(len(values), dtype=np.intp)
+        for edge in edges:  # edges, not rows
+            found += values >= edge
+    found[np.isnan(values)] = null
+    return found
 
 
 @check("PERF006", STAGE, thresholds=("concept_rate_change", "drift_alpha", "bins"))

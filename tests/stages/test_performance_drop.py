@@ -713,3 +713,15 @@ def test_estimates_track_realized_performance_on_a_public_dataset(tmp_path: Path
     assert estimate_error.mean() < 0.4 * baseline_error.mean()
     assert estimate_error.max() < 0.05
     assert np.corrcoef(estimated, realized)[0, 1] > 0.9
+
+
+@pytest.mark.parametrize("edges", [0, 1, 9, 100])
+def test_numeric_bins_equal_a_right_search(edges: int) -> None:
+    """Feature bins (PERF006): values on an edge go right, NaN to the null bin, infinities to
+    the end bins; a few edges are counted, many are searched, both as searchsorted(right)."""
+    values = np.round(np.random.default_rng(edges).normal(size=5000), 1)
+    values[[3, 4, 5]] = [np.nan, np.inf, -np.inf]
+    cuts = np.unique(np.quantile(values[np.isfinite(values)], np.linspace(0, 1, edges + 2)))
+    cuts = cuts[1:-1] if edges else np.array([])
+    expected = np.where(np.isnan(values), 999, np.searchsorted(cuts, values, side="right"))
+    np.testing.assert_array_equal(pd_stage._numeric_bins(values, cuts, 999), expected)
