@@ -342,7 +342,8 @@ class _RankedSample:
         place = np.empty(len(self.order), dtype=np.int64)
         place[self.order] = np.arange(len(self.order))
         places = np.sort(place[positions])
-        return self.sorted[places], self.at[places], self.before[places]
+        at = self.at[places]
+        return self.sorted[places], at, at if self.before is self.at else self.before[places]
 
     def disjoint(self, windows: list[np.ndarray]) -> list[Ranked] | None:
         """Every window at once when no position is in two windows (chunks): a stable sort of
@@ -356,7 +357,8 @@ class _RankedSample:
         if sizes.tolist() != [len(p) for p in windows]:
             return None  # a position was labelled twice
         grouped = np.argsort(label[self.order], kind="stable")[len(self.order) - int(sizes.sum()) :]
-        values, at, before = self.sorted[grouped], self.at[grouped], self.before[grouped]
+        values, at = self.sorted[grouped], self.at[grouped]
+        before = at if self.before is self.at else self.before[grouped]  # no ties with research
         bounds = np.concatenate(([0], np.cumsum(sizes)))
         return [(values[a:b], at[a:b], before[a:b]) for a, b in itertools.pairwise(bounds)]
 
@@ -369,7 +371,7 @@ class _RankedSample:
         distinct, live_count = NumericReference._steps_centred(values)
         last = live_count - 1  # equal values share their ranks: the run's last speaks for it
         if len(last) != m:
-            at, before = at[last], before[last]
+            at, before = (at[last], before[last]) if before is not at else (at[last],) * 2
         return self.reference._drift(distinct, at, before, live_count, m)
 
 

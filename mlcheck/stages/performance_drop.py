@@ -1257,9 +1257,10 @@ def residual_shift(
         return np.bincount(bins, weights=weights, minlength=size).astype(np.float64)
 
     n_r, n_l = sums(research_bins, None), sums(live_bins, None)
+    y_l, p_l = sums(live_bins, live_y), sums(live_bins, live_p)
     with np.errstate(invalid="ignore", divide="ignore"):
         r_r = (sums(research_bins, research_y) - sums(research_bins, research_p)) / n_r
-        r_l = (sums(live_bins, live_y) - sums(live_bins, live_p)) / n_l
+        r_l = (y_l - p_l) / n_l
         var = (
             sums(research_bins, research_p * (1 - research_p)) / n_r**2
             + sums(live_bins, live_p * (1 - live_p)) / n_l**2
@@ -1272,8 +1273,8 @@ def residual_shift(
         2 * ndtr(-np.abs(z)),
         np.nan,
     )
-    observed = sums(live_bins, live_y) / np.maximum(n_l, 1)
-    expected = sums(live_bins, live_p) / np.maximum(n_l, 1) + np.nan_to_num(r_r)
+    observed = y_l / np.maximum(n_l, 1)
+    expected = p_l / np.maximum(n_l, 1) + np.nan_to_num(r_r)
     return Residuals(n_r, n_l, observed, expected, p)
 
 
