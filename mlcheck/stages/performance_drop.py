@@ -340,13 +340,26 @@ def time_chunks(seconds: np.ndarray, width: float) -> list[Chunk]:
     origin = WEEK_ORIGIN_S if width % WEEK_S == 0 else 0.0
     known = np.flatnonzero(~np.isnan(seconds))
     period = np.floor((seconds[known] - origin) / width).astype(np.int64)
-    order = np.argsort(period, kind="stable")  # stable: rows keep file order within a chunk
-    periods, first = np.unique(period[order], return_index=True)
+    order = _stable_order(period)  # stable: rows keep file order within a chunk
+    ordered = period[order]
+    first = np.flatnonzero(np.diff(ordered, prepend=ordered[:1] - 1))  # where a period starts
+    periods = ordered[first]
     bounds = [*first.tolist(), len(order)]
     return [
         Chunk(_iso(origin + p * width), _iso(origin + (p + 1) * width), known[order[a:b]])
         for p, a, b in zip(periods.tolist(), bounds[:-1], bounds[1:], strict=True)
     ]
+
+
+def _stable_order(period: np.ndarray) -> np.ndarray:
+    """A stable argsort of period numbers. Numbered from the first period they span a few
+    thousand values at most (weeks of decades), which numpy sorts by radix in linear time."""
+    if len(period) == 0:
+        return np.arange(0)
+    offset = period - period.min()
+    if offset.max() < np.iinfo(np.int16).max:
+        offset = offset.astype(np.int16)
+    return np.argsort(offset, kind="stable")
 
 
 def _iso(seconds: float) -> str:

@@ -725,3 +725,18 @@ def test_numeric_bins_equal_a_right_search(edges: int) -> None:
     cuts = cuts[1:-1] if edges else np.array([])
     expected = np.where(np.isnan(values), 999, np.searchsorted(cuts, values, side="right"))
     np.testing.assert_array_equal(pd_stage._numeric_bins(values, cuts, 999), expected)
+
+
+@pytest.mark.parametrize("span_days", [60, 400_000])
+def test_time_chunks_equal_a_stable_sort_by_period(span_days: int) -> None:
+    """Rows shuffled in time, some without a time: each chunk holds exactly its period's rows
+    in file order, periods ascending (a span of ~1,000 years takes the wide-integer path)."""
+    rng = np.random.default_rng(span_days)
+    seconds = rng.uniform(1.7e9, 1.7e9 + span_days * 86400.0, size=20_000)
+    seconds[::37] = np.nan
+    width = 7 * 86400
+    chunks = pd_stage.time_chunks(seconds, width)
+    known = np.flatnonzero(~np.isnan(seconds))
+    period = np.floor((seconds[known] - pd_stage.WEEK_ORIGIN_S) / width).astype(np.int64)
+    expected = [known[period == p] for p in np.unique(period)]
+    assert [c.rows.tolist() for c in chunks] == [rows.tolist() for rows in expected]
