@@ -337,8 +337,30 @@ def sort_key(column: pa.ChunkedArray) -> SortedKey:
     keys = np.asarray(column.cast(pa.int64()).to_numpy(), dtype=np.int64)
     if len(keys) < 2 or bool(np.all(keys[1:] >= keys[:-1])):
         return SortedKey(keys, None)
-    order = np.argsort(keys)  # ties are resolved below by row, so the sort need not be stable
+    order = _dense_order(keys)
+    if order is None:
+        order = np.argsort(keys)  # ties are resolved below by row, so the sort need not be stable
     return SortedKey(keys[order], order)
+
+
+# Unique keys spanning at most this many slots per key are ordered by direct addressing.
+_DENSE_SLOTS_PER_KEY = 2
+
+
+def _dense_order(keys: np.ndarray) -> np.ndarray | None:
+    """The sort order of unique integer keys in a narrow range (row ids, the common case) by
+    placing each row at slot `key - min`: O(n), several times faster than a sort. Unique keys
+    have exactly one order, so it is the sort's. None when a key repeats or the range is wide."""
+    low, high = int(keys.min()), int(keys.max())
+    span = high - low + 1  # Python ints: no overflow
+    if span > _DENSE_SLOTS_PER_KEY * len(keys):
+        return None
+    slots = np.full(span, -1, dtype=np.int64)
+    slots[keys - low if low else keys] = np.arange(len(keys), dtype=np.int64)
+    filled = slots >= 0
+    if np.count_nonzero(filled) != len(keys):
+        return None  # a repeated key took another's slot
+    return slots if span == len(keys) else slots[filled]
 
 
 def merge_join(cols: tuple[str, ...], left: SortedKey, right: SortedKey) -> KeyJoin:
@@ -349,9 +371,12 @@ def merge_join(cols: tuple[str, ...], left: SortedKey, right: SortedKey) -> KeyJ
     empty = np.zeros(0, dtype=np.int64)
     if len(ls) == len(rs) and not ldup.any() and not rdup.any() and np.array_equal(ls, rs):
         # Every key once on each side: the i-th smallest keys pair up.
-        right_of_left = np.empty(len(ls), dtype=np.int64)
-        right_of_left[left.rows(np.arange(len(ls)))] = right.rows(np.arange(len(rs)))
         rows = np.arange(len(ls), dtype=np.int64)
+        if left.order is None:  # research already in key order (usual): no scatter needed
+            right_of_left = (rows if right.order is None else right.order).copy()
+        else:
+            right_of_left = np.empty(len(ls), dtype=np.int64)
+            right_of_left[left.order] = right.rows(rows)
         return KeyJoin(cols, rows, right_of_left, empty, empty, empty, empty, empty, empty)
     first = np.searchsorted(rs, ls, side="left")
     in_right = (

@@ -15,6 +15,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import mlcheck.engine as engine_module
 from mlcheck.checklist import load_checklist
 from mlcheck.engine import (
     KeyJoin,
@@ -253,6 +254,28 @@ def test_sort_key_keeps_sorted_rows_without_an_order() -> None:
     assert sort_key(chunked([1, 2, 2, 5])).order is None
     shuffled = sort_key(chunked([5, 1, 3]))
     assert shuffled.values.tolist() == [1, 3, 5] and shuffled.order.tolist() == [1, 2, 0]
+
+
+@pytest.mark.parametrize(
+    ("keys", "by_slot"),
+    [
+        (np.random.default_rng(2).permutation(5000), True),  # row ids 0..n-1 shuffled
+        (np.random.default_rng(3).permutation(5000) - 7919, True),  # negative ids
+        (np.random.default_rng(4).permutation(4000)[:2000] + 2**62, True),  # gaps, big ids
+        (np.array([4, 2, 4, 1, 3, 0]), False),  # a repeat: sorted instead
+        (np.array([2**40, 5, -(2**50), 7]), False),  # too wide a range for slots: sorted
+    ],
+)
+def test_sort_key_orders_unique_dense_keys_as_a_sort_does(keys: np.ndarray, by_slot: bool) -> None:
+    """Unique keys in a narrow range are placed by slot rather than sorted: the same values
+    and, as unique keys have one order, the very order a sort gives."""
+    assert (engine_module._dense_order(keys) is not None) == by_slot
+    got = sort_key(chunked(keys.tolist()))
+    assert got.order is not None
+    np.testing.assert_array_equal(got.values, np.sort(keys))
+    np.testing.assert_array_equal(keys[got.order], got.values)
+    if by_slot:
+        np.testing.assert_array_equal(got.order, np.argsort(keys, kind="stable"))
 
 
 def test_aligned_only_when_every_row_pairs_with_its_own_position() -> None:
