@@ -13,6 +13,7 @@ Both apply at every sample size: there is no switch of method at a row count.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -114,8 +115,8 @@ class NumericReference:
     def ranks(self, centred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """n·F_ref(v) and n·F_ref(v-) for SORTED centred values v: research values <= v, < v.
 
-        One binary search: the two counts differ only where v equals a research value (then
-        the research value just below `at` is v itself), and only those are searched again.
+        One search: the two counts differ only where v equals a research value (then the
+        research value just below `at` is v itself, and `before` is where its run starts).
         """
         at = self._at(centred)
         # at == 0 reads values[-1], the largest, which cannot equal a v below every value.
@@ -123,8 +124,14 @@ class NumericReference:
         if len(tied) == 0:
             return at, at
         before = at.copy()
-        before[tied] = np.searchsorted(self.values, centred[tied], side="left")
+        before[tied] = self._run_starts[at[tied] - 1]
         return at, before
+
+    @functools.cached_property
+    def _run_starts(self) -> np.ndarray:
+        """For each research value, the index where its run of equal values starts."""
+        starts = np.flatnonzero(np.diff(self.values, prepend=np.nan) != 0)  # NaN: 0 starts one
+        return np.repeat(starts, np.diff(starts, append=self.n))
 
     def _at(self, centred: np.ndarray) -> np.ndarray:
         """Research values <= each SORTED centred value. Against a live sample as large as a
