@@ -75,13 +75,21 @@ def shared_codes(left: pa.ChunkedArray, right: pa.ChunkedArray) -> Codes:
     """Codes of two columns over their sorted distinct values (numbers sort as numbers)."""
     if left.type != right.type:
         left, right = as_text(left), as_text(right)
-    both = decoded(pa.chunked_array(left.chunks + right.chunks, type=left.type))
-    distinct = pc.unique(both.drop_null())
+    # Each side is hashed once into its own few distinct values; only those are looked up in
+    # the sorted labels (no second hash pass over every row, no concatenation of both sides).
+    encoded = [dictionary_encoded(decoded(side)) for side in (left, right)]
+    distinct = pc.unique(pa.concat_arrays([e.dictionary for e in encoded]))
     distinct = distinct.take(pc.sort_indices(distinct))
-    codes = pc.index_in(both, value_set=distinct).fill_null(-1)
-    as_numpy = np.asarray(codes.to_numpy(), dtype=np.int64)
     labels = [str(value) for value in distinct.to_pylist()]
-    return Codes(labels, as_numpy[: len(left)], as_numpy[len(left) :])
+    return Codes(labels, *(_recoded(e, distinct) for e in encoded))
+
+
+def _recoded(encoded: pa.DictionaryArray, distinct: pa.Array) -> np.ndarray:
+    """Row codes into `distinct` from a dictionary array's indices (a null index -> -1)."""
+    position = pc.index_in(encoded.dictionary, value_set=distinct).to_numpy(zero_copy_only=False)
+    # -1 (a null row) picks the appended last entry, itself -1.
+    remap = np.append(np.asarray(position, dtype=np.int64), -1)
+    return remap[np.asarray(encoded.indices.fill_null(-1).to_numpy(), dtype=np.int64)]
 
 
 def label_codes(ctx: StageContext, column: str) -> Codes:
@@ -157,9 +165,30 @@ def side_column(ctx: StageContext, side: str, column: str) -> pa.ChunkedArray | 
 
 
 def row_codes(array: pa.ChunkedArray) -> np.ndarray:
-    """Dense int64 codes of a column's values in first-seen order; -1 for null."""
+    """Dense int64 codes of a column's values (equal values, equal codes); -1 for null."""
+    ranked = _ranked_integers(array)
+    if ranked is not None:
+        return ranked
     encoded = dictionary_encoded(array)
     return np.asarray(encoded.indices.fill_null(-1).to_numpy(), dtype=np.int64)
+
+
+def _ranked_integers(array: pa.ChunkedArray) -> np.ndarray | None:
+    """Integers without nulls spanning a range not much wider than the rows (ids, group
+    numbers) as the rank of their value among the present ones: one counting pass over the
+    range instead of hashing every row. None for any other column."""
+    kind = array.type
+    if not pa.types.is_integer(kind) or pa.types.is_uint64(kind) or array.null_count:
+        return None
+    values = np.asarray(array.to_numpy(), dtype=np.int64)
+    if len(values) == 0:
+        return None
+    low, high = int(values.min()), int(values.max())
+    if high - low > 4 * len(values) + 1024:  # sparse values: the range would outgrow the rows
+        return None
+    offset = values - low
+    rank = np.cumsum(np.bincount(offset) > 0) - 1
+    return rank[offset]
 
 
 # --------------------------------------------------------------------------- SPL001
@@ -252,16 +281,28 @@ def reassigned_folds(ctx: StageContext) -> Iterator[Finding]:
         (finding,) = _reassignment(ctx, ctx.columns.fold, "fold")
         join = ctx.engine.join(RESEARCH, PRODUCTION)
         folds, splits = label_codes(ctx, ctx.columns.fold), label_codes(ctx, split_column(ctx))
-        fold_moved = folds.research[join.left_rows] != folds.production[join.right_rows]
-        same_split = splits.research[join.left_rows] == splits.production[join.right_rows]
-        details = {**finding.details, "same_split": int((fold_moved & same_split).sum())}
-        yield replace(finding, details=details)
+        moved = np.flatnonzero(
+            np.not_equal(*on_matched_keys(join, folds.research, folds.production))
+        )
+        split_research, split_production = on_matched_keys(join, splits.research, splits.production)
+        same_split = np.count_nonzero(split_research[moved] == split_production[moved])
+        yield replace(finding, details={**finding.details, "same_split": int(same_split)})
+
+
+def on_matched_keys(
+    join: KeyJoin, research: np.ndarray, production: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per matched key, research's and production's value of per-row arrays. A side whose rows
+    all match serves as it is, no gather of a million rows: `left_rows` is sorted and unique, so
+    it is then every row in order; an aligned join pairs row i with row i on both sides."""
+    left = research if len(join.left_rows) == len(research) else research[join.left_rows]
+    return left, production if join.aligned else production[join.right_rows]
 
 
 def _reassignment(ctx: StageContext, column: str, what: str) -> Iterator[Finding]:
     codes = label_codes(ctx, column)
     join = ctx.engine.join(RESEARCH, PRODUCTION)
-    research, production = codes.research[join.left_rows], codes.production[join.right_rows]
+    research, production = on_matched_keys(join, codes.research, codes.production)
     moved = np.flatnonzero(research != production)
     matched, n = len(research), len(moved)
     cause = _cause(ctx, codes, research, production) if n else None
@@ -311,7 +352,7 @@ def assignment_matrix(
 ) -> dict[str, dict[str, int]]:
     """research label -> production label -> number of keys (non-zero cells only)."""
     width = len(codes.labels) + 1
-    cells, counts = distinct_counts((research + 1) * width + (production + 1))
+    cells, counts = cell_counts((research + 1) * width + (production + 1), width * width)
     matrix: dict[str, dict[str, int]] = {}
     for cell, count in zip(cells.tolist(), counts.tolist(), strict=True):
         row, col = divmod(cell, width)
@@ -401,7 +442,7 @@ def split_spread(entity: np.ndarray, split: np.ndarray, is_holdout: np.ndarray) 
     if size == len(valid):  # every entity on one row (unique keys): no counting needed
         return _one_row_each(entity, split, is_holdout, valid, size)
     width = len(is_holdout)
-    pairs, _ = distinct_counts(entity[valid] * width + (split[valid] + 1))
+    pairs, _ = cell_counts(entity[valid] * width + (split[valid] + 1), size * width)
     owner, bit = pairs // width, pairs % width
     mask = np.zeros(size, dtype=np.int64)
     if width <= 62:  # one bit per label fits an int64: name the split combinations
@@ -447,6 +488,16 @@ def distinct_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ordered[starts], np.diff(np.append(starts, len(ordered)))
 
 
+def cell_counts(cells: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """`distinct_counts` of integers in [0, size): one counting pass instead of a sort when the
+    grid is small next to the rows (split x split cells, a few labels)."""
+    if size > 4 * len(cells) + 1024:
+        return distinct_counts(cells)
+    counts = np.bincount(cells, minlength=size)
+    found = np.flatnonzero(counts)
+    return found, counts[found]
+
+
 def mask_labels(mask: int, codes: Codes) -> list[str]:
     return [codes.name(bit - 1) for bit in range(len(codes.labels) + 1) if mask >> bit & 1]
 
@@ -481,8 +532,7 @@ def keys_in_several_splits(ctx: StageContext) -> Iterator[Finding]:
     limit = ctx.config.max_leaked_keys
     for side in SIDES:
         slot = f"{side}.splits"
-        entity = ctx.engine.entity_codes(slot)
-        spread = split_spread(entity, codes.side(side), is_holdout)
+        spread = _key_spread(ctx.engine.entity_codes(slot), codes.side(side), is_holdout)
         leaked = np.flatnonzero((spread.splits > 1) & (spread.holdout > 0))
         n = len(leaked)
         yield Finding(
@@ -502,6 +552,14 @@ def keys_in_several_splits(ctx: StageContext) -> Iterator[Finding]:
                 "examples": _leaked_key_examples(ctx, slot, spread, leaked, codes),
             },
         )
+
+
+def _key_spread(entity: np.ndarray, split: np.ndarray, is_holdout: np.ndarray) -> Spread:
+    """`split_spread` of keys. When no key is on two rows none can be in two splits: the spread
+    of no row says so without a per-key array of a million unique keys."""
+    if np.count_nonzero(entity >= 0) == int(entity.max(initial=-1)) + 1:
+        return split_spread(entity[:0], split[:0], is_holdout)
+    return split_spread(entity, split, is_holdout)
 
 
 def _leaked_key_examples(
@@ -797,12 +855,12 @@ def _side_target(ctx: StageContext, side: str, target: str) -> pa.ChunkedArray |
 def _balance(
     split: np.ndarray, target: np.ndarray, splits: Codes, classes: Codes
 ) -> dict[str, Any]:
-    labelled = target >= 0
     width = len(classes.labels)
+    # Column 0 counts the unlabelled rows (target -1) and is dropped: one pass, no row filter.
     grid = np.bincount(
-        (split[labelled] + 1) * width + target[labelled], minlength=(len(splits.labels) + 1) * width
+        (split + 1) * (width + 1) + (target + 1), minlength=(len(splits.labels) + 1) * (width + 1)
     )
-    grid = grid.reshape(len(splits.labels) + 1, width)
+    grid = grid.reshape(len(splits.labels) + 1, width + 1)[:, 1:]
     out: dict[str, Any] = {}
     for row in np.flatnonzero(grid.sum(axis=1)):
         total = int(grid[row].sum())

@@ -22,7 +22,7 @@ import yaml
 
 from mlcheck.checklist import load_checklist
 from mlcheck.context import StageContext
-from mlcheck.engine import LocalEngine
+from mlcheck.engine import LocalEngine, dictionary_encoded
 from mlcheck.registry import REGISTRY
 from mlcheck.results import Finding, Status
 from mlcheck.stages import split_reproducibility as sr
@@ -543,6 +543,60 @@ def test_distinct_counts_match_numpy_unique() -> None:
     assert [a.tolist() for a in sr.distinct_counts(np.array([], dtype=np.int64))] == [[], []]
 
 
+def test_cell_counts_match_distinct_counts_on_both_paths() -> None:
+    """Counting over a small grid and sorting (a grid too large for the rows) agree."""
+    values = np.random.default_rng(5).integers(0, 40, 1000)
+    for size in (40, 10**6):
+        found, expected = sr.cell_counts(values, size), sr.distinct_counts(values)
+        assert [a.tolist() for a in found] == [a.tolist() for a in expected]
+    assert [a.tolist() for a in sr.cell_counts(np.array([], dtype=np.int64), 9)] == [[], []]
+
+
+def test_row_codes_group_rows_like_hashing() -> None:
+    """Integer groups (dense, sparse, negative, int8, with nulls) get codes that group rows
+    exactly as the dictionary-encoding path does; nulls are -1 and codes are dense."""
+    rng = np.random.default_rng(6)
+    columns = [
+        pa.array(rng.integers(0, 50, 500)),
+        pa.array(rng.integers(-(2**62), 2**62, 500)),  # sparse: too wide for counting
+        pa.array(rng.integers(-20, 20, 500), type=pa.int8()),
+        pa.array([3, None, 3, 7, None]),
+        pa.array(["b", "a", None, "b"]),
+    ]
+    for values in map(pa.chunked_array, ([c.slice(0, 3), c.slice(3)] for c in columns)):
+        codes = sr.row_codes(values)
+        hashed = dictionary_encoded(values).indices.fill_null(-1).to_numpy()
+        assert (codes[:, None] == codes[None, :]).tolist() == (
+            hashed[:, None] == hashed[None, :]
+        ).tolist()
+        assert ((codes < 0) == (hashed < 0)).all()
+        assert sorted(set(codes[codes >= 0].tolist())) == list(range(int(codes.max()) + 1))
+
+
+def test_shared_codes_of_nulls_nans_dictionaries_and_mixed_types() -> None:
+    """Labels are the sorted distinct values of both sides; each row's code names its value."""
+    nan = float("nan")
+    cases = [
+        ([[1.0, nan, None], [2.0]], [[nan, 3.0, None, 1.0]], ["1.0", "2.0", "3.0", "nan"]),
+        ([["b", None], ["a"]], [["c", "a"]], ["a", "b", "c"]),
+        ([[1, 2, None]], [["1", "x"]], ["1", "2", "x"]),  # types differ: compared as text
+    ]
+    for left, right, labels in cases:
+        codes = sr.shared_codes(pa.chunked_array(left), pa.chunked_array(right))
+        assert codes.labels == labels
+        for side, values in (("research", left), ("production", right)):
+            named = [codes.name(int(c)) for c in codes.side(side)]
+            flat = [v for chunk in values for v in chunk]
+            assert named == ["(null)" if v is None else str(v) for v in flat]
+    text = pa.chunked_array([pa.array(["y", None, "x"]).dictionary_encode()])
+    codes = sr.shared_codes(text, pa.chunked_array([pa.array(["z"]).dictionary_encode()]))
+    assert (codes.labels, codes.research.tolist(), codes.production.tolist()) == (
+        ["x", "y", "z"],
+        [1, -1, 0],
+        [2],
+    )
+
+
 def test_temporal_check_runs_only_when_declared(tmp_path: Path) -> None:
     tables: Tables = {"research.splits": research_splits(), "production.splits": research_splits()}
     assert (
@@ -615,6 +669,18 @@ def test_class_balance_runs_only_for_classification_with_labels(tmp_path: Path) 
         == []
     )
     assert run(sr.class_balance, make_ctx(tmp_path, tables)) == []
+
+
+def test_class_balance_counts_only_labelled_rows() -> None:
+    """Rows without a label (-1) count in no share; a null split (-1) is its own row of the
+    table. train: classes 0, 1, 1 and an unlabelled row; null split: class 0 only."""
+    splits = sr.Codes(["test", "train"], np.array([1, 1, 1, 1, -1, -1]), np.array([], int))
+    classes = sr.Codes(["0", "1"], np.array([0, 1, 1, -1, 0, -1]), np.array([], int))
+    table = sr._balance(splits.research, classes.research, splits, classes)
+    assert table == {
+        "(null)": {"labelled": 1, "shares": {"0": 1.0, "1": 0.0}},
+        "train": {"labelled": 3, "shares": {"0": pytest.approx(1 / 3), "1": pytest.approx(2 / 3)}},
+    }
 
 
 # --------------------------------------------------------------------------- reference: pandas
