@@ -29,6 +29,7 @@ from mlcheck.stages.split_reproducibility import (
     first_by_key,
     key_values,
     keys_on_one_side_findings,
+    on_matched_keys,
     shared_codes,
 )
 
@@ -481,23 +482,50 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float | None:
     """Spearman rank correlation (average ranks for ties); None when undefined."""
     if len(x) < 2:
         return None
-    rx, ry = average_ranks(x), average_ranks(y)
+    x_order = np.argsort(x)
+    # Matched scores mostly keep their order across sides: x's order is y's first guess.
+    rx, x_tied = _midranks(x, x_order)
+    y_order = _order_from(y, x_order)
+    # y strictly ascending in x's order, neither side tied: y's ranks are x's, not recomputed.
+    ry = rx if y_order is x_order and not x_tied else _midranks(y, y_order)[0]
     if rx.std() == 0 or ry.std() == 0:
         return None
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
 def average_ranks(values: np.ndarray) -> np.ndarray:
-    """1-based ranks, ties sharing their average rank (as scipy.stats.rankdata's default).
+    """1-based ranks, ties sharing their average rank (as scipy.stats.rankdata's default)."""
+    return _midranks(values, np.argsort(values))[0]
 
-    Ties are averaged, so an unstable (faster) sort gives the same ranks."""
-    order = np.argsort(values)
+
+def _midranks(values: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, bool]:
+    """`average_ranks` given any ascending order of `values`, and whether any values tie. Ties
+    are averaged, so which of equal values comes first (an unstable sort, a guessed order)
+    never changes a rank."""
     ordered = values[order]
     starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
-    ends = np.append(starts[1:], len(values))
     ranks = np.empty(len(values), dtype=np.float64)
+    if len(starts) == len(values):  # no ties: the i-th smallest has rank i + 1, no averaging
+        ranks[order] = np.arange(1, len(values) + 1, dtype=np.float64)
+        return ranks, False
+    ends = np.append(starts[1:], len(values))
     ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
-    return ranks
+    return ranks, True
+
+
+def _order_from(values: np.ndarray, guess: np.ndarray) -> np.ndarray:
+    """An ascending order of `values` (spearman's finite scores), from the order of a similar
+    array: `guess` itself when it sorts them strictly (so no two tie); a few pairs out of place
+    are fixed by a stable sort (Timsort merges the sorted runs in about one pass); anything
+    else is sorted afresh."""
+    guessed = values[guess]
+    # Pairs not strictly ascending (ties; a NaN is never in order, so never passes for sorted).
+    unordered = len(values) - 1 - np.count_nonzero(guessed[1:] > guessed[:-1])
+    if unordered == 0:
+        return guess
+    if unordered <= len(values) // 100:
+        return guess[np.argsort(guessed, kind="stable")]
+    return np.argsort(values)
 
 
 def name_pattern(agree: Agreement, atol: float) -> str:
@@ -551,16 +579,32 @@ def score_agreement(ctx: StageContext) -> Iterator[Finding]:
     step, different inputs on some rows, an unseeded or different model artifact.
     Fix: follow the pattern's hint; for a regression task this is the whole comparison.
     """
-    join = ctx.engine.join(RESEARCH, PRODUCTION)
-    research, production = scores(ctx, RESEARCH).values, scores(ctx, PRODUCTION).values
+    join, every = ctx.engine.join(RESEARCH, PRODUCTION), matched_agreement(ctx)
     for index, name in enumerate(ctx.columns.score_columns):
-        agree = agreement(
-            research[join.left_rows, index],
-            production[join.right_rows, index],
-            ctx.config.atol,
-            ctx.config.rtol,
+        agree = Agreement(
+            every.research[:, index],
+            every.production[:, index],
+            every.mismatch[:, index],
+            every.finite[:, index],
         )
         yield _agreement_finding(ctx, name, agree, join.left_rows)
+
+
+def matched_agreement(ctx: StageContext) -> Agreement:
+    """Every score column of both sides on matched keys (rows x columns), compared once for
+    PRD004 (per column) and PRD005 (per key): the tolerance rule is element-wise, so a column of
+    the whole comparison is that column's comparison."""
+
+    def compute() -> Agreement:
+        join = ctx.engine.join(RESEARCH, PRODUCTION)
+        research, production = on_matched_keys(
+            join, scores(ctx, RESEARCH).values, scores(ctx, PRODUCTION).values
+        )
+        return agreement(research, production, ctx.config.atol, ctx.config.rtol)
+
+    # Keyed by both slots so it is released with production's predictions after this stage.
+    result: Agreement = ctx.engine.memo((STAGE, "agreement", RESEARCH, PRODUCTION), compute)
+    return result
 
 
 def _agreement_finding(ctx: StageContext, name: str, agree: Agreement, rows: np.ndarray) -> Finding:
@@ -666,9 +710,11 @@ def decision_flips(ctx: StageContext) -> Iterator[Finding]:
     if ctx.task == "regression":
         return
     join = ctx.engine.join(RESEARCH, PRODUCTION)
-    labels, research, production = _decisions(ctx, join.left_rows, join.right_rows)
+    labels, research, production = _decisions(ctx, join)
     flips = np.flatnonzero((research >= 0) & (production >= 0) & (research != production))
-    agree = _score_agreement_all(ctx, join.left_rows, join.right_rows)
+    agree = np.asarray(
+        ~matched_agreement(ctx).mismatch.any(axis=1), dtype=bool
+    )  # per key: all agree
     matched, n = len(research), len(flips)
     rate = n / matched if matched else 0.0
     rule = n > 0 and 2 * int(agree[flips].sum()) >= n  # most flips keep their score
@@ -698,17 +744,16 @@ _RULE_HINT = "Decisions flip although the scores agree: the decision rule differ
 _CROSS_HINT = "Score differences push rows across the decision threshold {t}: fix the score mismatch (PRD004) first."
 
 
-def _decisions(
-    ctx: StageContext, left: np.ndarray, right: np.ndarray
-) -> tuple[list[str], np.ndarray, np.ndarray]:
+def _decisions(ctx: StageContext, join: KeyJoin) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Decision labels and each side's decision code per matched key (-1 = no decision)."""
     if ctx.columns.prediction:
         name = ctx.columns.prediction
         codes = shared_codes(
             *_same_kind(ctx.engine.column(RESEARCH, name), ctx.engine.column(PRODUCTION, name))
         )
-        return codes.labels, codes.research[left], codes.production[right]
-    research, production = scores(ctx, RESEARCH).values[left], scores(ctx, PRODUCTION).values[right]
+        return codes.labels, *on_matched_keys(join, codes.research, codes.production)
+    every = matched_agreement(ctx)  # the matched scores, gathered once
+    research, production = every.research, every.production
     if research.shape[1] > 1:
         return list(ctx.columns.score_columns), _argmax(research), _argmax(production)
     return (
@@ -739,13 +784,6 @@ def _argmax(values: np.ndarray) -> np.ndarray:
 
 def _at_threshold(values: np.ndarray, threshold: float) -> np.ndarray:
     return np.where(np.isfinite(values), (values >= threshold).astype(np.int64), -1)
-
-
-def _score_agreement_all(ctx: StageContext, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Per matched key: every score column agrees within tolerance."""
-    research, production = scores(ctx, RESEARCH).values[left], scores(ctx, PRODUCTION).values[right]
-    mismatch = agreement(research, production, ctx.config.atol, ctx.config.rtol).mismatch
-    return np.asarray(~mismatch.any(axis=1), dtype=bool)
 
 
 def _directions(labels: list[str], research: np.ndarray, production: np.ndarray) -> dict[str, int]:

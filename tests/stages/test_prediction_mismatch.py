@@ -376,6 +376,27 @@ def test_spearman_with_ties_matches_scipy() -> None:
     assert pm.spearman(x[:1], y[:1]) is None
 
 
+@pytest.mark.parametrize(
+    "make_y",
+    [
+        lambda x, rng: x + rng.normal(0, 1e-12, len(x)),  # x's order sorts y: ranks shared
+        lambda x, rng: np.where(rng.random(len(x)) < 0.002, x + 0.3, x),  # a few out of place
+        lambda x, rng: rng.random(len(x)),  # unrelated: sorted afresh
+        lambda x, rng: np.round(x, 2),  # in x's order but tied
+        lambda x, rng: x.copy(),  # identical
+    ],
+)
+def test_spearman_from_the_research_order_matches_scipy(make_y: Any) -> None:
+    """y is ranked starting from x's order (kept, repaired or dropped); with and without ties
+    in x the correlation is scipy's, and its ranks are exactly `average_ranks`."""
+    rng = np.random.default_rng(11)
+    for x in (rng.random(5000), np.round(rng.random(5000), 3)):
+        y = make_y(x, rng)
+        assert pm.spearman(x, y) == pytest.approx(spearmanr(x, y).statistic, abs=1e-12)
+        expected = np.corrcoef(rankdata(x), rankdata(y))[0, 1]
+        assert pm.spearman(x, y) == expected
+
+
 def test_average_ranks_match_scipy_rankdata_with_ties() -> None:
     values = np.random.default_rng(5).integers(0, 30, 500).astype(np.float64)
     assert np.array_equal(pm.average_ranks(values), rankdata(values))
