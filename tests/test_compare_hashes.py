@@ -111,6 +111,43 @@ def test_column_hashes_equal_the_reference(name: str) -> None:
     np.testing.assert_array_equal(column_hashes(column, kind, other), expected)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("name", list(LAYOUTS))
+def test_add_hashes_adds_the_salted_hashes(name: str) -> None:
+    """The salt is folded into the mixing (and nulls' fixed hash): what is added to a row
+    hash is still exactly salt * the column's hash, null rows included."""
+    column, kind, other = LAYOUTS[name]
+    salt = compare._salt("a column")
+    total = np.arange(len(column), dtype=np.uint64)
+    compare.add_hashes(total, column, kind, other, salt)  # type: ignore[arg-type]
+    expected = np.arange(len(column), dtype=np.uint64) + salt * column_hashes(column, kind, other)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(total, expected)
+
+
+def test_name_hash_is_the_bytes_hash_of_the_name() -> None:
+    for text in ["", "id", "héllo ✓", "x" * 5000]:
+        assert compare._name_hash(text) == compare.bytes_hashes(pa.array([text]))[0]
+
+
+def test_structured_changes_change_the_value_digest_and_row_hashes() -> None:
+    """Numbers use a light mixer; changes with structure in their bits are still seen: every
+    value negated, every integer moved by one, and two columns' values swapped in each row."""
+    floats = RNG.normal(size=100_000)
+    integers = RNG.integers(0, 1000, 100_000)
+
+    def digest(values: np.ndarray, kind: str) -> tuple[int, int, int]:
+        return compare._digest(column_hashes(pa.chunked_array([values]), kind, pa.float64()))  # type: ignore[arg-type]
+
+    assert digest(floats, "float") != digest(-floats, "float")
+    assert digest(integers, "integer") != digest(integers + 1, "integer")
+    a, b = pa.chunked_array([integers]), pa.chunked_array([integers[::-1].copy()])
+    rows, swapped = np.zeros(len(integers), np.uint64), np.zeros(len(integers), np.uint64)
+    for total, (x, y) in ((rows, (a, b)), (swapped, (b, a))):
+        compare.add_hashes(total, x, "integer", pa.int64(), compare._salt("x"))
+        compare.add_hashes(total, y, "integer", pa.int64(), compare._salt("y"))
+    changed = integers != integers[::-1]
+    assert (rows[changed] != swapped[changed]).all()
+
+
 def test_canonical_zero_and_nan_hash_alike() -> None:
     """-0.0 hashes like 0.0 and every NaN payload like every other, through the fast path."""
     payload = np.frombuffer(b"\x01\x00\x00\x00\x00\x00\xf8\x7f")[0]
