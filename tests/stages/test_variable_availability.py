@@ -317,6 +317,34 @@ def test_constant_ignores_nan_and_works_on_text(tmp_path: Path) -> None:
     assert result["city"].details["chance"] == pytest.approx(0.5**30)
 
 
+def test_cheap_variation_check_agrees_with_the_value_range(tmp_path: Path) -> None:
+    """`_surely_varied` (numpy fmin/fmax for floats, category counts for text) never calls a
+    constant column varied, and calls varied every float/text column whose range is not one
+    value; for other types it defers (False) to value_range. Columns span two chunks."""
+    nan = math.nan
+    columns = {
+        "varies": pa.array([1.0, nan, None, 2.0], pa.float64()),
+        "const_nan": pa.array([nan, 3.0, None, 3.0], pa.float64()),
+        "all_nan": pa.array([nan, None, nan, nan], pa.float64()),
+        "zeros": pa.array([0.0, -0.0, 0.0, -0.0], pa.float64()),
+        "f32": pa.array([1.5, 1.5, None, 2.5], pa.float32()),
+        "text": pa.array(["a", None, "a", "b"]),
+        "text_const": pa.array(["a", None, "a", "a"]).dictionary_encode(),
+        "ints": pa.array([1, 2, 3, 4]),
+    }
+    research = pa.table({"id": ids(4), **columns})
+    ctx = make_ctx(tmp_path, research, research)
+    table = ctx.engine.table(va.LIVE)
+    two_chunks = pa.Table.from_batches(table.to_batches(max_chunksize=3))
+    ctx.engine._memo[("table", va.LIVE)] = two_chunks
+    assert ctx.engine.column(va.LIVE, "varies").num_chunks == 2
+    for name in columns:
+        bounds = va.value_range(two_chunks.column(name))
+        varied = bounds is not None and bounds[0] != bounds[1]
+        cheap = va._surely_varied(ctx, va.LIVE, name)
+        assert cheap == (varied and name != "ints"), name
+
+
 def test_constant_by_sampling_luck_does_not_fail(tmp_path: Path) -> None:
     """Research flag is 1 on 999 of 1000 rows; 10 live rows all 1 happen with chance 0.999**10
     ~ 0.99, far above absence_alpha, so it passes. `varied` stays varied."""
