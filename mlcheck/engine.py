@@ -337,9 +337,10 @@ def sort_key(column: pa.ChunkedArray) -> SortedKey:
     keys = np.asarray(column.cast(pa.int64()).to_numpy(), dtype=np.int64)
     if len(keys) < 2 or bool(np.all(keys[1:] >= keys[:-1])):
         return SortedKey(keys, None)
-    order = _dense_order(keys)
-    if order is None:
-        order = np.argsort(keys)  # ties are resolved below by row, so the sort need not be stable
+    dense = _dense_sort(keys)
+    if dense is not None:
+        return dense
+    order = np.argsort(keys)  # ties are resolved below by row, so the sort need not be stable
     return SortedKey(keys[order], order)
 
 
@@ -347,29 +348,49 @@ def sort_key(column: pa.ChunkedArray) -> SortedKey:
 _DENSE_SLOTS_PER_KEY = 2
 
 
-def _dense_order(keys: np.ndarray) -> np.ndarray | None:
-    """The sort order of unique integer keys in a narrow range (row ids, the common case) by
-    placing each row at slot `key - min`: O(n), several times faster than a sort. Unique keys
-    have exactly one order, so it is the sort's. None when a key repeats or the range is wide."""
+def _dense_sort(keys: np.ndarray) -> SortedKey | None:
+    """Unique integer keys in a narrow range (row ids, the common case) sorted by placing each
+    row at slot `key - min`: O(n), several times faster than a sort. Unique keys have exactly
+    one order, so it is the sort's. None when a key repeats or the range is wide."""
     low, high = int(keys.min()), int(keys.max())
     span = high - low + 1  # Python ints: no overflow
     if span > _DENSE_SLOTS_PER_KEY * len(keys):
         return None
     slots = np.full(span, -1, dtype=np.int64)
-    slots[keys - low if low else keys] = np.arange(len(keys), dtype=np.int64)
+    slots[keys - low if low else keys] = _positions(len(keys))
+    if span == len(keys):  # a permutation of low..high unless a repeat left a slot empty
+        if slots.min() < 0:
+            return None
+        values = _positions(span) if low == 0 else np.arange(low, high + 1, dtype=np.int64)
+        return SortedKey(values, slots)
     filled = slots >= 0
     if np.count_nonzero(filled) != len(keys):
         return None  # a repeated key took another's slot
-    return slots if span == len(keys) else slots[filled]
+    order = slots[filled]
+    return SortedKey(keys[order], order)
+
+
+_POSITIONS = np.zeros(0, dtype=np.int64)
+
+
+def _positions(count: int) -> np.ndarray:
+    """0, 1, ..., count - 1, read-only and shared across calls: fresh pages are costly right
+    after a large read, and every join of a run needs the same row numbers."""
+    global _POSITIONS
+    if len(_POSITIONS) < count:
+        grown = np.arange(count, dtype=np.int64)
+        grown.flags.writeable = False
+        _POSITIONS = grown
+    return _POSITIONS[:count]
 
 
 def merge_join(cols: tuple[str, ...], left: SortedKey, right: SortedKey) -> KeyJoin:
     """The same `KeyJoin` as `join_keys`, from two sorted key columns (binary searches of sorted
     needles walk memory in order; no hash table of every key is built)."""
     ls, rs = left.values, right.values
-    ldup, rdup = _repeated(ls), _repeated(rs)
     empty = np.zeros(0, dtype=np.int64)
-    if len(ls) == len(rs) and not ldup.any() and not rdup.any() and np.array_equal(ls, rs):
+    same = len(ls) == len(rs) and np.array_equal(ls, rs)
+    if same and not np.any(ls[1:] == ls[:-1]):
         # Every key once on each side: the i-th smallest keys pair up.
         rows = np.arange(len(ls), dtype=np.int64)
         if left.order is None:  # research already in key order (usual): no scatter needed
@@ -378,6 +399,7 @@ def merge_join(cols: tuple[str, ...], left: SortedKey, right: SortedKey) -> KeyJ
             right_of_left = np.empty(len(ls), dtype=np.int64)
             right_of_left[left.order] = right.rows(rows)
         return KeyJoin(cols, rows, right_of_left, empty, empty, empty, empty, empty, empty)
+    ldup, rdup = _repeated(ls), _repeated(rs)
     first = np.searchsorted(rs, ls, side="left")
     in_right = (
         np.searchsorted(rs, ls, side="right") - first

@@ -269,7 +269,7 @@ def test_sort_key_keeps_sorted_rows_without_an_order() -> None:
 def test_sort_key_orders_unique_dense_keys_as_a_sort_does(keys: np.ndarray, by_slot: bool) -> None:
     """Unique keys in a narrow range are placed by slot rather than sorted: the same values
     and, as unique keys have one order, the very order a sort gives."""
-    assert (engine_module._dense_order(keys) is not None) == by_slot
+    assert (engine_module._dense_sort(keys) is not None) == by_slot
     got = sort_key(chunked(keys.tolist()))
     assert got.order is not None
     np.testing.assert_array_equal(got.values, np.sort(keys))
