@@ -12,6 +12,7 @@ Slots are dotted names: `research.raw.<name>`, `production.raw.<name>`, `researc
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -86,6 +87,9 @@ class KeyJoin:
     `left_rows`/`right_rows` are matched row indices (same length, sorted by left row), over keys
     that are non-null and unique on both sides. Rows with a duplicate or null key are counted and
     left out of the matching: they are never paired by guesswork.
+
+    The arrays are read-only: a join is memoised and shared by every stage that asks for it,
+    and may share its row numbers with the engine's sorted keys (no copies of a million rows).
     """
 
     key: tuple[str, ...]
@@ -97,6 +101,9 @@ class KeyJoin:
     right_duplicate_rows: np.ndarray
     left_null_rows: np.ndarray
     right_null_rows: np.ndarray
+
+    def __post_init__(self) -> None:
+        _read_only(self)
 
     @property
     def matched(self) -> int:
@@ -309,6 +316,9 @@ class SortedKey:
     values: np.ndarray
     order: np.ndarray | None
 
+    def __post_init__(self) -> None:
+        _read_only(self)  # shared by every join of the slot (and by those joins' arrays)
+
     def rows(self, positions: np.ndarray) -> np.ndarray:
         return positions if self.order is None else self.order[positions]
 
@@ -384,6 +394,14 @@ def _positions(count: int) -> np.ndarray:
     return _POSITIONS[:count]
 
 
+def _read_only(record: object) -> None:
+    """Make a frozen record's numpy arrays read-only, so no holder can change a shared one."""
+    for item in dataclasses.fields(record):  # type: ignore[arg-type]
+        value = getattr(record, item.name)
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+
+
 def merge_join(cols: tuple[str, ...], left: SortedKey, right: SortedKey) -> KeyJoin:
     """The same `KeyJoin` as `join_keys`, from two sorted key columns (binary searches of sorted
     needles walk memory in order; no hash table of every key is built)."""
@@ -392,9 +410,9 @@ def merge_join(cols: tuple[str, ...], left: SortedKey, right: SortedKey) -> KeyJ
     same = len(ls) == len(rs) and np.array_equal(ls, rs)
     if same and not np.any(ls[1:] == ls[:-1]):
         # Every key once on each side: the i-th smallest keys pair up.
-        rows = np.arange(len(ls), dtype=np.int64)
-        if left.order is None:  # research already in key order (usual): no scatter needed
-            right_of_left = (rows if right.order is None else right.order).copy()
+        rows = _positions(len(ls))
+        if left.order is None:  # research already in key order (usual): no scatter, no copy
+            right_of_left = rows if right.order is None else right.order
         else:
             right_of_left = np.empty(len(ls), dtype=np.int64)
             right_of_left[left.order] = right.rows(rows)
