@@ -100,7 +100,21 @@ def label_codes(ctx: StageContext, column: str) -> Codes:
             ctx.engine.column(RESEARCH, column), ctx.engine.column(PRODUCTION, column)
         )
 
-    result: Codes = ctx.engine.memo((STAGE, "codes", column), compute)
+    # Keyed by both slots too, so the codes are released with production's splits after stage 3.
+    result: Codes = ctx.engine.memo((STAGE, "codes", column, RESEARCH, PRODUCTION), compute)
+    return result
+
+
+def matched_codes(ctx: StageContext, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """`label_codes` of `column` per matched key, research's then production's (cached: SPL003
+    compares the splits SPL002 compared, and folds again)."""
+
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        codes, join = label_codes(ctx, column), ctx.engine.join(RESEARCH, PRODUCTION)
+        return on_matched_keys(join, codes.research, codes.production)
+
+    key = (STAGE, "matched_codes", column, RESEARCH, PRODUCTION)
+    result: tuple[np.ndarray, np.ndarray] = ctx.engine.memo(key, compute)
     return result
 
 
@@ -279,12 +293,8 @@ def reassigned_folds(ctx: StageContext) -> Iterator[Finding]:
     """
     if ctx.columns.fold:
         (finding,) = _reassignment(ctx, ctx.columns.fold, "fold")
-        join = ctx.engine.join(RESEARCH, PRODUCTION)
-        folds, splits = label_codes(ctx, ctx.columns.fold), label_codes(ctx, split_column(ctx))
-        moved = np.flatnonzero(
-            np.not_equal(*on_matched_keys(join, folds.research, folds.production))
-        )
-        split_research, split_production = on_matched_keys(join, splits.research, splits.production)
+        moved = np.flatnonzero(np.not_equal(*matched_codes(ctx, ctx.columns.fold)))
+        split_research, split_production = matched_codes(ctx, split_column(ctx))
         same_split = np.count_nonzero(split_research[moved] == split_production[moved])
         yield replace(finding, details={**finding.details, "same_split": int(same_split)})
 
@@ -302,7 +312,7 @@ def on_matched_keys(
 def _reassignment(ctx: StageContext, column: str, what: str) -> Iterator[Finding]:
     codes = label_codes(ctx, column)
     join = ctx.engine.join(RESEARCH, PRODUCTION)
-    research, production = on_matched_keys(join, codes.research, codes.production)
+    research, production = matched_codes(ctx, column)
     moved = np.flatnonzero(research != production)
     matched, n = len(research), len(moved)
     cause = _cause(ctx, codes, research, production) if n else None
