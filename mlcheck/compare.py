@@ -1382,6 +1382,8 @@ class _Comparer:
         `inverse[i]` is the hash code of table row `index[i]`."""
         codes, first = np.unique(inverse, return_index=True)
         chosen = (excess[codes] > 0).nonzero()[0][: self.examples]
+        if not len(chosen):
+            return ()
         rows = (
             table.select(common).take(pa.array(index[first[chosen]], type=pa.int64())).to_pylist()
         )

@@ -344,7 +344,7 @@ def _mergeable(left: list[pa.ChunkedArray], right: list[pa.ChunkedArray]) -> boo
 
 
 def sort_key(column: pa.ChunkedArray) -> SortedKey:
-    keys = np.asarray(column.cast(pa.int64()).to_numpy(), dtype=np.int64)
+    keys = _int64_values(column)
     if len(keys) < 2 or bool(np.all(keys[1:] >= keys[:-1])):
         return SortedKey(keys, None)
     dense = _dense_sort(keys)
@@ -352,6 +352,20 @@ def sort_key(column: pa.ChunkedArray) -> SortedKey:
         return dense
     order = np.argsort(keys)  # ties are resolved below by row, so the sort need not be stable
     return SortedKey(keys[order], order)
+
+
+def _int64_values(column: pa.ChunkedArray) -> np.ndarray:
+    """A null-free integer column as int64 numpy, read from Arrow's buffers (a view when it is
+    one chunk): Arrow's own to_numpy imports pandas (~0.3 s) on first use."""
+    column = column.cast(pa.int64())
+    parts = [
+        np.frombuffer(c.buffers()[1], dtype=np.int64, count=c.offset + len(c))[c.offset :]
+        for c in column.chunks
+        if len(c)  # an empty chunk may have no buffer
+    ]
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
 # Unique keys spanning at most this many slots per key are ordered by direct addressing.
@@ -497,11 +511,18 @@ def key_table(table: pa.Table, columns: Sequence[str], rows: np.ndarray | None =
     """
     keys = table.select(list(columns))
     if rows is not None:
-        keys = keys.take(pa.array(rows, type=pa.int64()))
+        keys = keys.take(int64_array(rows))
     for i, key_field in enumerate(keys.schema):
         if pa.types.is_dictionary(key_field.type):
             keys = keys.set_column(i, key_field.name, decoded(keys.column(i)))
     return keys
+
+
+def int64_array(values: np.ndarray) -> pa.Array:
+    """Integers (row numbers) as an Arrow int64 array sharing their memory: pa.array imports
+    pandas (~0.3 s) on its first call."""
+    data = np.ascontiguousarray(values, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(data), [None, pa.py_buffer(data)])
 
 
 def _dense(codes: np.ndarray) -> np.ndarray:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -140,6 +142,33 @@ def test_fingerprint_ignores_row_and_column_order(tmp_path: Path) -> None:
     result = compare(tmp_path, research, production)
     assert result.identical and result.left_fingerprint == result.right_fingerprint
     assert result.stats == {} and result.cells == {}
+
+
+def test_identical_keyed_tables_are_compared_without_importing_pandas(tmp_path: Path) -> None:
+    """Arrow's to_numpy and pa.array import pandas (~0.3 s) on first use; the comparison of
+    identical tables (the common case: hashes, fingerprints, the key join of a shuffled copy)
+    reads Arrow's buffers instead. Checked in a fresh interpreter."""
+    n = 5000
+    research = pa.table(
+        {
+            "id": np.arange(n),
+            "x": np.random.default_rng(0).normal(size=n),
+            "c": pa.array(["a", "b"] * (n // 2)).dictionary_encode(),
+        }
+    )
+    engine_for(tmp_path, research, shuffled(research))
+    code = (
+        "import sys; from mlcheck.checklist import load_checklist; "
+        "from mlcheck.engine import LocalEngine; from mlcheck.compare import compare_tables; "
+        "from mlcheck.stage_config import DataReproducibilityConfig as C; "
+        f"e = LocalEngine(load_checklist({str(tmp_path / 'checklist.yaml')!r})); "
+        "r = compare_tables(e, 'research.raw.t', 'production.raw.t', C()); "
+        "print(r.identical, r.join.matched, 'pandas' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.split() == ["True", str(n), "False"]
 
 
 @pytest.mark.parametrize(

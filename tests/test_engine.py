@@ -278,6 +278,23 @@ def test_sort_key_orders_unique_dense_keys_as_a_sort_does(keys: np.ndarray, by_s
         np.testing.assert_array_equal(got.order, np.argsort(keys, kind="stable"))
 
 
+def test_int64_values_and_arrays_convert_without_arrow_to_numpy() -> None:
+    """Keys read from Arrow's buffers: sliced chunks, an empty chunk, narrower ints; and row
+    numbers handed back as an int64 Arrow array (read-only numpy included)."""
+    column = pa.chunked_array(
+        [pa.array([9, 8, 7, 6]).slice(1, 2), pa.array([], pa.int64()), pa.array([5, 4])]
+    )
+    assert engine_module._int64_values(column).tolist() == [8, 7, 5, 4]
+    narrow = pa.chunked_array([pa.array([3, -1], pa.int8())])
+    assert engine_module._int64_values(narrow).tolist() == [3, -1]
+    assert engine_module._int64_values(pa.chunked_array([], pa.int64())).tolist() == []
+    rows = np.arange(10)[::3]
+    rows.flags.writeable = False
+    array = engine_module.int64_array(rows)
+    assert array.type == pa.int64() and array.to_pylist() == [0, 3, 6, 9]
+    assert engine_module.int64_array(np.zeros(0, np.int32)).to_pylist() == []
+
+
 def test_aligned_only_when_every_row_pairs_with_its_own_position() -> None:
     """Same keys in the same order: aligned. Shuffled, a key missing or repeated: not."""
     keys = chunked([3, 1, 2])
