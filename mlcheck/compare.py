@@ -59,7 +59,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mlcheck.engine import KeyJoin, LocalEngine, decoded, key_table, parallel_map
+from mlcheck.engine import KeyJoin, LocalEngine, decoded, key_table, parallel_map, pooled_empty
 
 Kind = Literal["integer", "float", "boolean", "temporal", "text", "binary", "null", "uncomparable"]
 ChangeKind = Literal["widening", "narrowing", "precision_loss", "incompatible"]
@@ -660,7 +660,7 @@ _HASH_BLOCK = 1 << 15
 
 def column_hashes(column: pa.ChunkedArray, kind: Kind, other: pa.DataType) -> np.ndarray:
     """One 64-bit hash per row, as `_value_hashes(_normalize(column, kind, other))`."""
-    out = np.empty(len(column), dtype=np.uint64)
+    out = pooled_empty(len(column), np.uint64)
     for start, hashed in _hash_blocks(column, kind, other, _U(1)):
         out[start : start + len(hashed)] = hashed
     return out
@@ -1226,7 +1226,8 @@ class _Comparer:
 
         def side(tables: tuple[pa.Table, pa.Table]) -> tuple[np.ndarray, np.ndarray]:
             table, other = tables
-            common = np.zeros(table.num_rows, dtype=np.uint64)
+            common = pooled_empty(table.num_rows, np.uint64)  # warm pages after the read
+            common.fill(0)
             for name in comparable:
                 column, other_type = table.column(name), other.column(name).type
                 add_hashes(common, column, kinds[name], other_type, _salt(name))

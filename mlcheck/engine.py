@@ -380,12 +380,15 @@ def _dense_sort(keys: np.ndarray) -> SortedKey | None:
     span = high - low + 1  # Python ints: no overflow
     if span > _DENSE_SLOTS_PER_KEY * len(keys):
         return None
-    slots = np.full(span, -1, dtype=np.int64)
+    slots = pooled_empty(span, np.int64)
+    slots.fill(-1)
     slots[keys - low if low else keys] = _positions(len(keys))
     if span == len(keys):  # a permutation of low..high unless a repeat left a slot empty
         if slots.min() < 0:
             return None
-        values = _positions(span) if low == 0 else np.arange(low, high + 1, dtype=np.int64)
+        values = _positions(span)
+        if low:
+            values = np.add(values, low, out=pooled_empty(span, np.int64))
         return SortedKey(values, slots)
     filled = slots >= 0
     if np.count_nonzero(filled) != len(keys):
@@ -402,10 +405,20 @@ def _positions(count: int) -> np.ndarray:
     after a large read, and every join of a run needs the same row numbers."""
     global _POSITIONS
     if len(_POSITIONS) < count:
-        grown = np.arange(count, dtype=np.int64)
+        grown = pooled_empty(count, np.int64)
+        grown[:1], grown[1:] = 0, 1
+        np.cumsum(grown, out=grown)  # an arange written in place (np.arange has no out)
         grown.flags.writeable = False
         _POSITIONS = grown
     return _POSITIONS[:count]
+
+
+def pooled_empty(count: int, dtype: Any) -> np.ndarray:
+    """An uninitialised numpy array in Arrow's memory pool. For large working arrays right
+    after a read: the pool then holds pages already in use (reused at ~0.3 ms per 8 MB), while
+    numpy's fresh pages cost up to ~20-30 ms per 8 MB on this kind of machine."""
+    dtype = np.dtype(dtype)
+    return np.frombuffer(pa.allocate_buffer(count * dtype.itemsize), dtype=dtype)
 
 
 def _read_only(record: object) -> None:
