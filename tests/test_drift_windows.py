@@ -3,6 +3,8 @@ what `NumericReference.compare` gives each window's finite values sorted on thei
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -88,12 +90,27 @@ def test_dictionary_columns_code_like_their_decoded_values(seed: int) -> None:
     np.testing.assert_array_equal(fast[2], decoded[2])
 
 
+def _continuous(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """`_samples` unrounded (mostly distinct values, ranked once per feature), with a few live
+    values equal to research values, so ties across the sides remain."""
+    rng = np.random.default_rng(seed)
+    research, live = rng.normal(0, 1, 3000), rng.normal(0.25, 1, 5000)
+    live[100:110] = research[200:210]
+    research[[5, 9]] = [np.nan, np.inf]
+    live[[0, 7, 11]] = [np.nan, -np.inf, np.inf]
+    return research, live
+
+
+@pytest.mark.parametrize("sample", [_samples, _continuous])
 @pytest.mark.parametrize("seed", [5, 6])
-def test_disjoint_chunks_and_small_windows_equal_their_own_comparisons(seed: int) -> None:
-    """The three ways windows are measured give the same answers: disjoint chunks grouped in
-    one pass (shuffled rows, as weekly chunks of unsorted timestamps are), overlapping windows
-    gathered one by one, and windows too small to rank the whole sample for."""
-    research, live = _samples(seed)
+def test_disjoint_chunks_and_small_windows_equal_their_own_comparisons(
+    seed: int, sample: Any
+) -> None:
+    """The ways windows are measured give the same answers: disjoint chunks grouped in one
+    pass (shuffled rows, as weekly chunks of unsorted timestamps are), overlapping windows
+    gathered one by one, windows too small to rank the whole sample for, and discrete values
+    sorted per window."""
+    research, live = sample(seed)
     reference = _reference(research)
     shuffled = np.random.default_rng(seed).permutation(len(live))
     chunks = [np.sort(part) for part in np.array_split(shuffled, 9)]
