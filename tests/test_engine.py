@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -330,3 +331,33 @@ def test_release_after_forgets_only_what_no_later_stage_reads(tmp_path: Path) ->
     assert not any("research.raw.a" in key or "research.raw.b" in key for key in engine._memo)
     assert len(engine._tables) == 1 and engine.table("research.features") is features
     assert engine.join("research.raw.a", "production.raw.a").matched == 3  # read again
+
+
+def _hashed_value_counts(array: pa.ChunkedArray) -> tuple[list[object], list[int]]:
+    """Arrow's value_counts, ordered as engine.value_counts orders (count down, then value)."""
+    counts = pc.value_counts(array.drop_null())
+    values = counts.field("values")
+    values = values.cast(values.type.value_type) if pa.types.is_dictionary(values.type) else values
+    pairs = sorted(
+        zip(values.to_pylist(), counts.field("counts").to_pylist(), strict=True),
+        key=lambda p: (-p[1], p[0]),
+    )
+    return [v for v, _ in pairs], [n for _, n in pairs]
+
+
+def test_dictionary_value_counts_equal_hashed_counts() -> None:
+    """Category counts by bincount of shared-dictionary codes (nulls, unused entries, several
+    chunks) equal Arrow's hashed value_counts; chunks with different dictionaries, and a
+    dictionary holding a value twice, take the hashing path and agree too."""
+    shared = pa.array(["a", "b", "c", "d"])
+    first = pa.DictionaryArray.from_arrays(pa.array([0, 1, 1, None, 3], pa.int32()), shared)
+    second = pa.DictionaryArray.from_arrays(pa.array([1, 1, 0], pa.int32()), shared)
+    other = pa.DictionaryArray.from_arrays(pa.array([0, 0], pa.int32()), pa.array(["x", "a"]))
+    doubled = pa.DictionaryArray.from_arrays(
+        pa.array([0, 1, 2], pa.int32()), pa.array(["a", "a", "b"])
+    )
+    for chunks, fast in (([first, second], True), ([first, other], False), ([doubled], False)):
+        array = pa.chunked_array(chunks)
+        assert (engine_module._dictionary_counts(array) is not None) is fast
+        values, counts = engine_module.value_counts(array)
+        assert (values.to_pylist(), counts.tolist()) == _hashed_value_counts(array)
