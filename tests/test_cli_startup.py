@@ -38,3 +38,16 @@ def test_exit_skips_teardown_but_keeps_output_and_code() -> None:
     assert _exit_in_child("None").returncode == 0
     failed = _exit_in_child("'bad news'")
     assert (failed.returncode, failed.stderr) == (1, "bad news\n")
+
+
+def test_malloc_keeps_freed_blocks_on_glibc() -> None:
+    """In a fresh interpreter on Linux with glibc, the entry's malloc setting takes (mallopt
+    answers 1); elsewhere it reports that it did nothing rather than failing."""
+    import platform
+
+    code = "from mlcheck.entry import keep_freed_memory; print(keep_freed_memory())"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert result.stdout.strip() == str(glibc)

@@ -332,3 +332,17 @@ def test_a_crash_inside_mlcheck_is_located_in_the_package() -> None:
     )
     assert error.details["exception"] == "AttributeError"
     assert re.fullmatch(r"mlcheck/results\.py:\d+", error.details["at"])
+
+
+def test_lazy_imports_follow_the_stages_that_run() -> None:
+    """Background imports: scipy only when stage 5 runs, pandas (which pyarrow imports on its
+    first array) whenever any stage runs, nothing when none does."""
+    from mlcheck.runner import lazy_imports
+
+    assert lazy_imports(["data_reproducibility"]) == ["pandas"]
+    assert lazy_imports(["feature_parity", "performance_drop"]) == [
+        "pandas",
+        "scipy.special",
+        "scipy.optimize",
+    ]
+    assert lazy_imports([]) == []
