@@ -91,8 +91,8 @@ def test_dictionary_columns_code_like_their_decoded_values(seed: int) -> None:
 
 
 def _continuous(seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """`_samples` unrounded (mostly distinct values, ranked once per feature), with a few live
-    values equal to research values, so ties across the sides remain."""
+    """`_samples` unrounded (mostly distinct values), with a few live values equal to research
+    values, so ties across the sides remain."""
     rng = np.random.default_rng(seed)
     research, live = rng.normal(0, 1, 3000), rng.normal(0.25, 1, 5000)
     live[100:110] = research[200:210]
@@ -106,10 +106,9 @@ def _continuous(seed: int) -> tuple[np.ndarray, np.ndarray]:
 def test_disjoint_chunks_and_small_windows_equal_their_own_comparisons(
     seed: int, sample: Any
 ) -> None:
-    """The ways windows are measured give the same answers: disjoint chunks grouped in one
-    pass (shuffled rows, as weekly chunks of unsorted timestamps are), overlapping windows
-    gathered one by one, windows too small to rank the whole sample for, and discrete values
-    sorted per window."""
+    """Window layouts give each window's own answer: disjoint chunks of shuffled rows (as
+    weekly chunks of unsorted timestamps are), overlapping windows, and small windows, with
+    discrete (rounded) and continuous values, ties across the sides in both."""
     research, live = sample(seed)
     reference = _reference(research)
     shuffled = np.random.default_rng(seed).permutation(len(live))
