@@ -67,7 +67,9 @@ class Registry:
 REGISTRY = Registry()
 
 
-def check(check_id: str, stage: str, thresholds: tuple[str, ...] = ()) -> Callable[[CheckFunc], CheckFunc]:
+def check(
+    check_id: str, stage: str, thresholds: tuple[str, ...] = ()
+) -> Callable[[CheckFunc], CheckFunc]:
     """Register the decorated function as check `check_id` of `stage`."""
 
     def decorate(func: CheckFunc) -> CheckFunc:

@@ -97,7 +97,9 @@ class FeatureParityConfig(DataReproducibilityConfig):
         le=1,
         description="share of a column's differing cells one value must hold to be named a fill value",
     )
-    min_fill_cells: int = Field(3, ge=1, description="cells a value must fill to be named a fill value")
+    min_fill_cells: int = Field(
+        3, ge=1, description="cells a value must fill to be named a fill value"
+    )
 
 
 class SplitReproducibilityConfig(Strict):
@@ -110,9 +112,13 @@ class SplitReproducibilityConfig(Strict):
     train: list[str] = Field(
         default_factory=lambda: ["train", "training"], description="split names used for training"
     )
-    max_missing_keys: int = Field(0, ge=0, description="keys in one side's splits but not the other's")
+    max_missing_keys: int = Field(
+        0, ge=0, description="keys in one side's splits but not the other's"
+    )
     max_leaked_keys: int = Field(0, ge=0, description="keys in a holdout split and another split")
-    max_leaked_groups: int = Field(0, ge=0, description="groups whose rows span more than one split")
+    max_leaked_groups: int = Field(
+        0, ge=0, description="groups whose rows span more than one split"
+    )
     max_proportion_diff: float = Field(
         0.01, ge=0, le=1, description="split share difference that warns (context only)"
     )
@@ -125,7 +131,9 @@ class SplitReproducibilityConfig(Strict):
 class PredictionMismatchConfig(Strict):
     atol: float = Field(1.0e-6, ge=0, description="absolute tolerance for scores")
     rtol: float = Field(0.0, ge=0, description="relative tolerance for scores")
-    max_mismatch_rate: float = Field(0.0, ge=0, le=1, description="share of scores beyond tolerance")
+    max_mismatch_rate: float = Field(
+        0.0, ge=0, le=1, description="share of scores beyond tolerance"
+    )
     max_flip_rate: float = Field(0.0, ge=0, le=1, description="share of decisions flipped")
     max_invalid_rate: float = Field(0.0, ge=0, le=1, description="share of invalid outputs")
     threshold: float = Field(0.5, description="decision threshold on the score")
@@ -188,13 +196,18 @@ class PerformanceDropConfig(Strict):
 
 class VariableAvailabilityConfig(Strict):
     max_null_rate_increase: float = Field(
-        0.05, ge=0, le=1, description="largest rise of a feature's null (or NaN) rate, live - research"
+        0.05,
+        ge=0,
+        le=1,
+        description="largest rise of a feature's null (or NaN) rate, live - research",
     )
     max_unseen_rate: float = Field(
         0.01, ge=0, le=1, description="share of live rows with a category never seen in research"
     )
     min_count: int = Field(5, ge=1, description="research count below which a category is rare")
-    max_rare_rate: float = Field(0.05, ge=0, le=1, description="share of live rows with rare values")
+    max_rare_rate: float = Field(
+        0.05, ge=0, le=1, description="share of live rows with rare values"
+    )
     max_staleness: str | None = Field(
         "30d", description="longest silence of a feature before the live window ends (null: off)"
     )
@@ -225,12 +238,18 @@ class VariableAvailabilityConfig(Strict):
 
 
 class StagesConfig(Strict):
-    data_reproducibility: DataReproducibilityConfig = Field(default_factory=DataReproducibilityConfig)  # type: ignore[arg-type]
+    data_reproducibility: DataReproducibilityConfig = Field(
+        default_factory=DataReproducibilityConfig  # type: ignore[arg-type]
+    )
     feature_parity: FeatureParityConfig = Field(default_factory=FeatureParityConfig)  # type: ignore[arg-type]
-    split_reproducibility: SplitReproducibilityConfig = Field(default_factory=SplitReproducibilityConfig)  # type: ignore[arg-type]
+    split_reproducibility: SplitReproducibilityConfig = Field(
+        default_factory=SplitReproducibilityConfig  # type: ignore[arg-type]
+    )
     prediction_mismatch: PredictionMismatchConfig = Field(default_factory=PredictionMismatchConfig)  # type: ignore[arg-type]
     performance_drop: PerformanceDropConfig = Field(default_factory=PerformanceDropConfig)  # type: ignore[arg-type]
-    variable_availability: VariableAvailabilityConfig = Field(default_factory=VariableAvailabilityConfig)  # type: ignore[arg-type]
+    variable_availability: VariableAvailabilityConfig = Field(
+        default_factory=VariableAvailabilityConfig  # type: ignore[arg-type]
+    )
 
 
 Task = Literal["binary", "multiclass", "regression"]
