@@ -404,13 +404,15 @@ def _positions(count: int) -> np.ndarray:
     """0, 1, ..., count - 1, read-only and shared across calls: fresh pages are costly right
     after a large read, and every join of a run needs the same row numbers."""
     global _POSITIONS
-    if len(_POSITIONS) < count:
-        grown = pooled_empty(count, np.int64)
-        grown[:1], grown[1:] = 0, 1
-        np.cumsum(grown, out=grown)  # an arange written in place (np.arange has no out)
-        grown.flags.writeable = False
-        _POSITIONS = grown
-    return _POSITIONS[:count]
+    positions = _POSITIONS  # read once: another thread may replace it meanwhile
+    if len(positions) < count:
+        positions = pooled_empty(count, np.int64)
+        positions[:1], positions[1:] = 0, 1
+        np.cumsum(positions, out=positions)  # an arange written in place (np.arange has no out)
+        positions.flags.writeable = False
+        if len(positions) > len(_POSITIONS):
+            _POSITIONS = positions
+    return positions[:count]
 
 
 def pooled_empty(count: int, dtype: Any) -> np.ndarray:

@@ -129,3 +129,16 @@ def test_merged_ranks_equal_a_right_search() -> None:
     live = np.sort(np.round(np.random.default_rng(8).normal(size=4000), 1)) - reference.centre
     merged = reference._at(live)
     np.testing.assert_array_equal(merged, np.searchsorted(reference.values, live, "right"))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_tie_ranks_survive_centring_that_overflows() -> None:
+    """Research values near the float limit, centred on their median, overflow to equal
+    infinities; a live value tied with them still ranks as the left search says (KS 0.6)."""
+    big = 1.7e308
+    reference = drift.NumericReference(np.array([-big, -big, -big, big, big]))
+    found = reference.compare(np.array([big]))
+    assert found is not None and found.ks == pytest.approx(0.6)
+    centred = np.array([big]) - reference.centre
+    _, before = reference.ranks(centred)
+    assert before.tolist() == np.searchsorted(reference.values, centred, "left").tolist()
