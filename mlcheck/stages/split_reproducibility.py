@@ -449,7 +449,7 @@ def split_spread(entity: np.ndarray, split: np.ndarray, is_holdout: np.ndarray) 
     """Distinct splits per entity from row codes (entity -1 = null, ignored), vectorised."""
     valid = np.flatnonzero(entity >= 0)
     size = int(entity.max(initial=-1)) + 1
-    if size == len(valid):  # every entity on one row (unique keys): no counting needed
+    if _one_row_per_code(entity[valid], size):  # unique keys: no counting needed
         return _one_row_each(entity, split, is_holdout, valid, size)
     width = len(is_holdout)
     pairs, _ = cell_counts(entity[valid] * width + (split[valid] + 1), size * width)
@@ -466,6 +466,13 @@ def split_spread(entity: np.ndarray, split: np.ndarray, is_holdout: np.ndarray) 
         mask=mask,
         first_row=first,
     )
+
+
+def _one_row_per_code(codes: np.ndarray, size: int) -> bool:
+    """Whether every code in 0..size-1 is on exactly one row. Counting codes is not enough:
+    codes may leave gaps (a composite key with a null part takes a number but no row), and
+    then a code can repeat although there are as many rows as numbers."""
+    return len(codes) == size and bool(np.bincount(codes, minlength=size).max(initial=0) <= 1)
 
 
 def _one_row_each(
@@ -567,7 +574,7 @@ def keys_in_several_splits(ctx: StageContext) -> Iterator[Finding]:
 def _key_spread(entity: np.ndarray, split: np.ndarray, is_holdout: np.ndarray) -> Spread:
     """`split_spread` of keys. When no key is on two rows none can be in two splits: the spread
     of no row says so without a per-key array of a million unique keys."""
-    if np.count_nonzero(entity >= 0) == int(entity.max(initial=-1)) + 1:
+    if _one_row_per_code(entity[entity >= 0], int(entity.max(initial=-1)) + 1):
         return split_spread(entity[:0], split[:0], is_holdout)
     return split_spread(entity, split, is_holdout)
 

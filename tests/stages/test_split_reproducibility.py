@@ -415,6 +415,24 @@ def test_keys_in_a_holdout_and_another_split_leak(tmp_path: Path) -> None:
     assert found["production.splits"].status is Status.PASS
 
 
+def test_leak_found_when_a_composite_key_has_a_null_part(tmp_path: Path) -> None:
+    """Key (shop, id): row 1 has no shop (a null part, ignored) and ('b', 2) is on two rows, in
+    train and test. Defect: the null row left a gap in the key codes, so as many rows as code
+    numbers looked like unique keys and the leak went unreported."""
+    table = pa.table(
+        {"shop": [None, "b", "b"], "id": [1, 2, 2], "split": [TRAIN, TRAIN, TEST]},
+        schema=pa.schema([("shop", pa.string()), ("id", pa.int64()), ("split", pa.string())]),
+    )
+    ctx = make_ctx(
+        tmp_path, {"research.splits": table, "production.splits": table}, key=["shop", "id"]
+    )
+    research = by_source(run(sr.keys_in_several_splits, ctx))["research.splits"]
+    assert research.status is Status.FAIL
+    assert research.details["examples"] == [
+        {"key": {"shop": "b", "id": 2}, "splits": [TEST, TRAIN]}
+    ]
+
+
 def test_holdout_names_come_from_the_holdout_setting(tmp_path: Path) -> None:
     """Defect: `holdout` was never read; every split not named in `train` counted as held out.
     Research: key 1 in train and calibration, key 2 in train and eval, key 3 in train and test.
