@@ -680,7 +680,7 @@ def _dictionary_counts(array: pa.ChunkedArray) -> tuple[pa.Array, pa.Array] | No
         codes = chunk.indices.drop_null() if chunk.null_count else chunk.indices
         counts += np.bincount(codes.to_numpy(), minlength=len(dictionary))
     present = np.flatnonzero(counts)
-    return dictionary.take(pa.array(present)), pa.array(counts[present])
+    return dictionary.take(int64_array(present)), int64_array(counts[present])
 
 
 def _preview(names: list[str], limit: int = 12) -> str:
