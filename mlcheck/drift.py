@@ -129,9 +129,7 @@ class NumericReference:
     @functools.cached_property
     def _run_starts(self) -> np.ndarray:
         """For each research value, the index where its run of equal values starts."""
-        # Neighbours compared, not subtracted: centring may overflow two equal values to inf.
-        starts = np.flatnonzero(np.append(True, self.values[1:] != self.values[:-1]))
-        return np.repeat(starts, np.diff(starts, append=self.n))
+        return _run_starts(self.values)
 
     def _at(self, centred: np.ndarray) -> np.ndarray:
         """Research values <= each SORTED centred value. Against a live sample as large as a
@@ -269,11 +267,23 @@ class NumericReference:
 _AREA_BLOCK = 1 << 14
 
 
+def _run_bounds(sorted_values: np.ndarray) -> np.ndarray:
+    """0, where each run of equal values after the first starts, and n. Neighbours are
+    compared, not subtracted: centring may overflow two equal values to inf."""
+    changes = np.flatnonzero(sorted_values[1:] != sorted_values[:-1]) + 1
+    return np.concatenate(([0], changes, [len(sorted_values)]))
+
+
 def _run_ends(sorted_values: np.ndarray) -> np.ndarray:
     """searchsorted(x, x, side="right") of a sorted array x in O(n): the end of each run."""
-    n = len(sorted_values)
-    ends = np.append(np.flatnonzero(sorted_values[1:] != sorted_values[:-1]) + 1, n)
-    return np.repeat(ends, np.diff(ends, prepend=0))
+    bounds = _run_bounds(sorted_values)
+    return np.repeat(bounds[1:], np.diff(bounds))
+
+
+def _run_starts(sorted_values: np.ndarray) -> np.ndarray:
+    """searchsorted(x, x, side="left") of a sorted array x in O(n): the start of each run."""
+    bounds = _run_bounds(sorted_values)
+    return np.repeat(bounds[:-1], np.diff(bounds))
 
 
 def measure_windows(

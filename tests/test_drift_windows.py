@@ -48,7 +48,11 @@ def test_every_window_equals_its_own_comparison(seed: int) -> None:
 def test_run_ends_equal_a_right_search() -> None:
     values = np.sort(np.round(np.random.default_rng(4).normal(size=2000), 1))
     np.testing.assert_array_equal(drift._run_ends(values), np.searchsorted(values, values, "right"))
+    np.testing.assert_array_equal(
+        drift._run_starts(values), np.searchsorted(values, values, "left")
+    )
     assert drift._run_ends(np.array([])).tolist() == []
+    assert drift._run_starts(np.array([])).tolist() == []
 
 
 def test_ranks_equal_two_searches() -> None:

@@ -31,6 +31,8 @@ from robustness_support import (
     run_processes,
 )
 
+from mlcheck.results import STAGE_ORDER
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -839,14 +841,7 @@ def details_of(check_id: str, **wanted: object) -> Callable[[Outcome], None]:
     return expect
 
 
-RAW, FEAT, SPLIT, PRED, PERF, AVAIL = (
-    "data_reproducibility",
-    "feature_parity",
-    "split_reproducibility",
-    "prediction_mismatch",
-    "performance_drop",
-    "variable_availability",
-)
+RAW, FEAT, SPLIT, PRED, PERF, AVAIL = STAGE_ORDER
 APPS = ("production.raw.applications", "checklist.yaml:22")
 
 CASES = [
