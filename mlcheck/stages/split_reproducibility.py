@@ -187,6 +187,12 @@ def row_codes(array: pa.ChunkedArray) -> np.ndarray:
     return np.asarray(encoded.indices.fill_null(-1).to_numpy(), dtype=np.int64)
 
 
+def _countable(span: int, rows: int) -> bool:
+    """Whether one counting pass over `span` integer values beats sorting or hashing `rows`
+    rows: the range is not much wider than the rows."""
+    return span <= 4 * rows + 1024
+
+
 def _ranked_integers(array: pa.ChunkedArray) -> np.ndarray | None:
     """Integers without nulls spanning a range not much wider than the rows (ids, group
     numbers) as the rank of their value among the present ones: one counting pass over the
@@ -198,7 +204,7 @@ def _ranked_integers(array: pa.ChunkedArray) -> np.ndarray | None:
     if len(values) == 0:
         return None
     low, high = int(values.min()), int(values.max())
-    if high - low > 4 * len(values) + 1024:  # sparse values: the range would outgrow the rows
+    if not _countable(high - low, len(values)):  # sparse values: the range outgrows the rows
         return None
     offset = values - low
     rank = np.cumsum(np.bincount(offset) > 0) - 1
@@ -508,7 +514,7 @@ def distinct_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def cell_counts(cells: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """`distinct_counts` of integers in [0, size): one counting pass instead of a sort when the
     grid is small next to the rows (split x split cells, a few labels)."""
-    if size > 4 * len(cells) + 1024:
+    if not _countable(size, len(cells)):
         return distinct_counts(cells)
     counts = np.bincount(cells, minlength=size)
     found = np.flatnonzero(counts)
