@@ -765,6 +765,8 @@ class Comparison:
     changes: Callable[[np.ndarray, int], list[dict[str, Any]]] | None = None
     # Whether an effect is large enough to matter; default: the drift_* thresholds.
     material: Callable[[Any, Any], bool] | None = None
+    # Numeric only: research vs live counts on shared bins of the given live rows (for plots).
+    histogram: Callable[[np.ndarray], dict[str, Any]] | None = None
 
     def measure(self, rows: np.ndarray) -> DriftResult:
         return self.windows([rows])[0]
@@ -788,7 +790,34 @@ def _numeric_comparison(reference: Values, live: Values) -> Comparison:
         prepared = drift.NumericReference(drift.finite_sorted(_fetch(reference)))
         return list(drift.measure_windows(prepared, _fetch(live), rows))
 
-    return Comparison("numeric", windows)
+    def histogram(rows: np.ndarray) -> dict[str, Any]:
+        return plot_histogram(_fetch(reference), np.asarray(_fetch(live))[rows])
+
+    return Comparison("numeric", windows, histogram=histogram)
+
+
+PLOT_BINS = 20
+
+
+def plot_histogram(reference: np.ndarray, live: np.ndarray) -> dict[str, Any]:
+    """Research and live counts of finite values on shared bins, for the HTML report's plots.
+
+    Equal-width bins over the 1st-99th percentiles of both samples (integers with a range of at
+    most PLOT_BINS get one bin per value); the end bins also hold the tails beyond them.
+    """
+    ref, cur = (np.asarray(v, dtype=np.float64) for v in (reference, live))
+    ref, cur = ref[np.isfinite(ref)], cur[np.isfinite(cur)]
+    if len(ref) == 0 or len(cur) == 0:
+        return {"edges": [], "research": [], "live": []}
+    low = min(np.quantile(ref, 0.01), np.quantile(cur, 0.01))
+    high = max(np.quantile(ref, 0.99), np.quantile(cur, 0.99))
+    whole = all(np.array_equal(v, np.round(v)) for v in (ref, cur))
+    if whole and high - low <= PLOT_BINS:
+        edges = np.arange(np.floor(low) - 0.5, np.ceil(high) + 1.0)
+    else:
+        edges = np.linspace(low, high, PLOT_BINS + 1) if high > low else np.array([low, low + 1])
+    counts = [np.histogram(np.clip(v, edges[0], edges[-1]), bins=edges)[0] for v in (ref, cur)]
+    return {"edges": edges, "research": counts[0], "live": counts[1]}
 
 
 def _categorical_comparison(reference: Values, live: Values) -> Comparison:
@@ -1096,6 +1125,8 @@ def feature_drift(ctx: StageContext) -> Iterator[Finding]:
                 np.arange(_live_feature_rows(ctx)), examples
             )
         status = _outcome_status(outcome)
+        if status is not Status.PASS and outcome.comparison.histogram is not None:
+            extra["histogram"] = outcome.comparison.histogram(np.arange(_live_feature_rows(ctx)))
         yield Finding(
             status,
             _drift_message(name, outcome),
@@ -1156,7 +1187,15 @@ def score_drift(ctx: StageContext) -> Iterator[Finding]:
     outcome = _drift_family(ctx, {"score": comparison}, live.valid, chunks, {"score": Status.WARN})[
         "score"
     ]
-    yield _single_drift_finding(ctx, outcome, "score", LIVE_PREDICTIONS, _SCORE_HINT)
+    finding = _single_drift_finding(ctx, outcome, "score", LIVE_PREDICTIONS, _SCORE_HINT)
+    yield _with_histogram(finding, comparison, np.flatnonzero(live.valid))
+
+
+def _with_histogram(finding: Finding, comparison: Comparison, rows: np.ndarray) -> Finding:
+    """The finding with plot data of a numeric comparison's rows added to its details."""
+    if comparison.histogram is None:
+        return finding
+    return replace(finding, details={**finding.details, "histogram": comparison.histogram(rows)})
 
 
 def _as_labels(values: np.ndarray) -> pa.Array:
