@@ -56,6 +56,7 @@ class Format(str, Enum):
     terminal = "terminal"
     markdown = "markdown"
     json = "json"
+    html = "html"
 
 
 ChecklistArg = Annotated[Path, typer.Argument(help="The checklist YAML file.", show_default=False)]
@@ -74,6 +75,9 @@ def run(
         Path | None, typer.Option("--output", "-o", help="Write the report here ('-': stdout).")
     ] = None,
     junit: Annotated[Path | None, typer.Option(help="Also write a JUnit XML report here.")] = None,
+    html: Annotated[
+        Path | None, typer.Option(help="Also write a self-contained HTML report here.")
+    ] = None,
     keep_going: Annotated[bool, typer.Option(help="Run every stage even after one fails.")] = False,
     only: Annotated[
         list[str] | None, typer.Option(help="Run only this stage (repeatable).")
@@ -108,13 +112,15 @@ def run(
     )
     output = None if output == Path("-") else output
     loaded = load_checklist(checklist)
-    _refuse_to_overwrite_inputs(loaded, [p for p in (output, junit) if p is not None])
+    _refuse_to_overwrite_inputs(loaded, [p for p in (output, junit, html) if p is not None])
     with _progress(enabled=not quiet and err.is_terminal) as progress:
         validate_sources(loaded, read_schema=False)
         result = run_checklist(loaded, options, progress)
     _write(_render_main(result, fmt, output, verbose=verbose, no_color=no_color), output)
     if junit is not None:
         _write(render(result, "junit", fail_on_warn=options.fail_on_warn), junit)
+    if html is not None:
+        _write(render(result, "html"), html)
     code = exit_code(result)
     if code == EXIT_INTERNAL:
         crashed = sum(c.status is Status.ERROR for s in result.stages for c in s.checks) or 1
@@ -311,8 +317,10 @@ def _refuse_to_overwrite_inputs(checklist: Checklist, outputs: list[Path]) -> No
             raise UsageError(
                 f"refusing to write the report to {out}: it is one of the checklist's inputs"
             )
-    if len(outputs) == 2 and outputs[0].resolve() == outputs[1].resolve():
-        raise UsageError(f"--output and --junit both name {outputs[0]}; give them different files")
+    resolved = [out.resolve() for out in outputs]
+    if len(set(resolved)) < len(resolved):
+        twice = next(out for out in outputs if resolved.count(out.resolve()) > 1)
+        raise UsageError(f"two report options name {twice}; give each report its own file")
 
 
 @contextmanager
