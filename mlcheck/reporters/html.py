@@ -96,7 +96,8 @@ def _stage_table(stages: Sequence[StageResult], timings: bool) -> str:
     head += "<th>time</th>" if timings else ""
     rows = [f'<table class="stages">\n<thead>{head}<th>note</th></tr></thead>\n<tbody>']
     for number, stage in enumerate(stages, start=1):
-        time = f"<td>{stage.duration_s:.2f} s</td>" if timings else ""
+        ran = stage.status not in (Status.SKIPPED, Status.NOT_RUN)
+        time = (f"<td>{stage.duration_s:.2f} s</td>" if ran else "<td></td>") if timings else ""
         rows.append(
             f'<tr class="{stage.status.value}"><td>{number}</td>'
             f'<td><a href="#stage-{esc(stage.id)}">{esc(stage.id)}</a></td>'
@@ -141,7 +142,8 @@ def _is_problem(check: CheckResult) -> bool:
 
 
 def _stage_section(number: int, stage: StageResult, timings: bool) -> str:
-    time = f" <small>{stage.duration_s:.2f} s</small>" if timings else ""
+    ran = stage.status not in (Status.SKIPPED, Status.NOT_RUN)
+    time = f" <small>{stage.duration_s:.2f} s</small>" if timings and ran else ""
     out = [
         f'<section class="stage {stage.status.value}" id="stage-{esc(stage.id)}">',
         f"<h2>{number}. {esc(stage.id)} {badge(stage.status)}{time}</h2>",
@@ -185,11 +187,11 @@ def _check_group(stage_id: str, group: list[CheckResult]) -> str:
         out.append(f'<p class="hint"><strong>Hint:</strong> {prose(shared_hint)}</p>')
     out.append(_group_figures(group))
     blocks = [c for c in group if _is_problem(c) or _figures(c, passing=True)]
-    if len(group) > 1 or not blocks:  # one result shown as a block needs no table row too
+    tabled = len(group) > 1 or not blocks  # one result shown as a block needs no table row too
+    if tabled:
         out.append(_findings_table(group))
-    for check in group:
-        if _is_problem(check) or _figures(check, passing=True):
-            out.append(_finding_block(check, show_hint=shared_hint is None))
+    for check in blocks:
+        out.append(_finding_block(check, show_hint=shared_hint is None, message=not tabled))
     out.append("</article>")
     return "\n".join(part for part in out if part)
 
@@ -211,12 +213,13 @@ def _findings_table(checks: Sequence[CheckResult]) -> str:
     return "\n".join([*rows, "</tbody>", "</table>"])
 
 
-def _finding_block(check: CheckResult, *, show_hint: bool) -> str:
+def _finding_block(check: CheckResult, *, show_hint: bool, message: bool) -> str:
+    """Charts, tables and details of one result (its message too, unless a table row has it)."""
     about = subject(check) or check.id
     out = [
         f'<div class="finding {check.status.value}">',
         f"<h4>{badge(check.status)} {esc(about)}</h4>",
-        f"<p>{prose(check.message)}</p>",
+        f"<p>{prose(check.message)}</p>" if message else "",
     ]
     if show_hint and check.hint and _is_problem(check):
         out.append(f'<p class="hint"><strong>Hint:</strong> {prose(check.hint)}</p>')
@@ -355,15 +358,31 @@ def _numbers(value: Any) -> list[float]:
 def _example_tables(check: CheckResult) -> list[str]:
     """Lists of records (example rows, bins, chunks, category changes) as tables."""
     details = to_jsonable(check.details) if isinstance(check.details, Mapping) else {}
-    return [
+    sides = _sides(details)
+    tables = [_records_table("research vs production", sides)] if sides else []
+    return tables + [
         _records_table(key, value)
         for key, value in details.items()
         if key not in PLOTTED_KEYS + COLLAPSED_TABLES and _tabled(key, value)
     ]
 
 
+def _sides(details: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """`research` and `production` summaries of plain values, side by side (one row a name)."""
+    research, production = details.get("research"), details.get("production")
+    if not (isinstance(research, Mapping) and isinstance(production, Mapping)):
+        return {}
+    if _nested(research) or _nested(production):
+        return {}
+    names = dict.fromkeys([*research, *production])
+    return {n: {"research": research.get(n), "production": production.get(n)} for n in names}
+
+
 def _tabled(key: str, value: Any) -> bool:
-    """A non-empty list of records, or a list of plain example values (keys): a table."""
+    """A non-empty list of records, a mapping of names to records (per-statistic differences),
+    or a list of plain example values (keys): a table."""
+    if isinstance(value, Mapping) and value:
+        return all(isinstance(v, Mapping) and not _nested(v) for v in value.values())
     if not isinstance(value, list) or not value:
         return False
     if all(isinstance(v, Mapping) for v in value):
@@ -371,7 +390,13 @@ def _tabled(key: str, value: Any) -> bool:
     return "example" in key and not any(isinstance(v, (Mapping, list)) for v in value)
 
 
-def _records_table(name: str, values: list[Any]) -> str:
+def _nested(record: Mapping[str, Any]) -> bool:
+    return any(isinstance(v, (Mapping, list)) for v in record.values())
+
+
+def _records_table(name: str, values: list[Any] | Mapping[str, Any]) -> str:
+    if isinstance(values, Mapping):  # {"min": {"research": 1, ...}} -> rows named by their key
+        values = [{"": key, **record} for key, record in values.items()]
     records = [v if isinstance(v, Mapping) else {"value": v} for v in values]
     columns = list(dict.fromkeys(k for r in records for k in r))
     shown = records[:MAX_TABLE_ROWS]
@@ -381,7 +406,7 @@ def _records_table(name: str, values: list[Any]) -> str:
     )
     head = "".join(f"<th>{esc(c)}</th>" for c in columns)
     body = [
-        "<tr>" + "".join(f"<td>{_cell(r.get(c))}</td>" for c in columns) + "</tr>" for r in shown
+        "<tr>" + "".join(f"<td>{_cell(r.get(c), c)}</td>" for c in columns) + "</tr>" for r in shown
     ]
     return "\n".join(
         [
@@ -396,9 +421,13 @@ def _records_table(name: str, values: list[Any]) -> str:
     )
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, column: str) -> str:
     if value is None:
         return '<span class="null">null</span>'
+    if column == "status" and value in ("warn", "fail", "error"):
+        return f'<span class="st-{value}">{esc(value)}</span>'
+    if isinstance(value, float):  # every digit JSON keeps: example rows differ in the last ones
+        return esc(f"{value:.12g}")
     return esc(fmt_value(value, limit=80))
 
 
@@ -406,7 +435,8 @@ def _raw_details(check: CheckResult) -> str:
     """The remaining details as JSON, collapsed (what JSON readers see, minus charted data)."""
     details = to_jsonable(check.details) if isinstance(check.details, Mapping) else {}
     tables = [_records_table(k, details[k]) for k in COLLAPSED_TABLES if _tabled(k, details.get(k))]
-    rest = {k: v for k, v in details.items() if k not in PLOTTED_KEYS and not _tabled(k, v)}
+    sides = ("research", "production") if _sides(details) else ()
+    rest = {k: v for k, v in details.items() if k not in PLOTTED_KEYS + sides and not _tabled(k, v)}
     if not rest and not tables:
         return ""
     text = json.dumps(rest, indent=2, ensure_ascii=False, allow_nan=False)
@@ -515,6 +545,8 @@ table.matrix td.same { background: rgba(26, 127, 55, calc(var(--v) * .45)); }
 table.matrix td.moved { background: rgba(207, 34, 46, calc(var(--v) * .45)); }
 table.matrix th.corner { font-weight: normal; color: var(--muted); font-size: 12px; }
 .null { color: var(--muted); font-style: italic; }
+.st-warn { color: var(--warn); font-weight: 600; } .st-fail { color: var(--fail); font-weight: 600; }
+.st-error { color: var(--error); font-weight: 600; }
 details { margin: 6px 0; }
 summary { cursor: pointer; color: var(--muted); }
 details.passing > summary { font-weight: 600; }

@@ -809,14 +809,18 @@ def plot_histogram(reference: np.ndarray, live: np.ndarray) -> dict[str, Any]:
     ref, cur = ref[np.isfinite(ref)], cur[np.isfinite(cur)]
     if len(ref) == 0 or len(cur) == 0:
         return {"edges": [], "research": [], "live": []}
-    low = min(np.quantile(ref, 0.01), np.quantile(cur, 0.01))
-    high = max(np.quantile(ref, 0.99), np.quantile(cur, 0.99))
+    (ref_low, ref_high), (cur_low, cur_high) = (np.quantile(v, [0.01, 0.99]) for v in (ref, cur))
+    low, high = min(ref_low, cur_low), max(ref_high, cur_high)
     whole = all(np.array_equal(v, np.round(v)) for v in (ref, cur))
     if whole and high - low <= PLOT_BINS:
         edges = np.arange(np.floor(low) - 0.5, np.ceil(high) + 1.0)
     else:
         edges = np.linspace(low, high, PLOT_BINS + 1) if high > low else np.array([low, low + 1])
-    counts = [np.histogram(np.clip(v, edges[0], edges[-1]), bins=edges)[0] for v in (ref, cur)]
+    # Equal-width bins given as a count and a range take numpy's linear path, not a sort.
+    span = (edges[0], edges[-1])
+    counts = [
+        np.histogram(np.clip(v, *span), bins=len(edges) - 1, range=span)[0] for v in (ref, cur)
+    ]
     return {"edges": edges, "research": counts[0], "live": counts[1]}
 
 
