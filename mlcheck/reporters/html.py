@@ -30,6 +30,9 @@ from mlcheck.reporters.common import (
 from mlcheck.results import CheckResult, RunResult, StageResult, Status, to_jsonable
 
 MAX_TABLE_ROWS = 20
+# Per check, results past this many are only rows of its table unless they carry a chart
+# (a 300-column float32 table would otherwise repeat one block 300 times).
+MAX_BLOCKS = 10
 MAX_DETAILS_CHARS = 20_000
 # Plot data drawn as a chart is left out of the tables and raw details shown beside it.
 PLOTTED_KEYS = ("histogram", "matrix", "changes")
@@ -190,8 +193,16 @@ def _check_group(stage_id: str, group: list[CheckResult]) -> str:
     tabled = len(group) > 1 or not blocks  # one result shown as a block needs no table row too
     if tabled:
         out.append(_findings_table(group))
+    plain = [c for c in blocks if not _figures(c, passing=not _is_problem(c))]
+    left_out = {id(c) for c in plain[MAX_BLOCKS:]}
     for check in blocks:
-        out.append(_finding_block(check, show_hint=shared_hint is None, message=not tabled))
+        if id(check) not in left_out:
+            out.append(_finding_block(check, show_hint=shared_hint is None, message=not tabled))
+    if left_out:
+        out.append(
+            f'<p class="more">The details of {len(left_out)} more results of {esc(first.id)} are '
+            "left out here; the table above lists them and <code>--format json</code> has them.</p>"
+        )
     out.append("</article>")
     return "\n".join(part for part in out if part)
 
@@ -513,7 +524,8 @@ caption { text-align: left; font-weight: 600; padding: 2px 0; }
   border-radius: 10px; padding: 0 6px; }
 article.check { border-top: 1px solid var(--line); padding-top: 10px; margin-top: 12px; }
 .counts { color: var(--muted); margin: 0 0 4px; font-size: 13.5px; }
-.reason { color: var(--muted); margin: 0; }
+.reason, .more { color: var(--muted); margin: 0; }
+.more { margin-top: 8px; }
 .hint { background: #fff8c5; border-left: 4px solid var(--warn); padding: 6px 10px; margin: 6px 0; }
 .finding { margin: 12px 0 0 0; padding: 8px 12px; background: #fbfcfd; border: 1px solid var(--line);
   border-radius: 6px; }

@@ -240,6 +240,30 @@ def test_passing_results_keep_only_the_performance_charts(full_result: RunResult
     assert 'class="matrix"' not in text
 
 
+def test_a_check_with_hundreds_of_results_lists_them_all_but_details_ten() -> None:
+    """300 float32 columns: one table row each, ten detail blocks, and a note for the rest."""
+    checks = tuple(
+        CheckResult(
+            "FEAT012",
+            "Float32",
+            Status.WARN,
+            f"`c{i}` is float32",
+            column=f"c{i}",
+            hint="float32 store",
+            details={"production_type": "float32"},
+        )
+        for i in range(300)
+    )
+    stage = StageResult("feature_parity", Status.WARN, 0.1, None, checks)
+    text = report.render(RunResult("w.yaml", None, "ready", None, 0.1, (stage,), "0"))
+    parse(text)
+    assert text.count('<tr class="warn"><td><span class="badge') == 300
+    assert text.count('<div class="finding warn">') == report.MAX_BLOCKS == 10
+    assert "The details of 290 more results of FEAT012" in text
+    assert text.count("float32 store") == 1  # one hint for the whole check
+    assert len(text) < 100_000
+
+
 def test_cli_writes_html_beside_or_as_the_main_report(tmp_path: Path) -> None:
     out = tmp_path / "report.html"
     same = [sys.executable, "-m", "mlcheck", "run", "checklists/credit.yaml", "-q"]

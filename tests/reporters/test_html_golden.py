@@ -60,7 +60,14 @@ def test_hand_built_report_matches_golden_file(name: str, request: pytest.Fixtur
 def test_sample_data_report_matches_golden_file(name: str) -> None:
     actual = render(sample_result(SAMPLE_CHECKLISTS[name]), "html", timings=False)
     assert len(actual.encode("utf-8")) < 2_000_000  # SPEC 7.4: under 2 MB for the sample data
-    check_golden(name, actual)
+    check_golden(name, without_style_sheet(actual))
+
+
+def without_style_sheet(page: str) -> str:
+    """The page with its style sheet elided: the hand-built goldens keep it, and a change of
+    colour should not rewrite eight more files."""
+    start, end = page.index("<style>\n") + len("<style>\n"), page.index("</style>")
+    return page[:start] + "/* the style sheet: see tests/golden/full.html */\n" + page[end:]
 
 
 def test_every_html_golden_file_is_checked() -> None:
