@@ -121,7 +121,10 @@ def _legend(entries: Sequence[tuple[str, str]]) -> list[str]:
     """Swatches along the top: (css class, label)."""
     out, x = [], LEFT
     for css, text in entries:
-        out.append(f'<rect class="{css}" x="{x}" y="8" width="12" height="12"/>')
+        if css == "limit":  # a reference line is shown as a line
+            out.append(f'<line class="{css}" x1="{x}" x2="{x + 12}" y1="14" y2="14"/>')
+        else:
+            out.append(f'<rect class="{css}" x="{x}" y="8" width="12" height="12"/>')
         out.append(f'<text class="legend" x="{x + 17}" y="18">{esc(text)}</text>')
         x += 30 + 7 * len(text)
     return out
@@ -229,15 +232,24 @@ def _bands(frame: Frame, chunks: Sequence[Mapping[str, Any]]) -> list[str]:
                 f'<line class="whisker" x1="{x}" x2="{x}" y1="{num(frame.y(lower))}" '
                 f'y2="{num(frame.y(upper))}"/>'
             )
-        out.append(
-            f'<text class="tick status-{esc(status)}" x="{num(frame.x(i))}" '
-            f'y="{num(frame.bottom + 16)}" text-anchor="middle">{esc(_chunk_label(i, chunk))}</text>'
-        )
+        if i % _label_step(chunks) == 0:
+            out.append(
+                f'<text class="tick status-{esc(status)}" x="{num(frame.x(i))}" '
+                f'y="{num(frame.bottom + 16)}" text-anchor="middle">'
+                f"{esc(_chunk_label(i, chunk))}</text>"
+            )
     out.append(
         f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" '
         f'y1="{num(frame.bottom)}" y2="{num(frame.bottom)}"/>'
     )
     return out
+
+
+def _label_step(chunks: Sequence[Mapping[str, Any]]) -> int:
+    """Every how many chunks an x label fits: dates need about 80 px, numbers about 40."""
+    dated = bool(chunks) and isinstance(chunks[0].get("start"), str)
+    fits = (WIDTH - LEFT - RIGHT) // (80 if dated else 40)
+    return max(1, math.ceil(len(chunks) / fits))
 
 
 def _chunk_label(index: int, chunk: Mapping[str, Any]) -> str:
@@ -275,7 +287,7 @@ def _series(
         )
         out.append(
             f'<circle class="{css} point {key}" cx="{num(frame.x(i))}" cy="{num(frame.y(value))}" '
-            f'r="5"><title>{esc(tip)}</title></circle>'
+            f'r="{5 if len(chunks) <= 30 else 3}"><title>{esc(tip)}</title></circle>'
         )
     return out
 

@@ -201,9 +201,21 @@ def test_chunk_chart_places_points_baseline_and_bar() -> None:
     assert len(realized) == 2 and len(estimated) == 1
     assert realized[0] < realized[1]  # 0.9 is drawn above 0.7 (SVG y grows downwards)
     assert chart.count('class="band-fail"') == 1 and chart.count('class="whisker"') == 3
-    limit = re.search(r'<line class="limit"[^>]*y1="([\d.]+)"', chart)
+    limit = re.search(rf'<line class="limit" x1="{svg.LEFT}"[^>]*y1="([\d.]+)"', chart)
     assert limit is not None
     assert realized[0] < float(limit.group(1)) < realized[1]  # the bar lies between 0.9 and 0.7
+
+
+def test_many_chunks_keep_readable_labels() -> None:
+    """Labels are thinned to what fits: about 40 px per chunk number, 80 px per date."""
+    numbered = [{"start": i, "end": i + 1, "realized": 0.8} for i in range(100)]
+    dated = [{"start": f"2025-01-{1 + i % 28:02d}T00:00:00", "realized": 0.8} for i in range(60)]
+    for chunks, fits in ((numbered, 568 // 40), (dated, 568 // 80)):
+        chart = svg.chunk_performance(chunks, 0.8, 0.78, "roc_auc")
+        labels = re.findall(r'<text class="tick status-[^>]*>([^<]*)</text>', chart)
+        assert fits // 2 <= len(labels) <= fits
+        assert chart.count("<circle") == len(chunks)  # every chunk is still drawn
+    assert labels[0] == "2025-01-01"
 
 
 def test_paired_bars_are_proportional() -> None:
