@@ -78,6 +78,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     runs = {
         "credit": ("checklists/credit.yaml", 0),
         "performance_drift": ("checklists/broken/performance_drift.yaml", 1),
+        "split_reproducibility": ("checklists/broken/split_reproducibility.yaml", 1),
     }
     paths = {}
     for name, (checklist, code) in runs.items():
@@ -147,6 +148,27 @@ def test_report_loads_offline_without_errors_and_shows_its_parts(
             assert page.locator("#stage-performance_drop .hint").first.is_visible()
         if name == "credit" and not javascript:
             _screenshot(page)
+    finally:
+        visit.close()
+
+
+@pytest.mark.parametrize("javascript", [False, True], ids=["no-js", "js"])
+def test_split_matrix_is_shaded_by_count(
+    browser: Any, reports: dict[str, Path], javascript: bool
+) -> None:
+    """The matrix cells' shading comes from inline style attributes the CSP must allow."""
+    visit = Visit(browser, reports["split_reproducibility"], javascript=javascript)
+    try:
+        assert visit.blocked == [] and visit.errors == []
+        matrix = visit.page.locator("#check-split_reproducibility-SPL002 table.matrix")
+        assert matrix.is_visible()
+        cells = matrix.locator("td")
+        assert cells.count() == 9
+        shades = [
+            cells.nth(i).evaluate("e => getComputedStyle(e).backgroundColor") for i in range(9)
+        ]
+        assert len(set(shades)) > 3  # more keys, a deeper colour: the cells differ
+        assert all(s.startswith("rgba(") for s in shades)
     finally:
         visit.close()
 
