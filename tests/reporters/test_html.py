@@ -7,12 +7,15 @@ test_html_browser.py; the layout of whole reports in test_html_golden.py.
 
 from __future__ import annotations
 
+import dataclasses
 import html as stdlib_html
 import re
 import subprocess
 import sys
+from collections.abc import Mapping
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -274,6 +277,37 @@ def test_a_check_with_hundreds_of_results_lists_them_all_but_details_ten() -> No
     assert "The details of 290 more results of FEAT012" in text
     assert text.count("float32 store") == 1  # one hint for the whole check
     assert len(text) < 100_000
+
+
+@dataclasses.dataclass(frozen=True)
+class AcceptedResult(CheckResult):
+    """A result with SPEC 7.3's `accepted` ({"reason", "until"}), as the runner adds it."""
+
+    accepted: Mapping[str, Any] | None = None
+
+
+def test_accepted_findings_are_shown_apart_with_their_reason() -> None:
+    accepted = AcceptedResult(
+        "FEAT012",
+        "Float32",
+        Status.WARN,
+        "`income` is float32",
+        column="income",
+        hint="raise float32_rtol",
+        accepted={"reason": "float32 store, ticket <ML-123>", "until": "2027-01-31"},
+    )
+    open_one = CheckResult("FEAT012", "Float32", Status.WARN, "`age` is float32", column="age")
+    stage = StageResult("feature_parity", Status.WARN, 0.1, None, (accepted, open_one))
+    text = report.render(RunResult("c.yaml", None, "ready", None, 0.1, (stage,), "0"))
+    parse(text)
+    section = re.search(r'<section class="accepted".*?</section>', text, re.S)
+    assert section is not None
+    assert "float32 store, ticket &lt;ML-123&gt;" in section.group(0)
+    assert "2027-01-31" in section.group(0) and "income" in section.group(0)
+    assert "<code>age</code>" not in section.group(0)
+    # in its stage it is a table row marked accepted, with no problem block of its own
+    assert text.count('<span class="accepted-tag">accepted</span>') == 1
+    assert text.count('<div class="finding warn">') == 1
 
 
 def test_cli_writes_html_beside_or_as_the_main_report(tmp_path: Path) -> None:
