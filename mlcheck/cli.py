@@ -320,7 +320,7 @@ def _refuse_to_overwrite_inputs(checklist: Checklist, outputs: list[Path]) -> No
     resolved = [out.resolve() for out in outputs]
     if len(set(resolved)) < len(resolved):
         twice = next(out for out in outputs if resolved.count(out.resolve()) > 1)
-        raise UsageError(f"two report options name {twice}; give each report its own file")
+        raise UsageError(f"two of --output/--junit/--html name {twice}; give them different files")
 
 
 @contextmanager

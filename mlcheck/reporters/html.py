@@ -189,22 +189,30 @@ def _check_group(stage_id: str, group: list[CheckResult]) -> str:
     if shared_hint:
         out.append(f'<p class="hint"><strong>Hint:</strong> {prose(shared_hint)}</p>')
     out.append(_group_figures(group))
-    blocks = [c for c in group if _is_problem(c) or _figures(c, passing=True)]
-    tabled = len(group) > 1 or not blocks  # one result shown as a block needs no table row too
-    if tabled:
-        out.append(_findings_table(group))
-    plain = [c for c in blocks if not _figures(c, passing=not _is_problem(c))]
-    left_out = {id(c) for c in plain[MAX_BLOCKS:]}
-    for check in blocks:
-        if id(check) not in left_out:
-            out.append(_finding_block(check, show_hint=shared_hint is None, message=not tabled))
-    if left_out:
-        out.append(
-            f'<p class="more">The details of {len(left_out)} more results of {esc(first.id)} are '
-            "left out here; the table above lists them and <code>--format json</code> has them.</p>"
-        )
+    out += _group_body(group, show_hint=shared_hint is None)
     out.append("</article>")
     return "\n".join(part for part in out if part)
+
+
+def _group_body(group: list[CheckResult], *, show_hint: bool) -> list[str]:
+    """The table of a check's results and a block for each problem or chart (ten plain ones)."""
+    blocks = [c for c in group if _is_problem(c) or _figures(c, passing=True)]
+    tabled = len(group) > 1 or not blocks  # one result shown as a block needs no table row too
+    out = [_findings_table(group)] if tabled else []
+    plain = [c for c in blocks if not _figures(c, passing=not _is_problem(c))]
+    left_out = {id(c) for c in plain[MAX_BLOCKS:]}
+    out += [
+        _finding_block(c, show_hint=show_hint, message=not tabled)
+        for c in blocks
+        if id(c) not in left_out
+    ]
+    if left_out:
+        out.append(
+            f'<p class="more">The details of {len(left_out)} more results of {esc(group[0].id)} '
+            "are left out here; the table above lists them and <code>--format json</code> has "
+            "them.</p>"
+        )
+    return out
 
 
 def _findings_table(checks: Sequence[CheckResult]) -> str:

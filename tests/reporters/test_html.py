@@ -321,7 +321,7 @@ def test_cli_writes_html_beside_or_as_the_main_report(tmp_path: Path) -> None:
         timeout=120,
     )
     assert clash.returncode == 2 and len(clash.stderr.strip().splitlines()) == 1
-    assert "give each report its own file" in clash.stderr
+    assert "give them different files" in clash.stderr
     proc = subprocess.run(
         [*same, "--format", "html", "-o", out],
         cwd=ROOT,
