@@ -262,8 +262,32 @@ def _figures(check: CheckResult, *, passing: bool) -> list[str]:
         figures += [
             _matrix_figure(details.get("matrix")),
             _shares_figure(check, details.get("changes")),
+            _calibration_figure(check, details.get("bins")),
         ]
     return [f for f in figures if f]
+
+
+def _calibration_figure(check: CheckResult, bins: Any) -> str:
+    """Concept drift (PERF005/PERF006): per bin, the positive rate research predicts vs live's."""
+    if not isinstance(bins, list):
+        return ""
+    rows = [
+        (str(b.get("bin")), float(b["expected_rate"]), float(b["observed_rate"]))
+        for b in bins
+        if isinstance(b, Mapping)
+        and _is_number(b.get("expected_rate"))
+        and _is_number(b.get("observed_rate"))
+        and b.get("n_live")
+    ]
+    what = check.column or check.id
+    chart = svg.paired_bars(
+        rows, f"{what}: positive rate per bin", "rate", ("expected (research)", "observed (live)")
+    )
+    return _figure(
+        chart,
+        "Positive rate of labelled live rows per bin against the rate the research calibration "
+        "predicts for them; bins without live rows are left out.",
+    )
 
 
 def _figure(chart: str, caption: str) -> str:
@@ -417,6 +441,7 @@ def _records_table(name: str, values: list[Any] | Mapping[str, Any]) -> str:
     if isinstance(values, Mapping):  # {"min": {"research": 1, ...}} -> rows named by their key
         values = [{"": key, **record} for key, record in values.items()]
     records = [v if isinstance(v, Mapping) else {"value": v} for v in values]
+    exact = "example" in name  # mismatching example values may differ only in their last digits
     columns = list(dict.fromkeys(k for r in records for k in r))
     shown = records[:MAX_TABLE_ROWS]
     more = len(records) - len(shown)
@@ -425,7 +450,8 @@ def _records_table(name: str, values: list[Any] | Mapping[str, Any]) -> str:
     )
     head = "".join(f"<th>{esc(c)}</th>" for c in columns)
     body = [
-        "<tr>" + "".join(f"<td>{_cell(r.get(c), c)}</td>" for c in columns) + "</tr>" for r in shown
+        "<tr>" + "".join(f"<td>{_cell(r.get(c), c, exact)}</td>" for c in columns) + "</tr>"
+        for r in shown
     ]
     return "\n".join(
         [
@@ -440,12 +466,12 @@ def _records_table(name: str, values: list[Any] | Mapping[str, Any]) -> str:
     )
 
 
-def _cell(value: Any, column: str) -> str:
+def _cell(value: Any, column: str, exact: bool) -> str:
     if value is None:
         return '<span class="null">null</span>'
     if column == "status" and value in ("warn", "fail", "error"):
         return f'<span class="st-{value}">{esc(value)}</span>'
-    if isinstance(value, float):  # every digit JSON keeps: example rows differ in the last ones
+    if isinstance(value, float) and exact:  # every digit JSON keeps
         return esc(f"{value:.12g}")
     return esc(fmt_value(value, limit=80))
 

@@ -292,15 +292,21 @@ def _series(
     return out
 
 
-def paired_bars(rows: Sequence[tuple[str, float, float]], title: str, value_name: str) -> str:
-    """Horizontal research/live bars per row label (shares or rates, 0-1), largest change first."""
+def paired_bars(
+    rows: Sequence[tuple[str, float, float]],
+    title: str,
+    value_name: str,
+    sides: tuple[str, str] = ("research", "live"),
+) -> str:
+    """Horizontal pairs of bars per row label (shares or rates, 0-1): the first side (research,
+    or what research predicts) on top, the second (live) below."""
     if not rows:
         return ""
     top = max(max(r, c) for _, r, c in rows) or 1.0
     label_width = 150
     height = TOP + 28 * len(rows) + 24
     scale = (WIDTH - label_width - 90) / top
-    body = _legend([(RESEARCH, f"research {value_name}"), (LIVE, f"live {value_name}")])
+    body = _legend([(RESEARCH, f"{sides[0]} {value_name}"), (LIVE, f"{sides[1]} {value_name}")])
     for i, (name, ref, cur) in enumerate(rows):
         y = TOP + 4 + 28 * i
         shown = name if len(name) <= 22 else name[:21] + "…"

@@ -239,6 +239,33 @@ def test_charts_come_from_details() -> None:
     assert 'class="moved" style="--v:0.58">1<' in matrix.group(0)  # sqrt(1/3)
 
 
+def test_concept_drift_bins_are_charted_and_example_values_keep_their_digits() -> None:
+    bins = [
+        {"bin": "[0, 1)", "n_live": 10, "observed_rate": 0.4, "expected_rate": 0.1},
+        {"bin": "[1, inf)", "n_live": 20, "observed_rate": 0.3, "expected_rate": 0.3},
+        {"bin": "(null)", "n_live": 0, "observed_rate": 0.0, "expected_rate": 0.0},
+    ]
+    calibration = CheckResult(
+        "PERF005", "Calibration", Status.WARN, "moved", column="y", details={"bins": bins}
+    )
+    cast = CheckResult(
+        "RAW010",
+        "Cells",
+        Status.FAIL,
+        "float32",
+        column="total_debt",
+        details={"examples": [{"key": 1, "research": 10260.29, "production": 10260.2900390625}]},
+    )
+    stage = StageResult("performance_drop", Status.FAIL, 0.1, None, (calibration, cast))
+    text = report.render(RunResult("c.yaml", None, "not_ready", None, 0.1, (stage,), "0"))
+    chart = re.search(r'<svg[^>]*aria-label="y: positive rate per bin".*?</svg>', text, re.S)
+    assert chart is not None
+    assert chart.group(0).count('class="tick"') == 2  # the bin without live rows is left out
+    assert "expected (research) rate" in chart.group(0) and ">40%<" in chart.group(0)
+    assert "<td>10260.29</td><td>10260.2900391</td>" in text  # float32 noise stays visible
+    assert "<td>0.4</td><td>0.1</td>" in text  # other tables keep 6 significant digits
+
+
 def test_passing_results_keep_only_the_performance_charts(full_result: RunResult) -> None:
     score = CheckResult(
         "PERF003",
