@@ -158,7 +158,7 @@ def _stage_section(number: int, stage: StageResult, timings: bool) -> str:
     out += [_check_group(stage.id, group) for group in shown]
     quiet = [c for g in groups if g not in shown for c in g]
     if quiet:
-        what = "other results" if shown else "results"
+        what = ("other " if shown else "") + ("result" if len(quiet) == 1 else "results")
         out.append(
             f'<details class="passing"><summary>{len(quiet)} {what}: '
             f"{esc(tally(c.status for c in quiet))}</summary>\n{_findings_table(quiet)}\n</details>"
@@ -239,6 +239,9 @@ def _finding_block(check: CheckResult, *, show_hint: bool, message: bool) -> str
         f'<div class="finding {check.status.value}">',
         f"<h4>{badge(check.status)} {esc(about)}</h4>",
         f"<p>{prose(check.message)}</p>" if message else "",
+        f'<p class="observed">Observed: {esc(observed_vs(check))}</p>'
+        if message and observed_vs(check)
+        else "",
     ]
     if show_hint and check.hint and _is_problem(check):
         out.append(f'<p class="hint"><strong>Hint:</strong> {prose(check.hint)}</p>')
@@ -440,6 +443,12 @@ def _nested(record: Mapping[str, Any]) -> bool:
 def _records_table(name: str, values: list[Any] | Mapping[str, Any]) -> str:
     if isinstance(values, Mapping):  # {"min": {"research": 1, ...}} -> rows named by their key
         values = [{"": key, **record} for key, record in values.items()]
+    if not any(isinstance(v, Mapping) for v in values):  # plain example keys: one line
+        listed = ", ".join(f"<code>{_cell(v, name, True)}</code>" for v in values[:MAX_TABLE_ROWS])
+        listed += (
+            f" … ({len(values) - MAX_TABLE_ROWS} more)" if len(values) > MAX_TABLE_ROWS else ""
+        )
+        return f'<p class="examples"><strong>{esc(name.replace("_", " "))}:</strong> {listed}</p>'
     records = [v if isinstance(v, Mapping) else {"value": v} for v in values]
     exact = "example" in name  # mismatching example values may differ only in their last digits
     columns = list(dict.fromkeys(k for r in records for k in r))
@@ -558,7 +567,7 @@ caption { text-align: left; font-weight: 600; padding: 2px 0; }
   border-radius: 10px; padding: 0 6px; }
 article.check { border-top: 1px solid var(--line); padding-top: 10px; margin-top: 12px; }
 .counts { color: var(--muted); margin: 0 0 4px; font-size: 13.5px; }
-.reason, .more { color: var(--muted); margin: 0; }
+.reason, .more, .observed { color: var(--muted); margin: 0; }
 .more { margin-top: 8px; }
 .hint { background: #fff8c5; border-left: 4px solid var(--warn); padding: 6px 10px; margin: 6px 0; }
 .finding { margin: 12px 0 0 0; padding: 8px 12px; background: #fbfcfd; border: 1px solid var(--line);
