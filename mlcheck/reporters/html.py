@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -259,7 +260,7 @@ def _finding_block(check: CheckResult, *, show_hint: bool, message: bool) -> str
 def _figures(check: CheckResult, *, passing: bool) -> list[str]:
     """Charts for one result. A passing result keeps the charts people look at anyway (the
     score's distribution, performance per chunk); the others explain a problem."""
-    details = check.details if isinstance(check.details, Mapping) else {}
+    details = _plain(check)
     figures = [_histogram_figure(check, details.get("histogram")), _chunks_figure(check, details)]
     if not passing:
         figures += [
@@ -343,12 +344,11 @@ def _shares_figure(check: CheckResult, changes: Any) -> str:
 
 def _group_figures(group: Sequence[CheckResult]) -> str:
     """Null rates of every column a check flagged, in one chart."""
+    plain = [(c, _plain(c)) for c in group]
     rows = [
-        (c.column or c.source or c.id, c.details["research_null_rate"], c.details["live_null_rate"])
-        for c in group
-        if isinstance(c.details, Mapping)
-        and _is_number(c.details.get("research_null_rate"))
-        and _is_number(c.details.get("live_null_rate"))
+        (c.column or c.source or c.id, d["research_null_rate"], d["live_null_rate"])
+        for c, d in plain
+        if _is_number(d.get("research_null_rate")) and _is_number(d.get("live_null_rate"))
     ]
     chart = svg.paired_bars(rows, "null rate per column, research vs live", "null rate")
     return _figure(chart, "Null rate per column: research vs live.")
@@ -383,8 +383,15 @@ def _matrix_figure(matrix: Any) -> str:
     )
 
 
+def _plain(check: CheckResult) -> Mapping[str, Any]:
+    """A result's details as plain JSON values (numpy numbers made Python, NaN made "NaN")."""
+    details = to_jsonable(check.details) if isinstance(check.details, Mapping) else {}
+    return details if isinstance(details, Mapping) else {}
+
+
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite int or float (not a bool): the only values a chart draws."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _number(value: Any) -> float | None:
@@ -403,7 +410,7 @@ def _numbers(value: Any) -> list[float]:
 
 def _example_tables(check: CheckResult) -> list[str]:
     """Lists of records (example rows, bins, chunks, category changes) as tables."""
-    details = to_jsonable(check.details) if isinstance(check.details, Mapping) else {}
+    details = _plain(check)
     sides = _sides(details)
     tables = [_records_table("research vs production", sides)] if sides else []
     return tables + [
@@ -487,7 +494,7 @@ def _cell(value: Any, column: str, exact: bool) -> str:
 
 def _raw_details(check: CheckResult) -> str:
     """The remaining details as JSON, collapsed (what JSON readers see, minus charted data)."""
-    details = to_jsonable(check.details) if isinstance(check.details, Mapping) else {}
+    details = _plain(check)
     tables = [_records_table(k, details[k]) for k in COLLAPSED_TABLES if _tabled(k, details.get(k))]
     sides = ("research", "production") if _sides(details) else ()
     rest = {k: v for k, v in details.items() if k not in PLOTTED_KEYS + sides and not _tabled(k, v)}

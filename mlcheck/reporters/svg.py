@@ -9,6 +9,7 @@ through SVG `<title>` elements, which browsers display without JavaScript.
 from __future__ import annotations
 
 import html
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -134,8 +135,13 @@ def histogram(
     edges: Sequence[float], research: Sequence[float], live: Sequence[float], title: str
 ) -> str:
     """Research and live shares per shared bin, overlaid (each side's counts sum to 100%)."""
+    bins = len(edges) - 1
+    if bins < 1 or len(research) != bins or len(live) != bins:
+        return ""
+    if min(*research, *live) < 0 or any(b <= a for a, b in itertools.pairwise(edges)):
+        return ""
     n_ref, n_live = sum(research), sum(live)
-    if len(edges) < 2 or not n_ref or not n_live:
+    if not n_ref or not n_live:
         return ""
     ref_share = [c / n_ref for c in research]
     live_share = [c / n_live for c in live]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import html as stdlib_html
+import os
 import re
 import subprocess
 import sys
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlcheck.reporters import html as report
 from mlcheck.reporters import render, svg
@@ -335,6 +338,71 @@ def test_accepted_findings_are_shown_apart_with_their_reason() -> None:
     # in its stage it is a table row marked accepted, with no problem block of its own
     assert text.count('<span class="accepted-tag">accepted</span>') == 1
     assert text.count('<div class="finding warn">') == 1
+
+
+PLOT_KEYS = ["histogram", "edges", "research", "live", "chunks", "baseline", "value", "realized",
+             "estimated", "lower", "upper", "status", "start", "changes", "category",
+             "research_share", "live_share", "matrix", "bins", "bin", "expected_rate",
+             "observed_rate", "n_live", "examples", "production", "research_null_rate",
+             "live_null_rate", "metric"]  # fmt: skip
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**63),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.sampled_from(["pass", "warn", "fail", "<b>", "2025-01-06T00:00:00"]),
+)
+DETAILS = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=5), st.dictionaries(st.sampled_from(PLOT_KEYS), inner, max_size=5)
+    ),
+    max_leaves=40,
+)
+
+
+@settings(
+    max_examples=int(os.environ.get("MLCHECK_PROPERTY_EXAMPLES", "0")) or 150,
+    deadline=None,
+    derandomize="MLCHECK_PROPERTY_EXAMPLES" not in os.environ,
+)
+@given(
+    details=st.dictionaries(st.sampled_from(PLOT_KEYS), DETAILS, max_size=6),
+    status=st.sampled_from(list(Status)),
+    threshold=SCALARS,
+)
+def test_any_details_render_a_well_formed_page(
+    details: dict[str, Any], status: Status, threshold: Any
+) -> None:
+    """Whatever shape a check gives its details (wrong lengths, NaN, strings where numbers
+    belong), the report renders, stays well-formed, and draws only what makes sense."""
+    check = CheckResult("PERF001", "t", status, "m", column="c", threshold=threshold,
+                        details=details)  # fmt: skip
+    stage = StageResult("performance_drop", status, 0.1, None, (check,))
+    text = report.render(RunResult("c.yaml", None, "ready", None, 0.1, (stage,), "0"))
+    parse(text)
+    coordinates = re.findall(r' (?:x|y|x1|x2|y1|y2|cx|cy|width|height|points)="([^"]*)"', text)
+    assert not any("nan" in c or "inf" in c for c in coordinates)
+
+
+@pytest.mark.parametrize(
+    "histogram",
+    [
+        {"edges": [0, 1, 2], "research": [1], "live": [1, 2]},  # a count missing
+        {"edges": [0, 1, 2], "research": [1, float("nan")], "live": [1, 1]},
+        {"edges": [0, 2, 1], "research": [1, 1], "live": [1, 1]},  # edges out of order
+        {"edges": [0, 1, 2], "research": [1, -1], "live": [1, 1]},
+        {"edges": [0, float("inf")], "research": [1], "live": [1]},
+        {"edges": [], "research": [], "live": []},  # no finite values (plot_histogram's empty)
+    ],
+)
+def test_malformed_plot_data_draws_nothing(histogram: dict[str, Any]) -> None:
+    check = CheckResult("PERF003", "t", Status.WARN, "m", details={"histogram": histogram})
+    stage = StageResult("performance_drop", Status.WARN, 0.1, None, (check,))
+    text = report.render(RunResult("c.yaml", None, "ready", None, 0.1, (stage,), "0"))
+    parse(text)
+    assert "<svg" not in text
 
 
 def test_cli_writes_html_beside_or_as_the_main_report(tmp_path: Path) -> None:
