@@ -417,8 +417,9 @@ def test_cli_writes_html_beside_or_as_the_main_report(tmp_path: Path) -> None:
     )
     assert clash.returncode == 2 and len(clash.stderr.strip().splitlines()) == 1
     assert "give them different files" in clash.stderr
+    beside = tmp_path / "beside.html"
     proc = subprocess.run(
-        [*same, "--format", "html", "-o", out],
+        [*same, "--format", "html", "-o", out, "--html", beside],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -427,6 +428,7 @@ def test_cli_writes_html_beside_or_as_the_main_report(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     text = out.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>") and "✓ READY" in text
+    assert beside.read_text(encoding="utf-8") == text  # the same render of the same run
     parse(text)
 
 
