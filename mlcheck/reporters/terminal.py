@@ -104,9 +104,12 @@ def render_stage(
 def render_tail(result: RunResult, *, color: bool = True, width: int = 110) -> str:
     """The stages not selected (one line), the accepted findings, and the verdict line."""
     parts: list[RenderableType] = []
-    skipped = [s.id for s in result.stages if not_selected(s)]
-    if skipped:
-        parts.append(Text(f"not selected: {', '.join(skipped)}", style="dim"))
+    by_reason: dict[str, list[str]] = {}
+    for stage in result.stages:
+        if not_selected(stage):
+            by_reason.setdefault(one_line(stage.reason), []).append(stage.id)
+    for reason, stages in by_reason.items():
+        parts.append(Text(f"{reason}: {', '.join(stages)}", style="dim"))
     accepted = accepted_groups(result)
     if accepted:
         parts.append(_accepted_panel(accepted))
