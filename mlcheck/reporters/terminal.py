@@ -185,8 +185,9 @@ _PROBLEMS = (Status.ERROR, Status.FAIL, Status.WARN)
 
 def _messages(group: FindingGroup) -> str:
     """Up to MAX_MESSAGES messages, one per line, and how many more there are."""
-    lines = [one_line(r.message) for r in group.results[:MAX_MESSAGES]]
-    if len(group) > MAX_MESSAGES:
+    shown = MAX_MESSAGES if len(group) > MAX_MESSAGES + 1 else MAX_MESSAGES + 1
+    lines = [one_line(r.message) for r in group.results[:shown]]
+    if len(group) > shown:
         lines.append(f"… {len(group) - MAX_MESSAGES} more like these")
     return "\n".join(lines)
 
@@ -253,5 +254,9 @@ def _accepted_panel(groups: list[FindingGroup]) -> Panel:
         )
         line.append(f"\n  accepted: {one_line(acceptance.reason)}{until}", style="italic")
         lines.append(line)
-    title = Text.assemble(("ACCEPTED", "blue"), f"  {sum(len(g) for g in groups)} findings")
+    title = Text.assemble(("ACCEPTED", "blue"), f"  {_plural(sum(len(g) for g in groups), 'finding')}")
     return Panel(Group(*lines), title=title, title_align="left", border_style="blue")
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"

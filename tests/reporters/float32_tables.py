@@ -32,7 +32,10 @@ def write_float32_case(folder: Path, name: str, extra: str = "") -> Path:
     research = _breast_cancer() if name == "breast_cancer" else _wide()
     production = research.cast(
         pa.schema(
-            [pa.field(f.name, pa.float32() if pa.types.is_float64(f.type) else f.type) for f in research.schema]
+            [
+                pa.field(f.name, pa.float32() if pa.types.is_float64(f.type) else f.type)
+                for f in research.schema
+            ]
         )
     )
     folder.mkdir(parents=True, exist_ok=True)
