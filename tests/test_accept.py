@@ -26,7 +26,7 @@ from mlcheck.results import STAGE_ORDER, CheckResult, Finding, Status
 from mlcheck.runner import RunOptions, run_checklist
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "reporters"))
-from float32_tables import write_float32_case  # noqa: E402
+from float32_tables import write_float32_case
 
 RAW = STAGE_ORDER[0]
 TODAY = date(2026, 12, 3)
