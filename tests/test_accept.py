@@ -117,9 +117,8 @@ def _run(accept: list[dict[str, object]], *statuses: Status, today: date = TODAY
     reg = Registry()
     reg.register(CheckSpec("TST001", RAW, _yielding(*statuses)))  # type: ignore[arg-type]
     # model_construct: TST001 is a throwaway id the real registry (which validates ids) lacks.
-    entries = [
-        AcceptSpec.model_construct(column=None, source=None, until=None, **a) for a in accept
-    ]
+    blank = {"column": None, "source": None, "until": None}
+    entries = [AcceptSpec.model_construct(**{**blank, **a}) for a in accept]
     checklist = Checklist.model_validate({"research": {}, "production": {}}).model_copy(
         update={"accept": entries}
     )
