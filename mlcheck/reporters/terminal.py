@@ -156,7 +156,8 @@ def _stage_body(stage: StageResult, verbose: bool, width: int) -> list[Renderabl
     if not stage.checks:
         return [Text("no checks ran", style="dim")]
     groups = group_results(stage.id, stage.checks) if verbose else problem_groups(stage)
-    shown, hidden = groups[:MAX_PROBLEM_ROWS], len(groups) - MAX_PROBLEM_ROWS
+    limit = len(groups) if verbose else MAX_PROBLEM_ROWS
+    shown, hidden = groups[:limit], len(groups) - limit
     parts: list[RenderableType] = []
     if shown:
         parts += [_table(shown)] if width >= TABLE_MIN_WIDTH else [_stacked(g) for g in shown]
