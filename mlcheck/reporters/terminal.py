@@ -16,6 +16,7 @@ import io
 from collections.abc import Collection
 
 from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -213,18 +214,18 @@ def _table(groups: list[FindingGroup]) -> Table:
     return table
 
 
-def _stacked(group: FindingGroup) -> Text:
-    """A group as lines for a narrow terminal: status, id and title, then what and how much."""
-    text = Text.assemble(
+def _stacked(group: FindingGroup) -> RenderableType:
+    """A group as lines for a narrow terminal: status, id and title, then (indented, wrapped
+    under themselves) what it is about, its messages and the observed values."""
+    head = Text.assemble(
         (f"{group.status.value:<5}", STYLES[group.status]),
         f" {group.id} ",
         one_line(group.first.title),
     )
-    lines = [(_about(group), "cyan"), (_messages(group), ""), (observed_summary(group), "dim")]
-    for line, style in lines:
-        for part in line.splitlines() if line else []:
-            text.append(f"\n  {part}", style=style)
-    return text
+    observed = f"observed {observed_summary(group)}" if observed_summary(group) else ""
+    lines = [(_about(group), "cyan"), (_messages(group), ""), (observed, "dim")]
+    body = [Text(part, style=style) for line, style in lines if line for part in line.splitlines()]
+    return Group(head, Padding(Group(*body), (0, 0, 0, 2)))
 
 
 def _hint(group: FindingGroup) -> Text:
@@ -255,7 +256,9 @@ def _accepted_panel(groups: list[FindingGroup]) -> Panel:
         )
         line.append(f"\n  accepted: {one_line(acceptance.reason)}{until}", style="italic")
         lines.append(line)
-    title = Text.assemble(("ACCEPTED", "blue"), f"  {_plural(sum(len(g) for g in groups), 'finding')}")
+    title = Text.assemble(
+        ("ACCEPTED", "blue"), f"  {_plural(sum(len(g) for g in groups), 'finding')}"
+    )
     return Panel(Group(*lines), title=title, title_align="left", border_style="blue")
 
 
