@@ -782,7 +782,9 @@ def _by_line(items: list[str]) -> list[str]:
 
 def json_schema() -> dict[str, Any]:
     """The checklist's JSON Schema, for editors (`mlcheck schema`)."""
-    schema = Checklist.model_json_schema(mode="validation")
+    from mlcheck.schema_docs import describe
+
+    schema = describe(Checklist.model_json_schema(mode="validation"))
     for internal in _INTERNAL_FIELDS:
         schema.get("properties", {}).pop(internal, None)
     schema["patternProperties"] = {"^x-": {"description": "ignored: a place for YAML anchors"}}
