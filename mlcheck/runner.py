@@ -77,7 +77,7 @@ def _import_quietly(names: list[str]) -> None:
             importlib.import_module(name)
 
 
-def _ignore(_: str) -> None:
+def _ignore(_: object) -> None:
     return None
 
 

@@ -69,18 +69,19 @@ def render(
 ) -> str:
     """The whole report as text; ANSI styles only when `color`. Passing checks are counted unless
     `verbose`. `printed`: stages whose panels (and the title) were already printed."""
-    style = {"color": color, "width": width}
     head = (
         ""
         if printed
-        else render_head(result.name, result.checklist, result.mlcheck_version, **style)
+        else render_head(
+            result.name, result.checklist, result.mlcheck_version, color=color, width=width
+        )
     )
     panels = "".join(
-        render_stage(stage, verbose=verbose, **style)
+        render_stage(stage, verbose=verbose, color=color, width=width)
         for stage in result.stages
         if stage.id not in printed
     )
-    return head + panels + render_tail(result, **style)
+    return head + panels + render_tail(result, color=color, width=width)
 
 
 def render_head(
