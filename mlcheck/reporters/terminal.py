@@ -133,7 +133,10 @@ def _capture(*parts: RenderableType, color: bool, width: int) -> str:
     )
     for part in parts:
         console.print(part)
-    return console.export_text(styles=color)
+    # rich pads a wrapped line with the space it broke at; trailing blanks only get in the way
+    return "".join(
+        line.rstrip(" ") + "\n" for line in console.export_text(styles=color).splitlines()
+    )
 
 
 def _stage_panel(stage: StageResult, verbose: bool, width: int) -> Panel:
