@@ -115,7 +115,10 @@ def render_tail(result: RunResult, *, color: bool = True, width: int = 110) -> s
     accepted = accepted_groups(result)
     if accepted:
         parts.append(_accepted_panel(accepted))
-    parts.append(Text(verdict_line(result), style="bold green" if result.ready else "bold red"))
+    verdict = verdict_line(result)
+    if len(verdict) > width:  # the stage counts on a line of their own rather than split
+        verdict = verdict.replace(" · stages:", "\nstages:", 1)
+    parts.append(Text(verdict, style="bold green" if result.ready else "bold red"))
     return _capture(*parts, color=color, width=width)
 
 
