@@ -209,8 +209,8 @@ class Columns(Strict):
 
 
 class AcceptSpec(Strict):
-    """A warning or failure the team has accepted (SPEC 7.3): it stays in reports, apart, and
-    stops counting toward its stage's status and the verdict."""
+    """A warning or failure the team has accepted: it stays in reports, apart, and stops
+    counting toward its stage's status and the verdict (docs/checklist.md)."""
 
     check: str = Field(description="the check id, e.g. FEAT012 (`mlcheck checks` lists them)")
     column: str | None = Field(None, description="only this column (default: every column)")
