@@ -224,10 +224,14 @@ def _table(groups: list[FindingGroup]) -> Table:
 def _stacked(group: FindingGroup) -> RenderableType:
     """A group as lines for a narrow terminal: status, id and title, then (indented, wrapped
     under themselves) what it is about, its messages and the observed values."""
-    head = Text.assemble(
-        (f"{group.status.value:<5}", STYLES[group.status]),
-        f" {group.id} ",
-        one_line(group.first.title),
+    head = Table.grid(padding=(0, 1, 0, 0))
+    head.add_column(no_wrap=True)
+    head.add_column(no_wrap=True)
+    head.add_column(ratio=1)  # a long title wraps under itself, not under the status
+    head.add_row(
+        Text(f"{group.status.value:<5}", style=STYLES[group.status]),
+        Text(group.id),
+        Text(one_line(group.first.title)),
     )
     observed = f"observed {observed_summary(group)}" if observed_summary(group) else ""
     lines = [(_about(group), "cyan"), (_messages(group), ""), (observed, "dim")]
