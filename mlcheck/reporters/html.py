@@ -23,6 +23,7 @@ from mlcheck.reporters.common import (
     fmt_value,
     label,
     observed_vs,
+    stage_tally,
     subject,
     tally,
     verdict_line,
@@ -105,7 +106,7 @@ def _stage_table(stages: Sequence[StageResult], timings: bool) -> str:
         rows.append(
             f'<tr class="{stage.status.value}"><td>{number}</td>'
             f'<td><a href="#stage-{esc(stage.id)}">{esc(stage.id)}</a></td>'
-            f"<td>{badge(stage.status)}</td><td>{esc(tally(c.status for c in stage.checks))}</td>"
+            f"<td>{badge(stage.status)}</td><td>{esc(stage_tally(stage))}</td>"
             f"{time}<td>{esc(stage.reason or '')}</td></tr>"
         )
     return "\n".join([*rows, "</tbody>\n</table>"])
@@ -131,15 +132,12 @@ def _accepted_section(result: RunResult) -> str:
 
 
 def _accepted(check: CheckResult) -> Mapping[str, Any]:
-    """The acceptance of a finding (SPEC 7.3), or an empty mapping."""
-    accepted = getattr(check, "accepted", None)
-    if accepted is None or isinstance(accepted, Mapping):
-        return accepted or {}
-    return {"reason": getattr(accepted, "reason", ""), "until": getattr(accepted, "until", None)}
+    """The acceptance of a finding (SPEC 7.3) as {reason, until}, or an empty mapping."""
+    return check.accepted.to_dict() if check.accepted is not None else {}
 
 
 def _is_problem(check: CheckResult) -> bool:
-    return check.status in PROBLEMS and not _accepted(check)
+    return check.status in PROBLEMS and check.counts
 
 
 # --------------------------------------------------------------------------- a stage
@@ -162,10 +160,17 @@ def _stage_section(number: int, stage: StageResult, timings: bool) -> str:
         what = ("other " if shown else "") + ("result" if len(quiet) == 1 else "results")
         out.append(
             f'<details class="passing"><summary>{len(quiet)} {what}: '
-            f"{esc(tally(c.status for c in quiet))}</summary>\n{_findings_table(quiet)}\n</details>"
+            f"{esc(_quiet_tally(quiet))}</summary>\n{_findings_table(quiet)}\n</details>"
         )
     out.append("</section>")
     return "\n".join(out)
+
+
+def _quiet_tally(checks: Sequence[CheckResult]) -> str:
+    """`12 pass, 1 accepted`: accepted warnings are not counted as warnings."""
+    accepted = sum(not c.counts for c in checks)
+    counted = tally(c.status for c in checks if c.counts)
+    return ", ".join(p for p in (counted, f"{accepted} accepted" if accepted else "") if p)
 
 
 def _groups(checks: Sequence[CheckResult]) -> list[list[CheckResult]]:

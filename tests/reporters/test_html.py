@@ -7,13 +7,12 @@ test_html_browser.py; the layout of whole reports in test_html_golden.py.
 
 from __future__ import annotations
 
-import dataclasses
 import html as stdlib_html
 import os
 import re
 import subprocess
 import sys
-from collections.abc import Mapping
+from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,8 @@ from hypothesis import strategies as st
 
 from mlcheck.reporters import html as report
 from mlcheck.reporters import render, svg
-from mlcheck.results import CheckResult, RunResult, StageResult, Status
+from mlcheck.reporters.common import detail_tables
+from mlcheck.results import Acceptance, CheckResult, RunResult, StageResult, Status
 
 ROOT = Path(__file__).resolve().parents[2]
 HOSTILE = "<script>alert(1)</script><img src=x onerror=\"fetch('https://evil.example')\">&amp;"
@@ -136,14 +136,14 @@ def test_the_page_is_self_contained() -> None:
 def test_same_verdict_stages_and_findings_as_json(full_result: RunResult) -> None:
     text = report.render(full_result)
     tree = parse(text)
-    shown = " ".join(" ".join(tree.text).split())
+    shown = " ".join("".join(tree.text).split())
     assert "NOT READY" in shown
     for stage in full_result.stages:
         assert f'id="stage-{stage.id}"' in text
         assert f'class="stage {stage.status.value}"' in text
         for check in stage.checks:
             assert check.id in shown
-            message = " ".join(report.visible(check.message).split())
+            message = " ".join(report.visible(check.message).replace("`", "").split())
             assert message in shown, message
     rows = text.count('<tr class="pass"><td><span class="badge pass">')
     assert rows == sum(c.status is Status.PASS for s in full_result.stages for c in s.checks)
@@ -309,22 +309,15 @@ def test_a_check_with_hundreds_of_results_lists_them_all_but_details_ten() -> No
     assert len(text) < 100_000
 
 
-@dataclasses.dataclass(frozen=True)
-class AcceptedResult(CheckResult):
-    """A result with SPEC 7.3's `accepted` ({"reason", "until"}), as the runner adds it."""
-
-    accepted: Mapping[str, Any] | None = None
-
-
 def test_accepted_findings_are_shown_apart_with_their_reason() -> None:
-    accepted = AcceptedResult(
+    accepted = CheckResult(
         "FEAT012",
         "Float32",
         Status.WARN,
         "`income` is float32",
         column="income",
         hint="raise float32_rtol",
-        accepted={"reason": "float32 store, ticket <ML-123>", "until": "2027-01-31"},
+        accepted=Acceptance("float32 store, ticket <ML-123>", date(2027, 1, 31)),
     )
     open_one = CheckResult("FEAT012", "Float32", Status.WARN, "`age` is float32", column="age")
     stage = StageResult("feature_parity", Status.WARN, 0.1, None, (accepted, open_one))
@@ -434,3 +427,11 @@ def test_cli_writes_html_beside_or_as_the_main_report(tmp_path: Path) -> None:
 
 def test_render_dispatches_html(ready_result: RunResult) -> None:
     assert render(ready_result, "html") == report.render(ready_result)
+
+
+def test_text_reports_leave_plot_data_out_and_json_keeps_it() -> None:
+    histogram = {"edges": [0.0, 1.0], "research": [3], "live": [4]}
+    tables = detail_tables({"histogram": histogram, "ks": 0.5})
+    assert [row[0] for table in tables for row in table.rows] == ["ks"]
+    check = CheckResult("PERF003", "t", Status.PASS, "m", details={"histogram": histogram})
+    assert check.to_dict()["details"]["histogram"] == histogram
