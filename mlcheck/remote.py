@@ -203,7 +203,8 @@ def open_object(url: str, options: dict[str, Any]) -> RemoteObject:
     info = fs.get_file_info(path)
     if info.type == pafs.FileType.NotFound:
         bucket = path.split("/", 1)[0]
-        if "/" in path and fs.get_file_info(bucket).type == pafs.FileType.NotFound:
+        in_bucket = "/" in path and scheme(url) not in ("http", "https")
+        if in_bucket and fs.get_file_info(bucket).type == pafs.FileType.NotFound:
             raise InputError(f"bucket {bucket!r} not found ({shown})")
         raise InputError(f"object not found: {shown}")
     if info.type == pafs.FileType.File and info.size == 0:
@@ -247,7 +248,11 @@ def _s3(options: dict[str, Any]) -> pafs.S3FileSystem:
     try:
         return pafs.S3FileSystem(**settings)
     except TypeError as exc:
-        raise InputError(f"storage_options: {exc} (see pyarrow.fs.S3FileSystem)") from None
+        name = re.search(r"argument '(\w+)'", str(exc))
+        unknown = repr(name.group(1)) if name else str(exc)
+        raise InputError(
+            f"storage_options: unknown option {unknown} for s3:// (see pyarrow.fs.S3FileSystem)"
+        ) from None
 
 
 def _first_set(names: tuple[str, ...]) -> str | None:
