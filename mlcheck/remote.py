@@ -112,6 +112,11 @@ def _read_only(db: _Database) -> Iterator[Any]:
         raise InputError(f"{mask_url(db.url)}: {_driver_message(exc, db)}") from None
 
 
+def read_only_cursor(url: str) -> Any:
+    """A cursor on `url` in a read-only transaction (a context manager); errors as InputError."""
+    return _read_only(_Database(url))
+
+
 _DRIVER_NOISE = re.compile(r"^(?:[A-Z_]+: )?(?:\[libpq\] )?(?:Failed to [a-z ]+: )?")
 _SEVERITY = re.compile(r"\b(?:ERROR|FATAL):\s+")
 

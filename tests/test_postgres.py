@@ -54,6 +54,7 @@ def postgres() -> Iterator[Postgres]:
         execute(admin, "CREATE DATABASE mlcheck")
         execute(admin, f"CREATE ROLE alice LOGIN PASSWORD '{PASSWORD}'")
         _load(server)
+        _load_sides(server)
         yield server
     finally:
         server.stop()
@@ -75,6 +76,20 @@ def _load(server: Postgres) -> None:
     }
     ingest(url, tables)
     execute(url, "GRANT SELECT ON ALL TABLES IN SCHEMA public TO alice")
+
+
+def _load_sides(server: Postgres) -> None:
+    """Databases `research` and `production` holding the credit tables under plain names
+    (raw_applications, features, live_features, ...), as `mlcheck init` would meet them."""
+    for side in ("research", "production"):
+        execute(server.url(db="postgres"), f"CREATE DATABASE {side}")
+        tables = {
+            slot.split(".", 1)[1].replace(".", "_"): _read_file(path)
+            for slot, (_, path) in credit_sources().items()
+            if slot.startswith(side)
+        }
+        ingest(server.url(db=side), tables)
+        execute(server.url(db=side), "GRANT SELECT ON ALL TABLES IN SCHEMA public TO alice")
 
 
 def _read_file(path: Path) -> pa.Table:
@@ -238,6 +253,34 @@ def test_missing_driver_says_how_to_install(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2, proc.stderr
     assert "pip install 'mlcheck[postgres]'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# --------------------------------------------------------------------------- init
+
+
+def test_init_from_two_databases(postgres: Postgres, tmp_path: Path) -> None:
+    research, production = (
+        postgres.url("alice", PASSWORD, db=d) for d in ("research", "production")
+    )
+    output = tmp_path / "checklist.yaml"
+    made = run_cli("init", research, production, "-o", output)
+    assert made.returncode == 0, made.stderr
+    text = output.read_text()
+    assert PASSWORD not in text and "s3cr%40t" not in text and PASSWORD not in made.stderr
+    assert "set PGPASSWORD" in text
+    checklist = load_checklist(output)
+    assert checklist.key == "application_id"
+    assert set(checklist.research.raw or {}) == {"raw_applications", "raw_bureau"}
+    features = checklist.research.features
+    assert features is not None and features.table == "features"
+    assert features.url == postgres.url("alice", db="research")
+    live = checklist.production.live
+    assert live is not None and live.features is not None and live.features.table == "live_features"
+    assert checklist.columns.score == "p_default" and checklist.columns.target == "defaulted"
+    env = {"PGPASSWORD": PASSWORD}
+    assert run_cli("validate", output, env=env).returncode == 0
+    ran = run_cli("run", output, env=env)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
 
 
 # --------------------------------------------------------------------------- end to end

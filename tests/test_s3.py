@@ -3,6 +3,7 @@
 S3 is moto's server (a real S3 API over HTTP on a local port, started for this module); the
 endpoint and credentials come from the standard AWS variables, as they would in CI. Bucket `data`:
 - `credit/...`: the credit sample, byte for byte, for the end-to-end comparison with the files;
+- `credit-tree/research|production|live/...`: the sample's folders as they are (for `init`);
 - `tiny/scores.parquet`, `tiny/scores.csv`: ids 1..4 with a score;
 - `tiny/partitioned/region=north|south/part-0.parquet`: a hive-partitioned prefix;
 - `tiny/late_error.csv`: a valid header and 1 MiB of good rows, then a row with a missing field
@@ -39,6 +40,7 @@ from mlcheck.sources import read_source
 
 pytest.importorskip("moto.server", reason="the test extra installs moto[server]")
 
+CREDIT = CREDIT_CHECKLIST.parent.parent / "sample_data" / "credit"
 SCORES = pa.table({"id": [1, 2, 3, 4], "score": [0.1, 0.2, 0.3, 0.4]})
 
 
@@ -50,6 +52,10 @@ def s3() -> Iterator[S3]:
         client.create_bucket(Bucket="data")
         for slot, (_, path) in credit_sources().items():
             client.upload_file(str(path), "data", f"credit/{slot}{path.suffix}")
+        for path in sorted(CREDIT.glob("[lpr]*/**/*")):  # live/, production/, research/
+            if path.is_file():
+                key = f"credit-tree/{path.relative_to(CREDIT).as_posix()}"
+                client.upload_file(str(path), "data", key)
         client.put_object(Bucket="data", Key="tiny/scores.parquet", Body=_parquet(SCORES))
         client.put_object(Bucket="data", Key="tiny/scores.csv", Body=b"id,score\n1,0.1\n2,0.2\n")
         for region, ids in (("north", [1, 2]), ("south", [3])):
@@ -243,6 +249,35 @@ def test_http_through_fsspec(web: str, tmp_path: Path) -> None:
     assert _read(tmp_path, {"path": f"{web}/scores.parquet"}).equals(SCORES)
     proc = run_cli("validate", _checklist(tmp_path, {"path": f"{web}/missing.parquet"}))
     _one_line_error(proc, f"object not found: {web}/missing.parquet")
+
+
+# --------------------------------------------------------------------------- init
+
+
+def test_init_from_two_prefixes(s3: S3, tmp_path: Path) -> None:
+    output = tmp_path / "checklist.yaml"
+    research, production = "s3://data/credit-tree/research", "s3://data/credit-tree/production/"
+    made = run_cli("init", research, production, "-o", output, env=s3.env)
+    assert made.returncode == 0, made.stderr
+    checklist = load_checklist(output)
+    assert checklist.key == "application_id"
+    assert set(checklist.research.raw or {}) == {"applications", "bureau"}
+    assert checklist.research.features is not None
+    assert checklist.research.features.path == f"{research}/features.parquet"
+    live = checklist.production.live
+    assert live is not None and live.labels is not None
+    assert live.labels.path == "s3://data/credit-tree/live/labels.parquet"
+    assert checklist.columns.split == "split" and checklist.columns.timestamp == "event_time"
+    assert run_cli("validate", output, env=s3.env).returncode == 0
+    ran = run_cli("run", output, env=s3.env)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+
+
+def test_init_refuses_what_is_neither_folder_nor_remote(tmp_path: Path) -> None:
+    made = run_cli("init", str(tmp_path / "nope"), "s3://data/x", "-o", tmp_path / "c.yaml")
+    assert (
+        made.returncode == 2 and "is not a folder, a database url or a bucket prefix" in made.stderr
+    )
 
 
 # --------------------------------------------------------------------------- end to end
