@@ -4,7 +4,7 @@ The server (tests/servers.py) has two users: `postgres` (trusted, loads the data
 who logs in with a password holding `@` and `/`, so the masking of passwords is exercised for
 real. Database `mlcheck` holds:
 - `kinds`: one column per mapped type (numeric(10,2), numeric, a NaN numeric, timestamptz, text,
-  bool, int[], jsonb, date) and a null row;
+  bool, int[], jsonb, date, int2, float4, bytea, uuid, timestamp) and a null row;
 - `accounts`: ids 1..5 with a `balance`; a row with `x = 0` makes `1 / x` fail when evaluated;
 - the credit sample (`research_features`, ...), for the end-to-end comparison with the files.
 """
@@ -65,9 +65,12 @@ def _load(server: Postgres) -> None:
     execute(
         url,
         "CREATE TABLE kinds (id int8, amount numeric(10,2), ratio numeric, odd numeric, "
-        "seen timestamptz, name text, ok bool, tags int4[], doc jsonb, day date)",
+        "seen timestamptz, name text, ok bool, tags int4[], doc jsonb, day date, "
+        "small int2, single float4, raw bytea, uid uuid, naive timestamp)",
         "INSERT INTO kinds VALUES (1, 12.34, 0.125, 'NaN', '2024-03-01 12:00:00+02', 'a', true, "
-        "'{1,2}', '{\"k\": 1}', '2024-03-01'), (2, NULL, NULL, 1.5, NULL, NULL, NULL, NULL, NULL, NULL)",
+        "'{1,2}', '{\"k\": 1}', '2024-03-01', 7, 0.5, '\\x00ff', "
+        "'00000000-0000-0000-0000-0000000000ff', '2024-03-01 12:00:00'), "
+        "(2, NULL, NULL, 1.5, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
         "CREATE TABLE accounts (id int8, balance float8, x int4)",
         "INSERT INTO accounts SELECT i, i * 10.5, i - 3 FROM generate_series(1, 5) AS i",
     )
@@ -141,10 +144,14 @@ def test_type_mapping(postgres: Postgres, tmp_path: Path) -> None:
     assert schema["name"] == pa.string() and schema["doc"] == pa.string()
     assert schema["ok"] == pa.bool_() and schema["day"] == pa.date32()
     assert schema["tags"] == pa.list_(pa.int32())
+    assert schema["small"] == pa.int16() and schema["single"] == pa.float32()
+    assert schema["raw"] == pa.binary() and schema["uid"] == pa.binary(16)
+    assert schema["naive"] == pa.timestamp("us")
     rows = table.sort_by("id").to_pylist()
     assert rows[0]["amount"] == decimal.Decimal("12.34") and rows[0]["ratio"] == 0.125
     assert rows[0]["seen"] == dt.datetime(2024, 3, 1, 10, tzinfo=dt.timezone.utc)
     assert rows[0]["tags"] == [1, 2] and rows[0]["doc"] == '{"k": 1}'
+    assert rows[0]["raw"] == b"\x00\xff" and rows[0]["uid"] == bytes(15) + b"\xff"
     assert rows[0]["odd"] != rows[0]["odd"] and rows[1]["odd"] == 1.5  # NaN, then 1.5
     assert rows[1] == {**dict.fromkeys(rows[1]), "id": 2, "odd": 1.5}  # nulls stay null
 
