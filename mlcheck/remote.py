@@ -41,11 +41,6 @@ if TYPE_CHECKING:
     import pyarrow.dataset as ds
 
 
-def is_remote(spec: SourceSpec) -> bool:
-    """A PostgreSQL url or an object-store path (read here, not by the local readers)."""
-    return is_database_url(spec.url) or scheme(spec.path) in OBJECT_STORE_EXTRAS
-
-
 Handle = TypeVar("Handle")
 
 
@@ -61,18 +56,38 @@ def open_remote(spec: SourceSpec) -> tuple[Any, Any]:
     """The reader for a remote source and the handle (database or object) it reads from."""
     if is_database_url(spec.url):
         return _POSTGRES, _Database(spec.url or "")
-    obj = open_object(spec.path or "", spec.storage_options or {})
+    url, options = spec.path or "", spec.storage_options or {}
+    secrets = [unquote(urlsplit(url).password or ""), *map(str, options.values())]
+    with _scrubbed(mask_url(url), secrets):
+        obj = open_object(url, options)
     fmt = detect_format_name(spec)
-    if obj.is_dir:
-        if fmt not in (None, "parquet"):
-            raise InputError(f"{obj.shown} is a prefix; only parquet datasets can be, not {fmt}")
-        return _OBJECT_READERS["parquet"], obj
-    if fmt is None:
-        raise InputError(
-            f"cannot tell the format of {obj.shown} from its extension; add `format:` "
-            f"(csv, tsv, parquet, feather, arrow, jsonl)"
-        )
-    return _OBJECT_READERS[fmt], obj
+    if obj.is_dir and fmt not in (None, "parquet"):
+        raise InputError(f"{obj.shown} is a prefix; only parquet datasets can be, not {fmt}")
+    if obj.is_dir or fmt is not None:
+        reader = _OBJECT_READERS["parquet" if obj.is_dir else fmt or ""]
+        return _Reader(_scrubbing(reader.names, secrets), _scrubbing(reader.read, secrets)), obj
+    raise InputError(
+        f"cannot tell the format of {obj.shown} from its extension; add `format:` "
+        f"(csv, tsv, parquet, feather, arrow, jsonl)"
+    )
+
+
+@contextmanager
+def _scrubbed(shown: str, secrets: list[str]) -> Iterator[None]:
+    """A store's error (which may quote a URL with its credentials) as one scrubbed line."""
+    try:
+        yield
+    except (OSError, pa.ArrowException, ValueError) as exc:
+        first = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+        raise InputError(f"cannot read {shown}: {scrub(mask_url(first), secrets)}") from None
+
+
+def _scrubbing(action: Callable[..., Any], secrets: list[str]) -> Callable[..., Any]:
+    def guarded(spec: SourceSpec, obj: RemoteObject, *rest: Any) -> Any:
+        with _scrubbed(obj.shown, secrets):
+            return action(spec, obj, *rest)
+
+    return guarded
 
 
 # --------------------------------------------------------------------------- PostgreSQL
@@ -102,7 +117,10 @@ def _read_only(db: _Database) -> Iterator[Any]:
     """A cursor in a read-only transaction (rolled back at the end): a checklist cannot write."""
     driver = _driver()
     try:
-        with driver.connect(db.url, autocommit=False) as conn, conn.cursor() as cursor:
+        with (
+            driver.connect(_with_timeout(db.url), autocommit=False) as conn,
+            conn.cursor() as cursor,
+        ):
             cursor.execute("SET TRANSACTION READ ONLY")
             try:
                 yield cursor
@@ -115,6 +133,16 @@ def _read_only(db: _Database) -> Iterator[Any]:
 def read_only_cursor(url: str) -> Any:
     """A cursor on `url` in a read-only transaction (a context manager); errors as InputError."""
     return _read_only(_Database(url))
+
+
+CONNECT_TIMEOUT_S = 10
+
+
+def _with_timeout(url: str) -> str:
+    """A server that does not answer fails after 10 s, unless the url sets `connect_timeout`."""
+    if "connect_timeout=" in url:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}connect_timeout={CONNECT_TIMEOUT_S}"
 
 
 _DRIVER_NOISE = re.compile(r"^(?:[A-Z_]+: )?(?:\[libpq\] )?(?:Failed to [a-z ]+: )?")

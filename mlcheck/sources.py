@@ -169,7 +169,7 @@ def refuse_duplicate_names(names: list[str]) -> None:
 def describe(spec: SourceSpec) -> str:
     """The source as the user wrote it, for messages."""
     if spec.path is not None:
-        return spec.path
+        return mask_url(spec.path)
     return f"{mask_url(spec.url or '')} ({'query' if spec.query else 'table ' + repr(spec.table)})"
 
 

@@ -38,6 +38,7 @@ from servers import (
 
 from mlcheck.checklist import load_checklist
 from mlcheck.errors import InputError
+from mlcheck.remote import _with_timeout
 from mlcheck.sources import peek_columns, read_source
 
 pytest.importorskip("adbc_driver_postgresql", reason="the test extra installs the ADBC driver")
@@ -215,6 +216,24 @@ def test_errors_are_one_line_without_the_password(postgres: Postgres, tmp_path: 
             err = _one_line_error(run_cli(command, _checklist(folder, spec)), expected)
             assert "postgresql://alice:***@127.0.0.1" in err, err
             assert "research.features" in err
+
+
+def test_a_silent_server_times_out(tmp_path: Path) -> None:
+    """A port that accepts connections but never answers: libpq's connect_timeout ends it."""
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"postgresql://alice:{PASSWORD.replace('@', '%40').replace('/', '%2F')}@127.0.0.1:{silent.getsockname()[1]}/db"
+        path = _checklist(tmp_path, {"url": f"{url}?connect_timeout=1", "table": "t"})
+        _one_line_error(run_cli("validate", path), "timeout expired")
+    assert _with_timeout("postgresql://h/db") == "postgresql://h/db?connect_timeout=10"
+    assert _with_timeout("postgresql://h/db?sslmode=require").endswith("&connect_timeout=10")
+    assert (
+        _with_timeout("postgresql://h/db?connect_timeout=3")
+        == "postgresql://h/db?connect_timeout=3"
+    )
 
 
 def test_read_only_transaction(postgres: Postgres, tmp_path: Path) -> None:

@@ -223,12 +223,13 @@ def test_checklist_refuses_unknown_schemes_and_stray_options(tmp_path: Path) -> 
 
 @pytest.fixture
 def web(tmp_path: Path) -> Iterator[str]:
-    """A local HTTP server for a folder holding scores.parquet."""
+    """A local HTTP server for a folder holding scores.parquet and a corrupt scores.csv.gz."""
     pytest.importorskip("fsspec")
     pytest.importorskip("aiohttp")
     folder = tmp_path / "site"
     folder.mkdir()
     pq.write_table(SCORES, folder / "scores.parquet")
+    (folder / "scores.csv.gz").write_bytes(b"not gzip")  # unreadable: the reader's own error
     handler = functools.partial(_QuietHandler, directory=str(folder))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -249,6 +250,14 @@ def test_http_through_fsspec(web: str, tmp_path: Path) -> None:
     assert _read(tmp_path, {"path": f"{web}/scores.parquet"}).equals(SCORES)
     proc = run_cli("validate", _checklist(tmp_path, {"path": f"{web}/missing.parquet"}))
     _one_line_error(proc, f"object not found: {web}/missing.parquet")
+
+
+def test_http_credentials_are_masked(web: str, tmp_path: Path) -> None:
+    with_user = web.replace("http://", "http://reader:hunter2-pw@")
+    for name in ("missing.parquet", "scores.csv.gz"):
+        proc = run_cli("run", _checklist(tmp_path, {"path": f"{with_user}/{name}"}))
+        err = _one_line_error(proc, "http://reader:***@127.0.0.1")
+        assert "hunter2-pw" not in err + proc.stdout
 
 
 # --------------------------------------------------------------------------- init
