@@ -2,8 +2,9 @@
 (`path: s3://bucket/key`, `gs://`, `az://`, `https://`).
 
 `open_remote(spec)` returns a reader with the same two halves as the local ones (`names` from
-metadata only: a `LIMIT 0` query, a parquet footer, a CSV header; `read` in columnar form) and
-the handle it reads from. Failures become one-line InputErrors that never show a password.
+metadata only: the server's description of the query, a parquet footer, a CSV header; `read` in
+columnar form) and the handle it reads from. Failures become one-line InputErrors that never show
+a password.
 """
 
 from __future__ import annotations
