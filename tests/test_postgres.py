@@ -1,4 +1,4 @@
-"""PostgreSQL sources (`url: postgresql://...`) against a real server started for this module.
+"""PostgreSQL sources (`url: postgresql://...`) against a real server started once per test session.
 
 The server (tests/servers.py) has two users: `postgres` (trusted, loads the data) and `alice`,
 who logs in with a password holding `@` and `/`, so the masking of passwords is exercised for
@@ -41,10 +41,8 @@ from mlcheck.errors import InputError
 from mlcheck.remote import _with_timeout
 from mlcheck.sources import peek_columns, read_source
 
-pytest.importorskip("adbc_driver_postgresql", reason="the test extra installs the ADBC driver")
 
-
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def postgres() -> Iterator[Postgres]:
     bin_dir = postgres_bin()
     if bin_dir is None:
@@ -127,6 +125,8 @@ def _one_line_error(proc: object, *fragments: str) -> str:
     assert "Traceback" not in err
     assert PASSWORD not in err + proc.stdout  # type: ignore[attr-defined]
     assert "s3cr%40t" not in err
+    for line in filter(None, err.splitlines()):  # `validate` lists one line per slot
+        assert line.startswith(("error: ", "  research.", "  production.")), err
     for fragment in fragments:
         assert fragment in err, err
     return err
@@ -209,13 +209,18 @@ def test_errors_are_one_line_without_the_password(postgres: Postgres, tmp_path: 
             'database "nodb" does not exist',
         ),
     }
-    for name, (spec, expected) in cases.items():
-        folder = tmp_path / name
-        folder.mkdir()
-        for command in ("validate", "run"):
-            err = _one_line_error(run_cli(command, _checklist(folder, spec)), expected)
-            assert "postgresql://alice:***@127.0.0.1" in err, err
-            assert "research.features" in err
+    # validate reports every source's problem in one process: one line per slot
+    raw = {name: spec for name, (spec, _) in cases.items()}
+    path = tmp_path / "all.yaml"
+    path.write_text(
+        yaml.safe_dump({"version": 1, "research": {"raw": raw}, "production": {"raw": raw}})
+    )
+    err = _one_line_error(run_cli("validate", path), *(expected for _, expected in cases.values()))
+    assert err.count("postgresql://alice:***@127.0.0.1") == 2 * len(cases), err
+    for name in ("refused", "query"):  # a run stops at the first source it cannot read
+        spec, expected = cases[name]
+        err = _one_line_error(run_cli("run", _checklist(tmp_path, spec)), expected)
+        assert err.startswith("error: research.features") and err.count("\n") == 1, err
 
 
 def test_a_silent_server_times_out(tmp_path: Path) -> None:

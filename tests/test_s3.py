@@ -1,6 +1,6 @@
 """Object-store sources (`path: s3://bucket/key`, and https:// through fsspec) against real servers.
 
-S3 is moto's server (a real S3 API over HTTP on a local port, started for this module); the
+S3 is moto's server (a real S3 API over HTTP on a local port, started once per session); the
 endpoint and credentials come from the standard AWS variables, as they would in CI. Bucket `data`:
 - `credit/...`: the credit sample, byte for byte, for the end-to-end comparison with the files;
 - `credit-tree/research|production|live/...`: the sample's folders as they are (for `init`);
@@ -38,13 +38,11 @@ from servers import (
 from mlcheck.checklist import load_checklist
 from mlcheck.sources import read_source
 
-pytest.importorskip("moto.server", reason="the test extra installs moto[server]")
-
 CREDIT = CREDIT_CHECKLIST.parent.parent / "sample_data" / "credit"
 SCORES = pa.table({"id": [1, 2, 3, 4], "score": [0.1, 0.2, 0.3, 0.4]})
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def s3() -> Iterator[S3]:
     server = start_moto()
     try:
@@ -196,7 +194,6 @@ def test_unknown_storage_option(s3: S3, tmp_path: Path) -> None:
 
 def test_missing_extra_says_how_to_install(tmp_path: Path) -> None:
     """gs:// needs gcsfs (the `gcs` extra), which the test extra does not install."""
-    pytest.importorskip("fsspec")
     if _importable("gcsfs"):
         pytest.skip("gcsfs is installed here")
     path = _checklist(tmp_path, {"path": "gs://bucket/scores.parquet"})
@@ -224,8 +221,6 @@ def test_checklist_refuses_unknown_schemes_and_stray_options(tmp_path: Path) -> 
 @pytest.fixture
 def web(tmp_path: Path) -> Iterator[str]:
     """A local HTTP server for a folder holding scores.parquet and a corrupt scores.csv.gz."""
-    pytest.importorskip("fsspec")
-    pytest.importorskip("aiohttp")
     folder = tmp_path / "site"
     folder.mkdir()
     pq.write_table(SCORES, folder / "scores.parquet")
