@@ -11,7 +11,7 @@ from __future__ import annotations
 from mlcheck.checklist import Checklist, SourceSpec
 from mlcheck.errors import InputError
 from mlcheck.sources import declared_sources, peek_columns, source_location
-from mlcheck.urls import is_database_url, is_object_store
+from mlcheck.urls import is_database_url, is_object_store, mask_url
 
 
 class SourceProblems(InputError):
@@ -74,6 +74,8 @@ def _environment_problems(checklist: Checklist, spec: SourceSpec, label: str) ->
     where = f"{label} ({checklist.where(label)})"
     if spec.path is None:
         return [f"{where}: an environment is a file (`path:`), not a database"]
+    if is_object_store(spec.path):
+        return [f"{where}: an environment file is read from local disk, not {mask_url(spec.path)}"]
     path = checklist.resolve_path(spec.path).resolve()
     if not path.is_file():
         return [f"{where}: file not found: {path}"]

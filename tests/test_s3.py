@@ -206,6 +206,16 @@ def _importable(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
+def test_environment_must_be_local(tmp_path: Path) -> None:
+    path = _checklist(tmp_path, {"path": "s3://data/tiny/scores.parquet"})
+    body = yaml.safe_load(path.read_text())
+    body["research"]["environment"] = {"path": "s3://data/requirements.txt"}
+    path.write_text(yaml.safe_dump(body))
+    for command in ("validate", "run"):
+        proc = run_cli(command, path)
+        _one_line_error(proc, "research.environment", "read from local disk, not s3://data/")
+
+
 def test_checklist_refuses_unknown_schemes_and_stray_options(tmp_path: Path) -> None:
     proc = run_cli("validate", _checklist(tmp_path, {"path": "ftp://u:hunter2@host/x.csv"}))
     assert proc.returncode == 2 and "hunter2" not in proc.stderr
