@@ -8,7 +8,8 @@ endpoint and credentials come from the standard AWS variables, as they would in 
 - `tiny/partitioned/region=north|south/part-0.parquet`: a hive-partitioned prefix;
 - `tiny/late_error.csv`: a valid header and 1 MiB of good rows, then a row with a missing field
   (only a full read sees it);
-- `tiny/empty.csv`: 0 bytes.
+- `tiny/empty.csv`: 0 bytes;
+- `tiny/bad_pages.parquet`: an intact footer (schema: id, score) over corrupt data pages.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def s3() -> Iterator[S3]:
         late = b"id,score\n" + b"1,0.5\n" * (1 << 18) + b"2\n"
         client.put_object(Bucket="data", Key="tiny/late_error.csv", Body=late)
         client.put_object(Bucket="data", Key="tiny/empty.csv", Body=b"")
+        client.put_object(Bucket="data", Key="tiny/bad_pages.parquet", Body=_corrupt_pages())
         yield server
     finally:
         server.server.stop()
@@ -80,6 +82,16 @@ def _parquet(table: pa.Table) -> bytes:
     sink = io.BytesIO()
     pq.write_table(table, sink)
     return sink.getvalue()
+
+
+def _corrupt_pages() -> bytes:
+    """A parquet file whose first data page is garbled: its footer still reads, its data cannot."""
+    table = pa.table({"id": list(range(10_000)), "score": [i / 10_000 for i in range(10_000)]})
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="snappy")
+    data = bytearray(sink.getvalue())
+    data[60:400] = bytes(b ^ 0x5A for b in data[60:400])
+    return bytes(data)
 
 
 def _checklist(folder: Path, spec: dict[str, object]) -> Path:
@@ -144,11 +156,16 @@ def test_storage_options_instead_of_the_environment(s3: S3, tmp_path: Path) -> N
     assert _read(tmp_path, spec).equals(SCORES)
 
 
-def test_validate_reads_the_header_only(s3: S3, tmp_path: Path) -> None:
+def test_validate_reads_the_header_or_footer_only(s3: S3, tmp_path: Path) -> None:
     path = _checklist(tmp_path, {"path": "s3://data/tiny/late_error.csv", "columns": ["score"]})
     proc = run_cli("validate", path, env=s3.env)
     assert proc.returncode == 0, proc.stderr
     _one_line_error(run_cli("run", path, env=s3.env), "s3://data/tiny/late_error.csv")
+    pages = _checklist(tmp_path, {"path": "s3://data/tiny/bad_pages.parquet", "columns": ["score"]})
+    assert run_cli("validate", pages, env=s3.env).returncode == 0  # the footer only
+    _one_line_error(
+        run_cli("run", pages, env=s3.env), "cannot read s3://data/tiny/bad_pages.parquet"
+    )
     absent = _checklist(tmp_path, {"path": "s3://data/tiny/scores.parquet", "columns": ["nope"]})
     _one_line_error(run_cli("validate", absent, env=s3.env), "declared column 'nope' is absent")
 
