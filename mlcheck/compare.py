@@ -751,7 +751,9 @@ def _number_blocks(
         if kind == "float":
             as_float = out.view(np.float64)
             np.add(part, 0.0, out=as_float)  # -0.0 + 0.0 is 0.0: -0.0 hashes like 0.0
-            with np.errstate(invalid="ignore"):  # +inf + -inf
+            # The sum only detects a NaN: overflowing to inf, or +inf + -inf giving NaN (one
+            # extra pass below), is expected with extreme values and harmless.
+            with np.errstate(invalid="ignore", over="ignore"):
                 has_nan = math.isnan(as_float.sum())  # a NaN (or +inf and -inf) present
             if has_nan:
                 as_float[np.isnan(as_float)] = np.nan  # one NaN payload

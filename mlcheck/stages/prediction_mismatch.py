@@ -8,6 +8,8 @@ equal, or |a - b| <= atol + rtol * max(|a|, |b|).
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -465,9 +467,22 @@ class Agreement:
     mismatch: np.ndarray  # beyond tolerance (missing vs present counts)
     finite: np.ndarray  # both sides finite
 
-    @property
+    @functools.cached_property
+    def shrink(self) -> float:
+        """1.0, or the power of two (exact) that brings finite scores beyond 2**256 below it, so
+        that their differences, sums and squares stay inside float64. Statistics are scaled
+        back: one that overflows then is inf, its true value being beyond float64."""
+        both = (self.research[self.finite], self.production[self.finite])
+        largest = max((float(np.abs(side).max()) for side in both if len(side)), default=0.0)
+        return 1.0 if largest < 2.0**256 else math.ldexp(1.0, 256 - math.frexp(largest)[1])
+
+    @functools.cached_property
     def diff(self) -> np.ndarray:
-        return self.production[self.finite] - self.research[self.finite]
+        """production - research where both are finite, times `shrink`."""
+        research, production = self.research[self.finite], self.production[self.finite]
+        if self.shrink != 1.0:
+            research, production = research * self.shrink, production * self.shrink
+        return production - research
 
 
 def agreement(research: np.ndarray, production: np.ndarray, atol: float, rtol: float) -> Agreement:
@@ -535,11 +550,12 @@ def name_pattern(agree: Agreement, atol: float) -> str:
         return "within_tolerance" if np.any(diff != 0) else "identical"
     if not mismatch.any():
         return "invalid_outputs"
+    atol *= agree.shrink  # diff is in shrunk units
     median = float(np.median(diff))
     steady = np.abs(diff - median) <= max(atol, 0.01 * abs(median))
     if abs(median) > atol and steady.mean() >= 0.95:
         return "constant_offset"
-    scale = float(np.std(agree.research[agree.finite])) or 1.0
+    scale = float(np.std(agree.research[agree.finite] * agree.shrink)) or 1.0
     if float(np.abs(diff).max()) <= 1e-3 * scale and np.mean(diff != 0) >= 0.5:
         return "tiny_uniform"
     return "localized" if mismatch.mean() <= 0.05 else "large_scattered"
@@ -640,14 +656,16 @@ def _agreement_finding(ctx: StageContext, name: str, agree: Agreement, rows: np.
 def _difference_stats(agree: Agreement) -> dict[str, Any]:
     diff = agree.diff
     close_but_different = ~agree.mismatch[agree.finite] & (diff != 0)
-    return {
-        "within_tolerance_differences": int(close_but_different.sum()),
-        "compared_finite": len(diff),
-        "max_abs_diff": float(np.abs(diff).max()) if len(diff) else 0.0,
-        "mean_abs_diff": float(np.abs(diff).mean()) if len(diff) else 0.0,
-        "mean_diff": float(diff.mean()) if len(diff) else 0.0,
-        "spearman": spearman(agree.research[agree.finite], agree.production[agree.finite]),
-    }
+    with np.errstate(over="ignore"):  # scaled back: beyond float64's range is inf
+        unshrink = 1.0 / agree.shrink
+        return {
+            "within_tolerance_differences": int(close_but_different.sum()),
+            "compared_finite": len(diff),
+            "max_abs_diff": float(np.abs(diff).max()) * unshrink if len(diff) else 0.0,
+            "mean_abs_diff": float(np.abs(diff).mean()) * unshrink if len(diff) else 0.0,
+            "mean_diff": float(diff.mean()) * unshrink if len(diff) else 0.0,
+            "spearman": spearman(agree.research[agree.finite], agree.production[agree.finite]),
+        }
 
 
 def _largest_differences(
@@ -656,19 +674,21 @@ def _largest_differences(
     """Mismatched rows, largest difference first; rows missing a score on one side come last
     (PRD001 already lists them, and they would crowd out the differences that explain a pattern)."""
     bad = np.flatnonzero(agree.mismatch)
-    with np.errstate(invalid="ignore"):
-        size = np.abs(agree.production[bad] - agree.research[bad])
+    with np.errstate(invalid="ignore"):  # inf - inf: NaN, listed last
+        size = np.abs(agree.production[bad] * agree.shrink - agree.research[bad] * agree.shrink)
     size = np.where(np.isnan(size), -1.0, size)
     picked = bad[largest(size, ctx.config.examples)]
     keys = key_values(ctx, RESEARCH, rows[picked])
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond float64: inf; inf - inf: null
+        differences = agree.production[picked] - agree.research[picked]
     return [
         {
             "key": k,
             "research": _plain(agree.research[i]),
             "production": _plain(agree.production[i]),
-            "difference": _plain(agree.production[i] - agree.research[i]),
+            "difference": _plain(d),
         }
-        for k, i in zip(keys, picked, strict=True)
+        for k, i, d in zip(keys, picked, differences, strict=True)
     ]
 
 
