@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mlcheck.checklist import Checklist
-from mlcheck.compare import classify_dtype_change, within_tolerance
+from mlcheck.compare import add_hashes, classify_dtype_change, pair_kind, within_tolerance
 from mlcheck.context import StageContext
 from mlcheck.engine import SPLIT_COLUMN_DEFAULT, KeyJoin, as_text, decoded, value_counts
 from mlcheck.errors import InputError
@@ -434,17 +434,22 @@ def training_reference(ctx: StageContext) -> tuple[pa.Table, str]:
 # --------------------------------------------------------------------------- PRD003
 
 
-@check("PRD003", STAGE, thresholds=("max_missing_predictions",))
+@check("PRD003", STAGE, thresholds=("max_missing_predictions", "max_mismatch_rate"))
 def keys_predicted_on_one_side(ctx: StageContext) -> Iterator[Finding]:
-    """Keys predicted on one side only.
+    """Keys predicted on one side only, and rows whose key is duplicated or null.
 
     Measures the keys of research.predictions absent from production.predictions and the
-    reverse (with duplicate and null keys counted in details).
+    reverse. Rows with a duplicated or null key cannot be paired and are left out of PRD004/
+    PRD005, so, as in stages 1-2: a changed number of them fails; the same number on both sides
+    warns, and those rows are compared whole (key and scores) as an exact multiset: the share
+    without an identical row on the other side counts against `max_mismatch_rate`.
     Why it matters: rows production did not score are decisions never made; extra rows mean the
-    two runs scored different populations, so agreement below covers only part of the data.
+    two runs scored different populations, so agreement below covers only part of the data; a
+    key scored twice with different scores is two answers for one decision.
     Usual causes: rows dropped by a failing or filtering step before scoring, a batch that
-    timed out, scoring a different snapshot.
-    Fix: score the same rows in both environments; make failures explicit rather than dropped.
+    timed out, scoring a different snapshot; a join fan-out or a batch scored twice (duplicates).
+    Fix: score the same rows in both environments; make failures explicit rather than dropped;
+    deduplicate before scoring.
     """
     hint = (
         "{other} did not score these keys: look for rows dropped or filtered before scoring, or "
@@ -453,6 +458,118 @@ def keys_predicted_on_one_side(ctx: StageContext) -> Iterator[Finding]:
     yield from keys_on_one_side_findings(
         ctx, RESEARCH, PRODUCTION, ctx.config.max_missing_predictions, hint
     )
+    finding = _set_aside_finding(ctx)
+    if finding is not None:
+        yield finding
+
+
+def _set_aside_finding(ctx: StageContext) -> Finding | None:
+    """Rows the key match left out (duplicated or null key), judged like stages 1-2 do."""
+    join = ctx.engine.join(RESEARCH, PRODUCTION)
+    counts = {
+        "research": {
+            "duplicate_key_rows": len(join.left_duplicate_rows),
+            "null_key_rows": len(join.left_null_rows),
+        },
+        "production": {
+            "duplicate_key_rows": len(join.right_duplicate_rows),
+            "null_key_rows": len(join.right_null_rows),
+        },
+    }
+    left = np.union1d(join.left_duplicate_rows, join.left_null_rows).astype(np.int64)
+    right = np.union1d(join.right_duplicate_rows, join.right_null_rows).astype(np.int64)
+    if not len(left) and not len(right):
+        return None
+    head = (
+        f"{len(left)} research and {len(right)} production rows have a duplicated or null key "
+        "and cannot be paired"
+    )
+    details: dict[str, Any] = {
+        **counts,
+        "research_examples": _row_examples(ctx, RESEARCH, left),
+        "production_examples": _row_examples(ctx, PRODUCTION, right),
+    }
+    if counts["research"] != counts["production"]:
+        return Finding(
+            Status.FAIL,
+            f"{head}: the number changed (duplicated: research "
+            f"{counts['research']['duplicate_key_rows']}, production "
+            f"{counts['production']['duplicate_key_rows']}; null: research "
+            f"{counts['research']['null_key_rows']}, production "
+            f"{counts['production']['null_key_rows']})",
+            source=PRODUCTION,
+            observed=len(right),
+            expected=len(left),
+            hint=_SET_ASIDE_HINT,
+            details=details,
+        )
+    lost, extra = _multiset_difference(ctx, left, right, join.key)
+    rate = max(lost, extra) / len(left)
+    over = rate > ctx.config.max_mismatch_rate
+    return Finding(
+        Status.FAIL if over else Status.WARN,
+        f"{head}; compared whole (key and scores), {lost} research rows have no identical "
+        f"production row ({extra} the other way)",
+        source=PRODUCTION,
+        observed=rate,
+        threshold=ctx.config.max_mismatch_rate,
+        hint=_SET_ASIDE_HINT,
+        details={**details, "research_rows_differing": lost, "production_rows_differing": extra},
+    )
+
+
+_SET_ASIDE_HINT = (
+    "A key scored more than once (a join fan-out, a batch scored twice) or a null key cannot be "
+    "paired, so PRD004/PRD005 leave these rows out: deduplicate before scoring, or declare the "
+    "full composite key."
+)
+
+
+def _row_examples(ctx: StageContext, slot: str, rows: np.ndarray) -> list[dict[str, Any]]:
+    """The first rows by key, with their scores (a duplicated key shows all its scores); rows
+    of one key ordered by their scores' text, so file order never changes the report."""
+    picked = rows[first_by_key(ctx, slot, rows, ctx.config.examples)]
+    table = ctx.engine.table(slot).take(pa.array(picked)).select(ctx.columns.score_columns)
+    keys = key_values(ctx, slot, picked)
+    rank = {repr(k): i for i, k in reversed(list(enumerate(keys)))}  # first position of a key
+    examples = [{"key": k, **v} for k, v in zip(keys, table.to_pylist(), strict=True)]
+    return sorted(examples, key=lambda e: (rank[repr(e["key"])], repr(list(e.values()))))
+
+
+def _multiset_difference(
+    ctx: StageContext, left: np.ndarray, right: np.ndarray, key: tuple[str, ...]
+) -> tuple[int, int]:
+    """(research rows without an identical production row, production rows without an
+    identical research row) among `left`/`right`, over the key and score columns, exactly."""
+    columns = [*key, *ctx.columns.score_columns]
+    hashes = (
+        _whole_row_hashes(ctx, RESEARCH, PRODUCTION, left, columns),
+        _whole_row_hashes(ctx, PRODUCTION, RESEARCH, right, columns),
+    )
+    distinct, inverse = np.unique(np.concatenate(hashes), return_inverse=True)
+    research = np.bincount(inverse[: len(left)], minlength=len(distinct))
+    production = np.bincount(inverse[len(left) :], minlength=len(distinct))
+    return (
+        int(np.maximum(research - production, 0).sum()),
+        int(np.maximum(production - research, 0).sum()),
+    )
+
+
+def _whole_row_hashes(
+    ctx: StageContext, slot: str, other: str, rows: np.ndarray, columns: list[str]
+) -> np.ndarray:
+    """A 64-bit hash of each of `rows` over `columns`, values normalised to the type they share
+    with `other`'s column (as stage 1 hashes rows: a salted sum of value hashes)."""
+    table, other_table = ctx.engine.table(slot), ctx.engine.table(other)
+    total = np.zeros(len(rows), dtype=np.uint64)
+    for position, name in enumerate(columns):
+        column, other_type = (
+            table.column(name).take(pa.array(rows)),
+            other_table.schema.field(name).type,
+        )
+        salt = np.uint64((0x9E3779B97F4A7C15 * (2 * position + 1)) % 2**64)
+        add_hashes(total, column, pair_kind(column.type, other_type), other_type, salt)
+    return total
 
 
 # --------------------------------------------------------------------------- PRD004

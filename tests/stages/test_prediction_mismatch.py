@@ -324,6 +324,78 @@ def test_keys_predicted_on_one_side(tmp_path: Path) -> None:
     assert {f.status for f in run(pm.keys_predicted_on_one_side, allowed)} == {Status.PASS}
 
 
+def set_aside(findings: list[Finding]) -> Finding:
+    """PRD003's finding about rows with a duplicated or null key (source production)."""
+    (found,) = [f for f in findings if "duplicated or null key" in f.message]
+    return found
+
+
+def test_duplicate_production_keys_with_conflicting_scores_fail(tmp_path: Path) -> None:
+    """Production scored keys 5 and 6 twice, each time differently (0.55/0.99, 0.6/0.01);
+    research has no duplicate: the number of rows left out of the key match changed (0 -> 4)."""
+    production = preds([*SCORES, 0.99, 0.01], ids=[*IDS, 5, 6])
+    found = set_aside(run(pm.keys_predicted_on_one_side, pair(tmp_path, production)))
+    assert found.status is Status.FAIL
+    assert (found.expected, found.observed) == (0, 4)  # research, production
+    assert found.details["production"] == {"duplicate_key_rows": 4, "null_key_rows": 0}
+    assert found.details["production_examples"] == [
+        {"key": 5, "score": 0.55},
+        {"key": 5, "score": 0.99},
+        {"key": 6, "score": 0.01},
+        {"key": 6, "score": 0.6},
+    ]
+
+
+def test_same_duplicates_on_both_sides_warn_and_are_compared_whole(tmp_path: Path) -> None:
+    """Both sides scored key 5 twice: identical rows (production in reverse order) warn; one of
+    production's two scores changed (0.99 -> 0.98): 1 of 2 rows differs each way, rate 0.5,
+    failing at the default max_mismatch_rate 0 and warning at 0.5."""
+    both = preds([*SCORES, 0.99], ids=[*IDS, 5])
+    changed = preds([*SCORES, 0.98], ids=[*IDS, 5])
+
+    def judged(production: pa.Table, **options: Any) -> Finding:
+        ctx = make_ctx(
+            tmp_path,
+            {"research.predictions": both, "production.predictions": production},
+            **options,
+        )
+        return set_aside(run(pm.keys_predicted_on_one_side, ctx))
+
+    same = judged(reversed_rows(both))
+
+    assert same.status is Status.WARN
+    assert (same.details["research_rows_differing"], same.observed) == (0, 0.0)
+    strict, lenient = judged(changed), judged(changed, stage={"max_mismatch_rate": 0.5})
+    assert strict.status is Status.FAIL and lenient.status is Status.WARN
+    assert strict.observed == 0.5
+    assert (
+        strict.details["research_rows_differing"],
+        strict.details["production_rows_differing"],
+    ) == (1, 1)
+
+
+def test_null_keys_in_equal_numbers_warn(tmp_path: Path) -> None:
+    """Key 10 is null on both sides with the same score: warns, nothing differs."""
+    table = pa.table({"id": pa.array([*IDS[:9], None], pa.int64()), "score": SCORES})
+    found = set_aside(run(pm.keys_predicted_on_one_side, pair(tmp_path, table, stage={})))
+    assert found.status is Status.FAIL  # research has no null key: 0 -> 1
+    ctx = make_ctx(tmp_path, {"research.predictions": table, "production.predictions": table})
+    both = set_aside(run(pm.keys_predicted_on_one_side, ctx))
+    assert both.status is Status.WARN
+    assert both.details["research"] == {"duplicate_key_rows": 0, "null_key_rows": 1}
+
+
+def test_e2e_conflicting_duplicate_predictions_exit_1(tmp_path: Path) -> None:
+    """The run of the first case above, as a user runs it: not ready, exit 1."""
+    tables = {
+        "research.predictions": research(),
+        "production.predictions": preds([*SCORES, 0.99, 0.01], ids=[*IDS, 5, 6]),
+    }
+    code, report = mlcheck_json(write_checklist(tmp_path, tables), tmp_path)
+    assert (code, report["verdict"]) == (1, "not_ready")
+    assert "fail" in [c["status"] for c in stage_checks(report)["PRD003"]]
+
+
 # --------------------------------------------------------------------------- PRD004
 
 
