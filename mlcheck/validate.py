@@ -9,8 +9,14 @@ milliseconds instead of after the first stages. Every problem is reported at onc
 from __future__ import annotations
 
 from mlcheck.checklist import Checklist, SourceSpec
-from mlcheck.errors import InputError
+from mlcheck.errors import ChecklistError, InputError
 from mlcheck.sources import declared_sources, peek_columns, source_location
+
+# A checklist without any source would skip every stage: a CI gate that checks nothing.
+NOTHING_DECLARED = (
+    "no source is declared (research/production raw, features, splits, predictions, labels, "
+    "environment or live): there is nothing to check"
+)
 
 
 class SourceProblems(InputError):
@@ -26,6 +32,8 @@ def validate_sources(checklist: Checklist, *, read_schema: bool) -> int:
     """Check every declared source; return how many were checked or raise SourceProblems."""
     problems: list[str] = []
     sources = declared_sources(checklist)
+    if not sources and not _environments(checklist):
+        raise ChecklistError([NOTHING_DECLARED], path=checklist.source_file)
     for label, spec in sources.items():
         problems += _source_problems(checklist, spec, label, read_schema)
     environments = _environments(checklist)

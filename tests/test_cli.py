@@ -349,16 +349,23 @@ def test_not_ready_exits_1_and_stops_at_the_failing_stage(tmp_path: Path) -> Non
 
 
 def test_only_and_skip(tmp_path: Path) -> None:
-    checklist = write_case(tmp_path, production="id,x\n1,1\n")
-    skipped, only, unavailable = runs(
+    """The fixture's feature_parity stage always skips here (no research labels): selecting
+    only it, or skipping the one stage that runs, checks nothing and is not ready (exit 1)."""
+    checklist = write_case(tmp_path)
+    skipped, only, ran, unavailable = runs(
         ["run", checklist, "--format", "json", "--skip", "data_reproducibility"],
-        ["run", checklist, "--format", "json", "--only", "feature_parity"],
+        ["run", checklist, "--only", "feature_parity"],
+        ["run", checklist, "--format", "json", "--only", "data_reproducibility"],
         ["run", checklist, "--only", "performance_drop"],  # a stage the fixture build lacks
     )
-    assert skipped.returncode == EXIT_READY
-    assert json.loads(skipped.stdout)["stages"][0]["reason"] == "not selected (--skip)"
-    assert only.returncode == EXIT_READY
-    assert json.loads(only.stdout)["stages"][0]["reason"] == "not selected (--only)"
+    assert skipped.returncode == EXIT_NOT_READY
+    report = json.loads(skipped.stdout)
+    assert report["stages"][0]["reason"] == "not selected (--skip)"
+    assert (report["verdict"], report["stopped_at"]) == ("not_ready", None)
+    assert only.returncode == EXIT_NOT_READY
+    assert "NOT READY: nothing was checked (every stage was skipped)" in only.stdout
+    assert ran.returncode == EXIT_READY
+    assert json.loads(ran.stdout)["stages"][1]["reason"] == "not selected (--only)"
     assert_one_line_error(unavailable, EXIT_USAGE, "not available")
 
 
@@ -577,14 +584,43 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- the real stages
 
 
-def test_real_cli_with_nothing_declared_skips_every_stage(tmp_path: Path) -> None:
-    """No fixture stages: the real stage modules decide to skip for lack of inputs."""
+def test_real_cli_with_nothing_declared_is_a_checklist_error(tmp_path: Path) -> None:
+    """No source at all: `run` (with or without --require-all) and `validate` exit 2 before
+    any stage, saying there is nothing to check."""
     checklist = tmp_path / "c.yaml"
     checklist.write_text("research: {}\nproduction: {}\n")
-    proc, strict = runs(
-        ["run", checklist, "--format", "json"], ["run", checklist, "--require-all"], real=True
+    plain, strict, validated = runs(
+        ["run", checklist, "--format", "json"],
+        ["run", checklist, "--require-all"],
+        ["validate", checklist],
+        real=True,
     )
-    assert proc.returncode == EXIT_READY, proc.stderr
-    stages = json.loads(proc.stdout)["stages"]
-    assert stages and {s["status"] for s in stages} == {"skipped"}
+    for proc in (plain, strict, validated):
+        assert proc.returncode == EXIT_USAGE, proc.stderr
+        assert proc.stdout == ""
+        assert "nothing to check" in proc.stderr
+
+
+def test_real_cli_with_every_stage_skipped_checked_nothing(tmp_path: Path) -> None:
+    """Sources declared but no stage can use them (predictions without columns.score): every
+    stage skips for missing inputs, so nothing was checked: exit 1, never READY."""
+    (tmp_path / "predictions.csv").write_text("id,p\n1,0.1\n2,0.9\n")
+    checklist = tmp_path / "c.yaml"
+    checklist.write_text(
+        "key: id\nresearch:\n  predictions: {path: predictions.csv}\n"
+        "production:\n  predictions: {path: predictions.csv}\n"
+    )
+    terminal, as_json, strict = runs(
+        ["run", checklist, "--no-color"],
+        ["run", checklist, "--format", "json"],
+        ["run", checklist, "--require-all", "--format", "json"],
+        real=True,
+    )
+    assert terminal.returncode == EXIT_NOT_READY, terminal.stderr
+    assert "NOT READY: nothing was checked (every stage was skipped)" in terminal.stdout
+    assert "READY ·" not in terminal.stdout.replace("NOT READY", "")
+    report = json.loads(as_json.stdout)
+    assert {s["status"] for s in report["stages"]} == {"skipped"}
+    assert (as_json.returncode, report["verdict"]) == (EXIT_NOT_READY, "not_ready")
     assert strict.returncode == EXIT_NOT_READY
+    assert {s["status"] for s in json.loads(strict.stdout)["stages"]} == {"fail", "not_run"}

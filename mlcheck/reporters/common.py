@@ -103,6 +103,8 @@ def verdict_line(result: RunResult) -> str:
     if result.stopped_at:
         stage = next(s for s in result.stages if s.id == result.stopped_at)
         return f"NOT READY: stopped at {stage.id} ({label(stage.status)}) · {counts}"
+    if all(s.status is Status.SKIPPED for s in result.stages):
+        return f"NOT READY: nothing was checked (every stage was skipped) · {counts}"
     blocking = [
         f"{s.id} ({label(s.status)})"
         for s in result.stages

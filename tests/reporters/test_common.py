@@ -64,6 +64,11 @@ def test_verdict_line_says_why() -> None:
         verdict_line(RunResult("c", None, "not_ready", None, 0, stages))
         == "NOT READY: warnings block (--fail-on warn) · stages: 1 warn, 1 pass"
     )
+    skipped = tuple(StageResult(s.id, Status.SKIPPED) for s in stages)
+    assert (
+        verdict_line(RunResult("c", None, "not_ready", None, 0, skipped))
+        == "NOT READY: nothing was checked (every stage was skipped) · stages: 2 skipped"
+    )
 
 
 def test_visible_escapes_controls_but_keeps_text() -> None:
