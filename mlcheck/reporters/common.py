@@ -65,13 +65,16 @@ def fmt_value(value: Any, limit: int = 60) -> str:
 
 
 def observed_vs(check: CheckResult) -> str:
-    """`observed vs expected (limit threshold)`, leaving out the parts a check did not give."""
+    """`research EXPECTED, production OBSERVED (limit THRESHOLD)`: a check that gives `expected`
+    compares the two sides (expected is research's value, observed production's), always shown
+    in that order and labelled; otherwise `observed (limit threshold)`. Parts a check did not
+    give are left out."""
     observed, expected, threshold = (
         fmt_value(v) for v in (check.observed, check.expected, check.threshold)
     )
     text = observed
     if expected:
-        text = f"{text} vs {expected}" if text else f"expected {expected}"
+        text = f"research {expected}, production {observed}" if text else f"research {expected}"
     if threshold:
         text = f"{text} (limit {threshold})" if text else f"limit {threshold}"
     return text
