@@ -686,6 +686,7 @@ PATTERN_TEXT = {
     "tiny_uniform": "tiny differences on most rows",
     "localized": "large differences on a few rows",
     "large_scattered": "large differences scattered over many rows",
+    "column_permutation": "score columns permuted",
 }
 PATTERN_HINT = {
     "invalid_outputs": "Only rows with a missing or infinite score differ: see PRD001/PRD002 for their cause.",
@@ -743,7 +744,9 @@ def matched_agreement(ctx: StageContext) -> Agreement:
 def _agreement_finding(ctx: StageContext, name: str, agree: Agreement, rows: np.ndarray) -> Finding:
     matched, n = len(agree.research), int(agree.mismatch.sum())
     rate = n / matched if matched else 0.0
-    pattern = name_pattern(agree, ctx.config.atol)
+    permutation = column_permutation(ctx)
+    moved_to = permutation.get(name) if permutation else None
+    pattern = "column_permutation" if moved_to else name_pattern(agree, ctx.config.atol)
     stats = _difference_stats(agree)
     head = (
         f"{n} of {matched} scores differ beyond tolerance ({rate:.2%})"
@@ -751,23 +754,81 @@ def _agreement_finding(ctx: StageContext, name: str, agree: Agreement, rows: np.
         else f"all {matched} matched scores agree within tolerance"
     )
     over = rate > ctx.config.max_mismatch_rate
+    text = PATTERN_TEXT[pattern]
+    hint = PATTERN_HINT.get(pattern) if over else None
+    if moved_to:
+        text = f"research's {name} values are in production's {moved_to}: score columns permuted"
+        hint = _PERMUTED_HINT.format(mapping=_arrows(permutation or {})) if over else None
     return Finding(
         Status.FAIL if over else Status.PASS,
-        f"{head}; max |diff| {stats['max_abs_diff']:.3g}; {PATTERN_TEXT[pattern]}",
+        f"{head}; max |diff| {stats['max_abs_diff']:.3g}; {text}",
         source=PRODUCTION,
         column=name,
         observed=rate,
         threshold=ctx.config.max_mismatch_rate,
-        hint=PATTERN_HINT.get(pattern) if over else None,
+        hint=hint,
         details={
             "matched": matched,
             "mismatched": n,
             "rate": rate,
             **stats,
             "pattern": pattern,
+            **({"permutation": permutation} if moved_to else {}),
             "examples": _largest_differences(ctx, agree, rows),
         },
     )
+
+
+_PERMUTED_HINT = (
+    "The probability columns are permuted, not recomputed ({mapping}): production's serving "
+    "code writes its class columns in another order (e.g. the model's classes_ order against "
+    "the names it writes). Fix the writer so each class's probability goes under its own name."
+)
+
+
+def _arrows(mapping: dict[str, str]) -> str:
+    return ", ".join(f"research's {a} is production's {b}" for a, b in mapping.items())
+
+
+def column_permutation(ctx: StageContext) -> dict[str, str] | None:
+    """Research score column -> the production column holding its values, when permuting
+    production's score columns (a swap of two, or any permutation) makes every column agree
+    within `max_mismatch_rate`; None otherwise (and for a single score column)."""
+
+    def compute() -> dict[str, str] | None:
+        names, every = ctx.columns.score_columns, matched_agreement(ctx)
+        limit = ctx.config.max_mismatch_rate * len(every.research)
+        moved = [i for i in range(len(names)) if every.mismatch[:, i].sum() > limit]
+        if len(moved) < 2:
+            return None
+        found = {i: _same_values(ctx, every, i, moved, limit) for i in moved}
+        targets = list(found.values())
+        if None in targets or sorted(targets) != moved:  # type: ignore[type-var]
+            return None
+        return {names[i]: names[j] for i, j in found.items() if j is not None}
+
+    result: dict[str, str] | None = ctx.engine.memo((STAGE, "permutation"), compute)
+    return result
+
+
+def _same_values(
+    ctx: StageContext, every: Agreement, column: int, candidates: list[int], limit: float
+) -> int | None:
+    """The one other production column among `candidates` whose values agree with research's
+    `column`: screened on the first rows (all pairs at once), confirmed on every row."""
+    rtol, atol = ctx.config.rtol, ctx.config.atol
+    sample = max(16, (1 << 16) // len(candidates))
+    head = within_tolerance(
+        every.research[:sample, column, None], every.production[:sample, candidates], rtol, atol
+    )
+    mostly = head.mean(axis=0) >= 0.5  # a screen only: the full comparison below decides
+    screened = [j for j, ok in zip(candidates, mostly, strict=True) if ok and j != column]
+    if len(screened) != 1:
+        return None
+    close = within_tolerance(
+        every.research[:, column], every.production[:, screened[0]], rtol, atol
+    )
+    return screened[0] if (~close).sum() <= limit else None
 
 
 def _difference_stats(agree: Agreement) -> dict[str, Any]:
@@ -863,7 +924,7 @@ def decision_flips(ctx: StageContext) -> Iterator[Finding]:
         column=ctx.columns.prediction or ctx.columns.score_columns[0],
         observed=rate,
         threshold=ctx.config.max_flip_rate,
-        hint=(_RULE_HINT if rule else _CROSS_HINT.format(t=ctx.config.threshold)) if over else None,
+        hint=_flip_hint(ctx, rule) if over else None,
         details={
             "matched": matched,
             "flips": n,
@@ -879,6 +940,20 @@ def decision_flips(ctx: StageContext) -> Iterator[Finding]:
 _RULE_TEXT = "; the scores agree, so the decision rule differs"
 _RULE_HINT = "Decisions flip although the scores agree: the decision rule differs (threshold, >= vs >, or the decision column is computed by other code). Align the rule."
 _CROSS_HINT = "Score differences push rows across the decision threshold {t}: fix the score mismatch (PRD004) first."
+_ARGMAX_CROSS_HINT = (
+    "Score differences change which class is most probable: fix the score mismatch (PRD004) first."
+)
+_PERMUTED_FLIP_HINT = "The probability columns are permuted (PRD004 names how), so the most probable class changes: fix the column order and the flips go with it."
+
+
+def _flip_hint(ctx: StageContext, rule: bool) -> str:
+    """Why decisions flip: the rule itself, permuted probability columns, or score differences
+    crossing the threshold (binary) or changing the arg-max class (multiclass)."""
+    if rule:
+        return _RULE_HINT
+    if len(ctx.columns.score_columns) > 1:
+        return _PERMUTED_FLIP_HINT if column_permutation(ctx) else _ARGMAX_CROSS_HINT
+    return _CROSS_HINT.format(t=ctx.config.threshold)
 
 
 def _decisions(ctx: StageContext, join: KeyJoin) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -948,11 +1023,18 @@ def _flip_examples(
             "key": k,
             "research": labels[research[i]],
             "production": labels[production[i]],
-            "research_score": _score_dict(ctx, r_scores[left[i]]),
-            "production_score": _score_dict(ctx, p_scores[right[i]]),
+            "research_score": _decision_score(r_scores[left[i]]),
+            "production_score": _decision_score(p_scores[right[i]]),
         }
         for k, i in zip(key_values(ctx, RESEARCH, left[picked]), picked, strict=True)
     ]
+
+
+def _decision_score(values: np.ndarray) -> float | None:
+    """A flip example's score: the score (binary), or the most probable class's probability
+    (multiclass): one short number, so a report never cuts a probability vector mid-way."""
+    finite = values[np.isfinite(values)]
+    return float(finite.max()) if len(finite) else None
 
 
 # --------------------------------------------------------------------------- PRD006

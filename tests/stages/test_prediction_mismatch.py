@@ -551,6 +551,71 @@ def test_multiclass_agreement_per_class_column(tmp_path: Path) -> None:
     assert found["c"].observed == pytest.approx(0.5)
 
 
+def probabilities(seed: int, n: int = 60, k: int = 4) -> np.ndarray:
+    """n rows of k class probabilities (Dirichlet(1), rows sum to 1)."""
+    return np.random.default_rng(seed).dirichlet(np.ones(k), size=n)
+
+
+def multiclass_pair(tmp_path: Path, research_p: np.ndarray, production_p: np.ndarray) -> Any:
+    names = [f"p_{c}" for c in "abcd"[: research_p.shape[1]]]
+    ids = list(range(len(research_p)))
+    tables = {
+        f"{side}.predictions": pa.table({"id": ids, **dict(zip(names, values.T, strict=True))})
+        for side, values in (("research", research_p), ("production", production_p))
+    }
+    return make_ctx(tmp_path, tables, columns={"score": names}, task="multiclass")
+
+
+def test_swapped_probability_columns_are_named_a_permutation(tmp_path: Path) -> None:
+    """Production wrote class b's probabilities under p_c and c's under p_b (a and d right)."""
+    research_p = probabilities(1)
+    ctx = multiclass_pair(tmp_path, research_p, research_p[:, [0, 2, 1, 3]])
+    found = {f.column: f for f in run(pm.score_agreement, ctx)}
+    assert found["p_a"].status is Status.PASS and found["p_d"].status is Status.PASS
+    for column, other in (("p_b", "p_c"), ("p_c", "p_b")):
+        assert found[column].status is Status.FAIL
+        assert found[column].details["pattern"] == "column_permutation"
+        assert found[column].details["permutation"] == {"p_b": "p_c", "p_c": "p_b"}
+        assert f"research's {column} values are in production's {other}" in found[column].message
+        assert "seed" not in (found[column].hint or "")
+    (flips,) = run(pm.decision_flips, ctx)
+    assert "permuted" in (flips.hint or "") and "threshold" not in (flips.hint or "")
+
+
+def test_any_permutation_of_probability_columns_is_found(tmp_path: Path) -> None:
+    """A 3-cycle: production's p_b holds a's values, p_c holds b's, p_a holds c's."""
+    research_p = probabilities(2, k=3)
+    ctx = multiclass_pair(tmp_path, research_p, research_p[:, [2, 0, 1]])
+    found = {f.column: f for f in run(pm.score_agreement, ctx)}
+    expected = {"p_a": "p_b", "p_b": "p_c", "p_c": "p_a"}
+    assert {c: f.details.get("permutation") for c, f in found.items()} == dict.fromkeys(
+        expected, expected
+    )
+
+
+def test_a_different_multiclass_model_is_not_a_permutation(tmp_path: Path) -> None:
+    """Production's probabilities come from another draw: scattered differences, and flips
+    explained by the arg-max class (an argmax model has no threshold)."""
+    ctx = multiclass_pair(tmp_path, probabilities(3), probabilities(4))
+    found = run(pm.score_agreement, ctx)
+    assert {f.details["pattern"] for f in found} == {"large_scattered"}
+    assert all("permutation" not in f.details for f in found)
+    (flips,) = run(pm.decision_flips, ctx)
+    assert flips.status is Status.FAIL
+    assert flips.hint == pm._ARGMAX_CROSS_HINT and "threshold" not in flips.hint
+
+
+def test_multiclass_flip_examples_give_the_top_probability(tmp_path: Path) -> None:
+    """Each flip example is short: the decided classes and each side's largest probability."""
+    research_p, production_p = probabilities(5), probabilities(6)
+    (flips,) = run(pm.decision_flips, multiclass_pair(tmp_path, research_p, production_p))
+    for example in flips.details["examples"]:
+        row = example["key"]
+        assert example["research"] == f"p_{'abcd'[int(np.argmax(research_p[row]))]}"
+        assert example["research_score"] == pytest.approx(research_p[row].max())
+        assert example["production_score"] == pytest.approx(production_p[row].max())
+
+
 # --------------------------------------------------------------------------- PRD005
 
 
