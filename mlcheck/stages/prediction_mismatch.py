@@ -466,48 +466,61 @@ def keys_predicted_on_one_side(ctx: StageContext) -> Iterator[Finding]:
 def _set_aside_finding(ctx: StageContext) -> Finding | None:
     """Rows the key match left out (duplicated or null key), judged like stages 1-2 do."""
     join = ctx.engine.join(RESEARCH, PRODUCTION)
-    counts = {
-        "research": {
-            "duplicate_key_rows": len(join.left_duplicate_rows),
-            "null_key_rows": len(join.left_null_rows),
-        },
-        "production": {
-            "duplicate_key_rows": len(join.right_duplicate_rows),
-            "null_key_rows": len(join.right_null_rows),
-        },
-    }
     left = np.union1d(join.left_duplicate_rows, join.left_null_rows).astype(np.int64)
     right = np.union1d(join.right_duplicate_rows, join.right_null_rows).astype(np.int64)
     if not len(left) and not len(right):
         return None
-    head = (
-        f"{len(left)} research and {len(right)} production rows have a duplicated or null key "
-        "and cannot be paired"
-    )
+    counts = {
+        side: {"duplicate_key_rows": len(duplicates), "null_key_rows": len(nulls)}
+        for side, duplicates, nulls in (
+            ("research", join.left_duplicate_rows, join.left_null_rows),
+            ("production", join.right_duplicate_rows, join.right_null_rows),
+        )
+    }
     details: dict[str, Any] = {
         **counts,
         "research_examples": _row_examples(ctx, RESEARCH, left),
         "production_examples": _row_examples(ctx, PRODUCTION, right),
     }
+    head = (
+        f"{len(left)} research and {len(right)} production rows have a duplicated or null key "
+        "and cannot be paired"
+    )
     if counts["research"] != counts["production"]:
-        return Finding(
-            Status.FAIL,
-            f"{head}: the number changed (duplicated: research "
-            f"{counts['research']['duplicate_key_rows']}, production "
-            f"{counts['production']['duplicate_key_rows']}; null: research "
-            f"{counts['research']['null_key_rows']}, production "
-            f"{counts['production']['null_key_rows']})",
-            source=PRODUCTION,
-            observed=len(right),
-            expected=len(left),
-            hint=_SET_ASIDE_HINT,
-            details=details,
-        )
-    lost, extra = _multiset_difference(ctx, left, right, join.key)
-    rate = max(lost, extra) / len(left)
-    over = rate > ctx.config.max_mismatch_rate
+        return _changed_count_finding(head, counts, details)
+    return _compared_whole_finding(ctx, head, (left, right), join.key, details)
+
+
+def _changed_count_finding(
+    head: str, counts: dict[str, dict[str, int]], details: dict[str, Any]
+) -> Finding:
+    research, production = counts["research"], counts["production"]
     return Finding(
-        Status.FAIL if over else Status.WARN,
+        Status.FAIL,
+        f"{head}: the number changed (duplicated: research {research['duplicate_key_rows']}, "
+        f"production {production['duplicate_key_rows']}; null: research "
+        f"{research['null_key_rows']}, production {production['null_key_rows']})",
+        source=PRODUCTION,
+        observed=sum(production.values()),
+        expected=sum(research.values()),
+        hint=_SET_ASIDE_HINT,
+        details=details,
+    )
+
+
+def _compared_whole_finding(
+    ctx: StageContext,
+    head: str,
+    rows: tuple[np.ndarray, np.ndarray],
+    key: tuple[str, ...],
+    details: dict[str, Any],
+) -> Finding:
+    """The same numbers of set-aside rows on both sides: warn, or fail when too many of them
+    have no identical row (key and scores) on the other side."""
+    lost, extra = _multiset_difference(ctx, *rows, key)
+    rate = max(lost, extra) / len(rows[0])
+    return Finding(
+        Status.FAIL if rate > ctx.config.max_mismatch_rate else Status.WARN,
         f"{head}; compared whole (key and scores), {lost} research rows have no identical "
         f"production row ({extra} the other way)",
         source=PRODUCTION,
@@ -744,9 +757,8 @@ def matched_agreement(ctx: StageContext) -> Agreement:
 def _agreement_finding(ctx: StageContext, name: str, agree: Agreement, rows: np.ndarray) -> Finding:
     matched, n = len(agree.research), int(agree.mismatch.sum())
     rate = n / matched if matched else 0.0
-    permutation = column_permutation(ctx)
-    moved_to = permutation.get(name) if permutation else None
-    pattern = "column_permutation" if moved_to else name_pattern(agree, ctx.config.atol)
+    permutation = column_permutation(ctx) or {}
+    pattern = "column_permutation" if name in permutation else name_pattern(agree, ctx.config.atol)
     stats = _difference_stats(agree)
     head = (
         f"{n} of {matched} scores differ beyond tolerance ({rate:.2%})"
@@ -754,11 +766,7 @@ def _agreement_finding(ctx: StageContext, name: str, agree: Agreement, rows: np.
         else f"all {matched} matched scores agree within tolerance"
     )
     over = rate > ctx.config.max_mismatch_rate
-    text = PATTERN_TEXT[pattern]
-    hint = PATTERN_HINT.get(pattern) if over else None
-    if moved_to:
-        text = f"research's {name} values are in production's {moved_to}: score columns permuted"
-        hint = _PERMUTED_HINT.format(mapping=_arrows(permutation or {})) if over else None
+    text, hint = _pattern_words(pattern, name, permutation)
     return Finding(
         Status.FAIL if over else Status.PASS,
         f"{head}; max |diff| {stats['max_abs_diff']:.3g}; {text}",
@@ -766,17 +774,27 @@ def _agreement_finding(ctx: StageContext, name: str, agree: Agreement, rows: np.
         column=name,
         observed=rate,
         threshold=ctx.config.max_mismatch_rate,
-        hint=hint,
+        hint=hint if over else None,
         details={
             "matched": matched,
             "mismatched": n,
             "rate": rate,
             **stats,
             "pattern": pattern,
-            **({"permutation": permutation} if moved_to else {}),
+            **({"permutation": permutation} if name in permutation else {}),
             "examples": _largest_differences(ctx, agree, rows),
         },
     )
+
+
+def _pattern_words(pattern: str, name: str, permutation: dict[str, str]) -> tuple[str, str | None]:
+    """The message's words for a pattern and its hint; a permutation names the columns."""
+    if pattern != "column_permutation":
+        return PATTERN_TEXT[pattern], PATTERN_HINT.get(pattern)
+    text = (
+        f"research's {name} values are in production's {permutation[name]}: score columns permuted"
+    )
+    return text, _PERMUTED_HINT.format(mapping=_arrows(permutation))
 
 
 _PERMUTED_HINT = (
