@@ -819,11 +819,15 @@ def column_permutation(ctx: StageContext) -> dict[str, str] | None:
         moved = [i for i in range(len(names)) if every.mismatch[:, i].sum() > limit]
         if len(moved) < 2:
             return None
-        found = {i: _same_values(ctx, every, i, moved, limit) for i in moved}
-        targets = list(found.values())
-        if None in targets or sorted(targets) != moved:  # type: ignore[type-var]
+        found: dict[int, int] = {}
+        for i in moved:  # the first column without a counterpart ends the search
+            j = _same_values(ctx, every, i, moved, limit)
+            if j is None:
+                return None
+            found[i] = j
+        if sorted(found.values()) != moved:  # two columns cannot come from one
             return None
-        return {names[i]: names[j] for i, j in found.items() if j is not None}
+        return {names[i]: names[j] for i, j in found.items()}
 
     result: dict[str, str] | None = ctx.engine.memo((STAGE, "permutation"), compute)
     return result
