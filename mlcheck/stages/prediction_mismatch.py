@@ -25,6 +25,7 @@ from mlcheck.engine import SPLIT_COLUMN_DEFAULT, KeyJoin, as_text, decoded, valu
 from mlcheck.errors import InputError
 from mlcheck.registry import check
 from mlcheck.results import Finding, Status
+from mlcheck.stage_config import admitting
 from mlcheck.stages.split_reproducibility import (
     aligned,
     distinct_counts,
@@ -704,7 +705,7 @@ PATTERN_TEXT = {
 PATTERN_HINT = {
     "invalid_outputs": "Only rows with a missing or infinite score differ: see PRD001/PRD002 for their cause.",
     "constant_offset": "Every score moved by about the same amount: a changed preprocessing step (scaling, centring, an intercept or calibration) or a different base score. Compare the preprocessing code and its fitted parameters.",
-    "tiny_uniform": "Tiny differences on most rows: float precision (float32 vs float64) or a library version change (numpy/BLAS, the model library). Compare environments (stage 2) or raise atol if the difference is acceptable.",
+    "tiny_uniform": "Tiny differences on most rows: float precision (float32 vs float64) or a library version change (numpy/BLAS, the model library). Compare environments (stage 2); if the difference is acceptable, set stages.prediction_mismatch.atol to {atol}.",
     "localized": "A few rows differ while the rest agree: their inputs differ between environments (see feature parity for these keys) or they hit an edge case (nulls, unseen categories).",
     "large_scattered": "Large differences spread over many rows: a different model, e.g. training not seeded, another artifact or version loaded. Pin the model artifact and seed training.",
 }
@@ -766,7 +767,7 @@ def _agreement_finding(ctx: StageContext, name: str, agree: Agreement, rows: np.
         else f"all {matched} matched scores agree within tolerance"
     )
     over = rate > ctx.config.max_mismatch_rate
-    text, hint = _pattern_words(pattern, name, permutation)
+    text, hint = _pattern_words(pattern, name, permutation, admitting(stats["max_abs_diff"]))
     return Finding(
         Status.FAIL if over else Status.PASS,
         f"{head}; max |diff| {stats['max_abs_diff']:.3g}; {text}",
@@ -787,10 +788,14 @@ def _agreement_finding(ctx: StageContext, name: str, agree: Agreement, rows: np.
     )
 
 
-def _pattern_words(pattern: str, name: str, permutation: dict[str, str]) -> tuple[str, str | None]:
-    """The message's words for a pattern and its hint; a permutation names the columns."""
+def _pattern_words(
+    pattern: str, name: str, permutation: dict[str, str], atol: str
+) -> tuple[str, str | None]:
+    """The message's words for a pattern and its hint (`atol`: the setting that would admit
+    the differences); a permutation names the columns."""
     if pattern != "column_permutation":
-        return PATTERN_TEXT[pattern], PATTERN_HINT.get(pattern)
+        hint = PATTERN_HINT.get(pattern)
+        return PATTERN_TEXT[pattern], hint.format(atol=atol) if hint else None
     text = (
         f"research's {name} values are in production's {permutation[name]}: score columns permuted"
     )
