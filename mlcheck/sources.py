@@ -602,7 +602,7 @@ class _ReadingOnly(sqlite3.Connection):
         self.refused.append(_action_name(action, arg1))
         return sqlite3.SQLITE_DENY
 
-    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
         self.refused.clear()
         try:
             return super().execute(sql, *args)
