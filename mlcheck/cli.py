@@ -391,12 +391,17 @@ def _write_file(target: Path, data: bytes) -> None:
     if mode is not None and stat.S_ISDIR(mode):
         raise IsADirectoryError(errno.EISDIR, "it is a folder")
     if mode is not None and not stat.S_ISREG(mode):
-        with open(target, "wb") as handle:
-            handle.write(data)
+        target.write_bytes(data)
         return
     temp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.partial")
     try:
         descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
+    except PermissionError:
+        if mode is None:
+            raise
+        target.write_bytes(data)  # a writable report in a folder that takes no new files
+        return
+    try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
             handle.flush()

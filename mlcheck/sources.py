@@ -543,20 +543,23 @@ def _sqlite_connect(path: Path) -> sqlite3.Connection:
 def _refuse_unfinished_writes(db: Path) -> None:
     """A non-empty -wal holds committed changes not yet in the file; a non-empty -journal an
     interrupted write. Applying either means writing, so the database is refused instead."""
-    for suffix, what in (
-        (
-            "-wal",
-            f"holds changes not yet written to {db.name} (it is open elsewhere or was "
-            "not closed cleanly)",
+    remedies = {
+        "-wal": (
+            f"holds changes not yet written to {db.name} (it is open elsewhere or was not "
+            f"closed cleanly)",
+            f"close the writer, or run `sqlite3 {db.name} 'PRAGMA wal_checkpoint(TRUNCATE)'`",
         ),
-        ("-journal", f"holds an interrupted write to {db.name}"),
-    ):
+        "-journal": (
+            f"holds an interrupted write to {db.name}",
+            f"open it once with `sqlite3 {db.name}` (which rolls the write back)",
+        ),
+    }
+    for suffix, (what, remedy) in remedies.items():
         side = db.with_name(db.name + suffix)
         if side.is_file() and side.stat().st_size > 0:
             raise InputError(
                 f"{side.name} {what}; mlcheck never writes to a database, so it cannot apply "
-                f"them: close the writer, or run `sqlite3 {db.name} "
-                f"'PRAGMA wal_checkpoint(TRUNCATE)'`, or read a copy made with `.backup`"
+                f"it: {remedy}, or read a copy made with `.backup`"
             )
 
 

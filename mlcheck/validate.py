@@ -173,8 +173,8 @@ def _absent_from_each(
     checklist: Checklist, role: RoleColumns, tables: list[str], names: dict[str, list[str]]
 ) -> list[str]:
     return [
-        f"{table} ({checklist.where(table)}): {role.role} {column!r} "
-        f"({checklist.where(role.role)}) is absent{_guess(column, names[table])}"
+        f"{table} ({checklist.where(table)}): {role.role} {column!r} is absent"
+        + _guess(column, names[table])
         for table in tables
         for column in role.columns
         if column not in names[table]

@@ -25,6 +25,7 @@ import re
 import select
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -684,8 +685,12 @@ def test_stdout_on_a_full_disk_is_an_output_error(tmp_path: Path) -> None:
         assert proc.returncode == EXIT_USAGE, (command, proc.stderr)
         assert proc.stderr.startswith("error: cannot write to stdout: No space left on device")
         assert "Traceback" not in proc.stderr and len(proc.stderr.splitlines()) == 1
-    (flag,) = runs(["run", checklist, "--output", "/dev/full"])
+    flag, null = runs(
+        ["run", checklist, "--output", "/dev/full"], ["run", checklist, "-o", "/dev/null"]
+    )
     assert_one_line_error(flag, EXIT_USAGE, "cannot write /dev/full: No space left on device")
+    assert null.returncode == EXIT_READY, null.stderr
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)  # written in place, never renamed over
 
 
 def test_verbose_prints_the_traceback_of_a_crashed_check(tmp_path: Path) -> None:
@@ -763,3 +768,34 @@ def test_a_report_cut_short_on_stdout_says_so(tmp_path: Path) -> None:
     assert "Traceback" not in stderr
     proc.stdout.close()
     proc.stderr.close()
+
+
+def test_sigterm_while_starting_exits_143(tmp_path: Path) -> None:
+    """Before the CLI module is imported (about half a second), SIGTERM also exits 143 with one
+    line. The child's import of mlcheck.cli is held up by a finder that waits for the signal."""
+    marker = tmp_path / "importing"
+    code = (
+        "import sys, time\n"
+        "class Slow:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'mlcheck.cli':\n"
+        f"            open({str(marker)!r}, 'w').close()\n"
+        f"            time.sleep({TIMEOUT})\n"
+        "sys.meta_path.insert(0, Slow())\n"
+        "from mlcheck.entry import main\n"
+        "main()\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "run", "c.yaml"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    deadline = time.monotonic() + TIMEOUT
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), proc.stderr.read() if proc.stderr else ""
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=TIMEOUT)
+    assert (proc.returncode, stderr, stdout) == (143, "terminated\n", "")

@@ -262,11 +262,11 @@ def test_a_misspelled_role_column_is_named_with_a_guess_and_the_columns(tmp_path
         validate_sources(loaded, read_schema=True)
     where = tmp_path / "checklist.yaml"
     assert caught.value.problems == [
-        f"research.labels ({where}:5): columns.target 'defaultd' ({where}:10) is absent; "
+        f"research.labels ({where}:5): columns.target 'defaultd' is absent; "
         "did you mean 'defaulted'? (columns: id, defaulted)",
-        f"research.predictions ({where}:4): columns.score 'scor' ({where}:11) is absent; "
+        f"research.predictions ({where}:4): columns.score 'scor' is absent; "
         "did you mean 'score'? (columns: id, score)",
-        f"production.predictions ({where}:8): columns.score 'scor' ({where}:11) is absent; "
+        f"production.predictions ({where}:8): columns.score 'scor' is absent; "
         "did you mean 'score'? (columns: id, score)",
         f"columns.features 'incme' ({where}:12) is in none of research.features, "
         "production.features; did you mean 'income'? (columns: id, income, split)",
