@@ -675,9 +675,11 @@ def _listing(folder: Path) -> list[str]:
     ids=["attach", "vacuum-into", "vacuum", "pragma-write", "temp-table", "delete"],
 )
 def test_a_query_that_would_write_is_refused_and_creates_nothing(
-    tmp_path: Path, query: str, refused: str
+    tmp_path: Path, query: str, refused: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Defect: ATTACH and VACUUM INTO created x.db beside the database despite mode=ro."""
+    """Defect: ATTACH and VACUUM INTO created x.db (relative to the working folder, here
+    tmp_path) despite mode=ro."""
+    monkeypatch.chdir(tmp_path)
     _make_db(tmp_path / "apps.db")
     digest = hashlib.sha256((tmp_path / "apps.db").read_bytes()).hexdigest()
     message = read_error(tmp_path, f"{{url: 'sqlite:///apps.db', query: '{query}'}}")
