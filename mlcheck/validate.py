@@ -18,6 +18,7 @@ from mlcheck.checklist import Checklist, SourceSpec
 from mlcheck.errors import InputError
 from mlcheck.input_files import refuse_unreadable, unreadable_kind
 from mlcheck.sources import declared_sources, peek_columns, source_location
+from mlcheck.urls import is_database_url, is_object_store, mask_url
 
 
 class SourceProblems(InputError):
@@ -56,12 +57,16 @@ def _source_problems(
 ) -> list[str]:
     """This source's problems; its column names go into `names` when they were read."""
     where = f"{label} ({checklist.where(label)})"
+    remote = is_database_url(spec.url) or is_object_store(spec.path)
+    if remote and not read_schema:
+        return []  # a server or a bucket is reached once, when it is read (or by `validate`)
     try:
-        location = source_location(spec, checklist)
-        if not location.exists():
-            noun = "file" if spec.path is not None else "database"
-            return [f"{where}: {noun} not found: {location}"]
-        refuse_unreadable(location, folder_ok=spec.path is not None)  # stat only, no open
+        location = None if remote else source_location(spec, checklist)
+        if location is not None:
+            if not location.exists():
+                noun = "file" if spec.path is not None else "database"
+                return [f"{where}: {noun} not found: {location}"]
+            refuse_unreadable(location, folder_ok=spec.path is not None)  # stat only, no open
     except InputError as exc:
         return [f"{where}: {exc.message}"]
     if not read_schema:
@@ -92,6 +97,8 @@ def _environment_problems(checklist: Checklist, spec: SourceSpec, label: str) ->
     where = f"{label} ({checklist.where(label)})"
     if spec.path is None:
         return [f"{where}: an environment is a file (`path:`), not a database"]
+    if is_object_store(spec.path):
+        return [f"{where}: an environment file is read from local disk, not {mask_url(spec.path)}"]
     path = checklist.resolve_path(spec.path)
     special = unreadable_kind(path, folder_ok=False)
     if special is not None:
