@@ -36,7 +36,7 @@ from mlcheck.estimation import Calibrator, estimate, fit_calibrator
 from mlcheck.metrics import Estimate, Metric, Outcomes, interval, metric_info
 from mlcheck.registry import check
 from mlcheck.results import Finding, Status, worst
-from mlcheck.stage_config import duration_seconds
+from mlcheck.stage_config import chunk_seconds
 
 STAGE = "performance_drop"
 RESEARCH_PREDICTIONS = "research.predictions"
@@ -47,8 +47,8 @@ LIVE_LABELS = "production.live.labels"
 # A bin needs this many rows on each side before its rate is tested (normal approximation).
 MIN_BIN_ROWS = 30
 # 1970-01-05 was a Monday: weekly chunks start on Mondays, daily ones at midnight (UTC).
-WEEK_ORIGIN_S = 4 * 86400.0
-WEEK_S = 7 * 86400.0
+WEEK_ORIGIN_S = 4 * 86400
+WEEK_S = 7 * 86400
 
 
 def skip_reason(checklist: Checklist) -> str | None:
@@ -326,7 +326,7 @@ def _chunks(ctx: StageContext, base: str, timestamp_slots: tuple[str, ...]) -> l
             f"`chunk: {{every: {config.every}}}` needs columns.timestamp in {base} or a table "
             "matched to it on the key"
         )
-    return time_chunks(epoch_seconds(stamps, f"{base}: {column!r}"), duration_seconds(config.every))
+    return time_chunks(epoch_ticks(stamps, f"{base}: {column!r}"), chunk_seconds(config.every))
 
 
 def size_chunks(n: int, size: int) -> list[Chunk]:
@@ -334,21 +334,38 @@ def size_chunks(n: int, size: int) -> list[Chunk]:
     return [Chunk(s, min(s + size, n), np.arange(s, min(s + size, n))) for s in range(0, n, size)]
 
 
-def time_chunks(seconds: np.ndarray, width: float) -> list[Chunk]:
-    """Calendar chunks of `width` seconds (weeks start on Monday); rows without a time are left
+@dataclass(frozen=True)
+class Ticks:
+    """Instants as int64 ticks since the epoch (UTC) in the column's own unit. Never floats: a
+    float64 holds integers exactly only up to 2**53, which every current nanosecond is beyond."""
+
+    ticks: np.ndarray  # int64; 0 where the time is unknown
+    known: np.ndarray  # bool
+    per_second: int
+
+
+def time_chunks(times: Ticks, width_s: int) -> list[Chunk]:
+    """Calendar chunks of `width_s` seconds (weeks start on Monday); rows without a time are left
     out. start/end are ISO timestamps (UTC), end exclusive; empty periods are not listed."""
-    origin = WEEK_ORIGIN_S if width % WEEK_S == 0 else 0.0
-    known = np.flatnonzero(~np.isnan(seconds))
-    period = np.floor((seconds[known] - origin) / width).astype(np.int64)
+    origin_s = WEEK_ORIGIN_S if width_s % WEEK_S == 0 else 0
+    known = np.flatnonzero(times.known)
+    period = _periods(times.ticks[known], width_s * times.per_second, origin_s * times.per_second)
     order = _stable_order(period)  # stable: rows keep file order within a chunk
     ordered = period[order]
     first = np.flatnonzero(np.diff(ordered, prepend=ordered[:1] - 1))  # where a period starts
     periods = ordered[first]
     bounds = [*first.tolist(), len(order)]
     return [
-        Chunk(_iso(origin + p * width), _iso(origin + (p + 1) * width), known[order[a:b]])
+        Chunk(_iso(origin_s + p * width_s), _iso(origin_s + (p + 1) * width_s), known[order[a:b]])
         for p, a, b in zip(periods.tolist(), bounds[:-1], bounds[1:], strict=True)
     ]
+
+
+def _periods(ticks: np.ndarray, width: int, origin: int) -> np.ndarray:
+    """floor((ticks - origin) / width) in int64 without overflow at the ends of the int64 range:
+    ticks = q·width + r with 0 <= r < width, and origin < width, so r - origin cannot overflow."""
+    q, r = np.divmod(ticks, np.int64(width))
+    return q + (r - np.int64(origin)) // np.int64(width)
 
 
 def _stable_order(period: np.ndarray) -> np.ndarray:
@@ -362,22 +379,28 @@ def _stable_order(period: np.ndarray) -> np.ndarray:
     return np.argsort(offset, kind="stable")
 
 
-def _iso(seconds: float) -> str:
-    return str(np.datetime64(int(seconds), "s"))
+def _iso(seconds: int) -> str:
+    return str(np.datetime64(seconds, "s"))  # Python int: no overflow for any period bound
 
 
-def epoch_seconds(values: pa.ChunkedArray, what: str) -> np.ndarray:
-    """Seconds since the epoch (UTC) of a timestamp, date or ISO-8601 string column; NaN = null."""
+_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
+
+def epoch_ticks(values: pa.ChunkedArray, what: str) -> Ticks:
+    """A timestamp, date or ISO-8601 text column as integer ticks since the epoch (UTC)."""
     kind = values.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         values = _parse_times(values, what)
-    elif pa.types.is_date(kind):
-        values = values.cast(pa.timestamp("s"))
+    elif pa.types.is_date32(kind):
+        values = values.cast(pa.timestamp("s"))  # days of +-5.8 million years fit in seconds
+    elif pa.types.is_date64(kind):
+        values = values.cast(pa.timestamp("ms"))
     elif not pa.types.is_timestamp(values.type):
         raise InputError(f"{what} must be a timestamp, a date or ISO-8601 text, not {kind}")
-    per_second = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}[values.type.unit]
-    ticks = values.cast(pa.int64()).cast(pa.float64()).to_numpy()
-    return np.asarray(ticks, dtype=np.float64) / per_second
+    ticks = values.cast(pa.int64())  # zone-aware timestamps are stored as UTC instants
+    known = np.asarray(pc.is_valid(ticks).to_numpy(zero_copy_only=False), dtype=bool)
+    as_int = np.asarray(ticks.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return Ticks(as_int, known, _PER_SECOND[values.type.unit])
 
 
 def _parse_times(values: pa.ChunkedArray, what: str) -> pa.ChunkedArray:

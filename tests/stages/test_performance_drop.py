@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -329,21 +332,102 @@ def test_time_chunks_by_week_from_string_timestamps(tmp_path: Path) -> None:
     assert chunks[4]["n_labelled"] == 1500 - 4 * 336
 
 
+def seconds_ticks(stamps: list[str | None]) -> pd_stage.Ticks:
+    known = np.array([t is not None for t in stamps])
+    ticks = np.array([np.datetime64(t or 0, "s").astype(np.int64) for t in stamps])
+    return pd_stage.Ticks(np.where(known, ticks, 0), known, 1)
+
+
 def test_time_chunks_by_hand() -> None:
-    """Seconds for Wed 2025-01-08, Sun 2025-01-12 23:59, Mon 2025-01-13 and a null: two weeks,
-    Monday to Monday; the null row belongs to no chunk."""
-    wed, sun, mon = (
-        np.datetime64(t, "s").astype(np.int64)
-        for t in ("2025-01-08T10:00", "2025-01-12T23:59", "2025-01-13T00:00")
-    )
-    chunks = pd_stage.time_chunks(np.array([mon, wed, np.nan, sun], dtype=float), 7 * 86400)
+    """Wed 2025-01-08, Sun 2025-01-12 23:59, Mon 2025-01-13 and a null: two weeks, Monday to
+    Monday; the null row belongs to no chunk."""
+    times = seconds_ticks(["2025-01-13T00:00", "2025-01-08T10:00", None, "2025-01-12T23:59"])
+    chunks = pd_stage.time_chunks(times, 7 * 86400)
     assert [(c.start, c.end, c.rows.tolist()) for c in chunks] == [
         ("2025-01-06T00:00:00", "2025-01-13T00:00:00", [1, 3]),
         ("2025-01-13T00:00:00", "2025-01-20T00:00:00", [0]),
     ]
-    daily = pd_stage.time_chunks(np.array([wed], dtype=float), 86400)
+    daily = pd_stage.time_chunks(seconds_ticks(["2025-01-08T10:00"]), 86400)
     assert (daily[0].start, daily[0].end) == ("2025-01-08T00:00:00", "2025-01-09T00:00:00")
     assert [(c.start, c.end) for c in pd_stage.size_chunks(5, 2)] == [(0, 2), (2, 4), (4, 5)]
+
+
+WEEKS = ["2025-01-06T00:00:00", "2025-01-13T00:00:00", "2025-01-20T00:00:00"]
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pa.timestamp("ns"),
+        pa.timestamp("us"),
+        pa.timestamp("ms"),
+        pa.timestamp("s"),
+        pa.date32(),
+        pa.date64(),
+        pa.timestamp("ns", "America/New_York"),
+    ],
+    ids=str,
+)
+def test_weekly_chunks_in_every_time_unit(tmp_path: Path, kind: pa.DataType) -> None:
+    """Defect (issue 12.6): nanosecond ticks (pandas' default parquet output) failed the float64
+    cast ("Integer value ... not in range") and every stage-5 check errored. 3000 rows, one per
+    30 minutes from Monday 2025-01-06 00:00 UTC, stored in each unit: weeks of 336 rows (dates:
+    48 rows a day, so the same weeks). A zone-aware column holds the same UTC instants."""
+    path = write_scenario(tmp_path, live_of(), stage={"chunk": {"every": "1w"}})
+    table = pq.read_table(tmp_path / "live_features.parquet")
+    column = table.column("event_time")
+    if pa.types.is_timestamp(kind) and kind.tz is not None:
+        stored = column.cast(pa.timestamp(kind.unit)).cast(pa.timestamp(kind.unit, "UTC"))
+        stored = stored.cast(kind)
+    else:
+        stored = column.cast(kind)
+    pq.write_table(table.set_column(4, "event_time", stored), tmp_path / "live_features.parquet")
+    result = run_checklist(load_checklist(path), RunOptions(only=(pd_stage.STAGE,)))
+    checks = next(s for s in result.stages if s.id == pd_stage.STAGE).checks
+    assert all(c.status is not Status.ERROR for c in checks), [c.message for c in checks]
+    chunks = one("PERF001", context(path)).details["chunks"]
+    assert [c["start"] for c in chunks[:3]] == WEEKS
+    assert [c["n"] for c in chunks] == [336] * 8 + [3000 - 8 * 336]
+
+
+def test_sentinel_dates_get_their_own_chunks(tmp_path: Path) -> None:
+    """Defect (issue 12.6): valid sentinel dates in microseconds (1900-01-01, 9999-12-31: 2.5e17
+    us, beyond 2**53) made every stage-5 check error. Rows 0 and 1 carry the sentinels: each is
+    a chunk of its own (1900-01-01 was a Monday; 9999-12-31 is in the week from Monday
+    9999-12-27), the other 2998 rows keep their weeks, and every check runs."""
+    path = write_scenario(tmp_path, live_of(), stage={"chunk": {"every": "1w"}})
+    table = pq.read_table(tmp_path / "live_features.parquet")
+    stamps = table.column("event_time").cast(pa.timestamp("us")).to_pylist()
+    stamps[0], stamps[1] = datetime(9999, 12, 31, 23, 59, 59, 999999), datetime(1900, 1, 1)
+    column = pa.array(stamps, pa.timestamp("us"))
+    pq.write_table(table.set_column(4, "event_time", column), tmp_path / "live_features.parquet")
+    result = run_checklist(load_checklist(path), RunOptions(only=(pd_stage.STAGE,)))
+    checks = next(s for s in result.stages if s.id == pd_stage.STAGE).checks
+    assert all(c.status is not Status.ERROR for c in checks), [c.message for c in checks]
+    chunks = one("PERF001", context(path)).details["chunks"]
+    first, last = chunks[0], chunks[-1]
+    assert (first["start"], first["end"], first["n"]) == (
+        "1900-01-01T00:00:00",
+        "1900-01-08T00:00:00",
+        1,
+    )
+    assert (last["start"], last["end"], last["n"]) == (
+        "9999-12-27T00:00:00",
+        "10000-01-03T00:00:00",
+        1,
+    )
+    assert chunks[1]["start"] == WEEKS[0] and chunks[1]["n"] == 334
+    assert sum(c["n"] for c in chunks) == 3000
+
+
+def test_periods_are_exact_at_the_ends_of_the_int64_range() -> None:
+    """floor((t - origin) / width) by hand, in Python integers, for ticks at the int64 limits
+    (where t - origin would overflow) and around the epoch, nanoseconds, weekly from Monday."""
+    top, bottom = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+    ticks = np.array([bottom, bottom + 1, -1, 0, 1, 4 * 86400 * 10**9, top - 1, top])
+    width, origin = 7 * 86400 * 10**9, 4 * 86400 * 10**9
+    expected = [(int(t) - origin) // width for t in ticks]
+    assert pd_stage._periods(ticks, width, origin).tolist() == expected
 
 
 def test_regression_without_live_labels_warns(tmp_path: Path) -> None:
@@ -426,6 +510,35 @@ def test_bad_inputs_are_one_line_input_errors(tmp_path: Path) -> None:
     )
     with pytest.raises(InputError, match="0/1 or boolean"):
         run("PERF001", context(path))
+
+
+@pytest.mark.parametrize("every", ["0d", "0w", "0.5s", "-1d", "1 fortnight", "200000d"])
+def test_a_chunk_width_that_is_not_positive_is_a_checklist_error(
+    tmp_path: Path, every: str
+) -> None:
+    """Defect (issue 12.7): `every: 0d` ran with one bogus 1970 chunk and numpy warnings. A zero,
+    negative, sub-second, unreadable or int64-overflowing width is exit 2 naming the `every:`
+    line, from `mlcheck validate` as from `run`, before any data is read."""
+    path = write_scenario(tmp_path, live_of(n=10), stage={"chunk": {"every": every}})
+    line = path.read_text(encoding="utf-8").splitlines().index(f"      every: {every}") + 1
+    with pytest.raises(ChecklistError) as raised:
+        load_checklist(path)
+    [problem] = raised.value.problems
+    assert problem.startswith(f"line {line}: `stages.performance_drop.chunk.every`"), problem
+    done = subprocess.run(
+        [sys.executable, "-m", "mlcheck", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and f"line {line}" in done.stderr + done.stdout, done
+
+
+@pytest.mark.parametrize("every", ["1s", "1.5d", "1w", "100000d"])
+def test_positive_whole_second_chunk_widths_are_accepted(tmp_path: Path, every: str) -> None:
+    path = write_scenario(tmp_path, live_of(n=10), stage={"chunk": {"every": every}})
+    chunk = load_checklist(path).stages.performance_drop.chunk
+    assert chunk is not None and chunk.every == every
 
 
 def test_skip_reason_names_the_missing_inputs(tmp_path: Path) -> None:
@@ -732,11 +845,12 @@ def test_time_chunks_equal_a_stable_sort_by_period(span_days: int) -> None:
     """Rows shuffled in time, some without a time: each chunk holds exactly its period's rows
     in file order, periods ascending (a span of ~1,000 years takes the wide-integer path)."""
     rng = np.random.default_rng(span_days)
-    seconds = rng.uniform(1.7e9, 1.7e9 + span_days * 86400.0, size=20_000)
-    seconds[::37] = np.nan
+    seconds = rng.integers(1_700_000_000, 1_700_000_000 + span_days * 86400, size=20_000)
+    known = np.ones(len(seconds), dtype=bool)
+    known[::37] = False
     width = 7 * 86400
-    chunks = pd_stage.time_chunks(seconds, width)
-    known = np.flatnonzero(~np.isnan(seconds))
-    period = np.floor((seconds[known] - pd_stage.WEEK_ORIGIN_S) / width).astype(np.int64)
-    expected = [known[period == p] for p in np.unique(period)]
-    assert [c.rows.tolist() for c in chunks] == [rows.tolist() for rows in expected]
+    chunks = pd_stage.time_chunks(pd_stage.Ticks(seconds, known, 1), width)
+    rows = np.flatnonzero(known)
+    period = (seconds[rows] - pd_stage.WEEK_ORIGIN_S) // width
+    expected = [rows[period == p] for p in np.unique(period)]
+    assert [c.rows.tolist() for c in chunks] == [r.tolist() for r in expected]
