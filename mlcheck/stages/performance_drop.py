@@ -539,6 +539,7 @@ class Assessment:
     estimated: Estimate | None
     basis: Estimate | None
     judgement: Judgement
+    few_labels: bool = False  # the verdict rests on fewer than min_labels labels: never fails
 
 
 def _assess(ctx: StageContext, metric: Metric, rows: np.ndarray, bar: Bar, tag: str) -> Assessment:
@@ -552,7 +553,7 @@ def _assess(ctx: StageContext, metric: Metric, rows: np.ndarray, bar: Bar, tag: 
     few = basis is realized and len(labelled) < min_labels
     verdict = judge(basis, bar, few_labels=few, sole=True, min_labels=min_labels)
     valid = int(np.count_nonzero(scored.valid[rows]))
-    return Assessment(len(rows), len(labelled), valid, realized, estimated, basis, verdict)
+    return Assessment(len(rows), len(labelled), valid, realized, estimated, basis, verdict, few)
 
 
 def _estimate(ctx: StageContext, metric: Metric, rows: np.ndarray, tag: str) -> Estimate | None:
@@ -596,7 +597,121 @@ def _window(ctx: StageContext, metric: Metric, bar: Bar) -> tuple[Assessment, Ju
     return whole, realized, estimated
 
 
-def _chunk_row(chunk: Chunk, a: Assessment) -> dict[str, Any]:
+def drop_p_value(found: Estimate, bar: Bar) -> float:
+    """One-sided p-value of "the metric is beyond the bar" (a drop larger than max_drop) against
+    "it is not", normal approximation: the test whose rejection at (1 - confidence) / 2 is the
+    interval lying wholly beyond the bar. Proportions (Wilson) use the score test at the bar,
+    the test the Wilson interval inverts; other metrics their standard error. NaN: untestable."""
+    from scipy.special import ndtr  # normal cdf
+
+    if not math.isfinite(found.value):
+        return math.nan
+    se = found.se
+    if found.method == "wilson":
+        if not 0 < bar.value < 1:  # a bar outside (0, 1) cannot be crossed by a proportion
+            return 1.0
+        se = math.sqrt(bar.value * (1 - bar.value) / found.n)
+    if not math.isfinite(se):
+        return math.nan
+    margin = found.value - bar.value if bar.higher_is_better else bar.value - found.value
+    if se == 0:
+        return 0.0 if margin < 0 else 1.0
+    return float(ndtr(margin / se))
+
+
+@dataclass(frozen=True)
+class ChunkTests:
+    """The chunks' one-sided drop tests as one family: Benjamini-Hochberg across the chunks that
+    can fail (a verdict resting on fewer than min_labels labels never fails and is not counted),
+    at alpha = (1 - confidence) / 2, the one-sided level of a single chunk's interval."""
+
+    p_values: np.ndarray
+    adjusted: np.ndarray
+    alpha: float
+
+    @property
+    def tested(self) -> int:
+        return int(np.count_nonzero(~np.isnan(self.p_values)))
+
+    def describe(self) -> str:
+        return (
+            f"Benjamini-Hochberg across {self.tested} tests of chunks and recent chunks pooled: "
+            f"each fails when its adjusted one-sided p < {self.alpha:g}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": "benjamini-hochberg", "tested": self.tested, "alpha": self.alpha}
+
+
+def chunk_tests(assessed: list[Assessment], bar: Bar, confidence: float) -> ChunkTests:
+    """Each chunk's drop test, adjusted for the number of chunks tested."""
+    p = np.array(
+        [
+            math.nan if a.basis is None or a.few_labels else drop_p_value(a.basis, bar)
+            for a in assessed  # chunks, not rows
+        ],
+        dtype=np.float64,
+    )
+    return ChunkTests(p, drift.benjamini_hochberg(p), (1 - confidence) / 2)
+
+
+def settle(a: Assessment, p_adjusted: float, tests: ChunkTests, bar: Bar) -> Assessment:
+    """A chunk's interval beyond the bar fails only when significant across chunks; otherwise
+    its point is still beyond the bar: too few labels to tell (warn)."""
+    if a.judgement.status != "fail" or (p_adjusted < tests.alpha):
+        return a
+    assert a.basis is not None  # a failing chunk has a basis
+    needed = _labels_to_tell(a.basis, bar.gap(a.basis.value))
+    return replace(a, judgement=Judgement("warn", needed))
+
+
+def trailing_sizes(chunks: int) -> list[int]:
+    """How many of the last chunks are pooled into a recent window: 2, 4, 8, ... below all."""
+    return [2**j for j in range(1, max(chunks - 1, 1).bit_length()) if 2**j < chunks]
+
+
+@dataclass(frozen=True)
+class ChunkVerdicts:
+    """Every chunk and every recent window (the last 2, 4, 8, ... chunks pooled), judged as
+    one family of drop tests: pooling recent chunks finds a drop confined to the last weeks
+    that no single small week can show, and the adjustment keeps a hundred weeks from failing
+    by chance."""
+
+    rows: list[dict[str, Any]]
+    recent: list[dict[str, Any]]
+    judgements: list[Judgement]
+    tests: ChunkTests
+
+    def summary(self) -> str:
+        failing = sum(r["status"] == "fail" for r in self.rows)
+        pooled = [r["chunks"] for r in self.recent if r["status"] == "fail"]
+        late = f" and the last {min(pooled)} chunks together" if pooled else ""
+        return (
+            f"{failing} of {len(self.rows)} chunks{late} significantly below the bar "
+            f"({self.tests.describe()})"
+        )
+
+
+def _chunk_verdicts(ctx: StageContext, metric: Metric, bar: Bar) -> ChunkVerdicts:
+    _, chunks = _live(ctx)
+    assessed = [_assess(ctx, metric, c.rows, bar, f"chunk{i}") for i, c in enumerate(chunks)]
+    sizes = trailing_sizes(len(chunks))
+    pooled = [
+        _assess(ctx, metric, np.concatenate([c.rows for c in chunks[-k:]]), bar, f"last{k}")
+        for k in sizes  # a few windows, not rows
+    ]
+    tests = chunk_tests([*assessed, *pooled], bar, ctx.config.confidence)
+    p, m = tests.adjusted, len(chunks)
+    settled = [settle(a, q, tests, bar) for a, q in zip([*assessed, *pooled], p, strict=True)]
+    rows = [_chunk_row(*row) for row in zip(chunks, settled[:m], p[:m], strict=True)]
+    recent = [
+        {"chunks": k, **_chunk_row(replace(chunks[-k], end=chunks[-1].end), a, q)}
+        for k, a, q in zip(sizes, settled[m:], p[m:], strict=True)
+    ]
+    return ChunkVerdicts(rows, recent, [a.judgement for a in settled], tests)
+
+
+def _chunk_row(chunk: Chunk, a: Assessment, p_adjusted: float) -> dict[str, Any]:
     basis = a.basis
     return {
         "start": chunk.start,
@@ -607,6 +722,7 @@ def _chunk_row(chunk: Chunk, a: Assessment) -> dict[str, Any]:
         "estimated": _value(a.estimated),
         "lower": None if basis is None else _finite(basis.lower),
         "upper": None if basis is None else _finite(basis.upper),
+        "p_adjusted": _finite(p_adjusted),
         "status": a.judgement.status,
     }
 
@@ -655,22 +771,25 @@ def live_performance(ctx: StageContext) -> Iterator[Finding]:
         metric.higher_is_better,
     )
     whole, realized, estimated = _window(ctx, metric, bar)
-    _, chunks = _live(ctx)
-    assessed = [_assess(ctx, metric, c.rows, bar, f"chunk{i}") for i, c in enumerate(chunks)]
-    judgements = [realized, estimated, *(a.judgement for a in assessed)]
+    found = _chunk_verdicts(ctx, metric, bar)
+    judgements = [realized, estimated, *found.judgements]
     status = worst([_STATUS[j.status] for j in judgements if j.status in _STATUS])
     if whole.basis is None:  # nothing measured or estimated: the gate cannot tell
         status = Status.WARN
-    rows = [_chunk_row(c, a) for c, a in zip(chunks, assessed, strict=True)]
+    rows = found.rows
     yield Finding(
         status,
-        _performance_message(metric, baseline, bar, whole, rows),
+        _performance_message(metric, baseline, bar, whole, found),
         source=LIVE_PREDICTIONS,
         observed=_value(whole.basis),
         expected=baseline.value,
         threshold=bar.value,
         hint=_performance_hint(status, whole),
-        details=_performance_details(metric, baseline, whole, judgements, rows),
+        details={
+            **_performance_details(metric, baseline, whole, judgements, rows),
+            "recent": found.recent,
+            "chunk_tests": found.tests.to_dict() if rows else None,
+        },
     )
 
 
@@ -722,12 +841,15 @@ def _describe(name: str, found: Estimate | None, rows: str) -> str:
 
 
 def _performance_message(
-    metric: Metric, baseline: Baseline, bar: Bar, whole: Assessment, rows: list[dict[str, Any]]
+    metric: Metric,
+    baseline: Baseline,
+    bar: Bar,
+    whole: Assessment,
+    found: ChunkVerdicts,
 ) -> str:
     realized = _describe("realized", whole.realized, "labelled rows")
     estimated = _describe("estimated", whole.estimated, "unlabelled rows")
-    failing = sum(r["status"] == "fail" for r in rows)
-    chunks = f"; {failing} of {len(rows)} chunks below the bar" if rows else ""
+    chunks = f"; {found.summary()}" if found.rows else ""
     side = "min" if bar.higher_is_better else "max"
     return (
         f"{metric.name}: {realized}, {estimated}; baseline {baseline.value:.3f} "
