@@ -33,7 +33,7 @@ from mlcheck.context import StageContext
 from mlcheck.engine import parallel_map
 from mlcheck.errors import ChecklistError, InputError
 from mlcheck.estimation import Calibrator, estimate, fit_calibrator
-from mlcheck.metrics import Estimate, Metric, Outcomes, interval, metric_info
+from mlcheck.metrics import Estimate, Metric, Outcomes, interval, metric_info, z_value
 from mlcheck.registry import check
 from mlcheck.results import Finding, Status, worst
 from mlcheck.stage_config import chunk_seconds
@@ -777,9 +777,13 @@ def live_performance(ctx: StageContext) -> Iterator[Finding]:
     if whole.basis is None:  # nothing measured or estimated: the gate cannot tell
         status = Status.WARN
     rows = found.rows
+    unestimable = regression_labels_needed(ctx, baseline, whole)
+    if unestimable is not None:
+        judgements.append(Judgement("warn", unestimable))
     yield Finding(
         status,
-        _performance_message(metric, baseline, bar, whole, found),
+        _performance_message(metric, baseline, bar, whole, found)
+        + _unestimable_note(metric, ctx.config.max_drop, unestimable),
         source=LIVE_PREDICTIONS,
         observed=_value(whole.basis),
         expected=baseline.value,
@@ -871,6 +875,32 @@ def _performance_hint(status: Status, whole: Assessment) -> str | None:
         "Live performance is significantly below the baseline: check details.chunks for when "
         "it started and the drift checks (PERF002-PERF006) for why; retrain or recalibrate "
         "on recent labelled data."
+    )
+
+
+def regression_labels_needed(
+    ctx: StageContext, baseline: Baseline, whole: Assessment
+) -> int | None:
+    """For a regression model short of min_labels live labels (nothing estimates its error
+    without them): the labelled rows whose interval would be no wider than max_drop, sized from
+    the baseline's own spread, n_b · (z · se_b / max_drop)²; None when not applicable."""
+    found = baseline.estimate
+    if ctx.task != "regression" or whole.n_labelled >= ctx.config.min_labels:
+        return None
+    if found is None or not (math.isfinite(found.se) and found.se > 0):
+        return None
+    z, limit = z_value(ctx.config.confidence), ctx.config.max_drop
+    if limit <= 0:
+        return None
+    return max(ctx.config.min_labels, math.ceil(found.n * (z * found.se / limit) ** 2))
+
+
+def _unestimable_note(metric: Metric, max_drop: float, needed: int | None) -> str:
+    if needed is None:
+        return ""
+    return (
+        f"; a regression model's {metric.name} cannot be estimated without labels: about "
+        f"{needed} labelled live rows would tell a change of {max_drop:g}"
     )
 
 

@@ -564,6 +564,45 @@ def test_regression_without_live_labels_warns(tmp_path: Path) -> None:
     assert found.status is Status.PASS and found.details["metric"] == "rmse"
 
 
+@pytest.mark.parametrize("metric", ["mae", "rmse"])
+def test_regression_without_labels_says_so_and_how_many_labels_would_tell(
+    tmp_path: Path, metric: str
+) -> None:
+    """Defect (issue 13.4): a regression model without live labels got no estimate and no
+    word on what would settle it. Nothing estimates its error without labels (a linear model of
+    |error| missed NannyML's DLE by 6x on its car-price data), so the message says so with the
+    labelled rows whose interval is no wider than max_drop: n = (z · sd / max_drop)², sd the
+    per-row spread of the metric on the research baseline (hand formulas: sd(|e|) for MAE,
+    sd(e²) / (2 · RMSE) for RMSE by the delta method; the check sizes it from its bootstrap)."""
+    live, research = live_of(), simulate(np.random.default_rng(0), 3000)
+    for data in (research, live):
+        data["y"] = data["score"] * 10 + np.random.default_rng(3).normal(0, 1, len(data["y"]))
+        data["score"] = data["score"] * 10
+    stage = {"metric": metric}
+    path = write_scenario(
+        tmp_path, live, research=research, labelled=0.0, task="regression", stage=stage
+    )
+    found = one("PERF001", context(path))
+    assert found.status is Status.WARN
+    needed = found.details["labels_needed"]
+    assert f"cannot be estimated without labels: about {needed} labelled live rows" in (
+        found.message
+    )
+    error = (research["y"] - research["score"])[1800:]  # the research test split
+    spread = (
+        np.abs(error).std()
+        if metric == "mae"
+        else (error**2).std() / (2 * np.sqrt(np.mean(error**2)))
+    )
+    assert needed == pytest.approx((1.959964 * spread / 0.02) ** 2, rel=0.15)
+    labelled = tmp_path / "labelled"
+    labelled.mkdir()
+    path = write_scenario(
+        labelled, live, research=research, labelled=1.0, task="regression", stage=stage
+    )
+    assert "cannot be estimated" not in one("PERF001", context(path)).message
+
+
 def test_multiclass_with_text_labels(tmp_path: Path) -> None:
     """Three classes named by text; three probability columns in sorted-label order; labels
     drawn from those probabilities (the model is right, no defect). Accuracy is measured with a
