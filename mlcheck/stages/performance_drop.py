@@ -3,8 +3,8 @@
 Research (predictions, labels, features) against `production.live`:
 
 - PERF001 live performance against the research baseline: realized on labelled live rows and
-  estimated without labels (CBPE) on the rest, each with its confidence interval, for the whole
-  window and per chunk;
+  estimated without labels (CBPE; DLE for regression) on the rest, each with its confidence
+  interval, for the whole window and per chunk;
 - PERF002 covariate drift of each model feature (research training rows vs live);
 - PERF003 prediction (score) drift; PERF004 label drift;
 - PERF005 / PERF006 concept drift: calibration per score bin, and the target rate per feature bin
@@ -33,6 +33,7 @@ from mlcheck.context import StageContext
 from mlcheck.engine import parallel_map
 from mlcheck.errors import ChecklistError, InputError
 from mlcheck.estimation import Calibrator, estimate, fit_calibrator
+from mlcheck.loss_estimation import ESTIMABLE_REGRESSION, LossModel, fit_loss_model
 from mlcheck.metrics import Estimate, Metric, Outcomes, interval, metric_info, z_value
 from mlcheck.registry import check
 from mlcheck.results import Finding, Status, worst
@@ -46,6 +47,8 @@ LIVE_FEATURES = "production.live.features"
 LIVE_LABELS = "production.live.labels"
 # A bin needs this many rows on each side before its rate is tested (normal approximation).
 MIN_BIN_ROWS = 30
+# Research baseline rows a loss model (regression DLE) needs before it is fitted.
+MIN_LOSS_ROWS = 100
 # 1970-01-05 was a Monday: weekly chunks start on Mondays, daily ones at midnight (UTC).
 WEEK_ORIGIN_S = 4 * 86400
 WEEK_S = 7 * 86400
@@ -557,6 +560,8 @@ def _assess(ctx: StageContext, metric: Metric, rows: np.ndarray, bar: Bar, tag: 
 
 
 def _estimate(ctx: StageContext, metric: Metric, rows: np.ndarray, tag: str) -> Estimate | None:
+    if ctx.task == "regression":
+        return _estimate_loss(ctx, metric, rows)
     probabilities = _live_probabilities(ctx)
     if probabilities is None or len(rows) == 0:
         return None
@@ -572,6 +577,69 @@ def _estimate(ctx: StageContext, metric: Metric, rows: np.ndarray, tag: str) -> 
         resamples=config.bootstrap,
         seed=ctx.rng_seed("PERF001", tag, "cbpe"),
     )
+
+
+# --------------------------------------------------------------------------- regression (DLE)
+
+
+def _estimate_loss(ctx: StageContext, metric: Metric, rows: np.ndarray) -> Estimate | None:
+    """Direct loss estimation of MAE or RMSE on unlabelled live rows (regression only)."""
+    model = _loss_model(ctx) if metric.name in ESTIMABLE_REGRESSION else None
+    if model is None or len(rows) == 0:
+        return None
+    return model.estimate(metric.name, _loss_inputs(ctx)[1][rows], ctx.config.confidence)
+
+
+def _loss_model(ctx: StageContext) -> LossModel | None:
+    """Boosted trees of |error| and error² on the research baseline rows (held out from
+    training, so their errors are honest), from the model features and the prediction."""
+
+    def compute() -> LossModel | None:
+        research = _research(ctx)
+        if research is None or len(research.baseline_rows) < MIN_LOSS_ROWS:
+            return None
+        rows = research.baseline_rows
+        inputs = _loss_inputs(ctx)[0][rows]
+        seed = ctx.rng_seed("PERF001", "dle")
+        return fit_loss_model(inputs, research.scored.target[rows], seed=seed)
+
+    return ctx.engine.memo((STAGE, "loss_model"), compute)
+
+
+def _loss_inputs(ctx: StageContext) -> tuple[np.ndarray, np.ndarray]:
+    """Research and live inputs of the loss model, rows of each side's predictions: the model
+    features (categories as shared codes, null as NaN) and, last, the prediction."""
+
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        research, live = [], []
+        names = _model_features(ctx) if ctx.declared(RESEARCH_FEATURES) else []
+        for name in names if ctx.declared(LIVE_FEATURES) else []:  # columns, not rows
+            pair = _loss_feature(ctx, name)
+            if pair is not None:
+                research.append(pair[0])
+                live.append(pair[1])
+        research_scored, live_scored = _research(ctx), _live(ctx)[0]
+        assert research_scored is not None
+        research.append(research_scored.scored.score)
+        live.append(live_scored.score)
+        return np.column_stack(research), np.column_stack(live)
+
+    return ctx.engine.memo((STAGE, "loss_inputs"), compute)
+
+
+def _loss_feature(ctx: StageContext, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+    reference = _lookup(ctx, RESEARCH_PREDICTIONS, name, (RESEARCH_FEATURES,))
+    live = _lookup(ctx, LIVE_PREDICTIONS, name, (LIVE_FEATURES,))
+    if reference is None or live is None:
+        return None
+    kind = _kind(ctx, name, reference.type)
+    if kind == "numeric":
+        return _floats(reference, name), _floats(live, name)
+    if kind != "categorical":
+        return None
+    _, ref_codes, live_codes = drift.shared_codes(reference, live)
+    as_float = lambda codes: np.where(codes < 0, np.nan, codes).astype(np.float64)  # noqa: E731
+    return as_float(ref_codes), as_float(live_codes)
 
 
 def _basis(
@@ -748,10 +816,14 @@ def live_performance(ctx: StageContext) -> Iterator[Finding]:
     bootstrap otherwise); *estimated* on live rows without labels (binary models) by
     confidence-based performance estimation: research scores are calibrated on research labels
     with isotonic regression and the expected metric is computed from the calibrated
-    probabilities, with its sampling error. Both for the whole window and for each chunk.
+    probabilities, with its sampling error; regression MAE/RMSE by direct loss estimation
+    (boosted trees of the research errors, from features and prediction). Both for the whole
+    window and for each chunk, and for the last 2, 4, 8, ... chunks pooled.
     Fails when a metric's whole interval lies beyond baseline - max_drop (+ for error
-    metrics): a drop larger than tolerated that sampling error cannot explain. Warns when the
-    point is beyond it but the interval is too wide, and says how many labels would settle it.
+    metrics): a drop larger than tolerated that sampling error cannot explain. Chunks and pooled
+    recent chunks are one family: each one-sided p-value of such a drop is adjusted by
+    Benjamini-Hochberg, so a hundred weekly chunks do not fail by chance. Warns when the point
+    is beyond the bar but the evidence is too thin, and says how many labels would settle it.
     Why: a model is only ready if it still performs on the traffic it serves; a drop confined
     to recent weeks hides in an overall average, hence chunks.
     Usual causes: concept drift (the input-outcome relation changed: PERF005/PERF006),
@@ -887,6 +959,8 @@ def regression_labels_needed(
     found = baseline.estimate
     if ctx.task != "regression" or whole.n_labelled >= ctx.config.min_labels:
         return None
+    if whole.estimated is not None and math.isfinite(whole.estimated.value):
+        return None  # estimated without labels (DLE)
     if found is None or not (math.isfinite(found.se) and found.se > 0):
         return None
     z, limit = z_value(ctx.config.confidence), ctx.config.max_drop
