@@ -163,17 +163,26 @@ class LossModel:
     sd_absolute: float
     sd_squared: float
 
+    def predict(self, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's expected absolute and squared error (inputs then prediction)."""
+        return np.maximum(self.absolute(columns), 0), np.maximum(self.squared(columns), 0)
+
     def estimate(self, name: str, columns: np.ndarray, confidence: float) -> Estimate:
         """Expected MAE or RMSE of rows `columns` (inputs then prediction), with its interval."""
-        n = len(columns)
+        return self.summarise(name, *self.predict(columns), confidence)
+
+    def summarise(
+        self, name: str, absolute: np.ndarray, squared: np.ndarray, confidence: float
+    ) -> Estimate:
+        """MAE or RMSE from rows' predicted losses, with its sampling error."""
+        n = len(absolute)
         if n == 0:
             return Estimate(math.nan, math.nan, math.nan, math.nan, 0, "dle")
         if name == "mae":
-            value = float(np.maximum(self.absolute(columns), 0).mean())
+            value = float(absolute.mean())
             se = self.sd_absolute / math.sqrt(n)
         elif name == "rmse":
-            mse = float(np.maximum(self.squared(columns), 0).mean())
-            value = math.sqrt(mse)
+            value = math.sqrt(float(squared.mean()))
             se = self.sd_squared / math.sqrt(n) / (2 * value) if value > 0 else math.nan
         else:
             raise ValueError(f"{name} cannot be estimated without labels for a regression task")

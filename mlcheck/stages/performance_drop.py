@@ -587,7 +587,19 @@ def _estimate_loss(ctx: StageContext, metric: Metric, rows: np.ndarray) -> Estim
     model = _loss_model(ctx) if metric.name in ESTIMABLE_REGRESSION else None
     if model is None or len(rows) == 0:
         return None
-    return model.estimate(metric.name, _loss_inputs(ctx)[1][rows], ctx.config.confidence)
+    absolute, squared = _live_losses(ctx)
+    return model.summarise(metric.name, absolute[rows], squared[rows], ctx.config.confidence)
+
+
+def _live_losses(ctx: StageContext) -> tuple[np.ndarray, np.ndarray]:
+    """Every live row's predicted |error| and error², once for the window and all chunks."""
+
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        model = _loss_model(ctx)
+        assert model is not None
+        return model.predict(_loss_inputs(ctx, 1))
+
+    return ctx.engine.memo((STAGE, "live_losses"), compute)
 
 
 def _loss_model(ctx: StageContext) -> LossModel | None:
@@ -599,32 +611,27 @@ def _loss_model(ctx: StageContext) -> LossModel | None:
         if research is None or len(research.baseline_rows) < MIN_LOSS_ROWS:
             return None
         rows = research.baseline_rows
-        inputs = _loss_inputs(ctx)[0][rows]
+        inputs = _loss_inputs(ctx, 0)[rows]
         seed = ctx.rng_seed("PERF001", "dle")
         return fit_loss_model(inputs, research.scored.target[rows], seed=seed)
 
     return ctx.engine.memo((STAGE, "loss_model"), compute)
 
 
-def _loss_inputs(ctx: StageContext) -> tuple[np.ndarray, np.ndarray]:
-    """Research and live inputs of the loss model, rows of each side's predictions: the model
-    features (categories as shared codes, null as NaN) and, last, the prediction."""
-
-    def compute() -> tuple[np.ndarray, np.ndarray]:
-        research, live = [], []
-        names = _model_features(ctx) if ctx.declared(RESEARCH_FEATURES) else []
-        for name in names if ctx.declared(LIVE_FEATURES) else []:  # columns, not rows
-            pair = _loss_feature(ctx, name)
-            if pair is not None:
-                research.append(pair[0])
-                live.append(pair[1])
-        research_scored, live_scored = _research(ctx), _live(ctx)[0]
-        assert research_scored is not None
-        research.append(research_scored.scored.score)
-        live.append(live_scored.score)
-        return np.column_stack(research), np.column_stack(live)
-
-    return ctx.engine.memo((STAGE, "loss_inputs"), compute)
+def _loss_inputs(ctx: StageContext, side: int) -> np.ndarray:
+    """Inputs of the loss model on the rows of one side's predictions (0 research, 1 live):
+    the model features (categories as codes shared by both sides, null as NaN) and, last, the
+    prediction. Not kept: each side is needed once (fit, predict)."""
+    names = _model_features(ctx) if ctx.declared(RESEARCH_FEATURES) else []
+    columns = []
+    for name in names if ctx.declared(LIVE_FEATURES) else []:  # columns, not rows
+        pair = _loss_feature(ctx, name)
+        if pair is not None:
+            columns.append(pair[side])
+    research = _research(ctx)
+    assert research is not None
+    columns.append(research.scored.score if side == 0 else _live(ctx)[0].score)
+    return np.column_stack(columns)
 
 
 def _loss_feature(ctx: StageContext, name: str) -> tuple[np.ndarray, np.ndarray] | None:
