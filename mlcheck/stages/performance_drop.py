@@ -696,9 +696,10 @@ def drop_p_value(found: Estimate, bar: Bar) -> float:
 
 @dataclass(frozen=True)
 class ChunkTests:
-    """The chunks' one-sided drop tests as one family: Benjamini-Hochberg across the chunks that
-    can fail (a verdict resting on fewer than min_labels labels never fails and is not counted),
-    at alpha = (1 - confidence) / 2, the one-sided level of a single chunk's interval."""
+    """One-sided drop tests of the chunks and pooled recent windows as one family:
+    Benjamini-Hochberg across those that can fail (a verdict resting on fewer than min_labels
+    labels never fails and is not counted), at alpha = (1 - confidence) / 2, the one-sided level
+    of a single chunk's interval."""
 
     p_values: np.ndarray
     adjusted: np.ndarray
