@@ -742,8 +742,10 @@ def settle(a: Assessment, p_adjusted: float, tests: ChunkTests, bar: Bar) -> Ass
 
 
 def trailing_sizes(chunks: int) -> list[int]:
-    """How many of the last chunks are pooled into a recent window: 2, 4, 8, ... below all."""
-    return [2**j for j in range(1, max(chunks - 1, 1).bit_length()) if 2**j < chunks]
+    """How many of the last chunks are pooled into a recent window: 2, 4, 8, ... up to half of
+    them (recent means recent; each window costs a pass over its rows), fewer than all."""
+    largest = max(2, chunks // 2)
+    return [2**j for j in range(1, largest.bit_length())] if largest < chunks else []
 
 
 @dataclass(frozen=True)
