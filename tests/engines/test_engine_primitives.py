@@ -214,6 +214,11 @@ def profile_values() -> pa.Table:
             "i": pa.array(rng.integers(-5, 5, 500)),
             "s": pa.array(rng.choice(["a", "b", "c", "d"], 500)),
             "t": pa.array(np.datetime64("2024-01-01", "s") + rng.integers(0, 10**6, 500)),
+            "z": pa.array(
+                np.datetime64("2024-03-30", "ms") + rng.integers(0, 10**9, 500),
+                pa.timestamp("ms", tz="Europe/Paris"),
+            ),
+            "d": pa.array(np.datetime64("2020-01-01", "D") + rng.integers(0, 900, 500)),
         }
     )
 
