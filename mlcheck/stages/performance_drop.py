@@ -1075,17 +1075,22 @@ def plot_histogram(reference: np.ndarray, live: np.ndarray) -> dict[str, Any]:
     ref, cur = ref[np.isfinite(ref)], cur[np.isfinite(cur)]
     if len(ref) == 0 or len(cur) == 0:
         return {"edges": [], "research": [], "live": []}
-    (ref_low, ref_high), (cur_low, cur_high) = (np.quantile(v, [0.01, 0.99]) for v in (ref, cur))
-    low, high = min(ref_low, cur_low), max(ref_high, cur_high)
-    whole = all(np.array_equal(v, np.round(v)) for v in (ref, cur))
-    if whole and high - low <= PLOT_BINS:
-        edges = np.arange(np.floor(low) - 0.5, np.ceil(high) + 1.0)
-    else:
-        edges = np.linspace(low, high, PLOT_BINS + 1) if high > low else np.array([low, low + 1])
-    # Equal-width bins given as a count and a range take numpy's linear path, not a sort.
-    span = (edges[0], edges[-1])
+    with np.errstate(over="ignore", invalid="ignore"):  # spans of extreme values overflow
+        # Order statistics (no interpolation), so values near the float limits stay finite.
+        ref_q, cur_q = (np.quantile(v, [0.01, 0.99], method="inverted_cdf") for v in (ref, cur))
+        low, high = min(ref_q[0], cur_q[0]), max(ref_q[1], cur_q[1])
+        whole = all(np.array_equal(v, np.round(v)) for v in (ref, cur))
+        if whole and high - low <= PLOT_BINS:
+            edges = np.arange(np.floor(low) - 0.5, np.ceil(high) + 1.0)
+        elif high > low:
+            t = np.linspace(0.0, 1.0, PLOT_BINS + 1)
+            edges = np.clip(low * (1.0 - t) + high * t, low, high)
+        else:
+            edges = np.array([low, low + 1.0])
+    # A bin per value by searching the inner edges: the tails land in the end bins.
+    size = len(edges) - 1
     counts = [
-        np.histogram(np.clip(v, *span), bins=len(edges) - 1, range=span)[0] for v in (ref, cur)
+        np.bincount(np.searchsorted(edges[1:-1], v, "right"), minlength=size) for v in (ref, cur)
     ]
     return {"edges": edges, "research": counts[0], "live": counts[1]}
 
