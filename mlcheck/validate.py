@@ -3,14 +3,20 @@
 `mlcheck validate` asks for the full check: every source exists, is readable as its format, and
 has its declared `columns:` and key columns (parquet/feather schema, CSV header, a sqlite
 `LIMIT 0` query). `mlcheck run` asks only that the files exist, so a typo in a path fails in
-milliseconds instead of after the first stages. Every problem is reported at once.
+milliseconds instead of after the first stages. Every problem is reported at once. For a
+multiclass checklist, `validate` also reads the target and prediction columns (those alone) to
+check that the score columns tie to the classes (`mlcheck.classes`).
 """
 
 from __future__ import annotations
 
+import pyarrow as pa
+
 from mlcheck.checklist import Checklist, SourceSpec
+from mlcheck.classes import distinct_labels, label_roles, resolve, score_spec, where_score
+from mlcheck.engine import slot_specs
 from mlcheck.errors import InputError
-from mlcheck.sources import declared_sources, peek_columns, source_location
+from mlcheck.sources import declared_sources, peek_columns, read_source, source_location
 
 
 class SourceProblems(InputError):
@@ -31,6 +37,8 @@ def validate_sources(checklist: Checklist, *, read_schema: bool) -> int:
     environments = _environments(checklist)
     for label, spec in environments.items():
         problems += _environment_problems(checklist, spec, label)
+    if read_schema and not problems:
+        problems += score_mapping_problems(checklist)
     if problems:
         raise SourceProblems(problems)
     return len(sources) + len(environments)
@@ -74,3 +82,28 @@ def _environment_problems(checklist: Checklist, spec: SourceSpec, label: str) ->
     if not path.is_file():
         return [f"{where}: file not found: {path}"]
     return []
+
+
+def score_mapping_problems(checklist: Checklist) -> list[str]:
+    """Multiclass: whether `columns.score` ties to the classes found in the data (by the
+    checklist's mapping, or by column names ending with class labels). Reads the target and
+    prediction columns alone, from the slots `mlcheck.classes` takes labels from."""
+    if checklist.task != "multiclass" or checklist.columns.score is None:
+        return []
+    try:
+        resolve(score_spec(checklist), distinct_labels(_label_values(checklist)))
+    except InputError as exc:
+        return [f"{where_score(checklist)}: {exc.message}"]
+    return []
+
+
+def _label_values(checklist: Checklist) -> list[pa.ChunkedArray]:
+    specs = slot_specs(checklist)
+    found = []
+    for column, slots in label_roles(checklist):
+        for slot in slots:  # a handful of slots
+            spec = specs.get(slot)
+            if isinstance(spec, SourceSpec) and column in peek_columns(spec, checklist, slot):
+                one_column = spec.model_copy(update={"columns": [column]})
+                found.append(read_source(one_column, checklist, slot).column(column))
+    return found
