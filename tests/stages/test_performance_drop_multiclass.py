@@ -11,6 +11,9 @@ label order: tying columns to classes by position would pair two of them wrongly
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +32,8 @@ from mlcheck.registry import REGISTRY
 from mlcheck.results import Finding, Status
 from mlcheck.stages import performance_drop as pd_stage
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "nannyml_multiclass.parquet"
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "tests" / "data" / "nannyml_multiclass.parquet"
 CARDS = ("prepaid_card", "highstreet_card", "upmarket_card")
 COLUMNS = [f"y_pred_proba_{c}" for c in CARDS]
 CHUNK = 2000
@@ -161,3 +165,20 @@ def test_columns_without_class_names_need_the_mapping(tmp_path: Path) -> None:
     path = write(tmp_path, live_labels=False, score=["p0", "p1", "p2"], research=renamed)
     with pytest.raises(ClassMappingError, match=r"'p0', 'p1', 'p2'.*'highstreet_card'"):
         perf001(path)
+
+
+def test_the_cli_gate_fails_on_the_unlabelled_multiclass_drop(tmp_path: Path) -> None:
+    """The issue's run, end to end: no live labels, accuracy fell in half the chunks. The run
+    used to exit 0 with a warning; it exits 1 on PERF001's estimate."""
+    path = write(tmp_path, live_labels=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlcheck", "run", str(path), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
+    assert proc.returncode == 1, proc.stderr
+    stage = next(s for s in json.loads(proc.stdout)["stages"] if s["id"] == pd_stage.STAGE)
+    check = next(c for c in stage["checks"] if c["id"] == "PERF001")
+    assert check["status"] == "fail"
