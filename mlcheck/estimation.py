@@ -290,8 +290,10 @@ def _class_sums(pred: np.ndarray, p: np.ndarray) -> _ClassSums:
     # Rows predicted j: TP_j is a sum of Bernoulli(hit); classes' TP use disjoint rows.
     cov_tp = np.diag(np.bincount(pred, weights=hit * (1 - hit), minlength=k))
     cov_n = np.diag(support) - p.T @ p  # multinomial: Cov(1[y=c], 1[y=d]) = [c=d]p_c - p_c p_d
-    by_pred = np.zeros((k, k))
-    np.add.at(by_pred, pred, hit[:, None] * p)  # sum over rows predicted c of hit_i * p_id
+    # by_pred[c, d]: sum over rows predicted c of hit_i * p_id (a bincount per class d).
+    by_pred = np.column_stack(
+        [np.bincount(pred, weights=hit * p[:, d], minlength=k) for d in range(k)]  # classes
+    )
     cov_tp_n = np.diag(tp) - by_pred
     cov = np.block([[cov_tp, cov_tp_n], [cov_tp_n.T, cov_n]])
     return _ClassSums(np.concatenate([tp, support]), cov, predicted)
