@@ -11,9 +11,9 @@
   error that asks for the mapping.
 
 Class labels are compared as text (`0`, `1.0` -> `1`, `true`). They are the distinct values of
-the target column in every declared slot that has it (research and live labels, predictions and
-features) and of the prediction column in every predictions slot: the same slots for every stage,
-so stage 4 and stage 5 tie columns to classes the same way. `mlcheck validate` reads those
+the target column on each side (research, live: the labels table, else predictions, else
+features: the first that has it) and of the prediction column in every predictions table: the
+same columns for every stage, so stage 4 and stage 5 tie columns to classes the same way. `mlcheck validate` reads those
 columns alone (`validate.score_mapping_problems`), so a list that cannot be tied fails before a run.
 Every consumer (stage 4's argmax check, stage 5's metrics and estimation) goes through
 `class_map`; its columns are in `columns.score` order, so a row of probabilities read in that
@@ -22,7 +22,7 @@ order has class `labels[j]` in column j.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -36,20 +36,14 @@ if TYPE_CHECKING:
     from mlcheck.checklist import Checklist
     from mlcheck.context import StageContext
 
-# The slots whose target (or prediction) column names the classes, in a fixed order.
-TARGET_SLOTS = (
-    "research.labels",
-    "research.predictions",
-    "research.features",
-    "production.live.labels",
-    "production.live.predictions",
-    "production.live.features",
+# Where class labels are read. The target: on each side, the first declared slot of its group
+# that has the column (as stage 5 reads it: a features table only when no labels or predictions
+# table has the target). The prediction column: every declared predictions slot.
+TARGET_GROUPS = (
+    ("research.labels", "research.predictions", "research.features"),
+    ("production.live.labels", "production.live.predictions", "production.live.features"),
 )
-PREDICTION_SLOTS = (
-    "research.predictions",
-    "production.predictions",
-    "production.live.predictions",
-)
+PREDICTION_SLOTS = ("research.predictions", "production.predictions", "production.live.predictions")
 # Labels shown in a message before "...".
 SHOWN = 12
 
@@ -204,18 +198,23 @@ def score_spec(checklist: Checklist) -> str | list[str] | dict[str, str]:
 
 
 def _label_columns(ctx: StageContext) -> list[pa.ChunkedArray]:
-    """Target values in every declared TARGET_SLOTS slot that has the column, and prediction
-    values in every declared PREDICTION_SLOTS slot."""
-    found = []
-    for column, slots in label_roles(ctx.checklist):
-        for slot in slots:
-            if ctx.declared(slot) and column in ctx.engine.schema(slot).names:
-                found.append(ctx.engine.column(slot, column))
-    return found
+    def has(slot: str, column: str) -> bool:
+        return ctx.declared(slot) and column in ctx.engine.schema(slot).names
+
+    return [ctx.engine.column(slot, c) for slot, c in label_sources(ctx.checklist, has)]
 
 
-def label_roles(checklist: Checklist) -> list[tuple[str, tuple[str, ...]]]:
-    """(column, the slots it is read from) for the target and the prediction column."""
+def label_sources(checklist: Checklist, has: Callable[[str, str], bool]) -> list[tuple[str, str]]:
+    """(slot, column) pairs that name the classes (see TARGET_GROUPS); `has(slot, column)` says
+    whether a declared slot holds a column, so a run asks its tables and `validate` metadata."""
     cols = checklist.columns
-    roles = [(cols.target, TARGET_SLOTS), (cols.prediction, PREDICTION_SLOTS)]
-    return [(column, slots) for column, slots in roles if column]
+    found = []
+    if cols.target:
+        for group in TARGET_GROUPS:  # two sides, three slots each
+            first = next((slot for slot in group if has(slot, cols.target)), None)
+            found += [(first, cols.target)] if first else []
+    if cols.prediction:
+        found += [
+            (slot, cols.prediction) for slot in PREDICTION_SLOTS if has(slot, cols.prediction)
+        ]
+    return found

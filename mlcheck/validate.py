@@ -13,7 +13,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from mlcheck.checklist import Checklist, SourceSpec
-from mlcheck.classes import distinct_labels, label_roles, resolve, score_spec, where_score
+from mlcheck.classes import distinct_labels, label_sources, resolve, score_spec, where_score
 from mlcheck.engine import slot_specs
 from mlcheck.errors import InputError
 from mlcheck.sources import declared_sources, peek_columns, read_source, source_location
@@ -99,11 +99,21 @@ def score_mapping_problems(checklist: Checklist) -> list[str]:
 
 def _label_values(checklist: Checklist) -> list[pa.ChunkedArray]:
     specs = slot_specs(checklist)
+
+    def has(slot: str, column: str) -> bool:
+        spec = specs.get(slot)
+        return isinstance(spec, SourceSpec) and column in _readable_columns(checklist, spec, slot)
+
     found = []
-    for column, slots in label_roles(checklist):
-        for slot in slots:  # a handful of slots
-            spec = specs.get(slot)
-            if isinstance(spec, SourceSpec) and column in peek_columns(spec, checklist, slot):
-                one_column = spec.model_copy(update={"columns": [column]})
-                found.append(read_source(one_column, checklist, slot).column(column))
+    for slot, column in label_sources(checklist, has):  # a handful of slots
+        spec = specs[slot]
+        assert isinstance(spec, SourceSpec)
+        one_column = spec.model_copy(update={"columns": [column]})
+        found.append(read_source(one_column, checklist, slot).column(column))
     return found
+
+
+def _readable_columns(checklist: Checklist, spec: SourceSpec, slot: str) -> list[str]:
+    """The columns a run reads from a source: its `columns:` subset (when given) of the file's."""
+    names = peek_columns(spec, checklist, slot)
+    return [n for n in names if n in spec.columns] if spec.columns else names

@@ -22,6 +22,7 @@ from mlcheck.classes import (
     ClassMappingError,
     class_map,
     distinct_labels,
+    label_sources,
     label_text,
     match_suffixes,
     resolve,
@@ -72,7 +73,10 @@ def test_integer_labels_tie_by_name_too() -> None:
         (
             ["a_card", "b_card"],
             ["card", "x"],
-            ["'a_card', 'b_card' all end with class 'card'", "classes 'card', 'x' without a column"],
+            [
+                "'a_card', 'b_card' all end with class 'card'",
+                "classes 'card', 'x' without a column",
+            ],
         ),
         # A class in the data without a column.
         (["p_a", "p_b"], ["a", "b", "c"], ["class 'c' without a column"]),
@@ -219,3 +223,23 @@ def test_validate_names_the_columns_and_labels_when_a_mapping_is_needed(tmp_path
 def test_validate_passes_columns_named_after_their_class(tmp_path: Path) -> None:
     proc = run_validate(write_project(tmp_path, ["score_c", "score_a", "score_b"]))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_labels_come_from_the_first_table_per_side_that_has_the_target(tmp_path: Path) -> None:
+    """Research has the target in labels and features: labels only (as stage 5 reads it). Live
+    has it in features only: features. The prediction column: every predictions table."""
+    checklist = load_checklist(write_project(tmp_path, ["score_c", "score_a", "score_b"]))
+    present = {
+        ("research.labels", "y"),
+        ("research.features", "y"),
+        ("production.live.features", "y"),
+        ("research.predictions", "decision"),
+        ("production.live.predictions", "decision"),
+    }
+    found = label_sources(checklist, lambda slot, column: (slot, column) in present)
+    assert found == [
+        ("research.labels", "y"),
+        ("production.live.features", "y"),
+        ("research.predictions", "decision"),
+        ("production.live.predictions", "decision"),
+    ]
