@@ -60,7 +60,7 @@ def sample() -> tuple[pa.Table, pa.Table]:
 def write(
     tmp_path: Path,
     *,
-    live_labels: bool,
+    live_labels: bool | int,
     score: Any = None,
     metric: str | None = None,
     research: pa.Table | None = None,
@@ -71,7 +71,11 @@ def write(
     pq.write_table(live.drop_columns(["y_true"]), tmp_path / "live.parquet")
     production: dict[str, Any] = {"live": {"predictions": {"path": "live.parquet"}}}
     if live_labels:
-        pq.write_table(live.select(["id", "y_true"]), tmp_path / "live_labels.parquet")
+        # True: every live row labelled; a number: only the oldest that many (delayed labels).
+        labelled = live.select(["id", "y_true"])
+        if live_labels is not True:
+            labelled = labelled.slice(0, live_labels)
+        pq.write_table(labelled, tmp_path / "live_labels.parquet")
         production["live"]["labels"] = {"path": "live_labels.parquet"}
     stage: dict[str, Any] = {"max_drop": 0.05, "chunk": {"size": CHUNK}}
     if metric:
@@ -138,6 +142,25 @@ def test_labelled_chunks_realize_what_scikit_learn_computes(
     truth, decided = research.column("y_true").to_numpy(), research.column("y_pred").to_numpy()
     assert found.details["baseline"]["value"] == pytest.approx(reference(truth, decided))
     assert found.status is Status.FAIL
+
+
+def test_delayed_labels_realize_old_chunks_and_estimate_recent_ones(tmp_path: Path) -> None:
+    """Labels arrived for the first half of live traffic only: those chunks are realized (as
+    scikit-learn computes them) and pass; the unlabelled recent half is estimated with macro F1
+    and fails, so the gate catches the drop before its labels arrive."""
+    _, live = sample()
+    found = perf001(write(tmp_path, live_labels=10_000, metric="macro_f1"))
+    chunks = found.details["chunks"]
+    y, pred = live.column("y_true").to_numpy(), live.column("y_pred").to_numpy()
+    for i, chunk in enumerate(chunks[:5]):
+        rows = slice(CHUNK * i, CHUNK * (i + 1))
+        expected = skm.f1_score(y[rows], pred[rows], average="macro")
+        assert chunk["realized"] == pytest.approx(expected, abs=1e-12)
+        assert chunk["estimated"] is None and chunk["status"] == "pass"
+    assert all(c["realized"] is None and c["n_labelled"] == 0 for c in chunks[5:])
+    assert [c["status"] for c in chunks[5:]] == ["fail"] * 5
+    assert found.status is Status.FAIL
+    assert found.details["estimated"]["n"] == 10_000
 
 
 def test_columns_listed_in_the_datasets_order_keep_their_classes(tmp_path: Path) -> None:
