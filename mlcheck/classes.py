@@ -80,7 +80,10 @@ def label_text(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array
         finite = pc.drop_null(pc.filter(values, pc.is_finite(values)))
         if len(finite) and pc.all(pc.equal(pc.floor(finite), finite)).as_py():
             values = values.cast(pa.int64(), safe=False)
-    return values.cast(pa.string())
+    try:
+        return values.cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise ClassMappingError(f"class labels must be text or numbers, not {kind}") from None
 
 
 def distinct_labels(columns: Iterable[pa.ChunkedArray | pa.Array]) -> list[str]:

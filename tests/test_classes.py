@@ -127,6 +127,11 @@ def test_labels_compare_as_text_with_integral_floats_written_as_integers() -> No
     ]
 
 
+def test_labels_that_are_lists_are_an_input_error() -> None:
+    with pytest.raises(ClassMappingError, match="text or numbers"):
+        label_text(pa.array([[1, 2], [3]]))
+
+
 def test_index_gives_each_value_its_column_position() -> None:
     found = resolve(["p_b", "p_a"], ["a", "b"])
     index = found.index(pa.chunked_array([["a", "b", None, "a"]]))
