@@ -886,8 +886,8 @@ def prediction_contradicts_probabilities(ctx: StageContext) -> Iterator[Finding]
     """Multiclass decisions that are not the most probable class of their own row.
 
     On each side, for rows with finite probabilities and a `columns.prediction` value: the
-    prediction's probability (its column as `classes` ties score columns to classes: by the
-    checklist's mapping, or by the class label each column name ends with) against the row's
+    prediction's probability (the score column tied to that class: by the checklist's
+    `score:` mapping, or by the class label the column's name ends with) against the row's
     largest; a prediction more than `atol` below the largest contradicts it (a tie is not a
     contradiction). Any contradiction fails. details.pairs counts (most probable -> predicted)
     class pairs. Multiclass with a prediction column only.
