@@ -127,8 +127,9 @@ def match_suffixes(
     ]
     unlabelled = [c for c in columns if c not in longest]
     if unlabelled:
+        verb = "ends" if len(unlabelled) == 1 else "end"
         problems.insert(
-            0, f"{_noun('column', unlabelled)} {_names(unlabelled)} end with no class label"
+            0, f"{_noun('column', unlabelled)} {_names(unlabelled)} {verb} with no label"
         )
     return {c: lab for c, lab in longest.items() if len(taken[lab]) == 1}, problems
 
@@ -149,7 +150,8 @@ def _from_mapping(mapping: dict[str, str], labels: Sequence[str]) -> ClassMap:
 
 
 def _unmatched(labels: Sequence[str], matched: dict[str, str]) -> list[str]:
-    return [label for label in labels if label not in set(matched.values())]
+    taken = set(matched.values())
+    return [label for label in labels if label not in taken]
 
 
 def _problem_text(columns: Sequence[str], labels: Sequence[str], problems: list[str]) -> str:

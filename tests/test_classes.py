@@ -67,7 +67,7 @@ def test_integer_labels_tie_by_name_too() -> None:
         (
             ["p0", "p1", "p2"],
             ["setosa", "versicolor", "virginica"],
-            ["columns 'p0', 'p1', 'p2' end with no class label"],
+            ["columns 'p0', 'p1', 'p2' end with no label"],
         ),
         # Two columns end with the same longest label.
         (
@@ -96,7 +96,10 @@ def test_columns_that_cannot_be_tied_ask_for_the_mapping(
 def test_match_suffixes_reports_every_problem_at_once() -> None:
     matched, problems = match_suffixes(["x_a", "y_a", "zzz", "q_b"], ["a", "b"])
     assert matched == {"q_b": "b"}
-    assert len(problems) == 2
+    assert problems == [
+        "column 'zzz' ends with no label",
+        "columns 'x_a', 'y_a' all end with class 'a'",
+    ]
 
 
 def test_a_mapping_is_taken_as_written_and_must_cover_every_class_seen() -> None:
