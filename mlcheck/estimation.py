@@ -16,6 +16,7 @@
 The estimate is only as good as its assumption: the score-to-outcome relation seen in research
 still holds live (no concept drift). Covariate shift is what it handles; concept drift needs labels.
 The interval covers the sampling error of the live labels, not the calibration's own error.
+Multiclass models are estimated one-vs-rest from the same calibrator (the multiclass section).
 """
 
 from __future__ import annotations
