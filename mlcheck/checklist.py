@@ -13,6 +13,7 @@ import os
 import re
 import types
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path, PurePath
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -224,6 +225,44 @@ class Columns(Strict):
         return {c for c in named if c} | set(self.score_columns)
 
 
+class AcceptSpec(Strict):
+    """A warning or failure the team has accepted: it stays in reports, apart, and stops
+    counting toward its stage's status and the verdict (docs/checklist.md)."""
+
+    check: str = Field(description="the check id, e.g. FEAT012 (`mlcheck checks` lists them)")
+    column: str | None = Field(None, description="only this column (default: every column)")
+    source: str | None = Field(
+        None, description="only this source, as reports name it (default: every source)"
+    )
+    reason: str = Field(min_length=1, description="why it is accepted: shown beside the finding")
+    until: date | None = Field(
+        None, description="YYYY-MM-DD: after this day the acceptance lapses and the finding counts"
+    )
+
+    @field_validator("check")
+    @classmethod
+    def _known_check(cls, value: str) -> str:
+        from mlcheck.registry import REGISTRY
+        from mlcheck.stages import available_stages
+
+        available_stages()  # importing the stages registers every check
+        spec = REGISTRY.get(value.strip())
+        if spec is not None:
+            return spec.id
+        known = [s.id for s in REGISTRY.all()]
+        close = difflib.get_close_matches(value.strip().upper(), known, n=1, cutoff=0.6)
+        tip = f"; did you mean {close[0]}?" if close else " (`mlcheck checks` lists them)"
+        raise ValueError(f"unknown check id {value!r}{tip}")
+
+    def matches(self, check_id: str, source: str | None, column: str | None) -> bool:
+        """Whether a result of `check_id` about `source`/`column` is one this entry accepts."""
+        return (
+            check_id == self.check
+            and (self.source is None or self.source == source)
+            and (self.column is None or self.column == column)
+        )
+
+
 class Checklist(BaseModel):
     """A whole checklist file. `base_dir` is where relative paths start (the file's folder)."""
 
@@ -237,6 +276,7 @@ class Checklist(BaseModel):
     columns: Columns = Field(default_factory=Columns)  # type: ignore[arg-type]
     task: Task = "binary"
     stages: StagesConfig = Field(default_factory=StagesConfig)
+    accept: list[AcceptSpec] = Field(default_factory=list)
     base_dir: str = Field(".", exclude=True, description="internal: the checklist's folder")
     source_file: str = Field("<checklist>", exclude=True, description="internal: the file path")
     lines: dict[str, int] = Field(default_factory=dict, exclude=True, description="internal")
@@ -616,6 +656,10 @@ _EXPECTED = {
     "dict_type": "a mapping",
     "model_type": "a mapping",
     "model_attributes_type": "a mapping",
+    "date_type": "a date (YYYY-MM-DD)",
+    "date_parsing": "a date (YYYY-MM-DD)",
+    "date_from_datetime_parsing": "a date (YYYY-MM-DD)",
+    "date_from_datetime_inexact": "a date (YYYY-MM-DD) without a time",
 }
 
 _SPECIAL_UNKNOWN = {
@@ -640,7 +684,7 @@ def _describe(problem: _Problem, data: Any) -> str:
             f"{where}`{dotted}`: expected {_EXPECTED[kind]}, found {_kind(error['input'])}"
             + _tip(kind, error["input"])
         )
-    if kind == "too_short":
+    if kind in ("too_short", "string_too_short"):
         return f"{where}`{dotted}`: must not be empty"
     msg = str(error["msg"]).removeprefix("Value error, ").replace("Input should be", "must be")
     found = (
@@ -764,7 +808,9 @@ def _by_line(items: list[str]) -> list[str]:
 
 def json_schema() -> dict[str, Any]:
     """The checklist's JSON Schema, for editors (`mlcheck schema`)."""
-    schema = Checklist.model_json_schema(mode="validation")
+    from mlcheck.schema_docs import describe
+
+    schema = describe(Checklist.model_json_schema(mode="validation"))
     for internal in _INTERNAL_FIELDS:
         schema.get("properties", {}).pop(internal, None)
     schema["patternProperties"] = {"^x-": {"description": "ignored: a place for YAML anchors"}}

@@ -8,11 +8,12 @@ import os
 import shutil
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
+from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -33,9 +34,9 @@ from mlcheck.errors import (
 )
 from mlcheck.init import init_checklist
 from mlcheck.registry import REGISTRY, CheckSpec
-from mlcheck.reporters import render
+from mlcheck.reporters import render, terminal
 from mlcheck.reporters.common import verdict_line
-from mlcheck.results import STAGE_ORDER, RunResult, Status, to_jsonable
+from mlcheck.results import STAGE_ORDER, RunResult, StageResult, Status, to_jsonable
 from mlcheck.runner import Progress, RunOptions, exit_code, run_checklist
 from mlcheck.sources import declared_sources, source_location
 from mlcheck.stage_config import StagesConfig
@@ -109,10 +110,16 @@ def run(
     output = None if output == Path("-") else output
     loaded = load_checklist(checklist)
     _refuse_to_overwrite_inputs(loaded, [p for p in (output, junit) if p is not None])
-    with _progress(enabled=not quiet and err.is_terminal) as progress:
+    printed: list[str] = []  # stages whose panels were printed as they finished
+    stream = fmt is Format.terminal and output is None
+    on_done = partial(_print_stage, loaded, printed, _terminal_style(None, no_color), verbose)
+    with _progress(
+        enabled=not quiet and err.is_terminal, on_done=on_done if stream else None
+    ) as progress:
         validate_sources(loaded, read_schema=False)
         result = run_checklist(loaded, options, progress)
-    _write(_render_main(result, fmt, output, verbose=verbose, no_color=no_color), output)
+    main = _render_main(result, fmt, output, verbose=verbose, no_color=no_color, printed=printed)
+    _write(main, output)
     if junit is not None:
         _write(render(result, "junit", fail_on_warn=options.fail_on_warn), junit)
     code = exit_code(result)
@@ -128,13 +135,42 @@ def run(
 
 
 def _render_main(
-    result: RunResult, fmt: Format, output: Path | None, *, verbose: bool, no_color: bool
+    result: RunResult,
+    fmt: Format,
+    output: Path | None,
+    *,
+    verbose: bool,
+    no_color: bool,
+    printed: list[str],
 ) -> str:
-    """The main report; colour and the terminal's width only when it goes straight to a terminal."""
+    """The main report (less the stage panels already `printed`)."""
+    style = _terminal_style(output, no_color)
+    return render(result, fmt.value, verbose=verbose, printed=printed, **style)
+
+
+def _terminal_style(output: Path | None, no_color: bool) -> dict[str, Any]:
+    """Colour and the terminal's width only when the report goes straight to a terminal."""
     to_terminal = output is None and sys.stdout.isatty()
     color = to_terminal and not no_color and "NO_COLOR" not in os.environ
     width = shutil.get_terminal_size((110, 24)).columns if to_terminal else 110
-    return render(result, fmt.value, verbose=verbose, color=color, width=width)
+    return {"color": color, "width": width}
+
+
+def _print_stage(
+    checklist: Checklist,
+    printed: list[str],
+    style: dict[str, Any],
+    verbose: bool,
+    stage: StageResult,
+) -> None:
+    """Print a finished stage's panel (after the title, for the first one)."""
+    head = (
+        ""
+        if printed
+        else terminal.render_head(checklist.name, checklist.source_file, __version__, **style)
+    )
+    _write_stdout(head + terminal.render_stage(stage, verbose=verbose, **style))
+    printed.append(stage.id)
 
 
 @app.command()
@@ -316,10 +352,13 @@ def _refuse_to_overwrite_inputs(checklist: Checklist, outputs: list[Path]) -> No
 
 
 @contextmanager
-def _progress(*, enabled: bool) -> Iterator[Progress]:
-    """A spinner on stderr naming the source being read and the stage running; off when not a terminal."""
+def _progress(
+    *, enabled: bool, on_done: Callable[[StageResult], None] | None = None
+) -> Iterator[Progress]:
+    """A spinner on stderr naming the source being read and the stage running; off when not a
+    terminal. `on_done` prints a finished stage, with the spinner paused so lines do not mix."""
     if not enabled:
-        yield Progress()
+        yield Progress(on_stage_done=on_done or Progress().on_stage_done)
         return
     with err.status(Text("mlcheck: starting"), spinner="dots") as status:
         stage = [""]  # the stage running, kept while it reads its sources
@@ -331,7 +370,13 @@ def _progress(*, enabled: bool) -> Iterator[Progress]:
         def on_read(slot: str) -> None:
             status.update(Text(f"mlcheck: {stage[0] + ': ' if stage[0] else ''}reading {slot}"))
 
-        yield Progress(on_stage=on_stage, on_read=on_read)
+        def on_stage_done(result: StageResult) -> None:
+            if on_done is not None:
+                status.stop()  # the spinner redirects stdout while it runs
+                on_done(result)
+                status.start()
+
+        yield Progress(on_stage=on_stage, on_read=on_read, on_stage_done=on_stage_done)
 
 
 def _write(text: str, path: Path | None) -> None:

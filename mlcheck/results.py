@@ -67,6 +67,17 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class Acceptance:
+    """Why a warning or failure is accepted (the checklist's `accept:` entry), and until when."""
+
+    reason: str
+    until: date | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"reason": self.reason, "until": self.until.isoformat() if self.until else None}
+
+
+@dataclass(frozen=True)
 class CheckResult:
     id: str
     title: str
@@ -79,6 +90,13 @@ class CheckResult:
     threshold: Any = None
     hint: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    # Set on a warn/fail matched by an `accept:` entry: it keeps its status but no longer counts.
+    accepted: Acceptance | None = None
+
+    @property
+    def counts(self) -> bool:
+        """Whether this result counts toward its stage's status and the verdict."""
+        return self.accepted is None
 
     @classmethod
     def from_finding(cls, check_id: str, title: str, finding: Finding) -> CheckResult:
@@ -97,7 +115,7 @@ class CheckResult:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "id": self.id,
             "title": self.title,
             "status": self.status.value,
@@ -110,6 +128,9 @@ class CheckResult:
             "threshold": to_jsonable(self.threshold),
             "details": to_jsonable(self.details),
         }
+        if self.accepted is not None:  # only accepted results carry the key
+            data["accepted"] = self.accepted.to_dict()
+        return data
 
 
 @dataclass(frozen=True)
@@ -139,6 +160,9 @@ class RunResult:
     duration_s: float
     stages: tuple[StageResult, ...]
     mlcheck_version: str = ""
+    # Every registered check of each stage as (id, title), including stages that did not run, so
+    # JUnit can keep one test case per check whatever happened. Not part of the JSON report.
+    planned: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
     @property
     def ready(self) -> bool:

@@ -17,10 +17,12 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from functools import partial
 from pathlib import Path
 
 from mlcheck import __version__
+from mlcheck.accept import apply_acceptances
 from mlcheck.checklist import Checklist
 from mlcheck.context import StageContext
 from mlcheck.engine import LocalEngine
@@ -48,6 +50,7 @@ class RunOptions:
     require_all: bool = False
     seed: int = 0
     verbose: bool = False
+    today: date | None = None  # when `accept:` entries lapse; None: the local date
 
 
 # Libraries imported on first use: pyarrow imports pandas on its first array built from Python
@@ -74,7 +77,7 @@ def _import_quietly(names: list[str]) -> None:
             importlib.import_module(name)
 
 
-def _ignore(_: str) -> None:
+def _ignore(_: object) -> None:
     return None
 
 
@@ -84,6 +87,7 @@ class Progress:
 
     on_stage: Callable[[str], None] = field(default=_ignore)
     on_read: Callable[[str], None] = field(default=_ignore)
+    on_stage_done: Callable[[StageResult], None] = field(default=_ignore)
 
 
 def stage_plan() -> dict[str, SkipReason]:
@@ -115,9 +119,11 @@ def run_checklist(
             results.append(
                 StageResult(stage, Status.NOT_RUN, reason=f"not run: {stopped_at} failed")
             )
+            progress.on_stage_done(results[-1])
             continue
         result = _run_stage(stage, plan[stage], checklist, engine, registry, options, progress)
         results.append(result)
+        progress.on_stage_done(result)
         engine.release_after(stage)  # inputs no later stage reads: memory for the next ones
         if blocks(result, options) and not options.keep_going:
             stopped_at = stage
@@ -130,6 +136,7 @@ def run_checklist(
         duration_s=time.perf_counter() - started,
         stages=tuple(results),
         mlcheck_version=__version__,
+        planned={s: tuple((c.id, c.title) for c in registry.for_stage(s)) for s in plan},
     )
 
 
@@ -165,8 +172,14 @@ def _run_stage(
     progress.on_stage(stage)
     started = time.perf_counter()
     ctx = StageContext(checklist, engine, stage, options.seed)
-    checks = tuple(r for spec in registry.for_stage(stage) for r in _run_check(spec, ctx, options))
-    status = worst([c.status for c in checks])
+    specs = registry.for_stage(stage)
+    checks = apply_acceptances(
+        [r for spec in specs for r in _run_check(spec, ctx, options)],
+        checklist.accept,
+        {spec.id: spec.title for spec in specs},
+        options.today or date.today(),
+    )
+    status = worst([c.status for c in checks if c.counts])
     return StageResult(stage, status, time.perf_counter() - started, None, checks)
 
 

@@ -6,6 +6,7 @@ Each stage owns one class here. A default written here is the default users get 
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Literal
 
@@ -55,6 +56,15 @@ METRIC_NAMES = (
     "r2",
     "mape",
 )
+
+
+def admitting(value: float) -> str:
+    """The smallest two-digit tolerance at or above `value` (with a margin for rounding), as a
+    hint writes it: a setting a hint suggests must really silence what it was suggested for."""
+    if not math.isfinite(value) or value <= 0:
+        return "0"
+    step = 10.0 ** (math.floor(math.log10(value)) - 1)
+    return f"{math.ceil(value * (1 + 1e-6) / step) * step:.2g}"
 
 
 class Strict(BaseModel):

@@ -14,6 +14,7 @@ from mlcheck.compare import CellComparison, DtypeChange, TableComparison, compar
 from mlcheck.context import StageContext
 from mlcheck.registry import check
 from mlcheck.results import Finding, Status
+from mlcheck.stage_config import admitting
 
 STAGE = "data_reproducibility"
 
@@ -635,7 +636,8 @@ def _cells_hint(cells: CellComparison) -> str:
     if cells.max_rel_diff is not None and cells.max_rel_diff < 1e-4:
         return (
             "Small relative differences: precision lost in an aggregation or a float32 cast; align the "
-            "arithmetic, or raise rtol if the noise is acceptable."
+            "arithmetic, or, if the noise is acceptable, set stages.data_reproducibility.rtol to "
+            f"{admitting(cells.max_rel_diff)}."
         )
     return (
         "The same keys carry different values: a transformation or unit change on one side, or the "

@@ -35,6 +35,7 @@ from mlcheck.engine import key_table, value_counts
 from mlcheck.environment import Environment, version_change
 from mlcheck.registry import check
 from mlcheck.results import Finding, Status
+from mlcheck.stage_config import admitting
 
 STAGE = "feature_parity"
 
@@ -1026,8 +1027,10 @@ def float_precision(ctx: StageContext) -> Iterator[Finding]:
     Usual causes: a cast to float32 to save memory, a float32 Parquet/Arrow schema, a GPU or
     ONNX path computing in single precision.
 
-    How to fix: keep float64 end to end; or, if float32 is intended, accept it by setting
-    `stages.feature_parity.rtol` to float32 scale (about 1e-6).
+    How to fix: keep float64 end to end; or, if float32 is intended, accept it: an `accept:`
+    entry for FEAT012 for a type change (no tolerance makes a float32 column float64), or
+    `stages.feature_parity.rtol` at float32 scale (the hint names the value) for float32 noise
+    in float64 columns.
     """
     cmp = _comparison(ctx)
     if cmp is None:
@@ -1044,6 +1047,21 @@ def float_precision(ctx: StageContext) -> Iterator[Finding]:
             yield _precision_finding(name, narrowed.get(name), diag)
     if not found:
         yield Finding(Status.PASS, "no float column lost precision", source=PRODUCTION)
+
+
+def _precision_hint(change: DtypeChange | None, diag: Diagnosis | None) -> str:
+    """What silences this finding: a type change only by an `accept:` entry (no tolerance makes
+    float32 storage float64), float32-scale noise also by the rtol that admits it."""
+    if change is not None or diag is None:
+        return (
+            "Keep float64 end to end; if float32 is intended, accept it: add "
+            "`{check: FEAT012, reason: ...}` to the checklist's `accept:` list."
+        )
+    largest = _max_relative(diag.cells, diag.precision)
+    return (
+        "Keep the arithmetic in float64; if float32-scale noise is acceptable, set "
+        f"stages.feature_parity.rtol to {admitting(largest)}."
+    )
 
 
 def _precision_finding(name: str, change: DtypeChange | None, diag: Diagnosis | None) -> Finding:
@@ -1076,7 +1094,7 @@ def _precision_finding(name: str, change: DtypeChange | None, diag: Diagnosis | 
         column=name,
         observed=change.production if change else len(diag.precision) if diag else None,
         expected=change.research if change else None,
-        hint="Keep float64 end to end, or accept float32 by setting stages.feature_parity.rtol to about 1e-6.",
+        hint=_precision_hint(change, diag),
         details=details,
     )
 

@@ -24,6 +24,7 @@ from mlcheck.engine import SPLIT_COLUMN_DEFAULT, KeyJoin, as_text, decoded, valu
 from mlcheck.errors import InputError
 from mlcheck.registry import check
 from mlcheck.results import Finding, Status
+from mlcheck.stage_config import admitting
 from mlcheck.stages.split_reproducibility import (
     aligned,
     distinct_counts,
@@ -558,7 +559,7 @@ PATTERN_TEXT = {
 PATTERN_HINT = {
     "invalid_outputs": "Only rows with a missing or infinite score differ: see PRD001/PRD002 for their cause.",
     "constant_offset": "Every score moved by about the same amount: a changed preprocessing step (scaling, centring, an intercept or calibration) or a different base score. Compare the preprocessing code and its fitted parameters.",
-    "tiny_uniform": "Tiny differences on most rows: float precision (float32 vs float64) or a library version change (numpy/BLAS, the model library). Compare environments (stage 2) or raise atol if the difference is acceptable.",
+    "tiny_uniform": "Tiny differences on most rows: float precision (float32 vs float64) or a library version change (numpy/BLAS, the model library). Compare environments (stage 2); if the difference is acceptable, set stages.prediction_mismatch.atol to {atol}.",
     "localized": "A few rows differ while the rest agree: their inputs differ between environments (see feature parity for these keys) or they hit an edge case (nulls, unseen categories).",
     "large_scattered": "Large differences spread over many rows: a different model, e.g. training not seeded, another artifact or version loaded. Pin the model artifact and seed training.",
 }
@@ -626,7 +627,9 @@ def _agreement_finding(ctx: StageContext, name: str, agree: Agreement, rows: np.
         column=name,
         observed=rate,
         threshold=ctx.config.max_mismatch_rate,
-        hint=PATTERN_HINT.get(pattern) if over else None,
+        hint=PATTERN_HINT[pattern].format(atol=admitting(stats["max_abs_diff"]))
+        if over and pattern in PATTERN_HINT
+        else None,
         details={
             "matched": matched,
             "mismatched": n,

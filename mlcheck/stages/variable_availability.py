@@ -892,7 +892,10 @@ def _unusable_time_column(ctx: StageContext, name: str) -> Finding | None:
     """Why staleness cannot be measured with this timestamp column, or None when it can."""
     if name not in ctx.engine.schema(LIVE).names:
         message = f"staleness not checked: the live features have no {name} column"
-        hint = f"Add `{name}` to the live features export, or drop `columns.timestamp`."
+        hint = (
+            f"Add `{name}` to the live features export, or skip the staleness check: set "
+            "stages.variable_availability.max_staleness to null."
+        )
         return Finding(Status.WARN, message, source=LIVE, column=name, hint=hint)
     _, valid, _ = live_times(ctx, name)
     if not valid.any():

@@ -2,11 +2,14 @@
 
 `full_result` is a --keep-going run that has one of everything a report must show:
 - data_reproducibility passes (3 passing results, so they collapse to a count);
-- feature_parity warns; its message has unicode, `|`, rich markup and an ANSI escape;
+- feature_parity warns; its message has unicode, `|`, rich markup and an ANSI escape; FEAT012
+  warns on three columns with one cause (one grouped entry), FEAT007 warns but is accepted, and
+  a stale `accept:` entry for FEAT005 warns;
 - split_reproducibility fails: a result with a hint, a `details.examples` list of 10 keys and
   an observed NaN, a second one with observed +inf against a -inf threshold, and a pass;
 - prediction_mismatch errors (a check that crashed), its message holds a BEL control character;
-- performance_drop is skipped with a reason (no live labels).
+- performance_drop is skipped with a reason (no live labels); the run's plan still names its
+  two checks, so JUnit keeps them as skipped cases.
 
 `stopped_result` is a default run that stopped at the first failing stage: a pass, a fail with
 markdown and HTML in its message, then not_run stages.
@@ -15,11 +18,12 @@ markdown and HTML in its message, then not_run stages.
 from __future__ import annotations
 
 import math
+from datetime import date
 
 import numpy as np
 import pytest
 
-from mlcheck.results import CheckResult, RunResult, StageResult, Status
+from mlcheck.results import Acceptance, CheckResult, RunResult, StageResult, Status
 
 
 def _passes(stage_prefix: str, n: int) -> tuple[CheckResult, ...]:
@@ -89,7 +93,13 @@ def build_full_result() -> RunResult:
     )
     stages = (
         StageResult("data_reproducibility", Status.PASS, 0.125, None, _passes("RAW", 3)),
-        StageResult("feature_parity", Status.WARN, 0.25, None, (warn, *_passes("FEAT", 1))),
+        StageResult(
+            "feature_parity",
+            Status.WARN,
+            0.25,
+            None,
+            (warn, *_float32_group(), _accepted_stats(), _stale_acceptance(), *_passes("FEAT", 1)),
+        ),
         StageResult(
             "split_reproducibility",
             Status.FAIL,
@@ -108,6 +118,61 @@ def build_full_result() -> RunResult:
         1.5,
         stages,
         "0.1.0",
+        planned=_plan(
+            stages,
+            {"performance_drop": (("PERF001", "Live performance"), ("PERF002", "Covariate drift"))},
+        ),
+    )
+
+
+def _plan(
+    stages: tuple[StageResult, ...], extra: dict[str, tuple[tuple[str, str], ...]]
+) -> dict[str, tuple[tuple[str, str], ...]]:
+    """Each stage's checks as a runner would list them: the ones in the results, plus `extra`."""
+    plan = {s.id: tuple(dict.fromkeys((c.id, c.title) for c in s.checks)) for s in stages}
+    return {**plan, **extra}
+
+
+def _float32_group() -> tuple[CheckResult, ...]:
+    return tuple(
+        CheckResult(
+            "FEAT012",
+            "Float precision differences",
+            Status.WARN,
+            f"`{name}` is float64 in research, float32 in production",
+            source="production.features",
+            column=name,
+            observed="float32",
+            expected="float64",
+            hint="Keep float64 end to end, or accept FEAT012 in the checklist's `accept:` list.",
+            details={"research_type": "float64", "production_type": "float32"},
+        )
+        for name in ("income", "age", "loan_amount")
+    )
+
+
+def _accepted_stats() -> CheckResult:
+    return CheckResult(
+        "FEAT007",
+        "Per-column statistics agree",
+        Status.WARN,
+        "`income`: mean differs",
+        source="production.features",
+        column="income",
+        hint="See the cell checks of this column.",
+        accepted=Acceptance("float32 store, ticket ML-123", date(2027, 1, 31)),
+    )
+
+
+def _stale_acceptance() -> CheckResult:
+    return CheckResult(
+        "FEAT005",
+        "Row counts agree",
+        Status.WARN,
+        "`accept[1]` (FEAT005 production.features) matches no warning or failure: stale",
+        source="production.features",
+        hint="The problem it accepted is gone: remove or correct the entry.",
+        details={"accept_entry": 1, "reason": "old extract", "until": None, "problem": "stale"},
     )
 
 

@@ -20,6 +20,7 @@ UPDATE = os.environ.get("MLCHECK_UPDATE_GOLDEN") == "1"
 CASES: dict[str, tuple[str, str, dict[str, object]]] = {
     "full.txt": ("full_result", "terminal", {"color": False}),
     "full_verbose.txt": ("full_result", "terminal", {"color": False, "verbose": True}),
+    "full_80.txt": ("full_result", "terminal", {"color": False, "width": 80}),
     "full.md": ("full_result", "markdown", {}),
     "full_verbose.md": ("full_result", "markdown", {"verbose": True}),
     "full.json": ("full_result", "json", {}),
