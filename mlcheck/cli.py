@@ -241,10 +241,18 @@ def _threshold_defaults(spec: CheckSpec) -> dict[str, object]:
 @app.command()
 def init(
     research_dir: Annotated[
-        Path, typer.Argument(help="Folder of research files.", show_default=False)
+        str,
+        typer.Argument(
+            help="Folder of research files, a database url or an s3:// prefix.",
+            show_default=False,
+        ),
     ],
     production_dir: Annotated[
-        Path, typer.Argument(help="Folder of production files.", show_default=False)
+        str,
+        typer.Argument(
+            help="Folder of production files, a database url or an s3:// prefix.",
+            show_default=False,
+        ),
     ],
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Where to write the checklist.")

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from mlcheck.checklist import SQLITE_PREFIX, Checklist, ReadOptions, SourceSpec, format_from_name
 from mlcheck.errors import InputError
+from mlcheck.urls import is_database_url, is_object_store, mask_url
 
 if TYPE_CHECKING:
     import pyarrow.dataset as ds
@@ -76,8 +77,8 @@ def source_identity(spec: SourceSpec, checklist: Checklist) -> tuple[object, ...
     options = spec.read_options.model_dump_json() if spec.read_options else None
     try:
         location: object = source_location(spec, checklist)
-    except InputError:  # a bad url is reported when the source is read
-        location = spec.url
+    except InputError:  # a bad url is reported when the source is read; a server or a bucket
+        location = (spec.url, spec.path, repr(sorted((spec.storage_options or {}).items())))
     return (location, detect_format_name(spec), spec.query, spec.table, options)
 
 
@@ -168,8 +169,8 @@ def refuse_duplicate_names(names: list[str]) -> None:
 def describe(spec: SourceSpec) -> str:
     """The source as the user wrote it, for messages."""
     if spec.path is not None:
-        return spec.path
-    return f"{spec.url} ({'query' if spec.query else 'table ' + repr(spec.table)})"
+        return mask_url(spec.path)
+    return f"{mask_url(spec.url or '')} ({'query' if spec.query else 'table ' + repr(spec.table)})"
 
 
 def detect_format_name(spec: SourceSpec) -> str | None:
@@ -205,6 +206,10 @@ def _guarded(
     naming the slot, its checklist line and the file."""
     prefix = f"{label} ({checklist.where(label)})"
     try:
+        if is_database_url(spec.url) or is_object_store(spec.path):
+            from mlcheck.remote import open_remote  # PostgreSQL, s3://, ...: mlcheck/remote.py
+
+            return action(*open_remote(spec))
         location = source_location(spec, checklist)
         fmt = detect_format(spec, location if spec.path is not None else None)
         if spec.path is not None:
@@ -220,6 +225,8 @@ def _guarded(
 
 def source_location(spec: SourceSpec, checklist: Checklist) -> Path:
     """The file or folder of a path source, or the database file of a sqlite url."""
+    if is_database_url(spec.url) or is_object_store(spec.path):
+        raise InputError(f"{describe(spec)} is not a local file")
     if spec.path is not None:
         return checklist.resolve_path(spec.path).resolve()
     return _database_path(spec.url or "", checklist)
@@ -229,7 +236,7 @@ def _database_path(url: str, checklist: Checklist) -> Path:
     """SQLAlchemy convention: sqlite:///rel.db is relative (to the checklist), sqlite:////abs.db not."""
     if not url.startswith(SQLITE_PREFIX):
         raise InputError(
-            f"unsupported database url {url!r}: only {SQLITE_PREFIX}path.db is built in"
+            f"unsupported database url {mask_url(url)!r}: only {SQLITE_PREFIX}path.db is built in"
         )
     name = unquote(url[len(SQLITE_PREFIX) :].split("?", 1)[0])
     if not name or name == ":memory:":

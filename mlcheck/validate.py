@@ -17,6 +17,7 @@ from mlcheck.classes import distinct_labels, label_sources, resolve, score_spec,
 from mlcheck.engine import slot_specs
 from mlcheck.errors import InputError
 from mlcheck.sources import declared_sources, peek_columns, read_source, source_location
+from mlcheck.urls import is_database_url, is_object_store, mask_url
 
 
 class SourceProblems(InputError):
@@ -48,11 +49,14 @@ def _source_problems(
     checklist: Checklist, spec: SourceSpec, label: str, read_schema: bool
 ) -> list[str]:
     where = f"{label} ({checklist.where(label)})"
+    remote = is_database_url(spec.url) or is_object_store(spec.path)
+    if remote and not read_schema:
+        return []  # a server or a bucket is reached once, when it is read (or by `validate`)
     try:
-        location = source_location(spec, checklist)
+        location = None if remote else source_location(spec, checklist)
     except InputError as exc:
         return [f"{where}: {exc.message}"]
-    if not location.exists():
+    if location is not None and not location.exists():
         noun = "file" if spec.path is not None else "database"
         return [f"{where}: {noun} not found: {location}"]
     if not read_schema:
@@ -78,6 +82,8 @@ def _environment_problems(checklist: Checklist, spec: SourceSpec, label: str) ->
     where = f"{label} ({checklist.where(label)})"
     if spec.path is None:
         return [f"{where}: an environment is a file (`path:`), not a database"]
+    if is_object_store(spec.path):
+        return [f"{where}: an environment file is read from local disk, not {mask_url(spec.path)}"]
     path = checklist.resolve_path(spec.path).resolve()
     if not path.is_file():
         return [f"{where}: file not found: {path}"]
