@@ -600,7 +600,7 @@ def live_performance(ctx: StageContext) -> Iterator[Finding]:
     rows = [_chunk_row(c, a) for c, a in zip(chunks, assessed, strict=True)]
     yield Finding(
         status,
-        _performance_message(metric, baseline, bar, whole, rows),
+        _performance_message(metric, baseline, bar, whole, rows) + _labels_note(judgements),
         source=LIVE_PREDICTIONS,
         observed=_value(whole.basis),
         expected=baseline.value,
@@ -678,14 +678,20 @@ def _performance_hint(status: Status, whole: Assessment) -> str | None:
         return _no_metric_hint(whole)
     if status is Status.WARN:
         return (
-            "Too few labels to tell whether the drop is real: collect about "
-            "details.labels_needed labelled live rows (per warned chunk) and run again."
+            "Too few labels to tell whether the drop is real: collect as many labelled live rows "
+            "as the message names (in the window or chunk that warned) and run again."
         )
     return (
-        "Live performance is significantly below the baseline: check details.chunks for when "
-        "it started and the drift checks (PERF002-PERF006) for why; retrain or recalibrate "
-        "on recent labelled data."
+        "Live performance is significantly below the baseline: the per-chunk table shows when "
+        "it started and the drift checks (PERF002-PERF006) why; retrain or recalibrate on "
+        "recent labelled data."
     )
+
+
+def _labels_note(judgements: list[Judgement]) -> str:
+    """How many labelled rows would settle the least certain warning (window or chunk)."""
+    needed = [j.labels_needed for j in judgements if j.labels_needed is not None]
+    return f"; about {max(needed):,} labelled live rows would settle it" if needed else ""
 
 
 def _no_metric_hint(whole: Assessment) -> str:
@@ -1076,9 +1082,9 @@ def _effect_threshold(kind: str, config: Any) -> float:
 
 
 _FEATURE_HINT = (
-    "The live inputs of this feature moved away from the training data. Check details.chunks for "
-    "when it started and details.changes for which values moved; an upstream source, unit or "
-    "encoding change is a bug to fix in the pipeline, a new population or season means "
+    "The live inputs of this feature moved away from the training data: the per-chunk table "
+    "shows when it started (and, for a category, whose share moved most). An upstream source, "
+    "unit or encoding change is a bug to fix in the pipeline, a new population or season means "
     "retraining or recalibrating on recent data."
 )
 

@@ -428,7 +428,7 @@ def missing_columns(ctx: StageContext) -> Iterator[Finding]:
             f"all {len(expected)} expected features arrive in live data",
             source=LIVE,
             observed=0,
-            expected=0,
+            threshold=0,
         )
 
 
@@ -535,7 +535,6 @@ def _null_finding(ctx: StageContext, name: str, limit: float) -> Finding | None:
             source=LIVE,
             column=name,
             observed=after - before,
-            expected=0.0,
             threshold=limit,
             hint=hint,
             details=details,
@@ -720,7 +719,7 @@ def _vanished_finding(ctx: StageContext, name: str) -> Finding | None:
         source=LIVE,
         column=name,
         observed=n,
-        expected=0,
+        threshold=0,
         hint=hint,
         details=details,
     )
