@@ -50,6 +50,11 @@ def spark_session() -> Iterator[Any]:
         .config("spark.default.parallelism", "1")
         .config("spark.driver.memory", "512m")
         .config("spark.ui.showConsoleProgress", "false")
+        # Tiny tables: interpreted plans and a quick JIT cost less than compiling each query.
+        .config("spark.sql.codegen.wholeStage", "false")
+        .config("spark.sql.codegen.factoryMode", "NO_CODEGEN")
+        .config("spark.sql.adaptive.enabled", "false")
+        .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
