@@ -31,7 +31,7 @@ from mlcheck.engines.base import (
     Tolerance,
     Unsupported,
 )
-from mlcheck.engines.duck import _difference, _int, _stats
+from mlcheck.engines.duck import _difference, _stats
 from mlcheck.engines.exact import exact_sum, exponent_sql, mantissa_sql
 
 INSTALL_HINT = "pip install 'mlcheck[spark]'"
@@ -106,7 +106,7 @@ class SparkEngine:
         """An Arrow table, or a path Spark reads itself: parquet (a file or folder), csv
         (header row, types inferred), json lines."""
         if isinstance(source, pa.Table):
-            frame = self._spark.createDataFrame(_spark_ready(source))
+            frame = _without_zone(self._spark.createDataFrame(_spark_ready(source)), source.schema)
             self._schemas[name] = source.schema
         else:
             frame = self._read(str(source))
@@ -118,9 +118,9 @@ class SparkEngine:
         reader = self._spark.read
         suffix = path.rsplit(".", 1)[-1].lower() if "." in Path(path).name else ""
         if suffix == "csv":
-            return reader.csv(path, header=True, inferSchema=True)
+            return _wide_integers(reader.csv(path, header=True, inferSchema=True))
         if suffix in ("jsonl", "json", "ndjson"):
-            return reader.json(path)
+            return _wide_integers(reader.json(path))
         return reader.parquet(path)
 
     def _view(self, name: str) -> str:
@@ -246,7 +246,9 @@ class SparkEngine:
         states = ", ".join(
             _cell_state(i, columns[c], tol, units.get(c, 0)) for i, c in enumerate(names)
         )
-        pairs = f"SELECT *, {states} FROM (SELECT {keys}, {cells} FROM {_matched(lv, rv, key, clean)})"
+        pairs = (
+            f"SELECT *, {states} FROM (SELECT {keys}, {cells} FROM {_matched(lv, rv, key, clean)})"
+        )
         aggregates = ", ".join(a for i in range(len(names)) for a in _cell_aggregates(i))
         row = self._rows(f"SELECT count(*), {aggregates} FROM ({pairs})")[0]
         out = {}
@@ -297,8 +299,6 @@ class SparkEngine:
         for column, kind in columns.items():
             value = _value_sql(quoted(column), kind, units.get(column, 0))
             tops = self._top(view, value, top) if value and kind != "float" else ()
-            if kind == "integer":
-                basics[column] = (*basics[column][:4], _int(basics[column][4]), _int(basics[column][5]))
             out[column] = _stats(
                 kind, basics[column], tops, moments.get(column, {}), units.get(column, 0)
             )
@@ -404,8 +404,8 @@ class SparkEngine:
         """Counts of (left value, right value) over keys non-null and unique on both sides."""
         matched = _matched(self._view(left), self._view(right), tuple(key), clean=False)
         rows = self._rows(
-            f"SELECT l.{quoted(left_column)} AS a, r.{quoted(right_column)} AS b, count(*) "
-            f"FROM {matched} GROUP BY a, b ORDER BY a ASC NULLS LAST, b ASC NULLS LAST"
+            f"SELECT l.{quoted(left_column)}, r.{quoted(right_column)}, count(*) "
+            f"FROM {matched} GROUP BY 1, 2 ORDER BY 1 ASC NULLS LAST, 2 ASC NULLS LAST"
         )
         return {(a, b): int(n) for a, b, n in rows}
 
@@ -477,6 +477,39 @@ def _plain(t: pa.DataType) -> pa.DataType:
             raise Unsupported("Spark has no unsigned 64-bit integers")
         return pa.int64()
     return t
+
+
+def _wide_integers(frame: Any) -> Any:
+    """Integers inferred from text as 64-bit, as pyarrow's csv and json readers type them
+    (Spark infers INT for small values, BIGINT beyond)."""
+    narrow = {f.name for f in frame.schema.fields if f.dataType.typeName() in _NARROW_INTEGERS}
+    if not narrow:
+        return frame
+    return frame.selectExpr(
+        *(f"CAST({quoted(c)} AS BIGINT) AS {quoted(c)}" if c in narrow else quoted(c)
+          for c in frame.columns)
+    )  # fmt: skip
+
+
+_NARROW_INTEGERS = {"byte", "short", "integer"}
+
+
+def _without_zone(frame: Any, schema: pa.Schema) -> Any:
+    """Arrow timestamps without a zone arrive as Spark's zoned TIMESTAMP; cast back to
+    TIMESTAMP_NTZ (same digits in the UTC session) so examples come back without a zone."""
+    naive = {
+        f.name
+        for f in schema
+        if pa.types.is_timestamp(logical_type(f.type)) and logical_type(f.type).tz is None
+    }
+    if not naive:
+        return frame
+    return frame.selectExpr(
+        *(
+            f"CAST({quoted(c)} AS TIMESTAMP_NTZ) AS {quoted(c)}" if c in naive else quoted(c)
+            for c in frame.columns
+        )
+    )
 
 
 def _microsecond_unit(unit_ns: int) -> int:
