@@ -30,7 +30,10 @@ from pydantic import (
 )
 
 from mlcheck.errors import ChecklistError
+from mlcheck.input_files import unreadable_kind
+from mlcheck.safe_yaml import TooManyValues, compose_within_limit
 from mlcheck.stage_config import StagesConfig, Strict, Task
+from mlcheck.urls import OBJECT_STORE_EXTRAS, is_database_url, is_object_store, mask_url, scheme
 
 FORMATS = ("csv", "tsv", "parquet", "feather", "arrow", "ipc", "jsonl", "ndjson", "sql")
 Format = Literal["csv", "tsv", "parquet", "feather", "arrow", "ipc", "jsonl", "ndjson", "sql"]
@@ -98,19 +101,31 @@ class SourceSpec(Strict):
         json_schema_extra={"oneOf": [{"required": ["path"]}, {"required": ["url"]}]}
     )
 
-    path: str | None = Field(None, description="file or folder, relative to the checklist's folder")
-    url: str | None = Field(None, description="sqlite:///relative.db or sqlite:////absolute.db")
+    path: str | None = Field(
+        None,
+        description="file or folder, relative to the checklist's folder; or s3://bucket/key "
+        "(a file or a partitioned prefix), gs://, az://, https://",
+    )
+    url: str | None = Field(
+        None,
+        description="sqlite:///relative.db, sqlite:////absolute.db or "
+        "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB",
+    )
     query: str | None = Field(None, description="SQL query (with `url`)")
     table: str | None = Field(None, description="SQL table name (with `url`)")
     format: Format | None = Field(None, description="default: from the file extension")
     columns: Names | None = Field(None, description="read only these columns (plus the key)")
     key: Key | None = Field(None, description="overrides the checklist's key")
     read_options: ReadOptions | None = None
+    storage_options: dict[str, str | int | float | bool] | None = Field(
+        None, description="object-store options (s3://: region, endpoint_override, ...)"
+    )
 
     @model_validator(mode="after")
     def _one_location(self) -> SourceSpec:
         if (self.path is None) == (self.url is None):
             raise ValueError("give exactly one of `path` or `url`")
+        self._check_object_store()
         if self.url is not None:
             self._check_database()
         elif self.query is not None or self.table is not None:
@@ -125,14 +140,24 @@ class SourceSpec(Strict):
     def _check_database(self) -> None:
         if self.format not in (None, "sql"):
             raise ValueError(f"a `url` source is SQL; `format: {self.format}` does not apply")
-        if not (self.url or "").startswith(SQLITE_PREFIX):
+        url = self.url or ""
+        if not (url.startswith(SQLITE_PREFIX) or is_database_url(url)):
             raise ValueError(
-                f"only sqlite urls are built in ({SQLITE_PREFIX}path.db), not {self.url!r}"
+                f"a `url` is {SQLITE_PREFIX}path.db or postgresql://USER@HOST/DB, "
+                f"not {mask_url(url)!r}"
             )
         if (self.query is None) == (self.table is None):
             raise ValueError("a `url` source needs exactly one of `query` or `table`")
         if self.read_options is not None:
             raise ValueError("`read_options` apply to csv/tsv sources, not sql")
+
+    def _check_object_store(self) -> None:
+        if self.storage_options is not None and not is_object_store(self.path):
+            raise ValueError("`storage_options` go with an object-store `path` (s3://, gs://, ...)")
+        given = scheme(self.path)
+        if given is not None and given not in OBJECT_STORE_EXTRAS and len(given) > 1:
+            known = ", ".join(f"{s}://" for s in ("s3", "gs", "az", "https"))
+            raise ValueError(f"unsupported path {mask_url(self.path or '')!r}: {known} or a file")
 
     @property
     def key_columns(self) -> list[str] | None:
@@ -361,6 +386,9 @@ def load_checklist(path: str | Path) -> Checklist:
 
 
 def _read_text(file: Path) -> str:
+    special = unreadable_kind(file, folder_ok=True)  # a named pipe would block the read
+    if special is not None:
+        raise ChecklistError([special], path=str(file))
     try:
         raw = file.read_bytes()
     except FileNotFoundError:
@@ -389,40 +417,17 @@ def _parse_yaml(text: str, name: str) -> tuple[Any, list[str]]:
         problem = f"line {line}: the control character {code} is not allowed in YAML; remove it"
         raise ChecklistError([problem], path=name) from None
     try:
-        node = loader.get_single_node()
+        node = compose_within_limit(loader)  # refuses a "billion laughs" before constructing
         if node is None:
             return None, []
-        if _expanded_size(node, {}) > MAX_VALUES:
-            problem = (
-                f"line 1: the checklist holds more than {MAX_VALUES} values once its aliases "
-                "(*name) are expanded"
-            )
-            raise ChecklistError([problem], path=name)
         duplicates = _duplicate_keys(node, (), set())
         return loader.construct_document(node), duplicates
+    except TooManyValues as exc:
+        raise ChecklistError([f"line 1: the checklist {exc}"], path=name) from None
     except yaml.YAMLError as exc:
         raise ChecklistError([_yaml_error(exc)], path=name) from None
     finally:
         loader.dispose()
-
-
-# Far above any real checklist (a few hundred values); bounds what aliases can expand to, so a
-# "billion laughs" document is refused instead of exhausting memory when its values are walked.
-MAX_VALUES = 100_000
-
-
-def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
-    """How many values the document holds with every alias expanded; linear in distinct nodes."""
-    if id(node) in sizes:  # an alias of a node already counted (or a recursive one: 0)
-        return sizes[id(node)]
-    sizes[id(node)] = 0
-    children: list[yaml.Node] = []
-    if isinstance(node, yaml.MappingNode):
-        children = [part for pair in node.value for part in pair]
-    elif isinstance(node, yaml.SequenceNode):
-        children = list(node.value)
-    sizes[id(node)] = 1 + sum(_expanded_size(child, sizes) for child in children)
-    return sizes[id(node)]
 
 
 def _yaml_error(exc: yaml.YAMLError) -> str:

@@ -156,7 +156,9 @@ class LocalEngine:
 
     def column(self, slot: str, name: str) -> pa.ChunkedArray:
         table = self.table(slot)
-        if name not in table.column_names:
+        # The schema's name index, not `column_names` (a new list per call: quadratic when a
+        # check asks for each of thousands of columns). Names are unique (checked on read).
+        if table.schema.get_field_index(name) < 0:
             raise InputError(
                 f"{slot} ({self.checklist.where(slot)}): declared column {name!r} is absent; "
                 f"columns are: {_preview(table.column_names)}"

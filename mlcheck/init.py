@@ -15,8 +15,9 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -29,6 +30,10 @@ from pydantic import ValidationError
 from mlcheck.checklist import Checklist
 from mlcheck.errors import InputError, InternalError, UsageError
 from mlcheck.stage_config import StagesConfig
+from mlcheck.urls import is_database_url, is_object_store, mask_url
+
+if TYPE_CHECKING:
+    import pyarrow.fs as pafs
 
 SAMPLE_ROWS = 2000
 _JSONL_SAMPLE_BYTES = 1 << 20
@@ -120,11 +125,12 @@ _YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"}
 
 @dataclass(frozen=True)
 class DataFile:
-    """One table found in a folder: where it is and its first rows."""
+    """One table found in a folder (or a database, a bucket): where it is and its first rows."""
 
-    path: Path
+    path: PurePath  # a remote table's is its name in the bucket or database
     parts: tuple[str, ...]  # path relative to the scanned folder, lower case
     sample: pa.Table
+    spec: dict[str, str] | None = None  # a remote table's source, as the checklist writes it
 
     @property
     def stem(self) -> str:
@@ -142,7 +148,7 @@ class DataFile:
 class Folder:
     """What one folder holds: tables, an environment file, and files that were left out."""
 
-    root: Path
+    root: Path | str  # a folder, or a database url / bucket prefix
     tables: list[DataFile] = field(default_factory=list)
     environment: Path | None = None
     skipped: list[str] = field(default_factory=list)
@@ -194,8 +200,11 @@ def _is_parquet_dataset(folder: Path) -> bool:
 
 
 def data_format(path: Path) -> str | None:
-    if path.is_dir():
-        return "parquet"
+    return "parquet" if path.is_dir() else format_of_name(path)
+
+
+def format_of_name(path: PurePath) -> str | None:
+    """The table format a file name implies (`x.csv.gz` -> csv), or None."""
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] == ".gz":
         suffixes = suffixes[:-1]
@@ -230,15 +239,21 @@ def _json_has_packages(text: str) -> bool:
     return isinstance(data, dict) and isinstance(data.get("packages"), dict)
 
 
-def read_sample(path: Path, rows: int = SAMPLE_ROWS) -> pa.Table:
-    """The schema and at most `rows` first rows of a table file (never the whole file)."""
-    fmt = data_format(path)
-    if fmt == "parquet" and path.is_dir():
+def read_sample(
+    path: PurePath, rows: int = SAMPLE_ROWS, fs: pafs.FileSystem | None = None, is_dir: bool = False
+) -> pa.Table:
+    """The schema and at most `rows` first rows of a table file (never the whole file); `fs`
+    reaches a remote one (`path` is then its path there)."""
+    fmt = "parquet" if is_dir else format_of_name(path) if fs else data_format(Path(path))
+    if fmt == "parquet" and (is_dir or (fs is None and Path(path).is_dir())):
         import pyarrow.dataset as ds  # imports pandas: only for a partitioned folder
 
-        return ds.dataset(str(path), format="parquet", partitioning="hive").head(rows)
+        return ds.dataset(str(path), filesystem=fs, format="parquet", partitioning="hive").head(
+            rows
+        )
+    opener = _Opener(str(path), fs)
     if fmt == "parquet":
-        parquet = pq.ParquetFile(str(path))
+        parquet = pq.ParquetFile(opener.file())
         batch = next(parquet.iter_batches(batch_size=rows), None)
         return (
             pa.Table.from_batches([batch])
@@ -246,14 +261,30 @@ def read_sample(path: Path, rows: int = SAMPLE_ROWS) -> pa.Table:
             else parquet.schema_arrow.empty_table()
         )
     if fmt in ("csv", "tsv"):
-        return _csv_sample(path, "\t" if fmt == "tsv" else ",", rows)
+        return _csv_sample(opener, "\t" if fmt == "tsv" else ",", rows)
     if fmt == "arrow":
-        return _ipc_sample(path, rows)
-    return _jsonl_sample(path, rows)
+        return _ipc_sample(opener, rows)
+    return _jsonl_sample(opener, rows)
 
 
-def _csv_sample(path: Path, delimiter: str, rows: int) -> pa.Table:
-    stream = pa.input_stream(str(path), compression="detect")
+@dataclass(frozen=True)
+class _Opener:
+    """Opens a local file, or a remote one through its pyarrow file system."""
+
+    path: str
+    fs: pafs.FileSystem | None
+
+    def file(self) -> pa.NativeFile:
+        return self.fs.open_input_file(self.path) if self.fs else pa.memory_map(self.path)
+
+    def stream(self, compression: str | None = "detect") -> pa.NativeFile:
+        if self.fs:
+            return self.fs.open_input_stream(self.path, compression=compression)
+        return pa.input_stream(self.path, compression=compression)
+
+
+def _csv_sample(opener: _Opener, delimiter: str, rows: int) -> pa.Table:
+    stream = opener.stream()
     convert = pacsv.ConvertOptions(
         null_values=["", "NA", "NaN", "null", "NULL", "None", "nan", "N/A"],
         strings_can_be_null=True,
@@ -267,8 +298,8 @@ def _csv_sample(path: Path, delimiter: str, rows: int) -> pa.Table:
     return _first_rows(reader, reader.schema, rows)
 
 
-def _ipc_sample(path: Path, rows: int) -> pa.Table:
-    source = pa.memory_map(str(path))
+def _ipc_sample(opener: _Opener, rows: int) -> pa.Table:
+    source = opener.file()
     try:
         reader = pa.ipc.open_file(source)
         batches = (reader.get_batch(i) for i in range(reader.num_record_batches))
@@ -279,8 +310,8 @@ def _ipc_sample(path: Path, rows: int) -> pa.Table:
         return _first_rows(stream, stream.schema, rows)
 
 
-def _jsonl_sample(path: Path, rows: int) -> pa.Table:
-    with path.open("rb") as handle:
+def _jsonl_sample(opener: _Opener, rows: int) -> pa.Table:
+    with opener.stream(None) as handle:
         head = handle.read(_JSONL_SAMPLE_BYTES)
     if len(head) == _JSONL_SAMPLE_BYTES:
         head = head[: head.rfind(b"\n") + 1]  # whole lines only
@@ -537,6 +568,9 @@ def propose_roles(
     skip = {key} if key else set()
     _splits_roles(roles, research.splits, skip)
     _prediction_roles(roles, research.predictions or (live.predictions if live else None), skip)
+    _drop_where_absent(
+        roles, "prediction", [production.predictions, live.predictions if live else None]
+    )
     labels = research.labels or (live.labels if live else None)
     if labels is not None:
         target = target_column(labels.sample, skip | set(roles.values.values()))
@@ -628,6 +662,15 @@ def _prediction_roles(roles: Roles, predictions: DataFile | None, skip: set[str]
     )
 
 
+def _drop_where_absent(roles: Roles, role: str, tables: list[DataFile | None]) -> None:
+    """A guessed column that another table of its kind lacks is left out: every predictions
+    table is read with it, so the checklist would not run."""
+    name = roles.values.get(role)
+    if isinstance(name, str) and any(t is not None and name not in t.names for t in tables):
+        del roles.values[role]
+        roles.notes.pop(role, None)
+
+
 def _feature_roles(roles: Roles, features: DataFile | None, skip: set[str]) -> None:
     if features is None:
         return
@@ -652,18 +695,17 @@ class InitResult:
     summary: list[str]
 
 
+Location = Path | str  # a folder, or a database url / bucket prefix (see init_remote.py)
+
+
 def init_checklist(
-    research_dir: Path, production_dir: Path, output: Path, *, force: bool = False
+    research_dir: Location, production_dir: Location, output: Path, *, force: bool = False
 ) -> InitResult:
-    """Scan both folders, guess, write the checklist to `output` (refusing to overwrite)."""
-    for folder in (research_dir, production_dir):
-        if not folder.is_dir():
-            raise UsageError(
-                f"{folder} is not a folder; `mlcheck init RESEARCH_DIR PRODUCTION_DIR`"
-            )
+    """Scan both sides, guess, write the checklist to `output` (refusing to overwrite)."""
+    research, production = _location(research_dir), _location(production_dir)
     if output.exists() and not force:
         raise UsageError(f"{output} already exists; pass --force to overwrite it")
-    text, summary = propose(research_dir, production_dir, output.resolve().parent)
+    text, summary = propose(research, production, output.resolve().parent)
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")
@@ -672,14 +714,43 @@ def init_checklist(
     return InitResult(output, text, summary)
 
 
-def propose(research_dir: Path, production_dir: Path, base: Path) -> tuple[str, list[str]]:
-    """The checklist text for the two folders, with paths relative to `base`, and a summary."""
-    live_dir = find_live(production_dir)
+def _location(given: Location) -> Location:
+    """A database url or an object-store prefix as given; else a folder that must exist."""
+    if isinstance(given, str) and (is_database_url(given) or is_object_store(given)):
+        return given
+    folder = Path(given)
+    if not folder.is_dir():
+        raise UsageError(
+            f"{folder} is not a folder, a database url or a bucket prefix; "
+            "`mlcheck init RESEARCH PRODUCTION`"
+        )
+    return folder
+
+
+def _scan(location: Location, exclude: Location | None, *, live: bool = False) -> Folder:
+    if isinstance(location, Path):
+        return scan(location, exclude if isinstance(exclude, Path) else None)
+    from mlcheck.init_remote import scan_remote
+
+    return scan_remote(location, live=live)
+
+
+def _find_live(production: Location) -> Location | None:
+    if isinstance(production, Path):
+        return find_live(production)
+    from mlcheck.init_remote import find_live_prefix
+
+    return find_live_prefix(production)
+
+
+def propose(research_dir: Location, production_dir: Location, base: Path) -> tuple[str, list[str]]:
+    """The checklist text for the two sides, with paths relative to `base`, and a summary."""
+    live_dir = _find_live(production_dir)
     research_folder, production_folder = (
-        scan(research_dir, live_dir),
-        scan(production_dir, live_dir),
+        _scan(research_dir, live_dir),
+        _scan(production_dir, live_dir),
     )
-    live_folder = scan(live_dir) if live_dir is not None else None
+    live_folder = _scan(live_dir, None, live=True) if live_dir is not None else None
     every = (
         research_folder.tables
         + production_folder.tables
@@ -687,7 +758,8 @@ def propose(research_dir: Path, production_dir: Path, base: Path) -> tuple[str, 
     )
     if not research_folder.tables and not production_folder.tables:
         raise InputError(
-            f"no data files (csv, tsv, parquet, feather, arrow, jsonl) found in {research_dir} or {production_dir}"
+            "no data files (csv, tsv, parquet, feather, arrow, jsonl) or tables found in "
+            f"{_shown(research_dir)} or {_shown(production_dir)}"
         )
     key, key_note = propose_key(every)
     research, production = assign(research_folder, key), assign(production_folder, key)
@@ -705,6 +777,10 @@ def propose(research_dir: Path, production_dir: Path, base: Path) -> tuple[str, 
     )
     _check_valid(text, base)
     return text, writer.summary
+
+
+def _shown(location: Location) -> str:
+    return mask_url(location) if isinstance(location, str) else str(location)
 
 
 def _check_valid(text: str, base: Path) -> None:
@@ -733,7 +809,12 @@ class _Writer:
         self.lines: list[str] = []
         self.summary: list[str] = []
 
-    def path(self, target: Path) -> str:
+    def path(self, target: PurePath | str) -> str:
+        """A local path relative to the checklist; a remote one as it is (password masked)."""
+        if isinstance(target, str):
+            return mask_url(target)
+        if not isinstance(target, Path):  # a table in a database or an object in a bucket
+            return target.as_posix()
         return Path(os.path.relpath(target.resolve(), self.base)).as_posix()
 
     def source(
@@ -741,14 +822,18 @@ class _Writer:
     ) -> None:
         if table is None:
             return
-        path = table if isinstance(table, Path) else table.path
         tail = f"    # {comment}" if comment else ""
+        if isinstance(table, DataFile) and table.spec is not None:
+            fields = ", ".join(f"{k}: {scalar(v)}" for k, v in table.spec.items())
+            self.lines.append(f"{indent}{name}: {{{fields}}}{tail}")
+            return
+        path = table if isinstance(table, Path) else table.path
         self.lines.append(f"{indent}{name}: {{path: {scalar(self.path(path))}}}{tail}")
 
     def render(
         self,
-        research_dir: Path,
-        production_dir: Path,
+        research_dir: Location,
+        production_dir: Location,
         research: Layout,
         production: Layout,
         live: Layout | None,
@@ -765,9 +850,9 @@ class _Writer:
         return "\n".join(self.lines) + "\n"
 
     def _header(
-        self, research_dir: Path, production_dir: Path, roles: Roles, folders: list[Folder]
+        self, research_dir: Location, production_dir: Location, roles: Roles, folders: list[Folder]
     ) -> None:
-        name = research_dir.resolve().parent.name or "model"
+        name = _model_name(research_dir)
         self.lines += [
             "# mlcheck checklist written by `mlcheck init` from",
             f"#   research:   {self.path(research_dir)}",
@@ -776,6 +861,11 @@ class _Writer:
             "# Paths are relative to this file's folder. `mlcheck validate` checks the file and sources;",
             "# `mlcheck checks` lists every check and its default threshold.",
         ]
+        if any(isinstance(s, str) and urlsplit(s).password for s in (research_dir, production_dir)):
+            self.lines.append(
+                "# Database passwords are not written here: set PGPASSWORD, or write "
+                "user:${VARIABLE}@host in the url."
+            )
         for folder in folders:
             self.lines += [
                 f"# left out: {self.path(folder.root)}/{note}" for note in folder.skipped
@@ -874,6 +964,17 @@ class _Writer:
             }
             inner = ", ".join(f"{k}: {_yaml_value(v)}" for k, v in simple.items())
             self.lines.append(f"#   {stage}: {{{inner}}}")
+
+
+def _model_name(research: Location) -> str:
+    """The research folder's parent (`credit/research` -> credit); a prefix's too; a database's name."""
+    if isinstance(research, Path):
+        return research.resolve().parent.name or "model"
+    parts = urlsplit(research)
+    names = [p for p in parts.path.split("/") if p]
+    if is_database_url(research):
+        return names[0] if names else "model"
+    return names[-2] if len(names) >= 2 else parts.netloc or "model"
 
 
 def _yaml_value(value: Any) -> str:

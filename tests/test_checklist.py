@@ -422,10 +422,10 @@ def test_unset_env_vars_are_each_reported_with_line(tmp_path: Path, monkeypatch)
             id="url-without-query",
         ),
         pytest.param(
-            "research:\n  features: {url: 'postgres://db/x', table: t}\nproduction: {}\n",
-            "line 2: `research.features`: only sqlite urls are built in (sqlite:///path.db), "
-            "not 'postgres://db/x'",
-            id="url-not-sqlite",
+            "research:\n  features: {url: 'mysql://u:pw@db/x', table: t}\nproduction: {}\n",
+            "line 2: `research.features`: a `url` is sqlite:///path.db or "
+            "postgresql://USER@HOST/DB, not 'mysql://u:***@db/x'",
+            id="url-unknown-scheme",
         ),
         pytest.param(
             "research:\n  features: {path: r.csv, table: t}\nproduction: {}\n",

@@ -71,6 +71,9 @@ class DuckDBEngine:
         if settings.threads:
             self._con.execute(f"SET threads = {int(settings.threads)}")
         self._con.execute("SET preserve_insertion_order = false")  # lets large scans stream
+        # Zone-aware timestamps become ticks through a cast that uses the session's zone:
+        # UTC, so answers do not depend on the machine's zone.
+        self._con.execute("SET TimeZone = 'UTC'")
         self._views: dict[str, str] = {}
         self._schemas: dict[str, pa.Schema] = {}
 

@@ -163,6 +163,34 @@ def local_comparison(tmp_path: Path, research: pa.Table, production: pa.Table) -
     return compare_tables(local, "research.raw.t", "production.raw.t", config), config
 
 
+def test_parity_on_timestamps_and_booleans(
+    engine: AggregateEngine, register: Register, tmp_path: Path
+) -> None:
+    """Timestamps (ms against us: compared in microseconds, differences in seconds) and
+    booleans, against `compare_tables`: id 2's time moves 90.5 s, id 3's flag flips."""
+    base = np.datetime64("2024-05-01T12:00:00", "ms") + np.arange(5) * 1000
+    research = pa.table(
+        {"id": [1, 2, 3, 4, 5], "t": pa.array(base), "b": [True, False, True, None, False]}
+    )
+    moved = base.astype("datetime64[us]").copy()
+    moved[1] += np.timedelta64(90_500_000, "us")
+    production = pa.table(
+        {"id": [1, 2, 3, 4, 5], "t": pa.array(moved), "b": [True, False, False, None, False]}
+    )
+    cmp, config = local_comparison(tmp_path, research, production)
+    found = engine.key_comparison(
+        register("L", research), register("R", production), ["id"],
+        {"t": "temporal", "b": "boolean"}, Tolerance(config.rtol, config.atol), config.examples,
+    )  # fmt: skip
+    assert found.columns["t"].max_abs_diff == 90.5
+    for name, cells in cmp.cells.items():
+        mine = found.columns[name]
+        assert (mine.beyond, mine.max_abs_diff, mine.max_rel_diff) == (
+            cells.n_beyond, cells.max_abs_diff, cells.max_rel_diff,
+        ), name  # fmt: skip
+        assert [e["key"] for e in mine.examples] == [e["key"] for e in cells.examples]
+
+
 def test_parity_with_the_in_memory_engine(
     engine: AggregateEngine, register: Register, tmp_path: Path
 ) -> None:
@@ -214,6 +242,11 @@ def profile_values() -> pa.Table:
             "i": pa.array(rng.integers(-5, 5, 500)),
             "s": pa.array(rng.choice(["a", "b", "c", "d"], 500)),
             "t": pa.array(np.datetime64("2024-01-01", "s") + rng.integers(0, 10**6, 500)),
+            "z": pa.array(
+                np.datetime64("2024-03-30", "ms") + rng.integers(0, 10**9, 500),
+                pa.timestamp("ms", tz="Europe/Paris"),
+            ),
+            "d": pa.array(np.datetime64("2020-01-01", "D") + rng.integers(0, 900, 500)),
         }
     )
 
