@@ -141,7 +141,8 @@ class SparkEngine:
         if name not in self._schemas:
             from pyspark.sql.pandas.types import to_arrow_schema
 
-            self._schemas[name] = to_arrow_schema(self._spark.table(self._view(name)).schema)
+            frame = self._spark.table(self._view(name))
+            self._schemas[name] = to_arrow_schema(frame.schema, timezone="UTC")
         return self._schemas[name]
 
     def num_rows(self, name: str) -> int:
