@@ -64,6 +64,7 @@ def new_session(
     else:
         builder = builder.master(master or f"local[{settings.threads or '*'}]")
         builder = builder.config("spark.ui.enabled", "false")
+        builder = builder.config("spark.ui.showConsoleProgress", "false")
         if settings.memory_limit:
             builder = builder.config("spark.driver.memory", settings.memory_limit)
         if settings.temp_directory:
@@ -380,7 +381,7 @@ class SparkEngine:
         """Per group, exact quantiles of the non-null, non-NaN values: the smallest value whose
         share of values at or below it reaches p (numpy's method='inverted_cdf'), found by rank
         in each group's sorted values; exact at any size (a sort, no sketch)."""
-        if not probabilities:
+        if len(probabilities) == 0:
             return {}
         group = quoted(by) if by else "NULL"
         x = f"CAST({quoted(column)} AS DOUBLE)"
