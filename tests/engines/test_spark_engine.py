@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,6 @@ import pytest
 
 from mlcheck.engines import EngineSettings, Unsupported, make_engine
 from mlcheck.engines.base import Tolerance
-
-pytestmark = pytest.mark.spark
 
 KINDS: dict[str, Any] = {
     "f": "float",
@@ -78,6 +77,7 @@ def answers(engine: Any, research: pa.Table, production: pa.Table) -> str:
     )
 
 
+@pytest.mark.spark
 def test_every_type_answers_as_duckdb_does(spark_session: Any) -> None:
     from mlcheck.engines.spark import SparkEngine
 
@@ -88,6 +88,7 @@ def test_every_type_answers_as_duckdb_does(spark_session: Any) -> None:
     assert "beyond=1, within=1" in spark  # f: 99.0 beyond, 1e-13 within
 
 
+@pytest.mark.spark
 def test_csv_and_json_lines_are_read_by_spark(spark_session: Any, tmp_path: Path) -> None:
     from mlcheck.engines.spark import SparkEngine
 
@@ -106,6 +107,7 @@ def test_csv_and_json_lines_are_read_by_spark(spark_session: Any, tmp_path: Path
     assert engine.value_counts("L", "c")[None] == (("a", 10), ("b", 10))
 
 
+@pytest.mark.spark
 def test_what_spark_cannot_hold_is_unsupported(spark_session: Any) -> None:
     from mlcheck.engines.spark import SparkEngine
 
@@ -115,3 +117,15 @@ def test_what_spark_cannot_hold_is_unsupported(spark_session: Any) -> None:
         engine.register("T", nanos)
     with pytest.raises(Unsupported, match="unsigned 64-bit"):
         engine.register("U", pa.table({"u": pa.array([1], pa.uint64())}))
+
+
+def test_without_pyspark_the_message_says_how_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An interpreter without pyspark (its import blocked): the engine says what to install."""
+    from mlcheck.engines.spark import new_session
+
+    monkeypatch.setitem(sys.modules, "pyspark", None)
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)
+    with pytest.raises(Unsupported, match=r"pip install 'mlcheck\[spark\]'"):
+        new_session(EngineSettings("spark"))
