@@ -1031,6 +1031,8 @@ class Comparison:
     changes: Callable[[np.ndarray, int], list[dict[str, Any]]] | None = None
     # Whether an effect is large enough to matter; default: the drift_* thresholds.
     material: Callable[[Any, Any], bool] | None = None
+    # Numeric only: research vs live counts on shared bins of the given live rows (for plots).
+    histogram: Callable[[np.ndarray], dict[str, Any]] | None = None
 
     def measure(self, rows: np.ndarray) -> DriftResult:
         return self.windows([rows])[0]
@@ -1054,7 +1056,43 @@ def _numeric_comparison(reference: Values, live: Values) -> Comparison:
         prepared = drift.NumericReference(drift.finite_sorted(_fetch(reference)))
         return list(drift.measure_windows(prepared, _fetch(live), rows))
 
-    return Comparison("numeric", windows)
+    def histogram(rows: np.ndarray) -> dict[str, Any]:
+        return plot_histogram(_fetch(reference), np.asarray(_fetch(live))[rows])
+
+    return Comparison("numeric", windows, histogram=histogram)
+
+
+PLOT_BINS = 20
+
+
+def plot_histogram(reference: np.ndarray, live: np.ndarray) -> dict[str, Any]:
+    """Research and live counts of finite values on shared bins, for the HTML report's plots.
+
+    Equal-width bins over the 1st-99th percentiles of both samples (integers with a range of at
+    most PLOT_BINS get one bin per value); the end bins also hold the tails beyond them.
+    """
+    ref, cur = (np.asarray(v, dtype=np.float64) for v in (reference, live))
+    ref, cur = ref[np.isfinite(ref)], cur[np.isfinite(cur)]
+    if len(ref) == 0 or len(cur) == 0:
+        return {"edges": [], "research": [], "live": []}
+    with np.errstate(over="ignore", invalid="ignore"):  # spans of extreme values overflow
+        # Order statistics (no interpolation), so values near the float limits stay finite.
+        ref_q, cur_q = (np.quantile(v, [0.01, 0.99], method="inverted_cdf") for v in (ref, cur))
+        low, high = min(ref_q[0], cur_q[0]), max(ref_q[1], cur_q[1])
+        whole = all(np.array_equal(v, np.round(v)) for v in (ref, cur))
+        if whole and high - low <= PLOT_BINS:
+            edges = np.arange(np.floor(low) - 0.5, np.ceil(high) + 1.0)
+        elif high > low:
+            t = np.linspace(0.0, 1.0, PLOT_BINS + 1)
+            edges = np.clip(low * (1.0 - t) + high * t, low, high)
+        else:
+            edges = np.array([low, low + 1.0])
+    # A bin per value by searching the inner edges: the tails land in the end bins.
+    size = len(edges) - 1
+    counts = [
+        np.bincount(np.searchsorted(edges[1:-1], v, "right"), minlength=size) for v in (ref, cur)
+    ]
+    return {"edges": edges, "research": counts[0], "live": counts[1]}
 
 
 def _categorical_comparison(reference: Values, live: Values) -> Comparison:
@@ -1362,6 +1400,8 @@ def feature_drift(ctx: StageContext) -> Iterator[Finding]:
                 np.arange(_live_feature_rows(ctx)), examples
             )
         status = _outcome_status(outcome)
+        if status is not Status.PASS and outcome.comparison.histogram is not None:
+            extra["histogram"] = outcome.comparison.histogram(np.arange(_live_feature_rows(ctx)))
         yield Finding(
             status,
             _drift_message(name, outcome),
@@ -1422,7 +1462,15 @@ def score_drift(ctx: StageContext) -> Iterator[Finding]:
     outcome = _drift_family(ctx, {"score": comparison}, live.valid, chunks, {"score": Status.WARN})[
         "score"
     ]
-    yield _single_drift_finding(ctx, outcome, "score", LIVE_PREDICTIONS, _SCORE_HINT)
+    finding = _single_drift_finding(ctx, outcome, "score", LIVE_PREDICTIONS, _SCORE_HINT)
+    yield _with_histogram(finding, comparison, np.flatnonzero(live.valid))
+
+
+def _with_histogram(finding: Finding, comparison: Comparison, rows: np.ndarray) -> Finding:
+    """The finding with plot data of a numeric comparison's rows added to its details."""
+    if comparison.histogram is None:
+        return finding
+    return replace(finding, details={**finding.details, "histogram": comparison.histogram(rows)})
 
 
 def _as_labels(values: np.ndarray) -> pa.Array:
