@@ -4,8 +4,12 @@ relation arrives (an Arrow table, or a parquet file the engine reads in place)."
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import shutil
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -13,11 +17,57 @@ import pytest
 
 from mlcheck.engines import AggregateEngine, EngineSettings, make_engine
 
-ENGINES = ["duckdb"]
+ENGINES = ["duckdb", pytest.param("spark", marks=pytest.mark.spark)]
+
+
+def spark_missing() -> str | None:
+    """Why the Spark engine cannot run here, or None."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return "pyspark is not installed (pip install 'mlcheck[spark]')"
+    java_home = os.environ.get("JAVA_HOME")
+    if not shutil.which("java") and not (java_home and Path(java_home, "bin", "java").exists()):
+        return "java is not installed (Spark needs a JRE; see .ci/java.sh)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def spark_session() -> Iterator[Any]:
+    """One small local Spark for the whole run: one core, no UI, one shuffle partition."""
+    reason = spark_missing()
+    if reason:
+        pytest.skip(reason)
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[1]")
+        .appName("mlcheck-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.default.parallelism", "1")
+        .config("spark.driver.memory", "512m")
+        .config("spark.ui.showConsoleProgress", "false")
+        # Tiny tables: interpreted plans and a quick JIT cost less than compiling each query.
+        .config("spark.sql.codegen.wholeStage", "false")
+        .config("spark.sql.codegen.factoryMode", "NO_CODEGEN")
+        .config("spark.sql.adaptive.enabled", "false")
+        .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
 
 
 @pytest.fixture(params=ENGINES)
 def engine(request: pytest.FixtureRequest) -> AggregateEngine:
+    if request.param == "spark":
+        from mlcheck.engines.spark import SparkEngine
+
+        return SparkEngine(session=request.getfixturevalue("spark_session"))
     return make_engine(EngineSettings(request.param, threads=2))
 
 

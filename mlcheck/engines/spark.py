@@ -1,0 +1,669 @@
+"""Spark behind the aggregate seam: Spark SQL over files Spark reads itself or Arrow tables.
+
+The answers are the DuckDB engine's, digit for digit: counts and extremes are exact, float sums
+are exact sums rounded once (`mlcheck.engines.exact`: mantissas summed as DECIMAL(38, 0) per
+binary exponent, so partitioning never changes a digit), examples are the first by key, and
+quantiles are exact elements of the sorted values (a window over each group, spilled like any
+Spark sort): nothing is approximated, at any size.
+
+Spark holds timestamps in microseconds: nanosecond columns are not compared here (the caller
+answers them elsewhere). The session's time zone is set to UTC so that timestamps without a
+zone keep their wall-clock ticks.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from mlcheck.compare import ColumnStats, Kind, RowDifference, _tick_ns, logical_type, type_family
+from mlcheck.engines.base import (
+    ColumnDifference,
+    EngineSettings,
+    KeyComparison,
+    KeyCounts,
+    Tolerance,
+    Unsupported,
+)
+from mlcheck.engines.duck import _difference, _stats
+from mlcheck.engines.exact import exact_sum, exponent_sql, mantissa_sql
+
+INSTALL_HINT = "pip install 'mlcheck[spark]'"
+_INF = "CAST('Infinity' AS DOUBLE)"
+_ENGINES = itertools.count()
+
+
+def quoted(name: str) -> str:
+    """A Spark SQL identifier for any column name (backticks doubled)."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def literal(value: float) -> str:
+    """A double literal that parses back to exactly `value` (bare 0.1 would be a DECIMAL)."""
+    return f"CAST('{float(value)!r}' AS DOUBLE)"
+
+
+def new_session(
+    settings: EngineSettings, master: str | None = None, conf: Mapping[str, str] | None = None
+) -> Any:
+    """A SparkSession: Spark Connect when `SPARK_REMOTE` is set, else `master` (default
+    `local[threads]`, every core without `threads`)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise Unsupported(f"the spark engine needs pyspark: {INSTALL_HINT}") from exc
+    builder = SparkSession.builder.appName("mlcheck")
+    if os.environ.get("SPARK_REMOTE") and not master:
+        builder = builder.remote(os.environ["SPARK_REMOTE"])
+    else:
+        builder = builder.master(master or f"local[{settings.threads or '*'}]")
+        builder = builder.config("spark.ui.enabled", "false")
+        builder = builder.config("spark.ui.showConsoleProgress", "false")
+        if settings.memory_limit:
+            builder = builder.config("spark.driver.memory", settings.memory_limit)
+        if settings.temp_directory:
+            builder = builder.config("spark.local.dir", settings.temp_directory)
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+class SparkEngine:
+    name = "spark"
+
+    def __init__(
+        self,
+        settings: EngineSettings | None = None,
+        session: Any = None,
+        master: str | None = None,
+        conf: Mapping[str, str] | None = None,
+    ) -> None:
+        settings = settings or EngineSettings("spark")
+        self._owned = session is None
+        self._spark = session or new_session(settings, master, conf)
+        # Timestamps without a zone are cast to TIMESTAMP for their ticks: UTC keeps the digits.
+        self._spark.conf.set("spark.sql.session.timeZone", "UTC")
+        self._prefix = f"mlcheck_{os.getpid()}_{next(_ENGINES)}"
+        self._views: dict[str, str] = {}
+        self._schemas: dict[str, pa.Schema] = {}
+
+    def close(self) -> None:
+        """Drop the engine's views; stop the session if the engine started it."""
+        for view in self._views.values():
+            self._spark.catalog.dropTempView(view)
+        self._views.clear()
+        if self._owned:
+            self._spark.stop()
+
+    # ---- relations
+
+    def register(self, name: str, source: pa.Table | Path) -> None:
+        """An Arrow table, or a path Spark reads itself: parquet (a file or folder), csv
+        (header row, types inferred), json lines."""
+        if isinstance(source, pa.Table):
+            frame = _without_zone(self._spark.createDataFrame(_spark_ready(source)), source.schema)
+            self._schemas[name] = source.schema
+        else:
+            frame = self._read(str(source))
+        view = f"{self._prefix}_{len(self._views)}"
+        frame.createOrReplaceTempView(view)
+        self._views[name] = view
+
+    def _read(self, path: str) -> Any:
+        reader = self._spark.read
+        suffix = path.rsplit(".", 1)[-1].lower() if "." in Path(path).name else ""
+        if suffix == "csv":
+            return _wide_integers(reader.csv(path, header=True, inferSchema=True))
+        if suffix in ("jsonl", "json", "ndjson"):
+            return _wide_integers(reader.json(path))
+        return reader.parquet(path)
+
+    def _view(self, name: str) -> str:
+        if name not in self._views:
+            raise KeyError(f"{name} is not registered")
+        return self._views[name]
+
+    def _rows(self, sql: str) -> list[tuple[Any, ...]]:
+        """A small answer as Python values (through Arrow: timestamps keep their zone)."""
+        frame = self._spark.sql(sql)
+        if hasattr(frame, "toArrow"):
+            table = frame.toArrow()
+            columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
+            return list(zip(*columns, strict=True)) if columns else []
+        return [tuple(row) for row in frame.collect()]
+
+    def schema(self, name: str) -> pa.Schema:
+        if name not in self._schemas:
+            from pyspark.sql.pandas.types import to_arrow_schema
+
+            frame = self._spark.table(self._view(name))
+            self._schemas[name] = to_arrow_schema(frame.schema, timezone="UTC")
+        return self._schemas[name]
+
+    def num_rows(self, name: str) -> int:
+        return int(self._rows(f"SELECT count(*) FROM {self._view(name)}")[0][0])
+
+    # ---- key comparison
+
+    def key_comparison(
+        self,
+        left: str,
+        right: str,
+        key: Sequence[str],
+        columns: Mapping[str, Kind],
+        tolerance: Tolerance,
+        examples: int,
+    ) -> KeyComparison:
+        key = tuple(key)
+        for column in key:
+            types = [logical_type(self.schema(n).field(column).type) for n in (left, right)]
+            if not types[0].equals(types[1]):
+                raise Unsupported(f"key column {column!r} typed differently per side")
+        units = {c: self._unit(left, right, c) for c, k in columns.items() if k == "temporal"}
+        lv, rv = self._view(left), self._view(right)
+        counts = self._key_counts(lv, rv, key, examples)
+        sides = (counts["left"], counts["right"])
+        clean = not any(side.null_rows or side.duplicate_rows for side in sides)
+        differences = self._column_differences(
+            lv, rv, key, columns, units, tolerance, examples, clean
+        )
+        return KeyComparison(key=key, columns=differences, **counts)
+
+    def _key_counts(self, lv: str, rv: str, key: tuple[str, ...], examples: int) -> dict[str, Any]:
+        cols = ", ".join(quoted(k) for k in key)
+        present = " AND ".join(f"{quoted(k)} IS NOT NULL" for k in key)
+        joined = self._spark.sql(
+            f"SELECT * FROM (SELECT {cols}, count(*) AS ln FROM {lv} WHERE {present} GROUP BY "
+            f"{cols}) FULL OUTER JOIN (SELECT {cols}, count(*) AS rn FROM {rv} WHERE {present} "
+            f"GROUP BY {cols}) USING ({cols})"
+        ).persist()  # read by the counts and by up to four example queries
+        view = f"{self._prefix}_keys"
+        joined.createOrReplaceTempView(view)
+        try:
+            (lost, lost_keys, extra, extra_keys, ldr, ldk, rdr, rdk, matched) = self._rows(
+                f"""SELECT
+                  COALESCE(sum(ln) FILTER (WHERE rn IS NULL), 0), count_if(rn IS NULL),
+                  COALESCE(sum(rn) FILTER (WHERE ln IS NULL), 0), count_if(ln IS NULL),
+                  COALESCE(sum(ln) FILTER (WHERE ln > 1), 0), count_if(ln > 1),
+                  COALESCE(sum(rn) FILTER (WHERE rn > 1), 0), count_if(rn > 1),
+                  count_if(ln = 1 AND rn = 1)
+                FROM {view}"""
+            )[0]
+
+            def shown(rows: str, where: str, found: int) -> tuple[dict[str, Any], ...]:
+                if not (found and examples):
+                    return ()
+                got = self._rows(
+                    f"SELECT {cols}, {rows} FROM {view} WHERE {where} ORDER BY {cols} "
+                    f"LIMIT {int(examples)}"
+                )
+                return tuple({"key": _key_value(r[:-1], key), "rows": int(r[-1])} for r in got)
+
+            lost_ex = shown("ln", "rn IS NULL", lost_keys)
+            extra_ex = shown("rn", "ln IS NULL", extra_keys)
+            ldup_ex, rdup_ex = shown("ln", "ln > 1", ldk), shown("rn", "rn > 1", rdk)
+        finally:
+            self._spark.catalog.dropTempView(view)
+            joined.unpersist()
+        sizes = [
+            self._rows(f"SELECT count(*), count_if(NOT ({present})) FROM {v}")[0] for v in (lv, rv)
+        ]
+        return {
+            "left_rows": int(sizes[0][0]),
+            "right_rows": int(sizes[1][0]),
+            "matched": int(matched),
+            "left": KeyCounts(int(sizes[0][1]), int(ldr), int(ldk), ldup_ex),
+            "right": KeyCounts(int(sizes[1][1]), int(rdr), int(rdk), rdup_ex),
+            "rows": RowDifference(
+                "key", int(lost), int(extra), int(lost_keys), int(extra_keys), lost_ex, extra_ex
+            ),
+        }
+
+    def _column_differences(
+        self,
+        lv: str,
+        rv: str,
+        key: tuple[str, ...],
+        columns: Mapping[str, Kind],
+        units: Mapping[str, int],
+        tol: Tolerance,
+        examples: int,
+        clean: bool,
+    ) -> dict[str, ColumnDifference]:
+        """All columns in one pass over the matched pairs (counts and maxima), then the first
+        examples by key of each column with cells beyond tolerance."""
+        if not columns:
+            return {}
+        names = list(columns)
+        cells = ", ".join(
+            f"l.{quoted(c)} AS l{i}, r.{quoted(c)} AS r{i}" for i, c in enumerate(names)
+        )
+        keys = ", ".join(f"l.{quoted(k)} AS {quoted(k)}" for k in key)
+        states = ", ".join(
+            _cell_state(i, columns[c], tol, units.get(c, 0)) for i, c in enumerate(names)
+        )
+        pairs = (
+            f"SELECT *, {states} FROM (SELECT {keys}, {cells} FROM {_matched(lv, rv, key, clean)})"
+        )
+        aggregates = ", ".join(a for i in range(len(names)) for a in _cell_aggregates(i))
+        row = self._rows(f"SELECT count(*), {aggregates} FROM ({pairs})")[0]
+        out = {}
+        order = ", ".join(quoted(k) for k in key)
+        for i, c in enumerate(names):
+            found = row[1 + 6 * i : 7 + 6 * i]
+            shown: list[tuple[Any, ...]] = []
+            if found[0] and examples:
+                shown = self._rows(
+                    f"SELECT {order}, l{i}, r{i} FROM ({pairs}) WHERE s{i} >= 2 ORDER BY {order} "
+                    f"LIMIT {int(examples)}"
+                )
+            out[c] = _difference(c, columns[c], int(row[0]), found, shown, key, units.get(c, 0))
+        return out
+
+    def _unit(self, left: str, right: str, name: str) -> int:
+        """Nanoseconds per tick of a temporal column's common unit (0 for times and durations)."""
+        types = [logical_type(self.schema(n).field(name).type) for n in (left, right)]
+        if not all(type_family(t) == "instant" for t in types):
+            return 0
+        return _microsecond_unit(min(_tick_ns(t) for t in types))
+
+    # ---- profiles
+
+    def profiles(self, name: str, columns: Mapping[str, Kind], top: int) -> dict[str, ColumnStats]:
+        """Per column statistics as `mlcheck.compare.column_stats` defines them: one query for
+        counts and extremes of every column, two for the exact moments of the numeric ones,
+        one per non-float column for its top values."""
+        view, schema = self._view(name), self.schema(name)
+        units = {
+            c: _microsecond_unit(_tick_ns(logical_type(schema.field(c).type)))
+            for c, k in columns.items()
+            if k == "temporal"
+        }
+        for column, kind in columns.items():
+            if kind == "text" and type_family(logical_type(schema.field(column).type)) != "text":
+                raise Unsupported("text comparison of a non-text column")
+        pieces = [_basic_sql(quoted(c), k, units.get(c, 0)) for c, k in columns.items()]
+        row = self._rows(f"SELECT {', '.join(pieces)} FROM {view}")[0] if pieces else ()
+        basics = {c: row[6 * i : 6 * i + 6] for i, c in enumerate(columns)}
+        numeric = {
+            c: int(basics[c][0]) - int(basics[c][2])
+            for c, k in columns.items()
+            if k in ("float", "integer", "boolean")
+        }
+        moments = self._moments(view, {c: n for c, n in numeric.items() if n})
+        out = {}
+        for column, kind in columns.items():
+            value = _value_sql(quoted(column), kind, units.get(column, 0))
+            tops = self._top(view, value, top) if value and kind != "float" else ()
+            out[column] = _stats(
+                kind, basics[column], tops, moments.get(column, {}), units.get(column, 0)
+            )
+        return out
+
+    def _moments(self, view: str, counts: Mapping[str, int]) -> dict[str, dict[str, Any]]:
+        """Sum, mean, std (ddof=1) and the tolerance scales of each column's non-NaN values,
+        from exact sums (two passes: the deviations need the mean)."""
+        if not counts:
+            return {}
+
+        def source(column: str) -> str:
+            x = f"CAST({quoted(column)} AS DOUBLE)"
+            return f"(SELECT {x} AS x FROM {view} WHERE {x} IS NOT NULL AND NOT isnan({x}))"
+
+        names = list(counts)
+        first = self._exact_sums(
+            [(source(c), "x") for c in names] + [(source(c), "x * x") for c in names]
+        )
+        sums = {c: first[j] for j, c in enumerate(names)}
+        squares = {c: first[len(names) + j] for j, c in enumerate(names)}
+        means = {c: exact_sum(sums[c]) / counts[c] for c in names}
+        deviations = self._exact_sums(
+            [(source(c), f"(x - {literal(means[c])}) * (x - {literal(means[c])})") for c in names]
+        )
+        out = {}
+        for j, c in enumerate(names):
+            n, absolute = counts[c], exact_sum(sums[c], absolute=True)
+            out[c] = {
+                "sum": exact_sum(sums[c]),
+                "mean": means[c],
+                "std": math.sqrt(exact_sum(deviations[j]) / (n - 1)) if n > 1 else None,
+                "abs_mean": absolute / n,
+                "rms": math.sqrt(exact_sum(squares[c]) / n),
+                "abs_sum": absolute,
+            }
+        return out
+
+    def _exact_sums(self, terms: Sequence[tuple[str, str]]) -> list[list[Any]]:
+        """Per (source, term), the rows `exact_sum` reads; all terms in one statement."""
+        queries = [_grouped_sum_sql(term, src, j) for j, (src, term) in enumerate(terms)]
+        rows = self._rows(" UNION ALL ".join(f"({q})" for q in queries))
+        grouped: list[list[Any]] = [[] for _ in terms]
+        for r in rows:
+            grouped[int(r[0])].append(tuple(None if v is None else int(v) for v in r[1:]))
+        return grouped
+
+    def _top(self, view: str, value: str, top: int) -> tuple[tuple[Any, int], ...]:
+        if top <= 0:
+            return ()
+        rows = self._rows(
+            f"SELECT v, count(*) AS n FROM (SELECT {value} AS v FROM {view}) WHERE v IS NOT NULL "
+            f"GROUP BY v ORDER BY n DESC, v LIMIT {int(top)}"
+        )
+        return tuple((v, int(n)) for v, n in rows)
+
+    # ---- value counts, quantiles, crosstabs
+
+    def value_counts(
+        self, name: str, column: str, by: str | None = None
+    ) -> dict[Any, tuple[tuple[Any, int], ...]]:
+        """Per group (None: the whole relation) the non-null values with their counts, most
+        frequent first, ties by value."""
+        group = quoted(by) if by else "NULL"
+        rows = self._rows(
+            f"SELECT g, v, count(*) AS n FROM (SELECT {group} AS g, {quoted(column)} AS v FROM "
+            f"{self._view(name)}) WHERE v IS NOT NULL GROUP BY g, v "
+            "ORDER BY g ASC NULLS LAST, n DESC, v"
+        )
+        out: dict[Any, list[tuple[Any, int]]] = {}
+        for g, v, n in rows:
+            out.setdefault(g, []).append((v, int(n)))
+        return {g: tuple(values) for g, values in out.items()}
+
+    def quantiles(
+        self, name: str, column: str, probabilities: Sequence[float], by: str | None = None
+    ) -> dict[Any, tuple[float, ...]]:
+        """Per group, exact quantiles of the non-null, non-NaN values: the smallest value whose
+        share of values at or below it reaches p (numpy's method='inverted_cdf'), found by rank
+        in each group's sorted values; exact at any size (a sort, no sketch)."""
+        if len(probabilities) == 0:
+            return {}
+        group = quoted(by) if by else "NULL"
+        x = f"CAST({quoted(column)} AS DOUBLE)"
+        grid = ", ".join(f"({i}, {literal(p)})" for i, p in enumerate(probabilities))
+        rows = self._rows(
+            f"""SELECT g, i, x + CAST(0 AS DOUBLE) FROM (
+                  SELECT g, x, row_number() OVER (PARTITION BY g ORDER BY x) AS r,
+                         count(*) OVER (PARTITION BY g) AS n
+                  FROM (SELECT {group} AS g, {x} AS x FROM {self._view(name)})
+                  WHERE x IS NOT NULL AND NOT isnan(x)
+                ) JOIN (VALUES {grid}) AS grid(i, p) ON r = greatest(1, ceil(n * p))
+                ORDER BY g ASC NULLS LAST, i"""
+        )
+        out: dict[Any, list[float]] = {}
+        for g, _, q in rows:
+            out.setdefault(g, []).append(float(q))
+        return {g: tuple(values) for g, values in out.items()}
+
+    def crosstab(
+        self, left: str, right: str, key: Sequence[str], left_column: str, right_column: str
+    ) -> dict[tuple[Any, Any], int]:
+        """Counts of (left value, right value) over keys non-null and unique on both sides."""
+        matched = _matched(self._view(left), self._view(right), tuple(key), clean=False)
+        rows = self._rows(
+            f"SELECT l.{quoted(left_column)}, r.{quoted(right_column)}, count(*) "
+            f"FROM {matched} GROUP BY 1, 2 ORDER BY 1 ASC NULLS LAST, 2 ASC NULLS LAST"
+        )
+        return {(a, b): int(n) for a, b, n in rows}
+
+    # ---- rows without a key
+
+    def multiset_difference(
+        self, left: str, right: str, columns: Sequence[str], examples: int
+    ) -> RowDifference:
+        """Whole rows (over `columns`) in excess on either side, as multisets: floats equal
+        when equal as numbers (NaN = NaN, -0.0 = 0.0: Spark normalises grouped floats).
+        Examples `{"row", "research", "production"}` sorted by the row's values, nulls last."""
+        cols = ", ".join(quoted(c) for c in columns)
+        lv, rv = self._view(left), self._view(right)
+        groups = (
+            f"SELECT {cols}, count_if(side = 1) AS lc, count_if(side = 2) AS rc FROM "
+            f"(SELECT {cols}, 1 AS side FROM {lv} UNION ALL SELECT {cols}, 2 AS side FROM {rv}) "
+            f"GROUP BY {cols}"
+        )
+        frame = self._spark.sql(groups).persist()
+        view = f"{self._prefix}_rows"
+        frame.createOrReplaceTempView(view)
+        try:
+            lost, extra, lost_rows, extra_rows = self._rows(
+                f"SELECT COALESCE(sum(greatest(lc - rc, 0)), 0), "
+                f"COALESCE(sum(greatest(rc - lc, 0)), 0), count_if(lc > rc), count_if(rc > lc) "
+                f"FROM {view}"
+            )[0]
+            order = ", ".join(f"{quoted(c)} ASC NULLS LAST" for c in columns)
+
+            def shown(where: str, found: int) -> tuple[dict[str, Any], ...]:
+                if not (found and examples):
+                    return ()
+                got = self._rows(
+                    f"SELECT {cols}, lc, rc FROM {view} WHERE {where} ORDER BY {order} "
+                    f"LIMIT {int(examples)}"
+                )
+                return tuple(
+                    {"row": dict(zip(columns, r[:-2], strict=True)), "research": int(r[-2]),
+                     "production": int(r[-1])}
+                    for r in got
+                )  # fmt: skip
+
+            lost_ex, extra_ex = shown("lc > rc", lost_rows), shown("rc > lc", extra_rows)
+        finally:
+            self._spark.catalog.dropTempView(view)
+            frame.unpersist()
+        return RowDifference(
+            "row", int(lost), int(extra), int(lost_rows), int(extra_rows), lost_ex, extra_ex
+        )
+
+
+# ---- Arrow in
+
+
+def _spark_ready(table: pa.Table) -> pa.Table:
+    """The table in types Spark takes from Arrow: dictionaries decoded, large and view
+    layouts made plain (the logical types are unchanged)."""
+    fields = [pa.field(f.name, _plain(f.type), f.nullable) for f in table.schema]
+    target = pa.schema(fields)
+    return table if target.equals(table.schema) else table.cast(target)
+
+
+def _plain(t: pa.DataType) -> pa.DataType:
+    t = logical_type(t)
+    if pa.types.is_timestamp(t) and t.unit == "ns":
+        raise Unsupported("Spark holds timestamps in microseconds, not nanoseconds")
+    if pa.types.is_unsigned_integer(t):
+        if t.bit_width == 64:
+            raise Unsupported("Spark has no unsigned 64-bit integers")
+        return pa.int64()
+    return t
+
+
+def _wide_integers(frame: Any) -> Any:
+    """Integers inferred from text as 64-bit, as pyarrow's csv and json readers type them
+    (Spark infers INT for small values, BIGINT beyond)."""
+    narrow = {f.name for f in frame.schema.fields if f.dataType.typeName() in _NARROW_INTEGERS}
+    if not narrow:
+        return frame
+    return frame.selectExpr(
+        *(f"CAST({quoted(c)} AS BIGINT) AS {quoted(c)}" if c in narrow else quoted(c)
+          for c in frame.columns)
+    )  # fmt: skip
+
+
+_NARROW_INTEGERS = {"byte", "short", "integer"}
+
+
+def _without_zone(frame: Any, schema: pa.Schema) -> Any:
+    """Arrow timestamps without a zone arrive as Spark's zoned TIMESTAMP; cast back to
+    TIMESTAMP_NTZ (same digits in the UTC session) so examples come back without a zone."""
+    naive = {
+        f.name
+        for f in schema
+        if pa.types.is_timestamp(logical_type(f.type)) and logical_type(f.type).tz is None
+    }
+    if not naive:
+        return frame
+    return frame.selectExpr(
+        *(
+            f"CAST({quoted(c)} AS TIMESTAMP_NTZ) AS {quoted(c)}" if c in naive else quoted(c)
+            for c in frame.columns
+        )
+    )
+
+
+def _microsecond_unit(unit_ns: int) -> int:
+    if unit_ns < 1000:
+        raise Unsupported("Spark holds timestamps in microseconds, not nanoseconds")
+    return unit_ns
+
+
+# ---- SQL pieces
+
+
+def _matched(lv: str, rv: str, key: tuple[str, ...], clean: bool) -> str:
+    """A FROM clause of the key pairs matched on both sides as `l` and `r` (the key is `l`'s).
+    With `clean` keys (no null, no duplicate on either side) a plain inner join."""
+    if clean:
+        on = " AND ".join(f"l.{quoted(k)} = r.{quoted(k)}" for k in key)
+        return f"{lv} AS l JOIN {rv} AS r ON {on}"
+    cols = ", ".join(quoted(k) for k in key)
+    present = " AND ".join(f"{quoted(k)} IS NOT NULL" for k in key)
+    unique = f"GROUP BY {cols} HAVING count(*) = 1"
+    semi = " AND ".join(f"lu.{quoted(k)} = ru.{quoted(k)}" for k in key)
+    on_l = " AND ".join(f"m.{quoted(k)} = l.{quoted(k)}" for k in key)
+    on_r = " AND ".join(f"m.{quoted(k)} = r.{quoted(k)}" for k in key)
+    return (
+        f"(SELECT lu.* FROM (SELECT {cols} FROM {lv} WHERE {present} {unique}) AS lu "
+        f"LEFT SEMI JOIN (SELECT {cols} FROM {rv} WHERE {present} {unique}) AS ru ON {semi}) "
+        f"AS m JOIN {lv} AS l ON {on_l} JOIN {rv} AS r ON {on_r}"
+    )
+
+
+def _grouped_sum_sql(term: str, source: str, tag: int) -> str:
+    """`mlcheck.engines.exact.grouped_sum_sql` in Spark SQL: (tag, e, sum of mantissas, sum of
+    their absolute values, NaN terms, +inf terms, -inf terms) rows for `exact_sum`."""
+    e = exponent_sql("t")
+    big = "DECIMAL(38, 0)"
+    return (
+        f"SELECT {tag} AS tag, e, sum(CAST(m AS {big})) AS m, sum(CAST(abs(m) AS {big})) AS a, "
+        f"CAST(0 AS BIGINT) AS nans, CAST(0 AS BIGINT) AS pos, CAST(0 AS BIGINT) AS neg FROM "
+        f"(SELECT {e} AS e, {mantissa_sql('t', e)} AS m FROM (SELECT {term} AS t FROM {source}) "
+        f"WHERE abs(t) < {_INF} AND t <> 0) GROUP BY e "
+        f"UNION ALL SELECT {tag}, CAST(NULL AS INT), CAST(NULL AS {big}), CAST(NULL AS {big}), "
+        f"count_if(isnan(t)), count_if(t = {_INF}), count_if(t = -{_INF}) "
+        f"FROM (SELECT {term} AS t FROM {source})"
+    )
+
+
+def _cell_aggregates(i: int) -> list[str]:
+    """Six aggregates of column i's states (see `_cell_state`): beyond, within, null in
+    research only, null in production only, max abs, max rel (read by `_difference`)."""
+    return [
+        f"count_if(s{i} >= 2)",
+        f"count_if(s{i} = 1)",
+        f"count_if(s{i} = 3)",
+        f"count_if(s{i} = 4)",
+        f"max(d{i}) FILTER (WHERE NOT isnan(d{i}))",
+        f"max(q{i}) FILTER (WHERE NOT isnan(q{i}))",
+    ]
+
+
+def _ticks(column: str, unit_ns: int) -> str:
+    """A temporal column as integer ticks of `unit_ns` nanoseconds since the epoch (Spark
+    holds microseconds; units are at least one microsecond, see `_microsecond_unit`)."""
+    return f"div(unix_micros(CAST({column} AS TIMESTAMP)), {int(unit_ns) // 1000})"
+
+
+def _comparable(a: str, b: str, kind: Kind, unit_ns: int) -> tuple[str, str]:
+    """Both sides in the representation their kind compares in."""
+    casts = {"float": "DOUBLE", "integer": "BIGINT", "boolean": "INT", "text": "STRING"}
+    if kind in casts:
+        return f"CAST({a} AS {casts[kind]})", f"CAST({b} AS {casts[kind]})"
+    if kind == "binary":
+        return f"CAST({a} AS BINARY)", f"CAST({b} AS BINARY)"
+    if kind == "temporal":
+        if not unit_ns:
+            raise Unsupported("times of day and durations")
+        return _ticks(a, unit_ns), _ticks(b, unit_ns)
+    raise Unsupported(f"{kind} columns are not compared cell by cell")
+
+
+def _differences(a: str, b: str, kind: Kind) -> tuple[str | None, str | None]:
+    """|a - b| and its ratio to max(|a|, |b|) as the in-memory engine computes them: floats in
+    float64; integers exactly (DECIMAL), rounded once to float64; temporal in ticks."""
+    if kind == "float":
+        return f"abs({a} - {b})", f"abs({a} - {b}) / greatest(abs({a}), abs({b}))"
+    if kind in ("integer", "boolean", "temporal"):
+        exact = "DECIMAL(20, 0)"
+        diff = f"CAST(abs(CAST({a} AS {exact}) - CAST({b} AS {exact})) AS DOUBLE)"
+        if kind == "temporal":
+            return diff, None
+        scale = f"greatest(abs(CAST({a} AS DOUBLE)), abs(CAST({b} AS DOUBLE)))"
+        return diff, f"{diff} / {scale}"
+    return None, None
+
+
+def _cell_state(i: int, kind: Kind, tol: Tolerance, unit_ns: int) -> str:
+    """Column i's pair state s{i} (0 equal, 1 within tolerance, 2 beyond, 3 null in research
+    only, 4 null in production only), |a - b| as d{i} and its ratio to max(|a|, |b|) as q{i}
+    for differing non-null pairs. Spark's `=` has NaN = NaN and -0.0 = 0.0."""
+    a, b = _comparable(f"l{i}", f"r{i}", kind, unit_ns)
+    close = "false"
+    if kind == "float":
+        close = (
+            f"abs({a}) < {_INF} AND abs({b}) < {_INF} AND abs({a} - {b}) <= "
+            f"{literal(tol.atol)} + {literal(tol.rtol)} * greatest(abs({a}), abs({b}))"
+        )
+    absolute, relative = _differences(a, b, kind)
+    state = (
+        f"CASE WHEN l{i} IS NULL THEN (CASE WHEN r{i} IS NULL THEN 0 ELSE 3 END) "
+        f"WHEN r{i} IS NULL THEN 4 WHEN {a} = {b} THEN 0 WHEN {close} THEN 1 ELSE 2 END"
+    )
+    differ = f"({state}) IN (1, 2)"
+    return (
+        f"{state} AS s{i}, "
+        f"CASE WHEN {differ} THEN {absolute or 'CAST(NULL AS DOUBLE)'} END AS d{i}, "
+        f"CASE WHEN {differ} THEN {relative or 'CAST(NULL AS DOUBLE)'} END AS q{i}"
+    )
+
+
+def _value_sql(c: str, kind: Kind, unit_ns: int) -> str | None:
+    """How a column's values are counted, ordered and shown per kind (None: not at all)."""
+    casts = {
+        "float": "DOUBLE",
+        "integer": "BIGINT",
+        "boolean": "INT",
+        "text": "STRING",
+        "binary": "BINARY",
+    }
+    if kind in casts:
+        return f"CAST({c} AS {casts[kind]})"
+    if kind == "temporal":
+        return _ticks(c, unit_ns)
+    return None
+
+
+def _basic_sql(c: str, kind: Kind, unit_ns: int) -> str:
+    """Six values of a column: count, nulls, NaNs, distinct, min, max (NULL where none)."""
+    counts = f"count({c}), count(*) - count({c})"
+    value = _value_sql(c, kind, unit_ns)
+    if value is None:
+        return f"{counts}, 0, NULL, NULL, NULL"
+    if kind not in ("float", "integer", "boolean"):
+        return f"{counts}, 0, count(DISTINCT {value}), min({value}), max({value})"
+    x = f"CAST({c} AS DOUBLE)"
+    zero = "CAST(0 AS DOUBLE)" if kind == "float" else "0"
+    # + 0 turns -0.0 into 0.0; NaN is left out of the extremes (Spark orders it last)
+    return (
+        f"{counts}, count_if(isnan({x})), count(DISTINCT {value}), "
+        f"min({value}) FILTER (WHERE NOT isnan({x})) + {zero}, "
+        f"max({value}) FILTER (WHERE NOT isnan({x})) + {zero}"
+    )
+
+
+def _key_value(parts: Sequence[Any], key: tuple[str, ...]) -> Any:
+    """An example's key: the value itself, or a record of the key's parts."""
+    return parts[0] if len(key) == 1 else dict(zip(key, parts, strict=True))
