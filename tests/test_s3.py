@@ -30,13 +30,16 @@ from servers import (
     S3,
     assert_same_report,
     credit_checklist,
+    credit_files_report,
     credit_sources,
+    free_port,
     run_cli,
     start_moto,
     start_moto_with_auth,
 )
 
 from mlcheck.checklist import load_checklist
+from mlcheck.errors import InputError
 from mlcheck.sources import read_source
 
 CREDIT = CREDIT_CHECKLIST.parent.parent / "sample_data" / "credit"
@@ -154,6 +157,21 @@ def test_storage_options_instead_of_the_environment(s3: S3, tmp_path: Path) -> N
         },
     }
     assert _read(tmp_path, spec).equals(SCORES)
+
+
+def test_only_secret_storage_options_are_scrubbed_from_messages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused connection names the endpoint it tried: a timeout of 1, a scheme or a region
+    is not a secret, and scrubbing it would turn every `1` or `http` of the message into ***."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens
+    options = {"connect_timeout": 1, "region": "us-east-1"}
+    options |= {"access_key": "reader", "secret_key": "Hidden-9"}
+    spec = {"path": "s3://data/x.parquet", "storage_options": options}
+    with pytest.raises(InputError) as error:
+        _read(tmp_path, spec)
+    message = str(error.value)
+    assert "Failed to connect to 127.0.0.1:" in message and "***" not in message, message
 
 
 def test_validate_reads_the_header_or_footer_only(s3: S3, tmp_path: Path) -> None:
@@ -320,9 +338,6 @@ def test_credit_sample_from_s3_matches_the_files(s3: S3, tmp_path: Path) -> None
         slot: {"path": f"s3://data/credit/{slot}{p.suffix}"} for slot, (_, p) in slots.items()
     }
     remote = credit_checklist(tmp_path, replace)
-    runs = [
-        run_cli("run", checklist, "--format", "json", "--keep-going", env=s3.env)
-        for checklist in (remote, CREDIT_CHECKLIST)
-    ]
-    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr
-    assert_same_report(runs[0].stdout, runs[1].stdout)
+    run = run_cli("run", remote, "--format", "json", "--keep-going", env=s3.env)
+    assert run.returncode == 0, run.stderr
+    assert_same_report(run.stdout, credit_files_report())
