@@ -7,6 +7,7 @@ rewritten to point at the remote copies, and the report JSON compared without ru
 
 from __future__ import annotations
 
+import functools
 import glob
 import json
 import os
@@ -245,6 +246,15 @@ def run_cli(
         timeout=300,
         check=False,
     )
+
+
+@functools.cache
+def credit_files_report() -> str:
+    """The credit sample's JSON report (`run --keep-going`) from its files: the reference the
+    PostgreSQL and S3 copies are compared with, computed once per test session."""
+    proc = run_cli("run", CREDIT_CHECKLIST, "--format", "json", "--keep-going")
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
 
 
 def comparable_report(text: str, ignore: tuple[str, ...] = ()) -> dict[str, Any]:

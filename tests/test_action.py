@@ -101,7 +101,7 @@ def test_ready_model_passes_and_fills_the_summary(tmp_path: Path) -> None:
 
 def test_not_ready_model_fails_the_step(tmp_path: Path) -> None:
     checklist = REPO / "checklists" / "broken" / "prediction_mismatch.yaml"
-    proc, summary, outputs = run_action(tmp_path, checklist=str(checklist), args="--keep-going")
+    proc, summary, outputs = run_action(tmp_path, checklist=str(checklist))
     assert proc.returncode == 1, proc.stderr
     assert outputs["exit-code"] == "1" and "NOT READY" in summary.upper()
     assert "::error::mlcheck:" in proc.stdout and "not ready" in proc.stdout
