@@ -30,6 +30,8 @@ from pydantic import (
 )
 
 from mlcheck.errors import ChecklistError
+from mlcheck.input_files import unreadable_kind
+from mlcheck.safe_yaml import TooManyValues, compose_within_limit
 from mlcheck.stage_config import StagesConfig, Strict, Task
 from mlcheck.urls import OBJECT_STORE_EXTRAS, is_database_url, is_object_store, mask_url, scheme
 
@@ -384,6 +386,9 @@ def load_checklist(path: str | Path) -> Checklist:
 
 
 def _read_text(file: Path) -> str:
+    special = unreadable_kind(file, folder_ok=True)  # a named pipe would block the read
+    if special is not None:
+        raise ChecklistError([special], path=str(file))
     try:
         raw = file.read_bytes()
     except FileNotFoundError:
@@ -412,40 +417,17 @@ def _parse_yaml(text: str, name: str) -> tuple[Any, list[str]]:
         problem = f"line {line}: the control character {code} is not allowed in YAML; remove it"
         raise ChecklistError([problem], path=name) from None
     try:
-        node = loader.get_single_node()
+        node = compose_within_limit(loader)  # refuses a "billion laughs" before constructing
         if node is None:
             return None, []
-        if _expanded_size(node, {}) > MAX_VALUES:
-            problem = (
-                f"line 1: the checklist holds more than {MAX_VALUES} values once its aliases "
-                "(*name) are expanded"
-            )
-            raise ChecklistError([problem], path=name)
         duplicates = _duplicate_keys(node, (), set())
         return loader.construct_document(node), duplicates
+    except TooManyValues as exc:
+        raise ChecklistError([f"line 1: the checklist {exc}"], path=name) from None
     except yaml.YAMLError as exc:
         raise ChecklistError([_yaml_error(exc)], path=name) from None
     finally:
         loader.dispose()
-
-
-# Far above any real checklist (a few hundred values); bounds what aliases can expand to, so a
-# "billion laughs" document is refused instead of exhausting memory when its values are walked.
-MAX_VALUES = 100_000
-
-
-def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
-    """How many values the document holds with every alias expanded; linear in distinct nodes."""
-    if id(node) in sizes:  # an alias of a node already counted (or a recursive one: 0)
-        return sizes[id(node)]
-    sizes[id(node)] = 0
-    children: list[yaml.Node] = []
-    if isinstance(node, yaml.MappingNode):
-        children = [part for pair in node.value for part in pair]
-    elif isinstance(node, yaml.SequenceNode):
-        children = list(node.value)
-    sizes[id(node)] = 1 + sum(_expanded_size(child, sizes) for child in children)
-    return sizes[id(node)]
 
 
 def _yaml_error(exc: yaml.YAMLError) -> str:

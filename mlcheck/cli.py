@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import errno
 import json
 import os
+import secrets
 import shutil
+import signal
+import stat
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,6 +39,7 @@ from mlcheck.errors import (
     UsageError,
 )
 from mlcheck.init import init_checklist
+from mlcheck.input_files import file_identity
 from mlcheck.registry import REGISTRY, CheckSpec
 from mlcheck.reporters import render, terminal
 from mlcheck.reporters.common import verdict_line
@@ -129,9 +136,20 @@ def run(
             Text(f"error: {crashed} check(s) crashed; the report names them. {BUG_REPORT}"),
             soft_wrap=True,
         )
+        if verbose:
+            _print_tracebacks(result)
     elif output is not None and not quiet:
         err.print(Text(f"{verdict_line(result)} (report: {output})"), soft_wrap=True)
     raise typer.Exit(code)
+
+
+def _print_tracebacks(result: RunResult) -> None:
+    """Each crashed check's traceback on stderr (`--verbose`; the runner keeps it in details)."""
+    for stage in result.stages:
+        for check in stage.checks:
+            trace = check.details.get("traceback") if check.status is Status.ERROR else None
+            if trace:
+                err.print(Text(f"{check.id} crashed:\n{trace.rstrip()}"), soft_wrap=True)
 
 
 def _render_main(
@@ -185,7 +203,7 @@ def validate(checklist: ChecklistArg) -> None:
 @app.command()
 def schema() -> None:
     """Print the checklist's JSON Schema (for editor completion and validation)."""
-    typer.echo(json.dumps(json_schema(), indent=2))
+    _write(json.dumps(json_schema(), indent=2) + "\n", None)
 
 
 @app.command()
@@ -336,27 +354,43 @@ def _stages(names: list[str], option: str) -> tuple[str, ...]:
 
 
 def _refuse_to_overwrite_inputs(checklist: Checklist, outputs: list[Path]) -> None:
-    """Inputs are only read: a report path that is the checklist or a source is a usage error."""
-    inputs = [Path(checklist.source_file).resolve()]
-    for spec in declared_sources(checklist).values():
-        try:  # a file, a folder, or a sqlite url's database file
-            inputs.append(source_location(spec, checklist))
-        except InputError:  # a url naming no file: reported when the source is read
-            continue
-    for side in (checklist.research, checklist.production):
-        inputs += (
-            [checklist.resolve_path(side.environment.path).resolve()]
-            if side.environment and side.environment.path
-            else []
-        )
+    """Inputs are only read: a report path that is the checklist or a source by any name (a
+    hard link, a symbolic link, another path) or lies inside a source folder is a usage error.
+    Files are compared by identity (device, inode), and by resolved path when absent."""
+    inputs = _input_paths(checklist)
+    resolved = {Path(os.path.realpath(p)) for p in inputs}
+    files = {file_identity(p) for p in inputs} - {None}
+    folders = {file_identity(p) for p in inputs if p.is_dir()} - {None}
     for out in outputs:
-        target = out.resolve()
-        if any(target == src or (target.is_relative_to(src) and src.is_dir()) for src in inputs):
+        target = Path(os.path.realpath(out))
+        inside = any(file_identity(parent) in folders for parent in target.parents)
+        if target in resolved or file_identity(target) in files or inside:
             raise UsageError(
                 f"refusing to write the report to {out}: it is one of the checklist's inputs"
             )
-    if len(outputs) == 2 and outputs[0].resolve() == outputs[1].resolve():
+    if len(outputs) == 2 and _same_file(*outputs):
         raise UsageError(f"--output and --junit both name {outputs[0]}; give them different files")
+
+
+def _input_paths(checklist: Checklist) -> list[Path]:
+    """The checklist, every source's file or folder (or sqlite database), environment files."""
+    inputs = [Path(checklist.source_file)]
+    for spec in declared_sources(checklist).values():
+        try:
+            inputs.append(source_location(spec, checklist))
+        except InputError:  # a url naming no file, a link loop: reported when the source is read
+            continue
+    for side in (checklist.research, checklist.production):
+        if side.environment and side.environment.path:
+            inputs.append(checklist.resolve_path(side.environment.path))
+    return inputs
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    one, other = file_identity(first), file_identity(second)
+    if one is not None and other is not None:
+        return one == other
+    return os.path.realpath(first) == os.path.realpath(second)
 
 
 @contextmanager
@@ -393,9 +427,45 @@ def _write(text: str, path: Path | None) -> None:
         _write_stdout(text)
         return
     try:
-        path.write_text(text, encoding="utf-8", errors="replace")
+        _write_file(Path(os.path.realpath(path)), text.encode("utf-8", errors="replace"))
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _write_file(target: Path, data: bytes) -> None:
+    """Create missing folders; write a regular (or new) file beside itself and rename it over
+    the target, so an interruption leaves the old file or the whole new one, never half a
+    report. A target that is not a regular file (/dev/null, a pipe) is written in place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode: int | None = os.stat(target).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "it is a folder")
+    if mode is not None and not stat.S_ISREG(mode):
+        target.write_bytes(data)
+        return
+    temp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.partial")
+    try:
+        descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
+    except PermissionError:
+        if mode is None:
+            raise
+        target.write_bytes(data)  # a writable report in a folder that takes no new files
+        return
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if mode is not None:
+            os.chmod(temp, stat.S_IMODE(mode))  # replacing a report keeps its permissions
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
 
 
 def _write_stdout(text: str) -> None:
@@ -406,7 +476,67 @@ def _write_stdout(text: str) -> None:
         sys.stdout.flush()
     except BrokenPipeError:
         # The reader (`| head`) left: keep the verdict's exit code, silence the flush at exit.
+        _discard_stdout()
+    except OSError as exc:  # a full disk (`> /dev/full`), a quota: an output error, not a bug
+        _discard_stdout()
+        raise UsageError(f"cannot write to stdout: {exc.strerror or exc}") from None
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM while the report was going out
+        _discard_stdout()
+        INTERRUPTION.say(
+            f"{INTERRUPTION.word()} while writing the report to stdout: the report is incomplete"
+        )
+        raise
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null: what is still buffered must not block or fail at exit."""
+    with contextlib.suppress(OSError, ValueError):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+class _Interruption:
+    """Which signal interrupted the run (SIGINT or SIGTERM), and whether that was said yet."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.signal = signal.SIGINT
+        self.said = False
+
+    def word(self) -> str:
+        return "terminated" if self.signal == signal.SIGTERM else "interrupted"
+
+    def exit_code(self) -> int:
+        return 128 + int(self.signal)  # 130 for Ctrl-C, 143 for SIGTERM, as shells report them
+
+    def say(self, message: str | None = None) -> None:
+        if not self.said:
+            err.print(Text(message or self.word()), soft_wrap=True)
+        self.said = True
+
+
+INTERRUPTION = _Interruption()
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM (a CI timeout, `kill`) stops the run the way Ctrl-C does: reports being written
+    are abandoned whole, the process exits 143 with one line."""
+    INTERRUPTION.signal = signal.Signals(signum)
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set signal handlers (embedded use)
+        return
+    INTERRUPTION.reset()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 BUG_REPORT = (
@@ -426,7 +556,9 @@ def _report_error(exc: MlcheckError) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every error is caught here, once, and turned into a message and exit code."""
     args = sys.argv[1:] if argv is None else list(argv)
-    sys.exit(_main(args, verbose="-v" in args or "--verbose" in args))
+    with _sigterm_as_interrupt():
+        code = _main(args, verbose="-v" in args or "--verbose" in args)
+    sys.exit(code)
 
 
 def _main(args: list[str], *, verbose: bool) -> int:
@@ -450,7 +582,8 @@ def _main(args: list[str], *, verbose: bool) -> int:
             err.print(Text(traceback.format_exc()), soft_wrap=True)
         return EXIT_INTERNAL
     if code == EXIT_INTERRUPTED:  # click turns Ctrl-C inside a command into exit code 130
-        err.print(Text("interrupted"), soft_wrap=True)
+        INTERRUPTION.say()
+        return INTERRUPTION.exit_code()
     return code if isinstance(code, int) else EXIT_READY
 
 

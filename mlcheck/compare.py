@@ -59,7 +59,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mlcheck.engine import KeyJoin, LocalEngine, decoded, key_table, parallel_map, pooled_empty
+from mlcheck.engine import (
+    KeyJoin,
+    LocalEngine,
+    decoded,
+    key_table,
+    parallel_map,
+    pooled_empty,
+    union_sorted,
+)
 
 Kind = Literal["integer", "float", "boolean", "temporal", "text", "binary", "null", "uncomparable"]
 ChangeKind = Literal["widening", "narrowing", "precision_loss", "incompatible"]
@@ -751,7 +759,9 @@ def _number_blocks(
         if kind == "float":
             as_float = out.view(np.float64)
             np.add(part, 0.0, out=as_float)  # -0.0 + 0.0 is 0.0: -0.0 hashes like 0.0
-            with np.errstate(invalid="ignore"):  # +inf + -inf
+            # The sum only detects a NaN: overflowing to inf, or +inf + -inf giving NaN (one
+            # extra pass below), is expected with extreme values and harmless.
+            with np.errstate(invalid="ignore", over="ignore"):
                 has_nan = math.isnan(as_float.sum())  # a NaN (or +inf and -inf) present
             if has_nan:
                 as_float[np.isnan(as_float)] = np.nan  # one NaN payload
@@ -1164,7 +1174,9 @@ class _Comparer:
 
     def run(self) -> TableComparison:
         left_cols, right_cols = self.left.column_names, self.right.column_names
-        common = [c for c in left_cols if c in right_cols]
+        # Membership through sets: wide tables (thousands of columns) stay linear.
+        left_set, right_set = set(left_cols), set(right_cols)
+        common = [c for c in left_cols if c in right_set]
         kinds = {c: pair_kind(self.left.column(c).type, self.right.column(c).type) for c in common}
         uncomparable = {
             c: f"{type_name(self.left.column(c).type)} vs {type_name(self.right.column(c).type)} "
@@ -1196,8 +1208,8 @@ class _Comparer:
             right_rows=self.right.num_rows,
             left_columns=tuple(left_cols),
             right_columns=tuple(right_cols),
-            missing_columns=tuple(c for c in left_cols if c not in right_cols),
-            extra_columns=tuple(c for c in right_cols if c not in left_cols),
+            missing_columns=tuple(c for c in left_cols if c not in right_set),
+            extra_columns=tuple(c for c in right_cols if c not in left_set),
             renamed=self._renamed(),
             dtype_changes=self._dtype_changes(common),
             uncomparable=uncomparable,
@@ -1231,7 +1243,8 @@ class _Comparer:
             for name in comparable:
                 column, other_type = table.column(name), other.column(name).type
                 add_hashes(common, column, kinds[name], other_type, _salt(name))
-            own = [c for c in table.column_names if c not in other.column_names]
+            theirs = set(other.column_names)  # once: column_names builds a new list per call
+            own = [c for c in table.column_names if c not in theirs]
             everything = common.copy() if own else common
             for name in own:
                 column = table.column(name)
@@ -1244,8 +1257,10 @@ class _Comparer:
 
     def _renamed(self) -> dict[str, str]:
         """Research-only columns whose values equal (as a multiset) a production-only column's."""
-        missing = [c for c in self.left.column_names if c not in self.right.column_names]
-        extra = [c for c in self.right.column_names if c not in self.left.column_names]
+        left, right = self.left.column_names, self.right.column_names
+        left_set, right_set = set(left), set(right)
+        missing = [c for c in left if c not in right_set]
+        extra = [c for c in right if c not in left_set]
         if not missing or not extra:
             return {}
         extra_digests = {d: c for c in extra if (d := self._content_digest(self.right, c))}
@@ -1335,8 +1350,8 @@ class _Comparer:
         self, join: KeyJoin, common: list[str], row_hashes: tuple[np.ndarray, np.ndarray]
     ) -> RowDifference:
         """The rows set aside by the key match (null or duplicate key), compared whole."""
-        left = np.union1d(join.left_null_rows, join.left_duplicate_rows).astype(np.int64)
-        right = np.union1d(join.right_null_rows, join.right_duplicate_rows).astype(np.int64)
+        left = union_sorted(join.left_null_rows, join.left_duplicate_rows)
+        right = union_sorted(join.right_null_rows, join.right_duplicate_rows)
         return self._multiset_rows(common, row_hashes, (left, right))
 
     def _multiset_rows(
@@ -1515,7 +1530,7 @@ def _cell_differences(
         exact = None if kind == "float" else _integer_abs_diff(a[differ], b[differ])
         max_abs, max_rel = _max_differences(da, db, kind, ln.unit_ns, exact)
     return {
-        "beyond": np.union1d(differ[~close], np.flatnonzero(lvalid != rvalid)),
+        "beyond": union_sorted(differ[~close], np.flatnonzero(lvalid != rvalid)),
         "noise": differ[close],
         "left_null_only": np.flatnonzero(~lvalid & rvalid),
         "right_null_only": np.flatnonzero(lvalid & ~rvalid),

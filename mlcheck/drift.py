@@ -82,11 +82,17 @@ class NumericReference:
       where F_ref crosses c, and integrates in closed form from G(x) = integral of F_ref up to
       x = (k·x - sum of the k research values <= x) / n, using prefix sums computed once.
     Values are centred on the research median first so the prefix sums keep their precision.
+    Research values beyond 2**256 (1e77) are first scaled by a power of two, and live values
+    clipped to 2**900, so that squares, prefix sums and areas stay inside float64's range; the
+    statistics are unchanged, being ratios (Wasserstein / sd) or ranks (KS).
     """
 
     def __init__(self, sorted_values: np.ndarray) -> None:
         values = np.asarray(sorted_values, dtype=np.float64)
         self.n = len(values)
+        self.scale = _scale_into_range(values)
+        if self.scale != 1.0:
+            values = values * self.scale
         self.centre = float(values[self.n // 2]) if self.n else 0.0
         self.values = values - self.centre
         self.prefix = np.zeros(self.n + 1)
@@ -99,8 +105,18 @@ class NumericReference:
 
     def compare(self, live_sorted: np.ndarray) -> NumericDrift | None:
         """KS, its p-value and the normalised Wasserstein distance to a SORTED live sample."""
-        centred = np.asarray(live_sorted, dtype=np.float64) - self.centre
-        return self.compare_centred(centred)
+        return self.compare_centred(self.centre_live(np.array(live_sorted, dtype=np.float64)))
+
+    def centre_live(self, values: np.ndarray) -> np.ndarray:
+        """SORTED live values, in place, in this reference's frame: scaled like the research
+        values, clipped to +-2**900 (a value that far out is drift whatever its exact size),
+        minus `centre`."""
+        if self.scale != 1.0:
+            values *= self.scale
+        if len(values) and max(-values[0], values[-1]) > _LIVE_LIMIT:
+            np.clip(values, -_LIVE_LIMIT, _LIVE_LIMIT, out=values)
+        values -= self.centre
+        return values
 
     def compare_centred(self, centred: np.ndarray) -> NumericDrift | None:
         """`compare` of SORTED live values minus `centre` (an array this call may reuse)."""
@@ -169,11 +185,13 @@ class NumericReference:
             return math.nan
         distinct, live_count = self._steps(live_sorted)
         at = np.searchsorted(self.values, distinct, side="right")
-        return self._area(distinct, at, live_count, len(live_sorted))
+        area = self._area(distinct, at, live_count, len(live_sorted))
+        with np.errstate(over="ignore"):  # beyond float64 in the feature's units: inf
+            return area / self.scale
 
     def _steps(self, live_sorted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The distinct live values (centred) and how many live values are <= each."""
-        return self._steps_centred(np.asarray(live_sorted, dtype=np.float64) - self.centre)
+        return self._steps_centred(self.centre_live(np.array(live_sorted, dtype=np.float64)))
 
     @staticmethod
     def _steps_centred(live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -266,6 +284,22 @@ class NumericReference:
 # Segments per block in `NumericReference._area`: the temporaries of a block fit in a CPU cache.
 _AREA_BLOCK = 1 << 14
 
+# Research values are scaled below this, live values clipped to _LIVE_LIMIT: n * 2**901 and the
+# squares of research values then stay far inside float64's range (about 2**1024).
+_RESEARCH_LIMIT = 2.0**256
+_LIVE_LIMIT = 2.0**900
+
+
+def _scale_into_range(sorted_values: np.ndarray) -> float:
+    """1.0, or the power of two that brings the largest |value| below _RESEARCH_LIMIT (exact:
+    multiplying by a power of two only moves the exponent)."""
+    if len(sorted_values) == 0:
+        return 1.0
+    largest = max(-float(sorted_values[0]), float(sorted_values[-1]))
+    if largest < _RESEARCH_LIMIT:
+        return 1.0
+    return math.ldexp(1.0, 256 - math.frexp(largest)[1])
+
 
 def _run_bounds(sorted_values: np.ndarray) -> np.ndarray:
     """0, where each run of equal values after the first starts, and n. Neighbours are
@@ -304,9 +338,8 @@ def measure_windows(
             values = live if everything else live[finite]
         else:
             values = live[rows if everything else rows[finite[rows]]]
-        ordered = np.sort(values)
-        ordered -= reference.centre  # sorting first: subtracting a constant keeps the order
-        results.append(reference.compare_centred(ordered))
+        ordered = np.sort(values)  # sorted first: scaling and centring keep the order
+        results.append(reference.compare_centred(reference.centre_live(ordered)))
     return results
 
 

@@ -156,7 +156,9 @@ class LocalEngine:
 
     def column(self, slot: str, name: str) -> pa.ChunkedArray:
         table = self.table(slot)
-        if name not in table.column_names:
+        # The schema's name index, not `column_names` (a new list per call: quadratic when a
+        # check asks for each of thousands of columns). Names are unique (checked on read).
+        if table.schema.get_field_index(name) < 0:
             raise InputError(
                 f"{slot} ({self.checklist.where(slot)}): declared column {name!r} is absent; "
                 f"columns are: {_preview(table.column_names)}"
@@ -413,6 +415,25 @@ def _positions(count: int) -> np.ndarray:
         if len(positions) > len(_POSITIONS):
             _POSITIONS = positions
     return positions[:count]
+
+
+def union_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """`np.union1d` of two sorted arrays of distinct integers (row positions), by merging:
+    numpy 2's union1d hashes every element, which costs more than the comparison that found
+    them when millions of cells differ."""
+    a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+    if not len(a) or not len(b):
+        return (b if not len(a) else a).copy()
+    fresh = ~in_sorted(b, a)
+    return np.insert(a, np.searchsorted(a, b[fresh]), b[fresh])
+
+
+def in_sorted(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """`np.isin(values, sorted_set)` for a sorted `sorted_set`, by binary search (no hashing)."""
+    at = np.searchsorted(sorted_set, values)
+    found = at < len(sorted_set)
+    found[found] = sorted_set[at[found]] == values[found]
+    return found
 
 
 def pooled_empty(count: int, dtype: Any) -> np.ndarray:

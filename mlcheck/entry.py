@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 
 # glibc's mallopt parameters (malloc.h): blocks at least this large are mapped on their own;
@@ -33,9 +34,16 @@ def keep_freed_memory() -> bool:
     return bool(mallopt(_M_MMAP_THRESHOLD, 32 << 20) and mallopt(_M_TRIM_THRESHOLD, 1 << 30))
 
 
+def _terminated_while_starting(signum: int, frame: object) -> None:
+    """SIGTERM before the CLI is imported: nothing is written yet, so leave at once."""
+    os.write(2, b"terminated\n")
+    os._exit(128 + signum)
+
+
 def main() -> None:
     if not os.environ.get("MLCHECK_NO_MALLOPT"):
         keep_freed_memory()
+    signal.signal(signal.SIGTERM, _terminated_while_starting)  # the CLI installs its own
     try:
         from mlcheck.cli import main as cli_main
     except KeyboardInterrupt:

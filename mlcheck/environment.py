@@ -39,6 +39,8 @@ from packaging.version import InvalidVersion, Version
 
 from mlcheck.checklist import Checklist
 from mlcheck.errors import InputError
+from mlcheck.input_files import unreadable_kind
+from mlcheck.safe_yaml import TooManyValues, safe_load
 
 Kind = Literal["json", "requirements", "conda"]
 Change = Literal["same", "patch", "minor", "major", "unknown"]
@@ -82,6 +84,9 @@ def load_environment(checklist: Checklist, side: str) -> Environment:
 
 
 def _read_text(path: Path, label: str) -> str:
+    special = unreadable_kind(path, folder_ok=True)  # stat, not open: a named pipe would block
+    if special is not None:
+        raise InputError(f"{label}: {special}")
     try:
         return path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
@@ -278,7 +283,11 @@ _CONDA_EXACT = re.compile(r"^(?:==?|\s*)(?P<version>[0-9][A-Za-z0-9_.!+-]*?)(?:\
 
 def _parse_conda(text: str, label: str) -> Environment:
     try:
-        data = yaml.safe_load(text)
+        data = safe_load(text)
+    except TooManyValues as exc:
+        raise InputError(f"{label}: the file {exc}") from None
+    except RecursionError:
+        raise InputError(f"{label}: the file nests too deeply to read") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""

@@ -569,6 +569,9 @@ def propose_roles(
     skip = {key} if key else set()
     _splits_roles(roles, research.splits, skip)
     _prediction_roles(roles, research.predictions or (live.predictions if live else None), skip)
+    _drop_where_absent(
+        roles, "prediction", [production.predictions, live.predictions if live else None]
+    )
     labels = research.labels or (live.labels if live else None)
     if labels is not None:
         target = target_column(labels.sample, skip | set(roles.values.values()))
@@ -658,6 +661,15 @@ def _prediction_roles(roles: Roles, predictions: DataFile | None, skip: set[str]
         prediction_column(predictions.sample, used),
         f"a hard label next to the score in {where(predictions)}",
     )
+
+
+def _drop_where_absent(roles: Roles, role: str, tables: list[DataFile | None]) -> None:
+    """A guessed column that another table of its kind lacks is left out: every predictions
+    table is read with it, so the checklist would not run."""
+    name = roles.values.get(role)
+    if isinstance(name, str) and any(t is not None and name not in t.names for t in tables):
+        del roles.values[role]
+        roles.notes.pop(role, None)
 
 
 def _feature_roles(roles: Roles, features: DataFile | None, skip: set[str]) -> None:

@@ -330,7 +330,10 @@ def compute(metric: Metric, o: Outcomes) -> float:
     """The metric's value on `o` (NaN when undefined or empty)."""
     if len(o) == 0:
         return math.nan
-    return float(_FUNCTIONS[(metric.task, metric.name)](o))
+    # Extreme scores or labels (1e308, inf) overflow squares and sums to inf or NaN: callers
+    # treat a non-finite value as "cannot be computed", so numpy need not warn about it.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(_FUNCTIONS[(metric.task, metric.name)](o))
 
 
 # --------------------------------------------------------------------------- intervals
@@ -414,7 +417,8 @@ def bootstrap_interval(
     else:
         used = affordable_resamples(len(o), resamples)
         statistic = _weighted_statistic(metric, o)
-        replicates = np.concatenate([statistic(w) for w in weight_blocks(len(o), used, rng)])
+        with np.errstate(over="ignore", invalid="ignore"):  # non-finite replicates dropped below
+            replicates = np.concatenate([statistic(w) for w in weight_blocks(len(o), used, rng)])
     replicates = replicates[np.isfinite(replicates)]
     if len(replicates) < 2:
         return Estimate(value, math.nan, math.nan, math.nan, len(o), "bootstrap", used)

@@ -127,7 +127,10 @@ def run_checklist(
         engine.release_after(stage)  # inputs no later stage reads: memory for the next ones
         if blocks(result, options) and not options.keep_going:
             stopped_at = stage
-    verdict = "not_ready" if any(blocks(s, options) for s in results) else "ready"
+    # Every stage skipped (inputs missing, or not selected): nothing was checked, so not ready.
+    checked_nothing = all(s.status is Status.SKIPPED for s in results)
+    blocked = any(blocks(s, options) for s in results)
+    verdict = "not_ready" if blocked or checked_nothing else "ready"
     return RunResult(
         checklist=checklist.source_file,
         name=checklist.name,

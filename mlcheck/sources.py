@@ -9,7 +9,9 @@ allows. Every failure becomes one-line InputError naming the slot, the file and 
 
 from __future__ import annotations
 
+import codecs
 import gzip
+import mmap
 import sqlite3
 import zlib
 from collections import Counter
@@ -17,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote
 
 import numpy as np
@@ -29,6 +31,7 @@ import pyarrow.parquet as pq
 
 from mlcheck.checklist import SQLITE_PREFIX, Checklist, ReadOptions, SourceSpec, format_from_name
 from mlcheck.errors import InputError
+from mlcheck.input_files import refuse_unreadable, resolve_input
 from mlcheck.urls import is_database_url, is_object_store, mask_url
 
 if TYPE_CHECKING:
@@ -228,7 +231,7 @@ def source_location(spec: SourceSpec, checklist: Checklist) -> Path:
     if is_database_url(spec.url) or is_object_store(spec.path):
         raise InputError(f"{describe(spec)} is not a local file")
     if spec.path is not None:
-        return checklist.resolve_path(spec.path).resolve()
+        return resolve_input(checklist.resolve_path(spec.path))
     return _database_path(spec.url or "", checklist)
 
 
@@ -241,12 +244,14 @@ def _database_path(url: str, checklist: Checklist) -> Path:
     name = unquote(url[len(SQLITE_PREFIX) :].split("?", 1)[0])
     if not name or name == ":memory:":
         raise InputError(f"{url!r} names no database file")
-    return checklist.resolve_path(name).resolve()
+    return resolve_input(checklist.resolve_path(name))
 
 
 def _check_file(path: Path) -> None:
+    """Exists, and is a regular file or folder (asked with stat: a named pipe is never opened)."""
     if not path.exists():
         raise InputError(f"file not found: {path}")
+    refuse_unreadable(path, folder_ok=True)
     if path.is_file() and path.stat().st_size == 0:
         raise InputError(f"{path.name} is empty (0 bytes)")
 
@@ -319,7 +324,106 @@ def _csv_read(spec: SourceSpec, path: Path, columns: list[str] | None) -> pa.Tab
     if binary:
         raise InputError(f"column {binary[0]!r} {_not_text(read.encoding)}")
     _refuse_glued_header(names, parse.delimiter)
+    _refuse_open_quote_at_end(path, read.encoding, parse.delimiter)
     return table
+
+
+def _refuse_open_quote_at_end(path: Path, encoding: str, delimiter: str) -> None:
+    """pyarrow ends a quoted field at the end of the file when its closing quote is missing, so
+    a truncated file reads as one odd cell (and any rows the quote swallowed are lost)."""
+    if '\n",'.encode(encoding, errors="replace") != b'\n",':
+        return  # not ASCII-compatible (UTF-16, ...): the bytes cannot be scanned as they are
+    if ends_inside_quote(path, ord(delimiter)):
+        raise InputError(
+            f"{path.name} ends inside a quoted field: the file is truncated or a quote is "
+            "never closed"
+        )
+
+
+_SCAN_BLOCK = 1 << 24
+_COMPRESSED = (".gz", ".bz2", ".zst", ".lz4", ".br")
+_QUOTE = ord('"')
+
+
+def ends_inside_quote(path: Path, delimiter: int, block: int = _SCAN_BLOCK) -> bool:
+    """Whether a CSV file's bytes end inside a quoted field.
+
+    Quotes come in runs; only runs of odd length matter (an even run is escaped quotes, or an
+    empty quoted field). An odd run that starts a field (after a delimiter, a line end or the
+    start of the file) toggles in or out of a quoted field; an odd run anywhere else is either a
+    closing quote or literal text in an unquoted field, and both leave the field unquoted. So
+    the state at the end is the parity of the field-starting odd runs after the last odd run
+    that does not start a field. A plain file is read backwards from its end in growing blocks
+    until such a run is found (almost every closed quoted field has one), a compressed one is
+    streamed forwards. Blocks are cut between runs, never inside one.
+    """
+    if path.suffix.lower() in _COMPRESSED:
+        return _quote_state_forward(path, delimiter, block)
+    with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        if mm.rfind(b'"') < 0:
+            return False
+        data = np.frombuffer(mm, np.uint8)
+        try:
+            return _quote_state_backward(data, delimiter, block)
+        finally:
+            del data  # the map cannot close while numpy views it
+
+
+def _quote_state_backward(data: np.ndarray, delimiter: int, block: int) -> bool:
+    start = 3 if bytes(data[:3]) == codecs.BOM_UTF8 else 0  # fields start after a BOM
+    later_toggles, hi, size = 0, len(data), 1 << 16
+    while hi > start:
+        lo = _run_boundary(data, max(start, hi - size), start)
+        before = int(data[lo - 1]) if lo > start else ord("\n")
+        resets, toggles = _odd_runs(data[lo:hi], before, delimiter)
+        if resets is not None:
+            return bool((resets + later_toggles) % 2)
+        later_toggles += toggles
+        hi, size = lo, min(size * 2, block)
+    return bool(later_toggles % 2)
+
+
+def _run_boundary(data: np.ndarray, lo: int, start: int) -> int:
+    """`lo`, moved back to the start of the run of quotes it falls in (if it falls in one)."""
+    while lo > start and data[lo] == _QUOTE and data[lo - 1] == _QUOTE:
+        window = data[max(start, lo - 4096) : lo]
+        others = np.flatnonzero(window != _QUOTE)
+        lo = lo - len(window) + (int(others[-1]) + 1 if others.size else 0)
+    return lo
+
+
+def _quote_state_forward(path: Path, delimiter: int, block: int) -> bool:
+    inside, before, held = False, ord("\n"), b""
+    with pa.input_stream(str(path), compression="detect") as stream:
+        chunk = stream.read(block).removeprefix(codecs.BOM_UTF8)
+        while chunk:
+            data = held + chunk
+            body = data.rstrip(b'"')  # a run at the end may go on in the next chunk
+            held = data[len(body) :]
+            resets, toggles = _odd_runs(np.frombuffer(body, np.uint8), before, delimiter)
+            inside = bool(resets % 2) if resets is not None else inside ^ bool(toggles % 2)
+            before = body[-1] if body else before
+            chunk = stream.read(block)
+    resets, toggles = _odd_runs(np.frombuffer(held, np.uint8), before, delimiter)
+    return bool(resets % 2) if resets is not None else inside ^ bool(toggles % 2)
+
+
+def _odd_runs(data: np.ndarray, before: int, delimiter: int) -> tuple[int | None, int]:
+    """For a block cut between runs, with `before` the byte preceding it: the number of
+    field-starting odd runs after the last odd run that starts no field (None when there is no
+    such run), and the number of field-starting odd runs in all."""
+    quotes = np.flatnonzero(data == _QUOTE)
+    if not quotes.size:
+        return None, 0
+    breaks = np.flatnonzero(np.diff(quotes) != 1) + 1
+    first = np.concatenate(([0], breaks))
+    lengths = np.diff(np.concatenate((first, [quotes.size])))
+    starts = quotes[first[lengths % 2 == 1]]
+    prior = np.where(starts > 0, data[np.maximum(starts - 1, 0)], before)
+    opens = (prior == delimiter) | (prior == ord("\n")) | (prior == ord("\r"))
+    closes = np.flatnonzero(~opens)
+    after = int(np.count_nonzero(opens[closes[-1] :])) if closes.size else None
+    return after, int(np.count_nonzero(opens))
 
 
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
@@ -424,13 +528,109 @@ def _jsonl_read(spec: SourceSpec, path: Path, columns: list[str] | None) -> pa.T
 
 
 def _sqlite_connect(path: Path) -> sqlite3.Connection:
-    """Read-only (mode=ro; query_only): a checklist can never change the database."""
+    """A connection that can neither write nor create a file, whatever the query says.
+
+    `mode=ro&immutable=1`: read-only, no locks, and no `-shm`/`-wal` file is made even for a
+    WAL-mode database (plain mode=ro creates both and leaves them). Immutable reads the main
+    file alone, so a database whose -wal or -journal still holds changes is refused first
+    rather than read stale. An authorizer then lets a query read and nothing else: ATTACH
+    (which VACUUM INTO also asks for) would create a file even on a read-only connection.
+    """
     db = Path(path)
+    refuse_unreadable(db, folder_ok=False)
     if not db.is_file():
         raise InputError(f"database not found: {db}")
-    conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
+    _refuse_unfinished_writes(db)
+    conn = sqlite3.connect(f"{db.as_uri()}?mode=ro&immutable=1", uri=True, factory=_ReadingOnly)
     conn.execute("PRAGMA query_only = ON")
+    conn.set_authorizer(conn.authorize)
     return conn
+
+
+def _refuse_unfinished_writes(db: Path) -> None:
+    """A non-empty -wal holds committed changes not yet in the file; a non-empty -journal an
+    interrupted write. Applying either means writing, so the database is refused instead."""
+    remedies = {
+        "-wal": (
+            f"holds changes not yet written to {db.name} (it is open elsewhere or was not "
+            f"closed cleanly)",
+            f"close the writer, or run `sqlite3 {db.name} 'PRAGMA wal_checkpoint(TRUNCATE)'`",
+        ),
+        "-journal": (
+            f"holds an interrupted write to {db.name}",
+            f"open it once with `sqlite3 {db.name}` (which rolls the write back)",
+        ),
+    }
+    for suffix, (what, remedy) in remedies.items():
+        side = db.with_name(db.name + suffix)
+        if side.is_file() and side.stat().st_size > 0:
+            raise InputError(
+                f"{side.name} {what}; mlcheck never writes to a database, so it cannot apply "
+                f"it: {remedy}, or read a copy made with `.backup`"
+            )
+
+
+# What a source query may do: read tables, views and pragma table-valued functions, call
+# functions, recurse. SQLite reports eponymous virtual tables (json_each, pragma_table_info) as
+# an UPDATE of the schema table the first time they are used; that is allowed, nothing else is.
+_READS = {
+    sqlite3.SQLITE_SELECT,
+    sqlite3.SQLITE_READ,
+    sqlite3.SQLITE_FUNCTION,
+    sqlite3.SQLITE_RECURSIVE,
+}
+_SCHEMA_TABLES = {"sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema"}
+_READ_PRAGMAS = {
+    "table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo",
+    "foreign_key_list", "collation_list", "database_list", "function_list", "module_list",
+    "pragma_list", "compile_options",
+}  # fmt: skip
+_ACTIONS = {
+    sqlite3.SQLITE_ATTACH: "ATTACH",  # also what VACUUM and VACUUM INTO ask for
+    sqlite3.SQLITE_DETACH: "DETACH",
+    sqlite3.SQLITE_INSERT: "INSERT",
+    sqlite3.SQLITE_UPDATE: "UPDATE",
+    sqlite3.SQLITE_DELETE: "DELETE",
+    sqlite3.SQLITE_TRANSACTION: "a transaction",
+    sqlite3.SQLITE_SAVEPOINT: "SAVEPOINT",
+}
+
+
+class _ReadingOnly(sqlite3.Connection):
+    """A connection whose authorizer refuses everything but reading, and whose `execute` turns
+    a refusal into an InputError naming what the query asked for."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.refused: list[str] = []
+
+    def authorize(self, action: int, arg1: str | None, arg2: str | None, *_: object) -> int:
+        if action in _READS or (action == sqlite3.SQLITE_UPDATE and arg1 in _SCHEMA_TABLES):
+            return sqlite3.SQLITE_OK
+        if action == sqlite3.SQLITE_PRAGMA and arg1 in _READ_PRAGMAS:
+            return sqlite3.SQLITE_OK
+        self.refused.append(_action_name(action, arg1))
+        return sqlite3.SQLITE_DENY
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        self.refused.clear()
+        try:
+            return super().execute(sql, *args)
+        except sqlite3.DatabaseError:
+            if self.refused:
+                raise InputError(
+                    f"the query may only read; it asks for {self.refused[0]} "
+                    "(mlcheck never changes a database or creates files beside it)"
+                ) from None
+            raise
+
+
+def _action_name(action: int, arg1: str | None) -> str:
+    if action == sqlite3.SQLITE_PRAGMA:
+        return f"PRAGMA {arg1}"
+    if action == sqlite3.SQLITE_INSERT and arg1 in _SCHEMA_TABLES:
+        return "CREATE TEMP" if "temp" in (arg1 or "") else "CREATE"
+    return _ACTIONS.get(action, "a change to the database")
 
 
 def _user_query(spec: SourceSpec) -> str:

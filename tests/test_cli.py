@@ -25,6 +25,7 @@ import re
 import select
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -293,6 +294,7 @@ def test_checklist_and_input_errors_exit_2_with_one_line(tmp_path: Path) -> None
         checklist.read_text().replace("production.csv", "empty.csv")
     )
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    (tmp_path / "a folder").mkdir()
     cases = [
         (["run", tmp_path / "nope.yaml"], ["file not found"]),
         (["run", tmp_path / "bad.yaml"], ["line 3", "stagez"]),
@@ -304,11 +306,13 @@ def test_checklist_and_input_errors_exit_2_with_one_line(tmp_path: Path) -> None
             ["run", checklist, "--output", tmp_path / "r.json", "--junit", tmp_path / "r.json"],
             ["different files"],
         ),
-        (["run", checklist, "--output", tmp_path / "no" / "dir" / "r.md"], ["cannot write"]),
+        (["run", checklist, "--output", tmp_path / "research.csv" / "r.md"], ["cannot write"]),
+        (["run", checklist, "--output", tmp_path / "a folder"], ["cannot write"]),
     ]
     for proc, (_, fragments) in zip(runs(*(argv for argv, _ in cases)), cases, strict=True):
         assert_one_line_error(proc, EXIT_USAGE, *fragments)
-    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name in before} == before
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*before, "a folder"])
 
 
 def test_help_exits_0() -> None:
@@ -349,16 +353,23 @@ def test_not_ready_exits_1_and_stops_at_the_failing_stage(tmp_path: Path) -> Non
 
 
 def test_only_and_skip(tmp_path: Path) -> None:
-    checklist = write_case(tmp_path, production="id,x\n1,1\n")
-    skipped, only, unavailable = runs(
+    """The fixture's feature_parity stage always skips here (no research labels): selecting
+    only it, or skipping the one stage that runs, checks nothing and is not ready (exit 1)."""
+    checklist = write_case(tmp_path)
+    skipped, only, ran, unavailable = runs(
         ["run", checklist, "--format", "json", "--skip", "data_reproducibility"],
-        ["run", checklist, "--format", "json", "--only", "feature_parity"],
+        ["run", checklist, "--only", "feature_parity"],
+        ["run", checklist, "--format", "json", "--only", "data_reproducibility"],
         ["run", checklist, "--only", "performance_drop"],  # a stage the fixture build lacks
     )
-    assert skipped.returncode == EXIT_READY
-    assert json.loads(skipped.stdout)["stages"][0]["reason"] == "not selected (--skip)"
-    assert only.returncode == EXIT_READY
-    assert json.loads(only.stdout)["stages"][0]["reason"] == "not selected (--only)"
+    assert skipped.returncode == EXIT_NOT_READY
+    report = json.loads(skipped.stdout)
+    assert report["stages"][0]["reason"] == "not selected (--skip)"
+    assert (report["verdict"], report["stopped_at"]) == ("not_ready", None)
+    assert only.returncode == EXIT_NOT_READY
+    assert "NOT READY: nothing was checked (every stage was skipped)" in only.stdout
+    assert ran.returncode == EXIT_READY
+    assert json.loads(ran.stdout)["stages"][1]["reason"] == "not selected (--only)"
     assert_one_line_error(unavailable, EXIT_USAGE, "not available")
 
 
@@ -577,14 +588,250 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- the real stages
 
 
-def test_real_cli_with_nothing_declared_skips_every_stage(tmp_path: Path) -> None:
-    """No fixture stages: the real stage modules decide to skip for lack of inputs."""
+def test_real_cli_with_nothing_declared_is_a_checklist_error(tmp_path: Path) -> None:
+    """No source at all: `run` (with or without --require-all) and `validate` exit 2 before
+    any stage, saying there is nothing to check."""
     checklist = tmp_path / "c.yaml"
     checklist.write_text("research: {}\nproduction: {}\n")
-    proc, strict = runs(
-        ["run", checklist, "--format", "json"], ["run", checklist, "--require-all"], real=True
+    plain, strict, validated = runs(
+        ["run", checklist, "--format", "json"],
+        ["run", checklist, "--require-all"],
+        ["validate", checklist],
+        real=True,
     )
-    assert proc.returncode == EXIT_READY, proc.stderr
-    stages = json.loads(proc.stdout)["stages"]
-    assert stages and {s["status"] for s in stages} == {"skipped"}
+    for proc in (plain, strict, validated):
+        assert proc.returncode == EXIT_USAGE, proc.stderr
+        assert proc.stdout == ""
+        assert "nothing to check" in proc.stderr
+
+
+def test_real_cli_with_every_stage_skipped_checked_nothing(tmp_path: Path) -> None:
+    """Sources declared but no stage can use them (predictions without columns.score): every
+    stage skips for missing inputs, so nothing was checked: exit 1, never READY."""
+    (tmp_path / "predictions.csv").write_text("id,p\n1,0.1\n2,0.9\n")
+    checklist = tmp_path / "c.yaml"
+    checklist.write_text(
+        "key: id\nresearch:\n  predictions: {path: predictions.csv}\n"
+        "production:\n  predictions: {path: predictions.csv}\n"
+    )
+    terminal, as_json, strict = runs(
+        ["run", checklist, "--no-color"],
+        ["run", checklist, "--format", "json"],
+        ["run", checklist, "--require-all", "--format", "json"],
+        real=True,
+    )
+    assert terminal.returncode == EXIT_NOT_READY, terminal.stderr
+    assert "NOT READY: nothing was checked (every stage was skipped)" in terminal.stdout
+    assert "READY ·" not in terminal.stdout.replace("NOT READY", "")
+    report = json.loads(as_json.stdout)
+    assert {s["status"] for s in report["stages"]} == {"skipped"}
+    assert (as_json.returncode, report["verdict"]) == (EXIT_NOT_READY, "not_ready")
     assert strict.returncode == EXIT_NOT_READY
+    assert {s["status"] for s in json.loads(strict.stdout)["stages"]} == {"fail", "not_run"}
+
+
+# --------------------------------------------------------------------------- report paths
+
+
+def test_a_report_path_that_is_an_input_by_another_name_is_refused(tmp_path: Path) -> None:
+    """Defect: `--output` naming a hard link to an input overwrote the input (exit 0). Files are
+    compared by identity (device and inode), so every other name of an input is refused too."""
+    checklist = write_case(tmp_path)
+    (tmp_path / "sub").mkdir()
+    os.link(tmp_path / "research.csv", tmp_path / "sub" / "hard.csv")
+    (tmp_path / "soft.csv").symlink_to("production.csv")
+    os.link(checklist, tmp_path / "checklist-link.yaml")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    names = [
+        tmp_path / "sub" / "hard.csv",  # a hard link to research.csv
+        tmp_path / "soft.csv",  # a symbolic link to production.csv
+        tmp_path / "sub" / ".." / "research.csv",  # the same file by another path
+        tmp_path / "checklist-link.yaml",  # a hard link to the checklist
+    ]
+    argvs: list[list[str | Path]] = [["run", checklist, "--output", name] for name in names]
+    argvs += [["run", checklist, "--output", tmp_path / "r.md", "--junit", name] for name in names]
+    for proc in runs(*argvs):
+        assert_one_line_error(proc, EXIT_USAGE, "refusing to write the report to")
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+    assert not (tmp_path / "r.md").exists()
+
+
+def test_output_and_junit_naming_one_file_by_two_names_are_refused(tmp_path: Path) -> None:
+    checklist = write_case(tmp_path)
+    (tmp_path / "report.xml").write_text("old")
+    os.link(tmp_path / "report.xml", tmp_path / "same.xml")
+    (tmp_path / "alias.xml").symlink_to("report.xml")
+    hard, soft, relative = runs(
+        ["run", checklist, "-o", tmp_path / "report.xml", "--junit", tmp_path / "same.xml"],
+        ["run", checklist, "-o", tmp_path / "alias.xml", "--junit", tmp_path / "report.xml"],
+        ["run", checklist, "-o", tmp_path / "new.xml", "--junit", tmp_path / "." / "new.xml"],
+    )
+    for proc in (hard, soft, relative):
+        assert_one_line_error(proc, EXIT_USAGE, "give them different files")
+    assert (tmp_path / "report.xml").read_text() == "old" and not (tmp_path / "new.xml").exists()
+
+
+def test_output_creates_missing_folders_and_follows_a_symlink(tmp_path: Path) -> None:
+    """Defect: `-o out/r.md` failed when out/ did not exist. A report path that is a symbolic
+    link is written through (the link stays a link)."""
+    checklist = write_case(tmp_path)
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "latest.md").write_text("old")
+    (tmp_path / "latest.md").symlink_to(tmp_path / "reports" / "latest.md")
+    nested, linked = runs(
+        ["run", checklist, "-q", "-f", "markdown", "-o", tmp_path / "out" / "deep" / "r.md"],
+        ["run", checklist, "-q", "-f", "markdown", "-o", tmp_path / "latest.md"],
+    )
+    assert nested.returncode == EXIT_READY, nested.stderr
+    assert (tmp_path / "out" / "deep" / "r.md").read_text(encoding="utf-8").startswith("## ")
+    assert linked.returncode == EXIT_READY, linked.stderr
+    assert (tmp_path / "latest.md").is_symlink()
+    assert (tmp_path / "reports" / "latest.md").read_text(encoding="utf-8").startswith("## ")
+    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == ["latest.md"]
+
+
+def test_a_report_replaces_an_existing_file_keeping_its_mode(tmp_path: Path) -> None:
+    """Written beside the target and renamed over it: readers never see half a report."""
+    checklist = write_case(tmp_path)
+    report = tmp_path / "report.json"
+    report.write_text("old")
+    report.chmod(0o640)
+    (proc,) = runs(["run", checklist, "-q", "-f", "json", "-o", report])
+    assert proc.returncode == EXIT_READY, proc.stderr
+    assert json.loads(report.read_text(encoding="utf-8"))["verdict"] == "ready"
+    assert report.stat().st_mode & 0o777 == 0o640
+
+
+# --------------------------------------------------------------------------- output errors
+
+
+def test_stdout_on_a_full_disk_is_an_output_error(tmp_path: Path) -> None:
+    """Defect: `> /dev/full` exited 3 (a bug); like `--output /dev/full` it is exit 2."""
+    checklist = write_case(tmp_path)
+    commands = [
+        [sys.executable, "-c", HARNESS, "run", str(checklist)],
+        [sys.executable, "-m", "mlcheck", "env", "capture"],
+        [sys.executable, "-m", "mlcheck", "schema"],
+    ]
+    for command in commands:
+        with open("/dev/full", "w") as full:
+            proc = subprocess.run(
+                command, stdout=full, stderr=subprocess.PIPE, text=True, cwd=REPO, timeout=TIMEOUT
+            )
+        assert proc.returncode == EXIT_USAGE, (command, proc.stderr)
+        assert proc.stderr.startswith("error: cannot write to stdout: No space left on device")
+        assert "Traceback" not in proc.stderr and len(proc.stderr.splitlines()) == 1
+    flag, null = runs(
+        ["run", checklist, "--output", "/dev/full"], ["run", checklist, "-o", "/dev/null"]
+    )
+    assert_one_line_error(flag, EXIT_USAGE, "cannot write /dev/full: No space left on device")
+    assert null.returncode == EXIT_READY, null.stderr
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)  # written in place, never renamed over
+
+
+def test_verbose_prints_the_traceback_of_a_crashed_check(tmp_path: Path) -> None:
+    """Defect: the error message asks for `--verbose` output, which showed no traceback."""
+    checklist = write_case(tmp_path, research="id,x,crash\n1,1,0\n", production="id,x\n1,1\n")
+    quiet, verbose = runs(["run", checklist], ["run", checklist, "--verbose"])
+    assert quiet.returncode == verbose.returncode == EXIT_INTERNAL
+    assert "Traceback" not in quiet.stderr
+    assert "FIX003 crashed:" in verbose.stderr
+    assert "Traceback (most recent call last)" in verbose.stderr
+    assert "ZeroDivisionError: division by zero" in verbose.stderr
+    assert "fix_crash" in verbose.stderr  # the frame of the check itself
+
+
+# --------------------------------------------------------------------------- SIGTERM
+
+
+def _start_slow_run(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
+    """A run whose first stage sleeps; returns once the stage is running."""
+    checklist = write_case(tmp_path, research="id,x,slow\n1,1,0\n", production="id,x\n1,1\n")
+    marker = tmp_path / "sleeping"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HARNESS, "run", str(checklist), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "MLCHECK_TEST_MARKER": str(marker)},
+    )
+    deadline = time.monotonic() + TIMEOUT
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), "the slow stage never started"
+    return proc
+
+
+def test_sigterm_is_a_clean_interruption_with_exit_143(tmp_path: Path) -> None:
+    """Defect: SIGTERM killed the run silently. Now: one line, exit 143, no report file, and a
+    report left by an earlier run keeps its content."""
+    (tmp_path / "out").mkdir()
+    report = tmp_path / "out" / "report.json"
+    report.write_text("earlier report")
+    proc = _start_slow_run(tmp_path, "--output", str(report), "--junit", str(tmp_path / "j.xml"))
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=TIMEOUT)
+    assert proc.returncode == 143
+    assert stderr.strip() == "terminated"
+    assert stdout == ""
+    assert report.read_text() == "earlier report"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["report.json"]
+    assert not (tmp_path / "j.xml").exists()
+
+
+def test_a_report_cut_short_on_stdout_says_so(tmp_path: Path) -> None:
+    """The report is far bigger than the pipe; nobody reads it, so the write blocks; SIGTERM
+    then: stderr says the report on stdout is incomplete."""
+    rows = "".join(f"{i},{i},0\n" for i in range(3000))
+    checklist = write_case(
+        tmp_path,
+        research="id,x,many\n" + rows,
+        production="id,x\n" + "".join(f"{i},{i}\n" for i in range(3000)),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HARNESS, "run", str(checklist), "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=REPO,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(10)  # the report is being written, and the pipe is full
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=TIMEOUT) == 143
+    stderr = proc.stderr.read().decode()
+    assert "terminated while writing the report to stdout: the report is incomplete" in stderr
+    assert "Traceback" not in stderr
+    proc.stdout.close()
+    proc.stderr.close()
+
+
+def test_sigterm_while_starting_exits_143(tmp_path: Path) -> None:
+    """Before the CLI module is imported (about half a second), SIGTERM also exits 143 with one
+    line. The child's import of mlcheck.cli is held up by a finder that waits for the signal."""
+    marker = tmp_path / "importing"
+    code = (
+        "import sys, time\n"
+        "class Slow:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'mlcheck.cli':\n"
+        f"            open({str(marker)!r}, 'w').close()\n"
+        f"            time.sleep({TIMEOUT})\n"
+        "sys.meta_path.insert(0, Slow())\n"
+        "from mlcheck.entry import main\n"
+        "main()\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "run", "c.yaml"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    deadline = time.monotonic() + TIMEOUT
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), proc.stderr.read() if proc.stderr else ""
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=TIMEOUT)
+    assert (proc.returncode, stderr, stdout) == (143, "terminated\n", "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import platform
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -243,3 +244,41 @@ def test_missing_or_undecodable_environment_file_is_an_input_error(tmp_path: Pat
         load_environment(checklist, "production")
     with pytest.raises(InputError, match="not UTF-8 text"):
         load_environment(checklist, "research")
+
+
+def _laughs(levels: int) -> str:
+    """A conda file whose dependencies are `levels` nested levels of nine aliases each:
+    9**levels strings once the aliases are expanded (the 'billion laughs' at nine)."""
+    lines = ['x0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, levels + 1):
+        lines.append(f"x{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 9) + "]")
+    return "\n".join(lines) + f"\ndependencies: *a{levels}\n"
+
+
+def test_a_conda_file_whose_aliases_explode_is_refused() -> None:
+    """Defect: the conda reader had no alias limit; nine levels hung with growing memory. Six
+    levels (531,441 strings) still finish on the old code, without complaint."""
+    for levels in (6, 9):
+        with pytest.raises(InputError, match="more than 100000 values once its aliases"):
+            parse_environment(_laughs(levels), "conda", "production.environment")
+
+
+def test_a_conda_file_nested_too_deeply_is_an_input_error() -> None:
+    deep = "dependencies: " + "[" * 5000 + "]" * 5000 + "\n"
+    with pytest.raises(InputError, match="nests too deeply"):
+        parse_environment(deep, "conda", "production.environment")
+
+
+def test_an_environment_file_that_is_a_socket_or_a_loop_is_refused(tmp_path: Path) -> None:
+    """Checked before opening (a named pipe would block: see tests/robustness/test_io_corpus.py)."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(tmp_path / "research.txt"))
+    (tmp_path / "prod.txt").symlink_to("prod.txt")
+    checklist = _checklist(tmp_path, "prod.txt")
+    try:
+        with pytest.raises(InputError, match=r"research.txt is a socket, not a regular file"):
+            load_environment(checklist, "research")
+    finally:
+        server.close()
+    with pytest.raises(InputError, match=r"prod\.txt is a symbolic link loop"):
+        load_environment(checklist, "production")

@@ -188,6 +188,24 @@ def test_require_all_turns_an_input_missing_skip_into_a_failure_but_not_a_desele
     )
 
 
+def test_a_run_where_every_stage_is_skipped_checked_nothing_and_is_not_ready() -> None:
+    """Skipped for missing inputs, deselected by --only/--skip, or both: no stage ran, so the
+    verdict is not ready (exit 1), never READY; one stage that ran is enough to be ready."""
+    reg = registry(("TST001", RAW, yielding(Status.PASS)), ("TST002", FEAT, yielding(Status.PASS)))
+    stages = {RAW: always_runs, FEAT: lambda _: "no features declared"}
+    for options in (
+        RunOptions(only=(FEAT,)),  # selected, but skipped for a missing input
+        RunOptions(skip=(RAW,)),
+        RunOptions(skip=(RAW, FEAT)),
+    ):
+        result = run_checklist(CHECKLIST, options, registry=reg, stages=stages)
+        assert {s.status for s in result.stages} == {Status.SKIPPED}
+        assert (result.verdict, result.stopped_at) == ("not_ready", None)
+        assert exit_code(result) == EXIT_NOT_READY
+    ran = run_checklist(CHECKLIST, RunOptions(only=(RAW,)), registry=reg, stages=stages)
+    assert (ran.verdict, exit_code(ran)) == ("ready", EXIT_READY)
+
+
 def test_a_crashing_check_becomes_an_error_and_the_rest_of_the_stage_still_runs() -> None:
     calls: list[str] = []
 

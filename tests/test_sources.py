@@ -4,10 +4,16 @@ names the slot, the file and the checklist line."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
+import os
+import socket
 import sqlite3
+import tempfile
 import textwrap
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,6 +21,8 @@ import pyarrow.csv as pacsv
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlcheck.checklist import Checklist, load_checklist
 from mlcheck.engine import LocalEngine
@@ -266,13 +274,14 @@ def test_sqlite_absolute_path_has_four_slashes(tmp_path: Path) -> None:
 
 
 def test_sqlite_is_opened_read_only(tmp_path: Path) -> None:
-    """A query that writes fails: the database is opened with mode=ro and query_only."""
+    """A query that writes fails: the authorizer refuses it (and underneath, the database is
+    opened mode=ro, immutable, query_only)."""
     _make_db(tmp_path / "apps.db")
     digest = hashlib.sha256((tmp_path / "apps.db").read_bytes()).hexdigest()
     message = read_error(
         tmp_path, "{url: 'sqlite:///apps.db', query: 'DELETE FROM apps RETURNING id'}"
     )
-    assert "readonly database" in message
+    assert "the query may only read; it asks for DELETE" in message
     assert hashlib.sha256((tmp_path / "apps.db").read_bytes()).hexdigest() == digest
     assert sorted(p.name for p in tmp_path.iterdir()) == ["apps.db", "checklist.yaml"]
 
@@ -281,6 +290,9 @@ def test_sqlite_connection_is_read_only(tmp_path: Path) -> None:
     _make_db(tmp_path / "apps.db")
     conn = _sqlite_connect(tmp_path / "apps.db")
     try:
+        with pytest.raises(InputError, match="it asks for DELETE"):
+            conn.execute("DELETE FROM apps")
+        conn.set_authorizer(None)  # the layer below the authorizer refuses writes too
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
             conn.execute("DELETE FROM apps")
     finally:
@@ -554,3 +566,293 @@ def test_inputs_are_untouched(tmp_path: Path) -> None:
     after = _fingerprint(tmp_path)
     after.pop("checklist.yaml"), before.pop("checklist.yaml")  # rewritten by the helper itself
     assert after == before
+
+
+# --------------------------------------------------------------------------- what kind of file
+
+
+@pytest.fixture
+def fifo(tmp_path: Path) -> Iterator[Path]:
+    """A named pipe `t.csv`. Opening it for reading blocks until a writer comes: a safety timer
+    plays that writer after 10 s (and closes at once), so code that does open it fails the test
+    with the wrong outcome instead of hanging the suite."""
+    path = tmp_path / "t.csv"
+    os.mkfifo(path)
+    timer = threading.Timer(10, _release_reader, (path,))
+    timer.daemon = True
+    timer.start()
+    yield path
+    timer.cancel()
+
+
+def _release_reader(path: Path) -> None:
+    with contextlib.suppress(OSError):  # ENXIO: nobody is reading, as it should be
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+
+
+@pytest.fixture
+def socket_file(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "t.csv"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    yield path
+    server.close()
+
+
+def test_a_named_pipe_is_refused_without_being_opened(tmp_path: Path, fifo: Path) -> None:
+    """Defect: a FIFO source blocked the read (and `validate`) forever."""
+    message = read_error(tmp_path, "{path: t.csv}")
+    assert message.endswith(f"{fifo} is a named pipe (FIFO), not a regular file or folder")
+    checklist = checklist_for(tmp_path, "{path: t.csv}")
+    assert checklist.research.features is not None
+    with pytest.raises(InputError, match="named pipe"):
+        peek_columns(checklist.research.features, checklist, "research.features")
+
+
+def test_a_socket_is_refused(tmp_path: Path, socket_file: Path) -> None:
+    message = read_error(tmp_path, "{path: t.csv}")
+    assert message.endswith(f"{socket_file} is a socket, not a regular file or folder")
+
+
+def test_a_device_is_refused(tmp_path: Path) -> None:
+    """/dev/null reads as nothing and /dev/zero or /dev/urandom never end: no device is read."""
+    message = read_error(tmp_path, "{path: /dev/null, format: csv}")
+    assert message.endswith("/dev/null is a character device, not a regular file or folder")
+
+
+def test_a_special_file_inside_a_parquet_folder_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "features"
+    pq.write_to_dataset(TABLE, folder, partition_cols=["region"])
+    os.mkfifo(folder / "region=north" / "zz.parquet")
+    message = read_error(tmp_path, "{path: features}")
+    assert "zz.parquet is a named pipe (FIFO)" in message
+
+
+def test_a_database_that_is_a_named_pipe_is_refused(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "apps.db")
+    message = read_error(tmp_path, "{url: 'sqlite:///apps.db', table: apps}")
+    assert message.endswith("apps.db is a named pipe (FIFO), not a regular file")
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["{path: loop.csv}", "{path: loop/t.parquet}", "{url: 'sqlite:///loop.db', table: apps}"],
+    ids=["file", "inside", "database"],
+)
+def test_a_symlink_loop_is_an_input_error(tmp_path: Path, source: str) -> None:
+    """Defect: resolving a path through a symbolic link loop raised RuntimeError (exit 3)."""
+    for name in ("loop.csv", "loop", "loop.db"):
+        (tmp_path / name).symlink_to(name)
+    message = read_error(tmp_path, source)
+    assert "is a symbolic link loop" in message
+
+
+def test_a_symlink_loop_in_the_engine_is_an_input_error(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").symlink_to("b.csv")
+    (tmp_path / "b.csv").symlink_to("a.csv")
+    checklist = checklist_for(tmp_path, "{path: a.csv}")
+    with pytest.raises(InputError, match=r"a\.csv is a symbolic link loop"):
+        LocalEngine(checklist).table("research.features")
+
+
+# --------------------------------------------------------------------------- sqlite never writes
+
+
+def _listing(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("query", "refused"),
+    [
+        ("ATTACH DATABASE ''x.db'' AS x", "ATTACH"),
+        ("VACUUM INTO ''x.db''", "ATTACH"),  # VACUUM INTO attaches its target
+        ("VACUUM", "ATTACH"),
+        ("PRAGMA user_version = 7", "PRAGMA user_version"),
+        ("CREATE TEMP TABLE t AS SELECT 1 AS a", "CREATE TEMP"),
+        ("DELETE FROM apps", "DELETE"),
+    ],
+    ids=["attach", "vacuum-into", "vacuum", "pragma-write", "temp-table", "delete"],
+)
+def test_a_query_that_would_write_is_refused_and_creates_nothing(
+    tmp_path: Path, query: str, refused: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defect: ATTACH and VACUUM INTO created x.db (relative to the working folder, here
+    tmp_path) despite mode=ro."""
+    monkeypatch.chdir(tmp_path)
+    _make_db(tmp_path / "apps.db")
+    digest = hashlib.sha256((tmp_path / "apps.db").read_bytes()).hexdigest()
+    message = read_error(tmp_path, f"{{url: 'sqlite:///apps.db', query: '{query}'}}")
+    assert f"the query may only read; it asks for {refused}" in message
+    assert _listing(tmp_path) == ["apps.db", "checklist.yaml"]
+    assert hashlib.sha256((tmp_path / "apps.db").read_bytes()).hexdigest() == digest
+
+
+def test_reading_queries_still_run(tmp_path: Path) -> None:
+    """The authorizer lets reads through: functions, CTEs, recursion, views, json_each."""
+    _make_db(tmp_path / "apps.db")
+    with sqlite3.connect(tmp_path / "apps.db") as conn:
+        conn.execute("CREATE VIEW v AS SELECT id, upper(region) AS r FROM apps")
+    conn.close()
+    query = (
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3) "
+        "SELECT n.i AS id, v.r, (SELECT count(*) FROM json_each(''[1,2]'')) AS two "
+        "FROM n LEFT JOIN v ON v.id = n.i ORDER BY n.i"
+    )
+    table = read(tmp_path, f"{{url: 'sqlite:///apps.db', query: '{query}'}}")
+    # SQLite's upper() changes ASCII letters only
+    assert table.to_pydict() == {"id": [1, 2, 3], "r": ["NORTH", "SüD", None], "two": [2, 2, 2]}
+
+
+def _wal_db(path: Path) -> sqlite3.Connection:
+    """A WAL-mode copy of the `apps` table; the connection is returned open (its -wal file holds
+    the rows until a checkpoint), with automatic checkpoints off."""
+    _make_db(path)
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
+    return conn
+
+
+def test_a_wal_database_leaves_no_shm_or_wal_file(tmp_path: Path) -> None:
+    """Defect: opening a WAL-mode database with mode=ro created apps.db-shm and apps.db-wal."""
+    _wal_db(tmp_path / "apps.db").close()  # closed cleanly: checkpointed, -wal and -shm removed
+    assert _listing(tmp_path) == ["apps.db"]
+    assert read(tmp_path, "{url: 'sqlite:///apps.db', table: apps}").num_rows == 3
+    checklist = checklist_for(tmp_path, "{url: 'sqlite:///apps.db', table: apps}")
+    assert checklist.research.features is not None
+    peek_columns(checklist.research.features, checklist, "research.features")
+    assert _listing(tmp_path) == ["apps.db", "checklist.yaml"]
+
+
+def test_a_database_with_changes_still_in_its_wal_file_is_refused(tmp_path: Path) -> None:
+    """Committed rows that live only in apps.db-wal would be invisible to an immutable read:
+    mlcheck says so rather than report on stale data, and writes nothing to find out."""
+    writer = _wal_db(tmp_path / "apps.db")
+    try:
+        writer.execute("INSERT INTO apps (id) VALUES (4)")
+        writer.commit()
+        before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+        message = read_error(tmp_path, "{url: 'sqlite:///apps.db', table: apps}")
+        assert "apps.db-wal holds changes not yet written to apps.db" in message
+        assert "wal_checkpoint" in message
+        after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name in before}
+        assert after == before
+    finally:
+        writer.close()
+
+
+def test_a_database_with_a_hot_journal_is_refused(tmp_path: Path) -> None:
+    """A non-empty -journal means an interrupted write: the file may be half-updated."""
+    _make_db(tmp_path / "apps.db")
+    (tmp_path / "apps.db-journal").write_bytes(b"\xd9\xd5\x05\xf9\x20\xa1\x63\xd7" + b"\0" * 504)
+    message = read_error(tmp_path, "{url: 'sqlite:///apps.db', table: apps}")
+    assert "apps.db-journal holds an interrupted write" in message
+
+
+# --------------------------------------------------------------------------- truncated csv
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'id,income,region\n1,2.5,north\n2,3.5,"sou',  # cut inside the last quoted field
+        'id,income,region\n1,2.5,"north\n2,3.5,south\n',  # a quote never closed: rows swallowed
+        'id,income,region\n1,2.5,"north ""x"" \n',  # escaped quotes, then the end
+        'id,income,region\r\n1,2.5,north\r\n2,3.5,"',  # CRLF, cut right after the opening quote
+        '"id","income","region"\n"1","2.5","nor',  # every field quoted
+    ],
+    ids=["last-field", "swallowed-rows", "escaped-quotes", "crlf", "all-quoted"],
+)
+def test_a_csv_ending_inside_an_open_quote_is_truncated(tmp_path: Path, text: str) -> None:
+    """Defect: pyarrow ends the last field at the end of the file, so a truncated file read as
+    one odd cell and a lost row."""
+    (tmp_path / "t.csv").write_text(text)
+    message = read_error(tmp_path, "{path: t.csv}")
+    assert message.endswith(
+        "t.csv ends inside a quoted field: the file is truncated or a quote is never closed"
+    )
+
+
+def test_a_truncated_gzip_csv_and_tsv_are_found_too(tmp_path: Path) -> None:
+    (tmp_path / "t.csv.gz").write_bytes(gzip.compress(b'id,x\n1,"a\n'))
+    assert "ends inside a quoted field" in read_error(tmp_path, "{path: t.csv.gz}")
+    (tmp_path / "t.tsv").write_bytes(b'id\tx\n1\t"a')
+    assert "ends inside a quoted field" in read_error(tmp_path, "{path: t.tsv}")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'id,income,region\n1,2.5,"a ""quoted"" word"\n',
+        'id,income,region\n1,2.5,12" pipe\n2,3,"x"\n',  # a bare quote inside a field is text
+        'id,income,region\n1,2.5,""\n2,3,"multi\nline"\n',
+        'id,income,region\n1,2.5,"a,b"',  # no final newline, but the quote is closed
+    ],
+    ids=["escaped", "bare-quote", "multi-line", "no-final-newline"],
+)
+def test_a_csv_whose_quotes_close_is_read(tmp_path: Path, text: str) -> None:
+    (tmp_path / "t.csv").write_text(text)
+    assert read(tmp_path, "{path: t.csv}").num_rows == text.count("\n1,") + text.count("\n2,")
+
+
+@pytest.mark.parametrize("name", ["t.csv", "t.csv.gz"])
+def test_quote_runs_cut_by_read_blocks_stay_whole(tmp_path: Path, name: str) -> None:
+    """An escaped quote `""` split by a block boundary is still one escaped quote, and a run
+    that ends exactly at a boundary is still one run (plain files are read backwards,
+    compressed ones forwards)."""
+    from mlcheck.sources import ends_inside_quote
+
+    def scan(data: bytes, block: int) -> bool:
+        path = tmp_path / name
+        path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+        return ends_inside_quote(path, ord(","), block)
+
+    truncated = b'id,x\n1,"aaa""b'  # the escaped quote sits at bytes 11 and 12
+    closed = truncated + b'"\n'
+    for block in (4, 11, 12, 13, 1 << 24):
+        assert scan(truncated, block) is True, block
+        assert scan(closed, block) is False, block
+    assert scan(b'id,x\n1,""', 9) is False  # an empty quoted field split in two
+    assert scan(b'id,x\n1,"', 8) is True
+    assert scan(b'id,x\n1,"' + b"a," * 200_000 + b'b"\n2,"', 1 << 16) is True
+    assert scan(b'id,x\n1,"' + b"a," * 200_000 + b'b"\n', 1 << 16) is False
+
+
+def _quote_state_by_hand(data: bytes, delimiter: int) -> bool:
+    """The reference: pyarrow's parser walked byte by byte. A quote opens a field only at its
+    start; inside, `""` is a quote and `"` closes; after the close the field goes on unquoted."""
+    inside, at_start, i = False, True, 0
+    while i < len(data):
+        byte = data[i]
+        if inside:
+            if byte == ord('"') and data[i + 1 : i + 2] == b'"':
+                i += 2
+                continue
+            inside = byte != ord('"')
+        elif byte == ord('"') and at_start:
+            inside, at_start = True, False
+        else:
+            at_start = byte in (delimiter, ord("\n"), ord("\r"))
+        i += 1
+    return inside
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(
+    data=st.binary(max_size=60).map(lambda b: bytes(b'a,"\n\r'[x % 5] for x in b)),
+    block=st.integers(1, 70),
+    compressed=st.booleans(),
+)
+def test_the_quote_scan_agrees_with_the_parser_byte_by_byte(
+    data: bytes, block: int, compressed: bool
+) -> None:
+    """Any bytes of `a , " \\n \\r`, any block size, read backwards (plain) or forwards (gz)."""
+    from mlcheck.sources import ends_inside_quote
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / ("t.csv.gz" if compressed else "t.csv")
+        path.write_bytes(gzip.compress(data) if compressed else data)
+        if not data and not compressed:
+            return  # an empty file is refused before this scan (and cannot be mapped)
+        assert ends_inside_quote(path, ord(","), block) == _quote_state_by_hand(data, ord(","))

@@ -3,11 +3,14 @@ metadata only, every problem at once; and the `validate`/`schema` commands end t
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import jsonschema
@@ -218,4 +221,144 @@ def test_cli_schema_prints_a_json_schema_that_separates_good_from_bad() -> None:
     sample["research"]["predictons"] = sample["research"].pop("predictions")
     assert [e.message for e in validator.iter_errors(sample)] == [
         "Additional properties are not allowed ('predictons' was unexpected)"
+    ]
+
+
+# --------------------------------------------------------------------------- role columns
+
+ROLES = """\
+    key: id
+    research:
+      features: {path: features.parquet}
+      predictions: {url: 'sqlite:///preds.db', table: preds}
+      labels: {path: labels.csv}
+    production:
+      features: {path: features.parquet}
+      predictions: {url: 'sqlite:///preds.db', table: preds}
+    columns:
+      target: defaulted
+      score: score
+      features: [income]
+    """
+
+
+def _roles(tmp_path: Path, **replace: str) -> Checklist:
+    text = ROLES
+    written = {"target": "defaulted", "score": "score", "features": "[income]"}
+    for role, new in replace.items():
+        text = text.replace(f"{role}: {written[role]}", f"{role}: {new}")
+    (tmp_path / "labels.csv").write_text("id,defaulted\n1,0\n2,1\n")
+    return checklist(tmp_path, text)
+
+
+def test_role_columns_that_are_present_validate(tmp_path: Path) -> None:
+    assert validate_sources(_roles(tmp_path), read_schema=True) == 5
+
+
+def test_a_misspelled_role_column_is_named_with_a_guess_and_the_columns(tmp_path: Path) -> None:
+    """Defect: `validate` said "valid" whatever `columns:` named."""
+    loaded = _roles(tmp_path, target="defaultd", score="scor", features="[incme, age]")
+    with pytest.raises(SourceProblems) as caught:
+        validate_sources(loaded, read_schema=True)
+    where = tmp_path / "checklist.yaml"
+    assert caught.value.problems == [
+        f"research.labels ({where}:5): columns.target 'defaultd' is absent; "
+        "did you mean 'defaulted'? (columns: id, defaulted)",
+        f"research.predictions ({where}:4): columns.score 'scor' is absent; "
+        "did you mean 'score'? (columns: id, score)",
+        f"production.predictions ({where}:8): columns.score 'scor' is absent; "
+        "did you mean 'score'? (columns: id, score)",
+        f"columns.features 'incme' ({where}:12) is in none of research.features, "
+        "production.features; did you mean 'income'? (columns: id, income, split)",
+        f"columns.features 'age' ({where}:12) is in none of research.features, "
+        "production.features (columns: id, income, split)",
+    ]
+
+
+def test_run_gives_the_same_message_before_reading_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Defect: `run` ended with exit 2 naming neither the columns nor the near one."""
+    loaded = _roles(tmp_path, score="scor")
+    with pytest.raises(SystemExit) as caught:
+        main(["run", loaded.source_file])
+    stderr = capsys.readouterr().err
+    assert caught.value.code == 2
+    assert (
+        "columns.score 'scor'" in stderr and "did you mean 'score'? (columns: id, score)" in stderr
+    )
+    with pytest.raises(SystemExit) as caught:
+        main(["validate", loaded.source_file])
+    assert caught.value.code == 2
+    assert capsys.readouterr().err == stderr
+
+
+def test_role_columns_are_looked_up_per_slot_from_a_list_of_names(tmp_path: Path) -> None:
+    """The one place roles meet tables: a role with several columns (multiclass scores) is
+    checked column by column, in every table the role must be in."""
+    from mlcheck.validate import role_column_problems, role_requirements
+
+    loaded = _roles(tmp_path, score="[score, p_other]")
+    requirements = {r.role: r for r in role_requirements(loaded)}
+    assert requirements["columns.score"].columns == ("score", "p_other")
+    assert requirements["columns.score"].every == (
+        "research.predictions",
+        "production.predictions",
+        "production.live.predictions",
+    )
+    names = {
+        "research.predictions": ["id", "score", "p_other"],
+        "production.predictions": ["id", "p_other"],
+    }
+    (problem,) = role_column_problems(loaded, names)  # unread tables: nothing said about them
+    assert problem.startswith("production.predictions (")
+    assert "columns.score 'score'" in problem and problem.endswith("(columns: id, p_other)")
+
+
+def test_every_bundled_checklist_has_its_role_columns(tmp_path: Path) -> None:
+    for path in sorted((REPO / "checklists").rglob("*.yaml")):
+        assert validate_sources(load_checklist(path), read_schema=True) > 0, path
+
+
+# --------------------------------------------------------------------------- what kind of file
+
+
+def test_a_named_pipe_source_is_refused_before_any_read(tmp_path: Path) -> None:
+    """Defect: `validate` (and `run`) opened the pipe and waited forever for a writer. The
+    pre-flight of both refuses it from its file type alone."""
+    loaded = checklist(tmp_path, GOOD)
+    (tmp_path / "test.csv").unlink()
+    os.mkfifo(tmp_path / "test.csv")
+    guard = threading.Timer(10, _release_reader, (tmp_path / "test.csv",))
+    guard.daemon = True
+    guard.start()
+    try:
+        for read_schema in (False, True):
+            with pytest.raises(SourceProblems) as caught:
+                validate_sources(loaded, read_schema=read_schema)
+            assert caught.value.problems == [
+                f"research.splits.test ({tmp_path / 'checklist.yaml'}:6): "
+                f"{tmp_path / 'test.csv'} is a named pipe (FIFO), not a regular file or folder"
+            ]
+    finally:
+        guard.cancel()
+
+
+def _release_reader(path: Path) -> None:
+    """Play the writer a blocked reader waits for (then leave): the test fails, never hangs."""
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+
+
+def test_special_environment_and_database_files_are_refused(tmp_path: Path) -> None:
+    loaded = checklist(tmp_path, GOOD)
+    (tmp_path / "env.json").unlink()
+    (tmp_path / "env.json").symlink_to("/dev/null")
+    (tmp_path / "preds.db").unlink()
+    (tmp_path / "preds.db").symlink_to("preds.db")
+    with pytest.raises(SourceProblems) as caught:
+        validate_sources(loaded, read_schema=False)
+    assert [p.split(": ", 1)[1] for p in caught.value.problems] == [
+        f"{tmp_path / 'preds.db'} is a symbolic link loop",
+        f"{tmp_path / 'env.json'} is a character device, not a regular file",
     ]

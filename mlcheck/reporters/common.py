@@ -66,13 +66,16 @@ def fmt_value(value: Any, limit: int = 60) -> str:
 
 
 def observed_vs(check: CheckResult) -> str:
-    """`observed vs expected (limit threshold)`, leaving out the parts a check did not give."""
+    """`research EXPECTED, production OBSERVED (limit THRESHOLD)`: a check that gives `expected`
+    compares the two sides (expected is research's value, observed production's), always shown
+    in that order and labelled; otherwise `observed (limit threshold)`. Parts a check did not
+    give are left out."""
     observed, expected, threshold = (
         fmt_value(v) for v in (check.observed, check.expected, check.threshold)
     )
     text = observed
     if expected:
-        text = f"{text} vs {expected}" if text else f"expected {expected}"
+        text = f"research {expected}, production {observed}" if text else f"research {expected}"
     if threshold:
         text = f"{text} (limit {threshold})" if text else f"limit {threshold}"
     return text
@@ -104,6 +107,8 @@ def verdict_line(result: RunResult) -> str:
     if result.stopped_at:
         stage = next(s for s in result.stages if s.id == result.stopped_at)
         return f"NOT READY: stopped at {stage.id} ({label(stage.status)}) · {counts}"
+    if all(s.status is Status.SKIPPED for s in result.stages):
+        return f"NOT READY: nothing was checked (every stage was skipped) · {counts}"
     blocking = [
         f"{s.id} ({label(s.status)})"
         for s in result.stages
@@ -221,8 +226,8 @@ def count_subjects(group: FindingGroup) -> str:
 
 def observed_summary(group: FindingGroup) -> str:
     """One result's `observed vs expected (limit)`; for a group the range of observed values."""
-    if len(group) == 1:
-        return observed_vs(group.first)
+    if len(group) == 1 or len({observed_vs(r) for r in group.results}) == 1:
+        return observed_vs(group.first)  # labelled research/production when two-sided
     values = [to_jsonable(r.observed) for r in group.results if r.observed is not None]
     numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
     limits = {fmt_value(r.threshold) for r in group.results}

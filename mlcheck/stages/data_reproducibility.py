@@ -104,8 +104,7 @@ def source_present(ctx: StageContext) -> Iterator[Finding]:
             Status.FAIL,
             f"declared in {have}.raw only",
             source=name,
-            observed=have,
-            expected="both",
+            observed=f"{have} only",
             hint=f"Declare `{lack}.raw.{name}` with the matching file (a feed missing on one side "
             "or a source renamed in one section), or drop it from both sides.",
         )
@@ -136,7 +135,7 @@ def same_columns(ctx: StageContext) -> Iterator[Finding]:
             "; ".join(parts),
             source=name,
             observed=len(missing),
-            expected=0,
+            threshold=0,
             hint=_columns_hint(cmp),
             details={"missing": list(missing), "extra": list(extra), "renamed": dict(cmp.renamed)},
         )
@@ -271,8 +270,7 @@ def key_present_not_null(ctx: StageContext) -> Iterator[Finding]:
                 f"key column(s) {', '.join(absent[side])} absent in {side}",
                 source=name,
                 observed=absent[side],
-                expected=declared,
-                details={"key_problem": cmp.key_problem},
+                details={"key_problem": cmp.key_problem, "declared_key": declared},
                 hint="The key column was renamed or dropped; rows are compared as a multiset only.",
             )
         elif cmp.keys is not None:

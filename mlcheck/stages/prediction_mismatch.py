@@ -8,6 +8,8 @@ equal, or |a - b| <= atol + rtol * max(|a|, |b|).
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mlcheck.checklist import Checklist
-from mlcheck.compare import classify_dtype_change, within_tolerance
+from mlcheck.compare import add_hashes, classify_dtype_change, pair_kind, within_tolerance
 from mlcheck.context import StageContext
 from mlcheck.engine import SPLIT_COLUMN_DEFAULT, KeyJoin, as_text, decoded, value_counts
 from mlcheck.errors import InputError
@@ -433,17 +435,22 @@ def training_reference(ctx: StageContext) -> tuple[pa.Table, str]:
 # --------------------------------------------------------------------------- PRD003
 
 
-@check("PRD003", STAGE, thresholds=("max_missing_predictions",))
+@check("PRD003", STAGE, thresholds=("max_missing_predictions", "max_mismatch_rate"))
 def keys_predicted_on_one_side(ctx: StageContext) -> Iterator[Finding]:
-    """Keys predicted on one side only.
+    """Keys predicted on one side only, and rows whose key is duplicated or null.
 
     Measures the keys of research.predictions absent from production.predictions and the
-    reverse (with duplicate and null keys counted in details).
+    reverse. Rows with a duplicated or null key cannot be paired and are left out of PRD004/
+    PRD005, so, as in stages 1-2: a changed number of them fails; the same number on both sides
+    warns, and those rows are compared whole (key and scores) as an exact multiset: the share
+    without an identical row on the other side counts against `max_mismatch_rate`.
     Why it matters: rows production did not score are decisions never made; extra rows mean the
-    two runs scored different populations, so agreement below covers only part of the data.
+    two runs scored different populations, so agreement below covers only part of the data; a
+    key scored twice with different scores is two answers for one decision.
     Usual causes: rows dropped by a failing or filtering step before scoring, a batch that
-    timed out, scoring a different snapshot.
-    Fix: score the same rows in both environments; make failures explicit rather than dropped.
+    timed out, scoring a different snapshot; a join fan-out or a batch scored twice (duplicates).
+    Fix: score the same rows in both environments; make failures explicit rather than dropped;
+    deduplicate before scoring.
     """
     hint = (
         "{other} did not score these keys: look for rows dropped or filtered before scoring, or "
@@ -452,6 +459,131 @@ def keys_predicted_on_one_side(ctx: StageContext) -> Iterator[Finding]:
     yield from keys_on_one_side_findings(
         ctx, RESEARCH, PRODUCTION, ctx.config.max_missing_predictions, hint
     )
+    finding = _set_aside_finding(ctx)
+    if finding is not None:
+        yield finding
+
+
+def _set_aside_finding(ctx: StageContext) -> Finding | None:
+    """Rows the key match left out (duplicated or null key), judged like stages 1-2 do."""
+    join = ctx.engine.join(RESEARCH, PRODUCTION)
+    left = np.union1d(join.left_duplicate_rows, join.left_null_rows).astype(np.int64)
+    right = np.union1d(join.right_duplicate_rows, join.right_null_rows).astype(np.int64)
+    if not len(left) and not len(right):
+        return None
+    counts = {
+        side: {"duplicate_key_rows": len(duplicates), "null_key_rows": len(nulls)}
+        for side, duplicates, nulls in (
+            ("research", join.left_duplicate_rows, join.left_null_rows),
+            ("production", join.right_duplicate_rows, join.right_null_rows),
+        )
+    }
+    details: dict[str, Any] = {
+        **counts,
+        "research_examples": _row_examples(ctx, RESEARCH, left),
+        "production_examples": _row_examples(ctx, PRODUCTION, right),
+    }
+    head = (
+        f"{len(left)} research and {len(right)} production rows have a duplicated or null key "
+        "and cannot be paired"
+    )
+    if counts["research"] != counts["production"]:
+        return _changed_count_finding(head, counts, details)
+    return _compared_whole_finding(ctx, head, (left, right), join.key, details)
+
+
+def _changed_count_finding(
+    head: str, counts: dict[str, dict[str, int]], details: dict[str, Any]
+) -> Finding:
+    research, production = counts["research"], counts["production"]
+    return Finding(
+        Status.FAIL,
+        f"{head}: the number changed (duplicated: research {research['duplicate_key_rows']}, "
+        f"production {production['duplicate_key_rows']}; null: research "
+        f"{research['null_key_rows']}, production {production['null_key_rows']})",
+        source=PRODUCTION,
+        observed=sum(production.values()),
+        expected=sum(research.values()),
+        hint=_SET_ASIDE_HINT,
+        details=details,
+    )
+
+
+def _compared_whole_finding(
+    ctx: StageContext,
+    head: str,
+    rows: tuple[np.ndarray, np.ndarray],
+    key: tuple[str, ...],
+    details: dict[str, Any],
+) -> Finding:
+    """The same numbers of set-aside rows on both sides: warn, or fail when too many of them
+    have no identical row (key and scores) on the other side."""
+    lost, extra = _multiset_difference(ctx, *rows, key)
+    rate = max(lost, extra) / len(rows[0])
+    return Finding(
+        Status.FAIL if rate > ctx.config.max_mismatch_rate else Status.WARN,
+        f"{head}; compared whole (key and scores), {lost} research rows have no identical "
+        f"production row ({extra} the other way)",
+        source=PRODUCTION,
+        observed=rate,
+        threshold=ctx.config.max_mismatch_rate,
+        hint=_SET_ASIDE_HINT,
+        details={**details, "research_rows_differing": lost, "production_rows_differing": extra},
+    )
+
+
+_SET_ASIDE_HINT = (
+    "A key scored more than once (a join fan-out, a batch scored twice) or a null key cannot be "
+    "paired, so PRD004/PRD005 leave these rows out: deduplicate before scoring, or declare the "
+    "full composite key."
+)
+
+
+def _row_examples(ctx: StageContext, slot: str, rows: np.ndarray) -> list[dict[str, Any]]:
+    """The first rows by key, with their scores (a duplicated key shows all its scores); rows
+    of one key ordered by their scores' text, so file order never changes the report."""
+    picked = rows[first_by_key(ctx, slot, rows, ctx.config.examples)]
+    table = ctx.engine.table(slot).take(pa.array(picked)).select(ctx.columns.score_columns)
+    keys = key_values(ctx, slot, picked)
+    rank = {repr(k): i for i, k in reversed(list(enumerate(keys)))}  # first position of a key
+    examples = [{"key": k, **v} for k, v in zip(keys, table.to_pylist(), strict=True)]
+    return sorted(examples, key=lambda e: (rank[repr(e["key"])], repr(list(e.values()))))
+
+
+def _multiset_difference(
+    ctx: StageContext, left: np.ndarray, right: np.ndarray, key: tuple[str, ...]
+) -> tuple[int, int]:
+    """(research rows without an identical production row, production rows without an
+    identical research row) among `left`/`right`, over the key and score columns, exactly."""
+    columns = [*key, *ctx.columns.score_columns]
+    hashes = (
+        _whole_row_hashes(ctx, RESEARCH, PRODUCTION, left, columns),
+        _whole_row_hashes(ctx, PRODUCTION, RESEARCH, right, columns),
+    )
+    distinct, inverse = np.unique(np.concatenate(hashes), return_inverse=True)
+    research = np.bincount(inverse[: len(left)], minlength=len(distinct))
+    production = np.bincount(inverse[len(left) :], minlength=len(distinct))
+    return (
+        int(np.maximum(research - production, 0).sum()),
+        int(np.maximum(production - research, 0).sum()),
+    )
+
+
+def _whole_row_hashes(
+    ctx: StageContext, slot: str, other: str, rows: np.ndarray, columns: list[str]
+) -> np.ndarray:
+    """A 64-bit hash of each of `rows` over `columns`, values normalised to the type they share
+    with `other`'s column (as stage 1 hashes rows: a salted sum of value hashes)."""
+    table, other_table = ctx.engine.table(slot), ctx.engine.table(other)
+    total = np.zeros(len(rows), dtype=np.uint64)
+    for position, name in enumerate(columns):
+        column, other_type = (
+            table.column(name).take(pa.array(rows)),
+            other_table.schema.field(name).type,
+        )
+        salt = np.uint64((0x9E3779B97F4A7C15 * (2 * position + 1)) % 2**64)
+        add_hashes(total, column, pair_kind(column.type, other_type), other_type, salt)
+    return total
 
 
 # --------------------------------------------------------------------------- PRD004
@@ -466,9 +598,22 @@ class Agreement:
     mismatch: np.ndarray  # beyond tolerance (missing vs present counts)
     finite: np.ndarray  # both sides finite
 
-    @property
+    @functools.cached_property
+    def shrink(self) -> float:
+        """1.0, or the power of two (exact) that brings finite scores beyond 2**256 below it, so
+        that their differences, sums and squares stay inside float64. Statistics are scaled
+        back: one that overflows then is inf, its true value being beyond float64."""
+        both = (self.research[self.finite], self.production[self.finite])
+        largest = max((float(np.abs(side).max()) for side in both if len(side)), default=0.0)
+        return 1.0 if largest < 2.0**256 else math.ldexp(1.0, 256 - math.frexp(largest)[1])
+
+    @functools.cached_property
     def diff(self) -> np.ndarray:
-        return self.production[self.finite] - self.research[self.finite]
+        """production - research where both are finite, times `shrink`."""
+        research, production = self.research[self.finite], self.production[self.finite]
+        if self.shrink != 1.0:
+            research, production = research * self.shrink, production * self.shrink
+        return production - research
 
 
 def agreement(research: np.ndarray, production: np.ndarray, atol: float, rtol: float) -> Agreement:
@@ -536,11 +681,12 @@ def name_pattern(agree: Agreement, atol: float) -> str:
         return "within_tolerance" if np.any(diff != 0) else "identical"
     if not mismatch.any():
         return "invalid_outputs"
+    atol *= agree.shrink  # diff is in shrunk units
     median = float(np.median(diff))
     steady = np.abs(diff - median) <= max(atol, 0.01 * abs(median))
     if abs(median) > atol and steady.mean() >= 0.95:
         return "constant_offset"
-    scale = float(np.std(agree.research[agree.finite])) or 1.0
+    scale = float(np.std(agree.research[agree.finite] * agree.shrink)) or 1.0
     if float(np.abs(diff).max()) <= 1e-3 * scale and np.mean(diff != 0) >= 0.5:
         return "tiny_uniform"
     return "localized" if mismatch.mean() <= 0.05 else "large_scattered"
@@ -554,6 +700,7 @@ PATTERN_TEXT = {
     "tiny_uniform": "tiny differences on most rows",
     "localized": "large differences on a few rows",
     "large_scattered": "large differences scattered over many rows",
+    "column_permutation": "score columns permuted",
 }
 PATTERN_HINT = {
     "invalid_outputs": "Only rows with a missing or infinite score differ: see PRD001/PRD002 for their cause.",
@@ -611,7 +758,8 @@ def matched_agreement(ctx: StageContext) -> Agreement:
 def _agreement_finding(ctx: StageContext, name: str, agree: Agreement, rows: np.ndarray) -> Finding:
     matched, n = len(agree.research), int(agree.mismatch.sum())
     rate = n / matched if matched else 0.0
-    pattern = name_pattern(agree, ctx.config.atol)
+    permutation = column_permutation(ctx) or {}
+    pattern = "column_permutation" if name in permutation else name_pattern(agree, ctx.config.atol)
     stats = _difference_stats(agree)
     head = (
         f"{n} of {matched} scores differ beyond tolerance ({rate:.2%})"
@@ -619,38 +767,110 @@ def _agreement_finding(ctx: StageContext, name: str, agree: Agreement, rows: np.
         else f"all {matched} matched scores agree within tolerance"
     )
     over = rate > ctx.config.max_mismatch_rate
+    text, hint = _pattern_words(pattern, name, permutation, admitting(stats["max_abs_diff"]))
     return Finding(
         Status.FAIL if over else Status.PASS,
-        f"{head}; max |diff| {stats['max_abs_diff']:.3g}; {PATTERN_TEXT[pattern]}",
+        f"{head}; max |diff| {stats['max_abs_diff']:.3g}; {text}",
         source=PRODUCTION,
         column=name,
         observed=rate,
         threshold=ctx.config.max_mismatch_rate,
-        hint=PATTERN_HINT[pattern].format(atol=admitting(stats["max_abs_diff"]))
-        if over and pattern in PATTERN_HINT
-        else None,
+        hint=hint if over else None,
         details={
             "matched": matched,
             "mismatched": n,
             "rate": rate,
             **stats,
             "pattern": pattern,
+            **({"permutation": permutation} if name in permutation else {}),
             "examples": _largest_differences(ctx, agree, rows),
         },
     )
 
 
+def _pattern_words(
+    pattern: str, name: str, permutation: dict[str, str], atol: str
+) -> tuple[str, str | None]:
+    """The message's words for a pattern and its hint (`atol`: the setting that would admit
+    the differences); a permutation names the columns."""
+    if pattern != "column_permutation":
+        hint = PATTERN_HINT.get(pattern)
+        return PATTERN_TEXT[pattern], hint.format(atol=atol) if hint else None
+    text = (
+        f"research's {name} values are in production's {permutation[name]}: score columns permuted"
+    )
+    return text, _PERMUTED_HINT.format(mapping=_arrows(permutation))
+
+
+_PERMUTED_HINT = (
+    "The probability columns are permuted, not recomputed ({mapping}): production's serving "
+    "code writes its class columns in another order (e.g. the model's classes_ order against "
+    "the names it writes). Fix the writer so each class's probability goes under its own name."
+)
+
+
+def _arrows(mapping: dict[str, str]) -> str:
+    return ", ".join(f"research's {a} is production's {b}" for a, b in mapping.items())
+
+
+def column_permutation(ctx: StageContext) -> dict[str, str] | None:
+    """Research score column -> the production column holding its values, when permuting
+    production's score columns (a swap of two, or any permutation) makes every column agree
+    within `max_mismatch_rate`; None otherwise (and for a single score column)."""
+
+    def compute() -> dict[str, str] | None:
+        names, every = ctx.columns.score_columns, matched_agreement(ctx)
+        limit = ctx.config.max_mismatch_rate * len(every.research)
+        moved = [i for i in range(len(names)) if every.mismatch[:, i].sum() > limit]
+        if len(moved) < 2:
+            return None
+        found: dict[int, int] = {}
+        for i in moved:  # the first column without a counterpart ends the search
+            j = _same_values(ctx, every, i, moved, limit)
+            if j is None:
+                return None
+            found[i] = j
+        if sorted(found.values()) != moved:  # two columns cannot come from one
+            return None
+        return {names[i]: names[j] for i, j in found.items()}
+
+    result: dict[str, str] | None = ctx.engine.memo((STAGE, "permutation"), compute)
+    return result
+
+
+def _same_values(
+    ctx: StageContext, every: Agreement, column: int, candidates: list[int], limit: float
+) -> int | None:
+    """The one other production column among `candidates` whose values agree with research's
+    `column`: screened on the first rows (all pairs at once), confirmed on every row."""
+    rtol, atol = ctx.config.rtol, ctx.config.atol
+    sample = max(16, (1 << 16) // len(candidates))
+    head = within_tolerance(
+        every.research[:sample, column, None], every.production[:sample, candidates], rtol, atol
+    )
+    mostly = head.mean(axis=0) >= 0.5  # a screen only: the full comparison below decides
+    screened = [j for j, ok in zip(candidates, mostly, strict=True) if ok and j != column]
+    if len(screened) != 1:
+        return None
+    close = within_tolerance(
+        every.research[:, column], every.production[:, screened[0]], rtol, atol
+    )
+    return screened[0] if (~close).sum() <= limit else None
+
+
 def _difference_stats(agree: Agreement) -> dict[str, Any]:
     diff = agree.diff
     close_but_different = ~agree.mismatch[agree.finite] & (diff != 0)
-    return {
-        "within_tolerance_differences": int(close_but_different.sum()),
-        "compared_finite": len(diff),
-        "max_abs_diff": float(np.abs(diff).max()) if len(diff) else 0.0,
-        "mean_abs_diff": float(np.abs(diff).mean()) if len(diff) else 0.0,
-        "mean_diff": float(diff.mean()) if len(diff) else 0.0,
-        "spearman": spearman(agree.research[agree.finite], agree.production[agree.finite]),
-    }
+    with np.errstate(over="ignore"):  # scaled back: beyond float64's range is inf
+        unshrink = 1.0 / agree.shrink
+        return {
+            "within_tolerance_differences": int(close_but_different.sum()),
+            "compared_finite": len(diff),
+            "max_abs_diff": float(np.abs(diff).max()) * unshrink if len(diff) else 0.0,
+            "mean_abs_diff": float(np.abs(diff).mean()) * unshrink if len(diff) else 0.0,
+            "mean_diff": float(diff.mean()) * unshrink if len(diff) else 0.0,
+            "spearman": spearman(agree.research[agree.finite], agree.production[agree.finite]),
+        }
 
 
 def _largest_differences(
@@ -659,19 +879,21 @@ def _largest_differences(
     """Mismatched rows, largest difference first; rows missing a score on one side come last
     (PRD001 already lists them, and they would crowd out the differences that explain a pattern)."""
     bad = np.flatnonzero(agree.mismatch)
-    with np.errstate(invalid="ignore"):
-        size = np.abs(agree.production[bad] - agree.research[bad])
+    with np.errstate(invalid="ignore"):  # inf - inf: NaN, listed last
+        size = np.abs(agree.production[bad] * agree.shrink - agree.research[bad] * agree.shrink)
     size = np.where(np.isnan(size), -1.0, size)
     picked = bad[largest(size, ctx.config.examples)]
     keys = key_values(ctx, RESEARCH, rows[picked])
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond float64: inf; inf - inf: null
+        differences = agree.production[picked] - agree.research[picked]
     return [
         {
             "key": k,
             "research": _plain(agree.research[i]),
             "production": _plain(agree.production[i]),
-            "difference": _plain(agree.production[i] - agree.research[i]),
+            "difference": _plain(d),
         }
-        for k, i in zip(keys, picked, strict=True)
+        for k, i, d in zip(keys, picked, differences, strict=True)
     ]
 
 
@@ -729,7 +951,7 @@ def decision_flips(ctx: StageContext) -> Iterator[Finding]:
         column=ctx.columns.prediction or ctx.columns.score_columns[0],
         observed=rate,
         threshold=ctx.config.max_flip_rate,
-        hint=(_RULE_HINT if rule else _CROSS_HINT.format(t=ctx.config.threshold)) if over else None,
+        hint=_flip_hint(ctx, rule) if over else None,
         details={
             "matched": matched,
             "flips": n,
@@ -745,6 +967,20 @@ def decision_flips(ctx: StageContext) -> Iterator[Finding]:
 _RULE_TEXT = "; the scores agree, so the decision rule differs"
 _RULE_HINT = "Decisions flip although the scores agree: the decision rule differs (threshold, >= vs >, or the decision column is computed by other code). Align the rule."
 _CROSS_HINT = "Score differences push rows across the decision threshold {t}: fix the score mismatch (PRD004) first."
+_ARGMAX_CROSS_HINT = (
+    "Score differences change which class is most probable: fix the score mismatch (PRD004) first."
+)
+_PERMUTED_FLIP_HINT = "The probability columns are permuted (PRD004 names how), so the most probable class changes: fix the column order and the flips go with it."
+
+
+def _flip_hint(ctx: StageContext, rule: bool) -> str:
+    """Why decisions flip: the rule itself, permuted probability columns, or score differences
+    crossing the threshold (binary) or changing the arg-max class (multiclass)."""
+    if rule:
+        return _RULE_HINT
+    if len(ctx.columns.score_columns) > 1:
+        return _PERMUTED_FLIP_HINT if column_permutation(ctx) else _ARGMAX_CROSS_HINT
+    return _CROSS_HINT.format(t=ctx.config.threshold)
 
 
 def _decisions(ctx: StageContext, join: KeyJoin) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -814,11 +1050,18 @@ def _flip_examples(
             "key": k,
             "research": labels[research[i]],
             "production": labels[production[i]],
-            "research_score": _score_dict(ctx, r_scores[left[i]]),
-            "production_score": _score_dict(ctx, p_scores[right[i]]),
+            "research_score": _decision_score(r_scores[left[i]]),
+            "production_score": _decision_score(p_scores[right[i]]),
         }
         for k, i in zip(key_values(ctx, RESEARCH, left[picked]), picked, strict=True)
     ]
+
+
+def _decision_score(values: np.ndarray) -> float | None:
+    """A flip example's score: the score (binary), or the most probable class's probability
+    (multiclass): one short number, so a report never cuts a probability vector mid-way."""
+    finite = values[np.isfinite(values)]
+    return float(finite.max()) if len(finite) else None
 
 
 # --------------------------------------------------------------------------- PRD006

@@ -736,7 +736,7 @@ def _temporal_finding(
         source=slot,
         column=ctx.columns.timestamp,
         observed=n,
-        expected=0,
+        threshold=0,
         hint="The split is not temporal: choose a cutoff time and put every training row before it and every held-out row after it."
         if n
         else None,

@@ -32,9 +32,12 @@ def test_fmt_value_is_short_and_total() -> None:
 
 def test_observed_vs_names_only_what_the_check_gave() -> None:
     assert observed_vs(_check(observed=3, threshold=0)) == "3 (limit 0)"
-    assert observed_vs(_check(observed=3, expected=2)) == "3 vs 2"
-    assert observed_vs(_check(observed=3, expected=2, threshold=1)) == "3 vs 2 (limit 1)"
-    assert observed_vs(_check(expected="3.11")) == "expected 3.11"
+    assert observed_vs(_check(observed=3, expected=2)) == "research 2, production 3"
+    assert (
+        observed_vs(_check(observed=3, expected=2, threshold=1))
+        == "research 2, production 3 (limit 1)"
+    )
+    assert observed_vs(_check(expected="3.11")) == "research 3.11"
     assert observed_vs(_check(threshold=0.05)) == "limit 0.05"
     assert observed_vs(_check()) == ""
 
@@ -63,6 +66,11 @@ def test_verdict_line_says_why() -> None:
     assert (
         verdict_line(RunResult("c", None, "not_ready", None, 0, stages))
         == "NOT READY: warnings block (--fail-on warn) · stages: 1 warn, 1 pass"
+    )
+    skipped = tuple(StageResult(s.id, Status.SKIPPED) for s in stages)
+    assert (
+        verdict_line(RunResult("c", None, "not_ready", None, 0, skipped))
+        == "NOT READY: nothing was checked (every stage was skipped) · stages: 2 skipped"
     )
 
 

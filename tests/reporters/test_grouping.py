@@ -103,7 +103,14 @@ def test_observed_summary_is_a_range_for_numbers_and_one_value_when_all_agree() 
     )
     assert observed_summary(same) == "float32"
     one = FindingGroup("x", (_r("A001", Status.FAIL, "a", observed=3, expected=2),))
-    assert observed_summary(one) == "3 vs 2"
+    assert observed_summary(one) == "research 2, production 3"
+    two_sided = FindingGroup(
+        "x",
+        tuple(
+            _r("A001", Status.WARN, c, observed="float32", expected="float64") for c in ("a", "b")
+        ),
+    )
+    assert observed_summary(two_sided) == "research float64, production float32"
 
 
 def test_details_become_a_scalar_table_and_one_table_per_record_list_or_matrix() -> None:

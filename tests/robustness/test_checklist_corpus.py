@@ -141,6 +141,26 @@ def checklist_is_text(p: Project) -> None:
     p.checklist_text = "just some words\n"
 
 
+def no_source_declared(p: Project) -> None:
+    """Research and production are empty mappings: nothing to check at all."""
+    p.checklist["research"] = {}
+    p.checklist["production"] = {}
+
+
+def every_stage_skipped(p: Project) -> None:
+    """Only predictions are declared, without columns.score: every stage skips for missing
+    inputs, so the run checks nothing."""
+    p.checklist["research"] = {"predictions": {"path": "research/predictions.parquet"}}
+    p.checklist["production"] = {"predictions": {"path": "production/predictions.parquet"}}
+    p.checklist["columns"] = {}
+
+
+def nothing_checked(outcome: Outcome) -> None:
+    report = outcome.report
+    assert {s["status"] for s in report["stages"]} == {"skipped"}
+    assert (report["verdict"], report["stopped_at"]) == ("not_ready", None)
+
+
 def future_version(p: Project) -> None:
     """version: 2."""
     p.checklist["version"] = 2
@@ -356,6 +376,8 @@ CASES = [
         target="no-such-checklist.yaml",
     ),
     Case("byte_order_mark", byte_order_mark, 0, expect=all_pass),
+    Case("no_source_declared", no_source_declared, 2, ("checklist.yaml", "nothing to check")),
+    Case("every_stage_skipped", every_stage_skipped, 1, expect=nothing_checked),
 ]
 
 

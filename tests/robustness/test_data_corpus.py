@@ -661,6 +661,24 @@ def duplicate_keys(p: Project) -> None:
     p.files["production/features.parquet"] = pa.concat_tables([table, table.slice(0, 5)])
 
 
+def duplicate_prediction_keys(p: Project) -> None:
+    """production predictions score the first two keys a second time, with other scores
+    (conflicting answers for one key; research has no duplicate)."""
+    table = p.table("production/predictions.parquet")
+    again = table.slice(0, 2)
+    rescored = pc.subtract(pa.scalar(1.0), again["p_default"])
+    again = again.set_column(again.column_names.index("p_default"), "p_default", rescored)
+    p.files["production/predictions.parquet"] = pa.concat_tables([table, again])
+
+
+def duplicate_prediction_keys_both_sides(p: Project) -> None:
+    """research and production predictions both repeat their first two rows, identically:
+    the same count on both sides warns, and the repeated rows agree when compared whole."""
+    for side in ("research", "production"):
+        table = p.table(f"{side}/predictions.parquet")
+        p.files[f"{side}/predictions.parquet"] = pa.concat_tables([table, table.slice(0, 2)])
+
+
 def out_of_range_scores(p: Project) -> None:
     """production predictions: two p_default values are 1.5."""
     table = p.table("production/predictions.parquet")
@@ -1093,6 +1111,18 @@ CASES = [
         duplicate_keys,
         1,
         expect=stops_at(FEAT, "FEAT003", text="10 feature rows"),
+    ),
+    Case(
+        "duplicate_prediction_keys",
+        duplicate_prediction_keys,
+        1,
+        expect=stops_at(PRED, "PRD003", text="0 research and 4 production rows have a duplicated"),
+    ),
+    Case(
+        "duplicate_prediction_keys_both_sides",
+        duplicate_prediction_keys_both_sides,
+        0,
+        expect=says("PRD003", "warn", None, "compared whole (key and scores), 0 research rows"),
     ),
     Case(
         "key_absent",

@@ -324,6 +324,78 @@ def test_keys_predicted_on_one_side(tmp_path: Path) -> None:
     assert {f.status for f in run(pm.keys_predicted_on_one_side, allowed)} == {Status.PASS}
 
 
+def set_aside(findings: list[Finding]) -> Finding:
+    """PRD003's finding about rows with a duplicated or null key (source production)."""
+    (found,) = [f for f in findings if "duplicated or null key" in f.message]
+    return found
+
+
+def test_duplicate_production_keys_with_conflicting_scores_fail(tmp_path: Path) -> None:
+    """Production scored keys 5 and 6 twice, each time differently (0.55/0.99, 0.6/0.01);
+    research has no duplicate: the number of rows left out of the key match changed (0 -> 4)."""
+    production = preds([*SCORES, 0.99, 0.01], ids=[*IDS, 5, 6])
+    found = set_aside(run(pm.keys_predicted_on_one_side, pair(tmp_path, production)))
+    assert found.status is Status.FAIL
+    assert (found.expected, found.observed) == (0, 4)  # research, production
+    assert found.details["production"] == {"duplicate_key_rows": 4, "null_key_rows": 0}
+    assert found.details["production_examples"] == [
+        {"key": 5, "score": 0.55},
+        {"key": 5, "score": 0.99},
+        {"key": 6, "score": 0.01},
+        {"key": 6, "score": 0.6},
+    ]
+
+
+def test_same_duplicates_on_both_sides_warn_and_are_compared_whole(tmp_path: Path) -> None:
+    """Both sides scored key 5 twice: identical rows (production in reverse order) warn; one of
+    production's two scores changed (0.99 -> 0.98): 1 of 2 rows differs each way, rate 0.5,
+    failing at the default max_mismatch_rate 0 and warning at 0.5."""
+    both = preds([*SCORES, 0.99], ids=[*IDS, 5])
+    changed = preds([*SCORES, 0.98], ids=[*IDS, 5])
+
+    def judged(production: pa.Table, **options: Any) -> Finding:
+        ctx = make_ctx(
+            tmp_path,
+            {"research.predictions": both, "production.predictions": production},
+            **options,
+        )
+        return set_aside(run(pm.keys_predicted_on_one_side, ctx))
+
+    same = judged(reversed_rows(both))
+
+    assert same.status is Status.WARN
+    assert (same.details["research_rows_differing"], same.observed) == (0, 0.0)
+    strict, lenient = judged(changed), judged(changed, stage={"max_mismatch_rate": 0.5})
+    assert strict.status is Status.FAIL and lenient.status is Status.WARN
+    assert strict.observed == 0.5
+    assert (
+        strict.details["research_rows_differing"],
+        strict.details["production_rows_differing"],
+    ) == (1, 1)
+
+
+def test_null_keys_in_equal_numbers_warn(tmp_path: Path) -> None:
+    """Key 10 is null on both sides with the same score: warns, nothing differs."""
+    table = pa.table({"id": pa.array([*IDS[:9], None], pa.int64()), "score": SCORES})
+    found = set_aside(run(pm.keys_predicted_on_one_side, pair(tmp_path, table, stage={})))
+    assert found.status is Status.FAIL  # research has no null key: 0 -> 1
+    ctx = make_ctx(tmp_path, {"research.predictions": table, "production.predictions": table})
+    both = set_aside(run(pm.keys_predicted_on_one_side, ctx))
+    assert both.status is Status.WARN
+    assert both.details["research"] == {"duplicate_key_rows": 0, "null_key_rows": 1}
+
+
+def test_e2e_conflicting_duplicate_predictions_exit_1(tmp_path: Path) -> None:
+    """The run of the first case above, as a user runs it: not ready, exit 1."""
+    tables = {
+        "research.predictions": research(),
+        "production.predictions": preds([*SCORES, 0.99, 0.01], ids=[*IDS, 5, 6]),
+    }
+    code, report = mlcheck_json(write_checklist(tmp_path, tables), tmp_path)
+    assert (code, report["verdict"]) == (1, "not_ready")
+    assert "fail" in [c["status"] for c in stage_checks(report)["PRD003"]]
+
+
 # --------------------------------------------------------------------------- PRD004
 
 
@@ -478,6 +550,71 @@ def test_multiclass_agreement_per_class_column(tmp_path: Path) -> None:
     assert found["a"].status is Status.PASS
     assert found["b"].observed == pytest.approx(0.5)
     assert found["c"].observed == pytest.approx(0.5)
+
+
+def probabilities(seed: int, n: int = 60, k: int = 4) -> np.ndarray:
+    """n rows of k class probabilities (Dirichlet(1), rows sum to 1)."""
+    return np.random.default_rng(seed).dirichlet(np.ones(k), size=n)
+
+
+def multiclass_pair(tmp_path: Path, research_p: np.ndarray, production_p: np.ndarray) -> Any:
+    names = [f"p_{c}" for c in "abcd"[: research_p.shape[1]]]
+    ids = list(range(len(research_p)))
+    tables = {
+        f"{side}.predictions": pa.table({"id": ids, **dict(zip(names, values.T, strict=True))})
+        for side, values in (("research", research_p), ("production", production_p))
+    }
+    return make_ctx(tmp_path, tables, columns={"score": names}, task="multiclass")
+
+
+def test_swapped_probability_columns_are_named_a_permutation(tmp_path: Path) -> None:
+    """Production wrote class b's probabilities under p_c and c's under p_b (a and d right)."""
+    research_p = probabilities(1)
+    ctx = multiclass_pair(tmp_path, research_p, research_p[:, [0, 2, 1, 3]])
+    found = {f.column: f for f in run(pm.score_agreement, ctx)}
+    assert found["p_a"].status is Status.PASS and found["p_d"].status is Status.PASS
+    for column, other in (("p_b", "p_c"), ("p_c", "p_b")):
+        assert found[column].status is Status.FAIL
+        assert found[column].details["pattern"] == "column_permutation"
+        assert found[column].details["permutation"] == {"p_b": "p_c", "p_c": "p_b"}
+        assert f"research's {column} values are in production's {other}" in found[column].message
+        assert "seed" not in (found[column].hint or "")
+    (flips,) = run(pm.decision_flips, ctx)
+    assert "permuted" in (flips.hint or "") and "threshold" not in (flips.hint or "")
+
+
+def test_any_permutation_of_probability_columns_is_found(tmp_path: Path) -> None:
+    """A 3-cycle: production's p_b holds a's values, p_c holds b's, p_a holds c's."""
+    research_p = probabilities(2, k=3)
+    ctx = multiclass_pair(tmp_path, research_p, research_p[:, [2, 0, 1]])
+    found = {f.column: f for f in run(pm.score_agreement, ctx)}
+    expected = {"p_a": "p_b", "p_b": "p_c", "p_c": "p_a"}
+    assert {c: f.details.get("permutation") for c, f in found.items()} == dict.fromkeys(
+        expected, expected
+    )
+
+
+def test_a_different_multiclass_model_is_not_a_permutation(tmp_path: Path) -> None:
+    """Production's probabilities come from another draw: scattered differences, and flips
+    explained by the arg-max class (an argmax model has no threshold)."""
+    ctx = multiclass_pair(tmp_path, probabilities(3), probabilities(4))
+    found = run(pm.score_agreement, ctx)
+    assert {f.details["pattern"] for f in found} == {"large_scattered"}
+    assert all("permutation" not in f.details for f in found)
+    (flips,) = run(pm.decision_flips, ctx)
+    assert flips.status is Status.FAIL
+    assert flips.hint == pm._ARGMAX_CROSS_HINT and "threshold" not in flips.hint
+
+
+def test_multiclass_flip_examples_give_the_top_probability(tmp_path: Path) -> None:
+    """Each flip example is short: the decided classes and each side's largest probability."""
+    research_p, production_p = probabilities(5), probabilities(6)
+    (flips,) = run(pm.decision_flips, multiclass_pair(tmp_path, research_p, production_p))
+    for example in flips.details["examples"]:
+        row = example["key"]
+        assert example["research"] == f"p_{'abcd'[int(np.argmax(research_p[row]))]}"
+        assert example["research_score"] == pytest.approx(research_p[row].max())
+        assert example["production_score"] == pytest.approx(production_p[row].max())
 
 
 # --------------------------------------------------------------------------- PRD005
