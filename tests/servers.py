@@ -196,6 +196,20 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes]) -> None:
 # --------------------------------------------------------------------------- the credit sample
 
 
+def features_checklist(folder: Path, *sources: dict[str, Any]) -> Path:
+    """A checklist whose research and production features are the given sources (one: both)."""
+    research, production = (sources * 2)[:2]
+    path = folder / "checklist.yaml"
+    body = {
+        "version": 1,
+        "key": "id",
+        "research": {"features": research},
+        "production": {"features": production},
+    }
+    path.write_text(yaml.safe_dump(body))
+    return path
+
+
 def credit_sources() -> dict[str, tuple[str, Path]]:
     """Every table slot of the credit checklist: dotted slot -> (its key chain, its file)."""
     data = yaml.safe_load(CREDIT_CHECKLIST.read_text())
