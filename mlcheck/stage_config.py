@@ -49,6 +49,8 @@ METRIC_NAMES = (
     "log_loss",
     "brier",
     "macro_f1",
+    "macro_precision",
+    "macro_recall",
     "mae",
     "rmse",
     "r2",

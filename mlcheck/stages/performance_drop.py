@@ -29,10 +29,17 @@ import pyarrow.compute as pc
 
 from mlcheck import drift
 from mlcheck.checklist import Checklist
+from mlcheck.classes import class_map
 from mlcheck.context import StageContext
 from mlcheck.engine import parallel_map
 from mlcheck.errors import ChecklistError, InputError
-from mlcheck.estimation import Calibrator, estimate, fit_calibrator
+from mlcheck.estimation import (
+    Calibrator,
+    ClassCalibrators,
+    estimate,
+    fit_calibrator,
+    fit_class_calibrators,
+)
 from mlcheck.loss_estimation import ESTIMABLE_REGRESSION, LossModel, fit_loss_model
 from mlcheck.metrics import Estimate, Metric, Outcomes, interval, metric_info, z_value
 from mlcheck.registry import check
@@ -188,67 +195,14 @@ def _multiclass(
     raw_pred: pa.ChunkedArray | None,
     score: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    classes = _classes(ctx)
-    target = _class_index(raw_target, classes, len(score))
+    """Truth and decisions as positions of `classes.class_map` (score columns tied to classes
+    by name); without a prediction column, the arg-max class."""
+    classes = class_map(ctx)
+    target = np.full(len(score), np.nan) if raw_target is None else classes.index(raw_target)
     if raw_pred is not None:
-        pred = _class_index(raw_pred, classes, len(score))
-    else:
-        pred = np.where(
-            np.isfinite(score).all(axis=1),
-            np.nanargmax(np.nan_to_num(score, nan=-1), axis=1),
-            np.nan,
-        )
-    return target, pred
-
-
-def _classes(ctx: StageContext) -> pa.Array | None:
-    """The class of each score column: None when labels are integers 0..k-1 (the column index),
-    else the sorted distinct labels, which must number exactly k."""
-
-    def compute() -> pa.Array | None:
-        k = len(ctx.columns.score_columns)
-        raws = [r for r in _raw_labels(ctx) if r is not None and len(r)]
-        if all(pa.types.is_integer(r.type) for r in raws):
-            top = max((pc.max(r).as_py() or 0 for r in raws), default=0)
-            low = min((pc.min(r).as_py() or 0 for r in raws), default=0)
-            if low >= 0 and top < k:
-                return None
-        text = pa.chunked_array([c for r in raws for c in r.cast(pa.string()).chunks], pa.string())
-        labels = pc.unique(text).drop_null()
-        labels = labels.take(pc.sort_indices(labels))
-        if len(labels) != k:
-            raise InputError(
-                f"multiclass: {len(labels)} distinct labels but {k} score columns; use integer "
-                "labels 0..k-1 in the order of columns.score, or exactly one label per column"
-            )
-        return labels
-
-    return ctx.engine.memo((STAGE, "classes"), compute)
-
-
-def _raw_labels(ctx: StageContext) -> list[pa.ChunkedArray | None]:
-    """Every class label in sight: targets and hard predictions, research and live."""
-    cols = ctx.columns
-    found: list[pa.ChunkedArray | None] = []
-    sides = (
-        (RESEARCH_PREDICTIONS, _research_target_slots()),
-        (LIVE_PREDICTIONS, _live_target_slots()),
-    )
-    for base, slots in sides:
-        if not ctx.declared(base):
-            continue
-        found.append(_lookup(ctx, base, cols.target, slots) if cols.target else None)
-        found.append(ctx.engine.column(base, cols.prediction) if cols.prediction else None)
-    return found
-
-
-def _class_index(raw: pa.ChunkedArray | None, classes: pa.Array | None, n: int) -> np.ndarray:
-    if raw is None:
-        return np.full(n, np.nan)
-    if classes is None:
-        return _floats(raw, "a multiclass label")
-    index = pc.index_in(raw.cast(pa.string()), value_set=classes)
-    return np.asarray(index.cast(pa.float64()).to_numpy(), dtype=np.float64)
+        return target, classes.index(raw_pred)
+    finite = np.isfinite(score).all(axis=1)
+    return target, np.where(finite, np.argmax(np.nan_to_num(score, nan=-1), axis=1), np.nan)
 
 
 def _research_target_slots() -> tuple[str, ...]:
@@ -453,15 +407,19 @@ def _interval(ctx: StageContext, metric: Metric, outcomes: Outcomes, tag: str) -
     return interval(metric, outcomes, config.confidence, resamples=config.bootstrap, seed=seed)
 
 
-def _calibrator(ctx: StageContext) -> Calibrator | None:
-    """Isotonic calibration of research scores on the baseline rows (binary only)."""
+def _calibrator(ctx: StageContext) -> Calibrator | ClassCalibrators | None:
+    """Isotonic calibration of research scores on the baseline rows: binary, or one-vs-rest per
+    class column for multiclass (regression has none)."""
 
-    def compute() -> Calibrator | None:
+    def compute() -> Calibrator | ClassCalibrators | None:
         research = _research(ctx)
-        if ctx.task != "binary" or research is None or len(research.baseline_rows) == 0:
+        if ctx.task == "regression" or research is None or len(research.baseline_rows) == 0:
             return None
         rows = research.baseline_rows
-        return fit_calibrator(research.scored.score[rows], research.scored.target[rows])
+        score, target = research.scored.score[rows], research.scored.target[rows]
+        if ctx.task == "multiclass":
+            return fit_class_calibrators(score, target)
+        return fit_calibrator(score, target)
 
     return ctx.engine.memo((STAGE, "calibrator"), compute)
 
@@ -823,12 +781,13 @@ def live_performance(ctx: StageContext) -> Iterator[Finding]:
     Measures: the metric (`metric:`, default roc_auc / accuracy / rmse by task) on the research
     baseline split, then on live traffic: *realized* on live rows that have labels, with a
     confidence interval (DeLong for ROC AUC, Wilson for accuracy/precision/recall, a seeded
-    bootstrap otherwise); *estimated* on live rows without labels (binary models) by
-    confidence-based performance estimation: research scores are calibrated on research labels
-    with isotonic regression and the expected metric is computed from the calibrated
-    probabilities, with its sampling error; regression MAE/RMSE by direct loss estimation
-    (boosted trees of the research errors, from features and prediction). Both for the whole
-    window and for each chunk, and for the last 2, 4, 8, ... chunks pooled.
+    bootstrap otherwise); *estimated* on live rows without labels by confidence-based
+    performance estimation for binary and multiclass models: research scores are calibrated on
+    research labels with isotonic regression (multiclass: one-vs-rest per class column, rows
+    renormalised) and the expected metric is computed from the calibrated probabilities, with
+    its sampling error; regression MAE/RMSE by direct loss estimation (boosted trees of the
+    research errors, from features and prediction). Both for the whole window and for each
+    chunk, and for the last 2, 4, 8, ... chunks pooled.
     Fails when a metric's whole interval lies beyond baseline - max_drop (+ for error
     metrics): a drop larger than tolerated that sampling error cannot explain. Chunks and pooled
     recent chunks are one family: each one-sided p-value of such a drop is adjusted by
@@ -1031,6 +990,8 @@ class Comparison:
     changes: Callable[[np.ndarray, int], list[dict[str, Any]]] | None = None
     # Whether an effect is large enough to matter; default: the drift_* thresholds.
     material: Callable[[Any, Any], bool] | None = None
+    # Numeric only: research vs live counts on shared bins of the given live rows (for plots).
+    histogram: Callable[[np.ndarray], dict[str, Any]] | None = None
 
     def measure(self, rows: np.ndarray) -> DriftResult:
         return self.windows([rows])[0]
@@ -1054,7 +1015,43 @@ def _numeric_comparison(reference: Values, live: Values) -> Comparison:
         prepared = drift.NumericReference(drift.finite_sorted(_fetch(reference)))
         return list(drift.measure_windows(prepared, _fetch(live), rows))
 
-    return Comparison("numeric", windows)
+    def histogram(rows: np.ndarray) -> dict[str, Any]:
+        return plot_histogram(_fetch(reference), np.asarray(_fetch(live))[rows])
+
+    return Comparison("numeric", windows, histogram=histogram)
+
+
+PLOT_BINS = 20
+
+
+def plot_histogram(reference: np.ndarray, live: np.ndarray) -> dict[str, Any]:
+    """Research and live counts of finite values on shared bins, for the HTML report's plots.
+
+    Equal-width bins over the 1st-99th percentiles of both samples (integers with a range of at
+    most PLOT_BINS get one bin per value); the end bins also hold the tails beyond them.
+    """
+    ref, cur = (np.asarray(v, dtype=np.float64) for v in (reference, live))
+    ref, cur = ref[np.isfinite(ref)], cur[np.isfinite(cur)]
+    if len(ref) == 0 or len(cur) == 0:
+        return {"edges": [], "research": [], "live": []}
+    with np.errstate(over="ignore", invalid="ignore"):  # spans of extreme values overflow
+        # Order statistics (no interpolation), so values near the float limits stay finite.
+        ref_q, cur_q = (np.quantile(v, [0.01, 0.99], method="inverted_cdf") for v in (ref, cur))
+        low, high = min(ref_q[0], cur_q[0]), max(ref_q[1], cur_q[1])
+        whole = all(np.array_equal(v, np.round(v)) for v in (ref, cur))
+        if whole and high - low <= PLOT_BINS:
+            edges = np.arange(np.floor(low) - 0.5, np.ceil(high) + 1.0)
+        elif high > low:
+            t = np.linspace(0.0, 1.0, PLOT_BINS + 1)
+            edges = np.clip(low * (1.0 - t) + high * t, low, high)
+        else:
+            edges = np.array([low, low + 1.0])
+    # A bin per value by searching the inner edges: the tails land in the end bins.
+    size = len(edges) - 1
+    counts = [
+        np.bincount(np.searchsorted(edges[1:-1], v, "right"), minlength=size) for v in (ref, cur)
+    ]
+    return {"edges": edges, "research": counts[0], "live": counts[1]}
 
 
 def _categorical_comparison(reference: Values, live: Values) -> Comparison:
@@ -1362,6 +1359,8 @@ def feature_drift(ctx: StageContext) -> Iterator[Finding]:
                 np.arange(_live_feature_rows(ctx)), examples
             )
         status = _outcome_status(outcome)
+        if status is not Status.PASS and outcome.comparison.histogram is not None:
+            extra["histogram"] = outcome.comparison.histogram(np.arange(_live_feature_rows(ctx)))
         yield Finding(
             status,
             _drift_message(name, outcome),
@@ -1422,7 +1421,15 @@ def score_drift(ctx: StageContext) -> Iterator[Finding]:
     outcome = _drift_family(ctx, {"score": comparison}, live.valid, chunks, {"score": Status.WARN})[
         "score"
     ]
-    yield _single_drift_finding(ctx, outcome, "score", LIVE_PREDICTIONS, _SCORE_HINT)
+    finding = _single_drift_finding(ctx, outcome, "score", LIVE_PREDICTIONS, _SCORE_HINT)
+    yield _with_histogram(finding, comparison, np.flatnonzero(live.valid))
+
+
+def _with_histogram(finding: Finding, comparison: Comparison, rows: np.ndarray) -> Finding:
+    """The finding with plot data of a numeric comparison's rows added to its details."""
+    if comparison.histogram is None:
+        return finding
+    return replace(finding, details={**finding.details, "histogram": comparison.histogram(rows)})
 
 
 def _as_labels(values: np.ndarray) -> pa.Array:
@@ -1570,6 +1577,8 @@ class ConceptData:
 
 
 def _concept_data(ctx: StageContext) -> ConceptData | None:
+    if ctx.task != "binary":  # concept drift is measured on one positive-class probability
+        return None
     research = _research(ctx)
     calibrator = _calibrator(ctx)
     probabilities = _live_probabilities(ctx)

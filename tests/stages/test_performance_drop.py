@@ -620,7 +620,7 @@ def test_regression_without_labels_says_so_and_how_many_labels_would_tell(
     baseline = found.details["baseline"]
     needed = math.ceil(baseline["n"] * (1.959963984540054 * baseline["se"] / 0.02) ** 2)
     assert found.details["labels_needed"] == max(100, needed)
-    assert f"cannot be estimated without labels: about {max(100, needed)} labelled live rows" in (
+    assert f"cannot be estimated without labels: about {max(100, needed):,} labelled live rows" in (
         found.message
     )
     labelled = tmp_path / "labelled"
