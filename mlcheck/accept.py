@@ -63,8 +63,9 @@ def _lapsed(entry: AcceptSpec, today: date) -> bool:
 
 
 def _notice(index: int, entry: AcceptSpec, title: str, *, stale: bool) -> CheckResult:
-    about = " / ".join(p for p in (entry.source, entry.column) if p)
-    named = f"`accept[{index}]` ({entry.check}{' ' + about if about else ''})"
+    keys = (("source", entry.source), ("column", entry.column))
+    about = "".join(f", {key} `{value}`" for key, value in keys if value)
+    named = f"`accept[{index}]` ({entry.check}{about})"
     if stale:
         message = f"{named} matches no warning or failure: stale"
     else:

@@ -166,7 +166,7 @@ def scan(root: Path, exclude: Path | None = None) -> Folder:
         try:
             sample = read_sample(path)
         except (pa.ArrowException, OSError, ValueError, EOFError) as exc:
-            folder.skipped.append(f"{path.relative_to(root)}: unreadable ({_first_line(exc)})")
+            folder.skipped.append(f"{path.relative_to(root)}: unreadable ({first_line(exc)})")
             continue
         if sample.num_columns == 0:
             folder.skipped.append(f"{path.relative_to(root)}: no columns")
@@ -328,7 +328,8 @@ def _first_rows(batches: Iterable[pa.RecordBatch], schema: pa.Schema, rows: int)
     return pa.Table.from_batches(taken, schema=schema).slice(0, rows)
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """An error's first line, or its type when it has no message (EOFError() has none)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
@@ -789,7 +790,7 @@ def _check_valid(text: str, base: Path) -> None:
         Checklist.model_validate({**yaml.safe_load(text), "base_dir": str(base)})
     except (ValidationError, yaml.YAMLError) as exc:
         raise InternalError(
-            f"mlcheck init produced an invalid checklist: {_first_line(exc)}"
+            f"mlcheck init produced an invalid checklist: {first_line(exc)}"
         ) from None
 
 

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from mlcheck.errors import InputError
-from mlcheck.init import SAMPLE_ROWS, DataFile, Folder, format_of_name, read_sample
+from mlcheck.init import SAMPLE_ROWS, DataFile, Folder, first_line, format_of_name, read_sample
 from mlcheck.remote import open_object, plain_column, read_only_cursor
 from mlcheck.urls import is_database_url
 
@@ -103,7 +103,7 @@ def _scan_prefix(url: str) -> Folder:
         try:
             sample = read_sample(PurePosixPath(path), fs=base.fs, is_dir=is_dir)
         except (pa.ArrowException, OSError, ValueError, EOFError) as exc:
-            folder.skipped.append(f"{relative}: unreadable ({str(exc).splitlines()[0]})")
+            folder.skipped.append(f"{relative}: unreadable ({first_line(exc)})")
             continue
         parts = tuple(p.lower() for p in relative.split("/"))
         spec = {"path": f"{scheme}://{path}"}

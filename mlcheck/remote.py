@@ -58,7 +58,7 @@ def open_remote(spec: SourceSpec) -> tuple[Any, Any]:
     if is_database_url(spec.url):
         return _POSTGRES, _Database(spec.url or "")
     url, options = spec.path or "", spec.storage_options or {}
-    secrets = [unquote(urlsplit(url).password or ""), *map(str, options.values())]
+    secrets = [unquote(urlsplit(url).password or ""), *_secret_options(options)]
     with _scrubbed(mask_url(url), secrets):
         obj = open_object(url, options)
     fmt = detect_format_name(spec)
@@ -71,6 +71,16 @@ def open_remote(spec: SourceSpec) -> tuple[Any, Any]:
         f"cannot tell the format of {obj.shown} from its extension; add `format:` "
         f"(csv, tsv, parquet, feather, arrow, jsonl)"
     )
+
+
+# storage_options keys whose values are credentials (s3 secret_key, gcs token, azure account_key,
+# sas_token, connection_string...). Only those are scrubbed from messages: scrubbing a timeout of 1
+# or a scheme `http` would turn every `1` or `http` in a message (the endpoint's) into ***.
+_SECRET_OPTION = re.compile(r"(?i)secret|password|token|key|credential|connection_string|sas")
+
+
+def _secret_options(options: dict[str, Any]) -> list[str]:
+    return [str(v) for k, v in options.items() if _SECRET_OPTION.search(k)]
 
 
 @contextmanager

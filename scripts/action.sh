@@ -22,18 +22,23 @@ outputs="${GITHUB_OUTPUT:-/dev/null}"
 command=(mlcheck run "$checklist" --format "$format" --output "$report" --no-color)
 if [ -n "$junit" ]; then command+=(--junit "$junit"); fi
 if [ -n "$html" ]; then command+=(--html "$html"); fi
-read -r -a extra <<< "${MLCHECK_ARGS:-}"  # split on whitespace, like a command line without quotes
+# Split on whitespace and newlines (an `args: |` block keeps its line breaks), like a command
+# line without quotes; `read` stops at the first newline unless told to read to the end.
+read -r -d '' -a extra <<< "${MLCHECK_ARGS:-}" || true
 errors="$(mktemp)"
-trap 'rm -f "$errors"' EXIT
+started="$(mktemp)"  # a report older than this was left by an earlier step, not written now
+trap 'rm -f "$errors" "$started"' EXIT
 
 "${command[@]}" "${extra[@]}" 2> "$errors"
 code=$?
 cat "$errors" >&2
 
+fresh() { [ -n "$1" ] && [ -s "$1" ] && ! [ "$1" -ot "$started" ]; }
+
 {
-    if [ -s "$report" ] && [ "$format" = markdown ]; then
+    if fresh "$report" && [ "$format" = markdown ]; then
         cat "$report"
-    elif [ -s "$report" ]; then
+    elif fresh "$report"; then
         printf '### mlcheck (%s)\n\n```\n' "$checklist"
         cat "$report"
         printf '\n```\n'
@@ -44,7 +49,7 @@ cat "$errors" >&2
     fi
 } >> "$summary"
 
-written() { if [ -n "$1" ] && [ -f "$1" ]; then echo "$1"; fi; }
+written() { if fresh "$1"; then echo "$1"; fi; }
 {
     echo "exit-code=$code"
     echo "report=$(written "$report")"

@@ -7,6 +7,7 @@ rewritten to point at the remote copies, and the report JSON compared without ru
 
 from __future__ import annotations
 
+import functools
 import glob
 import json
 import os
@@ -195,6 +196,20 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes]) -> None:
 # --------------------------------------------------------------------------- the credit sample
 
 
+def features_checklist(folder: Path, *sources: dict[str, Any]) -> Path:
+    """A checklist whose research and production features are the given sources (one: both)."""
+    research, production = (sources * 2)[:2]
+    path = folder / "checklist.yaml"
+    body = {
+        "version": 1,
+        "key": "id",
+        "research": {"features": research},
+        "production": {"features": production},
+    }
+    path.write_text(yaml.safe_dump(body))
+    return path
+
+
 def credit_sources() -> dict[str, tuple[str, Path]]:
     """Every table slot of the credit checklist: dotted slot -> (its key chain, its file)."""
     data = yaml.safe_load(CREDIT_CHECKLIST.read_text())
@@ -245,6 +260,15 @@ def run_cli(
         timeout=300,
         check=False,
     )
+
+
+@functools.cache
+def credit_files_report() -> str:
+    """The credit sample's JSON report (`run --keep-going`) from its files: the reference the
+    PostgreSQL and S3 copies are compared with, computed once per test session."""
+    proc = run_cli("run", CREDIT_CHECKLIST, "--format", "json", "--keep-going")
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
 
 
 def comparable_report(text: str, ignore: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -84,6 +84,15 @@ def test_a_stale_entry_warns_under_its_check_and_names_itself() -> None:
     assert "`accept[0]`" in stale.message and stale.details["problem"] == "stale"
 
 
+def test_a_stale_entry_says_which_key_names_what() -> None:
+    """A report shows `numpy` for ENV002 and `income` for FEAT009 alike; whether the entry took
+    it as a source or a column is what the user needs to see to correct it."""
+    entries = [_entry(column="numpy"), _entry(source="s", column="zz")]
+    out = apply_acceptances([_result(Status.PASS)], entries, STAGE_CHECKS, TODAY)
+    assert "`accept[0]` (FEAT012, column `numpy`)" in out[1].message
+    assert "`accept[1]` (FEAT012, source `s`, column `zz`)" in out[2].message
+
+
 def test_an_entry_for_another_stage_is_left_to_that_stage() -> None:
     out = apply_acceptances([_result(Status.WARN)], [_entry()], {"RAW001": "x"}, TODAY)
     assert len(out) == 1 and out[0].accepted is None

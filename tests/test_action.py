@@ -101,7 +101,7 @@ def test_ready_model_passes_and_fills_the_summary(tmp_path: Path) -> None:
 
 def test_not_ready_model_fails_the_step(tmp_path: Path) -> None:
     checklist = REPO / "checklists" / "broken" / "prediction_mismatch.yaml"
-    proc, summary, outputs = run_action(tmp_path, checklist=str(checklist), args="--keep-going")
+    proc, summary, outputs = run_action(tmp_path, checklist=str(checklist))
     assert proc.returncode == 1, proc.stderr
     assert outputs["exit-code"] == "1" and "NOT READY" in summary.upper()
     assert "::error::mlcheck:" in proc.stdout and "not ready" in proc.stdout
@@ -169,3 +169,29 @@ def test_hook_entry_on_good_and_bad_checklists(tmp_path: Path, good_only: bool) 
     assert proc.returncode == (0 if good_only else 1), proc.stderr
     assert "checklists/credit.yaml is valid" in proc.stderr
     assert good_only or "missing.parquet" in proc.stderr
+
+
+def test_args_on_several_lines_all_reach_mlcheck(tmp_path: Path) -> None:
+    """`args: |` in a workflow keeps its newlines: every line is arguments, not only the first."""
+    checklist = REPO / "checklists" / "credit.yaml"
+    args = "--fail-on warn\n--only data_reproducibility\n"
+    proc, _, outputs = run_action(tmp_path, checklist=str(checklist), format="json", args=args)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "mlcheck-report.json").read_text())
+    assert [s["id"] for s in report["stages"] if s["status"] != "skipped"] == [
+        "data_reproducibility"
+    ]
+    assert outputs["exit-code"] == "0"
+
+
+def test_a_report_left_by_an_earlier_step_is_not_shown_as_this_one(tmp_path: Path) -> None:
+    """Two checklists checked in one job write the same default report: when the second cannot
+    run, the summary says so instead of showing the first one's report as the second's."""
+    (tmp_path / "mlcheck-report.md").write_text("## earlier checklist: READY\n")
+    (tmp_path / "mlcheck-junit.xml").write_text("<testsuites/>\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nresearch: {}\nproduction: {}\ncolumns: {targt: y}\n")
+    proc, summary, outputs = run_action(tmp_path, checklist=str(bad))
+    assert proc.returncode == 2
+    assert "earlier checklist" not in summary and "could not run" in summary
+    assert outputs["report"] == "" and outputs["junit"] == ""

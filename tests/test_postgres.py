@@ -22,13 +22,14 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from servers import (
-    CREDIT_CHECKLIST,
     PASSWORD,
     Postgres,
     assert_same_report,
     credit_checklist,
+    credit_files_report,
     credit_sources,
     execute,
+    features_checklist,
     free_port,
     ingest,
     postgres_bin,
@@ -98,22 +99,8 @@ def _read_file(path: Path) -> pa.Table:
     return pq.read_table(path) if path.suffix == ".parquet" else pacsv.read_csv(path)
 
 
-def _checklist(folder: Path, *sources: dict[str, object]) -> Path:
-    """A checklist whose research and production features are the given sources."""
-    research, production = (sources * 2)[:2]
-    path = folder / "checklist.yaml"
-    body = {
-        "version": 1,
-        "key": "id",
-        "research": {"features": research},
-        "production": {"features": production},
-    }
-    path.write_text(yaml.safe_dump(body))
-    return path
-
-
 def _read(folder: Path, spec: dict[str, object]) -> pa.Table:
-    checklist = load_checklist(_checklist(folder, spec))
+    checklist = load_checklist(features_checklist(folder, spec))
     source = checklist.research.features
     assert source is not None
     return read_source(source, checklist, "research.features")
@@ -175,12 +162,12 @@ def test_schema_qualified_table(postgres: Postgres, tmp_path: Path) -> None:
 
 def test_password_from_variable_or_pgpassword(postgres: Postgres, tmp_path: Path) -> None:
     with_var = postgres.url("alice").replace("alice@", "alice:${ALICE_PW}@")
-    path = _checklist(tmp_path, {"url": with_var, "table": "accounts"})
+    path = features_checklist(tmp_path, {"url": with_var, "table": "accounts"})
     proc = run_cli(
         "validate", path, env={"ALICE_PW": PASSWORD.replace("@", "%40").replace("/", "%2F")}
     )
     assert proc.returncode == 0, proc.stderr
-    path = _checklist(tmp_path, {"url": postgres.url("alice"), "table": "accounts"})
+    path = features_checklist(tmp_path, {"url": postgres.url("alice"), "table": "accounts"})
     assert run_cli("validate", path, env={"PGPASSWORD": PASSWORD}).returncode == 0
     _one_line_error(run_cli("validate", path, env={"PGPASSWORD": "wrong"}), "password")
 
@@ -219,7 +206,7 @@ def test_errors_are_one_line_without_the_password(postgres: Postgres, tmp_path: 
     assert err.count("postgresql://alice:***@127.0.0.1") == 2 * len(cases), err
     for name in ("refused", "query"):  # a run stops at the first source it cannot read
         spec, expected = cases[name]
-        err = _one_line_error(run_cli("run", _checklist(tmp_path, spec)), expected)
+        err = _one_line_error(run_cli("run", features_checklist(tmp_path, spec)), expected)
         assert err.startswith("error: research.features") and err.count("\n") == 1, err
 
 
@@ -231,7 +218,7 @@ def test_a_silent_server_times_out(tmp_path: Path) -> None:
         silent.bind(("127.0.0.1", 0))
         silent.listen()
         url = f"postgresql://alice:{PASSWORD.replace('@', '%40').replace('/', '%2F')}@127.0.0.1:{silent.getsockname()[1]}/db"
-        path = _checklist(tmp_path, {"url": f"{url}?connect_timeout=1", "table": "t"})
+        path = features_checklist(tmp_path, {"url": f"{url}?connect_timeout=1", "table": "t"})
         _one_line_error(run_cli("validate", path), "timeout expired")
     assert _with_timeout("postgresql://h/db") == "postgresql://h/db?connect_timeout=10"
     assert _with_timeout("postgresql://h/db?sslmode=require").endswith("&connect_timeout=10")
@@ -255,17 +242,19 @@ def test_read_only_transaction(postgres: Postgres, tmp_path: Path) -> None:
 def test_validate_reads_no_rows(postgres: Postgres, tmp_path: Path) -> None:
     """`1 / x` fails on the row with x = 0: validate (the query is only described) never evaluates it, a run does."""
     spec = {"url": postgres.url("alice", PASSWORD), "query": "SELECT id, 1 / x AS y FROM accounts"}
-    checklist = load_checklist(_checklist(tmp_path, spec))
+    checklist = load_checklist(features_checklist(tmp_path, spec))
     assert checklist.research.features is not None
     assert peek_columns(checklist.research.features, checklist, "research.features") == ["id", "y"]
-    path = _checklist(tmp_path, {**spec, "columns": ["y", "z"]})
+    path = features_checklist(tmp_path, {**spec, "columns": ["y", "z"]})
     proc = run_cli("validate", path)
     assert proc.returncode == 2 and "declared column 'z' is absent" in proc.stderr
-    _one_line_error(run_cli("run", _checklist(tmp_path, spec)), "division by zero")
+    _one_line_error(run_cli("run", features_checklist(tmp_path, spec)), "division by zero")
 
 
 def test_unknown_scheme_masks_the_password(tmp_path: Path) -> None:
-    path = _checklist(tmp_path, {"url": "mysql://bob:${DB_PW}@db.example/sales", "table": "t"})
+    path = features_checklist(
+        tmp_path, {"url": "mysql://bob:${DB_PW}@db.example/sales", "table": "t"}
+    )
     proc = run_cli("validate", path, env={"DB_PW": "hunter2-secret"})
     assert proc.returncode == 2
     assert "hunter2-secret" not in proc.stderr + proc.stdout
@@ -273,7 +262,7 @@ def test_unknown_scheme_masks_the_password(tmp_path: Path) -> None:
 
 
 def test_missing_driver_says_how_to_install(tmp_path: Path) -> None:
-    path = _checklist(tmp_path, {"url": "postgresql://alice@127.0.0.1:1/db", "table": "t"})
+    path = features_checklist(tmp_path, {"url": "postgresql://alice@127.0.0.1:1/db", "table": "t"})
     code = "import sys, runpy; sys.modules['adbc_driver_postgresql'] = None; "
     code += "sys.argv = ['mlcheck', 'validate', sys.argv[1]]; runpy.run_module('mlcheck', run_name='__main__')"
     import subprocess
@@ -334,12 +323,12 @@ def test_credit_sample_from_postgres_matches_the_files(postgres: Postgres, tmp_p
     env = {"ALICE_PW": PASSWORD.replace("@", "%40").replace("/", "%2F")}
     runs = [
         run_cli("run", checklist, "--format", "json", "--keep-going", env=env)
-        for checklist in (database, reference, CREDIT_CHECKLIST)
+        for checklist in (database, reference)
     ]
-    assert [r.returncode for r in runs] == [0, 0, 0], runs[0].stderr
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr
     assert_same_report(runs[0].stdout, runs[1].stdout)
     fingerprints = ("fingerprint", "research_fingerprint", "production_fingerprint")
-    assert_same_report(runs[0].stdout, runs[2].stdout, ignore=fingerprints)
+    assert_same_report(runs[0].stdout, credit_files_report(), ignore=fingerprints)
 
 
 def _microseconds(table: pa.Table) -> pa.Table:

@@ -169,7 +169,7 @@ def _stale_acceptance() -> CheckResult:
         "FEAT005",
         "Row counts agree",
         Status.WARN,
-        "`accept[1]` (FEAT005 production.features) matches no warning or failure: stale",
+        "`accept[1]` (FEAT005, source `production.features`) matches no warning or failure: stale",
         source="production.features",
         hint="The problem it accepted is gone: remove or correct the entry.",
         details={"accept_entry": 1, "reason": "old extract", "until": None, "problem": "stale"},
