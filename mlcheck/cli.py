@@ -278,6 +278,7 @@ def init(
     force: Annotated[bool, typer.Option(help="Overwrite an existing output file.")] = False,
 ) -> None:
     """Write a starting checklist from a research and a production folder (guesses key and roles)."""
+    _refuse_init_over_inputs(output, (research_dir, production_dir))
     result = init_checklist(research_dir, production_dir, output, force=force)
     err.print(Text.assemble(("wrote", "green"), f" {output}: " + "; ".join(result.summary)))
     err.print(
@@ -359,7 +360,7 @@ def _refuse_to_overwrite_inputs(checklist: Checklist, outputs: list[Path]) -> No
     Files are compared by identity (device, inode), and by resolved path when absent."""
     inputs = _input_paths(checklist)
     resolved = {Path(os.path.realpath(p)) for p in inputs}
-    files = {file_identity(p) for p in inputs} - {None}
+    files = _identities(inputs)
     folders = {file_identity(p) for p in inputs if p.is_dir()} - {None}
     for out in outputs:
         target = Path(os.path.realpath(out))
@@ -370,6 +371,25 @@ def _refuse_to_overwrite_inputs(checklist: Checklist, outputs: list[Path]) -> No
             )
     if len(outputs) == 2 and _same_file(*outputs):
         raise UsageError(f"--output and --junit both name {outputs[0]}; give them different files")
+
+
+def _identities(inputs: list[Path]) -> set[tuple[int, int]]:
+    """(device, inode) of every input file, and of every file inside an input folder: a hard
+    link elsewhere to one of them is that input too."""
+    files = [p for p in inputs if not p.is_dir()]
+    files += [f for p in inputs if p.is_dir() for f in p.rglob("*")]
+    return {file_identity(p) for p in files} - {None}
+
+
+def _refuse_init_over_inputs(output: Path, folders: tuple[str, str]) -> None:
+    """`--force` replaces a checklist, never a file `init` reads: an output that is a file of
+    either local folder, by any name (a hard link too), is a usage error."""
+    target = file_identity(output)
+    local = [Path(f) for f in folders if Path(f).is_dir()]
+    if target is not None and target in _identities(local):
+        raise UsageError(
+            f"refusing to write the checklist to {output}: it is one of the files it reads"
+        )
 
 
 def _input_paths(checklist: Checklist) -> list[Path]:
