@@ -378,7 +378,7 @@ def _identities(inputs: list[Path]) -> set[tuple[int, int]]:
     link elsewhere to one of them is that input too."""
     files = [p for p in inputs if not p.is_dir()]
     files += [f for p in inputs if p.is_dir() for f in p.rglob("*")]
-    return {file_identity(p) for p in files} - {None}
+    return {found for p in files if (found := file_identity(p)) is not None}
 
 
 def _refuse_init_over_inputs(output: Path, folders: tuple[str, str]) -> None:
