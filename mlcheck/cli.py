@@ -223,13 +223,15 @@ def checks(
             {"id": s.id, "stage": s.stage, "title": s.title, "thresholds": _threshold_defaults(s)}
             for s in specs
         ]
-        typer.echo(json.dumps(to_jsonable(entries), indent=2))
+        _write(json.dumps(to_jsonable(entries), indent=2) + "\n", None)
         return
+    lines = []
     for spec in specs:
         limits = ", ".join(f"{k}={v}" for k, v in _threshold_defaults(spec).items())
-        typer.echo(
+        lines.append(
             f"{spec.id:<8} {spec.stage:<22} {spec.title}" + (f"  [{limits}]" if limits else "")
         )
+    _write("".join(line + "\n" for line in lines), None)
 
 
 @app.command()
@@ -241,13 +243,13 @@ def explain(check_id: Annotated[str, typer.Argument(help="A check id such as RAW
         close = difflib.get_close_matches(check_id.strip().upper(), known, n=1, cutoff=0.6)
         tip = f"; did you mean {close[0]}?" if close else ""
         raise UsageError(f"unknown check id {check_id!r}{tip} (`mlcheck checks` lists them)")
-    typer.echo(f"{spec.id}: {spec.title}\nstage: {spec.stage}")
+    lines = [f"{spec.id}: {spec.title}", f"stage: {spec.stage}"]
     fields = type(getattr(StagesConfig(), spec.stage)).model_fields
     for name, value in _threshold_defaults(spec).items():
         about = f"  ({fields[name].description})" if fields[name].description else ""
-        typer.echo(f"threshold: stages.{spec.stage}.{name} = {value}{about}")
-    typer.echo("")
-    typer.echo(spec.explanation or "(no further explanation)")
+        lines.append(f"threshold: stages.{spec.stage}.{name} = {value}{about}")
+    lines += ["", spec.explanation or "(no further explanation)"]
+    _write("".join(line + "\n" for line in lines), None)  # a full disk is exit 2, not a bug
 
 
 def _threshold_defaults(spec: CheckSpec) -> dict[str, object]:

@@ -741,6 +741,8 @@ def test_stdout_on_a_full_disk_is_an_output_error(tmp_path: Path) -> None:
         [sys.executable, "-c", HARNESS, "run", str(checklist)],
         [sys.executable, "-m", "mlcheck", "env", "capture"],
         [sys.executable, "-m", "mlcheck", "schema"],
+        [sys.executable, "-m", "mlcheck", "checks"],  # these two exited 3 (review)
+        [sys.executable, "-m", "mlcheck", "explain", "RAW001"],
     ]
     for command in commands:
         with open("/dev/full", "w") as full:
