@@ -39,7 +39,7 @@ from mlcheck.errors import (
     UsageError,
 )
 from mlcheck.init import init_checklist
-from mlcheck.input_files import file_identity
+from mlcheck.input_files import file_identity, unreadable_inside
 from mlcheck.registry import REGISTRY, CheckSpec
 from mlcheck.reporters import render, terminal
 from mlcheck.reporters.common import verdict_line
@@ -385,9 +385,14 @@ def _identities(inputs: list[Path]) -> set[tuple[int, int]]:
 
 def _refuse_init_over_inputs(output: Path, folders: tuple[str, str]) -> None:
     """`--force` replaces a checklist, never a file `init` reads: an output that is a file of
-    either local folder, by any name (a hard link too), is a usage error."""
-    target = file_identity(output)
+    either local folder, by any name (a hard link too), is a usage error. A pipe, socket or
+    device in a folder is an input error, found with `stat` before anything is opened."""
     local = [Path(f) for f in folders if Path(f).is_dir()]
+    for folder in local:  # a named pipe would block the sampling read forever
+        problem = unreadable_inside(folder)
+        if problem is not None:
+            raise InputError(problem)
+    target = file_identity(output)
     if target is not None and target in _identities(local):
         raise UsageError(
             f"refusing to write the checklist to {output}: it is one of the files it reads"
