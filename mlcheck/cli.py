@@ -57,7 +57,19 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True, highlight=False)
+
+
+class _StderrConsole(Console):
+    """`2>&1 | head -1`: when stderr's reader leaves, rich exits 1 (and silences stdout, not
+    stderr); the exit code must stay the one the run earned, so mlcheck goes on quietly."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
+
+
+err = _StderrConsole(stderr=True, highlight=False)
 
 
 class Format(str, Enum):

@@ -734,6 +734,25 @@ def test_a_report_replaces_an_existing_file_keeping_its_mode(tmp_path: Path) -> 
 # --------------------------------------------------------------------------- output errors
 
 
+def test_an_error_keeps_its_exit_code_when_stderr_is_a_closed_pipe(tmp_path: Path) -> None:
+    """Defect (review): `mlcheck validate bad.yaml 2>&1 | head -1` exited 1 (not ready), not 2:
+    the error line hit a closed pipe and the BrokenPipeError replaced the exit code."""
+    checklist = write_case(tmp_path, extra="columns: {categorical: [xx]}\n")
+    missing = tmp_path / "absent.yaml"
+    for argv in (["validate", str(checklist)], ["run", str(missing)], ["run", "--bogus"]):
+        read_end, write_end = os.pipe()
+        os.close(read_end)  # the reader left before mlcheck wrote its error
+        proc = subprocess.run(
+            [sys.executable, "-m", "mlcheck", *argv],
+            stdout=subprocess.DEVNULL,
+            stderr=write_end,
+            cwd=REPO,
+            timeout=TIMEOUT,
+        )
+        os.close(write_end)
+        assert proc.returncode == EXIT_USAGE, argv
+
+
 def test_stdout_on_a_full_disk_is_an_output_error(tmp_path: Path) -> None:
     """Defect: `> /dev/full` exited 3 (a bug); like `--output /dev/full` it is exit 2."""
     checklist = write_case(tmp_path)
