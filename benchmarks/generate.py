@@ -21,6 +21,12 @@ Feature columns: three quarters numeric (float64 and int64), a quarter dictionar
 (declared categorical). The clean production side passes every stage, so `mlcheck run` times the
 full comparison path rather than stopping early. `--defects` drops 25 raw rows and changes 40 raw
 cells of production (stage 1 then fails; with `--keep-going` every stage still runs).
+
+`--differing` makes production really differ, as where mlcheck is used (see `make_differing`):
+0.05% of rows dropped from every production slot, 0.1% of rows with one changed float cell,
+three features shifted (production and live), and 1% of one categorical feature's rows carrying
+a category research never saw (production and live). The fingerprint fast path then no longer
+applies, so statistics and cell comparisons are timed.
 """
 
 from __future__ import annotations
@@ -76,6 +82,71 @@ def perturb(table: pa.Table, rng: np.random.Generator, lost: int, changed: int) 
     return table.filter(pa.array(keep))
 
 
+# --differing: shares of rows, and the features shifted (a float, a float and an integer that
+# do not drive the score, so predictions stay comparable) with the categorical one that gets an
+# unseen category.
+DROPPED_SHARE = 0.0005
+CHANGED_SHARE = 0.001
+UNSEEN_SHARE = 0.01
+SHIFTED = ("c04", "c05", "c06")
+UNSEEN_COLUMN = "c03"
+UNSEEN = "atlantis"
+
+
+def _at_least_one(n: int, share: float) -> int:
+    return max(1, round(n * share)) if n else 0
+
+
+def shifted(feats: pa.Table, rng: np.random.Generator) -> pa.Table:
+    """Three features moved by half their spread, and 1% unseen category in one categorical."""
+    n = feats.num_rows
+    for name in SHIFTED:
+        if name not in feats.column_names:
+            continue
+        values = feats.column(name).to_numpy()
+        moved = values + (50 if values.dtype.kind == "i" else 0.5 * (values.std() or 1.0))
+        feats = feats.set_column(feats.schema.get_field_index(name), name, pa.array(moved))
+    if UNSEEN_COLUMN in feats.column_names:
+        column = feats.column(UNSEEN_COLUMN).combine_chunks()
+        codes = column.indices.to_numpy().copy()
+        codes[rng.choice(n, _at_least_one(n, UNSEEN_SHARE), replace=False)] = len(CATEGORIES)
+        dictionary = pa.array([*CATEGORIES, UNSEEN])
+        unseen = pa.DictionaryArray.from_arrays(codes, dictionary)
+        feats = feats.set_column(feats.schema.get_field_index(UNSEEN_COLUMN), UNSEEN_COLUMN, unseen)
+    return feats
+
+
+def changed_cells(feats: pa.Table, rng: np.random.Generator) -> pa.Table:
+    """0.1% of rows get one float cell changed (each row in a float column drawn at random)."""
+    floats = [f.name for f in feats.schema if pa.types.is_float64(f.type) and f.name != "c00"]
+    if not floats or not feats.num_rows:
+        return feats
+    rows = rng.choice(feats.num_rows, _at_least_one(feats.num_rows, CHANGED_SHARE), replace=False)
+    which = rng.integers(0, len(floats), len(rows))
+    for j, name in enumerate(floats):
+        picked = rows[which == j]
+        if len(picked):
+            values = feats.column(name).to_numpy().copy()
+            values[picked] = values[picked] * 1.5 + 1.0
+            feats = feats.set_column(feats.schema.get_field_index(name), name, pa.array(values))
+    return feats
+
+
+def make_differing(
+    production: dict[str, pa.Table], rng: np.random.Generator
+) -> dict[str, pa.Table]:
+    """Production that really differs: rows dropped from every slot (the same ids), changed
+    float cells, shifted features and an unseen category (see the module docstring)."""
+    ids = production["features"].column("id").to_numpy()
+    dropped = rng.choice(ids, _at_least_one(len(ids), DROPPED_SHARE), replace=False)
+    out = {}
+    for slot, table in production.items():
+        keep = ~np.isin(table.column("id").to_numpy(), dropped)
+        out[slot] = table.filter(pa.array(keep))
+    out["features"] = shifted(changed_cells(out["features"], rng), rng)
+    return out
+
+
 def research_tables(rng: np.random.Generator, rows: int, cols: int) -> dict[str, pa.Table]:
     keys = np.arange(rows, dtype=np.int64)
     customer = keys // 3  # about three applications per customer
@@ -121,12 +192,14 @@ def production_tables(
     return out
 
 
-def live_tables(seed: int, rows: int, cols: int) -> dict[str, pa.Table]:
+def live_tables(seed: int, rows: int, cols: int, differing: bool = False) -> dict[str, pa.Table]:
     rng = np.random.default_rng(seed)
     keys = np.arange(rows, dtype=np.int64) + 10**12  # new applications
     seconds = np.sort(rng.integers(0, LIVE_WEEKS * 7 * 86_400, rows))
     times = pa.array(np.datetime64("2025-01-06", "s") + seconds.astype("timedelta64[s]"))
     feats = pa.table({"id": keys, "event_time": times, **features(rng, rows, cols)})
+    if differing:
+        feats = shifted(feats, rng)
     score = scores(feats)
     label = (rng.random(rows) < score).astype(np.int8)
     labelled = int(rows * LABELLED_SHARE)  # the oldest rows: labels arrive late
@@ -137,10 +210,14 @@ def live_tables(seed: int, rows: int, cols: int) -> dict[str, pa.Table]:
     }
 
 
-def write_snapshots(out: Path, rows: int, cols: int, seed: int, defects: bool) -> None:
+def write_snapshots(
+    out: Path, rows: int, cols: int, seed: int, defects: bool, differing: bool = False
+) -> None:
     rng = np.random.default_rng(seed)
     research = research_tables(rng, rows, cols)
     production = production_tables(research, rng)
+    if differing:
+        production = make_differing(production, rng)
     for side, tables in (("research", research), ("production", production)):
         (out / side / "raw").mkdir(parents=True, exist_ok=True)
         raw = raw_sources(tables["features"], tables["splits"].column("customer_id"), cols)
@@ -153,7 +230,7 @@ def write_snapshots(out: Path, rows: int, cols: int, seed: int, defects: bool) -
         del raw
     del research, production
     (out / "live").mkdir(parents=True, exist_ok=True)
-    for slot, table in live_tables(seed + 1, rows, cols).items():
+    for slot, table in live_tables(seed + 1, rows, cols, differing).items():
         pq.write_table(table, out / "live" / f"{slot}.parquet")
     categorical = [n for j, n in enumerate(feature_names(cols)) if j % 4 == 3]
     (out / "checklist.yaml").write_text(CHECKLIST.format(categorical=", ".join(categorical)))
@@ -203,9 +280,10 @@ def main() -> None:
     parser.add_argument("--cols", type=int, default=30)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--defects", action="store_true", help="inject lost rows and changed cells")
+    parser.add_argument("--differing", action="store_true", help="production really differs")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    write_snapshots(args.out, args.rows, args.cols, args.seed, args.defects)
+    write_snapshots(args.out, args.rows, args.cols, args.seed, args.defects, args.differing)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,13 @@ too, with mlcheck's ratio to it; the stricter ratio, to the read alone, is the o
 mlcheck's peak RSS (the largest of its runs) against the Arrow size of the data,
 the CLI's import time, and mlcheck's time per stage from its report.
 
+`--differing` uses data whose production side really differs (generate.py `--differing`: rows
+dropped, changed float cells, shifted features, an unseen category) and measures against the
+floor the issue names: a whole process that reads every file with pyarrow and computes each
+column's count, nulls, min, max, mean and std. It prints wall and CPU seconds (user + system of
+the whole process) of both and their ratios, per `--only` selection (`--only-sets` times several
+selections in one run, e.g. `data_reproducibility` and the full run).
+
 `--drift` times covariate drift alone (check PERF002 over every feature, the whole live window
 and its weekly chunks) in a fresh process whose tables are already read and whose imports are
 done.
@@ -25,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -65,6 +73,24 @@ start, cpu = time.perf_counter(), time.process_time()
 findings = list(REGISTRY.get("PERF002").func(ctx))
 print(time.perf_counter() - start, time.process_time() - cpu, len(findings))
 """
+STATS_FLOOR_SCRIPT = """
+import pathlib, sys
+import pyarrow as pa, pyarrow.compute as pc, pyarrow.parquet as pq
+def stats(column):
+    out = [len(column), column.null_count]
+    kind = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(kind)
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind):
+        out += [pc.min_max(column), pc.mean(column), pc.stddev(column, ddof=1)]
+    elif not pa.types.is_nested(kind):
+        out += [pc.min_max(column)]
+    return out
+files = sorted(pathlib.Path(sys.argv[1]).rglob('*.parquet'))
+for f in files:
+    table = pq.read_table(f)
+    [stats(table.column(i)) for i in range(table.num_columns)]
+"""
 IMPORT_SCRIPT = (
     "import time; t = time.perf_counter(); import mlcheck.cli; print(time.perf_counter() - t)"
 )
@@ -90,11 +116,13 @@ class Measurement:
     stages: dict[str, float] = field(default_factory=dict)
 
 
-def ensure_data(rows: int, cols: int, defects: bool) -> Path:
-    out = HERE / "data" / f"{LAYOUT}-{rows}x{cols}{'-d' if defects else ''}"
+def ensure_data(rows: int, cols: int, defects: bool, differing: bool = False) -> Path:
+    suffix = ("-d" if defects else "") + ("-x" if differing else "")
+    out = HERE / "data" / f"{LAYOUT}-{rows}x{cols}{suffix}"
     if not (out / "checklist.yaml").exists():
         cmd = [sys.executable, str(HERE / "generate.py"), "--rows", str(rows), "--cols", str(cols)]
         cmd += ["--out", str(out)] + (["--defects"] if defects else [])
+        cmd += ["--differing"] if differing else []
         started = time.perf_counter()
         subprocess.run(cmd, check=True)
         print(f"generated {out} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
@@ -190,6 +218,98 @@ def row(rows: int, cols: int, m: Measurement) -> str:
     )
 
 
+@dataclass
+class Process:
+    """One whole process: wall and CPU (user + system) seconds, peak RSS, exit code, stdout."""
+
+    wall: float
+    cpu: float
+    peak_mib: float
+    code: int
+    stdout: bytes
+
+
+def timed_process(cmd: list[str]) -> Process:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as errf:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=errf)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage
+        wall = time.perf_counter() - start
+        code = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        errf.seek(0)
+        if code not in (0, 1):
+            sys.exit(f"{cmd[:4]} exited {code}: {errf.read().decode()[-2000:]}")
+        cpu = usage.ru_utime + usage.ru_stime
+        return Process(wall, cpu, usage.ru_maxrss / 1024, code, out.read())
+
+
+@dataclass
+class Versus:
+    """Best wall and best CPU of the floor and of mlcheck over alternating runs."""
+
+    floor_wall: float = float("inf")
+    floor_cpu: float = float("inf")
+    wall: float = float("inf")
+    cpu: float = float("inf")
+    peak_mib: float = 0.0
+    code: int = 0
+    stages: dict[str, float] = field(default_factory=dict)
+
+
+def mlcheck_command(data: Path, only: list[str], extra: list[str]) -> list[str]:
+    cmd = [sys.executable, "-m", "mlcheck", "run", str(data / "checklist.yaml")]
+    return cmd + ["--format", "json", "--keep-going", "-q"] + [f"--only={s}" for s in only] + extra
+
+
+def versus_floor(data: Path, repeat: int, only: list[str], extra: list[str]) -> Versus:
+    v = Versus()
+    for _ in range(repeat):
+        floor = timed_process([sys.executable, "-c", STATS_FLOOR_SCRIPT, str(data)])
+        v.floor_wall, v.floor_cpu = min(v.floor_wall, floor.wall), min(v.floor_cpu, floor.cpu)
+        run = timed_process(mlcheck_command(data, only, extra))
+        v.peak_mib, v.code, v.cpu = max(v.peak_mib, run.peak_mib), run.code, min(v.cpu, run.cpu)
+        if run.wall < v.wall:
+            report = json.loads(run.stdout)
+            v.wall = run.wall
+            v.stages = {
+                s["id"]: s["duration_s"] for s in report["stages"] if s["status"] != "skipped"
+            }
+    return v
+
+
+DIFFERING_HEADER = (
+    "| rows | cols | run | floor wall s | floor CPU s | mlcheck wall s | mlcheck CPU s "
+    "| wall ratio | CPU ratio | peak RSS MiB | exit | per stage s |"
+    "\n|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+)
+
+
+def differing_row(rows: int, cols: int, label: str, v: Versus) -> str:
+    per_stage = ", ".join(f"{STAGE_NAMES.get(k, k)} {t:.2f}" for k, t in v.stages.items())
+    return (
+        f"| {rows:,} | {cols} | {label} | {v.floor_wall:.2f} | {v.floor_cpu:.2f} | {v.wall:.2f} "
+        f"| {v.cpu:.2f} | {v.wall / v.floor_wall:.2f}x | {v.cpu / v.floor_cpu:.2f}x "
+        f"| {v.peak_mib:,.0f} | {v.code} | {per_stage} |"
+    )
+
+
+def run_differing(args: argparse.Namespace) -> None:
+    """The issue-14 table: each size x each selection against the column-statistics floor."""
+    selections = [s.split(",") if s != "all" else [] for s in args.only_sets] or [args.only]
+    print(DIFFERING_HEADER, flush=True)
+    for rows in args.rows:
+        data = ensure_data(rows, args.cols, args.defects, differing=True)
+        try:
+            for only in selections:
+                v = versus_floor(data, args.repeat, only, args.mlcheck_args)
+                label = ",".join(only) or "full --keep-going"
+                print(differing_row(rows, args.cols, label, v), flush=True)
+        finally:
+            if args.clean:
+                shutil.rmtree(data)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
@@ -199,7 +319,23 @@ def main() -> None:
     parser.add_argument("--only", action="append", default=[], help="time only this stage")
     parser.add_argument("--clean", action="store_true", help="delete generated data afterwards")
     parser.add_argument("--drift", action="store_true", help="time covariate drift alone")
+    parser.add_argument("--differing", action="store_true", help="production really differs")
+    parser.add_argument(
+        "--only-sets",
+        nargs="+",
+        default=[],
+        help="with --differing: selections to time, comma-separated stages or 'all'",
+    )
+    parser.add_argument(
+        "--mlcheck-args",
+        type=shlex.split,
+        default=[],
+        help="extra `mlcheck run` options in one quoted string ('--engine duckdb ')",
+    )
     args = parser.parse_args()
+    if args.differing:
+        run_differing(args)
+        return
     print(DRIFT_HEADER if args.drift else HEADER, flush=True)
     for rows in args.rows:
         data = ensure_data(rows, args.cols, args.defects)

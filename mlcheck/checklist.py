@@ -92,6 +92,8 @@ class ReadOptions(Strict):
 
 Names = Annotated[list[str], Field(min_length=1)]
 Key = str | Names
+# Multiclass: class label -> its probability column (YAML keys are read as text: `0: p0`).
+ScoreMapping = Annotated[dict[str, str], Field(min_length=1)]
 
 
 class SourceSpec(Strict):
@@ -210,7 +212,11 @@ class ProductionSpec(ResearchSpec):
 
 class Columns(Strict):
     target: str | None = None
-    score: Key | None = Field(None, description="score column, or one per class (multiclass)")
+    score: Key | ScoreMapping | None = Field(
+        None,
+        description="score column; multiclass: one column per class, either a list whose names "
+        "end with their class label, or a mapping class label -> column",
+    )
     prediction: str | None = None
     split: str | None = None
     fold: str | None = None
@@ -225,7 +231,18 @@ class Columns(Strict):
     def score_columns(self) -> list[str]:
         if self.score is None:
             return []
+        if isinstance(self.score, dict):
+            return list(self.score.values())
         return [self.score] if isinstance(self.score, str) else list(self.score)
+
+    @field_validator("score")
+    @classmethod
+    def _one_class_per_column(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            repeated = sorted({c for c in value.values() if list(value.values()).count(c) > 1})
+            if repeated:
+                raise ValueError(f"column(s) {', '.join(map(repr, repeated))} given to two classes")
+        return value
 
     def role_columns(self) -> set[str]:
         """Columns that have a role other than being a model feature."""
@@ -288,6 +305,15 @@ class Checklist(BaseModel):
     base_dir: str = Field(".", exclude=True, description="internal: the checklist's folder")
     source_file: str = Field("<checklist>", exclude=True, description="internal: the file path")
     lines: dict[str, int] = Field(default_factory=dict, exclude=True, description="internal")
+
+    @model_validator(mode="after")
+    def _score_mapping_is_multiclass(self) -> Checklist:
+        if isinstance(self.columns.score, dict) and self.task != "multiclass":
+            raise ValueError(
+                f"`columns.score` maps classes to columns, which needs `task: multiclass` "
+                f"(task is {self.task}); a {self.task} model has one score column"
+            )
+        return self
 
     @property
     def key_columns(self) -> list[str] | None:

@@ -76,6 +76,7 @@ class Format(str, Enum):
     terminal = "terminal"
     markdown = "markdown"
     json = "json"
+    html = "html"
 
 
 ChecklistArg = Annotated[Path, typer.Argument(help="The checklist YAML file.", show_default=False)]
@@ -94,6 +95,9 @@ def run(
         Path | None, typer.Option("--output", "-o", help="Write the report here ('-': stdout).")
     ] = None,
     junit: Annotated[Path | None, typer.Option(help="Also write a JUnit XML report here.")] = None,
+    html: Annotated[
+        Path | None, typer.Option(help="Also write a self-contained HTML report here.")
+    ] = None,
     keep_going: Annotated[bool, typer.Option(help="Run every stage even after one fails.")] = False,
     only: Annotated[
         list[str] | None, typer.Option(help="Run only this stage (repeatable).")
@@ -128,7 +132,7 @@ def run(
     )
     output = None if output == Path("-") else output
     loaded = load_checklist(checklist)
-    _refuse_to_overwrite_inputs(loaded, [p for p in (output, junit) if p is not None])
+    _refuse_to_overwrite_inputs(loaded, [p for p in (output, junit, html) if p is not None])
     printed: list[str] = []  # stages whose panels were printed as they finished
     stream = fmt is Format.terminal and output is None
     on_done = partial(_print_stage, loaded, printed, _terminal_style(None, no_color), verbose)
@@ -141,6 +145,8 @@ def run(
     _write(main, output)
     if junit is not None:
         _write(render(result, "junit", fail_on_warn=options.fail_on_warn), junit)
+    if html is not None:
+        _write(render(result, "html"), html)
     code = exit_code(result)
     if code == EXIT_INTERNAL:
         crashed = sum(c.status is Status.ERROR for s in result.stages for c in s.checks) or 1
@@ -383,8 +389,10 @@ def _refuse_to_overwrite_inputs(checklist: Checklist, outputs: list[Path]) -> No
             raise UsageError(
                 f"refusing to write the report to {out}: it is one of the checklist's inputs"
             )
-    if len(outputs) == 2 and _same_file(*outputs):
-        raise UsageError(f"--output and --junit both name {outputs[0]}; give them different files")
+    pairs = [(a, b) for i, a in enumerate(outputs) for b in outputs[i + 1 :]]
+    twice = next((a for a, b in pairs if _same_file(a, b)), None)
+    if twice is not None:
+        raise UsageError(f"two of --output/--junit/--html name {twice}; give them different files")
 
 
 def _identities(inputs: list[Path]) -> set[tuple[int, int]]:

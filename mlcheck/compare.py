@@ -59,7 +59,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mlcheck.engine import KeyJoin, LocalEngine, decoded, key_table, parallel_map, pooled_empty
+from mlcheck.engine import (
+    KeyJoin,
+    LocalEngine,
+    decoded,
+    key_table,
+    parallel_map,
+    pooled_empty,
+    union_sorted,
+)
 
 Kind = Literal["integer", "float", "boolean", "temporal", "text", "binary", "null", "uncomparable"]
 ChangeKind = Literal["widening", "narrowing", "precision_loss", "incompatible"]
@@ -1342,8 +1350,8 @@ class _Comparer:
         self, join: KeyJoin, common: list[str], row_hashes: tuple[np.ndarray, np.ndarray]
     ) -> RowDifference:
         """The rows set aside by the key match (null or duplicate key), compared whole."""
-        left = np.union1d(join.left_null_rows, join.left_duplicate_rows).astype(np.int64)
-        right = np.union1d(join.right_null_rows, join.right_duplicate_rows).astype(np.int64)
+        left = union_sorted(join.left_null_rows, join.left_duplicate_rows)
+        right = union_sorted(join.right_null_rows, join.right_duplicate_rows)
         return self._multiset_rows(common, row_hashes, (left, right))
 
     def _multiset_rows(
@@ -1522,7 +1530,7 @@ def _cell_differences(
         exact = None if kind == "float" else _integer_abs_diff(a[differ], b[differ])
         max_abs, max_rel = _max_differences(da, db, kind, ln.unit_ns, exact)
     return {
-        "beyond": np.union1d(differ[~close], np.flatnonzero(lvalid != rvalid)),
+        "beyond": union_sorted(differ[~close], np.flatnonzero(lvalid != rvalid)),
         "noise": differ[close],
         "left_null_only": np.flatnonzero(~lvalid & rvalid),
         "right_null_only": np.flatnonzero(lvalid & ~rvalid),

@@ -16,6 +16,7 @@
 The estimate is only as good as its assumption: the score-to-outcome relation seen in research
 still holds live (no concept drift). Covariate shift is what it handles; concept drift needs labels.
 The interval covers the sampling error of the live labels, not the calibration's own error.
+Multiclass models are estimated one-vs-rest from the same calibrator (the multiclass section).
 """
 
 from __future__ import annotations
@@ -143,13 +144,20 @@ def _delta_method_se(form: _LinearForm, p: np.ndarray) -> float:
     """sd of f(S) from the exact covariance of S = y @ columns and f's numerical gradient."""
     mean = p @ form.columns
     cov = form.columns.T @ (form.columns * (p * (1 - p))[:, None])
+    return _gradient_se(form.of_sums, mean, cov)
+
+
+def _gradient_se(
+    of_sums: Callable[[np.ndarray], float], mean: np.ndarray, cov: np.ndarray
+) -> float:
+    """sd of f(S) by the delta method: f's central-difference gradient at E[S], Cov(S) given."""
     steps = 1e-6 * np.maximum(1.0, np.abs(mean))
     gradient = np.empty(len(mean))
-    for j in range(len(mean)):  # k <= 2 sums, not rows
+    for j in range(len(mean)):  # 2k sums (k classes), not rows
         up, down = mean.copy(), mean.copy()
         up[j] += steps[j]
         down[j] -= steps[j]
-        gradient[j] = (form.of_sums(up) - form.of_sums(down)) / (2 * steps[j])
+        gradient[j] = (of_sums(up) - of_sums(down)) / (2 * steps[j])
     variance = float(gradient @ cov @ gradient)
     return math.sqrt(max(variance, 0.0)) if math.isfinite(variance) else math.nan
 
@@ -165,7 +173,10 @@ def estimate(
     seed: int = 0,
 ) -> Estimate:
     """The expected value of a binary metric on unlabelled rows, given calibrated probabilities
-    `p`, with a confidence interval for the value the labels will show once they arrive."""
+    `p`, with a confidence interval for the value the labels will show once they arrive
+    (a multiclass metric: `estimate_multiclass`, `score` and `p` then n x k)."""
+    if metric.task == "multiclass":
+        return estimate_multiclass(metric, score, pred, p, confidence)
     n = len(score)
     if metric.task != "binary" or metric.name not in ESTIMABLE:
         raise ValueError(
@@ -218,3 +229,129 @@ def _average_precision_draws(
         with np.errstate(invalid="ignore", divide="ignore"):  # no positive drawn: NaN, dropped
             out.append((gained * tp / (ends + 1)).sum(axis=1) / tp[:, -1])
     return np.concatenate(out)
+
+
+# --------------------------------------------------------------------------- multiclass
+#
+# One-vs-rest: class j's score column is calibrated (isotonic, as above) against "the label is
+# j" on research labels; a live row's calibrated vector is then normalised to sum to 1, and its
+# label is treated as one independent draw from that categorical distribution. Accuracy and the
+# macro averages are functions of 2k sums -- per class the expected true positives TP_j (rows
+# predicted j whose label is j) and the expected support N_j (rows whose label is j); predicted
+# counts are fixed -- evaluated at their expectations (the expected confusion matrix), with a
+# delta-method sampling error from their exact multinomial covariance. This is the per-class
+# binary estimate of NannyML's multiclass CBPE, averaged over classes.
+
+ESTIMABLE_MULTICLASS = tuple(name for (task, name) in METRICS if task == "multiclass")
+
+
+@dataclass(frozen=True)
+class ClassCalibrators:
+    """One Calibrator per score column (class); calling it gives rows that sum to 1."""
+
+    per_class: tuple[Calibrator, ...]
+
+    def __call__(self, proba: np.ndarray) -> np.ndarray:
+        calibrated = np.column_stack([c(proba[:, j]) for j, c in enumerate(self.per_class)])
+        total = calibrated.sum(axis=1, keepdims=True)
+        uniform = np.full_like(calibrated, 1.0 / len(self.per_class))
+        # A row every calibrator puts at 0 carries no information: uniform, as NannyML does.
+        return np.divide(calibrated, total, out=uniform, where=total > 0)
+
+
+def fit_class_calibrators(proba: np.ndarray, labels: np.ndarray) -> ClassCalibrators:
+    """One-vs-rest isotonic calibration of each score column against `labels == j` (class
+    positions; NaN = unlabelled rows are left out)."""
+    known = ~np.isnan(labels)
+    proba, labels = proba[known], labels[known]
+    return ClassCalibrators(
+        tuple(
+            fit_calibrator(proba[:, j], (labels == j).astype(np.float64))
+            for j in range(proba.shape[1])  # classes, not rows
+        )
+    )
+
+
+@dataclass(frozen=True)
+class _ClassSums:
+    """E[S] and Cov(S) of S = (TP_1..TP_k, N_1..N_k) under labels ~ Categorical(p), and the
+    fixed predicted counts per class."""
+
+    mean: np.ndarray
+    cov: np.ndarray
+    predicted: np.ndarray
+
+
+def _class_sums(pred: np.ndarray, p: np.ndarray) -> _ClassSums:
+    n, k = p.shape
+    hit = p[np.arange(n), pred]  # probability that the prediction is right
+    predicted = np.bincount(pred, minlength=k).astype(np.float64)
+    tp = np.bincount(pred, weights=hit, minlength=k)
+    support = p.sum(axis=0)
+    # Rows predicted j: TP_j is a sum of Bernoulli(hit); classes' TP use disjoint rows.
+    cov_tp = np.diag(np.bincount(pred, weights=hit * (1 - hit), minlength=k))
+    cov_n = np.diag(support) - p.T @ p  # multinomial: Cov(1[y=c], 1[y=d]) = [c=d]p_c - p_c p_d
+    # by_pred[c, d]: sum over rows predicted c of hit_i * p_id (a bincount per class d).
+    by_pred = np.column_stack(
+        [np.bincount(pred, weights=hit * p[:, d], minlength=k) for d in range(k)]  # classes
+    )
+    cov_tp_n = np.diag(tp) - by_pred
+    cov = np.block([[cov_tp, cov_tp_n], [cov_tp_n.T, cov_n]])
+    return _ClassSums(np.concatenate([tp, support]), cov, predicted)
+
+
+def _macro_of_sums(name: str, predicted: np.ndarray) -> Callable[[np.ndarray], float]:
+    """The metric as a function of S = (TP, N): classes that are predicted or expected count."""
+    k = len(predicted)
+    n = predicted.sum()
+
+    def of_sums(s: np.ndarray) -> float:
+        tp, support = s[:k], s[k:]
+        if name == "accuracy":
+            return float(tp.sum() / n)
+        present = (predicted > 0) | (support > 0)
+        numerator, denominator = {
+            "macro_f1": (2 * tp, predicted + support),
+            "macro_precision": (tp, predicted),
+            "macro_recall": (tp, support),
+        }[name]
+        per_class = np.divide(numerator, denominator, out=np.zeros(k), where=denominator > 0)
+        return float(per_class[present].mean())
+
+    return of_sums
+
+
+def estimate_multiclass(
+    metric: Metric, score: np.ndarray, pred: np.ndarray, p: np.ndarray, confidence: float
+) -> Estimate:
+    """The expected value of a multiclass metric on unlabelled rows, from calibrated class
+    probabilities `p` (n x k, rows summing to 1), the predicted class positions `pred` and the
+    model's own scores (for log loss), with a confidence interval for the realized value."""
+    n = len(pred)
+    if metric.task != "multiclass" or metric.name not in ESTIMABLE_MULTICLASS:
+        raise ValueError(
+            f"{metric.name} cannot be estimated without labels for a {metric.task} task"
+        )
+    if n == 0:
+        return Estimate(math.nan, math.nan, math.nan, math.nan, 0, "cbpe")
+    if metric.name == "log_loss":
+        value, se = _expected_log_loss(score, p)
+    else:
+        sums = _class_sums(pred.astype(np.int64), p)
+        of_sums = _macro_of_sums(metric.name, sums.predicted)
+        value, se = of_sums(sums.mean), _gradient_se(of_sums, sums.mean, sums.cov)
+    half = z_value(confidence) * se
+    lower, upper = max(value - half, metric.low), min(value + half, metric.high)
+    return Estimate(value, lower, upper, se, n, "cbpe")
+
+
+def _expected_log_loss(score: np.ndarray, p: np.ndarray) -> tuple[float, float]:
+    """Mean over rows of E[-log s_(i,y_i)], y_i ~ Categorical(p_i), the model's scores
+    normalised and clipped as in `metrics.multiclass_log_loss_terms`; rows are independent, so
+    the variance is the sum of each row's variance over n^2."""
+    normalised = score / score.sum(axis=1, keepdims=True)
+    loss = -np.log(np.clip(normalised, LOG_LOSS_EPS, 1 - LOG_LOSS_EPS))
+    mean = (p * loss).sum(axis=1)
+    variance = (p * loss**2).sum(axis=1) - mean**2
+    n = len(score)
+    return float(mean.mean()), math.sqrt(max(float(variance.sum()), 0.0)) / n

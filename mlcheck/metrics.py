@@ -2,7 +2,9 @@
 
 Binary (labels 0/1, a positive-class score, a 0/1 decision): roc_auc, average_precision,
 accuracy, precision, recall, f1, log_loss, brier. Multiclass (class indices 0..k-1, an n x k
-probability matrix, a predicted index): accuracy, macro_f1, log_loss. Regression: mae, rmse, r2,
+probability matrix, a predicted index): accuracy, macro_f1, macro_precision, macro_recall,
+log_loss (macro averages over the classes present in the truth or the predictions, an undefined
+class counting 0, as scikit-learn's default). Regression: mae, rmse, r2,
 mape. Each is checked in the tests against scikit-learn; an undefined value (recall without
 positives, AUC with one class) is NaN rather than a made-up 0.
 
@@ -10,8 +12,8 @@ Confidence intervals: DeLong (the O(n log n) midrank form of Sun & Xu 2014) for 
 for proportions (accuracy, precision, recall); a seeded bootstrap otherwise. The bootstrap draws
 resamples as count vectors in blocks and evaluates the metric for a whole block with matrix
 products, so 1000 resamples cost a few passes over the data rather than 1000 metric calls;
-metrics that only depend on a confusion matrix (f1, macro_f1) resample the matrix's cells from a
-multinomial, which is the row bootstrap exactly, in O(resamples).
+metrics that only depend on a confusion matrix (f1, the macro averages) resample the matrix's
+cells from a multinomial, which is the row bootstrap exactly, in O(resamples).
 
 `labels_needed` / `half_width` answer "how many labels for a given precision of measurement".
 """
@@ -60,6 +62,8 @@ METRICS: dict[tuple[str, str], Metric] = {
         Metric("brier", "binary", False, "bootstrap", 0.0, 1.0),
         Metric("accuracy", "multiclass", True, "wilson", 0.0, 1.0),
         Metric("macro_f1", "multiclass", True, "bootstrap", 0.0, 1.0),
+        Metric("macro_precision", "multiclass", True, "bootstrap", 0.0, 1.0),
+        Metric("macro_recall", "multiclass", True, "bootstrap", 0.0, 1.0),
         Metric("log_loss", "multiclass", False, "bootstrap"),
         Metric("mae", "regression", False, "bootstrap"),
         Metric("rmse", "regression", False, "bootstrap"),
@@ -68,6 +72,8 @@ METRICS: dict[tuple[str, str], Metric] = {
     )
 }
 DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "rmse"}
+# Multiclass metrics that depend only on the confusion matrix.
+MACRO_METRICS = ("macro_f1", "macro_precision", "macro_recall")
 
 
 def metric_info(task: str, name: str | None) -> Metric:
@@ -245,10 +251,22 @@ def confusion_matrix(y: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
 
 
 def macro_f1(o: Outcomes) -> float:
+    return _macro("macro_f1", o)
+
+
+def macro_precision(o: Outcomes) -> float:
+    return _macro("macro_precision", o)
+
+
+def macro_recall(o: Outcomes) -> float:
+    return _macro("macro_recall", o)
+
+
+def _macro(name: str, o: Outcomes) -> float:
     assert o.pred is not None
     k = _n_classes(o)
     cells = confusion_matrix(o.y, o.pred, k).reshape(1, -1)
-    return float(_macro_f1_from_cells(cells, k, _present_classes(o, k))[0])
+    return float(_macro_from_cells(name, cells, k, _present_classes(o, k))[0])
 
 
 def _n_classes(o: Outcomes) -> int:
@@ -263,13 +281,19 @@ def _present_classes(o: Outcomes, k: int) -> np.ndarray:
     return np.bincount(np.concatenate([o.y, o.pred]), minlength=k) > 0
 
 
-def _macro_f1_from_cells(cells: np.ndarray, k: int, present: np.ndarray) -> np.ndarray:
+def _macro_from_cells(name: str, cells: np.ndarray, k: int, present: np.ndarray) -> np.ndarray:
+    """A macro average per confusion matrix (rows of `cells`); a class whose denominator is 0
+    counts 0 (scikit-learn's zero_division default)."""
     matrices = cells.reshape(-1, k, k).astype(np.float64)
     tp = np.diagonal(matrices, axis1=1, axis2=2)
     support = matrices.sum(axis=2)
     predicted = matrices.sum(axis=1)
-    denominator = support + predicted
-    per_class = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
+    numerator, denominator = {
+        "macro_f1": (2 * tp, support + predicted),
+        "macro_precision": (tp, predicted),
+        "macro_recall": (tp, support),
+    }[name]
+    per_class = np.divide(numerator, denominator, out=np.zeros_like(tp), where=denominator > 0)
     return per_class[:, present].mean(axis=1)
 
 
@@ -318,6 +342,8 @@ _FUNCTIONS: dict[tuple[str, str], Callable[[Outcomes], float]] = {
     ("binary", "brier"): brier,
     ("multiclass", "accuracy"): accuracy,
     ("multiclass", "macro_f1"): macro_f1,
+    ("multiclass", "macro_precision"): macro_precision,
+    ("multiclass", "macro_recall"): macro_recall,
     ("multiclass", "log_loss"): log_loss,
     ("regression", "mae"): mae,
     ("regression", "rmse"): rmse,
@@ -411,7 +437,7 @@ def bootstrap_interval(
     value = compute(metric, o)
     if not math.isfinite(value):
         return Estimate(value, math.nan, math.nan, math.nan, len(o), "bootstrap")
-    if metric.name in ("f1", "macro_f1"):
+    if metric.name in ("f1", *MACRO_METRICS):
         replicates = _confusion_bootstrap(metric, o, resamples, rng)
         used = resamples
     else:
@@ -484,7 +510,7 @@ def _weighted_r2(o: Outcomes, w: np.ndarray) -> np.ndarray:
 def _confusion_bootstrap(
     metric: Metric, o: Outcomes, resamples: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """f1 / macro_f1 replicates: a row bootstrap only moves rows between confusion cells, so
+    """f1 / macro replicates: a row bootstrap only moves rows between confusion cells, so
     drawing the cell counts from a multinomial is the same distribution, in O(resamples)."""
     assert o.pred is not None
     n = len(o)
@@ -496,7 +522,7 @@ def _confusion_bootstrap(
     k = _n_classes(o)
     cells = confusion_matrix(o.y, o.pred, k).ravel().astype(np.float64)
     draws = rng.multinomial(n, cells / n, size=resamples)
-    return _macro_f1_from_cells(draws, k, _present_classes(o, k))
+    return _macro_from_cells(metric.name, draws, k, _present_classes(o, k))
 
 
 # --------------------------------------------------------------------------- labels needed

@@ -49,6 +49,8 @@ METRIC_NAMES = (
     "log_loss",
     "brier",
     "macro_f1",
+    "macro_precision",
+    "macro_recall",
     "mae",
     "rmse",
     "r2",
@@ -154,16 +156,36 @@ class PredictionMismatchConfig(Strict):
     examples: int = Field(10, ge=0, le=100, description="example keys/rows per finding")
 
 
+# A calendar chunk is whole seconds, at most this long: its width in nanosecond ticks must fit
+# an int64 (chunks are cut in the timestamp's own integer unit, never in floats).
+MAX_CHUNK_SECONDS = 100_000 * 86400
+
+
+def chunk_seconds(text: str) -> int:
+    """'1w' -> 604800: a calendar chunk's width, whole seconds from 1 s to 100000d."""
+    seconds = duration_seconds(text)
+    if not (seconds.is_integer() and 1 <= seconds <= MAX_CHUNK_SECONDS):
+        raise ValueError(
+            f"{text!r} is not a chunk width: give whole seconds from 1s to 100000d, like 1w or 1d"
+        )
+    return int(seconds)
+
+
 class ChunkConfig(Strict):
     size: int | None = Field(None, gt=0, description="rows per chunk, in file order")
     every: str | None = Field(None, description="calendar chunk by the timestamp column: 1w, 1d")
+
+    @field_validator("every")
+    @classmethod
+    def _width(cls, value: str | None) -> str | None:
+        if value is not None:
+            chunk_seconds(value)  # a zero, negative or unreadable width: its own line
+        return value
 
     @model_validator(mode="after")
     def _one_of(self) -> ChunkConfig:
         if (self.size is None) == (self.every is None):
             raise ValueError("give exactly one of `size` or `every`")
-        if self.every is not None:
-            duration_seconds(self.every)
         return self
 
 

@@ -5,7 +5,9 @@ is readable as its format, and has its declared `columns:` and key columns (parq
 schema, CSV header, a sqlite `LIMIT 0` query). `mlcheck run` asks that the files exist and are
 regular files (so a typo in a path, or a named pipe, fails in milliseconds instead of after the
 first stages). Both check the role columns of `columns:` (target, score, ...) against the tables
-they live in. Every problem is reported at once.
+they live in. Every problem is reported at once. For a multiclass checklist, `validate` also
+reads the target and prediction columns (those alone) to check that the score columns tie to
+the classes (`mlcheck.classes`).
 """
 
 from __future__ import annotations
@@ -14,10 +16,14 @@ import contextlib
 import difflib
 from dataclasses import dataclass
 
+import pyarrow as pa
+
 from mlcheck.checklist import Checklist, SourceSpec
+from mlcheck.classes import distinct_labels, label_sources, resolve, score_spec, where_score
+from mlcheck.engine import slot_specs
 from mlcheck.errors import ChecklistError, InputError
 from mlcheck.input_files import refuse_unreadable, unreadable_kind
-from mlcheck.sources import declared_sources, peek_columns, source_location
+from mlcheck.sources import declared_sources, peek_columns, read_source, source_location
 from mlcheck.urls import is_database_url, is_object_store, mask_url
 
 # A checklist without any source would skip every stage: a CI gate that checks nothing.
@@ -50,6 +56,8 @@ def validate_sources(checklist: Checklist, *, read_schema: bool) -> int:
     environments = _environments(checklist)
     for label, spec in environments.items():
         problems += _environment_problems(checklist, spec, label)
+    if read_schema and not problems:
+        problems += score_mapping_problems(checklist)
     if problems:
         raise SourceProblems(problems)
     return len(sources) + len(environments)
@@ -228,3 +236,38 @@ def _tables_roles_need(checklist: Checklist, declared: list[str]) -> set[str]:
     """The declared tables whose column names the role checks read."""
     wanted = {t for role in role_requirements(checklist) for t in (*role.every, *role.anywhere)}
     return {label for label in declared if _within(label, tuple(wanted))}
+
+
+def score_mapping_problems(checklist: Checklist) -> list[str]:
+    """Multiclass: whether `columns.score` ties to the classes found in the data (by the
+    checklist's mapping, or by column names ending with class labels). Reads the target and
+    prediction columns alone, from the slots `mlcheck.classes` takes labels from."""
+    if checklist.task != "multiclass" or checklist.columns.score is None:
+        return []
+    try:
+        resolve(score_spec(checklist), distinct_labels(_label_values(checklist)))
+    except InputError as exc:
+        return [f"{where_score(checklist)}: {exc.message}"]
+    return []
+
+
+def _label_values(checklist: Checklist) -> list[pa.ChunkedArray]:
+    specs = slot_specs(checklist)
+
+    def has(slot: str, column: str) -> bool:
+        spec = specs.get(slot)
+        return isinstance(spec, SourceSpec) and column in _readable_columns(checklist, spec, slot)
+
+    found = []
+    for slot, column in label_sources(checklist, has):  # a handful of slots
+        spec = specs[slot]
+        assert isinstance(spec, SourceSpec)
+        one_column = spec.model_copy(update={"columns": [column]})
+        found.append(read_source(one_column, checklist, slot).column(column))
+    return found
+
+
+def _readable_columns(checklist: Checklist, spec: SourceSpec, slot: str) -> list[str]:
+    """The columns a run reads from a source: its `columns:` subset (when given) of the file's."""
+    names = peek_columns(spec, checklist, slot)
+    return [n for n in names if n in spec.columns] if spec.columns else names

@@ -260,7 +260,7 @@ def assert_one_line_error(
         (["run", "c.yaml", "--bogus"], "No such option: --bogus"),
         (["run"], "Missing argument"),
         (["frobnicate"], "No such command 'frobnicate'"),
-        (["run", "c.yaml", "--format", "html"], "Invalid value for '--format'"),
+        (["run", "c.yaml", "--format", "pdf"], "Invalid value for '--format'"),
         (["run", "c.yaml", "--fail-on", "maybe"], "Invalid value for '--fail-on'"),
         (["run", "c.yaml", "--seed", "many"], "Invalid value for '--seed'"),
         (["run", "c.yaml", "--only", "stage_seven"], "--only: unknown stage 'stage_seven'"),

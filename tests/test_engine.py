@@ -361,3 +361,32 @@ def test_dictionary_value_counts_equal_hashed_counts() -> None:
         assert (engine_module._dictionary_counts(array) is not None) is fast
         values, counts = engine_module.value_counts(array)
         assert (values.to_pylist(), counts.tolist()) == _hashed_value_counts(array)
+
+
+# ---- set operations on sorted row positions (np.union1d / np.isin without hashing)
+
+sorted_positions = st.lists(st.integers(0, 60), max_size=40).map(
+    lambda values: np.array(sorted(set(values)), dtype=np.int64)
+)
+
+
+@given(sorted_positions, sorted_positions)
+@settings(max_examples=200, deadline=None)
+def test_union_sorted_equals_numpy_union1d(a: np.ndarray, b: np.ndarray) -> None:
+    merged = engine_module.union_sorted(a, b)
+    assert merged.dtype == np.int64
+    assert merged.tolist() == np.union1d(a, b).tolist()
+
+
+@given(st.lists(st.integers(-5, 70), max_size=40), sorted_positions)
+@settings(max_examples=200, deadline=None)
+def test_in_sorted_equals_numpy_isin(values: list[int], members: np.ndarray) -> None:
+    array = np.array(values, dtype=np.int64)
+    assert engine_module.in_sorted(array, members).tolist() == np.isin(array, members).tolist()
+
+
+def test_union_sorted_of_disjoint_and_overlapping_positions() -> None:
+    """Hand-written: disjoint runs interleave; a shared position appears once."""
+    a, b = np.array([1, 4, 9]), np.array([0, 4, 5, 10])
+    assert engine_module.union_sorted(a, b).tolist() == [0, 1, 4, 5, 9, 10]
+    assert engine_module.union_sorted(a, np.zeros(0, np.int64)).tolist() == [1, 4, 9]

@@ -70,6 +70,8 @@ def test_multiclass_metrics_match_sklearn() -> None:
     expected = {
         "accuracy": skm.accuracy_score(o.y, o.pred),
         "macro_f1": skm.f1_score(o.y, o.pred, average="macro"),
+        "macro_precision": skm.precision_score(o.y, o.pred, average="macro", zero_division=0),
+        "macro_recall": skm.recall_score(o.y, o.pred, average="macro", zero_division=0),
         "log_loss": skm.log_loss(o.y, o.score, labels=labels),
     }
     for name, value in expected.items():
@@ -81,6 +83,16 @@ def test_macro_f1_averages_over_classes_present_in_truth_or_prediction() -> None
     y, pred = np.array([0, 1, 2, 2, 1, 0]), np.array([0, 2, 2, 1, 1, 0])
     o = M.Outcomes(y, np.full((6, 4), 0.25), pred)
     assert M.macro_f1(o) == pytest.approx(skm.f1_score(y, pred, average="macro"))
+
+
+def test_macro_precision_and_recall_count_an_undefined_class_as_zero_like_sklearn() -> None:
+    """Class 2 is in the truth but never predicted (precision undefined), class 3 is predicted
+    but never true (recall undefined): scikit-learn counts each as 0 and keeps it in the average."""
+    y, pred = np.array([0, 1, 2, 2, 1, 0, 0]), np.array([0, 1, 1, 0, 3, 0, 3])
+    o = M.Outcomes(y, np.full((7, 4), 0.25), pred)
+    for name, reference in (("precision", skm.precision_score), ("recall", skm.recall_score)):
+        ours = M.compute(M.metric_info("multiclass", f"macro_{name}"), o)
+        assert ours == pytest.approx(reference(y, pred, average="macro", zero_division=0))
 
 
 @pytest.mark.parametrize(
@@ -218,6 +230,19 @@ def test_confusion_bootstrap_matches_row_bootstrap_spread() -> None:
     tp = (y & pred).sum(axis=1)
     explicit = 2 * tp / (y.sum(axis=1) + pred.sum(axis=1))  # f1 = 2tp / (positives + predicted)
     assert fast.se == pytest.approx(np.std(explicit, ddof=1), rel=0.1)
+    assert fast.lower < fast.value < fast.upper
+
+
+@pytest.mark.parametrize("name", ["macro_precision", "macro_recall"])
+def test_macro_confusion_bootstrap_matches_row_bootstrap_spread(name: str) -> None:
+    """Macro precision/recall resampled as multinomial confusion cells have the spread of an
+    explicit row bootstrap scored by scikit-learn."""
+    o = multiclass_sample(n=400, k=3, seed=3)
+    fast = M.bootstrap_interval(M.metric_info("multiclass", name), o, 0.95, 2000, seed=1)
+    score = {"macro_precision": skm.precision_score, "macro_recall": skm.recall_score}[name]
+    rows = np.random.default_rng(2).integers(0, 400, size=(400, 400))  # explicit resamples
+    explicit = [score(o.y[r], o.pred[r], average="macro", zero_division=0) for r in rows]
+    assert fast.se == pytest.approx(np.std(explicit, ddof=1), rel=0.15)
     assert fast.lower < fast.value < fast.upper
 
 

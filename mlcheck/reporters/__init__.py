@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mlcheck.reporters import json_report, junit, markdown, terminal
+from mlcheck.reporters import html, json_report, junit, markdown, terminal
 from mlcheck.results import RunResult
 
 RENDERERS: dict[str, Callable[..., str]] = {
@@ -12,11 +12,12 @@ RENDERERS: dict[str, Callable[..., str]] = {
     "markdown": markdown.render,
     "json": json_report.render,
     "junit": junit.render,
+    "html": html.render,
 }
 
 
 def render(result: RunResult, fmt: str, **options: object) -> str:
-    """Render `result` as `fmt` (terminal, markdown, json, junit); unknown options are ignored."""
+    """Render `result` as `fmt` (terminal, markdown, json, junit, html); unknown options are ignored."""
     try:
         renderer = RENDERERS[fmt]
     except KeyError:

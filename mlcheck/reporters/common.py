@@ -252,12 +252,18 @@ class DetailTable:
     more: int = 0  # rows left out past the limit
 
 
+# Details that only feed the HTML report's charts (JSON keeps them; text tables leave them out).
+PLOT_DATA = ("histogram",)
+
+
 def detail_tables(details: Mapping[str, Any], max_rows: int = 20) -> list[DetailTable]:
     """Scalars (and short lists and flat mappings) in one `detail | value` table; each list of
     records (examples, chunks) and each mapping of mappings (a matrix) in a table of its own."""
     scalars: list[tuple[str, ...]] = []
     tables: list[DetailTable] = []
     for key, value in to_jsonable(dict(details)).items():
+        if key in PLOT_DATA:
+            continue
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             tables.append(_records_table(key, value, max_rows))
         elif isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):

@@ -56,6 +56,8 @@ MAX_MESSAGES = 2
 TABLE_MIN_WIDTH = 100
 # (header, ratio of the spare width): free text gets the room, short fields their natural width.
 COLUMNS = (("status", None), ("id", None), ("check", 3), ("observed", 2), ("message", 5))
+# Words longer than this (a long URL or path) may still be folded inside a table cell.
+MAX_WORD = 32
 
 
 def render(
@@ -209,16 +211,34 @@ def _about(group: FindingGroup) -> str:
 
 
 def _table(groups: list[FindingGroup]) -> Table:
+    rows = [_row(g) for g in groups]
     table = Table(show_edge=False, expand=True, pad_edge=False, header_style="bold")
-    for name, ratio in COLUMNS:
-        table.add_column(name, overflow="fold", ratio=ratio, no_wrap=ratio is None)
-    for g in groups:
-        check = Text(one_line(g.first.title))
-        if _about(g):
-            check.append(f"\n{_about(g)}", style="cyan")
-        status = Text(g.status.value, style=STYLES[g.status])
-        table.add_row(status, Text(g.id), check, Text(observed_summary(g)), Text(_messages(g)))
+    for index, (name, ratio) in enumerate(COLUMNS):
+        # A column is never narrower than its longest word (up to MAX_WORD), so a slot name
+        # such as production.live.predictions is not folded mid-word.
+        longest = max((_longest_word(row[index].plain) for row in rows), default=0)
+        table.add_column(
+            name,
+            overflow="fold",
+            ratio=ratio,
+            no_wrap=ratio is None,
+            width=min(longest, MAX_WORD) if ratio else None,  # a ratio column's minimum
+        )
+    for row in rows:
+        table.add_row(*row)
     return table
+
+
+def _row(g: FindingGroup) -> tuple[Text, ...]:
+    check = Text(one_line(g.first.title))
+    if _about(g):
+        check.append(f"\n{_about(g)}", style="cyan")
+    status = Text(g.status.value, style=STYLES[g.status])
+    return status, Text(g.id), check, Text(observed_summary(g)), Text(_messages(g))
+
+
+def _longest_word(text: str) -> int:
+    return max((len(word) for word in text.split()), default=0)
 
 
 def _stacked(group: FindingGroup) -> RenderableType:

@@ -31,7 +31,7 @@ from mlcheck.compare import (
     within_tolerance,
 )
 from mlcheck.context import StageContext
-from mlcheck.engine import key_table, value_counts
+from mlcheck.engine import in_sorted, key_table, union_sorted, value_counts
 from mlcheck.environment import Environment, version_change
 from mlcheck.registry import check
 from mlcheck.results import Finding, Status
@@ -138,7 +138,7 @@ class Diagnosis:
     @property
     def noise(self) -> np.ndarray:
         """Cells that differ within tolerance (an infinity against a finite value is not noise)."""
-        return np.setdiff1d(self.cells.noise, self.infinity)
+        return self.cells.noise[~in_sorted(self.cells.noise, self.infinity)]
 
     @property
     def logic(self) -> np.ndarray:
@@ -165,16 +165,16 @@ def _diagnoses(ctx: StageContext, cmp: TableComparison) -> dict[str, Diagnosis]:
 def diagnose(cells: CellComparison, config: Any) -> Diagnosis:
     """Sort the differing cells of one column into causes (see `Diagnosis`)."""
     if cells.kind not in _NUMERIC_KINDS:
-        nulls = np.union1d(cells.left_null_only, cells.right_null_only)
-        other = np.setdiff1d(cells.beyond, nulls)
+        nulls = union_sorted(cells.left_null_only, cells.right_null_only)
+        other = cells.beyond[~in_sorted(cells.beyond, nulls)]
         return Diagnosis(cells, cells.left_null_only, cells.right_null_only, other=other)
     # Noise is included: an infinity against a finite value passes the tolerance formula.
-    positions = np.union1d(cells.beyond, cells.noise)
+    positions = union_sorted(cells.beyond, cells.noise)
     a, b = _floats(cells.left_values(positions)), _floats(cells.right_values(positions))
     missing_a, missing_b = np.isnan(a), np.isnan(b)
     present = ~missing_a & ~missing_b
     infinity = present & (np.isinf(a) | np.isinf(b)) & (a != b)
-    beyond = np.isin(positions, cells.beyond)
+    beyond = in_sorted(positions, cells.beyond)
     rest = present & ~infinity & beyond
     precision = np.zeros_like(rest)
     if cells.kind == "float":
@@ -1079,7 +1079,7 @@ def _precision_finding(name: str, change: DtypeChange | None, diag: Diagnosis | 
     if diag is not None:
         noise = diag.noise
         scale = len(diag.precision) + len(noise)
-        largest = _max_relative(diag.cells, np.union1d(diag.precision, noise))
+        largest = _max_relative(diag.cells, union_sorted(diag.precision, noise))
         parts.append(
             f"{scale} cells differ at float32 scale (max relative difference {largest:.2g}; "
             f"{len(diag.precision)} of them beyond rtol)"

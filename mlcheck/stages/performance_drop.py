@@ -3,8 +3,8 @@
 Research (predictions, labels, features) against `production.live`:
 
 - PERF001 live performance against the research baseline: realized on labelled live rows and
-  estimated without labels (CBPE) on the rest, each with its confidence interval, for the whole
-  window and per chunk;
+  estimated without labels (CBPE; DLE for regression) on the rest, each with its confidence
+  interval, for the whole window and per chunk;
 - PERF002 covariate drift of each model feature (research training rows vs live);
 - PERF003 prediction (score) drift; PERF004 label drift;
 - PERF005 / PERF006 concept drift: calibration per score bin, and the target rate per feature bin
@@ -29,14 +29,22 @@ import pyarrow.compute as pc
 
 from mlcheck import drift
 from mlcheck.checklist import Checklist
+from mlcheck.classes import class_map
 from mlcheck.context import StageContext
 from mlcheck.engine import parallel_map
 from mlcheck.errors import ChecklistError, InputError
-from mlcheck.estimation import Calibrator, estimate, fit_calibrator
-from mlcheck.metrics import Estimate, Metric, Outcomes, interval, metric_info
+from mlcheck.estimation import (
+    Calibrator,
+    ClassCalibrators,
+    estimate,
+    fit_calibrator,
+    fit_class_calibrators,
+)
+from mlcheck.loss_estimation import ESTIMABLE_REGRESSION, LossModel, fit_loss_model
+from mlcheck.metrics import Estimate, Metric, Outcomes, interval, metric_info, z_value
 from mlcheck.registry import check
 from mlcheck.results import Finding, Status, worst
-from mlcheck.stage_config import duration_seconds
+from mlcheck.stage_config import chunk_seconds
 
 STAGE = "performance_drop"
 RESEARCH_PREDICTIONS = "research.predictions"
@@ -46,9 +54,11 @@ LIVE_FEATURES = "production.live.features"
 LIVE_LABELS = "production.live.labels"
 # A bin needs this many rows on each side before its rate is tested (normal approximation).
 MIN_BIN_ROWS = 30
+# Research baseline rows a loss model (regression DLE) needs before it is fitted.
+MIN_LOSS_ROWS = 100
 # 1970-01-05 was a Monday: weekly chunks start on Mondays, daily ones at midnight (UTC).
-WEEK_ORIGIN_S = 4 * 86400.0
-WEEK_S = 7 * 86400.0
+WEEK_ORIGIN_S = 4 * 86400
+WEEK_S = 7 * 86400
 
 
 def skip_reason(checklist: Checklist) -> str | None:
@@ -185,67 +195,14 @@ def _multiclass(
     raw_pred: pa.ChunkedArray | None,
     score: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    classes = _classes(ctx)
-    target = _class_index(raw_target, classes, len(score))
+    """Truth and decisions as positions of `classes.class_map` (score columns tied to classes
+    by name); without a prediction column, the arg-max class."""
+    classes = class_map(ctx)
+    target = np.full(len(score), np.nan) if raw_target is None else classes.index(raw_target)
     if raw_pred is not None:
-        pred = _class_index(raw_pred, classes, len(score))
-    else:
-        pred = np.where(
-            np.isfinite(score).all(axis=1),
-            np.nanargmax(np.nan_to_num(score, nan=-1), axis=1),
-            np.nan,
-        )
-    return target, pred
-
-
-def _classes(ctx: StageContext) -> pa.Array | None:
-    """The class of each score column: None when labels are integers 0..k-1 (the column index),
-    else the sorted distinct labels, which must number exactly k."""
-
-    def compute() -> pa.Array | None:
-        k = len(ctx.columns.score_columns)
-        raws = [r for r in _raw_labels(ctx) if r is not None and len(r)]
-        if all(pa.types.is_integer(r.type) for r in raws):
-            top = max((pc.max(r).as_py() or 0 for r in raws), default=0)
-            low = min((pc.min(r).as_py() or 0 for r in raws), default=0)
-            if low >= 0 and top < k:
-                return None
-        text = pa.chunked_array([c for r in raws for c in r.cast(pa.string()).chunks], pa.string())
-        labels = pc.unique(text).drop_null()
-        labels = labels.take(pc.sort_indices(labels))
-        if len(labels) != k:
-            raise InputError(
-                f"multiclass: {len(labels)} distinct labels but {k} score columns; use integer "
-                "labels 0..k-1 in the order of columns.score, or exactly one label per column"
-            )
-        return labels
-
-    return ctx.engine.memo((STAGE, "classes"), compute)
-
-
-def _raw_labels(ctx: StageContext) -> list[pa.ChunkedArray | None]:
-    """Every class label in sight: targets and hard predictions, research and live."""
-    cols = ctx.columns
-    found: list[pa.ChunkedArray | None] = []
-    sides = (
-        (RESEARCH_PREDICTIONS, _research_target_slots()),
-        (LIVE_PREDICTIONS, _live_target_slots()),
-    )
-    for base, slots in sides:
-        if not ctx.declared(base):
-            continue
-        found.append(_lookup(ctx, base, cols.target, slots) if cols.target else None)
-        found.append(ctx.engine.column(base, cols.prediction) if cols.prediction else None)
-    return found
-
-
-def _class_index(raw: pa.ChunkedArray | None, classes: pa.Array | None, n: int) -> np.ndarray:
-    if raw is None:
-        return np.full(n, np.nan)
-    if classes is None:
-        return _floats(raw, "a multiclass label")
-    index = pc.index_in(raw.cast(pa.string()), value_set=classes)
-    return np.asarray(index.cast(pa.float64()).to_numpy(), dtype=np.float64)
+        return target, classes.index(raw_pred)
+    finite = np.isfinite(score).all(axis=1)
+    return target, np.where(finite, np.argmax(np.nan_to_num(score, nan=-1), axis=1), np.nan)
 
 
 def _research_target_slots() -> tuple[str, ...]:
@@ -326,7 +283,7 @@ def _chunks(ctx: StageContext, base: str, timestamp_slots: tuple[str, ...]) -> l
             f"`chunk: {{every: {config.every}}}` needs columns.timestamp in {base} or a table "
             "matched to it on the key"
         )
-    return time_chunks(epoch_seconds(stamps, f"{base}: {column!r}"), duration_seconds(config.every))
+    return time_chunks(epoch_ticks(stamps, f"{base}: {column!r}"), chunk_seconds(config.every))
 
 
 def size_chunks(n: int, size: int) -> list[Chunk]:
@@ -334,21 +291,38 @@ def size_chunks(n: int, size: int) -> list[Chunk]:
     return [Chunk(s, min(s + size, n), np.arange(s, min(s + size, n))) for s in range(0, n, size)]
 
 
-def time_chunks(seconds: np.ndarray, width: float) -> list[Chunk]:
-    """Calendar chunks of `width` seconds (weeks start on Monday); rows without a time are left
+@dataclass(frozen=True)
+class Ticks:
+    """Instants as int64 ticks since the epoch (UTC) in the column's own unit. Never floats: a
+    float64 holds integers exactly only up to 2**53, which every current nanosecond is beyond."""
+
+    ticks: np.ndarray  # int64; 0 where the time is unknown
+    known: np.ndarray  # bool
+    per_second: int
+
+
+def time_chunks(times: Ticks, width_s: int) -> list[Chunk]:
+    """Calendar chunks of `width_s` seconds (weeks start on Monday); rows without a time are left
     out. start/end are ISO timestamps (UTC), end exclusive; empty periods are not listed."""
-    origin = WEEK_ORIGIN_S if width % WEEK_S == 0 else 0.0
-    known = np.flatnonzero(~np.isnan(seconds))
-    period = np.floor((seconds[known] - origin) / width).astype(np.int64)
+    origin_s = WEEK_ORIGIN_S if width_s % WEEK_S == 0 else 0
+    known = np.flatnonzero(times.known)
+    period = _periods(times.ticks[known], width_s * times.per_second, origin_s * times.per_second)
     order = _stable_order(period)  # stable: rows keep file order within a chunk
     ordered = period[order]
     first = np.flatnonzero(np.diff(ordered, prepend=ordered[:1] - 1))  # where a period starts
     periods = ordered[first]
     bounds = [*first.tolist(), len(order)]
     return [
-        Chunk(_iso(origin + p * width), _iso(origin + (p + 1) * width), known[order[a:b]])
+        Chunk(_iso(origin_s + p * width_s), _iso(origin_s + (p + 1) * width_s), known[order[a:b]])
         for p, a, b in zip(periods.tolist(), bounds[:-1], bounds[1:], strict=True)
     ]
+
+
+def _periods(ticks: np.ndarray, width: int, origin: int) -> np.ndarray:
+    """floor((ticks - origin) / width) in int64 without overflow at the ends of the int64 range:
+    ticks = q·width + r with 0 <= r < width, and origin < width, so r - origin cannot overflow."""
+    q, r = np.divmod(ticks, np.int64(width))
+    return q + (r - np.int64(origin)) // np.int64(width)
 
 
 def _stable_order(period: np.ndarray) -> np.ndarray:
@@ -362,22 +336,28 @@ def _stable_order(period: np.ndarray) -> np.ndarray:
     return np.argsort(offset, kind="stable")
 
 
-def _iso(seconds: float) -> str:
-    return str(np.datetime64(int(seconds), "s"))
+def _iso(seconds: int) -> str:
+    return str(np.datetime64(seconds, "s"))  # Python int: no overflow for any period bound
 
 
-def epoch_seconds(values: pa.ChunkedArray, what: str) -> np.ndarray:
-    """Seconds since the epoch (UTC) of a timestamp, date or ISO-8601 string column; NaN = null."""
+_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
+
+def epoch_ticks(values: pa.ChunkedArray, what: str) -> Ticks:
+    """A timestamp, date or ISO-8601 text column as integer ticks since the epoch (UTC)."""
     kind = values.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         values = _parse_times(values, what)
-    elif pa.types.is_date(kind):
-        values = values.cast(pa.timestamp("s"))
+    elif pa.types.is_date32(kind):
+        values = values.cast(pa.timestamp("s"))  # days of +-5.8 million years fit in seconds
+    elif pa.types.is_date64(kind):
+        values = values.cast(pa.timestamp("ms"))
     elif not pa.types.is_timestamp(values.type):
         raise InputError(f"{what} must be a timestamp, a date or ISO-8601 text, not {kind}")
-    per_second = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}[values.type.unit]
-    ticks = values.cast(pa.int64()).cast(pa.float64()).to_numpy()
-    return np.asarray(ticks, dtype=np.float64) / per_second
+    ticks = values.cast(pa.int64())  # zone-aware timestamps are stored as UTC instants
+    known = np.asarray(pc.is_valid(ticks).to_numpy(zero_copy_only=False), dtype=bool)
+    as_int = np.asarray(ticks.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return Ticks(as_int, known, _PER_SECOND[values.type.unit])
 
 
 def _parse_times(values: pa.ChunkedArray, what: str) -> pa.ChunkedArray:
@@ -427,15 +407,19 @@ def _interval(ctx: StageContext, metric: Metric, outcomes: Outcomes, tag: str) -
     return interval(metric, outcomes, config.confidence, resamples=config.bootstrap, seed=seed)
 
 
-def _calibrator(ctx: StageContext) -> Calibrator | None:
-    """Isotonic calibration of research scores on the baseline rows (binary only)."""
+def _calibrator(ctx: StageContext) -> Calibrator | ClassCalibrators | None:
+    """Isotonic calibration of research scores on the baseline rows: binary, or one-vs-rest per
+    class column for multiclass (regression has none)."""
 
-    def compute() -> Calibrator | None:
+    def compute() -> Calibrator | ClassCalibrators | None:
         research = _research(ctx)
-        if ctx.task != "binary" or research is None or len(research.baseline_rows) == 0:
+        if ctx.task == "regression" or research is None or len(research.baseline_rows) == 0:
             return None
         rows = research.baseline_rows
-        return fit_calibrator(research.scored.score[rows], research.scored.target[rows])
+        score, target = research.scored.score[rows], research.scored.target[rows]
+        if ctx.task == "multiclass":
+            return fit_class_calibrators(score, target)
+        return fit_calibrator(score, target)
 
     return ctx.engine.memo((STAGE, "calibrator"), compute)
 
@@ -516,6 +500,7 @@ class Assessment:
     estimated: Estimate | None
     basis: Estimate | None
     judgement: Judgement
+    few_labels: bool = False  # the verdict rests on fewer than min_labels labels: never fails
 
 
 def _assess(ctx: StageContext, metric: Metric, rows: np.ndarray, bar: Bar, tag: str) -> Assessment:
@@ -529,10 +514,12 @@ def _assess(ctx: StageContext, metric: Metric, rows: np.ndarray, bar: Bar, tag: 
     few = basis is realized and len(labelled) < min_labels
     verdict = judge(basis, bar, few_labels=few, sole=True, min_labels=min_labels)
     valid = int(np.count_nonzero(scored.valid[rows]))
-    return Assessment(len(rows), len(labelled), valid, realized, estimated, basis, verdict)
+    return Assessment(len(rows), len(labelled), valid, realized, estimated, basis, verdict, few)
 
 
 def _estimate(ctx: StageContext, metric: Metric, rows: np.ndarray, tag: str) -> Estimate | None:
+    if ctx.task == "regression":
+        return _estimate_loss(ctx, metric, rows)
     probabilities = _live_probabilities(ctx)
     if probabilities is None or len(rows) == 0:
         return None
@@ -548,6 +535,76 @@ def _estimate(ctx: StageContext, metric: Metric, rows: np.ndarray, tag: str) -> 
         resamples=config.bootstrap,
         seed=ctx.rng_seed("PERF001", tag, "cbpe"),
     )
+
+
+# --------------------------------------------------------------------------- regression (DLE)
+
+
+def _estimate_loss(ctx: StageContext, metric: Metric, rows: np.ndarray) -> Estimate | None:
+    """Direct loss estimation of MAE or RMSE on unlabelled live rows (regression only)."""
+    model = _loss_model(ctx) if metric.name in ESTIMABLE_REGRESSION else None
+    if model is None or len(rows) == 0:
+        return None
+    absolute, squared = _live_losses(ctx)
+    return model.summarise(metric.name, absolute[rows], squared[rows], ctx.config.confidence)
+
+
+def _live_losses(ctx: StageContext) -> tuple[np.ndarray, np.ndarray]:
+    """Every live row's predicted |error| and error², once for the window and all chunks."""
+
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        model = _loss_model(ctx)
+        assert model is not None
+        return model.predict(_loss_inputs(ctx, 1))
+
+    return ctx.engine.memo((STAGE, "live_losses"), compute)
+
+
+def _loss_model(ctx: StageContext) -> LossModel | None:
+    """Boosted trees of |error| and error² on the research baseline rows (held out from
+    training, so their errors are honest), from the model features and the prediction."""
+
+    def compute() -> LossModel | None:
+        research = _research(ctx)
+        if research is None or len(research.baseline_rows) < MIN_LOSS_ROWS:
+            return None
+        rows = research.baseline_rows
+        inputs = _loss_inputs(ctx, 0)[rows]
+        seed = ctx.rng_seed("PERF001", "dle")
+        return fit_loss_model(inputs, research.scored.target[rows], seed=seed)
+
+    return ctx.engine.memo((STAGE, "loss_model"), compute)
+
+
+def _loss_inputs(ctx: StageContext, side: int) -> np.ndarray:
+    """Inputs of the loss model on the rows of one side's predictions (0 research, 1 live):
+    the model features (categories as codes shared by both sides, null as NaN) and, last, the
+    prediction. Not kept: each side is needed once (fit, predict)."""
+    names = _model_features(ctx) if ctx.declared(RESEARCH_FEATURES) else []
+    columns = []
+    for name in names if ctx.declared(LIVE_FEATURES) else []:  # columns, not rows
+        pair = _loss_feature(ctx, name)
+        if pair is not None:
+            columns.append(pair[side])
+    research = _research(ctx)
+    assert research is not None
+    columns.append(research.scored.score if side == 0 else _live(ctx)[0].score)
+    return np.column_stack(columns)
+
+
+def _loss_feature(ctx: StageContext, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+    reference = _lookup(ctx, RESEARCH_PREDICTIONS, name, (RESEARCH_FEATURES,))
+    live = _lookup(ctx, LIVE_PREDICTIONS, name, (LIVE_FEATURES,))
+    if reference is None or live is None:
+        return None
+    kind = _kind(ctx, name, reference.type)
+    if kind == "numeric":
+        return _floats(reference, name), _floats(live, name)
+    if kind != "categorical":
+        return None
+    _, ref_codes, live_codes = drift.shared_codes(reference, live)
+    as_float = lambda codes: np.where(codes < 0, np.nan, codes).astype(np.float64)  # noqa: E731
+    return as_float(ref_codes), as_float(live_codes)
 
 
 def _basis(
@@ -573,7 +630,124 @@ def _window(ctx: StageContext, metric: Metric, bar: Bar) -> tuple[Assessment, Ju
     return whole, realized, estimated
 
 
-def _chunk_row(chunk: Chunk, a: Assessment) -> dict[str, Any]:
+def drop_p_value(found: Estimate, bar: Bar) -> float:
+    """One-sided p-value of "the metric is beyond the bar" (a drop larger than max_drop) against
+    "it is not", normal approximation: the test whose rejection at (1 - confidence) / 2 is the
+    interval lying wholly beyond the bar. Proportions (Wilson) use the score test at the bar,
+    the test the Wilson interval inverts; other metrics their standard error. NaN: untestable."""
+    from scipy.special import ndtr  # normal cdf
+
+    if not math.isfinite(found.value):
+        return math.nan
+    se = found.se
+    if found.method == "wilson":
+        if not 0 < bar.value < 1:  # a bar outside (0, 1) cannot be crossed by a proportion
+            return 1.0
+        se = math.sqrt(bar.value * (1 - bar.value) / found.n)
+    if not math.isfinite(se):
+        return math.nan
+    margin = found.value - bar.value if bar.higher_is_better else bar.value - found.value
+    if se == 0:
+        return 0.0 if margin < 0 else 1.0
+    return float(ndtr(margin / se))
+
+
+@dataclass(frozen=True)
+class ChunkTests:
+    """One-sided drop tests of the chunks and pooled recent windows as one family:
+    Benjamini-Hochberg across those that can fail (a verdict resting on fewer than min_labels
+    labels never fails and is not counted), at alpha = (1 - confidence) / 2, the one-sided level
+    of a single chunk's interval."""
+
+    p_values: np.ndarray
+    adjusted: np.ndarray
+    alpha: float
+
+    @property
+    def tested(self) -> int:
+        return int(np.count_nonzero(~np.isnan(self.p_values)))
+
+    def describe(self) -> str:
+        return (
+            f"Benjamini-Hochberg across {self.tested} tests of chunks and recent chunks pooled: "
+            f"each fails when its adjusted one-sided p < {self.alpha:g}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": "benjamini-hochberg", "tested": self.tested, "alpha": self.alpha}
+
+
+def chunk_tests(assessed: list[Assessment], bar: Bar, confidence: float) -> ChunkTests:
+    """Each chunk's drop test, adjusted for the number of chunks tested."""
+    p = np.array(
+        [
+            math.nan if a.basis is None or a.few_labels else drop_p_value(a.basis, bar)
+            for a in assessed  # chunks, not rows
+        ],
+        dtype=np.float64,
+    )
+    return ChunkTests(p, drift.benjamini_hochberg(p), (1 - confidence) / 2)
+
+
+def settle(a: Assessment, p_adjusted: float, tests: ChunkTests, bar: Bar) -> Assessment:
+    """A chunk's interval beyond the bar fails only when significant across chunks; otherwise
+    its point is still beyond the bar: too few labels to tell (warn)."""
+    if a.judgement.status != "fail" or (p_adjusted < tests.alpha):
+        return a
+    assert a.basis is not None  # a failing chunk has a basis
+    needed = _labels_to_tell(a.basis, bar.gap(a.basis.value))
+    return replace(a, judgement=Judgement("warn", needed))
+
+
+def trailing_sizes(chunks: int) -> list[int]:
+    """How many of the last chunks are pooled into a recent window: 2, 4, 8, ... up to half of
+    them (recent means recent; each window costs a pass over its rows), fewer than all."""
+    largest = max(2, chunks // 2)
+    return [2**j for j in range(1, largest.bit_length())] if largest < chunks else []
+
+
+@dataclass(frozen=True)
+class ChunkVerdicts:
+    """Every chunk and every recent window (the last 2, 4, 8, ... chunks pooled), judged as
+    one family of drop tests: pooling recent chunks finds a drop confined to the last weeks
+    that no single small week can show, and the adjustment keeps a hundred weeks from failing
+    by chance."""
+
+    rows: list[dict[str, Any]]
+    recent: list[dict[str, Any]]
+    judgements: list[Judgement]
+    tests: ChunkTests
+
+    def summary(self) -> str:
+        failing = sum(r["status"] == "fail" for r in self.rows)
+        pooled = [r["chunks"] for r in self.recent if r["status"] == "fail"]
+        late = f" and the last {min(pooled)} chunks together" if pooled else ""
+        return (
+            f"{failing} of {len(self.rows)} chunks{late} significantly below the bar "
+            f"({self.tests.describe()})"
+        )
+
+
+def _chunk_verdicts(ctx: StageContext, metric: Metric, bar: Bar) -> ChunkVerdicts:
+    _, chunks = _live(ctx)
+    assessed = [_assess(ctx, metric, c.rows, bar, f"chunk{i}") for i, c in enumerate(chunks)]
+    sizes = trailing_sizes(len(chunks))
+    pooled = [
+        _assess(ctx, metric, np.concatenate([c.rows for c in chunks[-k:]]), bar, f"last{k}")
+        for k in sizes  # a few windows, not rows
+    ]
+    tests = chunk_tests([*assessed, *pooled], bar, ctx.config.confidence)
+    p, m = tests.adjusted, len(chunks)
+    settled = [settle(a, q, tests, bar) for a, q in zip([*assessed, *pooled], p, strict=True)]
+    rows = [_chunk_row(*row) for row in zip(chunks, settled[:m], p[:m], strict=True)]
+    recent = [
+        {"chunks": k, **_chunk_row(replace(chunks[-k], end=chunks[-1].end), a, q)}
+        for k, a, q in zip(sizes, settled[m:], p[m:], strict=True)
+    ]
+    return ChunkVerdicts(rows, recent, [a.judgement for a in settled], tests)
+
+
+def _chunk_row(chunk: Chunk, a: Assessment, p_adjusted: float) -> dict[str, Any]:
     basis = a.basis
     return {
         "start": chunk.start,
@@ -584,6 +758,7 @@ def _chunk_row(chunk: Chunk, a: Assessment) -> dict[str, Any]:
         "estimated": _value(a.estimated),
         "lower": None if basis is None else _finite(basis.lower),
         "upper": None if basis is None else _finite(basis.upper),
+        "p_adjusted": _finite(p_adjusted),
         "status": a.judgement.status,
     }
 
@@ -606,13 +781,18 @@ def live_performance(ctx: StageContext) -> Iterator[Finding]:
     Measures: the metric (`metric:`, default roc_auc / accuracy / rmse by task) on the research
     baseline split, then on live traffic: *realized* on live rows that have labels, with a
     confidence interval (DeLong for ROC AUC, Wilson for accuracy/precision/recall, a seeded
-    bootstrap otherwise); *estimated* on live rows without labels (binary models) by
-    confidence-based performance estimation: research scores are calibrated on research labels
-    with isotonic regression and the expected metric is computed from the calibrated
-    probabilities, with its sampling error. Both for the whole window and for each chunk.
+    bootstrap otherwise); *estimated* on live rows without labels by confidence-based
+    performance estimation for binary and multiclass models: research scores are calibrated on
+    research labels with isotonic regression (multiclass: one-vs-rest per class column, rows
+    renormalised) and the expected metric is computed from the calibrated probabilities, with
+    its sampling error; regression MAE/RMSE by direct loss estimation (boosted trees of the
+    research errors, from features and prediction). Both for the whole window and for each
+    chunk, and for the last 2, 4, 8, ... chunks pooled.
     Fails when a metric's whole interval lies beyond baseline - max_drop (+ for error
-    metrics): a drop larger than tolerated that sampling error cannot explain. Warns when the
-    point is beyond it but the interval is too wide, and says how many labels would settle it.
+    metrics): a drop larger than tolerated that sampling error cannot explain. Chunks and pooled
+    recent chunks are one family: each one-sided p-value of such a drop is adjusted by
+    Benjamini-Hochberg, so a hundred weekly chunks do not fail by chance. Warns when the point
+    is beyond the bar but the evidence is too thin, and says how many labels would settle it.
     Why: a model is only ready if it still performs on the traffic it serves; a drop confined
     to recent weeks hides in an overall average, hence chunks.
     Usual causes: concept drift (the input-outcome relation changed: PERF005/PERF006),
@@ -632,22 +812,30 @@ def live_performance(ctx: StageContext) -> Iterator[Finding]:
         metric.higher_is_better,
     )
     whole, realized, estimated = _window(ctx, metric, bar)
-    _, chunks = _live(ctx)
-    assessed = [_assess(ctx, metric, c.rows, bar, f"chunk{i}") for i, c in enumerate(chunks)]
-    judgements = [realized, estimated, *(a.judgement for a in assessed)]
+    found = _chunk_verdicts(ctx, metric, bar)
+    judgements = [realized, estimated, *found.judgements]
     status = worst([_STATUS[j.status] for j in judgements if j.status in _STATUS])
     if whole.basis is None:  # nothing measured or estimated: the gate cannot tell
         status = Status.WARN
-    rows = [_chunk_row(c, a) for c, a in zip(chunks, assessed, strict=True)]
+    rows = found.rows
+    unestimable = regression_labels_needed(ctx, baseline, whole)
+    if unestimable is not None:
+        judgements.append(Judgement("warn", unestimable))
     yield Finding(
         status,
-        _performance_message(metric, baseline, bar, whole, rows) + _labels_note(judgements),
+        _performance_message(metric, baseline, bar, whole, found)
+        # the regression note already names the labels needed; otherwise the general one
+        + (_unestimable_note(metric, ctx.config.max_drop, unestimable) or _labels_note(judgements)),
         source=LIVE_PREDICTIONS,
         observed=_value(whole.basis),
         expected=baseline.value,
         threshold=bar.value,
         hint=_performance_hint(status, whole),
-        details=_performance_details(metric, baseline, whole, judgements, rows),
+        details={
+            **_performance_details(metric, baseline, whole, judgements, rows),
+            "recent": found.recent,
+            "chunk_tests": found.tests.to_dict() if rows else None,
+        },
     )
 
 
@@ -699,12 +887,15 @@ def _describe(name: str, found: Estimate | None, rows: str) -> str:
 
 
 def _performance_message(
-    metric: Metric, baseline: Baseline, bar: Bar, whole: Assessment, rows: list[dict[str, Any]]
+    metric: Metric,
+    baseline: Baseline,
+    bar: Bar,
+    whole: Assessment,
+    found: ChunkVerdicts,
 ) -> str:
     realized = _describe("realized", whole.realized, "labelled rows")
     estimated = _describe("estimated", whole.estimated, "unlabelled rows")
-    failing = sum(r["status"] == "fail" for r in rows)
-    chunks = f"; {failing} of {len(rows)} chunks below the bar" if rows else ""
+    chunks = f"; {found.summary()}" if found.rows else ""
     side = "min" if bar.higher_is_better else "max"
     return (
         f"{metric.name}: {realized}, {estimated}; baseline {baseline.value:.3f} "
@@ -733,6 +924,34 @@ def _labels_note(judgements: list[Judgement]) -> str:
     """How many labelled rows would settle the least certain warning (window or chunk)."""
     needed = [j.labels_needed for j in judgements if j.labels_needed is not None]
     return f"; about {max(needed):,} labelled live rows would settle it" if needed else ""
+
+
+def regression_labels_needed(
+    ctx: StageContext, baseline: Baseline, whole: Assessment
+) -> int | None:
+    """For a regression model short of min_labels live labels (nothing estimates its error
+    without them): the labelled rows whose interval would be no wider than max_drop, sized from
+    the baseline's own spread, n_b · (z · se_b / max_drop)²; None when not applicable."""
+    found = baseline.estimate
+    if ctx.task != "regression" or whole.n_labelled >= ctx.config.min_labels:
+        return None
+    if whole.estimated is not None and math.isfinite(whole.estimated.value):
+        return None  # estimated without labels (DLE)
+    if found is None or not (math.isfinite(found.se) and found.se > 0):
+        return None
+    z, limit = z_value(ctx.config.confidence), ctx.config.max_drop
+    if limit <= 0:
+        return None
+    return max(ctx.config.min_labels, math.ceil(found.n * (z * found.se / limit) ** 2))
+
+
+def _unestimable_note(metric: Metric, max_drop: float, needed: int | None) -> str:
+    if needed is None:
+        return ""
+    return (
+        f"; a regression model's {metric.name} cannot be estimated without labels: about "
+        f"{needed:,} labelled live rows would tell a change of {max_drop:g}"
+    )
 
 
 def _no_metric_hint(whole: Assessment) -> str:
@@ -771,6 +990,8 @@ class Comparison:
     changes: Callable[[np.ndarray, int], list[dict[str, Any]]] | None = None
     # Whether an effect is large enough to matter; default: the drift_* thresholds.
     material: Callable[[Any, Any], bool] | None = None
+    # Numeric only: research vs live counts on shared bins of the given live rows (for plots).
+    histogram: Callable[[np.ndarray], dict[str, Any]] | None = None
 
     def measure(self, rows: np.ndarray) -> DriftResult:
         return self.windows([rows])[0]
@@ -794,7 +1015,43 @@ def _numeric_comparison(reference: Values, live: Values) -> Comparison:
         prepared = drift.NumericReference(drift.finite_sorted(_fetch(reference)))
         return list(drift.measure_windows(prepared, _fetch(live), rows))
 
-    return Comparison("numeric", windows)
+    def histogram(rows: np.ndarray) -> dict[str, Any]:
+        return plot_histogram(_fetch(reference), np.asarray(_fetch(live))[rows])
+
+    return Comparison("numeric", windows, histogram=histogram)
+
+
+PLOT_BINS = 20
+
+
+def plot_histogram(reference: np.ndarray, live: np.ndarray) -> dict[str, Any]:
+    """Research and live counts of finite values on shared bins, for the HTML report's plots.
+
+    Equal-width bins over the 1st-99th percentiles of both samples (integers with a range of at
+    most PLOT_BINS get one bin per value); the end bins also hold the tails beyond them.
+    """
+    ref, cur = (np.asarray(v, dtype=np.float64) for v in (reference, live))
+    ref, cur = ref[np.isfinite(ref)], cur[np.isfinite(cur)]
+    if len(ref) == 0 or len(cur) == 0:
+        return {"edges": [], "research": [], "live": []}
+    with np.errstate(over="ignore", invalid="ignore"):  # spans of extreme values overflow
+        # Order statistics (no interpolation), so values near the float limits stay finite.
+        ref_q, cur_q = (np.quantile(v, [0.01, 0.99], method="inverted_cdf") for v in (ref, cur))
+        low, high = min(ref_q[0], cur_q[0]), max(ref_q[1], cur_q[1])
+        whole = all(np.array_equal(v, np.round(v)) for v in (ref, cur))
+        if whole and high - low <= PLOT_BINS:
+            edges = np.arange(np.floor(low) - 0.5, np.ceil(high) + 1.0)
+        elif high > low:
+            t = np.linspace(0.0, 1.0, PLOT_BINS + 1)
+            edges = np.clip(low * (1.0 - t) + high * t, low, high)
+        else:
+            edges = np.array([low, low + 1.0])
+    # A bin per value by searching the inner edges: the tails land in the end bins.
+    size = len(edges) - 1
+    counts = [
+        np.bincount(np.searchsorted(edges[1:-1], v, "right"), minlength=size) for v in (ref, cur)
+    ]
+    return {"edges": edges, "research": counts[0], "live": counts[1]}
 
 
 def _categorical_comparison(reference: Values, live: Values) -> Comparison:
@@ -1102,6 +1359,8 @@ def feature_drift(ctx: StageContext) -> Iterator[Finding]:
                 np.arange(_live_feature_rows(ctx)), examples
             )
         status = _outcome_status(outcome)
+        if status is not Status.PASS and outcome.comparison.histogram is not None:
+            extra["histogram"] = outcome.comparison.histogram(np.arange(_live_feature_rows(ctx)))
         yield Finding(
             status,
             _drift_message(name, outcome),
@@ -1162,7 +1421,15 @@ def score_drift(ctx: StageContext) -> Iterator[Finding]:
     outcome = _drift_family(ctx, {"score": comparison}, live.valid, chunks, {"score": Status.WARN})[
         "score"
     ]
-    yield _single_drift_finding(ctx, outcome, "score", LIVE_PREDICTIONS, _SCORE_HINT)
+    finding = _single_drift_finding(ctx, outcome, "score", LIVE_PREDICTIONS, _SCORE_HINT)
+    yield _with_histogram(finding, comparison, np.flatnonzero(live.valid))
+
+
+def _with_histogram(finding: Finding, comparison: Comparison, rows: np.ndarray) -> Finding:
+    """The finding with plot data of a numeric comparison's rows added to its details."""
+    if comparison.histogram is None:
+        return finding
+    return replace(finding, details={**finding.details, "histogram": comparison.histogram(rows)})
 
 
 def _as_labels(values: np.ndarray) -> pa.Array:
@@ -1310,6 +1577,8 @@ class ConceptData:
 
 
 def _concept_data(ctx: StageContext) -> ConceptData | None:
+    if ctx.task != "binary":  # concept drift is measured on one positive-class probability
+        return None
     research = _research(ctx)
     calibrator = _calibrator(ctx)
     probabilities = _live_probabilities(ctx)

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mlcheck.checklist import Checklist
+from mlcheck.classes import ClassMap, class_map
 from mlcheck.compare import add_hashes, classify_dtype_change, pair_kind, within_tolerance
 from mlcheck.context import StageContext
 from mlcheck.engine import SPLIT_COLUMN_DEFAULT, KeyJoin, as_text, decoded, value_counts
@@ -1121,3 +1122,123 @@ def classify_type_change(research: pa.ChunkedArray, production: pa.DataType) -> 
         return Status.PASS, "same type"
     status = Status.FAIL if change.kind == "incompatible" else Status.WARN
     return status, _CHANGE_TEXT[change.kind]
+
+
+# --------------------------------------------------------------------------- PRD007
+
+
+@check("PRD007", STAGE, thresholds=("atol",))
+def prediction_contradicts_probabilities(ctx: StageContext) -> Iterator[Finding]:
+    """Multiclass decisions that are not the most probable class of their own row.
+
+    On each side, for rows with finite probabilities and a `columns.prediction` value: the
+    prediction's probability (the score column tied to that class: by the checklist's
+    `score:` mapping, or by the class label the column's name ends with) against the row's
+    largest; a prediction more than `atol` below the largest contradicts it (a tie is not a
+    contradiction). Any contradiction fails. details.pairs counts (most probable -> predicted)
+    class pairs. Multiclass with a prediction column only.
+    Why it matters: the probabilities and the decision cannot both be right: either the score
+    columns are tied to the wrong classes (every metric and estimate built on them is then
+    wrong, silently), or the decision comes from another rule or other code than the scores.
+    Usual causes: probability columns listed in a different order than the model's classes, a
+    label encoder that is not the model's, per-class thresholds or costs applied downstream.
+    Fix: if details.pairs shows one class consistently read as another, give the mapping
+    explicitly (`score: {class: column}`) or fix the column names; otherwise document or align
+    the decision rule.
+    """
+    if ctx.task != "multiclass" or not ctx.columns.prediction:
+        return
+    classes = class_map(ctx)
+    for slot in (RESEARCH, PRODUCTION):
+        yield _argmax_finding(ctx, slot, classes)
+
+
+@dataclass(frozen=True)
+class ArgmaxCheck:
+    """Rows of one side whose prediction was checked, and those that contradict the arg-max."""
+
+    checked: np.ndarray
+    contradicting: np.ndarray
+    predicted: np.ndarray  # class positions per row (NaN without a prediction)
+    top: np.ndarray  # arg-max class position per row
+
+
+def argmax_check(ctx: StageContext, slot: str, classes: ClassMap) -> ArgmaxCheck:
+    values = scores(ctx, slot).values
+    predicted = classes.index(ctx.engine.column(slot, ctx.columns.prediction or ""))
+    finite = np.isfinite(values).all(axis=1)
+    checked = np.flatnonzero(finite & ~np.isnan(predicted))
+    rows = values[checked]
+    chosen = rows[np.arange(len(checked)), predicted[checked].astype(np.int64)]
+    top = np.full(len(values), -1, dtype=np.int64)
+    top[checked] = np.argmax(rows, axis=1)
+    below = chosen < rows.max(axis=1, initial=-np.inf) - ctx.config.atol
+    return ArgmaxCheck(checked, checked[below], predicted, top)
+
+
+def _argmax_finding(ctx: StageContext, slot: str, classes: ClassMap) -> Finding:
+    found = argmax_check(ctx, slot, classes)
+    n, checked = len(found.contradicting), len(found.checked)
+    pairs = _class_pairs(classes, found)
+    head = f"{slot}: {n} of {checked} predictions are not the most probable class of their row"
+    common = f" (most often {next(iter(pairs))}: {next(iter(pairs.values()))} rows)" if n else ""
+    return Finding(
+        Status.FAIL if n else Status.PASS,
+        head + common,
+        source=slot,
+        column=ctx.columns.prediction,
+        observed=n,
+        threshold=0,
+        hint=_ARGMAX_HINT.format(mapping=classes.as_mapping()) if n else None,
+        details={
+            "checked": checked,
+            "contradicting": n,
+            "rate": n / checked if checked else 0.0,
+            "classes": classes.as_mapping(),
+            "tied_by": classes.by,
+            "pairs": pairs,
+            "examples": _argmax_examples(ctx, slot, classes, found),
+        },
+    )
+
+
+_ARGMAX_HINT = (
+    "The prediction column disagrees with the probability columns as tied to classes "
+    "({mapping}). If details.pairs shows one class consistently read as another, the columns "
+    "are tied to the wrong classes: give `score: {{class: column}}` or fix the column names. "
+    "Otherwise the decision comes from another rule (per-class thresholds, costs) or other code."
+)
+
+
+def _class_pairs(classes: ClassMap, found: ArgmaxCheck) -> dict[str, int]:
+    """(most probable -> predicted) class pairs of the contradicting rows, most frequent first
+    (ties by pair), at most PAIRS of them."""
+    k = len(classes.labels)
+    rows = found.contradicting
+    cells, counts = distinct_counts(found.top[rows] * k + found.predicted[rows].astype(np.int64))
+    order = np.lexsort((cells, -counts))[:PAIRS]
+    return {
+        f"{classes.labels[cells[i] // k]}->{classes.labels[cells[i] % k]}": int(counts[i])
+        for i in order  # at most PAIRS class pairs, not rows
+    }
+
+
+# Class pairs listed in PRD007's details (k classes have k(k-1) kinds of contradiction).
+PAIRS = 20
+
+
+def _argmax_examples(
+    ctx: StageContext, slot: str, classes: ClassMap, found: ArgmaxCheck
+) -> list[dict[str, Any]]:
+    bad = found.contradicting
+    picked = bad[first_by_key(ctx, slot, bad, ctx.config.examples)]
+    values = scores(ctx, slot).values
+    return [
+        {
+            "key": key,
+            "prediction": classes.labels[int(found.predicted[row])],
+            "most_probable": classes.labels[found.top[row]],
+            "probabilities": dict(zip(classes.labels, values[row].tolist(), strict=True)),
+        }
+        for key, row in zip(key_values(ctx, slot, picked), picked, strict=True)
+    ]

@@ -32,7 +32,9 @@ from mlcheck.stage_config import duration_seconds
 STAGE = "variable_availability"
 RESEARCH = "research.features"
 LIVE = "production.live.features"
-_NS_PER_S = 1_000_000_000
+# Live times are int64 microseconds: nanoseconds would put valid sentinel dates (1900-01-01,
+# 9999-12-31) out of range, and staleness is measured in days.
+_TICKS_PER_S = 1_000_000
 
 
 def skip_reason(checklist: Checklist) -> str | None:
@@ -340,7 +342,7 @@ def new_live_columns(ctx: StageContext) -> list[str]:
 
 
 def live_times(ctx: StageContext, name: str) -> tuple[np.ndarray, np.ndarray, str]:
-    """The live timestamp column as int64 ns since the epoch, a validity mask, and its zone.
+    """The live timestamp column as int64 us since the epoch, a validity mask, and its zone.
 
     Zone-aware timestamps and strings with offsets become UTC; naive ones stay wall time (a
     string column mixing both reads the naive strings as UTC).
@@ -360,19 +362,22 @@ def _parse_times(name: str, column: pa.ChunkedArray) -> tuple[np.ndarray, np.nda
         )
     tz = getattr(dtype, "tz", None)
     try:
-        as_ns = column.cast(pa.timestamp("ns", tz))
+        # Nanoseconds truncate to microseconds; a date beyond their range is still refused.
+        as_us = column.cast(
+            options=pc.CastOptions(pa.timestamp("us", tz), allow_time_truncate=True)
+        )
     except pa.ArrowInvalid as exc:
         raise InputError(
             f"{LIVE}: timestamp column {name!r} cannot be read as times: {exc}"
         ) from None
-    valid = np.asarray(pc.is_valid(as_ns).to_numpy(zero_copy_only=False), dtype=bool)
+    valid = np.asarray(pc.is_valid(as_us).to_numpy(zero_copy_only=False), dtype=bool)
     # Zone-aware timestamps are stored as UTC instants, so their integers compare across zones.
-    return as_ns.cast(pa.int64()).fill_null(0).to_numpy(), valid, "UTC" if tz else "naive"
+    return as_us.cast(pa.int64()).fill_null(0).to_numpy(), valid, "UTC" if tz else "naive"
 
 
 def _text_to_times(name: str, column: pa.ChunkedArray) -> pa.ChunkedArray:
     """ISO-8601 text as timestamps: all naive, all with offsets (-> UTC), or mixed (naive = UTC)."""
-    for target in (pa.timestamp("ns"), pa.timestamp("ns", "UTC")):
+    for target in (pa.timestamp("us"), pa.timestamp("us", "UTC")):
         try:
             return column.cast(target)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -383,17 +388,20 @@ def _text_to_times(name: str, column: pa.ChunkedArray) -> pa.ChunkedArray:
     text[~np.asarray(iso_like.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)] = None
     import pandas as pd  # only to parse ISO-8601 text timestamps
 
-    parsed = pd.DatetimeIndex(pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce"))
+    try:
+        parsed = pd.DatetimeIndex(pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce"))
+    except (ValueError, OverflowError):  # pandas refuses dates beyond its nanosecond range
+        parsed = pd.DatetimeIndex([pd.NaT] * len(text))
     if column.null_count < len(column) and not np.asarray(parsed.notna()).any():
         example = column.drop_null()[0].as_py()
         raise InputError(
             f"{LIVE}: timestamp column {name!r} is not ISO-8601 text (e.g. {example!r})"
         )
-    return pa.chunked_array([pa.array(parsed.as_unit("ns"))])
+    return pa.chunked_array([pa.array(parsed.as_unit("us"))])
 
 
-def iso(ns: int) -> str:
-    return str(np.datetime_as_string(np.datetime64(int(ns), "ns"), unit="s"))
+def iso(us: int) -> str:
+    return str(np.datetime_as_string(np.datetime64(int(us), "us"), unit="s"))
 
 
 # --------------------------------------------------------------------------- checks
@@ -925,7 +933,7 @@ def _stale_finding(
     ctx: StageContext, name: str, seen: int | None, end: int, zone: str
 ) -> Finding | None:
     limit = ctx.config.max_staleness
-    silence_s = (end - seen) / _NS_PER_S if seen is not None else math.inf
+    silence_s = (end - seen) / _TICKS_PER_S if seen is not None else math.inf
     if silence_s <= duration_seconds(limit):
         return None
     details = {

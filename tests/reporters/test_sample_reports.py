@@ -126,3 +126,19 @@ def test_at_80_columns_no_word_is_split(
     monkeypatch.setattr(terminal, "TABLE_MIN_WIDTH", 10**6)  # the same stacked layout, unwrapped
     endless = render(runs[name], "terminal", color=False, width=5000)
     assert _words(narrow) == _words(endless)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_at_the_default_width_no_slot_name_or_title_word_is_split(
+    runs: dict[str, RunResult], name: str
+) -> None:
+    """Defect: at 110 columns the table folded `production.live.predictions` into
+    `production.live.predicti` + `ons`. A table column is as wide as its longest word (up to
+    MAX_WORD), so every slot name and title word appears whole."""
+    report = render(runs[name], "terminal", color=False, width=110)
+    words = set(_BOX.sub(" ", report).split())
+    for stage in runs[name].stages:
+        for check in stage.checks:
+            for word in f"{check.title} {check.source or ''}".split():
+                if len(word) <= terminal.MAX_WORD and stage.status.value != "not_run":
+                    assert word in words or check.status.value == "pass", (check.id, word)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -539,6 +540,32 @@ def test_nanosecond_timestamps_are_compared_exactly(tmp_path: Path) -> None:
     assert found["research.splits"].status is Status.PASS
     assert found["production.splits"].status is Status.FAIL
     assert found["production.splits"].details["examples"] == [9]
+
+
+@pytest.mark.parametrize("kind", ["us", "text", "date32"])
+def test_sentinel_dates_are_compared_as_times(tmp_path: Path, kind: str) -> None:
+    """Valid sentinel dates (issue 12.6), beyond nanoseconds and float64's exact integers.
+    Research: training key 1 dated 1900-01-01 and test key 10 dated 9999-12-31 (quiet).
+    Production: validation key 7 dated 1900-01-01, older than the newest training row (key 6):
+    1 early row; test key 10 at 9999-12-31 23:59:59 is newer than every row."""
+    base = [datetime(2024, 1, d) for d in DAY]
+    research, production = list(base), list(base)
+    research[0], research[9] = datetime(1900, 1, 1), datetime(9999, 12, 31)
+    production[6], production[9] = datetime(1900, 1, 1), datetime(9999, 12, 31, 23, 59, 59)
+    as_kind = {
+        "us": lambda v: pa.array(v, pa.timestamp("us")),
+        "text": lambda v: pa.array([x.isoformat() for x in v]),
+        "date32": lambda v: pa.array([x.date() for x in v], pa.date32()),
+    }[kind]
+    tables: Tables = {
+        side: splits(IDS, SPLIT).append_column("event_time", as_kind(t))
+        for side, t in (("research.splits", research), ("production.splits", production))
+    }
+    ctx = make_ctx(tmp_path, tables, columns={"timestamp": "event_time"}, stage={"temporal": True})
+    found = by_source(run(sr.temporal_leakage, ctx))
+    assert found["research.splits"].status is Status.PASS
+    assert found["production.splits"].status is Status.FAIL
+    assert found["production.splits"].details["examples"] == [7]
 
 
 def test_unreadable_timestamps_warn_instead_of_guessing(tmp_path: Path) -> None:

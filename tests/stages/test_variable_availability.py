@@ -10,6 +10,7 @@ import json
 import math
 import subprocess
 import sys
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -562,6 +563,32 @@ def test_zone_aware_timestamps_compare_as_instants(tmp_path: Path) -> None:
     [finding] = findings(va.stale_features, ctx)
     assert finding.details["last_seen"] == "2024-05-31T23:00:00"
     assert finding.details["timezone"] == "UTC"
+
+
+@pytest.mark.parametrize("kind", ["us", "text", "date32", "ns"])
+def test_sentinel_dates_and_nanoseconds_are_read_as_times(tmp_path: Path, kind: str) -> None:
+    """Defect (issue 12.6): times were cast to nanoseconds, so valid sentinel dates (1900-01-01
+    as the first live row, 9999-12-31 as the last) were an input error ("out of bounds"), and as
+    ISO text a crash (pandas' OutOfBoundsDatetime, exit 3). They are read as they are: the window
+    ends 9999-12-31, so `delinquencies` (last seen 2024-02-04) is silent for 2,913,139 days;
+    `bureau` arrives on every row. Nanosecond ticks (no sentinel fits) give the same days."""
+    days = [d.astype("datetime64[s]").astype(object) for d in DAYS]
+    if kind != "ns":
+        days[0], days[-1] = datetime(1900, 1, 1), datetime(9999, 12, 31)
+    stamps = {
+        "us": lambda: pa.array(days, pa.timestamp("us")),
+        "text": lambda: pa.array([d.isoformat() for d in days]),
+        "date32": lambda: pa.array([d.date() for d in days], pa.date32()),
+        "ns": lambda: pa.array(days, pa.timestamp("ns")),
+    }[kind]()
+    research, live = stale_tables(stamps)
+    ctx = make_ctx(tmp_path, research, live, columns={"timestamp": "event_time"})
+    [finding] = findings(va.stale_features, ctx)
+    assert finding.status is Status.FAIL and finding.column == "delinquencies"
+    assert finding.details["last_seen"] == "2024-02-04T00:00:00"
+    end = date(9999, 12, 31) if kind != "ns" else date(2024, 3, 10)
+    assert finding.details["window_end"] == f"{end.isoformat()}T00:00:00"
+    assert finding.details["silence_days"] == (end - date(2024, 2, 4)).days
 
 
 def test_unreadable_timestamp_is_an_input_error(tmp_path: Path) -> None:

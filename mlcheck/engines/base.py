@@ -1,0 +1,143 @@
+"""The aggregate seam: the questions every engine answers, and the small answers it returns.
+
+Keep this interface small: each primitive is one more thing every engine (DuckDB now, Spark
+later) must implement and pass `tests/engines/` for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from mlcheck.compare import ColumnStats, Kind, RowDifference
+
+
+class Unsupported(Exception):
+    """An engine cannot answer this question for these column types (yet); the caller answers
+    it on the in-memory engine instead. Never shown to users."""
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Cells agree when `|a - b| <= atol + rtol * max(|a|, |b|)` (floats only)."""
+
+    rtol: float
+    atol: float
+
+
+@dataclass(frozen=True)
+class ColumnDifference:
+    """One column compared over the key pairs matched on both sides (counts, never positions).
+
+    `beyond` counts cells beyond tolerance, a null against a value included; `within` cells
+    that differ but within tolerance (disjoint from `beyond`); `null_left_only` cells null in
+    research only (production has a value), `null_right_only` the other way. `max_abs_diff` /
+    `max_rel_diff` are over differing non-null cells, NaN differences skipped (temporal: seconds,
+    no relative). `examples`: up to `examples` beyond-tolerance cells `{"key", "research",
+    "production"}` sorted by key.
+    """
+
+    column: str
+    kind: Kind
+    compared: int
+    beyond: int
+    within: int
+    null_left_only: int
+    null_right_only: int
+    max_abs_diff: float | None
+    max_rel_diff: float | None
+    examples: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class KeyCounts:
+    """Null and duplicate keys of one side: rows with a null key part, rows whose key occurs
+    more than once and how many such keys, with the first `examples` `{"key", "rows"}` by key."""
+
+    null_rows: int
+    duplicate_rows: int
+    duplicate_keys: int
+    duplicate_examples: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class KeyComparison:
+    """Two relations matched on `key`. `rows` holds keys only on the left (lost) and only on the
+    right (extra) with examples by key; `matched` counts keys unique and non-null on both sides
+    (the pairs `columns` compares)."""
+
+    key: tuple[str, ...]
+    left_rows: int
+    right_rows: int
+    matched: int
+    left: KeyCounts
+    right: KeyCounts
+    rows: RowDifference
+    columns: Mapping[str, ColumnDifference] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Which engine, and how much memory it may use before spilling to `temp_directory`."""
+
+    name: str = "numpy"
+    memory_limit: str | None = None
+    threads: int | None = None
+    temp_directory: str | None = None
+
+
+class AggregateEngine(Protocol):
+    """The primitives of SPEC 7.1. Relations are registered by name (a file read in place or
+    an Arrow table) and referred to by that name afterwards."""
+
+    name: str
+
+    def register(self, name: str, source: pa.Table | Path) -> None: ...
+
+    def schema(self, name: str) -> pa.Schema: ...
+
+    def num_rows(self, name: str) -> int: ...
+
+    def key_comparison(
+        self,
+        left: str,
+        right: str,
+        key: Sequence[str],
+        columns: Mapping[str, Kind],
+        tolerance: Tolerance,
+        examples: int,
+    ) -> KeyComparison: ...
+
+    def profiles(
+        self, name: str, columns: Mapping[str, Kind], top: int
+    ) -> dict[str, ColumnStats]: ...
+
+    def value_counts(
+        self, name: str, column: str, by: str | None = None
+    ) -> dict[Any, tuple[tuple[Any, int], ...]]: ...
+
+    def quantiles(
+        self, name: str, column: str, probabilities: Sequence[float], by: str | None = None
+    ) -> dict[Any, tuple[float, ...]]: ...
+
+    def crosstab(
+        self, left: str, right: str, key: Sequence[str], left_column: str, right_column: str
+    ) -> dict[tuple[Any, Any], int]: ...
+
+    def multiset_difference(
+        self, left: str, right: str, columns: Sequence[str], examples: int
+    ) -> RowDifference: ...
+
+
+def make_engine(settings: EngineSettings) -> AggregateEngine:
+    """The aggregate engine named in `settings` (only `duckdb` answers aggregate questions;
+    `numpy` is the in-memory engine of `mlcheck.engine` and has no aggregate seam yet)."""
+    if settings.name != "duckdb":
+        raise Unsupported(f"engine {settings.name!r} has no aggregate primitives")
+    from mlcheck.engines.duck import DuckDBEngine
+
+    return DuckDBEngine(settings)

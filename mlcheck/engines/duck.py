@@ -1,0 +1,640 @@
+"""DuckDB behind the aggregate seam: SQL over parquet read in place or registered Arrow tables.
+
+Settings: `memory_limit` (DuckDB spills joins, groups and sorts to `temp_directory` past it),
+`threads` (default: every core). Results are deterministic whatever the thread count: counts,
+extremes and integer sums are exact, float sums are exact sums rounded once
+(`mlcheck.engines.exact`), and examples are the first by key, never the first found.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+import threading
+import weakref
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from mlcheck.compare import (
+    ColumnStats,
+    Kind,
+    RowDifference,
+    _numpy_unit,
+    _tick_ns,
+    logical_type,
+    type_family,
+)
+from mlcheck.engines.base import (
+    ColumnDifference,
+    EngineSettings,
+    KeyComparison,
+    KeyCounts,
+    Tolerance,
+    Unsupported,
+)
+from mlcheck.engines.exact import exact_sum, grouped_sum_sql
+
+
+def quoted(name: str) -> str:
+    """A SQL identifier for any column name (quotes doubled)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(value: float) -> str:
+    """A double literal that parses back to exactly `value` (bare 0.1 would be a DECIMAL)."""
+    return f"CAST('{float(value)!r}' AS DOUBLE)"
+
+
+class DuckDBEngine:
+    name = "duckdb"
+
+    def __init__(self, settings: EngineSettings | None = None) -> None:
+        import duckdb
+
+        settings = settings or EngineSettings("duckdb")
+        # Tables live in a database file of their own under the temp folder, not in memory:
+        # DuckDB then evicts their blocks past the memory limit, so a table larger than memory
+        # still loads. The folder is removed when the engine is collected or closed.
+        self._folder = tempfile.mkdtemp(prefix="mlcheck-duckdb-", dir=settings.temp_directory)
+        self._con = duckdb.connect(str(Path(self._folder) / "tables.duckdb"))
+        self._cleanup = weakref.finalize(self, _remove, self._con, self._folder)
+        self._lock = threading.Lock()  # one connection: questions are asked one at a time
+        temp = str(Path(self._folder) / "spill")
+        self._con.execute(f"SET temp_directory = '{temp.replace(chr(39), chr(39) * 2)}'")
+        if settings.memory_limit:
+            self._con.execute(f"SET memory_limit = '{settings.memory_limit}'")
+        if settings.threads:
+            self._con.execute(f"SET threads = {int(settings.threads)}")
+        self._con.execute("SET preserve_insertion_order = false")  # lets large scans stream
+        # Zone-aware timestamps become ticks through a cast that uses the session's zone:
+        # UTC, so answers do not depend on the machine's zone.
+        self._con.execute("SET TimeZone = 'UTC'")
+        self._views: dict[str, str] = {}
+        self._schemas: dict[str, pa.Schema] = {}
+
+    def close(self) -> None:
+        """Close the connection and delete the engine's database file and spill folder."""
+        self._cleanup()
+
+    # ---- relations
+
+    def register(self, name: str, source: pa.Table | Path) -> None:
+        """A parquet file (or folder of parquet files) read in place, or an Arrow table."""
+        view = f"rel_{len(self._views)}"
+        with self._lock:
+            if isinstance(source, pa.Table):
+                self._con.register(view, source)
+            else:
+                path = Path(source)
+                pattern = str(path / "**" / "*.parquet") if path.is_dir() else str(path)
+                text = pattern.replace("'", "''")
+                # Decoded once into DuckDB's own storage (spilled to temp_directory past the
+                # memory limit), not at every question.
+                self._con.execute(f"CREATE TABLE {view} AS SELECT * FROM read_parquet('{text}')")
+        self._views[name] = view
+
+    def _view(self, name: str) -> str:
+        if name not in self._views:
+            raise KeyError(f"{name} is not registered")
+        return self._views[name]
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._con.execute(sql, list(params)).fetchall()
+
+    def schema(self, name: str) -> pa.Schema:
+        if name not in self._schemas:
+            with self._lock:
+                empty = self._con.sql(f"SELECT * FROM {self._view(name)} LIMIT 0")
+                self._schemas[name] = empty.to_arrow_table().schema
+        return self._schemas[name]
+
+    def num_rows(self, name: str) -> int:
+        return int(self._rows(f"SELECT count(*) FROM {self._view(name)}")[0][0])
+
+    # ---- key comparison
+
+    def key_comparison(
+        self,
+        left: str,
+        right: str,
+        key: Sequence[str],
+        columns: Mapping[str, Kind],
+        tolerance: Tolerance,
+        examples: int,
+    ) -> KeyComparison:
+        key = tuple(key)
+        self._check_key_types(left, right, key)
+        lv, rv = self._view(left), self._view(right)
+        counts = self._key_counts(lv, rv, key, examples)
+        sides = (counts["left"], counts["right"])
+        clean = not any(side.null_rows or side.duplicate_rows for side in sides)
+        differences = self._column_differences(lv, rv, key, columns, tolerance, examples, clean)
+        return KeyComparison(key=key, columns=differences, **counts)
+
+    def _check_key_types(self, left: str, right: str, key: tuple[str, ...]) -> None:
+        for column in key:
+            types = [logical_type(self.schema(n).field(column).type) for n in (left, right)]
+            if not types[0].equals(types[1]):
+                raise Unsupported(f"key column {column!r} typed differently per side")
+
+    def _key_counts(self, lv: str, rv: str, key: tuple[str, ...], examples: int) -> dict[str, Any]:
+        cols = ", ".join(quoted(k) for k in key)
+        present = " AND ".join(f"{quoted(k)} IS NOT NULL" for k in key)
+        order = _key_struct(key)
+        shown = f"{{'key': {order}, 'rows': COALESCE(ln, rn)}}"
+        limit = max(examples, 1)  # arg_min needs n >= 1; zero examples are cut afterwards
+        sql = f"""
+        WITH lk AS (SELECT {cols}, count(*) AS ln FROM {lv} WHERE {present} GROUP BY ALL),
+             rk AS (SELECT {cols}, count(*) AS rn FROM {rv} WHERE {present} GROUP BY ALL),
+             j AS (SELECT * FROM lk FULL OUTER JOIN rk USING ({cols}))
+        SELECT
+          COALESCE(sum(ln) FILTER (WHERE rn IS NULL), 0),
+          count(*) FILTER (WHERE rn IS NULL),
+          COALESCE(sum(rn) FILTER (WHERE ln IS NULL), 0),
+          count(*) FILTER (WHERE ln IS NULL),
+          COALESCE(sum(ln) FILTER (WHERE ln > 1), 0), count(*) FILTER (WHERE ln > 1),
+          COALESCE(sum(rn) FILTER (WHERE rn > 1), 0), count(*) FILTER (WHERE rn > 1),
+          count(*) FILTER (WHERE ln = 1 AND rn = 1),
+          arg_min({shown}, {order}, {limit}) FILTER (WHERE rn IS NULL),
+          arg_min({shown}, {order}, {limit}) FILTER (WHERE ln IS NULL),
+          arg_min({{'key': {order}, 'rows': ln}}, {order}, {limit}) FILTER (WHERE ln > 1),
+          arg_min({{'key': {order}, 'rows': rn}}, {order}, {limit}) FILTER (WHERE rn > 1)
+        FROM j
+        """
+        (lost, lost_keys, extra, extra_keys, ldr, ldk, rdr, rdk, matched, *shown_lists) = (
+            self._rows(sql)[0]
+        )
+        lost_ex, extra_ex, ldup_ex, rdup_ex = (
+            _key_examples(x, key)[:examples] for x in shown_lists
+        )
+        sizes = self._rows(
+            f"SELECT (SELECT count(*) FROM {lv}), (SELECT count(*) FROM {lv} WHERE NOT ({present})),"
+            f" (SELECT count(*) FROM {rv}), (SELECT count(*) FROM {rv} WHERE NOT ({present}))"
+        )[0]
+        return {
+            "left_rows": int(sizes[0]),
+            "right_rows": int(sizes[2]),
+            "matched": int(matched),
+            "left": KeyCounts(int(sizes[1]), int(ldr), int(ldk), ldup_ex),
+            "right": KeyCounts(int(sizes[3]), int(rdr), int(rdk), rdup_ex),
+            "rows": RowDifference(
+                "key", int(lost), int(extra), int(lost_keys), int(extra_keys), lost_ex, extra_ex
+            ),
+        }
+
+    def _column_differences(
+        self,
+        lv: str,
+        rv: str,
+        key: tuple[str, ...],
+        columns: Mapping[str, Kind],
+        tol: Tolerance,
+        examples: int,
+        clean: bool,
+    ) -> dict[str, ColumnDifference]:
+        """Per column, one pass over the matched pairs: counts, maxima and examples. With
+        `clean` keys (no null, no duplicate on either side) the pairs are a plain inner join."""
+        cols = ", ".join(quoted(k) for k in key)
+        present = " AND ".join(f"{quoted(k)} IS NOT NULL" for k in key)
+        keys = ", ".join(f"l.{quoted(k)} AS {quoted(k)}" for k in key)
+        matched = (
+            f"{lv} AS l JOIN {rv} AS r USING ({cols})"
+            if clean
+            else f"""(SELECT * FROM (SELECT {cols} FROM {lv} WHERE {present} GROUP BY ALL
+                                   HAVING count(*) = 1)
+                      SEMI JOIN (SELECT {cols} FROM {rv} WHERE {present} GROUP BY ALL
+                                 HAVING count(*) = 1) USING ({cols})
+                     ) AS m JOIN {lv} AS l USING ({cols}) JOIN {rv} AS r USING ({cols})"""
+        )
+        out = {}
+        # One query per column: DuckDB re-expands every alias that later expressions use, so
+        # one statement over many columns grows faster than the columns (measured: 12 float
+        # columns took 50 times one column's CPU).
+        for name, kind in columns.items():
+            unit = self._unit(lv, rv, name)
+            pairs = (
+                f"SELECT *, {self._cell_state(0, kind, tol, unit)} FROM "
+                f"(SELECT {keys}, l.{quoted(name)} AS l0, r.{quoted(name)} AS r0 FROM {matched})"
+            )
+            row = self._rows(f"SELECT count(*), {', '.join(_cell_aggregates(0))} FROM ({pairs})")
+            compared, found = int(row[0][0]), row[0][1:]
+            shown = self._cell_examples(pairs, key, examples) if found[0] and examples else []
+            out[name] = _difference(name, kind, compared, found, shown, key, unit)
+        return out
+
+    def _cell_examples(
+        self, pairs: str, key: tuple[str, ...], examples: int
+    ) -> list[tuple[Any, ...]]:
+        """The first `examples` cells beyond tolerance by key: (key parts..., research,
+        production)."""
+        keys = ", ".join(quoted(k) for k in key)
+        return self._rows(
+            f"SELECT {keys}, l0, r0 FROM ({pairs}) WHERE s0 >= 2 ORDER BY {keys} LIMIT {examples}"
+        )
+
+    def _unit(self, lv: str, rv: str, name: str) -> int:
+        """Nanoseconds per tick of a temporal column's common unit (0 for other kinds)."""
+        types = [self._schema_of_view(v).field(name).type for v in (lv, rv)]
+        if not all(type_family(t) == "instant" for t in types):
+            return 0
+        return min(_tick_ns(logical_type(t)) for t in types)
+
+    def _schema_of_view(self, view: str) -> pa.Schema:
+        name = next(n for n, v in self._views.items() if v == view)
+        return self.schema(name)
+
+    @staticmethod
+    def _cell_state(i: int, kind: Kind, tol: Tolerance, unit_ns: int) -> str:
+        """Column i's pair state s{i} (0 equal, 1 within tolerance, 2 beyond, 3 null in
+        research only, 4 null in production only), |a - b| as d{i} and its ratio to
+        max(|a|, |b|) as q{i} for differing non-null pairs (DuckDB: later select items may
+        use earlier aliases)."""
+        a, b = _comparable(f"l{i}", f"r{i}", kind, unit_ns)
+        if kind == "float":
+            close = (
+                f"isfinite({a}) AND isfinite({b}) AND abs({a} - {b}) <= "
+                f"{literal(tol.atol)} + {literal(tol.rtol)} * greatest(abs({a}), abs({b}))"
+            )
+        else:
+            close = "false"
+        absolute, relative = _differences(a, b, kind)
+        state = (
+            f"CASE WHEN l{i} IS NULL THEN (CASE WHEN r{i} IS NULL THEN 0 ELSE 3 END) "
+            f"WHEN r{i} IS NULL THEN 4 WHEN {a} = {b} THEN 0 WHEN {close} THEN 1 ELSE 2 END"
+        )
+        differ = f"s{i} IN (1, 2)"
+        return (
+            f"{state} AS s{i}, "
+            f"CASE WHEN {differ} THEN {absolute or 'NULL'} END AS d{i}, "
+            f"CASE WHEN {differ} THEN {relative or 'NULL'} END AS q{i}"
+        )
+
+    # ---- profiles
+
+    def profiles(self, name: str, columns: Mapping[str, Kind], top: int) -> dict[str, ColumnStats]:
+        """Per column statistics as `mlcheck.compare.column_stats` defines them: one query for
+        counts and extremes of every column, two for the exact moments of the numeric ones,
+        one per non-float column for its top values."""
+        view, schema = self._view(name), self.schema(name)
+        units = {
+            c: _tick_ns(logical_type(schema.field(c).type))
+            for c, k in columns.items()
+            if k == "temporal"
+        }
+        for column, kind in columns.items():
+            if kind == "text" and type_family(logical_type(schema.field(column).type)) != "text":
+                raise Unsupported("text comparison of a non-text column")
+        pieces = [_basic_sql(quoted(c), k, units.get(c, 0)) for c, k in columns.items()]
+        row = self._rows(f"SELECT {', '.join(pieces)} FROM {view}")[0] if pieces else ()
+        basics = {c: row[6 * i : 6 * i + 6] for i, c in enumerate(columns)}
+        numeric = {
+            c: int(basics[c][0]) - int(basics[c][2])
+            for c, k in columns.items()
+            if k in ("float", "integer", "boolean")
+        }
+        moments = self._moments(view, {c: n for c, n in numeric.items() if n})
+        out = {}
+        for column, kind in columns.items():
+            values = _VALUES.get(kind, "").format(c=quoted(column), unit=units.get(column, 0))
+            tops = self._top(view, values, top) if values and kind != "float" else ()
+            out[column] = _stats(
+                kind, basics[column], tops, moments.get(column, {}), units.get(column, 0)
+            )
+        return out
+
+    def _moments(self, view: str, counts: Mapping[str, int]) -> dict[str, dict[str, Any]]:
+        """Sum, mean, std (ddof=1) and the tolerance scales of each column's non-NaN values,
+        from exact sums (two passes: the deviations need the mean)."""
+        if not counts:
+            return {}
+
+        def source(column: str) -> str:
+            x = f"CAST({quoted(column)} AS DOUBLE)"
+            return f"(SELECT {x} AS x FROM {view} WHERE {x} IS NOT NULL AND NOT isnan({x}))"
+
+        names = list(counts)
+        first = self._exact_sums(
+            [(source(c), "x") for c in names] + [(source(c), "x * x") for c in names]
+        )
+        sums = {c: first[j] for j, c in enumerate(names)}
+        squares = {c: first[len(names) + j] for j, c in enumerate(names)}
+        means = {c: exact_sum(sums[c]) / counts[c] for c in names}
+        deviations = self._exact_sums(
+            [(source(c), f"(x - {literal(means[c])}) * (x - {literal(means[c])})") for c in names]
+        )
+        out = {}
+        for j, c in enumerate(names):
+            n, absolute = counts[c], exact_sum(sums[c], absolute=True)
+            out[c] = {
+                "sum": exact_sum(sums[c]),
+                "mean": means[c],
+                "std": math.sqrt(exact_sum(deviations[j]) / (n - 1)) if n > 1 else None,
+                "abs_mean": absolute / n,
+                "rms": math.sqrt(exact_sum(squares[c]) / n),
+                "abs_sum": absolute,
+            }
+        return out
+
+    def _exact_sums(self, terms: Sequence[tuple[str, str]]) -> list[list[Any]]:
+        """Per (source, term), the rows `exact_sum` reads; all terms in one statement."""
+        queries = [grouped_sum_sql(term, src, str(j)) for j, (src, term) in enumerate(terms)]
+        rows = self._rows(" UNION ALL ".join(f"({q})" for q in queries))
+        grouped: list[list[Any]] = [[] for _ in terms]
+        for r in rows:
+            grouped[int(r[0])].append(r[1:])
+        return grouped
+
+    def _top(self, view: str, value: str, top: int) -> tuple[tuple[Any, int], ...]:
+        if top <= 0:
+            return ()
+        rows = self._rows(
+            f"SELECT {value} AS v, count(*) AS n FROM {view} WHERE v IS NOT NULL "
+            f"GROUP BY v ORDER BY n DESC, v LIMIT {int(top)}"
+        )
+        return tuple((v, int(n)) for v, n in rows)
+
+    # ---- value counts, quantiles, crosstabs
+
+    def value_counts(
+        self, name: str, column: str, by: str | None = None
+    ) -> dict[Any, tuple[tuple[Any, int], ...]]:
+        """Per group (None: the whole relation) the non-null values with their counts, most
+        frequent first, ties by value."""
+        group = quoted(by) if by else "NULL"
+        rows = self._rows(
+            f"SELECT {group} AS g, {quoted(column)} AS v, count(*) AS n FROM {self._view(name)} "
+            "WHERE v IS NOT NULL GROUP BY ALL ORDER BY g NULLS LAST, n DESC, v"
+        )
+        out: dict[Any, list[tuple[Any, int]]] = {}
+        for g, v, n in rows:
+            out.setdefault(g, []).append((v, int(n)))
+        return {g: tuple(values) for g, values in out.items()}
+
+    def quantiles(
+        self, name: str, column: str, probabilities: Sequence[float], by: str | None = None
+    ) -> dict[Any, tuple[float, ...]]:
+        """Per group, exact quantiles of the non-null, non-NaN values: the smallest value whose
+        share of values at or below it reaches p (numpy's method='inverted_cdf'); an element, no
+        interpolation, so every engine returns the same digits."""
+        group = quoted(by) if by else "NULL"
+        x = f"CAST({quoted(column)} AS DOUBLE)"
+        grid = "[" + ", ".join(literal(p) for p in probabilities) + "]"
+        rows = self._rows(
+            f"SELECT {group} AS g, quantile_disc({x}, {grid}) FROM {self._view(name)} "
+            f"WHERE {x} IS NOT NULL AND NOT isnan({x}) GROUP BY ALL ORDER BY g NULLS LAST"
+        )
+        return {g: tuple(float(q) for q in values) for g, values in rows}
+
+    def crosstab(
+        self, left: str, right: str, key: Sequence[str], left_column: str, right_column: str
+    ) -> dict[tuple[Any, Any], int]:
+        """Counts of (left value, right value) over keys non-null and unique on both sides."""
+        cols = ", ".join(quoted(k) for k in key)
+        present = " AND ".join(f"{quoted(k)} IS NOT NULL" for k in key)
+        lv, rv = self._view(left), self._view(right)
+        rows = self._rows(
+            f"""
+            WITH lu AS (SELECT {cols} FROM {lv} WHERE {present} GROUP BY ALL HAVING count(*) = 1),
+                 ru AS (SELECT {cols} FROM {rv} WHERE {present} GROUP BY ALL HAVING count(*) = 1),
+                 m AS (SELECT * FROM lu SEMI JOIN ru USING ({cols}))
+            SELECT l.{quoted(left_column)}, r.{quoted(right_column)}, count(*)
+            FROM m JOIN {lv} AS l USING ({cols}) JOIN {rv} AS r USING ({cols})
+            GROUP BY ALL ORDER BY 1 NULLS LAST, 2 NULLS LAST
+            """
+        )
+        return {(a, b): int(n) for a, b, n in rows}
+
+    # ---- rows without a key
+
+    def multiset_difference(
+        self, left: str, right: str, columns: Sequence[str], examples: int
+    ) -> RowDifference:
+        """Whole rows (over `columns`) in excess on either side, as multisets: floats equal
+        when equal as numbers (NaN = NaN, -0.0 = 0.0). Examples `{"row", "research",
+        "production"}` sorted by the row's values."""
+        cols = ", ".join(quoted(c) for c in columns)
+        row = "{" + ", ".join(f"{_sql_string(c)}: {quoted(c)}" for c in columns) + "}"
+        lv, rv = self._view(left), self._view(right)
+        shown = f"{{'row': {row}, 'research': lc, 'production': rc}}"
+        pick = f"arg_min({shown}, {row}, {examples})" if examples else "NULL"
+        lost, extra, lost_rows, extra_rows, lost_ex, extra_ex = self._rows(
+            f"""
+            WITH u AS (SELECT {cols}, 1 AS side FROM {lv} UNION ALL BY NAME
+                       SELECT {cols}, 2 AS side FROM {rv}),
+                 g AS (SELECT {cols}, count(*) FILTER (WHERE side = 1) AS lc,
+                              count(*) FILTER (WHERE side = 2) AS rc FROM u GROUP BY ALL)
+            SELECT COALESCE(sum(greatest(lc - rc, 0)), 0), COALESCE(sum(greatest(rc - lc, 0)), 0),
+                   count(*) FILTER (WHERE lc > rc), count(*) FILTER (WHERE rc > lc),
+                   {pick} FILTER (WHERE lc > rc), {pick} FILTER (WHERE rc > lc)
+            FROM g
+            """
+        )[0]
+
+        def shown_rows(found: Any) -> tuple[dict[str, Any], ...]:
+            return tuple(
+                {"row": dict(x["row"]), "research": int(x["research"]),
+                 "production": int(x["production"])}
+                for x in found or ()
+            )  # fmt: skip
+
+        return RowDifference(
+            "row", int(lost), int(extra), int(lost_rows), int(extra_rows),
+            shown_rows(lost_ex), shown_rows(extra_ex),
+        )  # fmt: skip
+
+
+def _remove(connection: Any, folder: str) -> None:
+    connection.close()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+# ---- SQL pieces
+
+
+def _cell_aggregates(i: int) -> list[str]:
+    """Six aggregates of column i's states (see `_cell_state`): beyond, within, null in
+    research only, null in production only, max abs, max rel (read by `_difference`)."""
+    return [
+        f"count(*) FILTER (WHERE s{i} >= 2)",
+        f"count(*) FILTER (WHERE s{i} = 1)",
+        f"count(*) FILTER (WHERE s{i} = 3)",
+        f"count(*) FILTER (WHERE s{i} = 4)",
+        f"max(d{i}) FILTER (WHERE NOT isnan(d{i}))",
+        f"max(q{i}) FILTER (WHERE NOT isnan(q{i}))",
+    ]
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _key_struct(key: tuple[str, ...]) -> str:
+    """What examples are ordered by and shown as: the key itself, or a struct of its parts."""
+    if len(key) == 1:
+        return quoted(key[0])
+    return "{" + ", ".join(f"{_sql_string(k)}: {quoted(k)}" for k in key) + "}"
+
+
+def _key_examples(found: Any, key: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
+    if not found:
+        return ()
+    return tuple(
+        {"key": x["key"] if len(key) == 1 else dict(x["key"]), "rows": int(x["rows"])}
+        for x in found
+    )
+
+
+def _ticks(column: str, unit_ns: int) -> str:
+    """A temporal column as integer ticks of `unit_ns` nanoseconds since the epoch."""
+    return f"(epoch_ns(CAST({column} AS TIMESTAMP_NS)) // {int(unit_ns)})"
+
+
+def _comparable(a: str, b: str, kind: Kind, unit_ns: int) -> tuple[str, str]:
+    """Both sides in the representation their kind compares in."""
+    if kind == "float":
+        return f"CAST({a} AS DOUBLE)", f"CAST({b} AS DOUBLE)"
+    if kind == "integer":
+        return f"CAST({a} AS HUGEINT)", f"CAST({b} AS HUGEINT)"
+    if kind == "boolean":
+        return f"CAST({a} AS INTEGER)", f"CAST({b} AS INTEGER)"
+    if kind == "temporal":
+        if not unit_ns:
+            raise Unsupported("times of day and durations")
+        return _ticks(a, unit_ns), _ticks(b, unit_ns)
+    if kind == "text":
+        return f"CAST({a} AS VARCHAR)", f"CAST({b} AS VARCHAR)"
+    if kind == "binary":
+        return f"CAST({a} AS BLOB)", f"CAST({b} AS BLOB)"
+    raise Unsupported(f"{kind} columns are not compared cell by cell")
+
+
+def _differences(a: str, b: str, kind: Kind) -> tuple[str | None, str | None]:
+    """SQL for |a - b| and its ratio to max(|a|, |b|), as the in-memory engine computes them:
+    floats in float64; integers exactly, rounded once to float64; temporal in ticks."""
+    if kind == "float":
+        return f"abs({a} - {b})", f"abs({a} - {b}) / greatest(abs({a}), abs({b}))"
+    if kind in ("integer", "boolean"):
+        diff = f"CAST(abs(CAST({a} AS HUGEINT) - CAST({b} AS HUGEINT)) AS DOUBLE)"
+        scale = f"greatest(abs(CAST({a} AS DOUBLE)), abs(CAST({b} AS DOUBLE)))"
+        return diff, f"{diff} / {scale}"
+    if kind == "temporal":
+        return f"CAST(abs(CAST({a} AS HUGEINT) - CAST({b} AS HUGEINT)) AS DOUBLE)", None
+    return None, None
+
+
+def _difference(
+    name: str,
+    kind: Kind,
+    compared: int,
+    found: Sequence[Any],
+    shown: Sequence[tuple[Any, ...]],
+    key: tuple[str, ...],
+    unit_ns: int,
+) -> ColumnDifference:
+    beyond, within, null_left, null_right, max_abs, max_rel = found
+    if max_abs is None:
+        max_rel = None
+    elif kind == "temporal":
+        max_abs, max_rel = float(max_abs) * unit_ns / 1e9, None
+    examples = tuple(
+        {
+            "key": row[0] if len(key) == 1 else dict(zip(key, row[: len(key)], strict=True)),
+            "research": row[-2],
+            "production": row[-1],
+        }
+        for row in shown
+    )
+    return ColumnDifference(
+        column=name,
+        kind=kind,
+        compared=compared,
+        beyond=int(beyond),
+        within=int(within),
+        null_left_only=int(null_left),
+        null_right_only=int(null_right),
+        max_abs_diff=None if max_abs is None else float(max_abs),
+        max_rel_diff=None if max_rel is None else float(max_rel),
+        examples=examples,
+    )
+
+
+def _renderer(unit_ns: int) -> Any:
+    unit = _numpy_unit(unit_ns)
+
+    def render(v: Any) -> str:
+        return str(np.datetime64(int(v), unit)) if unit else str(int(v))  # type: ignore[call-overload]
+
+    return render
+
+
+_EXACT = {"integer": "HUGEINT", "boolean": "INTEGER"}
+# How a column's values are counted, ordered and shown per kind ({c}: the quoted column).
+_VALUES = {
+    "float": "CAST({c} AS DOUBLE)",
+    "integer": "CAST({c} AS HUGEINT)",
+    "boolean": "CAST({c} AS INTEGER)",
+    "text": "CAST({c} AS VARCHAR)",
+    "binary": "CAST({c} AS BLOB)",
+    "temporal": "(epoch_ns(CAST({c} AS TIMESTAMP_NS)) // {unit})",
+}
+
+
+def _basic_sql(c: str, kind: Kind, unit_ns: int) -> str:
+    """Six values of a column: count, nulls, NaNs, distinct, min, max (NULL where none)."""
+    counts = f"count({c}), count(*) - count({c})"
+    if kind not in _VALUES:
+        return f"{counts}, 0, NULL, NULL, NULL"
+    value = _VALUES[kind].format(c=c, unit=unit_ns)
+    if kind not in ("float", "integer", "boolean"):
+        return f"{counts}, 0, count(DISTINCT {value}), min({value}), max({value})"
+    x = f"CAST({c} AS DOUBLE)"
+    # + 0 turns -0.0 into 0.0; NaN is left out of the extremes (DuckDB orders it last)
+    return (
+        f"{counts}, count(*) FILTER (WHERE isnan({x})), count(DISTINCT {value}), "
+        f"min({value}) FILTER (WHERE NOT isnan({x})) + 0, "
+        f"max({value}) FILTER (WHERE NOT isnan({x})) + 0"
+    )
+
+
+def _stats(
+    kind: Kind,
+    basic: Sequence[Any],
+    tops: tuple[tuple[Any, int], ...],
+    moments: Mapping[str, Any],
+    unit_ns: int,
+) -> ColumnStats:
+    count, nulls, nans, distinct, low, high = basic
+    common: dict[str, Any] = {"count": int(count), "nulls": int(nulls)}
+    if kind not in _VALUES:
+        return ColumnStats(**common)
+    if kind == "temporal":
+        render = _renderer(unit_ns)
+        return ColumnStats(
+            **common,
+            distinct=int(distinct),
+            min=None if low is None else render(low),
+            max=None if high is None else render(high),
+            top=tuple((render(v), n) for v, n in tops),
+        )
+    if kind in ("text", "binary"):
+        return ColumnStats(**common, distinct=int(distinct), min=low, max=high, top=tops)
+    extremes = (low, high) if kind == "float" else (_int(low), _int(high))
+    return ColumnStats(
+        **common,
+        nans=int(nans),
+        distinct=int(distinct),
+        min=extremes[0],
+        max=extremes[1],
+        top=tops,
+        **moments,
+    )
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
