@@ -39,7 +39,7 @@ from mlcheck.errors import (
     UsageError,
 )
 from mlcheck.init import init_checklist
-from mlcheck.input_files import file_identity
+from mlcheck.input_files import file_identity, unreadable_inside
 from mlcheck.registry import REGISTRY, CheckSpec
 from mlcheck.reporters import render, terminal
 from mlcheck.reporters.common import verdict_line
@@ -57,7 +57,19 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True, highlight=False)
+
+
+class _StderrConsole(Console):
+    """`2>&1 | head -1`: when stderr's reader leaves, rich exits 1 (and silences stdout, not
+    stderr); the exit code must stay the one the run earned, so mlcheck goes on quietly."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
+
+
+err = _StderrConsole(stderr=True, highlight=False)
 
 
 class Format(str, Enum):
@@ -229,13 +241,15 @@ def checks(
             {"id": s.id, "stage": s.stage, "title": s.title, "thresholds": _threshold_defaults(s)}
             for s in specs
         ]
-        typer.echo(json.dumps(to_jsonable(entries), indent=2))
+        _write(json.dumps(to_jsonable(entries), indent=2) + "\n", None)
         return
+    lines = []
     for spec in specs:
         limits = ", ".join(f"{k}={v}" for k, v in _threshold_defaults(spec).items())
-        typer.echo(
+        lines.append(
             f"{spec.id:<8} {spec.stage:<22} {spec.title}" + (f"  [{limits}]" if limits else "")
         )
+    _write("".join(line + "\n" for line in lines), None)
 
 
 @app.command()
@@ -247,13 +261,13 @@ def explain(check_id: Annotated[str, typer.Argument(help="A check id such as RAW
         close = difflib.get_close_matches(check_id.strip().upper(), known, n=1, cutoff=0.6)
         tip = f"; did you mean {close[0]}?" if close else ""
         raise UsageError(f"unknown check id {check_id!r}{tip} (`mlcheck checks` lists them)")
-    typer.echo(f"{spec.id}: {spec.title}\nstage: {spec.stage}")
+    lines = [f"{spec.id}: {spec.title}", f"stage: {spec.stage}"]
     fields = type(getattr(StagesConfig(), spec.stage)).model_fields
     for name, value in _threshold_defaults(spec).items():
         about = f"  ({fields[name].description})" if fields[name].description else ""
-        typer.echo(f"threshold: stages.{spec.stage}.{name} = {value}{about}")
-    typer.echo("")
-    typer.echo(spec.explanation or "(no further explanation)")
+        lines.append(f"threshold: stages.{spec.stage}.{name} = {value}{about}")
+    lines += ["", spec.explanation or "(no further explanation)"]
+    _write("".join(line + "\n" for line in lines), None)  # a full disk is exit 2, not a bug
 
 
 def _threshold_defaults(spec: CheckSpec) -> dict[str, object]:
@@ -284,6 +298,7 @@ def init(
     force: Annotated[bool, typer.Option(help="Overwrite an existing output file.")] = False,
 ) -> None:
     """Write a starting checklist from a research and a production folder (guesses key and roles)."""
+    _refuse_init_over_inputs(output, (research_dir, production_dir))
     result = init_checklist(research_dir, production_dir, output, force=force)
     err.print(Text.assemble(("wrote", "green"), f" {output}: " + "; ".join(result.summary)))
     err.print(
@@ -365,7 +380,7 @@ def _refuse_to_overwrite_inputs(checklist: Checklist, outputs: list[Path]) -> No
     Files are compared by identity (device, inode), and by resolved path when absent."""
     inputs = _input_paths(checklist)
     resolved = {Path(os.path.realpath(p)) for p in inputs}
-    files = {file_identity(p) for p in inputs} - {None}
+    files = _identities(inputs)
     folders = {file_identity(p) for p in inputs if p.is_dir()} - {None}
     for out in outputs:
         target = Path(os.path.realpath(out))
@@ -378,6 +393,30 @@ def _refuse_to_overwrite_inputs(checklist: Checklist, outputs: list[Path]) -> No
     twice = next((a for a, b in pairs if _same_file(a, b)), None)
     if twice is not None:
         raise UsageError(f"two of --output/--junit/--html name {twice}; give them different files")
+
+
+def _identities(inputs: list[Path]) -> set[tuple[int, int]]:
+    """(device, inode) of every input file, and of every file inside an input folder: a hard
+    link elsewhere to one of them is that input too."""
+    files = [p for p in inputs if not p.is_dir()]
+    files += [f for p in inputs if p.is_dir() for f in p.rglob("*")]
+    return {found for p in files if (found := file_identity(p)) is not None}
+
+
+def _refuse_init_over_inputs(output: Path, folders: tuple[str, str]) -> None:
+    """`--force` replaces a checklist, never a file `init` reads: an output that is a file of
+    either local folder, by any name (a hard link too), is a usage error. A pipe, socket or
+    device in a folder is an input error, found with `stat` before anything is opened."""
+    local = [Path(f) for f in folders if Path(f).is_dir()]
+    for folder in local:  # a named pipe would block the sampling read forever
+        problem = unreadable_inside(folder)
+        if problem is not None:
+            raise InputError(problem)
+    target = file_identity(output)
+    if target is not None and target in _identities(local):
+        raise UsageError(
+            f"refusing to write the checklist to {output}: it is one of the files it reads"
+        )
 
 
 def _input_paths(checklist: Checklist) -> list[Path]:

@@ -656,6 +656,35 @@ def test_a_report_path_that_is_an_input_by_another_name_is_refused(tmp_path: Pat
     assert not (tmp_path / "r.md").exists()
 
 
+def test_a_report_path_that_is_a_file_of_a_parquet_folder_by_another_name_is_refused(
+    tmp_path: Path,
+) -> None:
+    """Defect: a hard link to a file inside a parquet-folder source was accepted as `--output`
+    (only the folder itself was compared by identity). Every file in a source folder is an input."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "research").mkdir()
+    pq.write_table(pa.table({"id": [1, 2], "x": [1.0, 2.0]}), tmp_path / "research" / "a.parquet")
+    (tmp_path / "production.csv").write_text("id,x\n1,1\n2,2\n")
+    checklist = tmp_path / "checklist.yaml"
+    checklist.write_text(
+        "key: id\nresearch:\n  features: {path: research}\n"
+        "production:\n  features: {path: production.csv}\n"
+    )
+    os.link(tmp_path / "research" / "a.parquet", tmp_path / "hard.parquet")
+    before = (tmp_path / "research" / "a.parquet").read_bytes()
+    output, junit = runs(
+        ["run", checklist, "--output", tmp_path / "hard.parquet"],
+        ["run", checklist, "--output", tmp_path / "r.md", "--junit", tmp_path / "hard.parquet"],
+        real=True,
+    )
+    for proc in (output, junit):
+        assert_one_line_error(proc, EXIT_USAGE, "refusing to write the report to")
+    assert (tmp_path / "hard.parquet").read_bytes() == before
+    assert not (tmp_path / "r.md").exists()
+
+
 def test_output_and_junit_naming_one_file_by_two_names_are_refused(tmp_path: Path) -> None:
     checklist = write_case(tmp_path)
     (tmp_path / "report.xml").write_text("old")
@@ -705,6 +734,25 @@ def test_a_report_replaces_an_existing_file_keeping_its_mode(tmp_path: Path) -> 
 # --------------------------------------------------------------------------- output errors
 
 
+def test_an_error_keeps_its_exit_code_when_stderr_is_a_closed_pipe(tmp_path: Path) -> None:
+    """Defect (review): `mlcheck validate bad.yaml 2>&1 | head -1` exited 1 (not ready), not 2:
+    the error line hit a closed pipe and the BrokenPipeError replaced the exit code."""
+    checklist = write_case(tmp_path, extra="columns: {categorical: [xx]}\n")
+    missing = tmp_path / "absent.yaml"
+    for argv in (["validate", str(checklist)], ["run", str(missing)], ["run", "--bogus"]):
+        read_end, write_end = os.pipe()
+        os.close(read_end)  # the reader left before mlcheck wrote its error
+        proc = subprocess.run(
+            [sys.executable, "-m", "mlcheck", *argv],
+            stdout=subprocess.DEVNULL,
+            stderr=write_end,
+            cwd=REPO,
+            timeout=TIMEOUT,
+        )
+        os.close(write_end)
+        assert proc.returncode == EXIT_USAGE, argv
+
+
 def test_stdout_on_a_full_disk_is_an_output_error(tmp_path: Path) -> None:
     """Defect: `> /dev/full` exited 3 (a bug); like `--output /dev/full` it is exit 2."""
     checklist = write_case(tmp_path)
@@ -712,6 +760,8 @@ def test_stdout_on_a_full_disk_is_an_output_error(tmp_path: Path) -> None:
         [sys.executable, "-c", HARNESS, "run", str(checklist)],
         [sys.executable, "-m", "mlcheck", "env", "capture"],
         [sys.executable, "-m", "mlcheck", "schema"],
+        [sys.executable, "-m", "mlcheck", "checks"],  # these two exited 3 (review)
+        [sys.executable, "-m", "mlcheck", "explain", "RAW001"],
     ]
     for command in commands:
         with open("/dev/full", "w") as full:

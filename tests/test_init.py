@@ -119,6 +119,49 @@ def test_init_refuses_to_overwrite_without_force(
 # --------------------------------------------------------------------------- an unusual layout
 
 
+def test_init_never_writes_over_a_file_it_reads(tmp_path: Path) -> None:
+    """Defect: `mlcheck init r p -o r/splits.csv --force` (or `-o` naming a hard link to it)
+    wrote the checklist over the research splits file. `--force` replaces a checklist, never
+    an input: a file of either folder, by any name, exits 2 and is left as it was."""
+    import os
+    import shutil
+
+    for side in ("research", "production"):
+        shutil.copytree(CREDIT / side, tmp_path / side)
+    splits = tmp_path / "research" / "splits.csv"
+    os.link(splits, tmp_path / "hard.yaml")
+    before = splits.read_bytes()
+    for output in (splits, tmp_path / "hard.yaml", tmp_path / "production" / "predictions.parquet"):
+        made = mlcheck("init", "research", "production", "-o", str(output), "--force", cwd=tmp_path)
+        assert made.returncode == 2, made.stderr
+        assert "Traceback" not in made.stderr
+        assert made.stderr.startswith("error: ") and "is one of the files it reads" in made.stderr
+    assert splits.read_bytes() == before
+    made = mlcheck("init", "research", "production", "-o", "research/new.yaml", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+
+
+def test_init_refuses_a_named_pipe_in_a_folder_before_reading(tmp_path: Path) -> None:
+    """Defect: a FIFO in the research folder hung `mlcheck init` forever (SIGTERM too: the
+    open blocks inside pyarrow). Like `run`, init finds it with `stat` first: exit 2."""
+    import os
+    import shutil
+
+    for side in ("research", "production"):
+        shutil.copytree(CREDIT / side, tmp_path / side)
+    os.mkfifo(tmp_path / "research" / "stream.csv")
+    made = subprocess.run(
+        [sys.executable, "-m", "mlcheck", "init", "research", "production"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert made.returncode == 2, made.stderr
+    assert made.stderr.startswith("error: ") and "stream.csv is a named pipe" in made.stderr
+    assert "Traceback" not in made.stderr and not (tmp_path / "checklist.yaml").exists()
+
+
 def write_unusual_side(folder: Path, n: int = 300, seed: int = 0) -> None:
     """A flat folder with unhelpful names: model_inputs.parquet (features keyed by loan_id),
     train_scores.feather (loan_id, score in [0, 1], approved 0/1), y.csv (loan_id, bad),
