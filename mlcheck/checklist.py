@@ -31,7 +31,7 @@ from pydantic import (
 
 from mlcheck.errors import ChecklistError
 from mlcheck.input_files import unreadable_kind
-from mlcheck.safe_yaml import TooManyValues, compose_within_limit
+from mlcheck.safe_yaml import SafeLoader, TooManyValues, compose_within_limit
 from mlcheck.stage_config import StagesConfig, Strict, Task
 from mlcheck.urls import OBJECT_STORE_EXTRAS, is_database_url, is_object_store, mask_url, scheme
 
@@ -350,7 +350,7 @@ class _LineList(list):
         self.line = line
 
 
-class _LineLoader(yaml.SafeLoader):
+class _LineLoader(SafeLoader):
     """The safe loader, keeping line numbers. Keys are always text (`2023:` names a source "2023")."""
 
 

@@ -37,10 +37,26 @@ def compose_within_limit(loader: yaml.SafeLoader) -> yaml.Node | None:
     return node
 
 
+class SafeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a plain value shaped like a date but not a real one
+    (`2027-13-01`) stays text: PyYAML raises a bare ValueError there, which would surface as an
+    internal error instead of the schema's "expected a date" with its line."""
+
+
+def _timestamp_or_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+SafeLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
+
+
 def safe_load(text: str) -> Any:
     """`yaml.safe_load` with the alias bound: plain data, or TooManyValues / yaml.YAMLError /
     RecursionError (a document nested thousands of levels deep)."""
-    loader = yaml.SafeLoader(text)
+    loader = SafeLoader(text)
     try:
         node = compose_within_limit(loader)
         return None if node is None else loader.construct_document(node)

@@ -651,3 +651,24 @@ def test_broken_checklists_fail_the_schema(change, fragment: str) -> None:
     errors = list(_validator().iter_errors(data))
     assert errors
     assert any(fragment in str(e.message) or fragment in str(e.instance) for e in errors)
+
+
+@pytest.mark.parametrize(
+    ("extra", "line"),
+    [
+        ("accept:\n  - {check: PERF001, reason: known, until: 2027-13-01}\n", "line"),
+        ("x-note: 2027-02-30\n", None),
+    ],
+)
+def test_a_value_shaped_like_a_date_but_not_one_is_no_crash(
+    tmp_path: Path, extra: str, line: str | None
+) -> None:
+    """Defect: PyYAML raises a bare ValueError ("month must be in 1..12") for `2027-13-01`,
+    which ended the run as an internal error (exit 3). Such a value stays text: where a date is
+    expected the checklist error names the line; elsewhere (an `x-` key) it is just text."""
+    text = MINIMAL + extra
+    if line is None:
+        load_checklist(write(tmp_path, text))
+        return
+    problem = only_problem(tmp_path, text)
+    assert problem.startswith("line ") and "until" in problem, problem

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import importlib.metadata
 import json
 import platform
@@ -23,6 +24,7 @@ from mlcheck.environment import (
     version_change,
 )
 from mlcheck.errors import InputError
+from mlcheck.safe_yaml import safe_load
 
 # Real `pip freeze` output from a conda-based research image: a comment header, an editable VCS
 # install, conda-built packages as `@ file://` direct references (no version in the URL), a
@@ -282,3 +284,11 @@ def test_an_environment_file_that_is_a_socket_or_a_loop_is_refused(tmp_path: Pat
         server.close()
     with pytest.raises(InputError, match=r"prod\.txt is a symbolic link loop"):
         load_environment(checklist, "production")
+
+
+def test_a_conda_file_with_a_value_shaped_like_a_date_but_not_one_loads(tmp_path: Path) -> None:
+    """Defect: `2027-13-01` in a YAML file raised a bare ValueError (exit 3); it is text."""
+    assert safe_load("name: 2027-13-01\nwhen: 2027-01-31\n") == {
+        "name": "2027-13-01",
+        "when": datetime.date(2027, 1, 31),
+    }

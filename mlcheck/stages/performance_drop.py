@@ -1604,7 +1604,10 @@ def quantile_edges(values: np.ndarray, bins: int) -> np.ndarray:
     finite = values[np.isfinite(values)]
     if len(finite) == 0:
         return np.array([])
-    return np.unique(np.quantile(finite, np.linspace(0, 1, bins + 1)[1:-1]))
+    # Interpolating between +-1e308 overflows: such an edge is infinite and dropped, quietly.
+    with np.errstate(over="ignore", invalid="ignore"):
+        edges = np.quantile(finite, np.linspace(0, 1, bins + 1)[1:-1])
+    return np.unique(edges[np.isfinite(edges)])
 
 
 def _flagged(residuals: Residuals, adjusted: np.ndarray, config: Any) -> np.ndarray:

@@ -1035,3 +1035,18 @@ def test_time_chunks_equal_a_stable_sort_by_period(span_days: int) -> None:
     period = (seconds[rows] - pd_stage.WEEK_ORIGIN_S) // width
     expected = [rows[period == p] for p in np.unique(period)]
     assert [c.rows.tolist() for c in chunks] == [r.tolist() for r in expected]
+
+
+def test_quantile_edges_of_values_near_the_float_limits_warn_nothing() -> None:
+    """Defect (issue 12.9): binary scores of +-1e308 made PERF005 print numpy's "overflow
+    encountered in subtract" (interpolating between them overflows). Such edges are dropped."""
+    import warnings
+
+    from mlcheck.stages.performance_drop import quantile_edges
+
+    values = np.array([-1e308, 1e308, -1e308, 1e308])  # neighbours once sorted
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        edges = quantile_edges(values, 4)
+    assert np.isfinite(edges).all()
+    assert list(quantile_edges(np.array([0.0, 1.0, 2.0, 3.0, 4.0]), 4)) == [1.0, 2.0, 3.0]
