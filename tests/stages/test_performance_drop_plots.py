@@ -13,7 +13,7 @@ import pytest
 
 from mlcheck.results import Status
 from mlcheck.stages.performance_drop import PLOT_BINS, plot_histogram
-from tests.stages.test_performance_drop import (
+from test_performance_drop import (
     by_column,
     context,
     live_of,
