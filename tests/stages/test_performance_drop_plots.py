@@ -10,9 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from mlcheck.results import Status
-from mlcheck.stages.performance_drop import PLOT_BINS, plot_histogram
 from test_performance_drop import (
     by_column,
     context,
@@ -22,6 +19,9 @@ from test_performance_drop import (
     simulate,
     write_scenario,
 )
+
+from mlcheck.results import Status
+from mlcheck.stages.performance_drop import PLOT_BINS, plot_histogram
 
 
 def test_plot_histogram_counts_match_numpy_with_tails_in_the_end_bins() -> None:
