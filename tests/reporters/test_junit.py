@@ -85,3 +85,28 @@ def test_characters_xml_forbids_are_escaped_visibly() -> None:
     message = failure.get("message") or ""
     assert message.startswith("\\x00\\x01\\x02") and "\\x7f\\ud800\\ufffe <&>\"'" in message
     assert "\\x1f" in (failure.text or "") and "\x01" not in (failure.text or "")
+
+
+def test_a_run_that_checked_nothing_fails_in_junit_too() -> None:
+    """Defect (review of issue 12.13): every stage skipped exits 1, yet the JUnit file held only
+    skipped cases, so a CI reading just that file showed green. One failing case says why; a
+    run with something checked has no such case."""
+    skipped = tuple(
+        StageResult(s, Status.SKIPPED, 0.0, "no inputs declared", ())
+        for s in ("data_reproducibility", "feature_parity")
+    )
+    nothing = RunResult("c.yaml", "c", "not_ready", None, 0.1, skipped, "0.1.0")
+    root = ET.fromstring(junit.render(nothing))
+    assert (root.get("tests"), root.get("failures")) == ("3", "1")  # two skipped stages + this
+    failures = root.findall(".//failure")
+    assert [f.get("type") for f in failures] == ["nothing_checked"]
+    checked = RunResult(
+        "c.yaml",
+        "c",
+        "ready",
+        None,
+        0.1,
+        (StageResult("data_reproducibility", Status.PASS, 0.1, None, ()), skipped[1]),
+        "0.1.0",
+    )
+    assert ET.fromstring(junit.render(checked)).findall(".//failure") == []
