@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.feather as feather
 import pyarrow.fs as pafs
 import pyarrow.json as pajson
@@ -27,12 +26,9 @@ import pyarrow.parquet as pq
 from mlcheck.checklist import SourceSpec
 from mlcheck.errors import InputError
 from mlcheck.sources import (
-    DEFAULT_NULL_VALUES,
-    _csv_formats,
-    _options,
-    _raise_if_empty,
-    _refuse_glued_header,
     _user_query,
+    csv_header,
+    csv_table,
     detect_format_name,
     refuse_duplicate_names,
 )
@@ -308,34 +304,13 @@ def _stream(obj: RemoteObject) -> pa.NativeFile:
 
 
 def _csv_names(spec: SourceSpec, obj: RemoteObject) -> list[str]:
-    read, parse = _csv_formats(spec)
-    read.block_size = 1 << 16  # the header is in the first block; read nothing more
-    try:
-        with _stream(obj) as stream, pacsv.open_csv(stream, read, parse) as reader:
-            names = list(reader.schema.names)
-    except pa.ArrowInvalid as exc:
-        _raise_if_empty(exc)
-        raise
-    _refuse_glued_header(names, parse.delimiter)
-    return names
+    with _stream(obj) as stream:
+        return csv_header(spec, stream)
 
 
 def _csv_read(spec: SourceSpec, obj: RemoteObject, columns: list[str] | None) -> pa.Table:
-    read, parse = _csv_formats(spec)
-    nulls = _options(spec).null_values
-    convert = pacsv.ConvertOptions(
-        null_values=nulls if nulls is not None else DEFAULT_NULL_VALUES,
-        strings_can_be_null=True,
-        include_columns=columns or [],
-    )
-    try:
-        with _stream(obj) as stream:
-            table = pacsv.read_csv(stream, read, parse, convert)
-    except pa.ArrowInvalid as exc:
-        _raise_if_empty(exc)
-        raise
-    _refuse_glued_header(table.column_names, parse.delimiter)
-    return table
+    with _stream(obj) as stream:
+        return csv_table(spec, stream, columns)
 
 
 def _dataset(obj: RemoteObject) -> ds.Dataset:

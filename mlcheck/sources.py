@@ -291,10 +291,15 @@ def _csv_formats(spec: SourceSpec) -> tuple[pacsv.ReadOptions, pacsv.ParseOption
 
 
 def _csv_names(spec: SourceSpec, path: Path) -> list[str]:
+    return csv_header(spec, str(path))
+
+
+def csv_header(spec: SourceSpec, source: str | pa.NativeFile) -> list[str]:
+    """The column names of a CSV file or open stream (local or remote), reading one block."""
     read, parse = _csv_formats(spec)
     read.block_size = 1 << 16  # the header is in the first block; read nothing more
     try:
-        with pacsv.open_csv(str(path), read_options=read, parse_options=parse) as reader:
+        with pacsv.open_csv(source, read_options=read, parse_options=parse) as reader:
             names = list(reader.schema.names)
     except pa.ArrowInvalid as exc:
         _raise_if_empty(exc)
@@ -304,6 +309,14 @@ def _csv_names(spec: SourceSpec, path: Path) -> list[str]:
 
 
 def _csv_read(spec: SourceSpec, path: Path, columns: list[str] | None) -> pa.Table:
+    table = csv_table(spec, str(path), columns)
+    read, parse = _csv_formats(spec)
+    _refuse_open_quote_at_end(path, read.encoding, parse.delimiter)
+    return table
+
+
+def csv_table(spec: SourceSpec, source: str | pa.NativeFile, columns: list[str] | None) -> pa.Table:
+    """A CSV file or open stream (local or remote) read whole, with the checklist's options."""
     read, parse = _csv_formats(spec)
     options = _options(spec)
     convert = pacsv.ConvertOptions(
@@ -313,7 +326,7 @@ def _csv_read(spec: SourceSpec, path: Path, columns: list[str] | None) -> pa.Tab
     )
     try:
         table = pacsv.read_csv(
-            str(path), read_options=read, parse_options=parse, convert_options=convert
+            source, read_options=read, parse_options=parse, convert_options=convert
         )
     except pa.ArrowInvalid as exc:
         _raise_if_empty(exc)
@@ -324,7 +337,6 @@ def _csv_read(spec: SourceSpec, path: Path, columns: list[str] | None) -> pa.Tab
     if binary:
         raise InputError(f"column {binary[0]!r} {_not_text(read.encoding)}")
     _refuse_glued_header(names, parse.delimiter)
-    _refuse_open_quote_at_end(path, read.encoding, parse.delimiter)
     return table
 
 
