@@ -8,7 +8,6 @@ extremes and integer sums are exact, float sums are exact sums rounded once
 
 from __future__ import annotations
 
-import math
 import shutil
 import tempfile
 import threading
@@ -37,7 +36,7 @@ from mlcheck.engines.base import (
     Tolerance,
     Unsupported,
 )
-from mlcheck.engines.exact import exact_sum, grouped_sum_sql
+from mlcheck.engines.exact import exact_moments, grouped_sum_sql
 
 
 def quoted(name: str) -> str:
@@ -298,7 +297,9 @@ class DuckDBEngine:
             for c, k in columns.items()
             if k in ("float", "integer", "boolean")
         }
-        moments = self._moments(view, {c: n for c, n in numeric.items() if n})
+        moments = exact_moments(
+            view, {c: n for c, n in numeric.items() if n}, self._exact_sums, quoted, literal
+        )
         out = {}
         for column, kind in columns.items():
             values = _VALUES.get(kind, "").format(c=quoted(column), unit=units.get(column, 0))
@@ -306,39 +307,6 @@ class DuckDBEngine:
             out[column] = _stats(
                 kind, basics[column], tops, moments.get(column, {}), units.get(column, 0)
             )
-        return out
-
-    def _moments(self, view: str, counts: Mapping[str, int]) -> dict[str, dict[str, Any]]:
-        """Sum, mean, std (ddof=1) and the tolerance scales of each column's non-NaN values,
-        from exact sums (two passes: the deviations need the mean)."""
-        if not counts:
-            return {}
-
-        def source(column: str) -> str:
-            x = f"CAST({quoted(column)} AS DOUBLE)"
-            return f"(SELECT {x} AS x FROM {view} WHERE {x} IS NOT NULL AND NOT isnan({x}))"
-
-        names = list(counts)
-        first = self._exact_sums(
-            [(source(c), "x") for c in names] + [(source(c), "x * x") for c in names]
-        )
-        sums = {c: first[j] for j, c in enumerate(names)}
-        squares = {c: first[len(names) + j] for j, c in enumerate(names)}
-        means = {c: exact_sum(sums[c]) / counts[c] for c in names}
-        deviations = self._exact_sums(
-            [(source(c), f"(x - {literal(means[c])}) * (x - {literal(means[c])})") for c in names]
-        )
-        out = {}
-        for j, c in enumerate(names):
-            n, absolute = counts[c], exact_sum(sums[c], absolute=True)
-            out[c] = {
-                "sum": exact_sum(sums[c]),
-                "mean": means[c],
-                "std": math.sqrt(exact_sum(deviations[j]) / (n - 1)) if n > 1 else None,
-                "abs_mean": absolute / n,
-                "rms": math.sqrt(exact_sum(squares[c]) / n),
-                "abs_sum": absolute,
-            }
         return out
 
     def _exact_sums(self, terms: Sequence[tuple[str, str]]) -> list[list[Any]]:

@@ -9,8 +9,9 @@ result is the correctly rounded sum (what `math.fsum` gives), whatever the threa
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from fractions import Fraction
+from typing import Any
 
 # floor(log2|x|) may be off by one either way; one less keeps `m` an integer (below 2**55).
 _EXPONENT = "CAST(floor(log2(abs({x}))) AS INTEGER) - 1"
@@ -70,3 +71,46 @@ def exact_sum(rows: Iterable[Row], absolute: bool = False) -> float:
         return float(Fraction(total) * Fraction(2) ** (low - 52))
     except OverflowError:
         return math.inf if total > 0 else -math.inf
+
+
+# A query returning, per (source, term), the rows `exact_sum` reads; each engine runs its own.
+ExactSums = Callable[[Sequence[tuple[str, str]]], list[list[Any]]]
+
+
+def exact_moments(
+    view: str,
+    counts: Mapping[str, int],
+    exact_sums: ExactSums,
+    quoted: Callable[[str], str],
+    literal: Callable[[float], str],
+) -> dict[str, dict[str, Any]]:
+    """Sum, mean, std (ddof=1) and the tolerance scales of each column's non-NaN values,
+    from exact sums (two passes: the deviations need the mean). Shared by every SQL engine;
+    `quoted` and `literal` write names and numbers in the engine's dialect."""
+    if not counts:
+        return {}
+
+    def source(column: str) -> str:
+        x = f"CAST({quoted(column)} AS DOUBLE)"
+        return f"(SELECT {x} AS x FROM {view} WHERE {x} IS NOT NULL AND NOT isnan({x}))"
+
+    names = list(counts)
+    first = exact_sums([(source(c), "x") for c in names] + [(source(c), "x * x") for c in names])
+    sums = {c: first[j] for j, c in enumerate(names)}
+    squares = {c: first[len(names) + j] for j, c in enumerate(names)}
+    means = {c: exact_sum(sums[c]) / counts[c] for c in names}
+    deviations = exact_sums(
+        [(source(c), f"(x - {literal(means[c])}) * (x - {literal(means[c])})") for c in names]
+    )
+    out = {}
+    for j, c in enumerate(names):
+        n, absolute = counts[c], exact_sum(sums[c], absolute=True)
+        out[c] = {
+            "sum": exact_sum(sums[c]),
+            "mean": means[c],
+            "std": math.sqrt(exact_sum(deviations[j]) / (n - 1)) if n > 1 else None,
+            "abs_mean": absolute / n,
+            "rms": math.sqrt(exact_sum(squares[c]) / n),
+            "abs_sum": absolute,
+        }
+    return out

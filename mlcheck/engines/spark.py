@@ -14,7 +14,6 @@ zone keep their wall-clock ticks.
 from __future__ import annotations
 
 import itertools
-import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,7 +31,7 @@ from mlcheck.engines.base import (
     Unsupported,
 )
 from mlcheck.engines.duck import _difference, _stats
-from mlcheck.engines.exact import exact_sum, exponent_sql, mantissa_sql
+from mlcheck.engines.exact import exact_moments, exponent_sql, mantissa_sql
 
 INSTALL_HINT = "pip install 'mlcheck[spark]'"
 _INF = "CAST('Infinity' AS DOUBLE)"
@@ -296,7 +295,9 @@ class SparkEngine:
             for c, k in columns.items()
             if k in ("float", "integer", "boolean")
         }
-        moments = self._moments(view, {c: n for c, n in numeric.items() if n})
+        moments = exact_moments(
+            view, {c: n for c, n in numeric.items() if n}, self._exact_sums, quoted, literal
+        )
         out = {}
         for column, kind in columns.items():
             value = _value_sql(quoted(column), kind, units.get(column, 0))
@@ -304,39 +305,6 @@ class SparkEngine:
             out[column] = _stats(
                 kind, basics[column], tops, moments.get(column, {}), units.get(column, 0)
             )
-        return out
-
-    def _moments(self, view: str, counts: Mapping[str, int]) -> dict[str, dict[str, Any]]:
-        """Sum, mean, std (ddof=1) and the tolerance scales of each column's non-NaN values,
-        from exact sums (two passes: the deviations need the mean)."""
-        if not counts:
-            return {}
-
-        def source(column: str) -> str:
-            x = f"CAST({quoted(column)} AS DOUBLE)"
-            return f"(SELECT {x} AS x FROM {view} WHERE {x} IS NOT NULL AND NOT isnan({x}))"
-
-        names = list(counts)
-        first = self._exact_sums(
-            [(source(c), "x") for c in names] + [(source(c), "x * x") for c in names]
-        )
-        sums = {c: first[j] for j, c in enumerate(names)}
-        squares = {c: first[len(names) + j] for j, c in enumerate(names)}
-        means = {c: exact_sum(sums[c]) / counts[c] for c in names}
-        deviations = self._exact_sums(
-            [(source(c), f"(x - {literal(means[c])}) * (x - {literal(means[c])})") for c in names]
-        )
-        out = {}
-        for j, c in enumerate(names):
-            n, absolute = counts[c], exact_sum(sums[c], absolute=True)
-            out[c] = {
-                "sum": exact_sum(sums[c]),
-                "mean": means[c],
-                "std": math.sqrt(exact_sum(deviations[j]) / (n - 1)) if n > 1 else None,
-                "abs_mean": absolute / n,
-                "rms": math.sqrt(exact_sum(squares[c]) / n),
-                "abs_sum": absolute,
-            }
         return out
 
     def _exact_sums(self, terms: Sequence[tuple[str, str]]) -> list[list[Any]]:
