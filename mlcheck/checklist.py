@@ -250,6 +250,25 @@ class Columns(Strict):
         return {c for c in named if c} | set(self.score_columns)
 
 
+class SparkSpec(Strict):
+    """Where the spark engine runs: `master` (default `local[*]`; `SPARK_REMOTE` selects Spark
+    Connect) and extra Spark configuration."""
+
+    master: str | None = Field(None, description="spark://host:7077, yarn, local[4], ...")
+    conf: dict[str, str] = Field(default_factory=dict, description="spark.* settings")
+
+
+class EngineSpec(Strict):
+    """Which engine answers the checks' aggregate questions (the command line wins)."""
+
+    name: Literal["duckdb", "spark"] = Field("duckdb", description="duckdb (default) or spark")
+    memory_limit: str | None = Field(
+        None, description="e.g. 3GB: DuckDB spills to disk past it (spark: driver memory)"
+    )
+    threads: int | None = Field(None, ge=1, description="default: every core")
+    spark: SparkSpec = Field(default_factory=SparkSpec, description="spark engine settings")  # type: ignore[arg-type]
+
+
 class AcceptSpec(Strict):
     """A warning or failure the team has accepted: it stays in reports, apart, and stops
     counting toward its stage's status and the verdict (docs/checklist.md)."""
@@ -302,6 +321,7 @@ class Checklist(BaseModel):
     task: Task = "binary"
     stages: StagesConfig = Field(default_factory=StagesConfig)
     accept: list[AcceptSpec] = Field(default_factory=list)
+    engine: EngineSpec = Field(default_factory=EngineSpec, description="the engine (SPEC 7.1)")  # type: ignore[arg-type]
     base_dir: str = Field(".", exclude=True, description="internal: the checklist's folder")
     source_file: str = Field("<checklist>", exclude=True, description="internal: the file path")
     lines: dict[str, int] = Field(default_factory=dict, exclude=True, description="internal")

@@ -27,6 +27,7 @@ from rich.text import Text
 
 from mlcheck import __version__
 from mlcheck.checklist import Checklist, json_schema, load_checklist
+from mlcheck.engines.base import EngineSettings
 from mlcheck.environment import capture_json
 from mlcheck.errors import (
     EXIT_INTERNAL,
@@ -87,6 +88,37 @@ class FailOn(str, Enum):
     warn = "warn"
 
 
+class EngineName(str, Enum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+def _engine_choice(
+    name: EngineName | None, memory_limit: str | None, spark_master: str | None
+) -> EngineSettings | None:
+    """The command line's engine options (None when none was given: the checklist decides)."""
+    if name is None and memory_limit is None and spark_master is None:
+        return None
+    if spark_master is not None and name is EngineName.duckdb:
+        raise UsageError("--spark-master goes with --engine spark")
+    chosen = EngineName.spark if spark_master is not None and name is None else name
+    return EngineSettings(
+        name=chosen.value if chosen else "", memory_limit=memory_limit, spark_master=spark_master
+    )
+
+
+def _refuse_missing_engine(choice: EngineSettings | None, checklist: Checklist) -> None:
+    """`--engine spark` (or `engine: {name: spark}`) without pyspark installed: exit 2 up front."""
+    import importlib.util
+
+    name = (choice.name if choice and choice.name else None) or checklist.engine.name
+    if name == "spark" and importlib.util.find_spec("pyspark") is None:
+        raise UsageError(
+            "the spark engine needs pyspark, which is not installed",
+            hint="pip install 'mlcheck[spark]' (and a Java 17+ runtime)",
+        )
+
+
 @app.command()
 def run(
     checklist: ChecklistArg,
@@ -119,6 +151,17 @@ def run(
     no_color: Annotated[
         bool, typer.Option("--no-color", help="Plain text terminal report.")
     ] = False,
+    engine: Annotated[
+        EngineName | None,
+        typer.Option(help="Engine for the checks' questions (default: the checklist's, duckdb)."),
+    ] = None,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option(help="e.g. 3GB: past it the engine spills to disk (default: most of RAM)."),
+    ] = None,
+    spark_master: Annotated[
+        str | None, typer.Option(help="Spark master URL for --engine spark (default local[*]).")
+    ] = None,
 ) -> None:
     """Run the checklist's stages in order and stop at the first failing one."""
     options = RunOptions(
@@ -129,9 +172,11 @@ def run(
         require_all=require_all,
         seed=seed,
         verbose=verbose,
+        engine=_engine_choice(engine, memory_limit, spark_master),
     )
     output = None if output == Path("-") else output
     loaded = load_checklist(checklist)
+    _refuse_missing_engine(options.engine, loaded)
     _refuse_to_overwrite_inputs(loaded, [p for p in (output, junit, html) if p is not None])
     printed: list[str] = []  # stages whose panels were printed as they finished
     stream = fmt is Format.terminal and output is None

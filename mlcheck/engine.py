@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -29,6 +29,9 @@ from mlcheck.checklist import Checklist, SourceSpec
 from mlcheck.environment import Environment, load_environment
 from mlcheck.errors import InputError
 from mlcheck.sources import read_source, select_declared, shared_read_spec, source_identity
+
+if TYPE_CHECKING:  # engines.base imports compare, which imports this module
+    from mlcheck.engines.base import AggregateEngine, EngineSettings
 
 SPLIT_COLUMN_DEFAULT = "split"
 # Threads for work over columns: numpy and Arrow release the GIL inside their loops, so a
@@ -132,6 +135,10 @@ class LocalEngine:
 
     checklist: Checklist
     on_read: Callable[[str], None] | None = None
+    # The aggregate engine's settings (SPEC 7.1); None: the checklist's `engine:`.
+    settings: EngineSettings | None = None
+    _aggregate: AggregateEngine | None = None
+    _relations: dict[str, str] = field(default_factory=dict)
     _tables: dict[tuple[object, ...], pa.Table] = field(default_factory=dict)
     _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     # Checks may ask from several threads (parallel_map): one lock per question, so a question
@@ -207,6 +214,39 @@ class LocalEngine:
         }
         for ident in [i for i in self._tables if i not in kept]:
             del self._tables[ident]
+
+    # ---- the aggregate seam (SPEC 7.1)
+
+    @property
+    def aggregate(self) -> AggregateEngine:
+        """The run's aggregate engine (DuckDB or Spark), started on first use."""
+        if self._aggregate is None:
+            with self._lock_for(("aggregate",)):
+                if self._aggregate is None:
+                    self._aggregate = _start_engine(self.settings or settings_of(self.checklist))
+        return self._aggregate
+
+    def relation(self, slot: str) -> str:
+        """The name under which `slot` is registered with the aggregate engine (registered on
+        first use). Every primitive of `self.aggregate` takes these names."""
+        with self._lock_for(("relation", slot)):
+            if slot not in self._relations:
+                self.aggregate.register(slot, self._relation_source(slot))
+                self._relations[slot] = slot
+        return self._relations[slot]
+
+    def _relation_source(self, slot: str) -> pa.Table:
+        # The Arrow table the source readers produce (same types as every other path).
+        # TODO(seam): local parquet read in place by the engine, past memory.
+        return self.table(slot)
+
+    def close(self) -> None:
+        """Stop the aggregate engine (its spill files and session) if one was started."""
+        if self._aggregate is not None:
+            close = getattr(self._aggregate, "close", None)
+            if close is not None:
+                close()
+            self._aggregate = None
 
     # ---- derived
 
@@ -305,6 +345,39 @@ class LocalEngine:
     def _sorted_key(self, slot: str, column: str) -> SortedKey:
         """A slot's integer key sorted once per run and shared by every join of that slot."""
         return self.memo(("sorted_key", slot, column), lambda: sort_key(self.column(slot, column)))
+
+
+def settings_of(checklist: Checklist, override: EngineSettings | None = None) -> EngineSettings:
+    """The engine settings of a run: the command line's (`override`) over the checklist's."""
+    from mlcheck.engines.base import EngineSettings
+
+    spec = checklist.engine
+    base = EngineSettings(
+        name=spec.name,
+        memory_limit=spec.memory_limit,
+        threads=spec.threads,
+        spark_master=spec.spark.master,
+        spark_conf=tuple(sorted(spec.spark.conf.items())),
+    )
+    if override is None:
+        return base
+    return dataclasses.replace(
+        base,
+        name=override.name or base.name,
+        memory_limit=override.memory_limit or base.memory_limit,
+        threads=override.threads or base.threads,
+        spark_master=override.spark_master or base.spark_master,
+    )
+
+
+def _start_engine(settings: EngineSettings) -> AggregateEngine:
+    from mlcheck.engines import Unsupported, make_engine
+    from mlcheck.errors import UsageError
+
+    try:
+        return make_engine(settings)
+    except Unsupported as exc:
+        raise UsageError(str(exc)) from None
 
 
 # ---- merge join: one integer key column without nulls (the common case), sorted once per slot

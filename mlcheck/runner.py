@@ -25,7 +25,8 @@ from mlcheck import __version__
 from mlcheck.accept import apply_acceptances
 from mlcheck.checklist import Checklist
 from mlcheck.context import StageContext
-from mlcheck.engine import LocalEngine
+from mlcheck.engine import LocalEngine, settings_of
+from mlcheck.engines.base import EngineSettings
 from mlcheck.errors import EXIT_INTERNAL, EXIT_NOT_READY, EXIT_READY, MlcheckError
 from mlcheck.registry import REGISTRY, CheckSpec, Registry
 from mlcheck.results import STAGE_ORDER, CheckResult, Finding, RunResult, StageResult, Status, worst
@@ -51,6 +52,7 @@ class RunOptions:
     seed: int = 0
     verbose: bool = False
     today: date | None = None  # when `accept:` entries lapse; None: the local date
+    engine: EngineSettings | None = None  # the command line's engine choice over the checklist's
 
 
 # Libraries imported on first use: pyarrow imports pandas on its first array built from Python
@@ -107,7 +109,23 @@ def run_checklist(
     progress = progress or Progress()
     registry = REGISTRY if registry is None else registry
     plan = stage_plan() if stages is None else dict(stages)
-    engine = LocalEngine(checklist, on_read=progress.on_read)
+    engine = LocalEngine(
+        checklist, on_read=progress.on_read, settings=settings_of(checklist, options.engine)
+    )
+    try:
+        return _run_stages(checklist, options, progress, registry, plan, engine)
+    finally:
+        engine.close()
+
+
+def _run_stages(
+    checklist: Checklist,
+    options: RunOptions,
+    progress: Progress,
+    registry: Registry,
+    plan: Mapping[str, SkipReason],
+    engine: LocalEngine,
+) -> RunResult:
     started = time.perf_counter()
     _warm_imports(
         [s for s in plan if s not in options.skip and (not options.only or s in options.only)]

@@ -20,6 +20,6 @@ from __future__ import annotations
 
 from mlcheck.engines.base import AggregateEngine, EngineSettings, Unsupported, make_engine
 
-ENGINE_NAMES = ("duckdb", "numpy")
+ENGINE_NAMES = ("duckdb", "spark")
 
 __all__ = ["ENGINE_NAMES", "AggregateEngine", "EngineSettings", "Unsupported", "make_engine"]

@@ -84,10 +84,12 @@ class KeyComparison:
 class EngineSettings:
     """Which engine, and how much memory it may use before spilling to `temp_directory`."""
 
-    name: str = "numpy"
+    name: str = "duckdb"
     memory_limit: str | None = None
     threads: int | None = None
     temp_directory: str | None = None
+    spark_master: str | None = None
+    spark_conf: tuple[tuple[str, str], ...] = ()
 
 
 class AggregateEngine(Protocol):
@@ -134,10 +136,14 @@ class AggregateEngine(Protocol):
 
 
 def make_engine(settings: EngineSettings) -> AggregateEngine:
-    """The aggregate engine named in `settings` (only `duckdb` answers aggregate questions;
-    `numpy` is the in-memory engine of `mlcheck.engine` and has no aggregate seam yet)."""
+    """The aggregate engine named in `settings`: `duckdb` (embedded) or `spark` (a SparkSession;
+    Unsupported, with the install command, when pyspark is missing)."""
+    if settings.name == "spark":
+        from mlcheck.engines.spark import SparkEngine
+
+        return SparkEngine(settings, master=settings.spark_master, conf=dict(settings.spark_conf))
     if settings.name != "duckdb":
-        raise Unsupported(f"engine {settings.name!r} has no aggregate primitives")
+        raise Unsupported(f"unknown engine {settings.name!r}; engines are duckdb and spark")
     from mlcheck.engines.duck import DuckDBEngine
 
     return DuckDBEngine(settings)
