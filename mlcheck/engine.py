@@ -137,6 +137,8 @@ class LocalEngine:
     on_read: Callable[[str], None] | None = None
     # The aggregate engine's settings (SPEC 7.1); None: the checklist's `engine:`.
     settings: EngineSettings | None = None
+    # An engine handed in (tests share one SparkSession) is not closed by `close()`.
+    aggregate_engine: AggregateEngine | None = None
     _aggregate: AggregateEngine | None = None
     _relations: dict[str, str] = field(default_factory=dict)
     _tables: dict[tuple[object, ...], pa.Table] = field(default_factory=dict)
@@ -220,6 +222,8 @@ class LocalEngine:
     @property
     def aggregate(self) -> AggregateEngine:
         """The run's aggregate engine (DuckDB or Spark), started on first use."""
+        if self.aggregate_engine is not None:
+            return self.aggregate_engine
         if self._aggregate is None:
             with self._lock_for(("aggregate",)):
                 if self._aggregate is None:

@@ -26,7 +26,7 @@ from mlcheck.accept import apply_acceptances
 from mlcheck.checklist import Checklist
 from mlcheck.context import StageContext
 from mlcheck.engine import LocalEngine, settings_of
-from mlcheck.engines.base import EngineSettings
+from mlcheck.engines.base import AggregateEngine, EngineSettings
 from mlcheck.errors import EXIT_INTERNAL, EXIT_NOT_READY, EXIT_READY, MlcheckError
 from mlcheck.registry import REGISTRY, CheckSpec, Registry
 from mlcheck.results import STAGE_ORDER, CheckResult, Finding, RunResult, StageResult, Status, worst
@@ -104,13 +104,18 @@ def run_checklist(
     *,
     registry: Registry | None = None,
     stages: Mapping[str, SkipReason] | None = None,
+    aggregate: AggregateEngine | None = None,
 ) -> RunResult:
-    """Run every stage in order. `registry`/`stages` default to the real ones (tests pass their own)."""
+    """Run every stage in order. `registry`/`stages` default to the real ones (tests pass their
+    own); `aggregate` is an engine to use instead of starting one (not closed afterwards)."""
     progress = progress or Progress()
     registry = REGISTRY if registry is None else registry
     plan = stage_plan() if stages is None else dict(stages)
     engine = LocalEngine(
-        checklist, on_read=progress.on_read, settings=settings_of(checklist, options.engine)
+        checklist,
+        on_read=progress.on_read,
+        settings=settings_of(checklist, options.engine),
+        aggregate_engine=aggregate,
     )
     try:
         return _run_stages(checklist, options, progress, registry, plan, engine)

@@ -104,6 +104,12 @@ class AggregateEngine(Protocol):
 
     def num_rows(self, name: str) -> int: ...
 
+    def register_join(self, name: str, left: str, right: str, key: Sequence[str]) -> None:
+        """Register `name`: rows of `left` and `right` matched on `key`, over keys non-null and
+        unique on both sides (a duplicate or null key is never paired by guesswork); every
+        column of `left`, then `right`'s columns whose names `left` does not have."""
+        ...
+
     def key_comparison(
         self,
         left: str,

@@ -97,6 +97,17 @@ class DuckDBEngine:
                 self._con.execute(f"CREATE TABLE {view} AS SELECT * FROM read_parquet('{text}')")
         self._views[name] = view
 
+    def register_join(self, name: str, left: str, right: str, key: Sequence[str]) -> None:
+        """`left` and `right` matched on `key` (non-null, unique on both sides), materialized
+        once in the engine's database (spilled past the memory limit)."""
+        view = f"rel_{len(self._views)}"
+        sql = _join_sql(
+            self._view(left), self._view(right), tuple(key), self.schema(left), self.schema(right)
+        )
+        with self._lock:
+            self._con.execute(f"CREATE TABLE {view} AS {sql}")
+        self._views[name] = view
+
     def _view(self, name: str) -> str:
         if name not in self._views:
             raise KeyError(f"{name} is not registered")
@@ -415,6 +426,31 @@ class DuckDBEngine:
             "row", int(lost), int(extra), int(lost_rows), int(extra_rows),
             shown_rows(lost_ex), shown_rows(extra_ex),
         )  # fmt: skip
+
+
+def _join_sql(
+    lv: str, rv: str, key: tuple[str, ...], left: pa.Schema, right: pa.Schema, quote: Any = None
+) -> str:
+    """SQL (DuckDB and Spark alike) matching two relations on keys unique and non-null on both
+    sides; the right side's columns that the left has are left out."""
+    q = quote or quoted
+    cols = ", ".join(q(k) for k in key)
+    present = " AND ".join(f"{q(k)} IS NOT NULL" for k in key)
+    on = " AND ".join(f"l.{q(k)} = r.{q(k)}" for k in key)
+    extra = [n for n in right.names if n not in set(left.names)]
+    picked = ", ".join([f"l.{q(n)}" for n in left.names] + [f"r.{q(n)}" for n in extra])
+
+    def unique(view: str, names: list[str]) -> str:
+        shown = ", ".join(q(n) for n in names)
+        return (
+            f"(SELECT {shown} FROM (SELECT *, count(*) OVER (PARTITION BY {cols}) AS n__ "
+            f"FROM {view} WHERE {present}) t WHERE n__ = 1)"
+        )
+
+    return (
+        f"SELECT {picked} FROM {unique(lv, list(left.names))} l "
+        f"JOIN {unique(rv, list(right.names))} r ON {on}"
+    )
 
 
 def _remove(connection: Any, folder: str) -> None:

@@ -30,7 +30,7 @@ from mlcheck.engines.base import (
     Tolerance,
     Unsupported,
 )
-from mlcheck.engines.duck import _difference, _stats
+from mlcheck.engines.duck import _difference, _join_sql, _stats
 from mlcheck.engines.exact import exact_moments, exponent_sql, mantissa_sql
 
 INSTALL_HINT = "pip install 'mlcheck[spark]'"
@@ -122,6 +122,20 @@ class SparkEngine:
         if suffix in ("jsonl", "json", "ndjson"):
             return _wide_integers(reader.json(path))
         return reader.parquet(path)
+
+    def register_join(self, name: str, left: str, right: str, key: Sequence[str]) -> None:
+        """`left` and `right` matched on `key` (non-null, unique on both sides), cached."""
+        sql = _join_sql(
+            self._view(left),
+            self._view(right),
+            tuple(key),
+            self.schema(left),
+            self.schema(right),
+            quote=quoted,
+        )
+        view = f"{self._prefix}_{len(self._views)}"
+        self._spark.sql(sql).cache().createOrReplaceTempView(view)
+        self._views[name] = view
 
     def _view(self, name: str) -> str:
         if name not in self._views:
