@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mlcheck.checklist import Checklist, SourceSpec
-from mlcheck.compare import logical_type
+from mlcheck.compare import RowDifference, logical_type
 from mlcheck.context import StageContext
 from mlcheck.engine import (
     SPLIT_COLUMN_DEFAULT,
@@ -33,7 +33,15 @@ from mlcheck.engine import (
     dictionary_encoded,
     key_table,
 )
-from mlcheck.engines.base import KeyComparison, Tolerance
+from mlcheck.engines.base import (
+    ColumnDifference,
+    Cutoff,
+    CutoffGroup,
+    KeyComparison,
+    KeyCounts,
+    Tolerance,
+    Unsupported,
+)
 from mlcheck.errors import InputError
 from mlcheck.registry import check
 from mlcheck.results import Finding, Status
@@ -89,6 +97,11 @@ def column_type(ctx: StageContext, relation: str, column: str) -> pa.DataType | 
     return None if index < 0 else schema.field(index).type
 
 
+def known(kind: pa.DataType | None) -> pa.DataType:
+    """A column's type, the null type for a column the relation lacks."""
+    return pa.null() if kind is None else kind
+
+
 def required(ctx: StageContext, slot: str, column: str) -> str:
     """The relation of `slot`, which must hold `column` (an input error otherwise, as reading
     the column would be)."""
@@ -142,6 +155,11 @@ def joined(ctx: StageContext, slot: str, other: str, column: str) -> str:
     return result
 
 
+def holds(ctx: StageContext, slot: str, column: str) -> bool:
+    """Whether `slot` is declared and has `column`."""
+    return ctx.declared(slot) and column_type(ctx, ctx.engine.relation(slot), column) is not None
+
+
 def side_relation(ctx: StageContext, side: str, column: str, others: Sequence[str]) -> str | None:
     """The relation holding `column` per row of a side's splits: the splits themselves, else
     the first of `others` (slots) joined by key; None when none has it."""
@@ -150,7 +168,7 @@ def side_relation(ctx: StageContext, side: str, column: str, others: Sequence[st
     if column_type(ctx, relation, column) is not None:
         return relation
     for other in others:
-        if ctx.declared(other) and column_type(ctx, ctx.engine.relation(other), column):
+        if holds(ctx, other, column):
             return joined(ctx, slot, other, column)
     return None
 
@@ -162,14 +180,17 @@ def key_comparison_of(
 
     def compute() -> KeyComparison:
         agg = ctx.engine.aggregate
-        return agg.key_comparison(
-            ctx.engine.relation(left),
-            ctx.engine.relation(right),
-            key_of(ctx, left),
-            dict.fromkeys(columns, "text"),
-            Tolerance(0.0, 0.0),
-            ctx.config.examples,
-        )
+        try:
+            return agg.key_comparison(
+                ctx.engine.relation(left),
+                ctx.engine.relation(right),
+                key_of(ctx, left),
+                dict.fromkeys(columns, "text"),
+                Tolerance(0.0, 0.0),
+                ctx.config.examples,
+            )
+        except Unsupported:  # a key typed differently per side (an all-null column, int32)
+            return _compared_in_memory(ctx, left, right, columns)
 
     result: KeyComparison = ctx.engine.memo((STAGE, "compare", left, right, columns), compute)
     return result
@@ -261,7 +282,7 @@ def labels_of(ctx: StageContext, column: str) -> Labels:
         research, production = (
             column_type(ctx, ctx.engine.relation(slot_of(side)), column) for side in SIDES
         )
-        return _labels(found, (research or pa.null(), production or pa.null()))
+        return _labels(found, (known(research), known(production)))
 
     result: Labels = ctx.engine.memo((STAGE, "labels", column, RESEARCH, PRODUCTION), compute)
     return result
@@ -633,10 +654,19 @@ def keys_in_several_splits(ctx: StageContext) -> Iterator[Finding]:
     Fix: deduplicate by key before splitting; make the split a function of the key.
     """
     limit = ctx.config.max_leaked_keys
+    compared = key_comparison_of(ctx, RESEARCH, PRODUCTION, compared_columns(ctx))
+    compared_key = key_of(ctx, RESEARCH)  # the key both sides were compared on
     for side in SIDES:
         slot = slot_of(side)
         relation = required(ctx, slot, split_column(ctx))
-        spread, _ = spanning(ctx, side, relation, key_of(ctx, slot), holdout_only=True)
+        # A key on one row is in one split: with no repeated key there is nothing to ask.
+        repeated = (compared.left if side == "research" else compared.right).duplicate_rows
+        repeated = repeated or key_of(ctx, slot) != compared_key
+        spread = (
+            spanning(ctx, side, relation, key_of(ctx, slot), holdout_only=True)[0]
+            if repeated
+            else Spanning({}, 0, 0, [])
+        )
         n = spread.entities
         yield Finding(
             Status.FAIL if n > limit else Status.PASS,
@@ -755,26 +785,14 @@ def temporal_leakage(ctx: StageContext) -> Iterator[Finding]:
 
 
 def _temporal_finding(ctx: StageContext, side: str, relation: str, name: str) -> Finding:
-    slot = slot_of(side)
-    kind = column_type(ctx, relation, name) or pa.null()
-    if not _orderable(kind):
+    slot, kind = slot_of(side), column_type(ctx, relation, name)
+    if kind is None or not _orderable(kind):
         return _unchecked(ctx, slot, f"timestamp {kind} cannot be read as time")
     labels = labels_of(ctx, split_column(ctx))
     train, holdout = training(ctx, labels), held_out(ctx, labels)
-    split_values = [v for v, _ in counts(ctx, slot, split_column(ctx)).values]
-    codes = dict(zip(split_values, labels.codes(split_values, side), strict=True))
-    found = ctx.engine.aggregate.before_cutoff(
-        relation,
-        name,
-        split_column(ctx),
-        [v for v in split_values if train[codes[v] + 1]],
-        key_of(ctx, slot),
-        ctx.config.examples,
-        as_time=_is_text(kind),
-    )
+    found, by_code = _times_by_split(ctx, side, relation, name, kind, labels)
     if any(group.unreadable for group in found.groups.values()):
         return _unchecked(ctx, slot, f"timestamp {kind} cannot be read as time")
-    by_code = {(-1 if g is None else codes[g]): group for g, group in found.groups.items()}
     if not any(group.values for c, group in by_code.items() if train[c + 1]):
         return _unchecked(ctx, slot, "no training row has a timestamp")
     early = {c: group for c, group in sorted(by_code.items()) if holdout[c + 1] and group.below}
@@ -801,6 +819,26 @@ def _temporal_finding(ctx: StageContext, side: str, relation: str, name: str) ->
             ),
         },
     )
+
+
+def _times_by_split(
+    ctx: StageContext, side: str, relation: str, name: str, kind: pa.DataType, labels: Labels
+) -> tuple[Cutoff, dict[int, CutoffGroup]]:
+    """Rows earlier than the newest training time, per split, and the same groups by code."""
+    slot, train = slot_of(side), training(ctx, labels)
+    split_values = [v for v, _ in counts(ctx, slot, split_column(ctx)).values]
+    codes = dict(zip(split_values, labels.codes(split_values, side), strict=True))
+    found = ctx.engine.aggregate.before_cutoff(
+        relation,
+        name,
+        split_column(ctx),
+        [v for v in split_values if train[codes[v] + 1]],
+        key_of(ctx, slot),
+        ctx.config.examples,
+        as_time=_is_text(kind),
+    )
+    by_code = {(-1 if g is None else codes[g]): group for g, group in found.groups.items()}
+    return found, by_code
 
 
 def _holdout_rows(ctx: StageContext, side: str, labels: Labels, holdout: np.ndarray) -> int:
@@ -927,8 +965,8 @@ def class_balance(ctx: StageContext) -> Iterator[Finding]:
     classes = _labels(
         {side: [v for per in answers[side].values() for v, _ in per] for side in SIDES},
         (
-            column_type(ctx, found["research"], target) or pa.null(),
-            column_type(ctx, found["production"], target) or pa.null(),
+            known(column_type(ctx, found["research"], target)),
+            known(column_type(ctx, found["production"], target)),
         ),
     )
     splits = labels_of(ctx, split_column(ctx))
@@ -956,7 +994,7 @@ def _side_target(ctx: StageContext, side: str, target: str) -> str | None:
     slot = slot_of(side)
     required(ctx, slot, split_column(ctx))
     for other in (f"{side}.labels", "research.labels", f"{side}.features", "research.features"):
-        if ctx.declared(other) and column_type(ctx, ctx.engine.relation(other), target) is not None:
+        if holds(ctx, other, target):
             return joined(ctx, slot, other, target)
     return None
 
@@ -1085,3 +1123,54 @@ def distinct_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return ordered, np.zeros(0, dtype=np.int64)
     starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
     return ordered[starts], np.diff(np.append(starts, len(ordered)))
+
+
+def _compared_in_memory(
+    ctx: StageContext, left: str, right: str, columns: tuple[str, ...]
+) -> KeyComparison:
+    """The parts of `key_comparison` stage 3 reads, from the in-memory join: for keys the
+    engine does not match because the sides type them differently (cast to a common type
+    here, as the join does)."""
+    join, limit = ctx.engine.join(left, right), ctx.config.examples
+
+    def shown(slot: str, rows: np.ndarray) -> tuple[dict[str, Any], ...]:
+        picked = rows[first_by_key(ctx, slot, rows, limit)]
+        return tuple({"key": k, "rows": 1} for k in key_values(ctx, slot, picked))
+
+    def keys(dups: np.ndarray, nulls: np.ndarray) -> KeyCounts:
+        return KeyCounts(len(nulls), len(dups), 0, ())
+
+    rows = RowDifference(
+        "key", len(join.left_only), len(join.right_only), 0, 0,
+        shown(left, join.left_only), shown(right, join.right_only),
+    )  # fmt: skip
+    return KeyComparison(
+        key=join.key,
+        left_rows=ctx.engine.num_rows(left),
+        right_rows=ctx.engine.num_rows(right),
+        matched=join.matched,
+        left=keys(join.left_duplicate_rows, join.left_null_rows),
+        right=keys(join.right_duplicate_rows, join.right_null_rows),
+        rows=rows,
+        columns={c: _moved_in_memory(ctx, join, left, right, c) for c in columns},
+    )
+
+
+def _moved_in_memory(
+    ctx: StageContext, join: KeyJoin, left: str, right: str, column: str
+) -> ColumnDifference:
+    """The first moved keys of `column` by key, with both sides' values (examples only)."""
+    values = [ctx.engine.column(slot, column) for slot in (left, right)]
+    codes = shared_codes(*values)
+    research, production = on_matched_keys(join, codes.research, codes.production)
+    moved = np.flatnonzero(research != production)
+    picked = moved[first_by_key(ctx, left, join.left_rows[moved], ctx.config.examples)]
+    rows = [pa.array(r[picked], type=pa.int64()) for r in (join.left_rows, join.right_rows)]
+    shown = zip(
+        key_values(ctx, left, join.left_rows[picked]),
+        values[0].take(rows[0]).to_pylist(),
+        values[1].take(rows[1]).to_pylist(),
+        strict=True,
+    )
+    examples = tuple({"key": k, "research": a, "production": b} for k, a, b in shown)
+    return ColumnDifference(column, "text", join.matched, len(moved), 0, 0, 0, None, None, examples)

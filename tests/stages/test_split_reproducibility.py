@@ -374,6 +374,21 @@ def test_dictionary_encoded_keys_are_sorted_as_values(tmp_path: Path) -> None:
     assert lost.details["examples"] == ["k10"]
 
 
+def test_keys_typed_differently_per_side_are_still_matched(tmp_path: Path) -> None:
+    """Research ids are int64, production's int32 (another writer): production lost key 10 and
+    key 1 moved from train to test. The keys match as numbers, as within one type."""
+    production = with_split(splits(IDS[:9], SPLIT[:9]), {1: TEST})
+    production = production.set_column(0, "id", production.column("id").cast(pa.int32()))
+    ctx = make_ctx(
+        tmp_path, {"research.splits": research_splits(), "production.splits": production}
+    )
+    lost = by_source(run(sr.keys_on_one_side, ctx))["research.splits"]
+    assert (lost.observed, lost.details["examples"]) == (1, [10])
+    (moved,) = run(sr.reassigned_splits, ctx)
+    assert moved.observed == 1
+    assert moved.details["examples"] == [{"key": 1, "research": TRAIN, "production": TEST}]
+
+
 def test_composite_key_examples_are_dicts(tmp_path: Path) -> None:
     """Key (shop, id): shop 'b' id 2 moves from train to test."""
     research = pa.table(
