@@ -149,9 +149,12 @@ class AggregateEngine(Protocol):
         key: Sequence[str],
         left_columns: Sequence[str],
         right_columns: Sequence[str],
+        unique: bool = False,
     ) -> dict[tuple[tuple[Any, ...], tuple[Any, ...]], int]:
         """Counts of (left values, right values) over keys non-null and unique on both sides:
-        `crosstab` over several columns per side (e.g. fold and split together)."""
+        `crosstab` over several columns per side (e.g. fold and split together). `unique`: the
+        caller knows (from a key comparison) that no key is null or repeated on either side,
+        so a plain join answers (the same counts, without counting every key first)."""
         ...
 
     def spread(self, name: str, entity: Sequence[str], column: str, examples: int) -> ValueSpread:

@@ -451,9 +451,11 @@ class SparkEngine:
         key: Sequence[str],
         left_columns: Sequence[str],
         right_columns: Sequence[str],
+        unique: bool = False,
     ) -> dict[tuple[tuple[Any, ...], tuple[Any, ...]], int]:
-        """Counts of (left values, right values) over keys non-null and unique on both sides."""
-        matched = _matched(self._view(left), self._view(right), tuple(key), clean=False)
+        """Counts of (left values, right values) over keys non-null and unique on both sides
+        (with `unique` known: a plain join)."""
+        matched = _matched(self._view(left), self._view(right), tuple(key), clean=unique)
         picked = [f"l.{quoted(c)}" for c in left_columns] + [
             f"r.{quoted(c)}" for c in right_columns
         ]

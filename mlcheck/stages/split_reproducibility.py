@@ -196,11 +196,13 @@ def key_comparison_of(
     return result
 
 
-def compared_columns(ctx: StageContext) -> tuple[str, ...]:
-    """The split and fold columns both sides hold: compared once, for SPL001-SPL003."""
-    wanted = [split_column(ctx)] + ([ctx.columns.fold] if ctx.columns.fold else [])
+def assigned_columns(ctx: StageContext) -> tuple[str, ...]:
+    """The split column, and the fold column when declared and on both sides: their research x
+    production assignments are counted in one question (SPL002, SPL003)."""
+    split, fold = split_column(ctx), ctx.columns.fold
     relations = [ctx.engine.relation(slot) for slot in (RESEARCH, PRODUCTION)]
-    return tuple(c for c in wanted if all(column_type(ctx, r, c) is not None for r in relations))
+    both = fold and all(column_type(ctx, r, fold) is not None for r in relations)
+    return (split, fold) if fold and both else (split,)
 
 
 def sort_key(value: Any) -> Any:
@@ -344,24 +346,16 @@ def keys_on_one_side(ctx: StageContext) -> Iterator[Finding]:
         "a filter that ran in one environment only ({other} lacks them)."
     )
     limit = ctx.config.max_missing_keys
-    yield from keys_on_one_side_findings(
-        ctx, RESEARCH, PRODUCTION, limit, hint, compared_columns(ctx)
-    )
+    yield from keys_on_one_side_findings(ctx, RESEARCH, PRODUCTION, limit, hint)
 
 
 def keys_on_one_side_findings(
-    ctx: StageContext,
-    left: str,
-    right: str,
-    limit: int,
-    hint: str,
-    columns: tuple[str, ...] = (),
+    ctx: StageContext, left: str, right: str, limit: int, hint: str
 ) -> Iterator[Finding]:
     """One finding per slot: its rows whose key the other slot lacks, failing beyond `limit`,
     with duplicate and null key rows counted and the smallest keys as examples (a key once per
-    row). `hint` may name the other slot as `{other}`. Shared by SPL001 and PRD003; `columns`
-    are compared in the same question for SPL002/SPL003."""
-    found = key_comparison_of(ctx, left, right, columns)
+    row). `hint` may name the other slot as `{other}`. Shared by SPL001 and PRD003."""
+    found = key_comparison_of(ctx, left, right)
     rows = found.rows
     for slot, other, n, total, keys, shown in (
         (left, right, rows.lost, found.left_rows, found.left, rows.lost_examples),
@@ -406,8 +400,8 @@ def reassigned_splits(ctx: StageContext) -> Iterator[Finding]:
     rows are sorted by key); different split fractions or logic (proportions differ).
     Fix: seed the split, or better derive it from a hash of the key so it never depends on order.
     """
-    split = split_column(ctx)
-    yield _reassignment(ctx, split, "split", _cells(ctx, (split,)))
+    cells = [(r[0], p[0], n) for r, p, n in _cells(ctx)]
+    yield _reassignment(ctx, split_column(ctx), "split", cells)
 
 
 @check("SPL003", STAGE, thresholds=("max_reassigned",))
@@ -423,23 +417,26 @@ def reassigned_folds(ctx: StageContext) -> Iterator[Finding]:
     Usual causes: KFold(shuffle=True) without random_state, folds assigned in row order.
     Fix: seed the fold assignment or derive it from a hash of the key (or group).
     """
-    if ctx.columns.fold:
-        fold, split = ctx.columns.fold, split_column(ctx)
-        cells = _cells(ctx, (fold, split))
-        finding = _reassignment(ctx, fold, "fold", cells)
-        same_split = sum(n for (rf, rs), (pf, ps), n in cells if rf != pf and rs == ps)
+    fold = ctx.columns.fold
+    if fold:
+        for slot in (RESEARCH, PRODUCTION):
+            required(ctx, slot, fold)
+        cells = _cells(ctx)  # (split, fold) codes
+        finding = _reassignment(ctx, fold, "fold", [(r[1], p[1], n) for r, p, n in cells])
+        same_split = sum(n for (rs, rf), (ps, pf), n in cells if rf != pf and rs == ps)
         yield replace(finding, details={**finding.details, "same_split": same_split})
 
 
-def _cells(
-    ctx: StageContext, columns: tuple[str, ...]
-) -> list[tuple[tuple[int, ...], tuple[int, ...], int]]:
-    """Matched keys per (research codes, production codes) of `columns` (cached)."""
+def _cells(ctx: StageContext) -> list[tuple[tuple[int, ...], tuple[int, ...], int]]:
+    """Matched keys per (research codes, production codes) of `assigned_columns` (cached)."""
+    columns = assigned_columns(ctx)
 
     def compute() -> list[tuple[tuple[int, ...], tuple[int, ...], int]]:
         relations = [required(ctx, slot, c) for slot in (RESEARCH, PRODUCTION) for c in columns]
+        keys = key_comparison_of(ctx, RESEARCH, PRODUCTION)
+        unique = not any(k.null_rows or k.duplicate_rows for k in (keys.left, keys.right))
         found = ctx.engine.aggregate.joint_crosstab(
-            relations[0], relations[-1], key_of(ctx, RESEARCH), columns, columns
+            relations[0], relations[-1], key_of(ctx, RESEARCH), columns, columns, unique
         )
         pairs = list(found.items())
         coded = []
@@ -465,14 +462,11 @@ def _cells(
 
 
 def _reassignment(
-    ctx: StageContext,
-    column: str,
-    what: str,
-    cells: list[tuple[tuple[int, ...], tuple[int, ...], int]],
+    ctx: StageContext, column: str, what: str, pairs: list[tuple[int, int, int]]
 ) -> Finding:
-    """Keys whose `column` (the first of `cells`' columns) changed between the sides."""
+    """Keys whose `column` changed between the sides, from (research code, production code,
+    keys) cells."""
     labels = labels_of(ctx, column)
-    pairs = [(r[0], p[0], n) for r, p, n in cells]
     matched = sum(n for _, _, n in pairs)
     n = sum(count for r, p, count in pairs if r != p)
     cause = _cause(ctx, column, labels, pairs) if n else None
@@ -503,7 +497,7 @@ def _reassignment(
 
 def _moved_examples(ctx: StageContext, column: str, labels: Labels) -> list[dict[str, Any]]:
     """The reassigned keys with the smallest keys, with their label on each side."""
-    found = key_comparison_of(ctx, RESEARCH, PRODUCTION, compared_columns(ctx))
+    found = key_comparison_of(ctx, RESEARCH, PRODUCTION, (column,))  # only when keys moved
     shown = found.columns[column].examples
     research = labels.names([e["research"] for e in shown], "research")
     production = labels.names([e["production"] for e in shown], "production")
@@ -654,7 +648,7 @@ def keys_in_several_splits(ctx: StageContext) -> Iterator[Finding]:
     Fix: deduplicate by key before splitting; make the split a function of the key.
     """
     limit = ctx.config.max_leaked_keys
-    compared = key_comparison_of(ctx, RESEARCH, PRODUCTION, compared_columns(ctx))
+    compared = key_comparison_of(ctx, RESEARCH, PRODUCTION)
     compared_key = key_of(ctx, RESEARCH)  # the key both sides were compared on
     for side in SIDES:
         slot = slot_of(side)
@@ -954,20 +948,15 @@ def class_balance(ctx: StageContext) -> Iterator[Finding]:
     target = ctx.columns.target
     if not target or ctx.task == "regression":
         return
-    sought = {side: _side_target(ctx, side, target) for side in SIDES}
-    found = {side: r for side, r in sought.items() if r is not None}
+    sought = {side: _target_slot(ctx, side, target) for side in SIDES}
+    found = {side: slot for side, slot in sought.items() if slot is not None}
     if len(found) < len(SIDES):
         return
-    answers = {
-        side: ctx.engine.aggregate.value_counts(found[side], target, by=split_column(ctx))
-        for side in SIDES
-    }
+    answers = {side: _classes_by_split(ctx, side, found[side], target) for side in SIDES}
+    kinds = [known(column_type(ctx, ctx.engine.relation(found[s]), target)) for s in SIDES]
     classes = _labels(
         {side: [v for per in answers[side].values() for v, _ in per] for side in SIDES},
-        (
-            known(column_type(ctx, found["research"], target)),
-            known(column_type(ctx, found["production"], target)),
-        ),
+        (kinds[0], kinds[1]),
     )
     splits = labels_of(ctx, split_column(ctx))
     table = {side: _balance(answers[side], side, splits, classes) for side in SIDES}
@@ -988,19 +977,38 @@ def class_balance(ctx: StageContext) -> Iterator[Finding]:
     )
 
 
-def _side_target(ctx: StageContext, side: str, target: str) -> str | None:
-    """A side's splits joined by key with the first slot that holds the target: the side's own
-    labels, else research's (labels describe keys, not environments), then features."""
-    slot = slot_of(side)
-    required(ctx, slot, split_column(ctx))
+def _target_slot(ctx: StageContext, side: str, target: str) -> str | None:
+    """The first slot holding the target for a side's splits: the side's own labels, else
+    research's (labels describe keys, not environments), then features."""
+    required(ctx, slot_of(side), split_column(ctx))
     for other in (f"{side}.labels", "research.labels", f"{side}.features", "research.features"):
         if holds(ctx, other, target):
-            return joined(ctx, slot, other, target)
+            return other
     return None
 
 
+def _classes_by_split(
+    ctx: StageContext, side: str, other: str, target: str
+) -> dict[Any, list[tuple[Any, int]]]:
+    """Per split value of a side, the labelled rows per class: a crosstab of the splits' split
+    column and `other`'s target over keys matched on both (unlabelled rows left out)."""
+    slot = slot_of(side)
+    found = ctx.engine.aggregate.joint_crosstab(
+        ctx.engine.relation(slot),
+        ctx.engine.relation(other),
+        key_of(ctx, slot),
+        [split_column(ctx)],
+        [target],
+    )
+    out: dict[Any, list[tuple[Any, int]]] = {}
+    for ((split,), (label,)), n in found.items():
+        if label is not None:
+            out.setdefault(split, []).append((label, n))
+    return out
+
+
 def _balance(
-    answer: dict[Any, tuple[tuple[Any, int], ...]], side: str, splits: Labels, classes: Labels
+    answer: Mapping[Any, Sequence[tuple[Any, int]]], side: str, splits: Labels, classes: Labels
 ) -> dict[str, Any]:
     """Per split (null first, then in label order) its labelled rows and each class's share."""
     grid = np.zeros((splits.width, len(classes.labels)), dtype=np.int64)
