@@ -698,7 +698,7 @@ def _time_relation(chunk: Chunking | None) -> tuple[str, ...]:
 
 def _duck_seconds(column: str, kind: pa.DataType, dialect: GroupedCountsDialect) -> str:
     kind = logical_type(kind)
-    if pa.types.is_timestamp(kind) and kind.unit == "ns" and kind.tz is None:
+    if pa.types.is_timestamp(kind) and kind.unit == "ns":
         return dialect.floor_div(f"epoch_ns({column})", 1_000_000_000)
     if pa.types.is_timestamp(kind) and kind.tz is not None:
         return dialect.floor_div(f"epoch_us({column})", 1_000_000)
