@@ -121,3 +121,23 @@ def test_daily_chunks_of_dates_and_zoned_times(engine: AggregateEngine, register
     by_instant = engine.grouped_counts("p", [], [], Chunking(time=("p", "at"), width_s=86400))
     assert rows(by_day) == [(first, 1), (first + 1, 1)]
     assert rows(by_instant) == [(first + 1, 2)]
+
+
+def test_nanosecond_times_are_floored_to_seconds(
+    engine: AggregateEngine, register: Register
+) -> None:
+    """Nanosecond ticks (pandas' default), with a zone too: a nanosecond before midnight UTC is
+    the day before, and before the epoch floors to day -1. Spark holds microseconds only."""
+    if engine.name == "spark":
+        return  # Spark refuses nanosecond timestamps when they are registered
+    ticks = [86_400 * 10**9 - 1, 86_400 * 10**9, -1]
+    table = pa.table(
+        {
+            "naive": pa.array(ticks, pa.timestamp("ns")),
+            "zoned": pa.array(ticks, pa.timestamp("ns", "America/New_York")),
+        }
+    )
+    register("p", table)
+    for column in ("naive", "zoned"):
+        found = engine.grouped_counts("p", [], [], Chunking(time=("p", column), width_s=86400))
+        assert rows(found) == [(-1, 1), (0, 1), (1, 1)]
