@@ -12,11 +12,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from test_performance_drop import context, live_of, run, write_scenario
 
 from mlcheck.engine import LocalEngine
 from mlcheck.results import Finding, Status, to_jsonable
 from mlcheck.stages import performance_drop as pd_stage
-from tests.stages.test_performance_drop import context, live_of, run, write_scenario
 
 WEEKLY = {"chunk": {"every": "1w"}}
 
