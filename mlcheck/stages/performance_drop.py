@@ -620,9 +620,8 @@ def _counted_chunks(
 ) -> list[Chunk]:
     """Chunks of the expanded rows: groups are sorted by chunk, so a chunk's rows are one
     range (rows without a time, last, belong to none)."""
-    ids = chunk_ids.to_numpy(zero_copy_only=False)
     known = np.asarray(chunk_ids.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-    ids = np.where(known, np.nan_to_num(ids.astype(np.float64)), 0).astype(np.int64)
+    ids = np.asarray(chunk_ids.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
     first = np.flatnonzero(known & np.diff(ids, prepend=ids[:1] - 1).astype(bool))
     last = np.append(first[1:], np.count_nonzero(known))
     out = []
