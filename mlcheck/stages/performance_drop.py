@@ -623,7 +623,7 @@ def _counted_chunks(
     known = np.asarray(chunk_ids.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     ids = np.asarray(chunk_ids.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
     first = np.flatnonzero(known & np.diff(ids, prepend=ids[:1] - 1).astype(bool))
-    last = np.append(first[1:], np.count_nonzero(known))
+    last = np.append(first[1:], np.count_nonzero(known))[: len(first)]  # no rows: no chunk
     out = []
     for g0, g1 in zip(first.tolist(), last.tolist(), strict=True):  # chunks, not rows
         c, rows = int(ids[g0]), np.arange(starts[g0], starts[g1])
