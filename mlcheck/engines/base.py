@@ -177,6 +177,25 @@ class AggregateEngine(Protocol):
         order; with `as_time` text is read as ISO 8601 timestamps."""
         ...
 
+    # ---- grouped_counts (perf)
+
+    def grouped_counts(
+        self,
+        base: str,
+        key: Sequence[str],
+        columns: Sequence[tuple[str, str]],
+        chunk: Chunking | None = None,
+    ) -> pa.Table:
+        """How many rows of `base` carry each combination of values of `columns`: `(relation,
+        column)` pairs. A column of `base` is the row's own value; a column of another relation
+        is that relation's value for the row's `key` where the key is non-null and unique on
+        both sides, null otherwise (a lookup: every row of `base` is counted exactly once).
+        With `chunk`, also per chunk of `base`'s rows (`Chunking`). The answer: an Arrow table
+        of `chunk` (int64, only when chunked; null for a row without a time), `c0`, `c1`, ...
+        (the values, in their own types) and `n` (int64), sorted by chunk and values, nulls
+        last (NaN after numbers): the same table on every engine."""
+        ...
+
 
 def make_engine(settings: EngineSettings) -> AggregateEngine:
     """The aggregate engine named in `settings`: `duckdb` (embedded) or `spark` (a SparkSession;
@@ -237,3 +256,21 @@ class Cutoff:
 
     cutoff: Any
     groups: Mapping[Any, CutoffGroup]
+
+
+
+# ---- grouped_counts (perf)
+
+
+@dataclass(frozen=True)
+class Chunking:
+    """Chunks of a relation's rows: `size` consecutive rows in the relation's own order (the
+    order of its file or Arrow table; chunk i holds rows i*size .. (i+1)*size - 1), or calendar
+    periods of `width_s` seconds counted from `origin_s` (Unix seconds) of the instant column
+    `time` = (relation, column), a timestamp or date column matched like `columns`: chunk =
+    floor((t - origin_s) / width_s) with t in whole seconds (floored), null without a time."""
+
+    size: int | None = None
+    time: tuple[str, str] | None = None
+    width_s: int = 0
+    origin_s: int = 0

@@ -30,6 +30,7 @@ from mlcheck.compare import (
 )
 from mlcheck.engines import base as seam
 from mlcheck.engines.base import (
+    Chunking,  # grouped_counts (perf)
     ColumnDifference,
     EngineSettings,
     KeyComparison,
@@ -524,6 +525,37 @@ class DuckDBEngine:
         )
         return _cutoff(rows, tuple(key), examples)
 
+    # ---- grouped_counts (perf)
+
+    def grouped_counts(
+        self,
+        base: str,
+        key: Sequence[str],
+        columns: Sequence[tuple[str, str]],
+        chunk: Chunking | None = None,
+    ) -> pa.Table:
+        """Rows of `base` counted per combination of `columns` (and chunk); see the Protocol.
+        Size chunks number rows in scan order, which DuckDB keeps only while
+        preserve_insertion_order is on: it is switched on for this one question."""
+        sql = grouped_counts_sql(
+            GroupedCountsDialect(quoted, "row_number() OVER ()", "//", _duck_seconds),
+            {n: self._view(n) for n in {base, *(r for r, _ in columns), *_time_relation(chunk)}},
+            {n: self.schema(n) for n in {base, *(r for r, _ in columns), *_time_relation(chunk)}},
+            base,
+            tuple(key),
+            tuple(columns),
+            chunk,
+        )
+        with self._lock:
+            ordered = chunk is not None and chunk.size is not None
+            if ordered:
+                self._con.execute("SET preserve_insertion_order = true")
+            try:
+                return self._con.sql(sql).to_arrow_table()
+            finally:
+                if ordered:
+                    self._con.execute("SET preserve_insertion_order = false")
+
 
 def _join_sql(
     lv: str, rv: str, key: tuple[str, ...], left: pa.Schema, right: pa.Schema, quote: Any = None
@@ -801,3 +833,104 @@ def _cutoff(rows: Sequence[Sequence[Any]], key: tuple[str, ...], examples: int) 
         for g, n, known, bad, below, shown, _ in rows
     }
     return seam.Cutoff(rows[0][-1] if rows else None, groups)
+
+
+
+# ---- grouped_counts (perf)
+
+
+class GroupedCountsDialect:
+    """What differs between the engines' SQL for `grouped_counts`: identifier quoting, a row's
+    position in scan order, integer division, and an instant column as whole Unix seconds."""
+
+    def __init__(self, quote: Any, position: str, divide: str, seconds: Any) -> None:
+        self.quote, self.position, self.divide, self.seconds = quote, position, divide, seconds
+
+    def floor_div(self, a: str, b: int) -> str:
+        """floor(a / b) for integers, b > 0, exact (no float); `%` keeps the dividend's sign
+        on both engines, so the remainder is made non-negative first."""
+        return f"(({a}) - ((({a}) % {b}) + {b}) % {b}) {self.divide} {b}"
+
+
+def _time_relation(chunk: Chunking | None) -> tuple[str, ...]:
+    return (chunk.time[0],) if chunk is not None and chunk.time is not None else ()
+
+
+def _duck_seconds(column: str, kind: pa.DataType, dialect: GroupedCountsDialect) -> str:
+    kind = logical_type(kind)
+    if pa.types.is_timestamp(kind) and kind.unit == "ns":
+        return dialect.floor_div(f"epoch_ns({column})", 1_000_000_000)
+    if pa.types.is_timestamp(kind) and kind.tz is not None:
+        return dialect.floor_div(f"epoch_us({column})", 1_000_000)
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        return dialect.floor_div(f"epoch_us(CAST({column} AS TIMESTAMP))", 1_000_000)
+    raise Unsupported(f"chunks by time need a timestamp or date column, not {kind}")
+
+
+def grouped_counts_sql(
+    dialect: GroupedCountsDialect,
+    views: Mapping[str, str],
+    schemas: Mapping[str, pa.Schema],
+    base: str,
+    key: tuple[str, ...],
+    columns: tuple[tuple[str, str], ...],
+    chunk: Chunking | None,
+) -> str:
+    """SQL (DuckDB and Spark alike) for `grouped_counts`: `base` numbered (size chunks) and
+    left-joined to every other relation's rows with a key unique and non-null on both sides."""
+    q = dialect.quote
+    picked = [*columns, *([chunk.time] if chunk is not None and chunk.time else [])]
+    others = sorted({r for r, _ in picked if r != base})
+    if others and not key:
+        raise Unsupported("columns of other relations need a key")
+    alias = {base: "b", **{r: f"j{i}" for i, r in enumerate(others)}}
+    present = " AND ".join(f"{q(k)} IS NOT NULL" for k in key)
+    keys = ", ".join(q(k) for k in key)
+    base_cols = sorted({c for r, c in picked if r == base} | set(key if others else ()))
+    extra = [] if not (chunk and chunk.size) else [f"{dialect.position} - 1 AS pos__"]
+    if others:
+        extra.append(f"count(*) OVER (PARTITION BY {keys}) AS bn__")
+    sources = [
+        f"(SELECT {', '.join([*(q(c) for c in base_cols), *extra]) or '1 AS one__'} "
+        f"FROM {views[base]}) b"
+    ]
+    for r in others:
+        wanted = sorted({c for rr, c in picked if rr == r} - set(key))
+        cols = ", ".join([*(q(k) for k in key), *(q(c) for c in wanted)])
+        on = " AND ".join(f"b.{q(k)} = {alias[r]}.{q(k)}" for k in key)
+        sources.append(
+            f"LEFT JOIN (SELECT {cols} FROM (SELECT {cols}, count(*) OVER (PARTITION BY "
+            f"{keys}) AS n__ FROM {views[r]} WHERE {present}) t WHERE n__ = 1) {alias[r]} "
+            f"ON {on} AND b.bn__ = 1"
+        )
+    values = [f"{alias[r]}.{q(c)} AS c{i}" for i, (r, c) in enumerate(columns)]
+    names = [f"c{i}" for i in range(len(columns))]
+    if chunk is not None:
+        values.insert(0, f"{_chunk_sql(dialect, chunk, alias, schemas)} AS chunk")
+        names.insert(0, "chunk")
+    grouped = ", ".join(names)
+    order = ", ".join(f"{n} NULLS LAST" for n in names)
+    return (
+        f"SELECT {grouped + ', ' if grouped else ''}count(*) AS n FROM "
+        f"(SELECT {', '.join(values) or '1 AS one__'} FROM {' '.join(sources)}) s"
+        + (f" GROUP BY {grouped} ORDER BY {order}" if grouped else "")
+    )
+
+
+def _chunk_sql(
+    dialect: GroupedCountsDialect,
+    chunk: Chunking,
+    alias: Mapping[str, str],
+    schemas: Mapping[str, pa.Schema],
+) -> str:
+    if chunk.size is not None:
+        return f"pos__ {dialect.divide} {int(chunk.size)}"
+    if chunk.time is None or chunk.width_s <= 0:
+        raise Unsupported("a chunking needs a size or a time column and a width")
+    relation, column = chunk.time
+    seconds = dialect.seconds(
+        f"{alias[relation]}.{dialect.quote(column)}",
+        schemas[relation].field(column).type,
+        dialect,
+    )
+    return dialect.floor_div(f"{seconds} - {int(chunk.origin_s)}", int(chunk.width_s))

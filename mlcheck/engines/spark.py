@@ -25,6 +25,7 @@ from mlcheck.compare import ColumnStats, Kind, RowDifference, _tick_ns, logical_
 from mlcheck.engines import base as seam
 from mlcheck.engines import duck as duck_sql
 from mlcheck.engines.base import (
+    Chunking,  # grouped_counts (perf)
     ColumnDifference,
     EngineSettings,
     KeyComparison,
@@ -32,7 +33,14 @@ from mlcheck.engines.base import (
     Tolerance,
     Unsupported,
 )
-from mlcheck.engines.duck import _difference, _join_sql, _stats
+from mlcheck.engines.duck import (
+    GroupedCountsDialect,
+    _difference,
+    _join_sql,
+    _stats,
+    _time_relation,
+    grouped_counts_sql,
+)
 from mlcheck.engines.exact import exact_moments, exponent_sql, mantissa_sql
 
 INSTALL_HINT = "pip install 'mlcheck[spark]'"
@@ -551,6 +559,38 @@ class SparkEngine:
         ]
         return duck_sql._cutoff(found, tuple(key), examples)
 
+    # ---- grouped_counts (perf)
+
+    def grouped_counts(
+        self,
+        base: str,
+        key: Sequence[str],
+        columns: Sequence[tuple[str, str]],
+        chunk: Chunking | None = None,
+    ) -> pa.Table:
+        """Rows of `base` counted per combination of `columns` (and chunk); see the Protocol.
+        Size chunks number rows by monotonically_increasing_id, which follows a file's (or an
+        Arrow table's) row order partition by partition."""
+        names = {base, *(r for r, _ in columns), *_time_relation(chunk)}
+        sql = grouped_counts_sql(
+            GroupedCountsDialect(
+                quoted,
+                "row_number() OVER (ORDER BY monotonically_increasing_id())",
+                "DIV",
+                _spark_seconds,
+            ),
+            {n: self._view(n) for n in names},
+            {n: self.schema(n) for n in names},
+            base,
+            tuple(key),
+            tuple(columns),
+            chunk,
+        )
+        frame = self._spark.sql(sql)
+        if hasattr(frame, "toArrow"):
+            return frame.toArrow()
+        return pa.Table.from_pandas(frame.toPandas(), preserve_index=False)  # pragma: no cover
+
 
 # ---- Arrow in
 
@@ -760,3 +800,15 @@ def _basic_sql(c: str, kind: Kind, unit_ns: int) -> str:
 def _key_value(parts: Sequence[Any], key: tuple[str, ...]) -> Any:
     """An example's key: the value itself, or a record of the key's parts."""
     return parts[0] if len(key) == 1 else dict(zip(key, parts, strict=True))
+
+
+# ---- grouped_counts (perf)
+
+
+def _spark_seconds(column: str, kind: pa.DataType, dialect: GroupedCountsDialect) -> str:
+    """An instant column as whole Unix seconds (Spark holds microseconds; the session is UTC,
+    so a date or a timestamp without a zone counts from midnight UTC)."""
+    kind = logical_type(kind)
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        return dialect.floor_div(f"unix_micros(CAST({column} AS TIMESTAMP))", 1_000_000)
+    raise Unsupported(f"chunks by time need a timestamp or date column, not {kind}")
