@@ -427,6 +427,50 @@ class DuckDBEngine:
             shown_rows(lost_ex), shown_rows(extra_ex),
         )  # fmt: skip
 
+    # ---- register_chunks, counts (drift)
+
+    def register_chunks(
+        self,
+        name: str,
+        source: str,
+        column: str,
+        *,
+        size: int | None = None,
+        timestamp: str | None = None,
+        every_s: int = 0,
+        origin_s: int = 0,
+    ) -> None:
+        """Register `name`: `source` with `column`, each row's chunk number (see
+        `_chunked_sql`), materialized once."""
+        schema = self.schema(source)
+        kind = schema.field(timestamp).type if timestamp else None
+        sql = _chunked_sql(
+            self._view(source), column, kind, timestamp, size, every_s, origin_s, quoted, "duckdb"
+        )
+        view = f"rel_{len(self._views)}"
+        import duckdb
+
+        with self._lock:
+            try:
+                self._con.execute(f"CREATE TABLE {view} AS {sql}")
+            except duckdb.ConversionException as exc:
+                raise ValueError(f"cannot read {timestamp!r} as timestamps: {exc}") from exc
+        self._views[name] = view
+
+    def counts(
+        self, name: str, columns: Sequence[str], by: str | None = None, as_double: bool = False
+    ) -> dict[str, pa.Table]:
+        """Per column, a table (g, v, n): per group `by` (null: the whole relation) each
+        non-null value and its count, ordered by group then value; as_double: values as
+        float64, finite ones only. Columnar, so a million distinct values stay cheap."""
+        view = self._view(name)
+        out = {}
+        for column in columns:  # columns, not rows
+            sql = _counts_sql(view, column, by, as_double, quoted)
+            with self._lock:
+                out[column] = self._con.sql(sql).to_arrow_table()
+        return out
+
 
 def _join_sql(
     lv: str, rv: str, key: tuple[str, ...], left: pa.Schema, right: pa.Schema, quote: Any = None
@@ -642,3 +686,74 @@ def _stats(
 
 def _int(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+# ---- register_chunks, counts (drift)
+
+
+def _chunked_sql(
+    view: str,
+    column: str,
+    time_type: pa.DataType | None,
+    timestamp: str | None,
+    size: int | None,
+    every_s: int,
+    origin_s: int,
+    quote: Any,
+    dialect: str,
+) -> str:
+    """SQL (DuckDB or Spark) adding `column`, the chunk number of each row: position // size
+    in the registered row order, or the calendar period floor((seconds - origin) / every) of
+    `timestamp` (UTC; null when the time is unknown)."""
+    if size is not None:
+        order = "" if dialect == "duckdb" else "ORDER BY monotonically_increasing_id()"
+        chunk = _floor_div(f"(row_number() OVER ({order}) - 1)", str(int(size)), dialect)
+    else:
+        assert timestamp is not None and time_type is not None
+        seconds = _floor_div(_epoch_us(quote(timestamp), time_type, dialect), "1000000", dialect)
+        chunk = _floor_div(f"({seconds} - {int(origin_s)})", str(int(every_s)), dialect)
+    return f"SELECT *, {chunk} AS {quote(column)} FROM {view}"
+
+
+def _floor_div(a: str, b: str, dialect: str) -> str:
+    """floor(a / b) in BIGINT for b > 0, whatever the sign rule of the dialect's division:
+    a minus its non-negative remainder is a multiple of b, divided exactly."""
+    positive = f"((({a}) % {b}) + {b}) % {b}"
+    divide = "//" if dialect == "duckdb" else "div"
+    return f"CAST(((({a}) - {positive}) {divide} {b}) AS BIGINT)"
+
+
+def _epoch_us(x: str, kind: pa.DataType, dialect: str) -> str:
+    """Microseconds since the epoch (UTC) of a timestamp, date or ISO-8601 text column; text
+    without an offset is read as UTC."""
+    kind = logical_type(kind)
+    if pa.types.is_timestamp(kind):
+        value = x
+    elif pa.types.is_date(kind):
+        value = f"CAST({x} AS TIMESTAMP)"
+    elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        value = f"CAST({x} AS TIMESTAMPTZ)" if dialect == "duckdb" else f"CAST({x} AS TIMESTAMP)"
+    else:
+        raise ValueError(
+            f"a chunk timestamp must be a timestamp, a date or ISO-8601 text, not {kind}"
+        )
+    return (
+        f"epoch_us({value})" if dialect == "duckdb" else f"unix_micros(CAST({value} AS TIMESTAMP))"
+    )
+
+
+def _counts_sql(view: str, column: str, by: str | None, as_double: bool, quote: Any) -> str:
+    """Per group (NULL: the whole relation) each non-null value with its count, by group and
+    value; as_double: values as DOUBLE, only finite ones (-0.0 and 0.0 one value)."""
+    group = quote(by) if by else "CAST(NULL AS BIGINT)"
+    if as_double:
+        x = f"CAST({quote(column)} AS DOUBLE)"
+        inf = "CAST('Infinity' AS DOUBLE)"
+        value = f"({x} + CAST(0 AS DOUBLE))"  # -0.0 + 0.0 is 0.0: one value
+        keep = f"{x} IS NOT NULL AND NOT isnan({x}) AND {x} < {inf} AND {x} > -{inf}"
+    else:
+        value, keep = quote(column), f"{quote(column)} IS NOT NULL"
+    return (
+        f"SELECT g, v, count(*) AS n FROM (SELECT {group} AS g, {value} AS v FROM {view} "
+        f"WHERE {keep}) t GROUP BY g, v ORDER BY g ASC NULLS LAST, v ASC"
+    )
