@@ -710,7 +710,8 @@ def _chunked_sql(
         chunk = _floor_div(f"(row_number() OVER ({order}) - 1)", str(int(size)), dialect)
     else:
         assert timestamp is not None and time_type is not None
-        seconds = _floor_div(_epoch_us(quote(timestamp), time_type, dialect), "1000000", dialect)
+        ticks, per_second = _epoch_ticks(quote(timestamp), time_type, dialect)
+        seconds = _floor_div(ticks, str(per_second), dialect)
         chunk = _floor_div(f"({seconds} - {int(origin_s)})", str(int(every_s)), dialect)
     return f"SELECT *, {chunk} AS {quote(column)} FROM {view}"
 
@@ -723,10 +724,13 @@ def _floor_div(a: str, b: str, dialect: str) -> str:
     return f"CAST(((({a}) - {positive}) {divide} {b}) AS BIGINT)"
 
 
-def _epoch_us(x: str, kind: pa.DataType, dialect: str) -> str:
-    """Microseconds since the epoch (UTC) of a timestamp, date or ISO-8601 text column; text
+def _epoch_ticks(x: str, kind: pa.DataType, dialect: str) -> tuple[str, int]:
+    """Integer ticks since the epoch (UTC) of a timestamp, date or ISO-8601 text column, and
+    ticks per second: nanoseconds stay nanoseconds (a cast to microseconds would round); text
     without an offset is read as UTC."""
     kind = logical_type(kind)
+    if pa.types.is_timestamp(kind) and kind.unit == "ns" and dialect == "duckdb":
+        return f"epoch_ns(CAST({x} AS TIMESTAMP_NS))", 1_000_000_000
     if pa.types.is_timestamp(kind):
         value = x
     elif pa.types.is_date(kind):
@@ -734,12 +738,10 @@ def _epoch_us(x: str, kind: pa.DataType, dialect: str) -> str:
     elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
         value = f"CAST({x} AS TIMESTAMPTZ)" if dialect == "duckdb" else f"CAST({x} AS TIMESTAMP)"
     else:
-        raise ValueError(
-            f"a chunk timestamp must be a timestamp, a date or ISO-8601 text, not {kind}"
-        )
-    return (
-        f"epoch_us({value})" if dialect == "duckdb" else f"unix_micros(CAST({value} AS TIMESTAMP))"
-    )
+        raise ValueError(f"must be a timestamp, a date or ISO-8601 text, not {kind}")
+    if dialect == "duckdb":
+        return f"epoch_us({value})", 1_000_000
+    return f"unix_micros(CAST({value} AS TIMESTAMP))", 1_000_000
 
 
 def _counts_sql(view: str, column: str, by: str | None, as_double: bool, quote: Any) -> str:

@@ -117,3 +117,16 @@ def test_counts_of_numbers_and_categories(engine: AggregateEngine, register: Reg
     assert _rows(found["i"]) == [(None, 1.0, 3), (None, 2.0, 1), (None, 3.0, 3)]
     by_group = engine.counts("t", ["s"], by="g")["s"]
     assert _rows(by_group) == [(1, "a", 1), (1, "b", 2), (2, "a", 1), (2, "b", 2), (2, "c", 1)]
+
+
+def test_nanoseconds_floor_to_their_second(engine: AggregateEngine) -> None:
+    """One nanosecond before a day boundary stays in the day before (a cast to microseconds
+    would round it up into the next day); one before the epoch is day -1."""
+    if engine.name == "spark":
+        pytest.skip("Spark holds timestamps in microseconds")
+    day = 19723 * 86400 * 10**9
+    ticks = [day - 1, day, -1]
+    engine.register("t", pa.table({"at": pa.array(ticks, pa.timestamp("ns")), "y": [1, 2, 3]}))
+    engine.register_chunks("tc", "t", "day", timestamp="at", every_s=86400)
+    found = _rows(engine.counts("tc", ["y"], by="day")["y"])
+    assert found == [(-1, 3, 1), (19722, 1, 1), (19723, 2, 1)]
