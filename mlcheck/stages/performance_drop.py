@@ -1006,10 +1006,6 @@ def _fetch(values: Values) -> Any:
     return values() if callable(values) else values
 
 
-def _given(value: Any) -> Callable[[], Any]:
-    return lambda: value
-
-
 def _numeric_comparison(reference: Values, live: Values) -> Comparison:
     def windows(rows: list[np.ndarray]) -> list[DriftResult]:
         prepared = drift.NumericReference(drift.finite_sorted(_fetch(reference)))
@@ -1273,25 +1269,6 @@ def _kind(ctx: StageContext, name: str, kind: pa.DataType) -> str | None:
     return None  # timestamps, nested types: not compared as distributions
 
 
-def _comparison(
-    kind: str,
-    reference: Callable[[], pa.ChunkedArray],
-    live: Callable[[], pa.ChunkedArray],
-    what: str,
-) -> Comparison:
-    """A feature's comparison; its columns are read and converted only when it is measured."""
-    if kind == "categorical":
-        return _categorical_comparison(reference, live)
-    return _numeric_comparison(lambda: _floats(reference(), what), lambda: _floats(live(), what))
-
-
-def _training_rows(ctx: StageContext) -> np.ndarray:
-    """Research feature rows of the training split, or all rows when no split says otherwise."""
-    mask = _split_mask(ctx, RESEARCH_FEATURES, ctx.config.train_split)
-    n = ctx.engine.num_rows(RESEARCH_FEATURES)
-    return np.flatnonzero(mask) if mask is not None and mask.any() else np.arange(n)
-
-
 def importance_shares(importance: dict[str, float] | None) -> dict[str, float]:
     """Each feature's share of the total absolute importance."""
     if not importance:
@@ -1312,12 +1289,12 @@ def _feature_drift(ctx: StageContext) -> dict[str, tuple[DriftOutcome, float | N
             for name in _feature_names(ctx, research_schema, live_schema)  # columns, not rows
             if (kind := _kind(ctx, name, research_schema.field(name).type)) is not None
         }
-        reference = _training_counts(ctx, kinds)
+        training = _training_rows(ctx)
         chunked = _live_chunks(ctx, LIVE_FEATURES, (LIVE_FEATURES, LIVE_PREDICTIONS, LIVE_LABELS))
         comparisons = parallel_map(
-            lambda name: _counted_comparison(ctx, kinds[name], reference[name], name, chunked),
+            lambda name: _counted_comparison(ctx, kinds[name], training, name, chunked),
             list(kinds),
-        )  # a feature per thread: its counts asked, its statistics computed
+        )  # a feature per thread: its counts asked, its statistics computed, its counts dropped
         shares = importance_shares(ctx.columns.importance)
         severity = {n: _importance_severity(ctx, shares, n) for n in kinds}
         family = _judged_family(ctx, dict(zip(kinds, comparisons, strict=True)), chunked, severity)
@@ -1342,10 +1319,24 @@ def _feature_names(ctx: StageContext, research: pa.Schema, live: pa.Schema) -> l
 Counted = tuple[pa.Array, np.ndarray]
 
 
-def _training_counts(ctx: StageContext, kinds: dict[str, str]) -> dict[str, Counted]:
-    """Value counts of each feature over research training rows (split == train_split, the
-    split read from research.splits matched on the key, or from research.features), or over
-    every research row when no row is in that split."""
+@dataclass(frozen=True)
+class TrainingRows:
+    """Where research training rows are: the rows of `relation` whose `by` is in `groups`
+    (every row when `by` is None)."""
+
+    relation: str
+    by: str | None
+    groups: list[Any]
+
+    def counts(self, ctx: StageContext, name: str, as_double: bool) -> Counted:
+        found = ctx.engine.aggregate.counts(self.relation, [name], self.by, as_double)[name]
+        return _merged(_in_groups(found, self.groups))
+
+
+def _training_rows(ctx: StageContext) -> TrainingRows:
+    """Research training rows (split == train_split, the split read from research.splits
+    matched on the key, or from research.features), or every research row when no row is in
+    that split."""
     agg = ctx.engine.aggregate
     research = ctx.engine.relation(RESEARCH_FEATURES)
     relation, split = _split_relation(ctx, research)
@@ -1353,8 +1344,8 @@ def _training_counts(ctx: StageContext, kinds: dict[str, str]) -> dict[str, Coun
         present = agg.value_counts(relation, split).get(None, ())
         train = [v for v, _ in present if _as_split_name(v) == ctx.config.train_split]
         if train:
-            return _counts_of(ctx, relation, kinds, split, train)
-    return _counts_of(ctx, research, kinds, None, [None])
+            return TrainingRows(relation, split, train)
+    return TrainingRows(research, None, [None])
 
 
 def _split_relation(ctx: StageContext, research: str) -> tuple[str, str | None]:
@@ -1376,19 +1367,6 @@ def _split_relation(ctx: StageContext, research: str) -> tuple[str, str | None]:
 def _as_split_name(value: Any) -> str | None:
     """A split value as the text it is compared with (as Arrow casts it)."""
     return pa.array([value]).cast(pa.string())[0].as_py()
-
-
-def _counts_of(
-    ctx: StageContext, relation: str, kinds: dict[str, str], by: str | None, groups: list[Any]
-) -> dict[str, Counted]:
-    """Per feature, the value counts of the rows in `groups` of `by` (None: every row)."""
-    found: dict[str, Counted] = {}
-    for kind in ("numeric", "categorical"):
-        names = [n for n, k in kinds.items() if k == kind]
-        tables = ctx.engine.aggregate.counts(relation, names, by, as_double=kind == "numeric")
-        for name, table in tables.items():  # columns, not rows
-            found[name] = _merged(_in_groups(table, groups))
-    return found
 
 
 def _in_groups(table: pa.Table, groups: list[Any]) -> pa.Table:
@@ -1428,6 +1406,7 @@ class LiveChunks:
     numbers: list[int]
     chunks: list[Chunk]
     sizes: list[int]
+    complete: bool = False  # every row is in a chunk: the window is the chunks together
 
 
 _NO_ROWS = np.empty(0, dtype=np.int64)
@@ -1450,24 +1429,21 @@ def _live_chunks(ctx: StageContext, base: str, timestamp_slots: tuple[str, ...])
             n = agg.num_rows(relation)
             starts = range(0, n, config.size)
             chunks = [Chunk(s, min(s + config.size, n), _NO_ROWS) for s in starts]
-            return LiveChunks(
-                name,
-                column,
-                list(range(len(chunks))),
-                chunks,
-                [int(c.end) - int(c.start) for c in chunks],
-            )
+            sizes = [int(c.end) - int(c.start) for c in chunks]
+            return LiveChunks(name, column, list(range(len(chunks))), chunks, sizes, True)
         _register_time_chunks(ctx, name, base, timestamp_slots, column)
         counted = agg.value_counts(name, column).get(None, ())
         numbers = sorted(int(p) for p, _ in counted)
-        sizes = dict(counted)
+        per_period = dict(counted)
         width = chunk_seconds(config.every)
         origin = WEEK_ORIGIN_S if width % WEEK_S == 0 else 0
         chunks = [
             Chunk(_iso(origin + p * width), _iso(origin + (p + 1) * width), _NO_ROWS)
             for p in numbers
         ]
-        return LiveChunks(name, column, numbers, chunks, [int(sizes[p]) for p in numbers])
+        listed = [int(per_period[p]) for p in numbers]
+        complete = sum(listed) == agg.num_rows(relation)
+        return LiveChunks(name, column, numbers, chunks, listed, complete)
 
     return ctx.engine.memo((STAGE, "live chunks", base), compute)
 
@@ -1509,21 +1485,37 @@ def _register_time_chunks(
 
 
 def _counted_comparison(
-    ctx: StageContext, kind: str, reference: Counted, name: str, chunked: LiveChunks
+    ctx: StageContext, kind: str, training: TrainingRows, name: str, chunked: LiveChunks
 ) -> Comparison:
-    """A feature's research counts against live counts (the window and every chunk),
-    measured now; the comparison keeps the answers for details and plots."""
-    agg = ctx.engine.aggregate
+    """A feature's research counts against live counts (the window, then every chunk),
+    measured now; the answers are dropped after (plots ask again for the few that drift)."""
     as_double = kind == "numeric"
-    live = ctx.engine.relation(LIVE_FEATURES)
-    window = _merged(agg.counts(live, [name], None, as_double)[name])
-    parts = [window]
+    reference = training.counts(ctx, name, as_double)
+    by_chunk = None
     if chunked.relation is not None:
-        by_chunk = agg.counts(chunked.relation, [name], chunked.column, as_double)[name]
-        parts += _per_chunk(by_chunk, chunked.numbers)
+        by_chunk = ctx.engine.aggregate.counts(chunked.relation, [name], chunked.column, as_double)
+    parts = [] if by_chunk is None else _per_chunk(by_chunk[name], chunked.numbers)
+    if by_chunk is not None and chunked.complete and parts:  # the window: every chunk together
+        window = None
+    else:
+        window = _live_window_counts(ctx, name, as_double)
     if kind == "numeric":
-        return _numeric_counted(reference, parts)
-    return _categorical_counted(reference, parts)
+        samples = [_expanded(p) for p in parts]
+        whole = np.sort(np.concatenate(samples)) if window is None else _expanded(window)
+        found = _numeric_results(_expanded(reference), [whole, *samples])
+
+        def histogram(_rows: Any) -> dict[str, Any]:
+            research = _expanded(training.counts(ctx, name, True))
+            return plot_histogram(research, _expanded(_live_window_counts(ctx, name, True)))
+
+        return Comparison("numeric", lambda _rows: found, histogram=histogram)
+    whole_counts = window if window is not None else _merged(by_chunk[name])  # type: ignore[index]
+    return _categorical_counted(reference, [whole_counts, *parts])
+
+
+def _live_window_counts(ctx: StageContext, name: str, as_double: bool) -> Counted:
+    live = ctx.engine.relation(LIVE_FEATURES)
+    return _merged(ctx.engine.aggregate.counts(live, [name], None, as_double)[name])
 
 
 def _per_chunk(table: pa.Table, numbers: list[int]) -> list[Counted]:
@@ -1548,20 +1540,11 @@ def _expanded(counted: Counted) -> np.ndarray:
     return np.repeat(np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64), counts)
 
 
-def _numeric_counted(reference: Counted, parts: list[Counted]) -> Comparison:
-    """KS and normalised Wasserstein of each live part against the research sample: exact,
-    the samples rebuilt from their value counts (the engine sorted and counted them)."""
-    ref = _expanded(reference)
-    prepared = drift.NumericReference(ref)
-    results: list[DriftResult] = [
-        prepared.compare_centred(prepared.centre_live(_expanded(p))) for p in parts
-    ]
-    del prepared
-
-    def histogram(_rows: Any) -> dict[str, Any]:
-        return plot_histogram(ref, _expanded(parts[0]))
-
-    return Comparison("numeric", lambda _rows: results, histogram=histogram)
+def _numeric_results(reference: np.ndarray, samples: list[np.ndarray]) -> list[DriftResult]:
+    """KS and normalised Wasserstein of each SORTED live sample against the SORTED research
+    sample: exact, the samples rebuilt from value counts (the engine counted them)."""
+    prepared = drift.NumericReference(reference)
+    return [prepared.compare_centred(prepared.centre_live(sample)) for sample in samples]
 
 
 def _categorical_counted(reference: Counted, parts: list[Counted]) -> Comparison:
