@@ -780,8 +780,8 @@ def _by_group_and_value(table: pa.Table) -> pa.Table:
     numeric = pa.types.is_floating(v.type) or pa.types.is_integer(v.type)
     plain_groups = pa.types.is_integer(g.type) or pa.types.is_null(g.type)
     if not numeric or v.null_count or not plain_groups:
-        keys = [("g", "ascending"), ("v", "ascending")]
-        return table.take(pc.sort_indices(table, keys, null_placement="at_end"))
+        keys = [("g", "ascending"), ("v", "ascending")]  # nulls last: the default
+        return table.take(pc.sort_indices(table, sort_keys=keys))
     order = np.argsort(v.to_numpy(), kind="stable")
     if g.null_count < len(g):  # groups: nulls last
         groups = g.cast(pa.int64()).fill_null(np.iinfo(np.int64).max).to_numpy()
