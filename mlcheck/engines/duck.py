@@ -450,11 +450,13 @@ class DuckDBEngine:
         view = f"rel_{len(self._views)}"
         import duckdb
 
+        # A period is computed per row at each question (a view: nothing copied); positions
+        # are numbered once, following the scan's order only while DuckDB keeps insertion order.
+        create = "CREATE TABLE" if size is not None else "CREATE VIEW"
         with self._lock:
-            # Positions follow the scan's order only while DuckDB keeps insertion order.
             self._con.execute("SET preserve_insertion_order = true")
             try:
-                self._con.execute(f"CREATE TABLE {view} AS {sql}")
+                self._con.execute(f"{create} {view} AS {sql}")
             except duckdb.ConversionException as exc:
                 raise ValueError(f"cannot read {timestamp!r} as timestamps: {exc}") from exc
             finally:

@@ -1366,6 +1366,8 @@ def _split_relation(ctx: StageContext, research: str) -> tuple[str, str | None]:
 
 def _as_split_name(value: Any) -> str | None:
     """A split value as the text it is compared with (as Arrow casts it)."""
+    if value is None or isinstance(value, str):
+        return value
     return pa.array([value]).cast(pa.string())[0].as_py()
 
 
