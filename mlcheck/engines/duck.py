@@ -774,18 +774,32 @@ def _counts_sql(
 
 
 def _by_group_and_value(table: pa.Table) -> pa.Table:
-    """A (g, v, n) answer ordered by g (nulls last) then v: numeric columns by two numpy sorts
-    (values, then a stable sort of the groups), other types by Arrow."""
+    """A (g, v, n) answer ordered by g (nulls last) then v: numeric values by two numpy sorts
+    (values, then a stable sort of the groups' ranks), other types by Arrow."""
     import pyarrow.compute as pc
 
-    g, v = table.column("g"), table.column("v")
+    v = table.column("v")
     numeric = pa.types.is_floating(v.type) or pa.types.is_integer(v.type)
-    plain_groups = pa.types.is_integer(g.type) or pa.types.is_null(g.type)
-    if not numeric or v.null_count or not plain_groups:
+    if not numeric or v.null_count:
         keys = [("g", "ascending"), ("v", "ascending")]  # nulls last: the default
         return table.take(pc.sort_indices(table, sort_keys=keys))
     order = np.argsort(v.to_numpy(), kind="stable")
-    if g.null_count < len(g):  # groups: nulls last
-        groups = g.cast(pa.int64()).fill_null(np.iinfo(np.int64).max).to_numpy()
-        order = order[np.argsort(groups[order], kind="stable")]
+    ranks = _group_ranks(table.column("g").combine_chunks())
+    if ranks is not None:
+        order = order[np.argsort(ranks[order], kind="stable")]
     return table.take(pa.array(order))
+
+
+def _group_ranks(g: pa.Array) -> np.ndarray | None:
+    """Each row's group as its rank among the groups (nulls last); None when all are null."""
+    import pyarrow.compute as pc
+
+    if g.null_count == len(g):
+        return None
+    encoded = pc.dictionary_encode(g)
+    size = len(encoded.dictionary)
+    rank = np.empty(size + 1, dtype=np.int64)
+    rank[np.asarray(pc.sort_indices(encoded.dictionary))] = np.arange(size)
+    rank[size] = size  # null groups last
+    codes = encoded.indices.fill_null(size).to_numpy(zero_copy_only=False)
+    return rank[np.asarray(codes, dtype=np.int64)]

@@ -131,3 +131,19 @@ def test_nanoseconds_floor_to_their_second(engine: AggregateEngine) -> None:
     engine.register_chunks("tc", "t", "day", timestamp="at", every_s=86400)
     found = _rows(engine.counts("tc", ["y"], by="day")["y"])
     assert found == [(-1, 3, 1), (19722, 1, 1), (19723, 2, 1)]
+
+
+def test_counts_of_numbers_grouped_by_text(engine: AggregateEngine, register: Register) -> None:
+    """Groups are text (a split) with a null group last; values within a group ascending."""
+    register(
+        "t",
+        pa.table({"x": [3.0, 1.0, 2.0, 1.0, 5.0], "s": ["train", "test", None, "train", "test"]}),
+    )
+    found = _rows(engine.counts("t", ["x"], by="s", as_double=True)["x"])
+    assert found == [
+        ("test", 1.0, 1),
+        ("test", 5.0, 1),
+        ("train", 1.0, 1),
+        ("train", 3.0, 1),
+        (None, 2.0, 1),
+    ]
