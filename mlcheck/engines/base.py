@@ -140,6 +140,33 @@ class AggregateEngine(Protocol):
         self, left: str, right: str, columns: Sequence[str], examples: int
     ) -> RowDifference: ...
 
+    # ---- register_chunks, counts (drift)
+
+    def register_chunks(
+        self,
+        name: str,
+        source: str,
+        column: str,
+        *,
+        size: int | None = None,
+        timestamp: str | None = None,
+        every_s: int = 0,
+        origin_s: int = 0,
+    ) -> None:
+        """Register `name`: every row of `source` plus `column`, its chunk number: with `size`,
+        position // size in the order the rows were registered (file order); with `timestamp`
+        (a timestamp, date or ISO-8601 text column, read as UTC), the calendar period
+        floor((epoch seconds - origin_s) / every_s), null where the time is unknown.
+        ValueError when the text does not parse as times."""
+        ...
+
+    def counts(
+        self, name: str, columns: Sequence[str], by: str | None = None, as_double: bool = False
+    ) -> dict[str, pa.Table]:
+        """Per column, an Arrow table (g, v, n) ordered by g (nulls last) then v: per group of
+        `by` (g null when `by` is None) each non-null value and its count. as_double: values
+        as float64, non-finite values left out, -0.0 counted as 0.0."""
+
     # ---- joint_crosstab, spread, before_cutoff (s3)
 
     def joint_crosstab(

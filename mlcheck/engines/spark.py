@@ -450,6 +450,51 @@ class SparkEngine:
             "row", int(lost), int(extra), int(lost_rows), int(extra_rows), lost_ex, extra_ex
         )
 
+    # ---- register_chunks, counts (drift)
+
+    def register_chunks(
+        self,
+        name: str,
+        source: str,
+        column: str,
+        *,
+        size: int | None = None,
+        timestamp: str | None = None,
+        every_s: int = 0,
+        origin_s: int = 0,
+    ) -> None:
+        """Register `name`: `source` with `column`, each row's chunk number (positions in the
+        order Spark reads the rows: monotonically increasing ids), cached."""
+        from mlcheck.engines.duck import _chunked_sql
+
+        kind = self.schema(source).field(timestamp).type if timestamp else None
+        sql = _chunked_sql(
+            self._view(source), column, kind, timestamp, size, every_s, origin_s, quoted, "spark"
+        )
+        view = f"{self._prefix}_{len(self._views)}"
+        frame = self._spark.sql(sql).cache()
+        try:
+            frame.count()  # materialized now: a text time that does not parse fails here
+        except Exception as exc:  # Spark raises its own error classes
+            raise ValueError(f"cannot read {timestamp!r} as timestamps: {exc}") from exc
+        frame.createOrReplaceTempView(view)
+        self._views[name] = view
+
+    def counts(
+        self, name: str, columns: Sequence[str], by: str | None = None, as_double: bool = False
+    ) -> dict[str, pa.Table]:
+        """Per column, a table (g, v, n): per group `by` (null: the whole relation) each
+        non-null value and its count, ordered by group then value; as_double: values as
+        float64, finite ones only."""
+        from mlcheck.engines.duck import _counts_sql
+
+        view = self._view(name)
+        out = {}
+        for column in columns:  # columns, not rows
+            frame = self._spark.sql(_counts_sql(view, column, by, as_double, quoted))
+            out[column] = _arrow_of(frame)
+        return out
+
     # ---- joint_crosstab, spread, before_cutoff (s3)
 
     def joint_crosstab(
@@ -812,3 +857,16 @@ def _spark_seconds(column: str, kind: pa.DataType, dialect: GroupedCountsDialect
     if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
         return dialect.floor_div(f"unix_micros(CAST({column} AS TIMESTAMP))", 1_000_000)
     raise Unsupported(f"chunks by time need a timestamp or date column, not {kind}")
+
+
+
+# ---- register_chunks, counts (drift)
+
+
+def _arrow_of(frame: Any) -> pa.Table:
+    """A small Spark answer as an Arrow table (n as int64)."""
+    if hasattr(frame, "toArrow"):
+        table = frame.toArrow()
+    else:
+        table = pa.Table.from_pandas(frame.toPandas(), preserve_index=False)
+    return table.set_column(2, "n", table.column("n").cast(pa.int64()))

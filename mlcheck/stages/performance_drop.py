@@ -1274,10 +1274,6 @@ def _fetch(values: Values) -> Any:
     return values() if callable(values) else values
 
 
-def _given(value: Any) -> Callable[[], Any]:
-    return lambda: value
-
-
 def _numeric_comparison(reference: Values, live: Values) -> Comparison:
     def windows(rows: list[np.ndarray]) -> list[DriftResult]:
         prepared = drift.NumericReference(drift.finite_sorted(_fetch(reference)))
@@ -1398,11 +1394,24 @@ def _drift_family(
 ) -> dict[str, DriftOutcome]:
     """Window and per-chunk drift of several columns; BH over the columns' window tests, and
     separately over all (column, chunk) tests. Drift = material effect AND adjusted p < alpha."""
-    config = ctx.config
     rows = np.flatnonzero(eligible)
     parts = [chunk.rows[eligible[chunk.rows]] for chunk in chunks]
     # A column per thread: the window and its chunks measured together, the data prepared once.
     measured = parallel_map(lambda comp: comp.windows([rows, *parts]), list(comparisons.values()))
+    return _judge(ctx, comparisons, measured, chunks, [len(p) for p in parts], severity)
+
+
+def _judge(
+    ctx: StageContext,
+    comparisons: dict[str, Comparison],
+    measured: list[list[DriftResult]],
+    chunks: list[Chunk],
+    sizes: list[int],
+    severity: dict[str, Status],
+) -> dict[str, DriftOutcome]:
+    """Verdicts on measured columns (each: the window, then every chunk): BH over the columns'
+    window tests, and separately over all (column, chunk) tests."""
+    config = ctx.config
     window = {name: found[0] for name, found in zip(comparisons, measured, strict=True)}
     adjusted = dict(
         zip(window, drift.benjamini_hochberg([_p(r) for r in window.values()]), strict=True)
@@ -1413,8 +1422,8 @@ def _drift_family(
     for i, (name, comp) in enumerate(comparisons.items()):  # columns, not rows
         chunk_p = flat[i * len(chunks) : (i + 1) * len(chunks)]
         listed = [
-            _drift_chunk(comp, c, len(part), r, q, config, severity[name])
-            for c, part, r, q in zip(chunks, parts, per_chunk[name], chunk_p, strict=True)
+            _drift_chunk(comp, c, n, r, q, config, severity[name])
+            for c, n, r, q in zip(chunks, sizes, per_chunk[name], chunk_p, strict=True)
         ]
         result = window[name]
         drifted = _drifts(comp, result, adjusted[name], config)
@@ -1528,25 +1537,6 @@ def _kind(ctx: StageContext, name: str, kind: pa.DataType) -> str | None:
     return None  # timestamps, nested types: not compared as distributions
 
 
-def _comparison(
-    kind: str,
-    reference: Callable[[], pa.ChunkedArray],
-    live: Callable[[], pa.ChunkedArray],
-    what: str,
-) -> Comparison:
-    """A feature's comparison; its columns are read and converted only when it is measured."""
-    if kind == "categorical":
-        return _categorical_comparison(reference, live)
-    return _numeric_comparison(lambda: _floats(reference(), what), lambda: _floats(live(), what))
-
-
-def _training_rows(ctx: StageContext) -> np.ndarray:
-    """Research feature rows of the training split, or all rows when no split says otherwise."""
-    mask = _split_mask(ctx, RESEARCH_FEATURES, ctx.config.train_split)
-    n = ctx.engine.num_rows(RESEARCH_FEATURES)
-    return np.flatnonzero(mask) if mask is not None and mask.any() else np.arange(n)
-
-
 def importance_shares(importance: dict[str, float] | None) -> dict[str, float]:
     """Each feature's share of the total absolute importance."""
     if not importance:
@@ -1559,27 +1549,313 @@ def _feature_drift(ctx: StageContext) -> dict[str, tuple[DriftOutcome, float | N
     def compute() -> dict[str, tuple[DriftOutcome, float | None]]:
         if not (ctx.declared(RESEARCH_FEATURES) and ctx.declared(LIVE_FEATURES)):
             return {}
-        train = pa.array(_training_rows(ctx))
-        comparisons: dict[str, Comparison] = {}
-        for name in _model_features(ctx):  # columns, not rows
-            reference = ctx.engine.column(RESEARCH_FEATURES, name)
-            kind = _kind(ctx, name, reference.type)
-            if kind is not None:
-                live = ctx.engine.column(LIVE_FEATURES, name)
-                comparisons[name] = _comparison(
-                    kind,
-                    partial(reference.take, train),
-                    _given(live),
-                    f"feature {name!r}",
-                )
+        agg = ctx.engine.aggregate
+        research, live = ctx.engine.relation(RESEARCH_FEATURES), ctx.engine.relation(LIVE_FEATURES)
+        research_schema, live_schema = agg.schema(research), agg.schema(live)
+        kinds = {
+            name: kind
+            for name in _feature_names(ctx, research_schema, live_schema)  # columns, not rows
+            if (kind := _kind(ctx, name, research_schema.field(name).type)) is not None
+        }
+        training = _training_rows(ctx)
+        chunked = _live_chunks(ctx, LIVE_FEATURES, (LIVE_FEATURES, LIVE_PREDICTIONS, LIVE_LABELS))
+        comparisons = parallel_map(
+            lambda name: _counted_comparison(ctx, kinds[name], training, name, chunked),
+            list(kinds),
+        )  # a feature per thread: its counts asked, its statistics computed, its counts dropped
         shares = importance_shares(ctx.columns.importance)
-        severity = {n: _importance_severity(ctx, shares, n) for n in comparisons}
-        chunks = _chunks(ctx, LIVE_FEATURES, (LIVE_FEATURES, LIVE_PREDICTIONS, LIVE_LABELS))
-        eligible = np.ones(ctx.engine.num_rows(LIVE_FEATURES), dtype=bool)
-        family = _drift_family(ctx, comparisons, eligible, chunks, severity)
+        severity = {n: _importance_severity(ctx, shares, n) for n in kinds}
+        family = _judged_family(ctx, dict(zip(kinds, comparisons, strict=True)), chunked, severity)
         return {n: (o, shares.get(n) if shares else None) for n, o in family.items()}
 
     return ctx.engine.memo((STAGE, "feature_drift"), compute)
+
+
+def _feature_names(ctx: StageContext, research: pa.Schema, live: pa.Schema) -> list[str]:
+    """Model features present on both sides (a missing one is variable_availability's)."""
+    cols = ctx.columns
+    if cols.features:
+        names = list(cols.features)
+    else:
+        key = set(ctx.engine.key(RESEARCH_FEATURES) or [])
+        excluded = cols.role_columns() | set(cols.ignore) | key
+        names = [c for c in research.names if c not in excluded]
+    return [c for c in names if c in research.names and c in live.names]
+
+
+# A feature's values with their counts: `values` sorted (an Arrow array), `counts` int64.
+Counted = tuple[pa.Array, np.ndarray]
+
+
+@dataclass(frozen=True)
+class TrainingRows:
+    """Where research training rows are: the rows of `relation` whose `by` is in `groups`
+    (every row when `by` is None)."""
+
+    relation: str
+    by: str | None
+    groups: list[Any]
+
+    def counts(self, ctx: StageContext, name: str, as_double: bool) -> Counted:
+        found = ctx.engine.aggregate.counts(self.relation, [name], self.by, as_double)[name]
+        return _merged(_in_groups(found, self.groups))
+
+
+def _training_rows(ctx: StageContext) -> TrainingRows:
+    """Research training rows (split == train_split, the split read from research.splits
+    matched on the key, or from research.features), or every research row when no row is in
+    that split."""
+    agg = ctx.engine.aggregate
+    research = ctx.engine.relation(RESEARCH_FEATURES)
+    relation, split = _split_relation(ctx, research)
+    if split is not None:
+        present = agg.value_counts(relation, split).get(None, ())
+        train = [v for v, _ in present if _as_split_name(v) == ctx.config.train_split]
+        if train:
+            return TrainingRows(relation, split, train)
+    return TrainingRows(research, None, [None])
+
+
+def _split_relation(ctx: StageContext, research: str) -> tuple[str, str | None]:
+    """The relation holding research features and their split column, and that column."""
+    column = ctx.columns.split or "split"
+    agg = ctx.engine.aggregate
+    splits = "research.splits"
+    if ctx.declared(splits) and column in agg.schema(ctx.engine.relation(splits)).names:
+        key = ctx.engine.key(RESEARCH_FEATURES) or ctx.engine.key(splits)
+        if key is None:
+            return research, None
+        name = f"{STAGE}:research.features+splits"
+        register = partial(agg.register_join, name, research, ctx.engine.relation(splits), key)
+        ctx.engine.memo((STAGE, "relation", name), register)
+        return name, column
+    return research, (column if column in agg.schema(research).names else None)
+
+
+def _as_split_name(value: Any) -> str | None:
+    """A split value as the text it is compared with (as Arrow casts it)."""
+    if value is None or isinstance(value, str):
+        return value
+    return pa.array([value]).cast(pa.string())[0].as_py()
+
+
+def _in_groups(table: pa.Table, groups: list[Any]) -> pa.Table:
+    if groups == [None]:
+        return table
+    return table.filter(pc.is_in(table.column("g"), pa.array(groups, table.column("g").type)))
+
+
+def _merged(table: pa.Table) -> Counted:
+    """(values, counts) of a (g, v, n) answer, equal values of several groups added up."""
+    values = _decoded(table.column("v").combine_chunks())
+    counts = np.asarray(table.column("n").to_numpy(), dtype=np.int64)
+    if (
+        table.column("g").null_count == len(table)
+        or pc.count_distinct(table.column("g")).as_py() <= 1
+    ):
+        return values, counts
+    encoded = pc.dictionary_encode(values)
+    order = pc.sort_indices(encoded.dictionary)
+    total = np.bincount(
+        encoded.indices.to_numpy(), weights=counts, minlength=len(encoded.dictionary)
+    )
+    return encoded.dictionary.take(order), total[order.to_numpy()].astype(np.int64)
+
+
+def _decoded(values: pa.Array) -> pa.Array:
+    return values.dictionary_decode() if pa.types.is_dictionary(values.type) else values
+
+
+@dataclass(frozen=True)
+class LiveChunks:
+    """Live rows as the engine groups them: `relation` with a chunk number in `column` (None
+    without `chunk:`), and each chunk's number, bounds and row count."""
+
+    relation: str | None
+    column: str
+    numbers: list[int]
+    chunks: list[Chunk]
+    sizes: list[int]
+    complete: bool = False  # every row is in a chunk: the window is the chunks together
+
+
+_NO_ROWS = np.empty(0, dtype=np.int64)
+
+
+def _live_chunks(ctx: StageContext, base: str, timestamp_slots: tuple[str, ...]) -> LiveChunks:
+    """Rows of `base` cut by `chunk:` (`size` rows in file order, or calendar periods `every`
+    of columns.timestamp), the chunk number computed by the engine."""
+
+    def compute() -> LiveChunks:
+        config = ctx.config.chunk
+        column = "__mlcheck_chunk"
+        if config is None:
+            return LiveChunks(None, column, [], [], [])
+        agg = ctx.engine.aggregate
+        relation = ctx.engine.relation(base)
+        name = f"{STAGE}:{base}:chunks"
+        if config.size is not None:
+            agg.register_chunks(name, relation, column, size=config.size)
+            n = agg.num_rows(relation)
+            starts = range(0, n, config.size)
+            chunks = [Chunk(s, min(s + config.size, n), _NO_ROWS) for s in starts]
+            sizes = [int(c.end) - int(c.start) for c in chunks]
+            return LiveChunks(name, column, list(range(len(chunks))), chunks, sizes, True)
+        _register_time_chunks(ctx, name, base, timestamp_slots, column)
+        counted = agg.value_counts(name, column).get(None, ())
+        numbers = sorted(int(p) for p, _ in counted)
+        per_period = dict(counted)
+        width = chunk_seconds(config.every)
+        origin = WEEK_ORIGIN_S if width % WEEK_S == 0 else 0
+        chunks = [
+            Chunk(_iso(origin + p * width), _iso(origin + (p + 1) * width), _NO_ROWS)
+            for p in numbers
+        ]
+        listed = [int(per_period[p]) for p in numbers]
+        complete = sum(listed) == agg.num_rows(relation)
+        return LiveChunks(name, column, numbers, chunks, listed, complete)
+
+    return ctx.engine.memo((STAGE, "live chunks", base), compute)
+
+
+def _register_time_chunks(
+    ctx: StageContext, name: str, base: str, timestamp_slots: tuple[str, ...], column: str
+) -> None:
+    """Register `name`: rows of `base` (matched on the key to the slot holding the timestamp,
+    when that is another one) with their calendar period in `column`."""
+    agg = ctx.engine.aggregate
+    stamp = ctx.columns.timestamp
+    every = ctx.config.chunk.every
+    slot = next(
+        (s for s in timestamp_slots if stamp and ctx.declared(s)
+         and stamp in agg.schema(ctx.engine.relation(s)).names),
+        None,
+    )  # fmt: skip
+    key = ctx.engine.key(base) or (ctx.engine.key(slot) if slot else None)
+    if slot is None or (slot != base and key is None):
+        raise InputError(
+            f"`chunk: {{every: {every}}}` needs columns.timestamp in {base} or a table "
+            "matched to it on the key"
+        )
+    source = ctx.engine.relation(base)
+    if slot != base and key is not None:
+        source = f"{STAGE}:{base}+{slot}"
+        agg.register_join(source, ctx.engine.relation(base), ctx.engine.relation(slot), key)
+    what = f"{base}: {stamp!r}"
+    kind = agg.schema(source).field(stamp).type
+    if not (pa.types.is_timestamp(kind) or pa.types.is_date(kind) or pa.types.is_string(kind)
+            or pa.types.is_large_string(kind)):  # fmt: skip
+        raise InputError(f"{what} must be a timestamp, a date or ISO-8601 text, not {kind}")
+    width = chunk_seconds(every)
+    origin = WEEK_ORIGIN_S if width % WEEK_S == 0 else 0
+    try:
+        agg.register_chunks(name, source, column, timestamp=stamp, every_s=width, origin_s=origin)
+    except ValueError as exc:
+        raise InputError(f"{what}: cannot read every value as an ISO-8601 timestamp") from exc
+
+
+def _counted_comparison(
+    ctx: StageContext, kind: str, training: TrainingRows, name: str, chunked: LiveChunks
+) -> Comparison:
+    """A feature's research counts against live counts (the window, then every chunk),
+    measured now; the answers are dropped after (plots ask again for the few that drift)."""
+    as_double = kind == "numeric"
+    reference = training.counts(ctx, name, as_double)
+    by_chunk = None
+    if chunked.relation is not None:
+        by_chunk = ctx.engine.aggregate.counts(chunked.relation, [name], chunked.column, as_double)
+    parts = [] if by_chunk is None else _per_chunk(by_chunk[name], chunked.numbers)
+    if by_chunk is not None and chunked.complete and parts:  # the window: every chunk together
+        window = None
+    else:
+        window = _live_window_counts(ctx, name, as_double)
+    if kind == "numeric":
+        samples = [_expanded(p) for p in parts]
+        whole = np.sort(np.concatenate(samples)) if window is None else _expanded(window)
+        found = _numeric_results(_expanded(reference), [whole, *samples])
+
+        def histogram(_rows: Any) -> dict[str, Any]:
+            research = _expanded(training.counts(ctx, name, True))
+            return plot_histogram(research, _expanded(_live_window_counts(ctx, name, True)))
+
+        return Comparison("numeric", lambda _rows: found, histogram=histogram)
+    whole_counts = window if window is not None else _merged(by_chunk[name])  # type: ignore[index]
+    return _categorical_counted(reference, [whole_counts, *parts])
+
+
+def _live_window_counts(ctx: StageContext, name: str, as_double: bool) -> Counted:
+    live = ctx.engine.relation(LIVE_FEATURES)
+    return _merged(ctx.engine.aggregate.counts(live, [name], None, as_double)[name])
+
+
+def _per_chunk(table: pa.Table, numbers: list[int]) -> list[Counted]:
+    """A (g, v, n) answer ordered by g cut into each chunk's (values, counts)."""
+    groups = np.asarray(
+        table.column("g").fill_null(np.iinfo(np.int64).max).to_numpy(), dtype=np.int64
+    )
+    values = _decoded(table.column("v").combine_chunks())
+    counts = np.asarray(table.column("n").to_numpy(), dtype=np.int64)
+    wanted = np.asarray(numbers, dtype=np.int64)
+    starts = np.searchsorted(groups, wanted, side="left")
+    ends = np.searchsorted(groups, wanted, side="right")
+    return [
+        (values.slice(a, b - a), counts[a:b])
+        for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
+    ]
+
+
+def _expanded(counted: Counted) -> np.ndarray:
+    """The sorted sample a value count stands for (finite floats, ascending)."""
+    values, counts = counted
+    return np.repeat(np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64), counts)
+
+
+def _numeric_results(reference: np.ndarray, samples: list[np.ndarray]) -> list[DriftResult]:
+    """KS and normalised Wasserstein of each SORTED live sample against the SORTED research
+    sample: exact, the samples rebuilt from value counts (the engine counted them)."""
+    prepared = drift.NumericReference(reference)
+    return [prepared.compare_centred(prepared.centre_live(sample)) for sample in samples]
+
+
+def _categorical_counted(reference: Counted, parts: list[Counted]) -> Comparison:
+    """Jensen-Shannon, PSI and chi-square of each live part's category counts against research."""
+    dictionary = _shared_dictionary(reference[0], parts[0][0])
+    ref_counts = _on_dictionary(dictionary, reference)
+    live_counts = [_on_dictionary(dictionary, p) for p in parts]
+    results: list[DriftResult] = [drift.categorical_drift(ref_counts, c) for c in live_counts]
+
+    def changes(_rows: Any, limit: int) -> list[dict[str, Any]]:
+        return _share_changes(dictionary, ref_counts, live_counts[0], limit)
+
+    return Comparison("categorical", lambda _rows: results, changes)
+
+
+def _shared_dictionary(reference: pa.Array, live: pa.Array) -> pa.Array:
+    """The categories of both sides, research's first; as text when the types differ."""
+    if reference.type != live.type:
+        reference, live = reference.cast(pa.string()), live.cast(pa.string())
+    return pc.unique(pa.concat_arrays([reference, live]))
+
+
+def _on_dictionary(dictionary: pa.Array, counted: Counted) -> np.ndarray:
+    values, counts = counted
+    if values.type != dictionary.type:
+        values = values.cast(dictionary.type)
+    index = np.asarray(
+        pc.index_in(values, dictionary).to_numpy(zero_copy_only=False), dtype=np.int64
+    )
+    return np.bincount(index, weights=counts, minlength=len(dictionary)).astype(np.float64)
+
+
+def _judged_family(
+    ctx: StageContext,
+    comparisons: dict[str, Comparison],
+    chunked: LiveChunks,
+    severity: dict[str, Status],
+) -> dict[str, DriftOutcome]:
+    """`_drift_family`'s verdicts on comparisons measured from counts (window, then chunks)."""
+    measured = [comp.windows([]) for comp in comparisons.values()]
+    return _judge(ctx, comparisons, measured, chunked.chunks, chunked.sizes, severity)
 
 
 def _importance_severity(ctx: StageContext, shares: dict[str, float], name: str) -> Status:
@@ -1622,13 +1898,11 @@ def feature_drift(ctx: StageContext) -> Iterator[Finding]:
     examples = ctx.config.examples
     for name, (outcome, share) in _feature_drift(ctx).items():
         extra: dict[str, Any] = {"importance_share": share}
-        if outcome.comparison.changes is not None:
-            extra["changes"] = outcome.comparison.changes(
-                np.arange(_live_feature_rows(ctx)), examples
-            )
+        if outcome.comparison.changes is not None:  # the whole live window's shares
+            extra["changes"] = outcome.comparison.changes(_NO_ROWS, examples)
         status = _outcome_status(outcome)
         if status is not Status.PASS and outcome.comparison.histogram is not None:
-            extra["histogram"] = outcome.comparison.histogram(np.arange(_live_feature_rows(ctx)))
+            extra["histogram"] = outcome.comparison.histogram(_NO_ROWS)
         yield Finding(
             status,
             _drift_message(name, outcome),
@@ -1639,10 +1913,6 @@ def feature_drift(ctx: StageContext) -> Iterator[Finding]:
             hint=None if status is Status.PASS else _FEATURE_HINT,
             details=_drift_details(outcome, extra, examples),
         )
-
-
-def _live_feature_rows(ctx: StageContext) -> int:
-    return ctx.engine.num_rows(LIVE_FEATURES)
 
 
 def _effect_threshold(kind: str, config: Any) -> float:
