@@ -317,17 +317,7 @@ def attribute(ctx: StageContext, n: int) -> Causes:
     invalid, joined = _invalid_rows_with_features(ctx, key)
     features = agg.schema(ctx.engine.relation(FEATURES))
     columns = feature_columns(ctx, features)
-    reference, described = training_reference(ctx)
-    seen = {}
-    if reference is not None:
-        names = set(agg.schema(reference).names)
-        cats = [c for c in categorical_columns(ctx, features) if c in names]
-        seen = {c: f"mlcheck_seen_{i}" for i, c in enumerate(cats)}
-    rows = joined
-    if seen:
-        rows = registered(
-            ctx, "invalid_seen", lambda full: agg.register_membership(full, joined, reference, seen)
-        )
+    rows, seen, described = _with_seen_flags(ctx, joined, features)
     nulls = {c: _null_sql(ctx, c, features.field(c).type) for c in columns}
     unseen = {c: f"NOT {agg.quote(flag)}" for c, flag in seen.items()}
     null_any, unseen_any = sql.any_of(list(nulls.values())), sql.any_of(list(unseen.values()))
@@ -364,6 +354,27 @@ def attribute(ctx: StageContext, n: int) -> Causes:
         described,
         examples,
     )
+
+
+def _with_seen_flags(
+    ctx: StageContext, joined: str, features: pa.Schema
+) -> tuple[str, dict[str, str], str]:
+    """`joined` with, per categorical feature, whether its value occurs in the training
+    reference (column -> flag column), and how the reference was chosen."""
+    agg = engine(ctx)
+    reference, described = training_reference(ctx)
+    if reference is None:
+        return joined, {}, described
+    names = set(agg.schema(reference).names)
+    cats = [c for c in categorical_columns(ctx, features) if c in names]
+    seen = {c: f"mlcheck_seen_{i}" for i, c in enumerate(cats)}
+    if not seen:
+        return joined, seen, described
+
+    def register(full: str) -> None:
+        agg.register_membership(full, joined, reference, seen)
+
+    return registered(ctx, "invalid_seen", register), seen, described
 
 
 def _invalid_rows_with_features(ctx: StageContext, key: list[str]) -> tuple[str, str]:
@@ -884,7 +895,7 @@ def _agreement_finding(ctx: StageContext, j: int, name: str) -> Finding:
     rate = n / matched_n if matched_n else 0.0
     permutation = column_permutation(ctx) or {}
     pattern = "column_permutation" if name in permutation else name_pattern(ctx, j, counts, found)
-    stats = {
+    stats: dict[str, Any] = {
         "within_tolerance_differences": counts.within,
         "compared_finite": counts.finite,
         "max_abs_diff": found.max_abs,
