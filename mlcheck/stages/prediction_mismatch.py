@@ -19,11 +19,18 @@ import pyarrow as pa
 
 from mlcheck.checklist import Checklist
 from mlcheck.classes import ClassMap, class_map
-from mlcheck.compare import _can_hold, _related, _same_zone, logical_type, type_family
+from mlcheck.compare import (
+    RowDifference,
+    _can_hold,
+    _related,
+    _same_zone,
+    logical_type,
+    type_family,
+)
 from mlcheck.context import StageContext
 from mlcheck.engine import SPLIT_COLUMN_DEFAULT
 from mlcheck.engines import AggregateEngine
-from mlcheck.engines.base import KeyComparison, Tolerance
+from mlcheck.engines.base import KeyComparison, KeyCounts, Tolerance
 from mlcheck.errors import InputError
 from mlcheck.registry import check
 from mlcheck.results import Finding, Status
@@ -99,11 +106,33 @@ def score_sql(ctx: StageContext, slot: str) -> list[str]:
     error."""
     agg = engine(ctx)
     schema = agg.schema(ctx.engine.relation(slot))
+    out = []
     for name in ctx.columns.score_columns:
         kind = schema.field(name).type
-        if type_family(kind) not in NUMERIC:
+        if type_family(kind) == "text":
+            out.append(_numeric_text(ctx, slot, name, kind))
+        elif type_family(kind) in NUMERIC:
+            out.append(sql.double(agg.quote, name))
+        else:
             raise InputError(f"{slot}: score column {name!r} is {kind}, not numeric")
-    return [sql.double(agg.quote, name) for name in ctx.columns.score_columns]
+    return out
+
+
+def _numeric_text(ctx: StageContext, slot: str, name: str, kind: pa.DataType) -> str:
+    """A text score column read as numbers ('0.25'), when every value is one."""
+    agg = engine(ctx)
+    c = agg.quote(name)
+    number = f"TRY_CAST({c} AS DOUBLE)"
+
+    def compute() -> int:
+        found = agg.count_where(
+            ctx.engine.relation(slot), {"bad": f"{c} IS NOT NULL AND {number} IS NULL"}
+        )
+        return found["bad"]
+
+    if ctx.engine.memo((STAGE, "text_scores", slot, name), compute):
+        raise InputError(f"{slot}: score column {name!r} is {kind}, not numeric")
+    return number
 
 
 def _score_dict(ctx: StageContext, values: Sequence[Any]) -> Any:
@@ -401,7 +430,10 @@ def _invalid_rows_with_features(ctx: StageContext, key: list[str]) -> tuple[str,
         {**keys, "mlcheck_key": sql.key_text(q, key)},
         "mlcheck_invalid = 1",
     )
-    once = view(ctx, "invalid_once", marked, keys, "mlcheck_invalid = 1 AND mlcheck_n = 1")
+    pairable = "" if keys_alike(ctx, PRODUCTION, FEATURES) else " AND FALSE"
+    once = view(
+        ctx, "invalid_once", marked, keys, f"mlcheck_invalid = 1 AND mlcheck_n = 1{pairable}"
+    )
     features = ctx.engine.relation(FEATURES)
     joined = registered(
         ctx, "invalid_features", lambda full: agg.register_join(full, once, features, key)
@@ -498,6 +530,8 @@ def training_reference(ctx: StageContext) -> tuple[str | None, str]:
             ctx.engine.relation("research.splits"),
             {**key_columns(ctx, key), "mlcheck_split": q(split)},
         )
+        if not keys_alike(ctx, "research.features", "research.splits"):
+            return features, f"all {total} research features rows (no training split found)"
         joined = registered(
             ctx, "train_join", lambda full: agg.register_join(full, features, splits, key)
         )
@@ -520,17 +554,99 @@ def key_comparison(ctx: StageContext) -> KeyComparison:
     """The two predictions tables' keys compared (counts and first keys), once."""
 
     def compute() -> KeyComparison:
-        return engine(ctx).key_comparison(
-            ctx.engine.relation(RESEARCH),
-            ctx.engine.relation(PRODUCTION),
-            key_of(ctx),
-            {},
-            Tolerance(ctx.config.rtol, ctx.config.atol),
-            ctx.config.examples,
-        )
+        if not keys_alike(ctx, RESEARCH, PRODUCTION):
+            return _unmatched_keys(ctx)
+        return _compared_keys(ctx)
 
     result: KeyComparison = ctx.engine.memo((STAGE, "keys"), compute)
     return result
+
+
+def key_casts(ctx: StageContext, left: str, right: str) -> dict[str, str] | None:
+    """Per key column of `left` typed differently in `right` but a number on both sides (a key
+    read as 100001 on one side and 100001.0 on the other), the SQL type both are compared in;
+    None when a key column cannot match at all (a number against text, or missing)."""
+    agg = engine(ctx)
+    schemas = [agg.schema(ctx.engine.relation(s)) for s in (left, right)]
+    casts = {}
+    for k in key_of(ctx, left):
+        if k not in schemas[1].names:
+            return None
+        types = [logical_type(schema.field(k).type) for schema in schemas]
+        families = {type_family(t) for t in types}
+        if types[0].equals(types[1]):
+            continue
+        if families <= {"integer"}:
+            casts[k] = "BIGINT"
+        elif families <= {"integer", "floating", "decimal"}:
+            casts[k] = "DOUBLE"
+        else:
+            return None
+    return casts
+
+
+def keys_alike(ctx: StageContext, left: str, right: str) -> bool:
+    """Whether keys of `left` can match keys of `right` (an engine must never cast text keys
+    to numbers to make 100001 equal '000100001')."""
+    return key_casts(ctx, left, right) is not None
+
+
+def _compared_keys(ctx: StageContext) -> KeyComparison:
+    """Keys typed alike (or as numbers in one common type) compared by the engine."""
+    casts = key_casts(ctx, RESEARCH, PRODUCTION) or {}
+    key, q = key_of(ctx), engine(ctx).quote
+    sides = [ctx.engine.relation(s) for s in (RESEARCH, PRODUCTION)]
+    if casts:
+        typed = {k: f"CAST({q(k)} AS {casts[k]})" if k in casts else q(k) for k in key}
+        sides = [
+            view(ctx, f"keys_typed:{s}", r, typed)
+            for s, r in zip((RESEARCH, PRODUCTION), sides, strict=True)
+        ]
+    return engine(ctx).key_comparison(
+        sides[0],
+        sides[1],
+        key,
+        {},
+        Tolerance(ctx.config.rtol, ctx.config.atol),
+        ctx.config.examples,
+    )
+
+
+def _unmatched_keys(ctx: StageContext) -> KeyComparison:
+    """Keys typed differently on the two sides: no key matches. Per side its null and
+    duplicate key rows, and every other row is on that side only; examples one per row
+    (distinct-key counts, unused here, are left at 0)."""
+    agg, key = engine(ctx), key_of(ctx)
+    keys = key_columns(ctx, key)
+    null = sql.any_of([f"{k} IS NULL" for k in keys.values()])
+    many = f"count(*) OVER (PARTITION BY {', '.join(keys.values())}) > 1"
+    sides = []
+    for slot in (RESEARCH, PRODUCTION):
+        marked = view(
+            ctx,
+            f"keys_marked:{slot}",
+            ctx.engine.relation(slot),
+            {**keys, "mlcheck_null": sql.flag(null), "mlcheck_many": sql.flag(many)},
+        )
+        found = agg.count_where(
+            marked,
+            {
+                "rows": "TRUE",
+                "null": "mlcheck_null = 1",
+                "many": "mlcheck_null = 0 AND mlcheck_many = 1",
+            },
+        )
+        present = view(ctx, f"keys_present:{slot}", marked, keys, "mlcheck_null = 0")
+        shown = agg.first_rows(present, key, key, ctx.config.examples)
+        examples = tuple({"key": key_value(r, key), "rows": 1} for r in shown)
+        sides.append((found, KeyCounts(found["null"], found["many"], 0, ()), examples))
+    (left, left_counts, lost), (right, right_counts, extra) = sides
+    rows = RowDifference(
+        "key", left["rows"] - left["null"], right["rows"] - right["null"], 0, 0, lost, extra
+    )
+    return KeyComparison(
+        tuple(key), left["rows"], right["rows"], 0, left_counts, right_counts, rows
+    )
 
 
 @check("PRD003", STAGE, thresholds=("max_missing_predictions", "max_mismatch_rate"))
@@ -703,7 +819,10 @@ def matched(ctx: StageContext) -> str:
         if made is not None:
             columns[f"mlcheck_{tag}d"] = made
         source = ctx.engine.relation(slot)
-        sides.append(view(ctx, f"scores:{slot}", source, {**key_columns(ctx, key), **columns}))
+        pairable = None if keys_alike(ctx, RESEARCH, PRODUCTION) else "FALSE"
+        sides.append(
+            view(ctx, f"scores:{slot}", source, {**key_columns(ctx, key), **columns}, pairable)
+        )
     return registered(ctx, "matched", lambda full: agg.register_join(full, sides[0], sides[1], key))
 
 
@@ -721,6 +840,7 @@ class ColumnCounts:
     mismatched_finite: int
     within: int  # finite, within tolerance but not equal
     nonzero: int  # finite with a non-zero difference
+    huge: int  # finite, one side beyond 2**256 (differences may overflow)
 
 
 def column_counts(ctx: StageContext) -> list[ColumnCounts]:
@@ -738,6 +858,7 @@ def column_counts(ctx: StageContext) -> list[ColumnCounts]:
                 f"misfin{j}": f"{both} AND NOT {near}",
                 f"within{j}": f"{both} AND {near} AND {b} - {a} <> 0",
                 f"nonzero{j}": f"{both} AND {b} - {a} <> 0",
+                f"huge{j}": f"{both} AND greatest(abs({a}), abs({b})) >= {sql.number(2.0**256)}",
             }
         found = engine(ctx).count_where(matched(ctx), conditions)
         return [
@@ -748,6 +869,7 @@ def column_counts(ctx: StageContext) -> list[ColumnCounts]:
                 found[f"misfin{j}"],
                 found[f"within{j}"],
                 found[f"nonzero{j}"],
+                found[f"huge{j}"],
             )
             for j in range(len(ctx.columns.score_columns))
         ]
@@ -800,8 +922,9 @@ def score_agreement(ctx: StageContext) -> Iterator[Finding]:
 
 @dataclass(frozen=True)
 class Differences:
-    """Statistics of one column's finite differences (production - research)."""
+    """Statistics of one column's finite differences (production - research), times `shrink`."""
 
+    shrink: float
     max_abs: float
     mean_abs: float
     mean: float
@@ -810,34 +933,59 @@ class Differences:
 
 
 def differences(ctx: StageContext, j: int) -> Differences:
-    """Profiles of the differences, research's scores and both sides' ranks: three queries."""
+    """Profiles of the differences, research's scores and both sides' ranks (three queries),
+    in units scaled by `shrink`; once per column."""
+
+    def compute() -> Differences:
+        shrink = _shrink(ctx, j)
+        a, b = pair_sql(j)
+        both = f"({sql.finite(a)} AND {sql.finite(b)})"
+        s = sql.number(shrink)
+        columns = {
+            "d": f"CASE WHEN {both} THEN {b} * {s} - {a} * {s} END",
+            "m": f"CASE WHEN {both} THEN abs({b} * {s} - {a} * {s}) END",
+            "r": f"CASE WHEN {both} THEN {a} * {s} END",
+            "u": sql.average_rank_twice(a, both),
+            "v": sql.average_rank_twice(b, both),
+        }
+        stats = view(ctx, f"differences:{j}", matched(ctx), columns)
+        ranked = view(ctx, f"rank_products:{j}", stats, {**{c: c for c in columns}, "uv": "u * v"})
+        kinds: dict[str, Any] = dict.fromkeys("dmr", "float") | dict.fromkeys(
+            ("u", "v", "uv"), "integer"
+        )
+        found = engine(ctx).profiles(ranked, kinds, 0)
+        n = found["d"].count
+        if n == 0:
+            return Differences(shrink, 0.0, 0.0, 0.0, None, None)
+        return Differences(
+            shrink,
+            float(found["m"].max),
+            float(found["m"].mean or 0.0),
+            float(found["d"].mean or 0.0),
+            found["r"].std,
+            _spearman(n, found["u"].std, found["v"].std, found["uv"].sum),
+        )
+
+    result: Differences = ctx.engine.memo((STAGE, "differences", j), compute)
+    return result
+
+
+def _shrink(ctx: StageContext, j: int) -> float:
+    """1.0, or the power of two (exact) that brings finite scores beyond 2**256 below it, so
+    that their differences and sums stay inside float64. Statistics are scaled back: one that
+    overflows then is inf, its true value being beyond float64."""
+    if not column_counts(ctx)[j].huge:
+        return 1.0
     a, b = pair_sql(j)
     both = f"({sql.finite(a)} AND {sql.finite(b)})"
-    columns = {
-        "d": f"CASE WHEN {both} THEN {b} - {a} END",
-        "m": f"CASE WHEN {both} THEN abs({b} - {a}) END",
-        "r": f"CASE WHEN {both} THEN {a} END",
-        "u": sql.average_rank_twice(a, both),
-        "v": sql.average_rank_twice(b, both),
-    }
-    stats = view(ctx, f"differences:{j}", matched(ctx), columns)
-    products = {
-        **{c: c for c in columns},
-        "uv": "u * v",
-    }
-    ranked = view(ctx, f"rank_products:{j}", stats, products)
-    kinds = {"d": "float", "m": "float", "r": "float", "u": "integer", "v": "integer"}
-    found = engine(ctx).profiles(ranked, {**kinds, "uv": "integer"}, 0)  # type: ignore[dict-item]
-    n = found["d"].count
-    if n == 0:
-        return Differences(0.0, 0.0, 0.0, None, None)
-    return Differences(
-        float(found["m"].max),
-        float(found["m"].mean or 0.0),
-        float(found["d"].mean or 0.0),
-        found["r"].std,
-        _spearman(n, found["u"].std, found["v"].std, found["uv"].sum),
+    columns = {"r": f"CASE WHEN {both} THEN {a} END", "p": f"CASE WHEN {both} THEN {b} END"}
+    found = engine(ctx).profiles(
+        view(ctx, f"extremes:{j}", matched(ctx), columns), {"r": "float", "p": "float"}, 0
     )
+    largest = max(
+        abs(float(v)) for c in "rp" for v in (found[c].min, found[c].max) if v is not None
+    )
+    return math.ldexp(1.0, 256 - math.frexp(largest)[1])
 
 
 def _spearman(
@@ -853,7 +1001,7 @@ def _spearman(
 
 def name_pattern(ctx: StageContext, j: int, counts: ColumnCounts, found: Differences) -> str:
     """Name the shape of the differences (see PATTERN_HINT)."""
-    atol = ctx.config.atol
+    atol = ctx.config.atol * found.shrink  # the differences are in shrunk units
     if not counts.mismatched:
         return "within_tolerance" if counts.nonzero else "identical"
     if not counts.mismatched_finite:
@@ -876,6 +1024,7 @@ def name_pattern(ctx: StageContext, j: int, counts: ColumnCounts, found: Differe
 
 
 def registered_differences(ctx: StageContext, j: int) -> str:
+    """The relation of column j's finite differences (registered by `differences`)."""
     differences(ctx, j)
     return f"{STAGE}:differences:{j}"
 
@@ -895,12 +1044,13 @@ def _agreement_finding(ctx: StageContext, j: int, name: str) -> Finding:
     rate = n / matched_n if matched_n else 0.0
     permutation = column_permutation(ctx) or {}
     pattern = "column_permutation" if name in permutation else name_pattern(ctx, j, counts, found)
+    unshrink = 1.0 / found.shrink  # a power of two: exact, or inf beyond float64
     stats: dict[str, Any] = {
         "within_tolerance_differences": counts.within,
         "compared_finite": counts.finite,
-        "max_abs_diff": found.max_abs,
-        "mean_abs_diff": found.mean_abs,
-        "mean_diff": found.mean,
+        "max_abs_diff": found.max_abs * unshrink,
+        "mean_abs_diff": found.mean_abs * unshrink,
+        "mean_diff": found.mean * unshrink,
         "spearman": found.spearman,
     }
     head = (
