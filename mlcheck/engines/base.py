@@ -167,6 +167,41 @@ class AggregateEngine(Protocol):
         `by` (g null when `by` is None) each non-null value and its count. as_double: values
         as float64, non-finite values left out, -0.0 counted as 0.0."""
 
+    # ---- views, membership, counts and first rows (s4)
+    # Checks describe rows with SQL expressions in the subset DuckDB and Spark share (CASE,
+    # CAST AS DOUBLE/BIGINT/STRING, isnan, abs, greatest, rank() OVER ...); `quote` writes a
+    # column name in the engine's dialect.
+
+    def quote(self, name: str) -> str:
+        """`name` as an identifier in the engine's SQL."""
+        ...
+
+    def register_view(
+        self, name: str, source: str, columns: Mapping[str, str], where: str | None = None
+    ) -> None:
+        """Register `name`: one row per row of `source` for which `where` holds, with one
+        column per `columns` entry (output name -> SQL expression over `source`'s columns).
+        Materialized once (spilled past the memory limit)."""
+        ...
+
+    def register_membership(
+        self, name: str, source: str, reference: str, columns: Mapping[str, str]
+    ) -> None:
+        """Register `name`: `source`'s columns plus one boolean per `columns` entry (column ->
+        flag name): whether the row's value occurs in `reference`'s column of that name (null
+        where the value is null); columns typed differently on the two sides compare as text."""
+        ...
+
+    def count_where(self, name: str, conditions: Mapping[str, str]) -> dict[str, int]:
+        """Per entry, how many rows of `name` satisfy the SQL condition; one query."""
+        ...
+
+    def first_rows(
+        self, name: str, columns: Sequence[str], order: Sequence[str], limit: int
+    ) -> list[dict[str, Any]]:
+        """Up to `limit` rows of `name` (`columns` of them) ordered by `order` ascending, nulls
+        last, ties broken by the other columns: deterministic examples."""
+
     # ---- joint_crosstab, spread, before_cutoff (s3)
 
     def joint_crosstab(

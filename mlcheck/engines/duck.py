@@ -482,6 +482,56 @@ class DuckDBEngine:
             out[column] = _by_group_and_value(found)
         return out
 
+    # ---- views, membership, counts and first rows (s4)
+
+    def quote(self, name: str) -> str:
+        return quoted(name)
+
+    def register_view(
+        self, name: str, source: str, columns: Mapping[str, str], where: str | None = None
+    ) -> None:
+        """`columns` of `source`'s rows passing `where`, materialized in the engine's database."""
+        picked = ", ".join(f"{sql} AS {quoted(column)}" for column, sql in columns.items())
+        filtered = f" WHERE {where}" if where else ""
+        self._materialize(name, f"SELECT {picked} FROM {self._view(source)}{filtered}")
+
+    def register_membership(
+        self, name: str, source: str, reference: str, columns: Mapping[str, str]
+    ) -> None:
+        """`source` plus, per column, whether its value occurs in `reference` (one left join
+        per column on the reference's distinct values)."""
+        sv, rv = self._view(source), self._view(reference)
+        joins, flags = _membership_sql(
+            columns, self.schema(source), self.schema(reference), rv, quoted, "VARCHAR"
+        )
+        self._materialize(name, f"SELECT s.*{flags} FROM {sv} AS s {joins}")
+
+    def count_where(self, name: str, conditions: Mapping[str, str]) -> dict[str, int]:
+        if not conditions:
+            return {}
+        counts = ", ".join(f"count(*) FILTER (WHERE {c})" for c in conditions.values())
+        row = self._rows(f"SELECT {counts} FROM {self._view(name)}")[0]
+        return {k: int(n) for k, n in zip(conditions, row, strict=True)}
+
+    def first_rows(
+        self, name: str, columns: Sequence[str], order: Sequence[str], limit: int
+    ) -> list[dict[str, Any]]:
+        if limit <= 0 or not columns:
+            return []
+        rest = [c for c in columns if c not in set(order)]
+        by = ", ".join(f"{quoted(c)} ASC NULLS LAST" for c in [*order, *rest])
+        shown = ", ".join(quoted(c) for c in columns)
+        rows = self._rows(
+            f"SELECT {shown} FROM {self._view(name)} ORDER BY {by} LIMIT {int(limit)}"
+        )
+        return [dict(zip(columns, r, strict=True)) for r in rows]
+
+    def _materialize(self, name: str, sql: str) -> None:
+        with self._lock:
+            view = f"rel_{len(self._views)}"
+            self._con.execute(f"CREATE TABLE {view} AS {sql}")
+            self._views[name] = view
+
     # ---- joint_crosstab, spread, before_cutoff (s3)
 
     def joint_crosstab(
@@ -932,6 +982,37 @@ def _group_ranks(g: pa.Array) -> np.ndarray | None:
     rank[size] = size  # null groups last
     codes = encoded.indices.fill_null(size).to_numpy(zero_copy_only=False)
     return rank[np.asarray(codes, dtype=np.int64)]
+
+
+# ---- views, membership, counts and first rows (s4)
+
+
+def _membership_sql(
+    columns: Mapping[str, str],
+    source: pa.Schema,
+    reference: pa.Schema,
+    rv: str,
+    quote: Any,
+    text: str,
+) -> tuple[str, str]:
+    """(LEFT JOIN clauses, flag select items) for `register_membership` over `s` (DuckDB and
+    Spark alike; `text` names the engine's string type)."""
+    joins, flags = [], []
+    for i, (column, flag) in enumerate(columns.items()):
+        lt, rt = source.field(column).type, reference.field(column).type
+        same = logical_type(lt).equals(logical_type(rt)) and not (
+            pa.types.is_dictionary(lt) or pa.types.is_dictionary(rt)
+        )
+        c = quote(column)
+        value = (lambda x: x) if same else (lambda x: f"CAST({x} AS {text})")
+        joins.append(
+            f"LEFT JOIN (SELECT DISTINCT {value(c)} AS v FROM {rv} WHERE {c} IS NOT NULL) AS m{i} "
+            f"ON {value('s.' + c)} = m{i}.v"
+        )
+        flags.append(
+            f"CASE WHEN s.{c} IS NULL THEN NULL ELSE m{i}.v IS NOT NULL END AS {quote(flag)}"
+        )
+    return " ".join(joins), "".join(f", {f}" for f in flags)
 
 
 # ---- joint_crosstab, spread, before_cutoff (s3)

@@ -495,6 +495,56 @@ class SparkEngine:
             out[column] = _arrow_of(frame)
         return out
 
+    # ---- views, membership, counts and first rows (s4)
+
+    def quote(self, name: str) -> str:
+        return quoted(name)
+
+    def register_view(
+        self, name: str, source: str, columns: Mapping[str, str], where: str | None = None
+    ) -> None:
+        """`columns` of `source`'s rows passing `where`, cached."""
+        picked = ", ".join(f"{sql} AS {quoted(column)}" for column, sql in columns.items())
+        filtered = f" WHERE {where}" if where else ""
+        self._cached(name, f"SELECT {picked} FROM {self._view(source)}{filtered}")
+
+    def register_membership(
+        self, name: str, source: str, reference: str, columns: Mapping[str, str]
+    ) -> None:
+        """`source` plus, per column, whether its value occurs in `reference`, cached."""
+        from mlcheck.engines.duck import _membership_sql
+
+        sv, rv = self._view(source), self._view(reference)
+        joins, flags = _membership_sql(
+            columns, self.schema(source), self.schema(reference), rv, quoted, "STRING"
+        )
+        self._cached(name, f"SELECT s.*{flags} FROM {sv} AS s {joins}")
+
+    def count_where(self, name: str, conditions: Mapping[str, str]) -> dict[str, int]:
+        if not conditions:
+            return {}
+        counts = ", ".join(f"count_if({c})" for c in conditions.values())
+        row = self._rows(f"SELECT {counts} FROM {self._view(name)}")[0]
+        return {k: int(n or 0) for k, n in zip(conditions, row, strict=True)}
+
+    def first_rows(
+        self, name: str, columns: Sequence[str], order: Sequence[str], limit: int
+    ) -> list[dict[str, Any]]:
+        if limit <= 0 or not columns:
+            return []
+        rest = [c for c in columns if c not in set(order)]
+        by = ", ".join(f"{quoted(c)} ASC NULLS LAST" for c in [*order, *rest])
+        shown = ", ".join(quoted(c) for c in columns)
+        rows = self._rows(
+            f"SELECT {shown} FROM {self._view(name)} ORDER BY {by} LIMIT {int(limit)}"
+        )
+        return [dict(zip(columns, r, strict=True)) for r in rows]
+
+    def _cached(self, name: str, sql: str) -> None:
+        view = f"{self._prefix}_{len(self._views)}"
+        self._spark.sql(sql).cache().createOrReplaceTempView(view)
+        self._views[name] = view
+
     # ---- joint_crosstab, spread, before_cutoff (s3)
 
     def joint_crosstab(

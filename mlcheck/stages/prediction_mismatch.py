@@ -1,47 +1,48 @@
 """Stage 4, prediction_mismatch: research.predictions vs production.predictions (SPEC 3.4).
 
-Scores (`columns.score`: one column, or a list of class-probability columns for multiclass) are
-read once per side as a float64 matrix (rows x score columns) with a null mask, and matched on
-the key with the engine's cached join. Two scores agree when both are missing (null or NaN),
-equal, or |a - b| <= atol + rtol * max(|a|, |b|).
+Every check asks the aggregate engine (`ctx.engine.aggregate`) and gets small answers: counts,
+profiles, quantiles, crosstabs and the first example rows by key. Rows are described by SQL
+expressions (`prediction_sql`): scores (`columns.score`: one column, or class-probability columns
+for multiclass) are read as doubles, and the two sides' scores are matched on the key in one
+registered join of keys unique and non-null on both sides. Two scores agree when both are
+missing (null or NaN), equal, or |a - b| <= atol + rtol * max(|a|, |b|).
 """
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from mlcheck.checklist import Checklist
 from mlcheck.classes import ClassMap, class_map
-from mlcheck.compare import add_hashes, classify_dtype_change, pair_kind, within_tolerance
+from mlcheck.compare import (
+    RowDifference,
+    _can_hold,
+    _related,
+    _same_zone,
+    logical_type,
+    type_family,
+)
 from mlcheck.context import StageContext
-from mlcheck.engine import SPLIT_COLUMN_DEFAULT, KeyJoin, as_text, decoded, value_counts
+from mlcheck.engine import SPLIT_COLUMN_DEFAULT
+from mlcheck.engines import AggregateEngine
+from mlcheck.engines.base import KeyComparison, KeyCounts, Tolerance
 from mlcheck.errors import InputError
 from mlcheck.registry import check
 from mlcheck.results import Finding, Status
 from mlcheck.stage_config import admitting
-from mlcheck.stages.split_reproducibility import (
-    aligned,
-    distinct_counts,
-    first_by_key,
-    key_values,
-    keys_on_one_side_findings,
-    on_matched_keys,
-    shared_codes,
-)
+from mlcheck.stages import prediction_sql as sql
 
 STAGE = "prediction_mismatch"
 SIDES = ("research", "production")
 RESEARCH = "research.predictions"
 PRODUCTION = "production.predictions"
 FEATURES = "production.features"
+NUMERIC = {"integer", "floating", "decimal", "boolean", "null"}
 
 
 def skip_reason(checklist: Checklist) -> str | None:
@@ -59,75 +60,122 @@ def skip_reason(checklist: Checklist) -> str | None:
 # --------------------------------------------------------------------------- shared helpers
 
 
-@dataclass(frozen=True)
-class Scores:
-    """A side's score columns as a float64 matrix (rows x columns); null is NaN plus `null`."""
-
-    values: np.ndarray
-    null: np.ndarray
-    types: tuple[pa.DataType, ...]
+def engine(ctx: StageContext) -> AggregateEngine:
+    return ctx.engine.aggregate
 
 
-def scores(ctx: StageContext, slot: str) -> Scores:
-    def compute() -> Scores:
-        arrays = [ctx.engine.column(slot, name) for name in ctx.columns.score_columns]
-        values = [
-            _as_float(slot, name, a)
-            for name, a in zip(ctx.columns.score_columns, arrays, strict=True)
-        ]
-        nulls = [np.asarray(a.is_null().to_numpy(), dtype=bool) for a in arrays]
-        return Scores(
-            np.column_stack(values), np.column_stack(nulls), tuple(a.type for a in arrays)
+def key_of(ctx: StageContext, slot: str = RESEARCH) -> list[str]:
+    return list(ctx.engine.key(slot) or [])
+
+
+def registered(ctx: StageContext, name: str, register: Callable[[str], None]) -> str:
+    """`name`, registered with the aggregate engine once per run by `register(name)`."""
+    full = f"{STAGE}:{name}"
+
+    def compute() -> str:
+        register(full)
+        return full
+
+    result: str = ctx.engine.memo((STAGE, "relation", full), compute)
+    return result
+
+
+def view(
+    ctx: StageContext, name: str, source: str, columns: dict[str, str], where: str | None = None
+) -> str:
+    agg = engine(ctx)
+    return registered(ctx, name, lambda full: agg.register_view(full, source, columns, where))
+
+
+def key_columns(ctx: StageContext, key: Sequence[str]) -> dict[str, str]:
+    q = engine(ctx).quote
+    return {k: q(k) for k in key}
+
+
+def key_value(row: dict[str, Any], key: Sequence[str]) -> Any:
+    """An example's key: the value, or {part: value} for a composite key."""
+    return row[key[0]] if len(key) == 1 else {k: row[k] for k in key}
+
+
+def plain(v: Any) -> float | None:
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+def score_sql(ctx: StageContext, slot: str) -> list[str]:
+    """Each score column of `slot` as a double expression; a non-numeric column is an input
+    error."""
+    agg = engine(ctx)
+    schema = agg.schema(ctx.engine.relation(slot))
+    out = []
+    for name in ctx.columns.score_columns:
+        kind = schema.field(name).type
+        if type_family(kind) == "text":
+            out.append(_numeric_text(ctx, slot, name, kind))
+        elif type_family(kind) in NUMERIC:
+            out.append(sql.double(agg.quote, name))
+        else:
+            raise InputError(f"{slot}: score column {name!r} is {kind}, not numeric")
+    return out
+
+
+def _numeric_text(ctx: StageContext, slot: str, name: str, kind: pa.DataType) -> str:
+    """A text score column read as numbers ('0.25'), when every value is one."""
+    agg = engine(ctx)
+    c = agg.quote(name)
+    number = f"TRY_CAST({c} AS DOUBLE)"
+
+    def compute() -> int:
+        found = agg.count_where(
+            ctx.engine.relation(slot), {"bad": f"{c} IS NOT NULL AND {number} IS NULL"}
         )
+        return found["bad"]
 
-    result: Scores = ctx.engine.memo((STAGE, "scores", slot), compute)
-    return result
-
-
-def _as_float(slot: str, name: str, array: pa.ChunkedArray) -> np.ndarray:
-    if pa.types.is_dictionary(array.type):
-        array = array.cast(array.type.value_type)
-    try:
-        cast = array.cast(pa.float64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        raise InputError(f"{slot}: score column {name!r} is {array.type}, not numeric") from None
-    return np.asarray(cast.to_numpy(), dtype=np.float64)
+    if ctx.engine.memo((STAGE, "text_scores", slot, name), compute):
+        raise InputError(f"{slot}: score column {name!r} is {kind}, not numeric")
+    return number
 
 
-def invalid_kinds(ctx: StageContext, slot: str) -> dict[str, np.ndarray]:
-    """Per kind of invalid output, a row mask (a row may be invalid in several ways)."""
-
-    def compute() -> dict[str, np.ndarray]:
-        s = scores(ctx, slot)
-        finite = np.isfinite(s.values)
-        kinds = {
-            "null": s.null.any(axis=1),
-            "nan": (np.isnan(s.values) & ~s.null).any(axis=1),
-            "inf": np.isinf(s.values).any(axis=1),
-        }
-        if ctx.task != "regression":
-            kinds["out_of_range"] = (finite & ((s.values < 0) | (s.values > 1))).any(axis=1)
-        if ctx.task != "regression" and s.values.shape[1] > 1:
-            off = np.abs(s.values.sum(axis=1) - 1.0) > ctx.config.sum_tolerance
-            kinds["bad_sum"] = finite.all(axis=1) & off
-        return kinds
-
-    result: dict[str, np.ndarray] = ctx.engine.memo((STAGE, "invalid", slot), compute)
-    return result
-
-
-def invalid_rows(ctx: StageContext, slot: str) -> np.ndarray:
-    return np.flatnonzero(np.logical_or.reduce(list(invalid_kinds(ctx, slot).values())))
-
-
-def _score_dict(ctx: StageContext, values: np.ndarray) -> Any:
+def _score_dict(ctx: StageContext, values: Sequence[Any]) -> Any:
     """One row's scores for an example: a number, or {column: value} for multiclass."""
     names = ctx.columns.score_columns
-    plain = [None if np.isnan(v) else float(v) for v in values]
-    return plain[0] if len(names) == 1 else dict(zip(names, plain, strict=True))
+    shown = [plain(v) for v in values]
+    return shown[0] if len(names) == 1 else dict(zip(names, shown, strict=True))
 
 
 # --------------------------------------------------------------------------- PRD001
+
+
+def invalid_kinds(ctx: StageContext, slot: str) -> dict[str, str]:
+    """Per kind of invalid output, the SQL condition (a row may be invalid in several ways)."""
+    q, xs = engine(ctx).quote, score_sql(ctx, slot)
+    raw = [q(c) for c in ctx.columns.score_columns]
+    kinds = {
+        "null": sql.any_of([f"{r} IS NULL" for r in raw]),
+        "nan": sql.any_of(
+            [f"({r} IS NOT NULL AND isnan({x}))" for r, x in zip(raw, xs, strict=True)]
+        ),
+        "inf": sql.any_of([f"abs({x}) = {sql.INF}" for x in xs]),
+    }
+    if ctx.task != "regression":
+        kinds["out_of_range"] = sql.any_of(
+            [f"({sql.finite(x)} AND ({x} < 0 OR {x} > 1))" for x in xs]
+        )
+    if ctx.task != "regression" and len(xs) > 1:
+        off = f"abs({sql.row_sum(xs)} - {sql.number(1.0)}) > {sql.number(ctx.config.sum_tolerance)}"
+        kinds["bad_sum"] = f"({sql.all_of([sql.finite(x) for x in xs])} AND {off})"
+    return kinds
+
+
+def invalid_counts(ctx: StageContext, slot: str) -> dict[str, int]:
+    """Rows of `slot`, invalid rows, and rows per kind: one query."""
+
+    def compute() -> dict[str, int]:
+        kinds = invalid_kinds(ctx, slot)
+        conditions = {**kinds, "invalid": sql.any_of(list(kinds.values())), "rows": "TRUE"}
+        return engine(ctx).count_where(ctx.engine.relation(slot), conditions)
+
+    result: dict[str, int] = ctx.engine.memo((STAGE, "invalid", slot), compute)
+    return result
 
 
 @check("PRD001", STAGE, thresholds=("max_invalid_rate",))
@@ -144,14 +192,14 @@ def invalid_outputs(ctx: StageContext) -> Iterator[Finding]:
     Fix: see PRD002 for what explains the production rows; validate inputs before scoring.
     """
     for slot in (RESEARCH, PRODUCTION):
-        kinds, bad = invalid_kinds(ctx, slot), invalid_rows(ctx, slot)
-        total, n = ctx.engine.num_rows(slot), len(bad)
+        counts = invalid_counts(ctx, slot)
+        kinds = {kind: counts[kind] for kind in invalid_kinds(ctx, slot)}
+        total, n = counts["rows"], counts["invalid"]
         rate = n / total if total else 0.0
         over = rate > ctx.config.max_invalid_rate
-        counts = {kind: int(mask.sum()) for kind, mask in kinds.items()}
         yield Finding(
             Status.FAIL if over else (Status.WARN if n else Status.PASS),
-            f"{n} of {total} outputs of {slot} are invalid ({rate:.2%})" + _kinds_text(counts),
+            f"{n} of {total} outputs of {slot} are invalid ({rate:.2%})" + _kinds_text(kinds),
             source=slot,
             observed=rate,
             threshold=ctx.config.max_invalid_rate,
@@ -159,8 +207,8 @@ def invalid_outputs(ctx: StageContext) -> Iterator[Finding]:
             details={
                 "rows": total,
                 "invalid": n,
-                "kinds": counts,
-                "examples": _invalid_examples(ctx, slot, bad, kinds),
+                "kinds": kinds,
+                "examples": _invalid_examples(ctx, slot) if n else [],
             },
         )
 
@@ -173,18 +221,22 @@ def _kinds_text(counts: dict[str, int]) -> str:
     return f": {', '.join(found)}" if found else ""
 
 
-def _invalid_examples(
-    ctx: StageContext, slot: str, bad: np.ndarray, kinds: dict[str, np.ndarray]
-) -> list[dict[str, Any]]:
-    picked = bad[first_by_key(ctx, slot, bad, ctx.config.examples)]
-    values = scores(ctx, slot).values
+def _invalid_examples(ctx: StageContext, slot: str) -> list[dict[str, Any]]:
+    """The first invalid rows by key, with their kinds and scores."""
+    key, kinds, xs = key_of(ctx, slot), invalid_kinds(ctx, slot), score_sql(ctx, slot)
+    scores = {f"mlcheck_s{j}": x for j, x in enumerate(xs)}
+    flags = {f"mlcheck_k_{kind}": sql.flag(c) for kind, c in kinds.items()}
+    source = ctx.engine.relation(slot)
+    where = sql.any_of(list(kinds.values()))
+    name = view(ctx, f"invalid:{slot}", source, {**key_columns(ctx, key), **scores, **flags}, where)
+    rows = engine(ctx).first_rows(name, [*key, *scores, *flags], key, ctx.config.examples)
     return [
         {
-            "key": key,
-            "kinds": [k for k, mask in kinds.items() if mask[row]],
-            "score": _score_dict(ctx, values[row]),
+            "key": key_value(row, key),
+            "kinds": [kind for kind in kinds if row[f"mlcheck_k_{kind}"]],
+            "score": _score_dict(ctx, [row[s] for s in scores]),
         }
-        for key, row in zip(key_values(ctx, slot, picked), picked, strict=True)
+        for row in rows
     ]
 
 
@@ -205,52 +257,41 @@ def invalid_output_causes(ctx: StageContext) -> Iterator[Finding]:
     Fix: impute as in training; map unseen categories to a fallback (handle_unknown='ignore',
     an 'other' bucket); for unexplained rows compare the inputs between environments (stage 2).
     """
-    bad = invalid_rows(ctx, PRODUCTION)
-    total = ctx.engine.num_rows(PRODUCTION)
-    over = total > 0 and len(bad) / total > ctx.config.max_invalid_rate
-    status = Status.FAIL if over else (Status.WARN if len(bad) else Status.PASS)
-    if not len(bad):
+    n = invalid_counts(ctx, PRODUCTION)["invalid"]
+    total = invalid_counts(ctx, PRODUCTION)["rows"]
+    over = total > 0 and n / total > ctx.config.max_invalid_rate
+    status = Status.FAIL if over else (Status.WARN if n else Status.PASS)
+    if not n:
         yield Finding(
             Status.PASS, "no invalid production outputs to explain", source=PRODUCTION, observed=0
         )
     elif not ctx.declared(FEATURES):
         yield Finding(
             status,
-            f"{len(bad)} invalid production outputs; production.features is not declared, so they cannot be attributed",
+            f"{n} invalid production outputs; production.features is not declared, so they cannot be attributed",
             source=PRODUCTION,
-            observed=len(bad),
+            observed=n,
             hint="Declare production.features to attribute invalid outputs to null inputs or unseen categories.",
         )
     else:
-        yield _attribution(ctx, bad, status)
+        yield _attribution(ctx, n, status)
 
 
 @dataclass(frozen=True)
 class Causes:
-    """Attribution of invalid rows (positions into `bad`)."""
+    """Attribution of the invalid production rows (counts, never rows)."""
 
-    null_any: np.ndarray
-    unseen_any: np.ndarray
-    has_features: np.ndarray
+    counts: dict[str, int]
     null_inputs: dict[str, int]
     unseen: list[dict[str, Any]]
     unseen_values: int
     reference: str
+    unexplained_examples: list[Any]
 
 
-def _attribution(ctx: StageContext, bad: np.ndarray, status: Status) -> Finding:
-    causes = attribute(ctx, bad)
-    n = len(bad)
-    unexplained = np.flatnonzero(~causes.null_any & ~causes.unseen_any)
-    picked = unexplained[first_by_key(ctx, PRODUCTION, bad[unexplained], ctx.config.examples)]
-    counts = {
-        "invalid": n,
-        "explained_by_null_inputs": int(causes.null_any.sum()),
-        "explained_by_unseen_categories": int(causes.unseen_any.sum()),
-        "explained_by_both": int((causes.null_any & causes.unseen_any).sum()),
-        "unexplained": len(unexplained),
-        "without_features_row": int((~causes.has_features).sum()),
-    }
+def _attribution(ctx: StageContext, n: int, status: Status) -> Finding:
+    causes = attribute(ctx, n)
+    counts = causes.counts
     return Finding(
         status,
         _attribution_message(counts, causes),
@@ -262,12 +303,12 @@ def _attribution(ctx: StageContext, bad: np.ndarray, status: Status) -> Finding:
         hint=_attribution_hint(counts, causes),
         details={
             **counts,
-            "explained_share": (n - len(unexplained)) / n,
+            "explained_share": (n - counts["unexplained"]) / n,
             "null_inputs": causes.null_inputs,
             "unseen_categories": causes.unseen,
             "distinct_unseen_values": causes.unseen_values,
             "reference": causes.reference,
-            "unexplained_examples": key_values(ctx, PRODUCTION, bad[picked]),
+            "unexplained_examples": causes.unexplained_examples,
         },
     )
 
@@ -298,142 +339,314 @@ def _attribution_hint(counts: dict[str, int], causes: Causes) -> str:
     return " ".join(parts)
 
 
-def attribute(ctx: StageContext, bad: np.ndarray) -> Causes:
-    """Null inputs and unseen categories of the production features rows of `bad` outputs."""
-    join = ctx.engine.join(PRODUCTION, FEATURES)
-    feature_row = np.full(ctx.engine.num_rows(PRODUCTION), -1, dtype=np.int64)
-    feature_row[join.left_rows] = join.right_rows
-    rows = feature_row[bad]
-    has = rows >= 0
-    table = ctx.engine.table(FEATURES).take(pa.array(rows[has], type=pa.int64()))
-    null_any, null_inputs = _null_inputs(table, feature_columns(ctx, table))
-    unseen_any, unseen, distinct, reference = _unseen(ctx, table)
+def attribute(ctx: StageContext, n: int) -> Causes:
+    """Null inputs and unseen categories of the production features rows of the `n` invalid
+    outputs (matched on keys unique on both sides): one count query over every column."""
+    agg, key = engine(ctx), key_of(ctx, PRODUCTION)
+    invalid, joined = _invalid_rows_with_features(ctx, key)
+    features = agg.schema(ctx.engine.relation(FEATURES))
+    columns = feature_columns(ctx, features)
+    rows, seen, described = _with_seen_flags(ctx, joined, features)
+    nulls = {c: _null_sql(ctx, c, features.field(c).type) for c in columns}
+    unseen = {c: f"NOT {agg.quote(flag)}" for c, flag in seen.items()}
+    null_any, unseen_any = sql.any_of(list(nulls.values())), sql.any_of(list(unseen.values()))
+    found = agg.count_where(
+        rows,
+        {
+            **{f"null:{c}": s for c, s in nulls.items()},
+            **{f"unseen:{c}": s for c, s in unseen.items()},
+            "null_any": null_any,
+            "unseen_any": unseen_any,
+            "both": f"{null_any} AND {unseen_any}",
+            "rows": "TRUE",
+        },
+    )
+    explained = found["null_any"] + found["unseen_any"] - found["both"]
+    counts = {
+        "invalid": n,
+        "explained_by_null_inputs": found["null_any"],
+        "explained_by_unseen_categories": found["unseen_any"],
+        "explained_by_both": found["both"],
+        "unexplained": n - explained,
+        "without_features_row": n - found["rows"],
+    }
+    null_inputs = {c: found[f"null:{c}"] for c in columns if found[f"null:{c}"]}
+    values, distinct = _unseen_values(ctx, rows, seen, found)
+    examples = []
+    if counts["unexplained"]:
+        examples = _unexplained_examples(ctx, key, invalid, rows, f"{null_any} OR {unseen_any}")
     return Causes(
-        _scatter(has, null_any),
-        _scatter(has, unseen_any),
-        has,
-        null_inputs,
-        unseen,
+        counts,
+        dict(sorted(null_inputs.items(), key=lambda item: (-item[1], item[0]))),
+        values,
         distinct,
-        reference,
+        described,
+        examples,
     )
 
 
-def _scatter(has: np.ndarray, values: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(has), dtype=bool)
-    out[has] = values
-    return out
+def _with_seen_flags(
+    ctx: StageContext, joined: str, features: pa.Schema
+) -> tuple[str, dict[str, str], str]:
+    """`joined` with, per categorical feature, whether its value occurs in the training
+    reference (column -> flag column), and how the reference was chosen."""
+    agg = engine(ctx)
+    reference, described = training_reference(ctx)
+    if reference is None:
+        return joined, {}, described
+    names = set(agg.schema(reference).names)
+    cats = [c for c in categorical_columns(ctx, features) if c in names]
+    seen = {c: f"mlcheck_seen_{i}" for i, c in enumerate(cats)}
+    if not seen:
+        return joined, seen, described
+
+    def register(full: str) -> None:
+        agg.register_membership(full, joined, reference, seen)
+
+    return registered(ctx, "invalid_seen", register), seen, described
 
 
-def feature_columns(ctx: StageContext, table: pa.Table) -> list[str]:
+def _invalid_rows_with_features(ctx: StageContext, key: list[str]) -> tuple[str, str]:
+    """(every invalid production row: key and key text; the invalid rows whose key occurs once
+    in production.predictions joined to production.features)."""
+    agg, source = engine(ctx), ctx.engine.relation(PRODUCTION)
+    q, keys = agg.quote, key_columns(ctx, key)
+    invalid = sql.any_of(list(invalid_kinds(ctx, PRODUCTION).values()))
+    partition = ", ".join(keys.values())
+    marked = view(
+        ctx,
+        "invalid_marked",
+        source,
+        {
+            **keys,
+            "mlcheck_invalid": sql.flag(invalid),
+            "mlcheck_n": f"count(*) OVER (PARTITION BY {partition})",
+        },
+    )
+    every = view(
+        ctx,
+        "invalid_keys",
+        marked,
+        {**keys, "mlcheck_key": sql.key_text(q, key)},
+        "mlcheck_invalid = 1",
+    )
+    pairable = "" if keys_alike(ctx, PRODUCTION, FEATURES) else " AND FALSE"
+    once = view(
+        ctx, "invalid_once", marked, keys, f"mlcheck_invalid = 1 AND mlcheck_n = 1{pairable}"
+    )
+    features = ctx.engine.relation(FEATURES)
+    joined = registered(
+        ctx, "invalid_features", lambda full: agg.register_join(full, once, features, key)
+    )
+    return every, joined
+
+
+def _null_sql(ctx: StageContext, column: str, kind: pa.DataType) -> str:
+    """Null, or NaN for a float column (a NaN input is a missing input)."""
+    c = engine(ctx).quote(column)
+    return f"({c} IS NULL OR isnan({c}))" if type_family(kind) == "floating" else f"{c} IS NULL"
+
+
+def _unseen_values(
+    ctx: StageContext, rows: str, seen: dict[str, str], found: dict[str, int]
+) -> tuple[list[dict[str, Any]], int]:
+    """The most frequent unseen values (column, value, rows) over every categorical column,
+    and how many distinct unseen values there are."""
+    agg, limit = engine(ctx), ctx.config.examples
+    out: list[dict[str, Any]] = []
+    distinct = 0
+    for i, (column, flag) in enumerate(seen.items()):
+        if not found[f"unseen:{column}"]:
+            continue
+        unseen = view(
+            ctx, f"unseen:{i}", rows, {column: agg.quote(column)}, f"NOT {agg.quote(flag)}"
+        )
+        counts = agg.value_counts(unseen, column).get(None, ())
+        out += [{"column": column, "value": v, "rows": n} for v, n in counts[:limit]]
+        distinct += len(counts)
+    out.sort(key=lambda u: (-u["rows"], u["column"], str(u["value"])))
+    return out[:limit], distinct
+
+
+def _unexplained_examples(
+    ctx: StageContext, key: list[str], invalid: str, rows: str, explained: str
+) -> list[Any]:
+    """The first invalid rows by key that neither a null input nor an unseen category explains
+    (rows without a features row included)."""
+    agg, q = engine(ctx), engine(ctx).quote
+    causes = view(ctx, "explained", rows, {"mlcheck_key": sql.key_text(q, key)}, explained)
+    marked = registered(
+        ctx,
+        "explained_marked",
+        lambda full: agg.register_membership(
+            full, invalid, causes, {"mlcheck_key": "mlcheck_explained"}
+        ),
+    )
+    left = view(
+        ctx,
+        "unexplained",
+        marked,
+        key_columns(ctx, key),
+        "mlcheck_explained IS NULL OR NOT mlcheck_explained",
+    )
+    return [key_value(r, key) for r in agg.first_rows(left, key, key, ctx.config.examples)]
+
+
+def feature_columns(ctx: StageContext, schema: pa.Schema) -> list[str]:
     """The model inputs: `columns.features`, else every column without a role, not ignored, not a key."""
     if ctx.columns.features:
-        return [c for c in ctx.columns.features if c in table.column_names]
+        return [c for c in ctx.columns.features if c in schema.names]
     skip = (
         ctx.columns.role_columns() | set(ctx.columns.ignore) | set(ctx.engine.key(FEATURES) or [])
     )
-    return [c for c in table.column_names if c not in skip]
+    return [c for c in schema.names if c not in skip]
 
 
-def _null_inputs(table: pa.Table, columns: list[str]) -> tuple[np.ndarray, dict[str, int]]:
-    any_null = np.zeros(table.num_rows, dtype=bool)
-    counts: dict[str, int] = {}
-    for name in columns:
-        null = np.asarray(pc.is_null(table.column(name), nan_is_null=True).to_numpy(), dtype=bool)
-        any_null |= null
-        if null.any():
-            counts[name] = int(null.sum())
-    return any_null, dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
-
-
-def categorical_columns(ctx: StageContext, table: pa.Table) -> list[str]:
-    """Declared categorical features, plus string/dictionary/boolean-typed ones."""
+def categorical_columns(ctx: StageContext, schema: pa.Schema) -> list[str]:
+    """Declared categorical features, plus text and boolean ones (a categorical is text)."""
     declared = set(ctx.columns.categorical)
     return [
         c
-        for c in feature_columns(ctx, table)
-        if c in declared or _is_categorical_type(table.schema.field(c).type)
+        for c in feature_columns(ctx, schema)
+        if c in declared or type_family(schema.field(c).type) in ("text", "boolean")
     ]
 
 
-def _is_categorical_type(kind: pa.DataType) -> bool:
-    return bool(
-        pa.types.is_string(kind)
-        or pa.types.is_large_string(kind)
-        or pa.types.is_dictionary(kind)
-        or pa.types.is_boolean(kind)
-    )
-
-
-def _unseen(
-    ctx: StageContext, table: pa.Table
-) -> tuple[np.ndarray, list[dict[str, Any]], int, str]:
-    any_unseen = np.zeros(table.num_rows, dtype=bool)
-    found: list[dict[str, Any]] = []
-    if not ctx.declared("research.features"):
-        return any_unseen, found, 0, "research.features not declared"
-    reference, described = training_reference(ctx)
-    distinct = 0
-    for name in categorical_columns(ctx, table):
-        if name not in reference.column_names:
-            continue
-        values, seen = _comparable(table.column(name), _distinct(ctx, reference, name))
-        unseen = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=seen)))
-        any_unseen |= np.asarray(unseen.to_numpy(), dtype=bool)
-        rows, count = _value_rows(name, values.filter(unseen), ctx.config.examples)
-        found, distinct = found + rows, distinct + count
-    found.sort(key=lambda u: (-u["rows"], u["column"], str(u["value"])))
-    return any_unseen, found[: ctx.config.examples], distinct, described
-
-
-def _comparable(values: pa.ChunkedArray, seen: pa.Array) -> tuple[pa.ChunkedArray, pa.Array]:
-    values = decoded(values)
-    if values.type != seen.type:
-        return as_text(values), as_text(seen)
-    return values, seen
-
-
-def _distinct(ctx: StageContext, reference: pa.Table, name: str) -> pa.Array:
-    def compute() -> pa.Array:
-        return pc.unique(decoded(reference.column(name)).drop_null())
-
-    result: pa.Array = ctx.engine.memo((STAGE, "training_values", name), compute)
-    return result
-
-
-def _value_rows(name: str, values: pa.ChunkedArray, limit: int) -> tuple[list[dict[str, Any]], int]:
-    """The `limit` most frequent values with their rows, and how many distinct values there are."""
-    if len(values) == 0:
-        return [], 0
-    distinct, counts = value_counts(values)
-    top = zip(distinct.slice(0, limit).to_pylist(), counts[:limit].tolist(), strict=True)
-    return [{"column": name, "value": v, "rows": n} for v, n in top], len(counts)
-
-
-def training_reference(ctx: StageContext) -> tuple[pa.Table, str]:
+def training_reference(ctx: StageContext) -> tuple[str | None, str]:
     """Research features of the training split when splits are declared, else all of them."""
 
-    def compute() -> tuple[pa.Table, str]:
-        table = ctx.engine.table("research.features")
+    def compute() -> tuple[str | None, str]:
+        if not ctx.declared("research.features"):
+            return None, "research.features not declared"
+        agg, features = engine(ctx), ctx.engine.relation("research.features")
+        total = agg.num_rows(features)
         if not ctx.declared("research.splits"):
-            return table, f"all {table.num_rows} research features rows (no splits declared)"
-        split = aligned(
-            ctx, "research.features", "research.splits", ctx.columns.split or SPLIT_COLUMN_DEFAULT
+            return features, f"all {total} research features rows (no splits declared)"
+        key, q = key_of(ctx, "research.features"), agg.quote
+        split = ctx.columns.split or SPLIT_COLUMN_DEFAULT
+        splits = view(
+            ctx,
+            "split_of",
+            ctx.engine.relation("research.splits"),
+            {**key_columns(ctx, key), "mlcheck_split": q(split)},
         )
-        names = pa.array([n.lower() for n in ctx.checklist.stages.split_reproducibility.train])
-        train = pc.fill_null(
-            pc.is_in(pc.utf8_lower(split.cast(pa.string())), value_set=names), False
+        if not keys_alike(ctx, "research.features", "research.splits"):
+            return features, f"all {total} research features rows (no training split found)"
+        joined = registered(
+            ctx, "train_join", lambda full: agg.register_join(full, features, splits, key)
         )
-        n = int(pc.sum(train).as_py() or 0)
+        names = [n.lower() for n in ctx.checklist.stages.split_reproducibility.train]
+        train = f"lower(CAST(mlcheck_split AS STRING)) IN ({', '.join(sql.text(n) for n in names)})"
+        n = agg.count_where(joined, {"train": train})["train"]
         if n == 0:
-            return table, f"all {table.num_rows} research features rows (no training split found)"
-        return table.filter(train), f"{n} research training rows"
+            return features, f"all {total} research features rows (no training split found)"
+        columns = {c: q(c) for c in agg.schema(features).names}
+        return view(ctx, "train", joined, columns, train), f"{n} research training rows"
 
-    result: tuple[pa.Table, str] = ctx.engine.memo((STAGE, "training_reference"), compute)
+    result: tuple[str | None, str] = ctx.engine.memo((STAGE, "training_reference"), compute)
     return result
 
 
 # --------------------------------------------------------------------------- PRD003
+
+
+def key_comparison(ctx: StageContext) -> KeyComparison:
+    """The two predictions tables' keys compared (counts and first keys), once."""
+
+    def compute() -> KeyComparison:
+        if not keys_alike(ctx, RESEARCH, PRODUCTION):
+            return _unmatched_keys(ctx)
+        return _compared_keys(ctx)
+
+    result: KeyComparison = ctx.engine.memo((STAGE, "keys"), compute)
+    return result
+
+
+def key_casts(ctx: StageContext, left: str, right: str) -> dict[str, str] | None:
+    """Per key column of `left` typed differently in `right` but a number on both sides (a key
+    read as 100001 on one side and 100001.0 on the other), the SQL type both are compared in;
+    None when a key column cannot match at all (a number against text, or missing)."""
+    agg = engine(ctx)
+    schemas = [agg.schema(ctx.engine.relation(s)) for s in (left, right)]
+    casts = {}
+    for k in key_of(ctx, left):
+        if k not in schemas[1].names:
+            return None
+        types = [logical_type(schema.field(k).type) for schema in schemas]
+        families = {type_family(t) for t in types}
+        if types[0].equals(types[1]):
+            continue
+        if families <= {"integer"}:
+            casts[k] = "BIGINT"
+        elif families <= {"integer", "floating", "decimal"}:
+            casts[k] = "DOUBLE"
+        else:
+            return None
+    return casts
+
+
+def keys_alike(ctx: StageContext, left: str, right: str) -> bool:
+    """Whether keys of `left` can match keys of `right` (an engine must never cast text keys
+    to numbers to make 100001 equal '000100001')."""
+    return key_casts(ctx, left, right) is not None
+
+
+def _compared_keys(ctx: StageContext) -> KeyComparison:
+    """Keys typed alike (or as numbers in one common type) compared by the engine."""
+    casts = key_casts(ctx, RESEARCH, PRODUCTION) or {}
+    key, q = key_of(ctx), engine(ctx).quote
+    sides = [ctx.engine.relation(s) for s in (RESEARCH, PRODUCTION)]
+    if casts:
+        typed = {k: f"CAST({q(k)} AS {casts[k]})" if k in casts else q(k) for k in key}
+        sides = [
+            view(ctx, f"keys_typed:{s}", r, typed)
+            for s, r in zip((RESEARCH, PRODUCTION), sides, strict=True)
+        ]
+    return engine(ctx).key_comparison(
+        sides[0],
+        sides[1],
+        key,
+        {},
+        Tolerance(ctx.config.rtol, ctx.config.atol),
+        ctx.config.examples,
+    )
+
+
+def _unmatched_keys(ctx: StageContext) -> KeyComparison:
+    """Keys typed differently on the two sides: no key matches. Per side its null and
+    duplicate key rows, and every other row is on that side only; examples one per row
+    (distinct-key counts, unused here, are left at 0)."""
+    agg, key = engine(ctx), key_of(ctx)
+    keys = key_columns(ctx, key)
+    null = sql.any_of([f"{k} IS NULL" for k in keys.values()])
+    many = f"count(*) OVER (PARTITION BY {', '.join(keys.values())}) > 1"
+    sides = []
+    for slot in (RESEARCH, PRODUCTION):
+        marked = view(
+            ctx,
+            f"keys_marked:{slot}",
+            ctx.engine.relation(slot),
+            {**keys, "mlcheck_null": sql.flag(null), "mlcheck_many": sql.flag(many)},
+        )
+        found = agg.count_where(
+            marked,
+            {
+                "rows": "TRUE",
+                "null": "mlcheck_null = 1",
+                "many": "mlcheck_null = 0 AND mlcheck_many = 1",
+            },
+        )
+        present = view(ctx, f"keys_present:{slot}", marked, keys, "mlcheck_null = 0")
+        shown = agg.first_rows(present, key, key, ctx.config.examples)
+        examples = tuple({"key": key_value(r, key), "rows": 1} for r in shown)
+        sides.append((found, KeyCounts(found["null"], found["many"], 0, ()), examples))
+    (left, left_counts, lost), (right, right_counts, extra) = sides
+    rows = RowDifference(
+        "key", left["rows"] - left["null"], right["rows"] - right["null"], 0, 0, lost, extra
+    )
+    return KeyComparison(
+        tuple(key), left["rows"], right["rows"], 0, left_counts, right_counts, rows
+    )
 
 
 @check("PRD003", STAGE, thresholds=("max_missing_predictions", "max_mismatch_rate"))
@@ -457,40 +670,69 @@ def keys_predicted_on_one_side(ctx: StageContext) -> Iterator[Finding]:
         "{other} did not score these keys: look for rows dropped or filtered before scoring, or "
         "a different input snapshot."
     )
-    yield from keys_on_one_side_findings(
-        ctx, RESEARCH, PRODUCTION, ctx.config.max_missing_predictions, hint
-    )
-    finding = _set_aside_finding(ctx)
+    keys = key_comparison(ctx)
+    limit = ctx.config.max_missing_predictions
+    for slot, other, n, total, counts, shown in (
+        (RESEARCH, PRODUCTION, keys.rows.lost, keys.left_rows, keys.left, keys.rows.lost_examples),
+        (
+            PRODUCTION,
+            RESEARCH,
+            keys.rows.extra,
+            keys.right_rows,
+            keys.right,
+            keys.rows.extra_examples,
+        ),
+    ):
+        yield Finding(
+            Status.FAIL if n > limit else Status.PASS,
+            f"{n} of {total} rows of {slot} have a key absent from {other}",
+            source=slot,
+            observed=n,
+            threshold=limit,
+            hint=hint.format(other=other) if n > limit else None,
+            details={
+                "rows": total,
+                "missing": n,
+                "duplicate_key_rows": counts.duplicate_rows,
+                "null_key_rows": counts.null_rows,
+                "examples": _one_per_row(shown, ctx.config.examples),
+            },
+        )
+    finding = _set_aside_finding(ctx, keys)
     if finding is not None:
         yield finding
 
 
-def _set_aside_finding(ctx: StageContext) -> Finding | None:
+def _one_per_row(shown: Sequence[dict[str, Any]], limit: int) -> list[Any]:
+    """The first keys by key, a key repeated once per row it has (as rows are listed)."""
+    out: list[Any] = []
+    for example in shown:
+        out += [example["key"]] * int(example["rows"])
+    return out[:limit]
+
+
+def _set_aside_finding(ctx: StageContext, keys: KeyComparison) -> Finding | None:
     """Rows the key match left out (duplicated or null key), judged like stages 1-2 do."""
-    join = ctx.engine.join(RESEARCH, PRODUCTION)
-    left = np.union1d(join.left_duplicate_rows, join.left_null_rows).astype(np.int64)
-    right = np.union1d(join.right_duplicate_rows, join.right_null_rows).astype(np.int64)
-    if not len(left) and not len(right):
+    left = keys.left.duplicate_rows + keys.left.null_rows
+    right = keys.right.duplicate_rows + keys.right.null_rows
+    if not left and not right:
         return None
     counts = {
-        side: {"duplicate_key_rows": len(duplicates), "null_key_rows": len(nulls)}
-        for side, duplicates, nulls in (
-            ("research", join.left_duplicate_rows, join.left_null_rows),
-            ("production", join.right_duplicate_rows, join.right_null_rows),
-        )
+        side: {"duplicate_key_rows": c.duplicate_rows, "null_key_rows": c.null_rows}
+        for side, c in (("research", keys.left), ("production", keys.right))
     }
     details: dict[str, Any] = {
         **counts,
-        "research_examples": _row_examples(ctx, RESEARCH, left),
-        "production_examples": _row_examples(ctx, PRODUCTION, right),
+        "research_examples": _row_examples(ctx, RESEARCH) if left else [],
+        "production_examples": _row_examples(ctx, PRODUCTION) if right else [],
     }
     head = (
-        f"{len(left)} research and {len(right)} production rows have a duplicated or null key "
+        f"{left} research and {right} production rows have a duplicated or null key "
         "and cannot be paired"
     )
     if counts["research"] != counts["production"]:
         return _changed_count_finding(head, counts, details)
-    return _compared_whole_finding(ctx, head, (left, right), join.key, details)
+    return _compared_whole_finding(ctx, head, (left, right), details)
 
 
 def _changed_count_finding(
@@ -511,16 +753,16 @@ def _changed_count_finding(
 
 
 def _compared_whole_finding(
-    ctx: StageContext,
-    head: str,
-    rows: tuple[np.ndarray, np.ndarray],
-    key: tuple[str, ...],
-    details: dict[str, Any],
+    ctx: StageContext, head: str, rows: tuple[int, int], details: dict[str, Any]
 ) -> Finding:
     """The same numbers of set-aside rows on both sides: warn, or fail when too many of them
     have no identical row (key and scores) on the other side."""
-    lost, extra = _multiset_difference(ctx, *rows, key)
-    rate = max(lost, extra) / len(rows[0])
+    columns = [*key_of(ctx), *ctx.columns.score_columns]
+    found = engine(ctx).multiset_difference(
+        _set_aside(ctx, RESEARCH), _set_aside(ctx, PRODUCTION), columns, 1
+    )  # one example, unused: DuckDB's multiset_difference cannot be asked for none
+    lost, extra = found.lost, found.extra
+    rate = max(lost, extra) / rows[0]
     return Finding(
         Status.FAIL if rate > ctx.config.max_mismatch_rate else Status.WARN,
         f"{head}; compared whole (key and scores), {lost} research rows have no identical "
@@ -540,157 +782,103 @@ _SET_ASIDE_HINT = (
 )
 
 
-def _row_examples(ctx: StageContext, slot: str, rows: np.ndarray) -> list[dict[str, Any]]:
+def _set_aside(ctx: StageContext, slot: str) -> str:
+    """The rows of `slot` whose key is duplicated or has a null part: key and score columns."""
+    agg, key = engine(ctx), key_of(ctx)
+    keys = key_columns(ctx, key)
+    scores = {c: agg.quote(c) for c in ctx.columns.score_columns}
+    null = sql.any_of([f"{k} IS NULL" for k in keys.values()])
+    many = f"count(*) OVER (PARTITION BY {', '.join(keys.values())}) > 1"
+    aside = f"CASE WHEN {null} THEN 1 WHEN {many} THEN 1 ELSE 0 END"
+    source = ctx.engine.relation(slot)
+    marked = view(ctx, f"aside_marked:{slot}", source, {**keys, **scores, "mlcheck_aside": aside})
+    return view(ctx, f"aside:{slot}", marked, {**keys, **scores}, "mlcheck_aside = 1")
+
+
+def _row_examples(ctx: StageContext, slot: str) -> list[dict[str, Any]]:
     """The first rows by key, with their scores (a duplicated key shows all its scores); rows
     of one key ordered by their scores' text, so file order never changes the report."""
-    picked = rows[first_by_key(ctx, slot, rows, ctx.config.examples)]
-    table = ctx.engine.table(slot).take(pa.array(picked)).select(ctx.columns.score_columns)
-    keys = key_values(ctx, slot, picked)
-    rank = {repr(k): i for i, k in reversed(list(enumerate(keys)))}  # first position of a key
-    examples = [{"key": k, **v} for k, v in zip(keys, table.to_pylist(), strict=True)]
+    key, names = key_of(ctx), list(ctx.columns.score_columns)
+    rows = engine(ctx).first_rows(_set_aside(ctx, slot), [*key, *names], key, ctx.config.examples)
+    examples = [{"key": key_value(r, key), **{c: r[c] for c in names}} for r in rows]
+    rank = {repr(e["key"]): i for i, e in reversed(list(enumerate(examples)))}
     return sorted(examples, key=lambda e: (rank[repr(e["key"])], repr(list(e.values()))))
 
 
-def _multiset_difference(
-    ctx: StageContext, left: np.ndarray, right: np.ndarray, key: tuple[str, ...]
-) -> tuple[int, int]:
-    """(research rows without an identical production row, production rows without an
-    identical research row) among `left`/`right`, over the key and score columns, exactly."""
-    columns = [*key, *ctx.columns.score_columns]
-    hashes = (
-        _whole_row_hashes(ctx, RESEARCH, PRODUCTION, left, columns),
-        _whole_row_hashes(ctx, PRODUCTION, RESEARCH, right, columns),
-    )
-    distinct, inverse = np.unique(np.concatenate(hashes), return_inverse=True)
-    research = np.bincount(inverse[: len(left)], minlength=len(distinct))
-    production = np.bincount(inverse[len(left) :], minlength=len(distinct))
-    return (
-        int(np.maximum(research - production, 0).sum()),
-        int(np.maximum(production - research, 0).sum()),
-    )
+# --------------------------------------------------------------------------- matched scores
 
 
-def _whole_row_hashes(
-    ctx: StageContext, slot: str, other: str, rows: np.ndarray, columns: list[str]
-) -> np.ndarray:
-    """A 64-bit hash of each of `rows` over `columns`, values normalised to the type they share
-    with `other`'s column (as stage 1 hashes rows: a salted sum of value hashes)."""
-    table, other_table = ctx.engine.table(slot), ctx.engine.table(other)
-    total = np.zeros(len(rows), dtype=np.uint64)
-    for position, name in enumerate(columns):
-        column, other_type = (
-            table.column(name).take(pa.array(rows)),
-            other_table.schema.field(name).type,
+def matched(ctx: StageContext) -> str:
+    """Both sides' scores (and decisions) on keys unique and non-null on both sides: research's
+    as mlcheck_r{j}, production's as mlcheck_p{j} (decisions mlcheck_rd / mlcheck_pd)."""
+    agg, key = engine(ctx), key_of(ctx)
+    decision = _decision_sql(ctx)
+    sides = []
+    for slot, tag, made in ((RESEARCH, "r", decision[0]), (PRODUCTION, "p", decision[1])):
+        columns = {f"mlcheck_{tag}{j}": x for j, x in enumerate(score_sql(ctx, slot))}
+        if made is not None:
+            columns[f"mlcheck_{tag}d"] = made
+        source = ctx.engine.relation(slot)
+        pairable = None if keys_alike(ctx, RESEARCH, PRODUCTION) else "FALSE"
+        sides.append(
+            view(ctx, f"scores:{slot}", source, {**key_columns(ctx, key), **columns}, pairable)
         )
-        salt = np.uint64((0x9E3779B97F4A7C15 * (2 * position + 1)) % 2**64)
-        add_hashes(total, column, pair_kind(column.type, other_type), other_type, salt)
-    return total
+    return registered(ctx, "matched", lambda full: agg.register_join(full, sides[0], sides[1], key))
 
 
-# --------------------------------------------------------------------------- PRD004
+def pair_sql(j: int) -> tuple[str, str]:
+    return f"mlcheck_r{j}", f"mlcheck_p{j}"
 
 
 @dataclass(frozen=True)
-class Agreement:
-    """Research vs production scores of one column on matched keys."""
+class ColumnCounts:
+    """One score column over the matched keys."""
 
-    research: np.ndarray
-    production: np.ndarray
-    mismatch: np.ndarray  # beyond tolerance (missing vs present counts)
-    finite: np.ndarray  # both sides finite
-
-    @functools.cached_property
-    def shrink(self) -> float:
-        """1.0, or the power of two (exact) that brings finite scores beyond 2**256 below it, so
-        that their differences, sums and squares stay inside float64. Statistics are scaled
-        back: one that overflows then is inf, its true value being beyond float64."""
-        both = (self.research[self.finite], self.production[self.finite])
-        largest = max((float(np.abs(side).max()) for side in both if len(side)), default=0.0)
-        return 1.0 if largest < 2.0**256 else math.ldexp(1.0, 256 - math.frexp(largest)[1])
-
-    @functools.cached_property
-    def diff(self) -> np.ndarray:
-        """production - research where both are finite, times `shrink`."""
-        research, production = self.research[self.finite], self.production[self.finite]
-        if self.shrink != 1.0:
-            research, production = research * self.shrink, production * self.shrink
-        return production - research
+    matched: int
+    mismatched: int  # beyond tolerance (missing vs present counts)
+    finite: int  # both sides finite
+    mismatched_finite: int
+    within: int  # finite, within tolerance but not equal
+    nonzero: int  # finite with a non-zero difference
+    huge: int  # finite, one side beyond 2**256 (differences may overflow)
 
 
-def agreement(research: np.ndarray, production: np.ndarray, atol: float, rtol: float) -> Agreement:
-    """Scores compared by the one tolerance rule of every stage (`compare.within_tolerance`):
-    missing (NaN) equals missing, an infinity only equals itself."""
-    close = within_tolerance(research, production, rtol, atol)
-    finite = np.isfinite(research) & np.isfinite(production)
-    return Agreement(research, production, ~close, finite)
+def column_counts(ctx: StageContext) -> list[ColumnCounts]:
+    """Every score column's counts over the matched keys: one query."""
+
+    def compute() -> list[ColumnCounts]:
+        conditions: dict[str, str] = {"rows": "TRUE"}
+        for j in range(len(ctx.columns.score_columns)):
+            a, b = pair_sql(j)
+            near = sql.close(a, b, ctx.config.atol, ctx.config.rtol)
+            both = f"{sql.finite(a)} AND {sql.finite(b)}"
+            conditions |= {
+                f"mis{j}": f"NOT {near}",
+                f"fin{j}": both,
+                f"misfin{j}": f"{both} AND NOT {near}",
+                f"within{j}": f"{both} AND {near} AND {b} - {a} <> 0",
+                f"nonzero{j}": f"{both} AND {b} - {a} <> 0",
+                f"huge{j}": f"{both} AND greatest(abs({a}), abs({b})) >= {sql.number(2.0**256)}",
+            }
+        found = engine(ctx).count_where(matched(ctx), conditions)
+        return [
+            ColumnCounts(
+                found["rows"],
+                found[f"mis{j}"],
+                found[f"fin{j}"],
+                found[f"misfin{j}"],
+                found[f"within{j}"],
+                found[f"nonzero{j}"],
+                found[f"huge{j}"],
+            )
+            for j in range(len(ctx.columns.score_columns))
+        ]
+
+    result: list[ColumnCounts] = ctx.engine.memo((STAGE, "column_counts"), compute)
+    return result
 
 
-def spearman(x: np.ndarray, y: np.ndarray) -> float | None:
-    """Spearman rank correlation (average ranks for ties); None when undefined."""
-    if len(x) < 2:
-        return None
-    x_order = np.argsort(x)
-    # Matched scores mostly keep their order across sides: x's order is y's first guess.
-    rx, x_tied = _midranks(x, x_order)
-    y_order = _order_from(y, x_order)
-    # y strictly ascending in x's order, neither side tied: y's ranks are x's, not recomputed.
-    ry = rx if y_order is x_order and not x_tied else _midranks(y, y_order)[0]
-    if rx.std() == 0 or ry.std() == 0:
-        return None
-    return float(np.corrcoef(rx, ry)[0, 1])
-
-
-def average_ranks(values: np.ndarray) -> np.ndarray:
-    """1-based ranks, ties sharing their average rank (as scipy.stats.rankdata's default)."""
-    return _midranks(values, np.argsort(values))[0]
-
-
-def _midranks(values: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, bool]:
-    """`average_ranks` given any ascending order of `values`, and whether any values tie. Ties
-    are averaged, so which of equal values comes first (an unstable sort, a guessed order)
-    never changes a rank."""
-    ordered = values[order]
-    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
-    ranks = np.empty(len(values), dtype=np.float64)
-    if len(starts) == len(values):  # no ties: the i-th smallest has rank i + 1, no averaging
-        ranks[order] = np.arange(1, len(values) + 1, dtype=np.float64)
-        return ranks, False
-    ends = np.append(starts[1:], len(values))
-    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
-    return ranks, True
-
-
-def _order_from(values: np.ndarray, guess: np.ndarray) -> np.ndarray:
-    """An ascending order of `values` (spearman's finite scores), from the order of a similar
-    array: `guess` itself when it sorts them strictly (so no two tie); a few pairs out of place
-    are fixed by a stable sort (Timsort merges the sorted runs in about one pass); anything
-    else is sorted afresh."""
-    guessed = values[guess]
-    # Pairs not strictly ascending (ties; a NaN is never in order, so never passes for sorted).
-    unordered = len(values) - 1 - np.count_nonzero(guessed[1:] > guessed[:-1])
-    if unordered == 0:
-        return guess
-    if unordered <= len(values) // 100:
-        return guess[np.argsort(guessed, kind="stable")]
-    return np.argsort(values)
-
-
-def name_pattern(agree: Agreement, atol: float) -> str:
-    """Name the shape of the differences (see PATTERN_HINT)."""
-    diff, mismatch = agree.diff, agree.mismatch[agree.finite]
-    if not agree.mismatch.any():
-        return "within_tolerance" if np.any(diff != 0) else "identical"
-    if not mismatch.any():
-        return "invalid_outputs"
-    atol *= agree.shrink  # diff is in shrunk units
-    median = float(np.median(diff))
-    steady = np.abs(diff - median) <= max(atol, 0.01 * abs(median))
-    if abs(median) > atol and steady.mean() >= 0.95:
-        return "constant_offset"
-    scale = float(np.std(agree.research[agree.finite] * agree.shrink)) or 1.0
-    if float(np.abs(diff).max()) <= 1e-3 * scale and np.mean(diff != 0) >= 0.5:
-        return "tiny_uniform"
-    return "localized" if mismatch.mean() <= 0.05 else "large_scattered"
+# --------------------------------------------------------------------------- PRD004
 
 
 PATTERN_TEXT = {
@@ -728,44 +916,147 @@ def score_agreement(ctx: StageContext) -> Iterator[Finding]:
     step, different inputs on some rows, an unseeded or different model artifact.
     Fix: follow the pattern's hint; for a regression task this is the whole comparison.
     """
-    join, every = ctx.engine.join(RESEARCH, PRODUCTION), matched_agreement(ctx)
     for index, name in enumerate(ctx.columns.score_columns):
-        agree = Agreement(
-            every.research[:, index],
-            every.production[:, index],
-            every.mismatch[:, index],
-            every.finite[:, index],
+        yield _agreement_finding(ctx, index, name)
+
+
+@dataclass(frozen=True)
+class Differences:
+    """Statistics of one column's finite differences (production - research), times `shrink`."""
+
+    shrink: float
+    max_abs: float
+    mean_abs: float
+    mean: float
+    research_std: float | None  # ddof=1, over research's finite matched scores
+    spearman: float | None
+
+
+def differences(ctx: StageContext, j: int) -> Differences:
+    """Profiles of the differences, research's scores and both sides' ranks (three queries),
+    in units scaled by `shrink`; once per column."""
+
+    def compute() -> Differences:
+        shrink = _shrink(ctx, j)
+        a, b = pair_sql(j)
+        both = f"({sql.finite(a)} AND {sql.finite(b)})"
+        s = sql.number(shrink)
+        columns = {
+            "d": f"CASE WHEN {both} THEN {b} * {s} - {a} * {s} END",
+            "m": f"CASE WHEN {both} THEN abs({b} * {s} - {a} * {s}) END",
+            "r": f"CASE WHEN {both} THEN {a} * {s} END",
+            "u": sql.average_rank_twice(a, both),
+            "v": sql.average_rank_twice(b, both),
+        }
+        stats = view(ctx, f"differences:{j}", matched(ctx), columns)
+        ranked = view(ctx, f"rank_products:{j}", stats, {**{c: c for c in columns}, "uv": "u * v"})
+        kinds: dict[str, Any] = dict.fromkeys("dmr", "float") | dict.fromkeys(
+            ("u", "v", "uv"), "integer"
         )
-        yield _agreement_finding(ctx, name, agree, join.left_rows)
-
-
-def matched_agreement(ctx: StageContext) -> Agreement:
-    """Every score column of both sides on matched keys (rows x columns), compared once for
-    PRD004 (per column) and PRD005 (per key): the tolerance rule is element-wise, so a column of
-    the whole comparison is that column's comparison."""
-
-    def compute() -> Agreement:
-        join = ctx.engine.join(RESEARCH, PRODUCTION)
-        research, production = on_matched_keys(
-            join, scores(ctx, RESEARCH).values, scores(ctx, PRODUCTION).values
+        found = engine(ctx).profiles(ranked, kinds, 0)
+        n = found["d"].count
+        if n == 0:
+            return Differences(shrink, 0.0, 0.0, 0.0, None, None)
+        return Differences(
+            shrink,
+            float(found["m"].max),
+            float(found["m"].mean or 0.0),
+            float(found["d"].mean or 0.0),
+            found["r"].std,
+            _spearman(n, found["u"].std, found["v"].std, found["uv"].sum),
         )
-        return agreement(research, production, ctx.config.atol, ctx.config.rtol)
 
-    # Keyed by both slots so it is released with production's predictions after this stage.
-    result: Agreement = ctx.engine.memo((STAGE, "agreement", RESEARCH, PRODUCTION), compute)
+    result: Differences = ctx.engine.memo((STAGE, "differences", j), compute)
     return result
 
 
-def _agreement_finding(ctx: StageContext, name: str, agree: Agreement, rows: np.ndarray) -> Finding:
-    matched, n = len(agree.research), int(agree.mismatch.sum())
-    rate = n / matched if matched else 0.0
+def _shrink(ctx: StageContext, j: int) -> float:
+    """1.0, or the power of two (exact) that brings finite scores beyond 2**256 below it, so
+    that their differences and sums stay inside float64. Statistics are scaled back: one that
+    overflows then is inf, its true value being beyond float64."""
+    if not column_counts(ctx)[j].huge:
+        return 1.0
+    a, b = pair_sql(j)
+    both = f"({sql.finite(a)} AND {sql.finite(b)})"
+    columns = {"r": f"CASE WHEN {both} THEN {a} END", "p": f"CASE WHEN {both} THEN {b} END"}
+    found = engine(ctx).profiles(
+        view(ctx, f"extremes:{j}", matched(ctx), columns), {"r": "float", "p": "float"}, 0
+    )
+    largest = max(
+        abs(float(v)) for c in "rp" for v in (found[c].min, found[c].max) if v is not None
+    )
+    return math.ldexp(1.0, 256 - math.frexp(largest)[1])
+
+
+def _spearman(
+    n: int, std_u: float | None, std_v: float | None, sum_uv: float | None
+) -> float | None:
+    """Pearson correlation of twice the average ranks u and v (each summing to n(n + 1)):
+    Spearman's rank correlation with ties averaged; None when undefined."""
+    if n < 2 or not std_u or not std_v or sum_uv is None:
+        return None
+    covariance = (sum_uv - n * (n + 1) ** 2) / (n - 1)
+    return float(covariance / (std_u * std_v))
+
+
+def name_pattern(ctx: StageContext, j: int, counts: ColumnCounts, found: Differences) -> str:
+    """Name the shape of the differences (see PATTERN_HINT)."""
+    atol = ctx.config.atol * found.shrink  # the differences are in shrunk units
+    if not counts.mismatched:
+        return "within_tolerance" if counts.nonzero else "identical"
+    if not counts.mismatched_finite:
+        return "invalid_outputs"
+    median = _median(ctx, j, counts.finite)
+    if abs(median) > atol:
+        bound = max(atol, 0.01 * abs(median))
+        steady = engine(ctx).count_where(
+            registered_differences(ctx, j),
+            {"steady": f"abs(d - {sql.number(median)}) <= {sql.number(bound)}"},
+        )["steady"]
+        if steady / counts.finite >= 0.95:
+            return "constant_offset"
+    n = counts.finite
+    std = found.research_std * math.sqrt((n - 1) / n) if found.research_std else 0.0
+    scale = std or 1.0
+    if found.max_abs <= 1e-3 * scale and counts.nonzero / n >= 0.5:
+        return "tiny_uniform"
+    return "localized" if counts.mismatched_finite / n <= 0.05 else "large_scattered"
+
+
+def registered_differences(ctx: StageContext, j: int) -> str:
+    """The relation of column j's finite differences (registered by `differences`)."""
+    differences(ctx, j)
+    return f"{STAGE}:differences:{j}"
+
+
+def _median(ctx: StageContext, j: int, n: int) -> float:
+    """numpy's median of the finite differences: the middle element, or the mean of the two
+    middle ones, from exact quantiles (the smallest value reaching each share)."""
+    grid = [0.5] if n % 2 else [0.5, 0.5 + 0.5 / n]
+    found = engine(ctx).quantiles(registered_differences(ctx, j), "d", grid)[None]
+    return float(found[0]) if n % 2 else (float(found[0]) + float(found[1])) / 2
+
+
+def _agreement_finding(ctx: StageContext, j: int, name: str) -> Finding:
+    counts = column_counts(ctx)[j]
+    found = differences(ctx, j)
+    matched_n, n = counts.matched, counts.mismatched
+    rate = n / matched_n if matched_n else 0.0
     permutation = column_permutation(ctx) or {}
-    pattern = "column_permutation" if name in permutation else name_pattern(agree, ctx.config.atol)
-    stats = _difference_stats(agree)
+    pattern = "column_permutation" if name in permutation else name_pattern(ctx, j, counts, found)
+    unshrink = 1.0 / found.shrink  # a power of two: exact, or inf beyond float64
+    stats: dict[str, Any] = {
+        "within_tolerance_differences": counts.within,
+        "compared_finite": counts.finite,
+        "max_abs_diff": found.max_abs * unshrink,
+        "mean_abs_diff": found.mean_abs * unshrink,
+        "mean_diff": found.mean * unshrink,
+        "spearman": found.spearman,
+    }
     head = (
-        f"{n} of {matched} scores differ beyond tolerance ({rate:.2%})"
+        f"{n} of {matched_n} scores differ beyond tolerance ({rate:.2%})"
         if n
-        else f"all {matched} matched scores agree within tolerance"
+        else f"all {matched_n} matched scores agree within tolerance"
     )
     over = rate > ctx.config.max_mismatch_rate
     text, hint = _pattern_words(pattern, name, permutation, admitting(stats["max_abs_diff"]))
@@ -778,13 +1069,13 @@ def _agreement_finding(ctx: StageContext, name: str, agree: Agreement, rows: np.
         threshold=ctx.config.max_mismatch_rate,
         hint=hint if over else None,
         details={
-            "matched": matched,
+            "matched": matched_n,
             "mismatched": n,
             "rate": rate,
             **stats,
             "pattern": pattern,
             **({"permutation": permutation} if name in permutation else {}),
-            "examples": _largest_differences(ctx, agree, rows),
+            "examples": _largest_differences(ctx, j) if n else [],
         },
     )
 
@@ -820,17 +1111,20 @@ def column_permutation(ctx: StageContext) -> dict[str, str] | None:
     within `max_mismatch_rate`; None otherwise (and for a single score column)."""
 
     def compute() -> dict[str, str] | None:
-        names, every = ctx.columns.score_columns, matched_agreement(ctx)
-        limit = ctx.config.max_mismatch_rate * len(every.research)
-        moved = [i for i in range(len(names)) if every.mismatch[:, i].sum() > limit]
+        names, counts = ctx.columns.score_columns, column_counts(ctx)
+        rows = counts[0].matched if counts else 0
+        limit = ctx.config.max_mismatch_rate * rows
+        moved = [i for i in range(len(names)) if counts[i].mismatched > limit]
         if len(moved) < 2:
             return None
+        beyond = _cross_mismatches(ctx, moved)
         found: dict[int, int] = {}
         for i in moved:  # the first column without a counterpart ends the search
-            j = _same_values(ctx, every, i, moved, limit)
-            if j is None:
+            # The one other column agreeing on at least half the rows, then within the limit.
+            mostly = [j for j in moved if j != i and beyond[i, j] <= rows / 2]
+            if len(mostly) != 1 or beyond[i, mostly[0]] > limit:
                 return None
-            found[i] = j
+            found[i] = mostly[0]
         if sorted(found.values()) != moved:  # two columns cannot come from one
             return None
         return {names[i]: names[j] for i, j in found.items()}
@@ -839,80 +1133,62 @@ def column_permutation(ctx: StageContext) -> dict[str, str] | None:
     return result
 
 
-def _same_values(
-    ctx: StageContext, every: Agreement, column: int, candidates: list[int], limit: float
-) -> int | None:
-    """The one other production column among `candidates` whose values agree with research's
-    `column`: screened on the first rows (all pairs at once), confirmed on every row."""
-    rtol, atol = ctx.config.rtol, ctx.config.atol
-    sample = max(16, (1 << 16) // len(candidates))
-    head = within_tolerance(
-        every.research[:sample, column, None], every.production[:sample, candidates], rtol, atol
+def _cross_mismatches(ctx: StageContext, moved: list[int]) -> dict[tuple[int, int], int]:
+    """Research column i against production column j beyond tolerance, every pair in one query."""
+    atol, rtol = ctx.config.atol, ctx.config.rtol
+    conditions = {
+        f"{i}:{j}": f"NOT {sql.close(pair_sql(i)[0], pair_sql(j)[1], atol, rtol)}"
+        for i in moved
+        for j in moved
+        if i != j
+    }
+    found = engine(ctx).count_where(matched(ctx), conditions)
+    return {(i, j): found[f"{i}:{j}"] for i in moved for j in moved if i != j}
+
+
+def _largest_differences(ctx: StageContext, j: int) -> list[dict[str, Any]]:
+    """Mismatched rows, largest difference first (ties by key); rows missing a score on one
+    side come last (PRD001 already lists them, and they would crowd out the differences that
+    explain a pattern)."""
+    a, b = pair_sql(j)
+    key = key_of(ctx)
+    near = sql.close(a, b, ctx.config.atol, ctx.config.rtol)
+    size = (
+        f"CASE WHEN {a} IS NULL OR {b} IS NULL OR isnan({b} - {a}) THEN -1 ELSE abs({b} - {a}) END"
     )
-    mostly = head.mean(axis=0) >= 0.5  # a screen only: the full comparison below decides
-    screened = [j for j, ok in zip(candidates, mostly, strict=True) if ok and j != column]
-    if len(screened) != 1:
-        return None
-    close = within_tolerance(
-        every.research[:, column], every.production[:, screened[0]], rtol, atol
+    columns = {
+        **key_columns(ctx, key),
+        "mlcheck_a": a,
+        "mlcheck_b": b,
+        "mlcheck_order": f"-({size})",
+    }
+    rows_of = view(ctx, f"mismatched:{j}", matched(ctx), columns, f"NOT {near}")
+    rows = engine(ctx).first_rows(
+        rows_of,
+        ["mlcheck_order", *key, "mlcheck_a", "mlcheck_b"],
+        ["mlcheck_order", *key],
+        ctx.config.examples,
     )
-    return screened[0] if (~close).sum() <= limit else None
-
-
-def _difference_stats(agree: Agreement) -> dict[str, Any]:
-    diff = agree.diff
-    close_but_different = ~agree.mismatch[agree.finite] & (diff != 0)
-    with np.errstate(over="ignore"):  # scaled back: beyond float64's range is inf
-        unshrink = 1.0 / agree.shrink
-        return {
-            "within_tolerance_differences": int(close_but_different.sum()),
-            "compared_finite": len(diff),
-            "max_abs_diff": float(np.abs(diff).max()) * unshrink if len(diff) else 0.0,
-            "mean_abs_diff": float(np.abs(diff).mean()) * unshrink if len(diff) else 0.0,
-            "mean_diff": float(diff.mean()) * unshrink if len(diff) else 0.0,
-            "spearman": spearman(agree.research[agree.finite], agree.production[agree.finite]),
-        }
-
-
-def _largest_differences(
-    ctx: StageContext, agree: Agreement, rows: np.ndarray
-) -> list[dict[str, Any]]:
-    """Mismatched rows, largest difference first; rows missing a score on one side come last
-    (PRD001 already lists them, and they would crowd out the differences that explain a pattern)."""
-    bad = np.flatnonzero(agree.mismatch)
-    with np.errstate(invalid="ignore"):  # inf - inf: NaN, listed last
-        size = np.abs(agree.production[bad] * agree.shrink - agree.research[bad] * agree.shrink)
-    size = np.where(np.isnan(size), -1.0, size)
-    picked = bad[largest(size, ctx.config.examples)]
-    keys = key_values(ctx, RESEARCH, rows[picked])
-    with np.errstate(over="ignore", invalid="ignore"):  # beyond float64: inf; inf - inf: null
-        differences = agree.production[picked] - agree.research[picked]
-    return [
-        {
-            "key": k,
-            "research": _plain(agree.research[i]),
-            "production": _plain(agree.production[i]),
-            "difference": _plain(d),
-        }
-        for k, i, d in zip(keys, picked, differences, strict=True)
-    ]
-
-
-def largest(values: np.ndarray, limit: int) -> np.ndarray:
-    """Positions of the `limit` largest values, largest first, ties by position (no full sort)."""
-    if limit <= 0 or len(values) == 0:
-        return np.empty(0, dtype=np.int64)
-    if len(values) > limit:
-        cut = np.partition(values, len(values) - limit)[len(values) - limit]
-        above, at = np.flatnonzero(values > cut), np.flatnonzero(values == cut)
-        chosen = np.concatenate([above, at[: limit - len(above)]])
-    else:
-        chosen = np.arange(len(values))
-    return chosen[np.lexsort((chosen, -values[chosen]))]
-
-
-def _plain(value: float) -> float | None:
-    return None if np.isnan(value) else float(value)
+    out = []
+    for row in rows:
+        research, production = plain(row["mlcheck_a"]), plain(row["mlcheck_b"])
+        difference = None
+        if research is not None and production is not None:
+            with_inf = (
+                production - research
+                if math.isfinite(research) or math.isfinite(production)
+                else math.nan
+            )
+            difference = plain(with_inf)
+        out.append(
+            {
+                "key": key_value(row, key),
+                "research": research,
+                "production": production,
+                "difference": difference,
+            }
+        )
+    return out
 
 
 # --------------------------------------------------------------------------- PRD005
@@ -935,32 +1211,27 @@ def decision_flips(ctx: StageContext) -> Iterator[Finding]:
     """
     if ctx.task == "regression":
         return
-    join = ctx.engine.join(RESEARCH, PRODUCTION)
-    labels, research, production = _decisions(ctx, join)
-    flips = np.flatnonzero((research >= 0) & (production >= 0) & (research != production))
-    agree = np.asarray(
-        ~matched_agreement(ctx).mismatch.any(axis=1), dtype=bool
-    )  # per key: all agree
-    matched, n = len(research), len(flips)
-    rate = n / matched if matched else 0.0
-    rule = n > 0 and 2 * int(agree[flips].sum()) >= n  # most flips keep their score
+    labels, directions, counts = _decision_counts(ctx)
+    n, checked = sum(directions.values()), counts["rows"]
+    rate = n / checked if checked else 0.0
+    rule = n > 0 and 2 * counts["flips_agreeing"] >= n  # most flips keep their score
     over = rate > ctx.config.max_flip_rate
     yield Finding(
         Status.FAIL if over else Status.PASS,
-        f"{n} of {matched} decisions flip ({rate:.2%})" + (_RULE_TEXT if rule else ""),
+        f"{n} of {checked} decisions flip ({rate:.2%})" + (_RULE_TEXT if rule else ""),
         source=PRODUCTION,
         column=ctx.columns.prediction or ctx.columns.score_columns[0],
         observed=rate,
         threshold=ctx.config.max_flip_rate,
         hint=_flip_hint(ctx, rule) if over else None,
         details={
-            "matched": matched,
+            "matched": checked,
             "flips": n,
             "rate": rate,
-            "flips_with_agreeing_scores": int(agree[flips].sum()),
-            "missing_on_one_side": int(((research >= 0) != (production >= 0)).sum()),
-            "directions": _directions(labels, research[flips], production[flips]),
-            "examples": _flip_examples(ctx, flips, join, labels, research, production),
+            "flips_with_agreeing_scores": counts["flips_agreeing"],
+            "missing_on_one_side": counts["missing"],
+            "directions": directions,
+            "examples": _flip_examples(ctx, labels) if n else [],
         },
     )
 
@@ -984,85 +1255,111 @@ def _flip_hint(ctx: StageContext, rule: bool) -> str:
     return _CROSS_HINT.format(t=ctx.config.threshold)
 
 
-def _decisions(ctx: StageContext, join: KeyJoin) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Decision labels and each side's decision code per matched key (-1 = no decision)."""
+def _decision_sql(ctx: StageContext) -> tuple[str | None, str | None]:
+    """The prediction column of each side, typed so that int64, bool and float decisions
+    compare by value (not as text: "1" vs "true"); None without a prediction column."""
+    name = ctx.columns.prediction
+    if not name or ctx.task == "regression":
+        return None, None
+    agg = engine(ctx)
+    types = [agg.schema(ctx.engine.relation(s)).field(name).type for s in (RESEARCH, PRODUCTION)]
+    c = agg.quote(name)
+    if types[0] == types[1]:
+        return c, c
+    families = [type_family(t) for t in types]
+    whole = all(f in ("integer", "boolean") for f in families)
+    if whole:
+        return f"CAST({c} AS BIGINT)", f"CAST({c} AS BIGINT)"
+    if all(f in ("integer", "boolean", "floating") for f in families):
+        return f"CAST({c} AS DOUBLE)", f"CAST({c} AS DOUBLE)"
+    return f"CAST({c} AS STRING)", f"CAST({c} AS STRING)"
+
+
+def decisions(ctx: StageContext) -> str:
+    """Per matched key: each side's decision (null = none), whether every score agrees, and
+    the score shown for a flip (the score, or the most probable class's probability)."""
+    k = len(ctx.columns.score_columns)
+    research = [pair_sql(j)[0] for j in range(k)]
+    production = [pair_sql(j)[1] for j in range(k)]
     if ctx.columns.prediction:
-        name = ctx.columns.prediction
-        codes = shared_codes(
-            *_same_kind(ctx.engine.column(RESEARCH, name), ctx.engine.column(PRODUCTION, name))
+        rd, pd = "mlcheck_rd", "mlcheck_pd"
+    elif k > 1:
+        rd, pd = sql.argmax(research), sql.argmax(production)
+    else:
+        t = sql.number(ctx.config.threshold)
+        rd, pd = (
+            f"CASE WHEN {sql.finite(x)} THEN (CASE WHEN {x} >= {t} THEN 1 ELSE 0 END) END"
+            for x in (research[0], production[0])
         )
-        return codes.labels, *on_matched_keys(join, codes.research, codes.production)
-    every = matched_agreement(ctx)  # the matched scores, gathered once
-    research, production = every.research, every.production
-    if research.shape[1] > 1:
-        return list(ctx.columns.score_columns), _argmax(research), _argmax(production)
-    return (
-        ["0", "1"],
-        _at_threshold(research[:, 0], ctx.config.threshold),
-        _at_threshold(production[:, 0], ctx.config.threshold),
+    atol, rtol = ctx.config.atol, ctx.config.rtol
+    agree = sql.all_of(
+        [sql.close(a, b, atol, rtol) for a, b in zip(research, production, strict=True)]
     )
-
-
-def _same_kind(
-    left: pa.ChunkedArray, right: pa.ChunkedArray
-) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
-    """Decisions typed int64 vs bool vs float compare by value, not as text ("1" vs "true")."""
-    kinds = [
-        (pa.types.is_integer(t) or pa.types.is_boolean(t), pa.types.is_floating(t))
-        for t in (left.type, right.type)
-    ]
-    if left.type == right.type or not all(whole or real for whole, real in kinds):
-        return left, right
-    target = pa.int64() if all(whole for whole, _ in kinds) else pa.float64()
-    return left.cast(target), right.cast(target)
-
-
-def _argmax(values: np.ndarray) -> np.ndarray:
-    valid = np.isfinite(values).all(axis=1)
-    return np.where(valid, np.argmax(np.where(np.isfinite(values), values, -np.inf), axis=1), -1)
-
-
-def _at_threshold(values: np.ndarray, threshold: float) -> np.ndarray:
-    return np.where(np.isfinite(values), (values >= threshold).astype(np.int64), -1)
-
-
-def _directions(labels: list[str], research: np.ndarray, production: np.ndarray) -> dict[str, int]:
-    width = len(labels)
-    cells, counts = distinct_counts(research * width + production)
-    return {
-        f"{labels[c // width]}->{labels[c % width]}": int(n)
-        for c, n in zip(cells.tolist(), counts.tolist(), strict=True)
+    columns = {
+        **key_columns(ctx, key_of(ctx)),
+        "mlcheck_rd": rd,
+        "mlcheck_pd": pd,
+        "mlcheck_agree": sql.flag(agree),
+        "mlcheck_rs": sql.largest_finite(research),
+        "mlcheck_ps": sql.largest_finite(production),
     }
+    return view(ctx, "decisions", matched(ctx), columns)
 
 
-def _flip_examples(
-    ctx: StageContext,
-    flips: np.ndarray,
-    join: KeyJoin,
-    labels: list[str],
-    research: np.ndarray,
-    production: np.ndarray,
-) -> list[dict[str, Any]]:
-    left, right = join.left_rows, join.right_rows
-    picked = flips[first_by_key(ctx, RESEARCH, left[flips], ctx.config.examples)]
-    r_scores, p_scores = scores(ctx, RESEARCH).values, scores(ctx, PRODUCTION).values
+def _decision_counts(ctx: StageContext) -> tuple[list[str], dict[str, int], dict[str, int]]:
+    """Decision labels, flip directions ("a->b": rows, in label order) and counts."""
+    agg, name = engine(ctx), decisions(ctx)
+    table = agg.value_counts(name, "mlcheck_rd", by="mlcheck_pd")
+    counts = agg.count_where(
+        name,
+        {
+            "rows": "TRUE",
+            "flips_agreeing": "mlcheck_rd <> mlcheck_pd AND mlcheck_agree = 1",
+            "missing": "(mlcheck_rd IS NULL) <> (mlcheck_pd IS NULL)",
+        },
+    )
+    cells = [(r, p, n) for p, values in table.items() if p is not None for r, n in values]
+    labels = _labels(ctx, {v for r, p, _ in cells for v in (r, p)})
+    flips = sorted(
+        (_label_index(ctx, labels, r), _label_index(ctx, labels, p), n)
+        for r, p, n in cells
+        if r != p
+    )
+    directions = {f"{labels[r]}->{labels[p]}": n for r, p, n in flips}
+    return labels, directions, counts
+
+
+def _labels(ctx: StageContext, values: set[Any]) -> list[str]:
+    """Decision labels: the score columns (multiclass), 0/1 (binary), or the prediction
+    column's distinct values, sorted (numbers as numbers)."""
+    if not ctx.columns.prediction:
+        k = len(ctx.columns.score_columns)
+        return list(ctx.columns.score_columns) if k > 1 else ["0", "1"]
+    return [str(v) for v in sorted(values)]
+
+
+def _label_index(ctx: StageContext, labels: list[str], v: Any) -> int:
+    return labels.index(str(v)) if ctx.columns.prediction else int(v)
+
+
+def _flip_examples(ctx: StageContext, labels: list[str]) -> list[dict[str, Any]]:
+    key = key_of(ctx)
+    columns = {
+        **key_columns(ctx, key),
+        **{c: c for c in ("mlcheck_rd", "mlcheck_pd", "mlcheck_rs", "mlcheck_ps")},
+    }
+    flips = view(ctx, "flips", decisions(ctx), columns, "mlcheck_rd <> mlcheck_pd")
+    rows = engine(ctx).first_rows(flips, list(columns), key, ctx.config.examples)
     return [
         {
-            "key": k,
-            "research": labels[research[i]],
-            "production": labels[production[i]],
-            "research_score": _decision_score(r_scores[left[i]]),
-            "production_score": _decision_score(p_scores[right[i]]),
+            "key": key_value(row, key),
+            "research": labels[_label_index(ctx, labels, row["mlcheck_rd"])],
+            "production": labels[_label_index(ctx, labels, row["mlcheck_pd"])],
+            "research_score": plain(row["mlcheck_rs"]),
+            "production_score": plain(row["mlcheck_ps"]),
         }
-        for k, i in zip(key_values(ctx, RESEARCH, left[picked]), picked, strict=True)
+        for row in rows
     ]
-
-
-def _decision_score(values: np.ndarray) -> float | None:
-    """A flip example's score: the score (binary), or the most probable class's probability
-    (multiclass): one short number, so a report never cuts a probability vector mid-way."""
-    finite = values[np.isfinite(values)]
-    return float(finite.max()) if len(finite) else None
 
 
 # --------------------------------------------------------------------------- PRD006
@@ -1087,10 +1384,11 @@ def output_dtypes(ctx: StageContext) -> Iterator[Finding]:
         *ctx.columns.score_columns,
         *([ctx.columns.prediction] if ctx.columns.prediction else []),
     ]
+    agg = engine(ctx)
+    schemas = [agg.schema(ctx.engine.relation(s)) for s in (RESEARCH, PRODUCTION)]
     for name in names:
-        values = ctx.engine.column(RESEARCH, name)
-        research, production = values.type, ctx.engine.column(PRODUCTION, name).type
-        status, what = classify_type_change(values, production)
+        research, production = (s.field(name).type for s in schemas)
+        status, what = classify_type_change(ctx, name, research, production)
         yield Finding(
             status,
             f"{name}: {research} in research, {production} in production ({what})",
@@ -1112,16 +1410,37 @@ _CHANGE_TEXT = {
 }
 
 
-def classify_type_change(research: pa.ChunkedArray, production: pa.DataType) -> tuple[Status, str]:
-    """PRD006's verdict on research's output column against production's type, from stage 1's
-    classification (`compare.classify_dtype_change`)."""
-    if pa.types.is_null(research.type) != pa.types.is_null(production):
+def classify_type_change(
+    ctx: StageContext, name: str, research: pa.DataType, production: pa.DataType
+) -> tuple[Status, str]:
+    """PRD006's verdict on research's output column type against production's, classified as
+    stage 1 does (`compare.classify_dtype_change`): whether every research value survives a
+    narrowing cast is asked of the engine."""
+    if pa.types.is_null(research) != pa.types.is_null(production):
         return Status.WARN, "no values on one side"  # an all-null column has no type to compare
-    change = classify_dtype_change("", research, production)
-    if change is None:
+    lt, rt = logical_type(research), logical_type(production)
+    if lt.equals(rt):
         return Status.PASS, "same type"
-    status = Status.FAIL if change.kind == "incompatible" else Status.WARN
-    return status, _CHANGE_TEXT[change.kind]
+    lf, rf = type_family(lt), type_family(rt)
+    if not _related(lf, rf) or not _same_zone(lt, rt):
+        return Status.FAIL, _CHANGE_TEXT["incompatible"]
+    if _can_hold(lt, rt):
+        return Status.WARN, _CHANGE_TEXT["widening"]
+    if _survives(ctx, name, lt, rt):
+        widening = lf == "integer" and rf == "floating"
+        return Status.WARN, _CHANGE_TEXT["widening" if widening else "narrowing"]
+    return Status.WARN, _CHANGE_TEXT["precision_loss"]
+
+
+def _survives(ctx: StageContext, name: str, research: pa.DataType, production: pa.DataType) -> bool:
+    """Whether every research value comes back unchanged from a cast to production's type
+    (false for types without a common SQL name: nothing shows the values survive)."""
+    agg = engine(ctx)
+    changed = sql.changed_by_cast(agg.quote(name), research, production)
+    if changed is None:
+        return False
+    found = agg.count_where(ctx.engine.relation(RESEARCH), {"changed": changed})
+    return found["changed"] == 0
 
 
 # --------------------------------------------------------------------------- PRD007
@@ -1153,33 +1472,52 @@ def prediction_contradicts_probabilities(ctx: StageContext) -> Iterator[Finding]
         yield _argmax_finding(ctx, slot, classes)
 
 
-@dataclass(frozen=True)
-class ArgmaxCheck:
-    """Rows of one side whose prediction was checked, and those that contradict the arg-max."""
+def contradictions(ctx: StageContext, slot: str, classes: ClassMap) -> tuple[str, dict[str, int]]:
+    """Per row of `slot`: the predicted class (its position), the arg-max class, the
+    probabilities, kept where the prediction is more than `atol` below the largest; and the
+    counts of checked and contradicting rows."""
+    agg, key = engine(ctx), key_of(ctx, slot)
+    xs = score_sql(ctx, slot)
+    predicted = _class_position(ctx, slot, classes)
+    top = f"greatest({', '.join(xs)})" if len(xs) > 1 else xs[0]
+    chosen = (
+        "CASE " + " ".join(f"WHEN {predicted} = {j} THEN {x}" for j, x in enumerate(xs)) + " END"
+    )
+    valid = sql.all_of([sql.finite(x) for x in xs])
+    checked = f"{valid} AND {predicted} IS NOT NULL"
+    below = f"{checked} AND {chosen} < {top} - {sql.number(ctx.config.atol)}"
+    columns = {
+        **key_columns(ctx, key),
+        "mlcheck_predicted": predicted,
+        "mlcheck_top": sql.argmax(xs),
+        **{f"mlcheck_s{j}": x for j, x in enumerate(xs)},
+    }
+    source = ctx.engine.relation(slot)
+    found = agg.count_where(source, {"checked": checked, "contradicting": below})
+    return view(ctx, f"contradicting:{slot}", source, columns, below), found
 
-    checked: np.ndarray
-    contradicting: np.ndarray
-    predicted: np.ndarray  # class positions per row (NaN without a prediction)
-    top: np.ndarray  # arg-max class position per row
 
-
-def argmax_check(ctx: StageContext, slot: str, classes: ClassMap) -> ArgmaxCheck:
-    values = scores(ctx, slot).values
-    predicted = classes.index(ctx.engine.column(slot, ctx.columns.prediction or ""))
-    finite = np.isfinite(values).all(axis=1)
-    checked = np.flatnonzero(finite & ~np.isnan(predicted))
-    rows = values[checked]
-    chosen = rows[np.arange(len(checked)), predicted[checked].astype(np.int64)]
-    top = np.full(len(values), -1, dtype=np.int64)
-    top[checked] = np.argmax(rows, axis=1)
-    below = chosen < rows.max(axis=1, initial=-np.inf) - ctx.config.atol
-    return ArgmaxCheck(checked, checked[below], predicted, top)
+def _class_position(ctx: StageContext, slot: str, classes: ClassMap) -> str:
+    """The prediction column's class position per row (null when null or not a class)."""
+    agg = engine(ctx)
+    name = ctx.columns.prediction or ""
+    values = [v for v, _ in agg.value_counts(ctx.engine.relation(slot), name).get(None, ())]
+    if not values:
+        return "CAST(NULL AS BIGINT)"
+    positions = classes.index(pa.array(values))
+    c = agg.quote(name)
+    cases = [
+        f"WHEN {c} = {literal} THEN {int(p)}"
+        for v, p in zip(values, positions, strict=True)
+        if not math.isnan(p) and (literal := sql.value(v)) is not None
+    ]
+    return f"(CASE {' '.join(cases)} END)" if cases else "CAST(NULL AS BIGINT)"
 
 
 def _argmax_finding(ctx: StageContext, slot: str, classes: ClassMap) -> Finding:
-    found = argmax_check(ctx, slot, classes)
-    n, checked = len(found.contradicting), len(found.checked)
-    pairs = _class_pairs(classes, found)
+    rows, found = contradictions(ctx, slot, classes)
+    n, checked = found["contradicting"], found["checked"]
+    pairs = _class_pairs(ctx, classes, rows) if n else {}
     head = f"{slot}: {n} of {checked} predictions are not the most probable class of their row"
     common = f" (most often {next(iter(pairs))}: {next(iter(pairs.values()))} rows)" if n else ""
     return Finding(
@@ -1197,7 +1535,7 @@ def _argmax_finding(ctx: StageContext, slot: str, classes: ClassMap) -> Finding:
             "classes": classes.as_mapping(),
             "tied_by": classes.by,
             "pairs": pairs,
-            "examples": _argmax_examples(ctx, slot, classes, found),
+            "examples": _argmax_examples(ctx, slot, classes, rows) if n else [],
         },
     )
 
@@ -1210,17 +1548,15 @@ _ARGMAX_HINT = (
 )
 
 
-def _class_pairs(classes: ClassMap, found: ArgmaxCheck) -> dict[str, int]:
+def _class_pairs(ctx: StageContext, classes: ClassMap, rows: str) -> dict[str, int]:
     """(most probable -> predicted) class pairs of the contradicting rows, most frequent first
     (ties by pair), at most PAIRS of them."""
-    k = len(classes.labels)
-    rows = found.contradicting
-    cells, counts = distinct_counts(found.top[rows] * k + found.predicted[rows].astype(np.int64))
-    order = np.lexsort((cells, -counts))[:PAIRS]
+    table = engine(ctx).value_counts(rows, "mlcheck_predicted", by="mlcheck_top")
+    cells = [(int(t), int(p), n) for t, values in table.items() for p, n in values]
+    cells.sort(key=lambda c: (-c[2], c[0], c[1]))
     return {
-        f"{classes.labels[cells[i] // k]}->{classes.labels[cells[i] % k]}": int(counts[i])
-        for i in order  # at most PAIRS class pairs, not rows
-    }
+        f"{classes.labels[t]}->{classes.labels[p]}": n for t, p, n in cells[:PAIRS]
+    }  # at most PAIRS class pairs, not rows
 
 
 # Class pairs listed in PRD007's details (k classes have k(k-1) kinds of contradiction).
@@ -1228,17 +1564,21 @@ PAIRS = 20
 
 
 def _argmax_examples(
-    ctx: StageContext, slot: str, classes: ClassMap, found: ArgmaxCheck
+    ctx: StageContext, slot: str, classes: ClassMap, rows: str
 ) -> list[dict[str, Any]]:
-    bad = found.contradicting
-    picked = bad[first_by_key(ctx, slot, bad, ctx.config.examples)]
-    values = scores(ctx, slot).values
+    key = key_of(ctx, slot)
+    scores = [f"mlcheck_s{j}" for j in range(len(classes.labels))]
+    found = engine(ctx).first_rows(
+        rows, [*key, "mlcheck_predicted", "mlcheck_top", *scores], key, ctx.config.examples
+    )
     return [
         {
-            "key": key,
-            "prediction": classes.labels[int(found.predicted[row])],
-            "most_probable": classes.labels[found.top[row]],
-            "probabilities": dict(zip(classes.labels, values[row].tolist(), strict=True)),
+            "key": key_value(row, key),
+            "prediction": classes.labels[int(row["mlcheck_predicted"])],
+            "most_probable": classes.labels[int(row["mlcheck_top"])],
+            "probabilities": dict(
+                zip(classes.labels, [float(row[s]) for s in scores], strict=True)
+            ),
         }
-        for key, row in zip(key_values(ctx, slot, picked), picked, strict=True)
+        for row in found
     ]

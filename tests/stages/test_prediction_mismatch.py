@@ -441,64 +441,93 @@ def test_score_differences_match_numpy_and_scipy(tmp_path: Path) -> None:
     assert abs(first["difference"]) == pytest.approx(np.abs(p - r).max())
 
 
-def test_spearman_with_ties_matches_scipy() -> None:
+def spearman_of(tmp_path: Path, x: np.ndarray, y: np.ndarray) -> Any:
+    """PRD004's rank correlation of research scores x and production scores y (keys 0..n-1)."""
+    ids = list(range(len(x)))
+    tables = {
+        "research.predictions": preds(x, ids=ids),
+        "production.predictions": preds(y, ids=ids),
+    }
+    (finding,) = run(pm.score_agreement, make_ctx(tmp_path, tables))
+    return finding.details["spearman"]
+
+
+def test_spearman_with_ties_matches_scipy(tmp_path: Path) -> None:
     x = np.array([0.1, 0.1, 0.2, 0.3, 0.3, 0.3, 0.9])
     y = np.array([0.2, 0.1, 0.1, 0.5, 0.4, 0.4, 0.8])
-    assert pm.spearman(x, y) == pytest.approx(spearmanr(x, y).statistic)
-    assert pm.spearman(x, np.ones_like(x)) is None
-    assert pm.spearman(x[:1], y[:1]) is None
+    assert spearman_of(tmp_path, x, y) == pytest.approx(spearmanr(x, y).statistic, abs=1e-12)
+    assert spearman_of(tmp_path, x, np.full_like(x, 0.5)) is None  # y constant: undefined
+    assert spearman_of(tmp_path, x[:1], y[:1]) is None
 
 
 @pytest.mark.parametrize(
     "make_y",
     [
-        lambda x, rng: x + rng.normal(0, 1e-12, len(x)),  # x's order sorts y: ranks shared
+        lambda x, rng: x + rng.normal(0, 1e-12, len(x)),
         lambda x, rng: np.where(rng.random(len(x)) < 0.002, x + 0.3, x),  # a few out of place
-        lambda x, rng: rng.random(len(x)),  # unrelated: sorted afresh
-        lambda x, rng: np.round(x, 2),  # in x's order but tied
+        lambda x, rng: rng.random(len(x)),  # unrelated
+        lambda x, rng: np.round(x, 2),  # same order, tied
         lambda x, rng: x.copy(),  # identical
     ],
 )
-def test_spearman_from_the_research_order_matches_scipy(make_y: Any) -> None:
-    """y is ranked starting from x's order (kept, repaired or dropped); with and without ties
-    in x the correlation is scipy's, and its ranks are exactly `average_ranks`."""
+def test_spearman_matches_scipy_with_and_without_ties(tmp_path: Path, make_y: Any) -> None:
+    """The engine's average ranks (twice, as integers, summed exactly) give scipy's
+    correlation of rankdata ranks, with and without ties in x."""
     rng = np.random.default_rng(11)
-    for x in (rng.random(5000), np.round(rng.random(5000), 3)):
+    for x in (rng.random(2000), np.round(rng.random(2000), 3)):
         y = make_y(x, rng)
-        assert pm.spearman(x, y) == pytest.approx(spearmanr(x, y).statistic, abs=1e-12)
         expected = np.corrcoef(rankdata(x), rankdata(y))[0, 1]
-        assert pm.spearman(x, y) == expected
+        assert spearman_of(tmp_path, x, y) == pytest.approx(expected, abs=1e-12)
+        assert expected == pytest.approx(spearmanr(x, y).statistic, abs=1e-12)
 
 
-def test_average_ranks_match_scipy_rankdata_with_ties() -> None:
-    values = np.random.default_rng(5).integers(0, 30, 500).astype(np.float64)
-    assert np.array_equal(pm.average_ranks(values), rankdata(values))
+def test_examples_are_the_largest_differences_ties_by_key(tmp_path: Path) -> None:
+    """Research scores k/16 on keys 1-10; production moves them by exact binary fractions:
+    1/8, 1/4, 3/16, 1/4, 1/8, 1/4, 3/16, 1/8, 3/16 and to +inf (key 10). Examples: the
+    infinite difference first, then 1/4 on keys 2, 4, 6, then 3/16 on keys 3, 7, 9."""
+    research_scores = [k / 16 for k in range(1, 11)]
+    moves = [2, 4, 3, 4, 2, 4, 3, 2, 3]
+    production = [r + m / 16 for r, m in zip(research_scores, moves, strict=False)]
+    tables = {
+        "research.predictions": preds(research_scores),
+        "production.predictions": preds([*production, float("inf")]),
+    }
+    (finding,) = run(pm.score_agreement, make_ctx(tmp_path, tables, stage={"examples": 7}))
+    assert [e["key"] for e in finding.details["examples"]] == [10, 2, 4, 6, 3, 7, 9]
+    assert finding.details["examples"][0]["difference"] == float("inf")
 
 
-def test_largest_matches_a_stable_full_sort() -> None:
-    """Many ties (values 0-19): the k largest, largest first, ties by position."""
-    values = np.random.default_rng(6).integers(0, 20, 300).astype(np.float64)
-    values[[7, 50]] = np.inf
-    for k in (1, 10, 299, 300, 400):
-        assert pm.largest(values, k).tolist() == np.argsort(-values, kind="stable")[:k].tolist()
-    assert pm.largest(values, 0).tolist() == []
+def mismatched(tmp_path: Path, a: list[float], b: list[float], **stage: Any) -> int:
+    ids = list(range(len(a)))
+    tables = {
+        "research.predictions": preds(a, ids=ids),
+        "production.predictions": preds(b, ids=ids),
+    }
+    (finding,) = run(pm.score_agreement, make_ctx(tmp_path, tables, stage=stage))
+    return int(finding.details["mismatched"])
 
 
-def test_relative_tolerance_uses_the_larger_magnitude() -> None:
+def test_relative_tolerance_uses_the_larger_magnitude(tmp_path: Path) -> None:
     """a=100, b=100.5: the bound atol + rtol*max(|a|,|b|) is 0.4020 for rtol 0.004 (mismatch)
     and 0.5025 for rtol 0.005 (agree), whichever side is which."""
-    a, b = np.array([100.0]), np.array([100.5])
-    assert pm.agreement(a, b, 0.0, 0.004).mismatch.tolist() == [True]
-    assert pm.agreement(a, b, 0.0, 0.005).mismatch.tolist() == [False]
-    assert pm.agreement(b, a, 0.0, 0.005).mismatch.tolist() == [False]
+    assert mismatched(tmp_path, [100.0], [100.5], atol=0.0, rtol=0.004) == 1
+    assert mismatched(tmp_path, [100.0], [100.5], atol=0.0, rtol=0.005) == 0
+    assert mismatched(tmp_path, [100.5], [100.0], atol=0.0, rtol=0.005) == 0
 
 
-def test_missing_equals_missing_but_not_a_number() -> None:
-    nan = float("nan")
-    agree = pm.agreement(
-        np.array([nan, nan, 0.3, np.inf]), np.array([nan, 0.3, nan, np.inf]), 1e-6, 0.0
-    )
-    assert agree.mismatch.tolist() == [False, True, True, False]
+def test_missing_equals_missing_but_not_a_number(tmp_path: Path) -> None:
+    """NaN/NaN and inf/inf agree; NaN/0.3 and 0.3/NaN, inf/-inf, inf/1e308 do not; a null
+    research score against a NaN production score agrees (both missing)."""
+    nan, inf = float("nan"), float("inf")
+    assert mismatched(tmp_path, [nan, nan, 0.3, inf], [nan, 0.3, nan, inf]) == 2
+    assert mismatched(tmp_path, [inf, inf], [-inf, 1e308], rtol=1.0) == 2
+    ids = [0, 1]
+    tables = {
+        "research.predictions": preds([None, 0.5], ids=ids),
+        "production.predictions": preds([nan, 0.5], ids=ids),
+    }
+    (finding,) = run(pm.score_agreement, make_ctx(tmp_path, tables))
+    assert finding.details["mismatched"] == 0
 
 
 @pytest.mark.parametrize(
@@ -728,6 +757,9 @@ def test_text_decisions_in_another_string_layout_pass(tmp_path: Path) -> None:
         (pa.array([0.5]), pa.float32(), Status.WARN, "narrowed"),  # 0.5 is exact in float32
         (pa.array([0.1], pa.float32()), pa.float64(), Status.WARN, "widened"),
         (pa.array([1]), pa.float64(), Status.WARN, "widened"),  # every integer exact as float
+        (pa.array([2**60 + 1]), pa.float64(), Status.WARN, "precision loss"),  # not exact
+        (pa.array([300]), pa.int8(), Status.WARN, "precision loss"),  # out of int8's range
+        (pa.array([100]), pa.int8(), Status.WARN, "narrowed"),
         (pa.array([0.1]), pa.string(), Status.FAIL, "incompatible"),
         (pa.array([None], pa.null()), pa.float64(), Status.WARN, "no values on one side"),
         # Defect: raw Arrow types were compared, so a layout change warned.
@@ -736,12 +768,20 @@ def test_text_decisions_in_another_string_layout_pass(tmp_path: Path) -> None:
     ],
 )
 def test_type_changes_are_classified_like_stage_1(
-    research: pa.Array, production_type: pa.DataType, status: Status, what: str
+    tmp_path: Path, research: pa.Array, production_type: pa.DataType, status: Status, what: str
 ) -> None:
-    """Research's output column against production's type; a string layout (string vs
-    large_string) or dictionary encoding (a categorical decision) is no change."""
-    values = pa.chunked_array([research])
-    assert pm.classify_type_change(values, production_type) == (status, what)
+    """Research's decision column (values as given) against production's type (all null
+    there: only its type matters); a string layout (string vs large_string) or dictionary
+    encoding (a categorical decision) is no change."""
+    tables = {
+        "research.predictions": pa.table({"id": [1], "score": [0.5], "decision": research}),
+        "production.predictions": pa.table(
+            {"id": [1], "score": [0.5], "decision": pa.array([None], production_type)}
+        ),
+    }
+    ctx = make_ctx(tmp_path, tables, columns={"prediction": "decision"})
+    (_, decision) = run(pm.output_dtypes, ctx)
+    assert (decision.status, decision.message.rsplit("(", 1)[1].rstrip(")")) == (status, what)
 
 
 # --------------------------------------------------------------------------- end to end
