@@ -320,7 +320,6 @@ class Cutoff:
     groups: Mapping[Any, CutoffGroup]
 
 
-
 # ---- grouped_counts (perf)
 
 

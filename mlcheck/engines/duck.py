@@ -1077,7 +1077,6 @@ def _cutoff(rows: Sequence[Sequence[Any]], key: tuple[str, ...], examples: int) 
     return seam.Cutoff(rows[0][-1] if rows else None, groups)
 
 
-
 # ---- grouped_counts (perf)
 
 

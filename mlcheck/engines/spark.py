@@ -909,7 +909,6 @@ def _spark_seconds(column: str, kind: pa.DataType, dialect: GroupedCountsDialect
     raise Unsupported(f"chunks by time need a timestamp or date column, not {kind}")
 
 
-
 # ---- register_chunks, counts (drift)
 
 
