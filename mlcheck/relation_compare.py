@@ -178,12 +178,16 @@ class _SideFold:
     digests: tuple[str, ...]
     renames: tuple[str, ...]
     casts: tuple[tuple[str, pa.DataType], ...]
+    # The relation's types: an engine may hand batches over in another layout (Spark holds
+    # timestamps in microseconds); cast back so the hashes do not depend on the engine.
+    types: tuple[tuple[str, pa.DataType], ...]
 
     @property
     def width(self) -> int:
         return 3 + 2 * len(self.digests) + 6 * len(self.renames) + 2 * len(self.casts)
 
     def __call__(self, table: pa.Table) -> np.ndarray:
+        table = _as_declared(table, dict(self.types))
         out = np.zeros(self.width, dtype=np.uint64)
         rows = np.zeros(table.num_rows, dtype=np.uint64)
         kept = set(self.digests) | set(self.renames)
@@ -211,6 +215,14 @@ class _SideFold:
             out[at + 1] = len(values) - values.null_count
             at += 2
         return out
+
+
+def _as_declared(table: pa.Table, types: Mapping[str, pa.DataType]) -> pa.Table:
+    for i, name in enumerate(table.column_names):
+        have, want = table.schema.field(i).type, types[name]
+        if not logical_type(have).equals(logical_type(want)):
+            table = table.set_column(i, name, table.column(i).cast(logical_type(want)))
+    return table
 
 
 def _sums(hashes: np.ndarray) -> list[int]:
@@ -514,6 +526,7 @@ def _side_spec(
         tuple(comparable),
         tuple(c for c in renames if c in own),
         tuple(casts.items()),
+        tuple((f.name, f.type) for f in schema),
     )
 
 

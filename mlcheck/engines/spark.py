@@ -465,6 +465,11 @@ class SparkEngine:
         view = f"{self._prefix}_{len(self._views)}"
         self._spark.table(self._view(source)).selectExpr(*picked).createOrReplaceTempView(view)
         self._views[name] = view
+        # The source's Arrow types carry over (Spark's own schema would say microseconds for a
+        # timestamp in seconds, and answers render values in the Arrow type's unit).
+        self._schemas[name] = pa.schema(
+            [pa.field(f.name, types.get(f.name, f.type)) for f in self.schema(source)]
+        )
 
     def register_excluded(self, name: str, source: str, key: Sequence[str]) -> None:
         """Register `name`: the rows of `source` with a null key part or a repeated key."""
@@ -477,6 +482,7 @@ class SparkEngine:
             f"FROM {self._view(source)}) t WHERE {null} OR n__ > 1"
         ).createOrReplaceTempView(view)
         self._views[name] = view
+        self._schemas[name] = self.schema(source)
 
 
 # ---- Arrow in
