@@ -38,8 +38,8 @@ from mlcheck.compare import (
     ChangeKind,
     CompareConfig,
     DtypeChange,
-    Kind,
     KeyDiagnostics,
+    Kind,
     RowDifference,
     StatsComparison,
     TableComparison,
@@ -330,7 +330,9 @@ class _Comparer:
         renaming = bool(missing and extra)
         needs_values = {c: types[1][c] for c in common if _needs_values(types[0][c], types[1][c])}
         specs = (
-            _side_spec(left, types[1], kinds, comparable, missing if renaming else (), needs_values),
+            _side_spec(
+                left, types[1], kinds, comparable, missing if renaming else (), needs_values
+            ),
             _side_spec(right, types[0], kinds, comparable, extra if renaming else (), {}),
         )
         folded = parallel_map(
@@ -382,7 +384,10 @@ class _Comparer:
     # ---- views
 
     def _views(
-        self, types: tuple[dict[str, pa.DataType], ...], kinds: Mapping[str, Kind], common: list[str]
+        self,
+        types: tuple[dict[str, pa.DataType], ...],
+        kinds: Mapping[str, Kind],
+        common: list[str],
     ) -> tuple[tuple[str, str], tuple[str, str]]:
         """(key views, value views): the relations with key columns in a common type, and
         with every common column typed differently per side in its comparison type."""
@@ -468,9 +473,7 @@ class _Comparer:
         folded: list[_Folded],
     ) -> dict[str, StatsComparison]:
         """Profiles of the columns whose value multisets differ (by digest), on both sides."""
-        differing = {
-            c: kinds[c] for c in compared if folded[0].digests[c] != folded[1].digests[c]
-        }
+        differing = {c: kinds[c] for c in compared if folded[0].digests[c] != folded[1].digests[c]}
         profiles = parallel_map(
             lambda view: self.agg.profiles(view, differing, self.top) if differing else {},
             list(views),

@@ -450,7 +450,9 @@ class DuckDBEngine:
         (a value the cast cannot hold is an error, never silently changed)."""
         view = f"rel_{len(self._views)}"
         picked = ", ".join(
-            f"CAST({quoted(n)} AS {_sql_type(types[n])}) AS {quoted(n)}" if n in types else quoted(n)
+            f"CAST({quoted(n)} AS {_sql_type(types[n])}) AS {quoted(n)}"
+            if n in types
+            else quoted(n)
             for n in self.schema(source).names
         )
         with self._lock:

@@ -459,7 +459,9 @@ class SparkEngine:
     def register_cast(self, name: str, source: str, types: Mapping[str, pa.DataType]) -> None:
         """Register `name`: `source` with the columns in `types` cast to those Arrow types."""
         picked = [
-            f"CAST({quoted(n)} AS {_spark_type(types[n])}) AS {quoted(n)}" if n in types else quoted(n)
+            f"CAST({quoted(n)} AS {_spark_type(types[n])}) AS {quoted(n)}"
+            if n in types
+            else quoted(n)
             for n in self.schema(source).names
         ]
         view = f"{self._prefix}_{len(self._views)}"

@@ -556,8 +556,7 @@ def _cell_findings(name: str, cmp: RelationComparison, limit: int) -> Iterator[F
         excluded = (keys.left_duplicate_rows + keys.left_null_rows) if keys else 0
         yield Finding(
             Status.PASS,
-            f"all {len(cmp.cells)} columns agree on {cmp.matched} "
-            "matched rows",
+            f"all {len(cmp.cells)} columns agree on {cmp.matched} matched rows",
             source=name,
             details={"research_rows_not_matched_by_key": excluded},
         )
@@ -593,7 +592,9 @@ def _excluded_rows_finding(name: str, cmp: RelationComparison, limit: int) -> Fi
     )
 
 
-def _cells_finding(name: str, cmp: RelationComparison, cells: ColumnDifference, limit: int) -> Finding:
+def _cells_finding(
+    name: str, cmp: RelationComparison, cells: ColumnDifference, limit: int
+) -> Finding:
     diffs = f"max abs {_fmt(cells.max_abs_diff)}, max rel {_fmt(cells.max_rel_diff)}"
     if not cells.beyond:
         status, message, hint = (
