@@ -26,6 +26,7 @@ nanoseconds), the comparison falls back to `compare_tables`, which gives the sam
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +66,7 @@ from mlcheck.engines.base import ColumnDifference, KeyComparison, Tolerance, Uns
 
 _U = np.uint64
 _SECOND = _U(0xD6E8FEB86659FD93)  # compare._digest's second multiplier
+_PAIR = _U(0x9FB21C651E98DF25)  # odd: a value's hash set apart from the key's before mixing
 _NO_ROWS = RowDifference("row", 0, 0, 0, 0, (), ())
 
 
@@ -181,10 +183,15 @@ class _SideFold:
     # The relation's types: an engine may hand batches over in another layout (Spark holds
     # timestamps in microseconds); cast back so the hashes do not depend on the engine.
     types: tuple[tuple[str, pa.DataType], ...]
+    # With a key typed alike on both sides: per `pairs` column, the digest of its (key, value)
+    # pairs. Equal on both sides with clean keys, every matched cell is equal: not asked.
+    key: tuple[str, ...] = ()
+    pairs: tuple[str, ...] = ()
 
     @property
     def width(self) -> int:
-        return 3 + 2 * len(self.digests) + 6 * len(self.renames) + 2 * len(self.casts)
+        fixed = 3 + 2 * len(self.digests) + 6 * len(self.renames) + 2 * len(self.casts)
+        return fixed + len(self.pairs)
 
     def __call__(self, table: pa.Table) -> np.ndarray:
         table = _as_declared(table, dict(self.types))
@@ -214,7 +221,20 @@ class _SideFold:
             out[at] = 0 if _survives(values, target) else 1
             out[at + 1] = len(values) - values.null_count
             at += 2
+        if self.pairs:
+            out[at:] = _pair_sums(hashes, self.key, self.pairs, table.num_rows)
         return out
+
+
+def _pair_sums(
+    hashes: Mapping[str, np.ndarray], key: tuple[str, ...], pairs: tuple[str, ...], rows: int
+) -> list[int]:
+    """Per column, the sum over rows of a mix of (key hash, value hash)."""
+    keys = np.zeros(rows, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for k in key:
+            keys += hashes[k] * _salt(k)
+        return [int(_mix2(keys ^ (hashes[c] * _PAIR)).sum(dtype=np.uint64)) for c in pairs]
 
 
 def _as_declared(table: pa.Table, types: Mapping[str, pa.DataType]) -> pa.Table:
@@ -248,6 +268,7 @@ class _Folded:
     renames: dict[str, tuple[int, int] | None]
     failed: dict[str, int]
     non_null: dict[str, int]
+    pairs: dict[str, int]
 
 
 def _unfold(spec: _SideFold, answer: Sequence[int], schema: pa.Schema) -> _Folded:
@@ -269,7 +290,8 @@ def _unfold(spec: _SideFold, answer: Sequence[int], schema: pa.Schema) -> _Folde
     for name, _ in spec.casts:
         failed[name], non_null[name] = answer[at], answer[at + 1]
         at += 2
-    return _Folded(rows, fingerprint, digests, renames, failed, non_null)
+    pairs = dict(zip(spec.pairs, answer[at:], strict=True))
+    return _Folded(rows, fingerprint, digests, renames, failed, non_null, pairs)
 
 
 # --------------------------------------------------------------------------- the comparison
@@ -329,11 +351,17 @@ class _Comparer:
         extra = tuple(c for c in right_names if c not in left_set)
         renaming = bool(missing and extra)
         needs_values = {c: types[1][c] for c in common if _needs_values(types[0][c], types[1][c])}
+        compared = tuple(c for c in comparable if c not in self.key)
+        pairing = self._pairing(types, comparable, compared)
         specs = (
             _side_spec(
                 left, types[1], kinds, comparable, missing if renaming else (), needs_values
             ),
             _side_spec(right, types[0], kinds, comparable, extra if renaming else (), {}),
+        )
+        specs = (
+            dataclasses.replace(specs[0], **pairing),
+            dataclasses.replace(specs[1], **pairing),
         )
         folded = parallel_map(
             lambda side: _unfold(
@@ -347,9 +375,13 @@ class _Comparer:
             [0, 1],
         )  # fmt: skip
         identical = folded[0].fingerprint == folded[1].fingerprint and not uncomparable
-        compared = tuple(c for c in comparable if c not in self.key)
         views = self._views(types, kinds, common)
-        keyed = self._keyed(views, compared, kinds, identical, comparable) if self.key else None
+        same_pairs = {c for c in pairing.get("pairs", ()) if _same_pairs(folded, c)}
+        keyed = (
+            self._keyed(views, compared, kinds, identical, comparable, same_pairs)
+            if self.key
+            else None
+        )
         stats = {} if identical else self._stats(views[1], compared, kinds, folded)
         return RelationComparison(
             left_slot=self.left_slot,
@@ -380,6 +412,19 @@ class _Comparer:
             matched=keyed[3] if keyed else 0,
             excluded_rows=keyed[4] if keyed else None,
         )
+
+    def _pairing(
+        self,
+        types: tuple[dict[str, pa.DataType], ...],
+        comparable: list[str],
+        compared: tuple[str, ...],
+    ) -> dict[str, Any]:
+        """Pair digests are asked for when the key's columns are typed alike on both sides."""
+        alike = all(
+            k in comparable and logical_type(types[0][k]).equals(logical_type(types[1][k]))
+            for k in self.key
+        )
+        return {"key": self.key, "pairs": compared} if self.key and alike and compared else {}
 
     # ---- views
 
@@ -419,12 +464,23 @@ class _Comparer:
         kinds: Mapping[str, Kind],
         identical: bool,
         comparable: list[str],
+        same_pairs: set[str],
     ) -> tuple[KeyDiagnostics, RowDifference, dict[str, ColumnDifference], int, RowDifference]:
-        columns = {} if identical else {c: kinds[c] for c in compared}
+        """Keys and cells; a column whose (key, value) pairs are the same on both sides is
+        asked only if a null or duplicated key makes the pair digests no proof."""
+        asked = {} if identical else {c: kinds[c] for c in compared if c not in same_pairs}
         found: KeyComparison = self.agg.key_comparison(
-            *views[0], self.key, columns, self.tol, self.examples
+            *views[0], self.key, asked, self.tol, self.examples
         )
         left, right = found.left, found.right
+        cells = dict(found.columns)
+        rest = {} if identical else {c: kinds[c] for c in compared if c in same_pairs}
+        if rest and any(s.null_rows or s.duplicate_rows for s in (left, right)):
+            more = self.agg.key_comparison(*views[0], self.key, rest, self.tol, self.examples)
+            cells.update(more.columns)
+        for c in rest:
+            cells.setdefault(c, _equal_cells(c, kinds[c], found.matched))
+        cells = {c: cells[c] for c in compared if c in cells}
         diagnostics = KeyDiagnostics(
             key=self.key,
             left_null_rows=left.null_rows,
@@ -445,7 +501,7 @@ class _Comparer:
         )
         set_aside = any(s.null_rows or s.duplicate_rows for s in (left, right))
         excluded = self._excluded(views[1], comparable) if set_aside else _NO_ROWS
-        return diagnostics, found.rows, dict(found.columns), found.matched, excluded
+        return diagnostics, found.rows, cells, found.matched, excluded
 
     def _excluded(self, views: tuple[str, str], comparable: list[str]) -> RowDifference:
         """The rows set aside by the key match, compared whole as multisets."""
@@ -531,6 +587,15 @@ def _side_spec(
         tuple(casts.items()),
         tuple((f.name, f.type) for f in schema),
     )
+
+
+def _same_pairs(folded: list[_Folded], column: str) -> bool:
+    return folded[0].pairs[column] == folded[1].pairs[column]
+
+
+def _equal_cells(column: str, kind: Kind, matched: int) -> ColumnDifference:
+    """Every matched cell equal (proved by equal pair digests over clean keys)."""
+    return ColumnDifference(column, kind, matched, 0, 0, 0, 0, None, None, ())
 
 
 def _cast_names(specs: tuple[_SideFold, _SideFold], side: int) -> list[str]:
