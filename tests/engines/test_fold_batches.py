@@ -29,6 +29,7 @@ def test_fold_sums_every_batch(engine: AggregateEngine, register: Register) -> N
             ],
             dtype=np.uint64,
         )
+
     n = 300_000
     x = pa.array(np.arange(n, dtype=np.int64) * 7 - 5, mask=np.arange(n) % 1000 == 0)
     s = pa.array(np.where(np.arange(n) % 3 == 0, "b", "a"))
