@@ -6,7 +6,7 @@ later) must implement and pass `tests/engines/` for.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -201,6 +201,25 @@ class AggregateEngine(Protocol):
     ) -> list[dict[str, Any]]:
         """Up to `limit` rows of `name` (`columns` of them) ordered by `order` ascending, nulls
         last, ties broken by the other columns: deterministic examples."""
+
+    # ---- fold_batches, register_cast, register_excluded (s1)
+
+    def fold_batches(
+        self, name: str, columns: Sequence[str], fold: Callable[[pa.Table], Any], width: int
+    ) -> tuple[int, ...]:
+        """Stream `columns` of `name` through `fold` (record batches of any size, in any order,
+        on any worker); each call returns `width` unsigned 64-bit integers and the answer is
+        their sums modulo 2**64, so it cannot depend on how the rows were split or ordered."""
+        ...
+
+    def register_cast(self, name: str, source: str, types: Mapping[str, pa.DataType]) -> None:
+        """Register `name`: `source` with the columns named in `types` cast to those Arrow
+        types (float64, int64, string, binary, bool, date32, timestamps)."""
+        ...
+
+    def register_excluded(self, name: str, source: str, key: Sequence[str]) -> None:
+        """Register `name`: the rows of `source` whose key has a null part or occurs more than
+        once (the rows `register_join` and `key_comparison` leave unmatched)."""
 
     # ---- joint_crosstab, spread, before_cutoff (s3)
 

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 import threading
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -532,6 +532,46 @@ class DuckDBEngine:
             self._con.execute(f"CREATE TABLE {view} AS {sql}")
             self._views[name] = view
 
+    # ---- fold_batches, register_cast, register_excluded (s1)
+
+    def fold_batches(
+        self, name: str, columns: Sequence[str], fold: Fold, width: int
+    ) -> tuple[int, ...]:
+        """`fold` applied to record batches of `columns` of `name` (streamed, any order and
+        size), each returning `width` unsigned 64-bit integers; their sums modulo 2**64."""
+        total = np.zeros(width, dtype=np.uint64)
+        picked = ", ".join([quoted(c) for c in columns] + ["NULL AS fold_rows__"])
+        with self._lock:
+            reader = self._con.sql(f"SELECT {picked} FROM {self._view(name)}").to_arrow_reader(
+                FOLD_BATCH_ROWS
+            )
+            for batch in reader:
+                table = pa.Table.from_batches([batch]).drop_columns(["fold_rows__"])
+                total += np.asarray(fold(table), dtype=np.uint64)
+        return tuple(int(x) for x in total)
+
+    def register_cast(self, name: str, source: str, types: Mapping[str, pa.DataType]) -> None:
+        """Register `name`: `source` with the columns in `types` cast to those Arrow types
+        (a value the cast cannot hold is an error, never silently changed)."""
+        view = f"rel_{len(self._views)}"
+        picked = ", ".join(
+            f"CAST({quoted(n)} AS {_sql_type(types[n])}) AS {quoted(n)}"
+            if n in types
+            else quoted(n)
+            for n in self.schema(source).names
+        )
+        with self._lock:
+            self._con.execute(f"CREATE VIEW {view} AS SELECT {picked} FROM {self._view(source)}")
+        self._views[name] = view
+
+    def register_excluded(self, name: str, source: str, key: Sequence[str]) -> None:
+        """Register `name`: the rows of `source` that `register_join` leaves out (a key part
+        null, or a key occurring more than once)."""
+        view = f"rel_{len(self._views)}"
+        with self._lock:
+            self._con.execute(f"CREATE VIEW {view} AS {_excluded_sql(self._view(source), key)}")
+        self._views[name] = view
+
     # ---- joint_crosstab, spread, before_cutoff (s3)
 
     def joint_crosstab(
@@ -1013,6 +1053,43 @@ def _membership_sql(
             f"CASE WHEN s.{c} IS NULL THEN NULL ELSE m{i}.v IS NOT NULL END AS {quote(flag)}"
         )
     return " ".join(joins), "".join(f", {f}" for f in flags)
+
+
+# ---- fold_batches, register_cast, register_excluded (s1)
+
+Fold = Callable[[pa.Table], Any]
+FOLD_BATCH_ROWS = 1 << 17
+
+_SQL_TYPES = {
+    pa.float64(): "DOUBLE",
+    pa.int64(): "BIGINT",
+    pa.string(): "VARCHAR",
+    pa.binary(): "BLOB",
+    pa.bool_(): "BOOLEAN",
+    pa.date32(): "DATE",
+}
+_TIMESTAMPS = {"s": "TIMESTAMP_S", "ms": "TIMESTAMP_MS", "us": "TIMESTAMP", "ns": "TIMESTAMP_NS"}
+
+
+def _sql_type(t: pa.DataType) -> str:
+    """DuckDB's name for the Arrow types `register_cast` takes."""
+    if pa.types.is_timestamp(t):
+        return "TIMESTAMPTZ" if t.tz is not None else _TIMESTAMPS[t.unit]
+    if t in _SQL_TYPES:
+        return _SQL_TYPES[t]
+    raise Unsupported(f"no cast to {t}")
+
+
+def _excluded_sql(view: str, key: Sequence[str], quote: Any = None) -> str:
+    """Rows of `view` with a null key part or a key occurring more than once (DuckDB and
+    Spark alike)."""
+    q = quote or quoted
+    cols = ", ".join(q(k) for k in key)
+    null = " OR ".join(f"{q(k)} IS NULL" for k in key)
+    return (
+        f"SELECT * EXCEPT (n__) FROM (SELECT *, count(*) OVER (PARTITION BY {cols}) AS n__ "
+        f"FROM {view}) t WHERE {null} OR n__ > 1"
+    )
 
 
 # ---- joint_crosstab, spread, before_cutoff (s3)

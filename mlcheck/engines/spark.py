@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -545,6 +545,52 @@ class SparkEngine:
         self._spark.sql(sql).cache().createOrReplaceTempView(view)
         self._views[name] = view
 
+    # ---- fold_batches, register_cast, register_excluded (s1)
+
+    def fold_batches(
+        self, name: str, columns: Sequence[str], fold: Fold, width: int
+    ) -> tuple[int, ...]:
+        """`fold` over the Arrow batches of every partition (mapInArrow, on the executors);
+        each partition sends back its `width` partial sums, added here modulo 2**64."""
+        picked = [quoted(c) for c in columns] + ["CAST(NULL AS INT) AS fold_rows__"]
+        frame = self._spark.table(self._view(name)).selectExpr(*picked)
+        partial = _partial_sums(fold, width)
+        rows = frame.mapInArrow(partial, "i INT, s BIGINT").collect()
+        total = [0] * width
+        for i, value in rows:
+            total[int(i)] = (total[int(i)] + int(value)) % 2**64
+        return tuple(total)
+
+    def register_cast(self, name: str, source: str, types: Mapping[str, pa.DataType]) -> None:
+        """Register `name`: `source` with the columns in `types` cast to those Arrow types."""
+        picked = [
+            f"CAST({quoted(n)} AS {_spark_type(types[n])}) AS {quoted(n)}"
+            if n in types
+            else quoted(n)
+            for n in self.schema(source).names
+        ]
+        view = f"{self._prefix}_{len(self._views)}"
+        self._spark.table(self._view(source)).selectExpr(*picked).createOrReplaceTempView(view)
+        self._views[name] = view
+        # The source's Arrow types carry over (Spark's own schema would say microseconds for a
+        # timestamp in seconds, and answers render values in the Arrow type's unit).
+        self._schemas[name] = pa.schema(
+            [pa.field(f.name, types.get(f.name, f.type)) for f in self.schema(source)]
+        )
+
+    def register_excluded(self, name: str, source: str, key: Sequence[str]) -> None:
+        """Register `name`: the rows of `source` with a null key part or a repeated key."""
+        cols = ", ".join(quoted(k) for k in key)
+        null = " OR ".join(f"{quoted(k)} IS NULL" for k in key)
+        shown = ", ".join(quoted(n) for n in self.schema(source).names)
+        view = f"{self._prefix}_{len(self._views)}"
+        self._spark.sql(
+            f"SELECT {shown} FROM (SELECT *, count(*) OVER (PARTITION BY {cols}) AS n__ "
+            f"FROM {self._view(source)}) t WHERE {null} OR n__ > 1"
+        ).createOrReplaceTempView(view)
+        self._views[name] = view
+        self._schemas[name] = self.schema(source)
+
     # ---- joint_crosstab, spread, before_cutoff (s3)
 
     def joint_crosstab(
@@ -919,3 +965,48 @@ def _arrow_of(frame: Any) -> pa.Table:
     else:
         table = pa.Table.from_pandas(frame.toPandas(), preserve_index=False)
     return table.set_column(2, "n", table.column("n").cast(pa.int64()))
+
+
+
+# ---- fold_batches, register_cast, register_excluded (s1)
+
+Fold = Callable[[pa.Table], Any]
+
+
+def _partial_sums(fold: Fold, width: int) -> Callable[[Iterator[pa.RecordBatch]], Any]:
+    """The mapInArrow function: one partition's batches folded into `width` (i, sum) rows."""
+
+    def partial(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import numpy as np
+
+        total = np.zeros(width, dtype=np.uint64)
+        for batch in batches:
+            table = pa.Table.from_batches([batch]).drop_columns(["fold_rows__"])
+            total += np.asarray(fold(table), dtype=np.uint64)
+        yield pa.RecordBatch.from_arrays(
+            [pa.array(np.arange(width, dtype=np.int32)), pa.array(total.view(np.int64))],
+            names=["i", "s"],
+        )
+
+    return partial
+
+
+_SPARK_TYPES = {
+    pa.float64(): "DOUBLE",
+    pa.int64(): "BIGINT",
+    pa.string(): "STRING",
+    pa.binary(): "BINARY",
+    pa.bool_(): "BOOLEAN",
+    pa.date32(): "DATE",
+}
+
+
+def _spark_type(t: pa.DataType) -> str:
+    """Spark's name for the Arrow types `register_cast` takes (timestamps in microseconds)."""
+    if pa.types.is_timestamp(t):
+        if t.unit == "ns":
+            raise Unsupported("Spark holds timestamps in microseconds, not nanoseconds")
+        return "TIMESTAMP" if t.tz is not None else "TIMESTAMP_NTZ"
+    if t in _SPARK_TYPES:
+        return _SPARK_TYPES[t]
+    raise Unsupported(f"no cast to {t}")

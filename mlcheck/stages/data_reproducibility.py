@@ -1,7 +1,8 @@
 """Stage 1, data reproducibility: each named raw source, research against production.
 
-Every check here reads one shared `TableComparison` per source (`mlcheck.compare`), so the
-tables are read, hashed, joined and compared once per run however many checks look at them.
+Every check here reads one shared `RelationComparison` per source
+(`mlcheck.relation_compare`): the engine is asked once per run however many checks look at it,
+and answers with counts, statistics and examples, never whole columns.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from mlcheck.checklist import Checklist
-from mlcheck.compare import CellComparison, DtypeChange, TableComparison, compare_tables
+from mlcheck.compare import DtypeChange
 from mlcheck.context import StageContext
+from mlcheck.engines.base import ColumnDifference
 from mlcheck.registry import check
+from mlcheck.relation_compare import RelationComparison, compare_relations
 from mlcheck.results import Finding, Status
 from mlcheck.stage_config import admitting
 
@@ -41,14 +44,14 @@ def _names(checklist: Checklist) -> list[str]:
     return list(research) + [n for n in production if n not in research]
 
 
-def _paired(ctx: StageContext) -> Iterator[tuple[str, TableComparison]]:
+def _paired(ctx: StageContext) -> Iterator[tuple[str, RelationComparison]]:
     """Each raw source declared on both sides with its (memoised) comparison."""
     research, production = ctx.checklist.research.raw or {}, ctx.checklist.production.raw or {}
     for name in _names(ctx.checklist):
         if name in research and name in production:
             yield (
                 name,
-                compare_tables(
+                compare_relations(
                     ctx.engine,
                     f"research.raw.{name}",
                     f"production.raw.{name}",
@@ -93,7 +96,8 @@ def source_present(ctx: StageContext) -> Iterator[Finding]:
     for name in _names(ctx.checklist):
         if name in research and name in production:
             rows = [
-                ctx.engine.num_rows(f"{side}.raw.{name}") for side in ("research", "production")
+                ctx.engine.aggregate.num_rows(ctx.engine.relation(f"{side}.raw.{name}"))
+                for side in ("research", "production")
             ]
             yield Finding(
                 Status.PASS, f"declared on both sides ({rows[0]} and {rows[1]} rows)", source=name
@@ -141,7 +145,7 @@ def same_columns(ctx: StageContext) -> Iterator[Finding]:
         )
 
 
-def _columns_hint(cmp: TableComparison) -> str:
+def _columns_hint(cmp: RelationComparison) -> str:
     if cmp.renamed:
         pairs = ", ".join(f"{a} -> {b}" for a, b in cmp.renamed.items())
         return (
@@ -175,7 +179,7 @@ def column_types(ctx: StageContext) -> Iterator[Finding]:
             yield _dtype_finding(name, cmp, change)
 
 
-def _dtype_finding(name: str, cmp: TableComparison, change: DtypeChange) -> Finding:
+def _dtype_finding(name: str, cmp: RelationComparison, change: DtypeChange) -> Finding:
     hint = {
         "widening": "A wider type holds the same values; pin the type if downstream code depends on it.",
         "narrowing": "Production's type is smaller; values fit today but may overflow or round later. Pin the type.",
@@ -277,7 +281,7 @@ def key_present_not_null(ctx: StageContext) -> Iterator[Finding]:
             yield _null_key_finding(name, cmp)
 
 
-def _null_key_finding(name: str, cmp: TableComparison) -> Finding:
+def _null_key_finding(name: str, cmp: RelationComparison) -> Finding:
     assert cmp.keys is not None
     left, right = cmp.keys.left_null_rows, cmp.keys.right_null_rows
     status = _integrity_status(left, right)
@@ -367,7 +371,7 @@ def extra_rows(ctx: StageContext) -> Iterator[Finding]:
         yield _row_finding(name, cmp, lost=False, limit=ctx.config.max_extra_rows)
 
 
-def _row_finding(name: str, cmp: TableComparison, *, lost: bool, limit: int) -> Finding:
+def _row_finding(name: str, cmp: RelationComparison, *, lost: bool, limit: int) -> Finding:
     rows = cmp.rows
     count, keys, examples = (
         (rows.lost, rows.lost_keys, rows.lost_examples)
@@ -447,16 +451,16 @@ def column_statistics(ctx: StageContext) -> Iterator[Finding]:
             )
 
 
-def _explained(cmp: TableComparison, column: str) -> bool:
+def _explained(cmp: RelationComparison, column: str) -> bool:
     """Whether the row-level comparison accounts for a column's statistics differing."""
     if not cmp.keyed:
         return False
     cells = cmp.cells.get(column)
     retyped = any(change.column == column for change in cmp.dtype_changes)
-    return cmp.row_set_differs() or retyped or (cells is not None and cells.n_beyond > 0)
+    return cmp.row_set_differs() or retyped or (cells is not None and cells.beyond > 0)
 
 
-def _stat_details(cmp: TableComparison, column: str, *, full: bool = True) -> dict[str, Any]:
+def _stat_details(cmp: RelationComparison, column: str, *, full: bool = True) -> dict[str, Any]:
     """The differing statistics; with `full`, also every statistic of both sides."""
     stats = cmp.stats[column]
     differences = [
@@ -477,7 +481,7 @@ def _stat_details(cmp: TableComparison, column: str, *, full: bool = True) -> di
     }
 
 
-def _stats_finding(name: str, cmp: TableComparison, column: str) -> Finding:
+def _stats_finding(name: str, cmp: RelationComparison, column: str) -> Finding:
     diffs = cmp.stats[column].differences
     first = diffs[0]
     return Finding(
@@ -529,7 +533,7 @@ def cell_values(ctx: StageContext) -> Iterator[Finding]:
             yield from _cell_findings(name, cmp, ctx.config.max_mismatched_cells)
 
 
-def _cell_findings(name: str, cmp: TableComparison, limit: int) -> Iterator[Finding]:
+def _cell_findings(name: str, cmp: RelationComparison, limit: int) -> Iterator[Finding]:
     for column, reason in cmp.uncomparable.items():
         yield Finding(
             Status.WARN,
@@ -540,7 +544,7 @@ def _cell_findings(name: str, cmp: TableComparison, limit: int) -> Iterator[Find
         )
     quiet = True
     for cells in cmp.cells.values():
-        if cells.n_beyond or cells.n_noise:
+        if cells.beyond or cells.within:
             quiet = False
             yield _cells_finding(name, cmp, cells, limit)
     excluded_finding = _excluded_rows_finding(name, cmp, limit)
@@ -552,14 +556,13 @@ def _cell_findings(name: str, cmp: TableComparison, limit: int) -> Iterator[Find
         excluded = (keys.left_duplicate_rows + keys.left_null_rows) if keys else 0
         yield Finding(
             Status.PASS,
-            f"all {len(cmp.cells)} columns agree on {cmp.join.matched if cmp.join else 0} "
-            "matched rows",
+            f"all {len(cmp.cells)} columns agree on {cmp.matched} matched rows",
             source=name,
             details={"research_rows_not_matched_by_key": excluded},
         )
 
 
-def _excluded_rows_finding(name: str, cmp: TableComparison, limit: int) -> Finding | None:
+def _excluded_rows_finding(name: str, cmp: RelationComparison, limit: int) -> Finding | None:
     """Rows set aside by the key match whose content differs, when both sides set aside the same
     number (a changed number already fails RAW005/RAW006)."""
     keys, rows = cmp.keys, cmp.excluded_rows
@@ -589,34 +592,36 @@ def _excluded_rows_finding(name: str, cmp: TableComparison, limit: int) -> Findi
     )
 
 
-def _cells_finding(name: str, cmp: TableComparison, cells: CellComparison, limit: int) -> Finding:
+def _cells_finding(
+    name: str, cmp: RelationComparison, cells: ColumnDifference, limit: int
+) -> Finding:
     diffs = f"max abs {_fmt(cells.max_abs_diff)}, max rel {_fmt(cells.max_rel_diff)}"
-    if not cells.n_beyond:
+    if not cells.beyond:
         status, message, hint = (
             Status.PASS,
-            f"{cells.n_noise} cells differ only within tolerance ({diffs})",
+            f"{cells.within} cells differ only within tolerance ({diffs})",
             None,
         )
     else:
-        status = Status.FAIL if cells.n_beyond > limit else Status.WARN
-        message = f"{cells.n_beyond} of {cells.compared} cells beyond tolerance ({diffs})"
-        if cells.n_noise:
-            message += f"; {cells.n_noise} more within tolerance"
+        status = Status.FAIL if cells.beyond > limit else Status.WARN
+        message = f"{cells.beyond} of {cells.compared} cells beyond tolerance ({diffs})"
+        if cells.within:
+            message += f"; {cells.within} more within tolerance"
         hint = _cells_hint(cells)
     return Finding(
         status,
         message,
         source=name,
         column=cells.column,
-        observed=cells.n_beyond,
+        observed=cells.beyond,
         threshold=limit,
         hint=hint,
         details={
-            "beyond_tolerance": cells.n_beyond,
-            "within_tolerance": cells.n_noise,
+            "beyond_tolerance": cells.beyond,
+            "within_tolerance": cells.within,
             "compared": cells.compared,
-            "null_in_research_only": len(cells.left_null_only),
-            "null_in_production_only": len(cells.right_null_only),
+            "null_in_research_only": cells.null_left_only,
+            "null_in_production_only": cells.null_right_only,
             "max_abs_diff": cells.max_abs_diff,
             "max_rel_diff": cells.max_rel_diff,
             "examples": list(cells.examples),
@@ -624,9 +629,9 @@ def _cells_finding(name: str, cmp: TableComparison, cells: CellComparison, limit
     )
 
 
-def _cells_hint(cells: CellComparison) -> str:
-    nulls = len(cells.left_null_only) + len(cells.right_null_only)
-    if nulls == cells.n_beyond:
+def _cells_hint(cells: ColumnDifference) -> str:
+    nulls = cells.null_left_only + cells.null_right_only
+    if nulls == cells.beyond:
         return (
             "Nulls on one side only: a null marker read differently (CSV export), a default fill, "
             "or a lookup join that lost matches on one side."
