@@ -12,7 +12,10 @@ import shutil
 import tempfile
 import threading
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +33,16 @@ from mlcheck.compare import (
 )
 from mlcheck.engines.base import (
     ColumnDifference,
+    ColumnPresence,
     EngineSettings,
     KeyComparison,
     KeyCounts,
+    Presence,
+    TimeAxis,
     Tolerance,
     Unsupported,
+    presence_class,
+    time_class,
 )
 from mlcheck.engines.exact import exact_moments, grouped_sum_sql
 
@@ -427,6 +435,25 @@ class DuckDBEngine:
             shown_rows(lost_ex), shown_rows(extra_ex),
         )  # fmt: skip
 
+    # ---- presence (s6)
+
+    def presence(self, name: str, columns: Sequence[str], time: str | None = None) -> Presence:
+        """One query for the row count and the time axis, then per type of column one query
+        over the columns unpivoted to (name, value) rows: a grouped scan stays fast on wide
+        tables (thousands of columns), where one aggregate per column does not."""
+        return presence_answer(self._rows, self._view(name), self.schema(name), columns, time, DUCK)
+
+    def count_equal(self, name: str, values: Mapping[str, Any]) -> dict[str, int]:
+        """One query for every column (parameters typed by their Python value)."""
+        if not values:
+            return {}
+        names = list(values)
+        tests = [f"count_if({quoted(c)} = {_duck_parameter(values[c])})" for c in names]
+        row = self._rows(
+            f"SELECT {', '.join(tests)} FROM {self._view(name)}", list(values.values())
+        )
+        return {c: int(n) for c, n in zip(names, row[0], strict=True)}
+
 
 def _join_sql(
     lv: str, rv: str, key: tuple[str, ...], left: pa.Schema, right: pa.Schema, quote: Any = None
@@ -642,3 +669,178 @@ def _stats(
 
 def _int(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+# ---- presence (s6)
+
+# Text counts as a time only when it starts like an ISO-8601 date (not "now", "today", "epoch").
+ISO_DATE = "^[ \t]*[0-9]{4}-[0-9]{2}-[0-9]{2}"
+# A time of day followed by a UTC offset (or Z): the text is an instant, not a wall time.
+UTC_OFFSET = (
+    "[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?[ ]*(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)[ ]*$"
+)
+
+
+@dataclass(frozen=True)
+class PresenceDialect:
+    """What `presence` writes differently per engine."""
+
+    quote: Callable[[str], str]
+    ticks: Callable[[str, pa.DataType], str]  # a time column -> microseconds since the epoch
+    text: str  # the text type
+    matches: str  # a regular expression test of {x} against '{p}'
+    zero: str  # a float zero: min/max + zero turns -0.0 into 0.0
+    batch: int  # columns per unpivot query
+
+
+def _duck_ticks(column: str, dtype: pa.DataType) -> str:
+    """A time column as microseconds since the epoch (see TimeAxis): ISO-8601 text read as
+    TIMESTAMPTZ, which applies an offset and reads naive text in the session's UTC."""
+    kind = time_class(dtype)
+    if kind == "text":
+        text = f"CAST({column} AS VARCHAR)"
+        iso = f"CASE WHEN regexp_matches({text}, '{ISO_DATE}') THEN {text} END"
+        return f"epoch_us(TRY_CAST({iso} AS TIMESTAMPTZ))"
+    if kind == "ns":
+        return f"(epoch_ns({column}) // 1000)"  # // truncates toward zero, as Arrow's cast does
+    if kind == "instant":
+        zoned = pa.types.is_timestamp(dtype) and dtype.tz is not None
+        return f"epoch_us(CAST({column} AS {'TIMESTAMPTZ' if zoned else 'TIMESTAMP'}))"
+    raise Unsupported(f"{dtype} holds no times")
+
+
+DUCK = PresenceDialect(
+    quote=quoted,
+    ticks=_duck_ticks,
+    text="VARCHAR",
+    matches="regexp_matches({x}, '{p}')",
+    zero="0",
+    batch=2000,
+)
+
+
+def presence_answer(
+    rows: Callable[[str], list[tuple[Any, ...]]],
+    view: str,
+    schema: pa.Schema,
+    columns: Sequence[str],
+    time: str | None,
+    dialect: PresenceDialect,
+) -> Presence:
+    """`presence` in SQL that DuckDB and Spark both take: one query for the row count and the
+    time axis, then per type of column one query over the columns unpivoted to (name, value)
+    rows (a grouped scan stays fast on wide tables, where one aggregate per column does not)."""
+    ticks = dialect.ticks(dialect.quote(time), schema.field(time).type) if time else None
+    count, axis = _presence_axis(rows, view, schema, time, ticks, dialect)
+    found: dict[str, ColumnPresence] = {}
+    for sql, names in _presence_queries(view, schema, list(columns), ticks, dialect):
+        for tag, nulls, nans, low, high, last in rows(sql):
+            found[names[int(tag[1:])]] = ColumnPresence(
+                int(nulls), int(nans), low, high, None if last is None else int(last)
+            )
+    # No rows: an unpivot has no groups, and no column has a null.
+    return Presence(count, {c: found.get(c, ColumnPresence(0, 0)) for c in columns}, axis)
+
+
+def _presence_axis(
+    rows: Callable[[str], list[tuple[Any, ...]]],
+    view: str,
+    schema: pa.Schema,
+    time: str | None,
+    ticks: str | None,
+    dialect: PresenceDialect,
+) -> tuple[int, TimeAxis | None]:
+    if time is None or ticks is None:
+        return int(rows(f"SELECT count(*) FROM {view}")[0][0]), None
+    q = dialect.quote
+    if time_class(schema.field(time).type) == "text":
+        offset = dialect.matches.format(x="s__", p=UTC_OFFSET)
+        text = (
+            "count(s__) - count(t__), min(CASE WHEN t__ IS NULL THEN s__ END), "
+            f"count(CASE WHEN t__ IS NOT NULL AND {offset} THEN 1 END)"
+        )
+        source = f"SELECT CAST({q(time)} AS {dialect.text}) AS s__, {ticks} AS t__ FROM {view}"
+    else:
+        text, source = "0, NULL, 0", f"SELECT {ticks} AS t__ FROM {view}"
+    n, times, first, last, unreadable, example, offsets = rows(
+        f"SELECT count(*), count(t__), min(t__), max(t__), {text} FROM ({source}) src__"
+    )[0]
+    axis = TimeAxis(
+        int(times),
+        None if first is None else int(first),
+        None if last is None else int(last),
+        int(unreadable),
+        example,
+        int(offsets),
+    )
+    return int(n), axis
+
+
+def _presence_queries(
+    view: str,
+    schema: pa.Schema,
+    columns: list[str],
+    ticks: str | None,
+    dialect: PresenceDialect,
+) -> Iterator[tuple[str, list[str]]]:
+    """(SQL, the columns its tags v0, v1, ... name): one unpivot per batch of columns of one
+    type; columns without an order (lists, records, ...) in one plain query."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for c in columns:
+        t = schema.field(c).type
+        groups.setdefault((presence_class(t), str(t)), []).append(c)
+    for (kind, _), names in groups.items():
+        for start in range(0, len(names), dialect.batch):
+            batch = names[start : start + dialect.batch]
+            if kind == "other":
+                yield _unordered_sql(view, batch, ticks, dialect), batch
+            else:
+                yield _unpivot_sql(view, batch, ticks, kind == "float", dialect), batch
+
+
+def _unpivot_sql(
+    view: str, names: list[str], ticks: str | None, floats: bool, dialect: PresenceDialect
+) -> str:
+    q, v = dialect.quote, "value__"
+    picked = ", ".join(f"{q(c)} AS v{i}" for i, c in enumerate(names))
+    tags = ", ".join(f"v{i}" for i in range(len(names)))
+    # isnan(NULL) is NULL in DuckDB but false in Spark: test for null first
+    present = f"{v} IS NOT NULL" + (f" AND NOT isnan({v})" if floats else "")
+    nans = f"count(CASE WHEN isnan({v}) THEN 1 END)" if floats else "0"
+    value = f"CASE WHEN {present} THEN {v} END"
+    zero = f" + {dialect.zero}" if floats else ""
+    last = f"max(CASE WHEN {present} THEN t__ END)" if ticks else "CAST(NULL AS BIGINT)"
+    return (
+        f"SELECT name__, count(*) - count({v}), {nans}, min({value}){zero}, max({value}){zero}, "
+        f"{last} FROM (SELECT {ticks or 'NULL'} AS t__, {picked} FROM {view}) src__ "
+        f"UNPIVOT INCLUDE NULLS ({v} FOR name__ IN ({tags})) GROUP BY name__"
+    )
+
+
+def _unordered_sql(view: str, names: list[str], ticks: str | None, dialect: PresenceDialect) -> str:
+    q = dialect.quote
+    parts = []
+    for i, c in enumerate(names):
+        last = f"max(CASE WHEN {q(c)} IS NOT NULL THEN t__ END)" if ticks else "NULL"
+        parts.append(
+            f"SELECT 'v{i}' AS name__, count(*) - count({q(c)}), 0, NULL, NULL, "
+            f"CAST({last} AS BIGINT) FROM (SELECT {ticks or 'NULL'} AS t__, {q(c)} FROM {view}) src__"
+        )
+    return " UNION ALL ".join(parts)
+
+
+def _duck_parameter(value: Any) -> str:
+    """A parameter typed by its Python value, so a column compares with it as with a literal."""
+    if isinstance(value, bool):
+        return "CAST(? AS BOOLEAN)"
+    if isinstance(value, int):
+        return "CAST(? AS HUGEINT)"
+    if isinstance(value, float | Decimal):
+        return "CAST(? AS DOUBLE)"
+    if isinstance(value, datetime):
+        return f"CAST(? AS {'TIMESTAMPTZ' if value.tzinfo else 'TIMESTAMP'})"
+    if isinstance(value, date):
+        return "CAST(? AS DATE)"
+    if isinstance(value, bytes):
+        return "CAST(? AS BLOB)"
+    return "CAST(? AS VARCHAR)"

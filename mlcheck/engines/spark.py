@@ -27,10 +27,19 @@ from mlcheck.engines.base import (
     EngineSettings,
     KeyComparison,
     KeyCounts,
+    Presence,
     Tolerance,
     Unsupported,
+    time_class,
 )
-from mlcheck.engines.duck import _difference, _join_sql, _stats
+from mlcheck.engines.duck import (
+    ISO_DATE,
+    PresenceDialect,
+    _difference,
+    _join_sql,
+    _stats,
+    presence_answer,
+)
 from mlcheck.engines.exact import exact_moments, exponent_sql, mantissa_sql
 
 INSTALL_HINT = "pip install 'mlcheck[spark]'"
@@ -440,6 +449,26 @@ class SparkEngine:
             "row", int(lost), int(extra), int(lost_rows), int(extra_rows), lost_ex, extra_ex
         )
 
+    # ---- presence (s6)
+
+    def presence(self, name: str, columns: Sequence[str], time: str | None = None) -> Presence:
+        """As DuckDB's (`presence_answer`): the row count and time axis, then one unpivot per
+        type of column and batch."""
+        return presence_answer(
+            self._rows, self._view(name), self.schema(name), columns, time, SPARK_PRESENCE
+        )
+
+    def count_equal(self, name: str, values: Mapping[str, Any]) -> dict[str, int]:
+        """One query for every column (named parameters, typed by Spark from the Python value)."""
+        if not values:
+            return {}
+        names = list(values)
+        tests = [f"count_if({quoted(c)} = :p{i})" for i, c in enumerate(names)]
+        args = {f"p{i}": values[c] for i, c in enumerate(names)}
+        frame = self._spark.sql(f"SELECT {', '.join(tests)} FROM {self._view(name)}", args=args)
+        row = frame.collect()[0]
+        return {c: int(row[i]) for i, c in enumerate(names)}
+
 
 # ---- Arrow in
 
@@ -649,3 +678,29 @@ def _basic_sql(c: str, kind: Kind, unit_ns: int) -> str:
 def _key_value(parts: Sequence[Any], key: tuple[str, ...]) -> Any:
     """An example's key: the value itself, or a record of the key's parts."""
     return parts[0] if len(key) == 1 else dict(zip(key, parts, strict=True))
+
+
+# ---- presence (s6)
+
+
+def _spark_ticks(column: str, dtype: pa.DataType) -> str:
+    """A time column as microseconds since the epoch (see TimeAxis): ISO-8601 text cast to
+    TIMESTAMP, which applies an offset and reads naive text in the session's UTC."""
+    kind = time_class(dtype)
+    if kind == "text":
+        text = f"CAST({column} AS STRING)"
+        iso = f"CASE WHEN {text} RLIKE '{ISO_DATE}' THEN {text} END"
+        return f"unix_micros(try_cast({iso} AS TIMESTAMP))"
+    if kind == "instant":
+        return f"unix_micros(CAST({column} AS TIMESTAMP))"
+    raise Unsupported("Spark holds timestamps in microseconds, not nanoseconds")
+
+
+SPARK_PRESENCE = PresenceDialect(
+    quote=quoted,
+    ticks=_spark_ticks,
+    text="STRING",
+    matches="{x} RLIKE '{p}'",
+    zero="CAST(0 AS DOUBLE)",
+    batch=200,
+)
