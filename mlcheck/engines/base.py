@@ -152,6 +152,13 @@ class AggregateEngine(Protocol):
         or datetime; numbers compare as numbers across integer and float columns)."""
         ...
 
+    def value_counts_of(
+        self, name: str, columns: Sequence[str]
+    ) -> dict[str, tuple[tuple[Any, int], ...]]:
+        """`value_counts` of many columns at once: per column its non-null values with their
+        counts, most frequent first, ties by value."""
+        ...
+
 
 def make_engine(settings: EngineSettings) -> AggregateEngine:
     """The aggregate engine named in `settings`: `duckdb` (embedded) or `spark` (a SparkSession;

@@ -454,6 +454,12 @@ class DuckDBEngine:
         )
         return {c: int(n) for c, n in zip(names, row[0], strict=True)}
 
+    def value_counts_of(
+        self, name: str, columns: Sequence[str]
+    ) -> dict[str, tuple[tuple[Any, int], ...]]:
+        """Few queries for many columns (see `value_counts_answer`)."""
+        return value_counts_answer(self._rows, self._view(name), self.schema(name), columns, DUCK)
+
 
 def _join_sql(
     lv: str, rv: str, key: tuple[str, ...], left: pa.Schema, right: pa.Schema, quote: Any = None
@@ -715,7 +721,7 @@ DUCK = PresenceDialect(
     text="VARCHAR",
     matches="regexp_matches({x}, '{p}')",
     zero="0",
-    batch=2000,
+    batch=10_000,
 )
 
 
@@ -733,8 +739,11 @@ def presence_answer(
     ticks = dialect.ticks(dialect.quote(time), schema.field(time).type) if time else None
     count, axis = _presence_axis(rows, view, schema, time, ticks, dialect)
     found: dict[str, ColumnPresence] = {}
-    for sql, names in _presence_queries(view, schema, list(columns), ticks, dialect):
-        for tag, nulls, nans, low, high, last in rows(sql):
+    for sql, names, wide in _presence_queries(view, schema, list(columns), ticks, count, dialect):
+        answer = rows(sql)
+        if wide:  # one row, five values per column
+            answer = [(f"v{i}", *answer[0][5 * i : 5 * i + 5]) for i in range(len(names))]
+        for tag, nulls, nans, low, high, last in answer:
             found[names[int(tag[1:])]] = ColumnPresence(
                 int(nulls), int(nans), low, high, None if last is None else int(last)
             )
@@ -781,40 +790,70 @@ def _presence_queries(
     schema: pa.Schema,
     columns: list[str],
     ticks: str | None,
+    rows: int,
     dialect: PresenceDialect,
-) -> Iterator[tuple[str, list[str]]]:
-    """(SQL, the columns its tags v0, v1, ... name): one unpivot per batch of columns of one
-    type; columns without an order (lists, records, ...) in one plain query."""
+) -> Iterator[tuple[str, list[str], bool]]:
+    """(SQL, the columns its tags v0, v1, ... name, whether it answers in one wide row) per
+    batch of columns of one type; columns without an order (lists, records, ...) in plain
+    queries. Long tables are scanned once per batch with aggregates side by side; short ones
+    unpivoted to (name, value) rows and grouped, because each aggregate costs DuckDB
+    milliseconds to plan (20 rows x 5,000 columns: a minute side by side, a second unpivoted)."""
     groups: dict[tuple[str, str], list[str]] = {}
     for c in columns:
         t = schema.field(c).type
         groups.setdefault((presence_class(t), str(t)), []).append(c)
+    wide = rows >= WIDE_ROWS
+    size = WIDE_BATCH if wide else dialect.batch
     for (kind, _), names in groups.items():
-        for start in range(0, len(names), dialect.batch):
-            batch = names[start : start + dialect.batch]
+        for start in range(0, len(names), size):
+            batch = names[start : start + size]
             if kind == "other":
-                yield _unordered_sql(view, batch, ticks, dialect), batch
+                yield _unordered_sql(view, batch, ticks, dialect), batch, False
             else:
-                yield _unpivot_sql(view, batch, ticks, kind == "float", dialect), batch
+                sql = _wide_sql if wide else _unpivot_sql
+                yield sql(view, batch, ticks, kind == "float", dialect), batch, wide
+
+
+# Rows from which a table is scanned with aggregates side by side (see _presence_queries),
+# and the columns per such scan.
+WIDE_ROWS = 50_000
+WIDE_BATCH = 64
+
+
+def _presence_aggregates(v: str, floats: bool, ticks: str | None, dialect: PresenceDialect) -> str:
+    """Nulls, NaNs, least and greatest present value, latest time present of the value `v`."""
+    # isnan(NULL) is NULL in DuckDB but false in Spark: test for null first
+    present = f"{v} IS NOT NULL" + (f" AND NOT isnan({v})" if floats else "")
+    nans = f"count(CASE WHEN isnan({v}) THEN 1 END)" if floats else "0"
+    value = f"CASE WHEN {present} THEN {v} END" if floats else v  # min and max skip nulls
+    zero = f" + {dialect.zero}" if floats else ""
+    last = f"max(CASE WHEN {present} THEN t__ END)" if ticks else "CAST(NULL AS BIGINT)"
+    return f"count(*) - count({v}), {nans}, min({value}){zero}, max({value}){zero}, {last}"
+
+
+def _picked(view: str, names: list[str], ticks: str | None, dialect: PresenceDialect) -> str:
+    picked = ", ".join(f"{dialect.quote(c)} AS v{i}" for i, c in enumerate(names))
+    return f"(SELECT {ticks or 'NULL'} AS t__, {picked} FROM {view}) src__"
 
 
 def _unpivot_sql(
     view: str, names: list[str], ticks: str | None, floats: bool, dialect: PresenceDialect
 ) -> str:
-    q, v = dialect.quote, "value__"
-    picked = ", ".join(f"{q(c)} AS v{i}" for i, c in enumerate(names))
     tags = ", ".join(f"v{i}" for i in range(len(names)))
-    # isnan(NULL) is NULL in DuckDB but false in Spark: test for null first
-    present = f"{v} IS NOT NULL" + (f" AND NOT isnan({v})" if floats else "")
-    nans = f"count(CASE WHEN isnan({v}) THEN 1 END)" if floats else "0"
-    value = f"CASE WHEN {present} THEN {v} END"
-    zero = f" + {dialect.zero}" if floats else ""
-    last = f"max(CASE WHEN {present} THEN t__ END)" if ticks else "CAST(NULL AS BIGINT)"
     return (
-        f"SELECT name__, count(*) - count({v}), {nans}, min({value}){zero}, max({value}){zero}, "
-        f"{last} FROM (SELECT {ticks or 'NULL'} AS t__, {picked} FROM {view}) src__ "
-        f"UNPIVOT INCLUDE NULLS ({v} FOR name__ IN ({tags})) GROUP BY name__"
+        f"SELECT name__, {_presence_aggregates('value__', floats, ticks, dialect)} "
+        f"FROM {_picked(view, names, ticks, dialect)} "
+        f"UNPIVOT INCLUDE NULLS (value__ FOR name__ IN ({tags})) GROUP BY name__"
     )
+
+
+def _wide_sql(
+    view: str, names: list[str], ticks: str | None, floats: bool, dialect: PresenceDialect
+) -> str:
+    parts = ", ".join(
+        _presence_aggregates(f"v{i}", floats, ticks, dialect) for i in range(len(names))
+    )
+    return f"SELECT {parts} FROM {_picked(view, names, ticks, dialect)}"
 
 
 def _unordered_sql(view: str, names: list[str], ticks: str | None, dialect: PresenceDialect) -> str:
@@ -844,3 +883,50 @@ def _duck_parameter(value: Any) -> str:
     if isinstance(value, bytes):
         return "CAST(? AS BLOB)"
     return "CAST(? AS VARCHAR)"
+
+
+def value_counts_answer(
+    rows: Callable[[str], list[tuple[Any, ...]]],
+    view: str,
+    schema: pa.Schema,
+    columns: Sequence[str],
+    dialect: PresenceDialect,
+) -> dict[str, tuple[tuple[Any, int], ...]]:
+    """Value counts per column (DuckDB and Spark SQL alike): one grouped query per column of a
+    long table; short tables unpivoted, one query per type of column and batch (a query on a
+    table of thousands of columns costs tens of milliseconds before it reads a row)."""
+    found: dict[str, list[tuple[Any, int]]] = {c: [] for c in columns}
+    long = int(rows(f"SELECT count(*) FROM {view}")[0][0]) >= WIDE_ROWS
+    groups: dict[tuple[str, str], list[str]] = {}
+    for c in columns:
+        t = schema.field(c).type
+        groups.setdefault((presence_class(t), str(t)), []).append(c)
+    for (kind, _), names in groups.items():
+        if long or kind == "other":
+            for c in names:
+                picked = f"(SELECT {dialect.quote(c)} AS value__ FROM {view}) src__"
+                sql = (
+                    f"SELECT 'v0', value__, count(*) AS n__ FROM {picked} WHERE value__ IS NOT NULL"
+                )
+                _add_counts(found, [c], rows(f"{sql} GROUP BY value__ ORDER BY n__ DESC, value__"))
+            continue
+        for start in range(0, len(names), dialect.batch):
+            batch = names[start : start + dialect.batch]
+            tags = ", ".join(f"v{i}" for i in range(len(batch)))
+            _add_counts(
+                found,
+                batch,
+                rows(
+                    f"SELECT name__, value__, count(*) AS n__ FROM {_picked(view, batch, None, dialect)} "
+                    f"UNPIVOT (value__ FOR name__ IN ({tags})) GROUP BY name__, value__ "
+                    "ORDER BY name__, n__ DESC, value__"
+                ),
+            )
+    return {c: tuple(v) for c, v in found.items()}
+
+
+def _add_counts(
+    found: dict[str, list[tuple[Any, int]]], names: list[str], answer: list[tuple[Any, ...]]
+) -> None:
+    for tag, value, n in answer:
+        found[names[int(tag[1:])]].append((value, int(n)))

@@ -39,6 +39,7 @@ from mlcheck.engines.duck import (
     _join_sql,
     _stats,
     presence_answer,
+    value_counts_answer,
 )
 from mlcheck.engines.exact import exact_moments, exponent_sql, mantissa_sql
 
@@ -468,6 +469,14 @@ class SparkEngine:
         frame = self._spark.sql(f"SELECT {', '.join(tests)} FROM {self._view(name)}", args=args)
         row = frame.collect()[0]
         return {c: int(row[i]) for i, c in enumerate(names)}
+
+    def value_counts_of(
+        self, name: str, columns: Sequence[str]
+    ) -> dict[str, tuple[tuple[Any, int], ...]]:
+        """As DuckDB's (`value_counts_answer`)."""
+        return value_counts_answer(
+            self._rows, self._view(name), self.schema(name), columns, SPARK_PRESENCE
+        )
 
 
 # ---- Arrow in

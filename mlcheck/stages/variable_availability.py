@@ -186,10 +186,22 @@ def _count_categories(ctx: StageContext, name: str) -> Categories:
     )
 
 
+def _all_category_counts(ctx: StageContext, slot: str) -> dict[str, tuple[tuple[Any, int], ...]]:
+    """Value counts of every categorical feature of one side, asked at once (memoised)."""
+    return ctx.engine.memo(
+        (STAGE, "category counts", slot),
+        lambda: ctx.engine.aggregate.value_counts_of(
+            ctx.engine.relation(slot), categorical_features(ctx)
+        ),
+    )
+
+
 def category_counts(ctx: StageContext, slot: str, name: str) -> tuple[pa.Array, np.ndarray]:
     """A column's distinct non-null values as text (typed as the column first, so they read
     as Arrow writes that type) and their counts."""
-    counted = ctx.engine.aggregate.value_counts(ctx.engine.relation(slot), name).get(None, ())
+    counted = _all_category_counts(ctx, slot).get(name)
+    if counted is None:  # not a shared categorical feature: a rename candidate (VAR001)
+        counted = ctx.engine.aggregate.value_counts(ctx.engine.relation(slot), name).get(None, ())
     values = [v for v, _ in counted]
     try:
         typed = pa.array(values, type=plain_type(schema(ctx, slot).field(name).type))

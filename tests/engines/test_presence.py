@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from mlcheck.engines import AggregateEngine
+from mlcheck.engines import AggregateEngine, duck
 from mlcheck.engines.base import ColumnPresence, TimeAxis
 
 Register = Callable[[str, pa.Table], str]
@@ -139,9 +139,15 @@ def test_nanoseconds_truncate_to_microseconds(engine: AggregateEngine, register:
     assert got.columns["x"].last == -1
 
 
-def test_wide_table_matches_numpy(engine: AggregateEngine, register: Register) -> None:
+@pytest.mark.parametrize("side_by_side", [False, True])
+def test_wide_table_matches_numpy(
+    engine: AggregateEngine, register: Register, monkeypatch: pytest.MonkeyPatch, side_by_side: bool
+) -> None:
     """450 float and 50 integer columns of 30 rows (several batches per type) with nulls and
-    NaNs at random: every count, extreme and latest time equals numpy's."""
+    NaNs at random: every count, extreme and latest time equals numpy's, whether the columns
+    are unpivoted (short tables) or aggregated side by side (long tables: forced here)."""
+    if side_by_side:
+        monkeypatch.setattr(duck, "WIDE_ROWS", 0)
     rng = np.random.default_rng(7)
     rows, floats, ints = 30, 450, 50
     times = np.datetime64("2024-01-01", "us") + rng.permutation(rows) * np.timedelta64(1, "h")
