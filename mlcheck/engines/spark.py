@@ -712,4 +712,9 @@ SPARK_PRESENCE = PresenceDialect(
     matches="{x} RLIKE '{p}'",
     zero="CAST(0 AS DOUBLE)",
     batch=200,
+    explode=(
+        "SELECT t__, name__, value__ FROM {source} "
+        "LATERAL VIEW posexplode(l__) e__ AS name__, value__"
+    ),
+    list_of="array({values})",
 )
