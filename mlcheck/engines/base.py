@@ -277,6 +277,25 @@ class AggregateEngine(Protocol):
         last (NaN after numbers): the same table on every engine."""
         ...
 
+    # ---- presence (s6)
+
+    def presence(self, name: str, columns: Sequence[str], time: str | None = None) -> Presence:
+        """Per column its nulls, NaNs and present extremes, and with `time` (timestamps, dates
+        or ISO-8601 text) the latest time each column is present and the time axis itself."""
+        ...
+
+    def count_equal(self, name: str, values: Mapping[str, Any]) -> dict[str, int]:
+        """Per column, the rows whose value equals the given one (a number, text, bool, date
+        or datetime; numbers compare as numbers across integer and float columns)."""
+        ...
+
+    def value_counts_of(
+        self, name: str, columns: Sequence[str]
+    ) -> dict[str, tuple[tuple[Any, int], ...]]:
+        """`value_counts` of many columns at once: per column its non-null values with their
+        counts, most frequent first, ties by value."""
+        ...
+
 
 def make_engine(settings: EngineSettings) -> AggregateEngine:
     """The aggregate engine named in `settings`: `duckdb` (embedded) or `spark` (a SparkSession;
@@ -354,3 +373,78 @@ class Chunking:
     time: tuple[str, str] | None = None
     width_s: int = 0
     origin_s: int = 0
+
+
+
+# ---- presence (s6)
+
+
+@dataclass(frozen=True)
+class TimeAxis:
+    """A time column read as microseconds since the epoch: zone-aware timestamps, and text with
+    a UTC offset, as UTC instants; naive timestamps, dates and naive text as wall time (read as
+    UTC). Text counts only when it starts like an ISO-8601 date (yyyy-mm-dd); nanoseconds are
+    truncated to microseconds. `times` rows hold a readable time, from `first` to `last`;
+    `unreadable` non-null values are not times (the least of them: `example`); `offsets` text
+    times carried a UTC offset."""
+
+    times: int
+    first: int | None
+    last: int | None
+    unreadable: int = 0
+    example: str | None = None
+    offsets: int = 0
+
+
+@dataclass(frozen=True)
+class ColumnPresence:
+    """What of one column arrived: `nulls`, float `nans`, the least and greatest present value
+    (neither null nor NaN; -0.0 read as 0.0; None without one, or for lists, records and other
+    types without an order), and with a time column `last`: the latest readable time (in
+    microseconds, see TimeAxis) of a row where the column is present, None when never."""
+
+    nulls: int
+    nans: int
+    low: Any = None
+    high: Any = None
+    last: int | None = None
+
+
+@dataclass(frozen=True)
+class Presence:
+    """`presence` of a relation: its row count, per column what arrived, and the time axis."""
+
+    rows: int
+    columns: Mapping[str, ColumnPresence]
+    time: TimeAxis | None = None
+
+
+def presence_class(t: pa.DataType) -> str:
+    """How `presence` reads a column: "float" (NaN-aware extremes), "ordered" (plain extremes),
+    or "other" (nulls only: lists, records, maps, nulls, durations, intervals)."""
+    t = t.value_type if pa.types.is_dictionary(t) else t
+    if pa.types.is_floating(t):
+        return "float"
+    ordered = (
+        pa.types.is_integer(t)
+        or pa.types.is_decimal(t)
+        or pa.types.is_boolean(t)
+        or pa.types.is_string(t)
+        or pa.types.is_large_string(t)
+        or pa.types.is_binary(t)
+        or pa.types.is_large_binary(t)
+        or pa.types.is_date(t)
+        or pa.types.is_timestamp(t)
+    )
+    return "ordered" if ordered else "other"
+
+
+def time_class(t: pa.DataType) -> str | None:
+    """How a time column becomes microseconds: "text" (ISO-8601), "ns" (truncated), "instant"
+    (timestamps of other units and dates); None when it holds no times."""
+    t = t.value_type if pa.types.is_dictionary(t) else t
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return "text"
+    if pa.types.is_timestamp(t):
+        return "ns" if t.unit == "ns" else "instant"
+    return "instant" if pa.types.is_date(t) else None

@@ -13,6 +13,10 @@ import tempfile
 import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +36,16 @@ from mlcheck.engines import base as seam
 from mlcheck.engines.base import (
     Chunking,  # grouped_counts (perf)
     ColumnDifference,
+    ColumnPresence,
     EngineSettings,
     KeyComparison,
     KeyCounts,
+    Presence,
+    TimeAxis,
     Tolerance,
     Unsupported,
+    presence_class,
+    time_class,
 )
 from mlcheck.engines.exact import exact_moments, grouped_sum_sql
 
@@ -699,6 +708,31 @@ class DuckDBEngine:
                 if ordered:
                     self._con.execute("SET preserve_insertion_order = false")
 
+    # ---- presence (s6)
+
+    def presence(self, name: str, columns: Sequence[str], time: str | None = None) -> Presence:
+        """One query for the row count and the time axis, then per type of column one query
+        over the columns unpivoted to (name, value) rows: a grouped scan stays fast on wide
+        tables (thousands of columns), where one aggregate per column does not."""
+        return presence_answer(self._rows, self._view(name), self.schema(name), columns, time, DUCK)
+
+    def count_equal(self, name: str, values: Mapping[str, Any]) -> dict[str, int]:
+        """One query for every column (parameters typed by their Python value)."""
+        if not values:
+            return {}
+        names = list(values)
+        tests = [f"count_if({quoted(c)} = {_duck_parameter(values[c])})" for c in names]
+        row = self._rows(
+            f"SELECT {', '.join(tests)} FROM {self._view(name)}", list(values.values())
+        )
+        return {c: int(n) for c, n in zip(names, row[0], strict=True)}
+
+    def value_counts_of(
+        self, name: str, columns: Sequence[str]
+    ) -> dict[str, tuple[tuple[Any, int], ...]]:
+        """Few queries for many columns (see `value_counts_answer`)."""
+        return value_counts_answer(self._rows, self._view(name), self.schema(name), columns, DUCK)
+
 
 def _join_sql(
     lv: str, rv: str, key: tuple[str, ...], left: pa.Schema, right: pa.Schema, quote: Any = None
@@ -1252,3 +1286,268 @@ def _chunk_sql(
         dialect,
     )
     return dialect.floor_div(f"{seconds} - {int(chunk.origin_s)}", int(chunk.width_s))
+
+
+
+# ---- presence (s6)
+
+# Text counts as a time only when it starts like an ISO-8601 date (not "now", "today", "epoch").
+ISO_DATE = "^[ \t]*[0-9]{4}-[0-9]{2}-[0-9]{2}"
+# A time of day followed by a UTC offset (or Z): the text is an instant, not a wall time.
+UTC_OFFSET = (
+    "[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?[ ]*(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)[ ]*$"
+)
+
+
+@dataclass(frozen=True)
+class PresenceDialect:
+    """What `presence` writes differently per engine."""
+
+    quote: Callable[[str], str]
+    ticks: Callable[[str, pa.DataType], str]  # a time column -> microseconds since the epoch
+    text: str  # the text type
+    matches: str  # a regular expression test of {x} against '{p}'
+    zero: str  # a float zero: min/max + zero turns -0.0 into 0.0
+    batch: int  # columns per unpivot query
+    # rows (t__, name__: the position of the value in l__, value__) of the lists l__ of {source}
+    explode: str
+    list_of: str  # a list of the {values}
+
+
+def _duck_ticks(column: str, dtype: pa.DataType) -> str:
+    """A time column as microseconds since the epoch (see TimeAxis): ISO-8601 text read as
+    TIMESTAMPTZ, which applies an offset and reads naive text in the session's UTC."""
+    kind = time_class(dtype)
+    if kind == "text":
+        text = f"CAST({column} AS VARCHAR)"
+        iso = f"CASE WHEN regexp_matches({text}, '{ISO_DATE}') THEN {text} END"
+        return f"epoch_us(TRY_CAST({iso} AS TIMESTAMPTZ))"
+    if kind == "ns":
+        return f"(epoch_ns({column}) // 1000)"  # // truncates toward zero, as Arrow's cast does
+    if kind == "instant":
+        zoned = pa.types.is_timestamp(dtype) and dtype.tz is not None
+        return f"epoch_us(CAST({column} AS {'TIMESTAMPTZ' if zoned else 'TIMESTAMP'}))"
+    raise Unsupported(f"{dtype} holds no times")
+
+
+DUCK = PresenceDialect(
+    quote=quoted,
+    ticks=_duck_ticks,
+    text="VARCHAR",
+    matches="regexp_matches({x}, '{p}')",
+    zero="0",
+    batch=10_000,
+    explode="SELECT t__, unnest(range(len(l__))) AS name__, unnest(l__) AS value__ FROM {source}",
+    list_of="[{values}]",
+)
+
+
+def presence_answer(
+    rows: Callable[[str], list[tuple[Any, ...]]],
+    view: str,
+    schema: pa.Schema,
+    columns: Sequence[str],
+    time: str | None,
+    dialect: PresenceDialect,
+) -> Presence:
+    """`presence` in SQL that DuckDB and Spark both take: one query for the row count and the
+    time axis, then per type of column one query over the columns unpivoted to (name, value)
+    rows (a grouped scan stays fast on wide tables, where one aggregate per column does not)."""
+    ticks = dialect.ticks(dialect.quote(time), schema.field(time).type) if time else None
+    count, axis = _presence_axis(rows, view, schema, time, ticks, dialect)
+    found: dict[str, ColumnPresence] = {}
+    for sql, names, wide in _presence_queries(view, schema, list(columns), ticks, count, dialect):
+        answer = rows(sql)
+        if wide:  # one row, five values per column
+            answer = [(i, *answer[0][5 * i : 5 * i + 5]) for i in range(len(names))]
+        for tag, nulls, nans, low, high, last in answer:
+            found[names[int(tag)]] = ColumnPresence(
+                int(nulls), int(nans), low, high, None if last is None else int(last)
+            )
+    # No rows: an unpivot has no groups, and no column has a null.
+    return Presence(count, {c: found.get(c, ColumnPresence(0, 0)) for c in columns}, axis)
+
+
+def _presence_axis(
+    rows: Callable[[str], list[tuple[Any, ...]]],
+    view: str,
+    schema: pa.Schema,
+    time: str | None,
+    ticks: str | None,
+    dialect: PresenceDialect,
+) -> tuple[int, TimeAxis | None]:
+    if time is None or ticks is None:
+        return int(rows(f"SELECT count(*) FROM {view}")[0][0]), None
+    q = dialect.quote
+    if time_class(schema.field(time).type) == "text":
+        offset = dialect.matches.format(x="s__", p=UTC_OFFSET)
+        text = (
+            "count(s__) - count(t__), min(CASE WHEN t__ IS NULL THEN s__ END), "
+            f"count(CASE WHEN t__ IS NOT NULL AND {offset} THEN 1 END)"
+        )
+        source = f"SELECT CAST({q(time)} AS {dialect.text}) AS s__, {ticks} AS t__ FROM {view}"
+    else:
+        text, source = "0, NULL, 0", f"SELECT {ticks} AS t__ FROM {view}"
+    n, times, first, last, unreadable, example, offsets = rows(
+        f"SELECT count(*), count(t__), min(t__), max(t__), {text} FROM ({source}) src__"
+    )[0]
+    axis = TimeAxis(
+        int(times),
+        None if first is None else int(first),
+        None if last is None else int(last),
+        int(unreadable),
+        example,
+        int(offsets),
+    )
+    return int(n), axis
+
+
+def _presence_queries(
+    view: str,
+    schema: pa.Schema,
+    columns: list[str],
+    ticks: str | None,
+    rows: int,
+    dialect: PresenceDialect,
+) -> Iterator[tuple[str, list[str], bool]]:
+    """(SQL, the columns its tags v0, v1, ... name, whether it answers in one wide row) per
+    batch of columns of one type; columns without an order (lists, records, ...) in plain
+    queries. Long tables are scanned once per batch with aggregates side by side; short ones
+    unpivoted to (name, value) rows and grouped, because each aggregate costs DuckDB
+    milliseconds to plan (20 rows x 5,000 columns: a minute side by side, a second unpivoted)."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for c in columns:
+        t = schema.field(c).type
+        groups.setdefault((presence_class(t), str(t)), []).append(c)
+    wide = rows >= WIDE_ROWS
+    size = WIDE_BATCH if wide else dialect.batch
+    for (kind, _), names in groups.items():
+        for start in range(0, len(names), size):
+            batch = names[start : start + size]
+            if kind == "other":
+                yield _unordered_sql(view, batch, ticks, dialect), batch, False
+            else:
+                sql = _wide_sql if wide else _unpivot_sql
+                yield sql(view, batch, ticks, kind == "float", dialect), batch, wide
+
+
+# Rows from which a table is scanned with aggregates side by side (see _presence_queries),
+# and the columns per such scan.
+WIDE_ROWS = 50_000
+WIDE_BATCH = 64
+
+
+def _presence_aggregates(v: str, floats: bool, ticks: str | None, dialect: PresenceDialect) -> str:
+    """Nulls, NaNs, least and greatest present value, latest time present of the value `v`."""
+    # isnan(NULL) is NULL in DuckDB but false in Spark: test for null first
+    present = f"{v} IS NOT NULL" + (f" AND NOT isnan({v})" if floats else "")
+    nans = f"count(CASE WHEN isnan({v}) THEN 1 END)" if floats else "0"
+    value = f"CASE WHEN {present} THEN {v} END" if floats else v  # min and max skip nulls
+    zero = f" + {dialect.zero}" if floats else ""
+    last = f"max(CASE WHEN {present} THEN t__ END)" if ticks else "CAST(NULL AS BIGINT)"
+    return f"count(*) - count({v}), {nans}, min({value}){zero}, max({value}){zero}, {last}"
+
+
+def _picked(view: str, names: list[str], ticks: str | None, dialect: PresenceDialect) -> str:
+    picked = ", ".join(f"{dialect.quote(c)} AS v{i}" for i, c in enumerate(names))
+    return f"(SELECT {ticks or 'NULL'} AS t__, {picked} FROM {view}) src__"
+
+
+def _unpivoted(view: str, names: list[str], ticks: str | None, dialect: PresenceDialect) -> str:
+    """A FROM clause of (t__, name__, value__) rows, name__ the position of the column in
+    `names`: the columns go into one list per row and out again, which costs DuckDB half what
+    its UNPIVOT does on thousands of columns."""
+    values = ", ".join(dialect.quote(c) for c in names)
+    source = f"(SELECT {ticks or 'NULL'} AS t__, {dialect.list_of.format(values=values)} AS l__ FROM {view}) s__"
+    return f"({dialect.explode.format(source=source)}) src__"
+
+
+def _unpivot_sql(
+    view: str, names: list[str], ticks: str | None, floats: bool, dialect: PresenceDialect
+) -> str:
+    return (
+        f"SELECT name__, {_presence_aggregates('value__', floats, ticks, dialect)} "
+        f"FROM {_unpivoted(view, names, ticks, dialect)} GROUP BY name__"
+    )
+
+
+def _wide_sql(
+    view: str, names: list[str], ticks: str | None, floats: bool, dialect: PresenceDialect
+) -> str:
+    parts = ", ".join(
+        _presence_aggregates(f"v{i}", floats, ticks, dialect) for i in range(len(names))
+    )
+    return f"SELECT {parts} FROM {_picked(view, names, ticks, dialect)}"
+
+
+def _unordered_sql(view: str, names: list[str], ticks: str | None, dialect: PresenceDialect) -> str:
+    q = dialect.quote
+    parts = []
+    for i, c in enumerate(names):
+        last = f"max(CASE WHEN {q(c)} IS NOT NULL THEN t__ END)" if ticks else "NULL"
+        parts.append(
+            f"SELECT {i} AS name__, count(*) - count({q(c)}), 0, NULL, NULL, "
+            f"CAST({last} AS BIGINT) FROM (SELECT {ticks or 'NULL'} AS t__, {q(c)} FROM {view}) src__"
+        )
+    return " UNION ALL ".join(parts)
+
+
+def _duck_parameter(value: Any) -> str:
+    """A parameter typed by its Python value, so a column compares with it as with a literal."""
+    if isinstance(value, bool):
+        return "CAST(? AS BOOLEAN)"
+    if isinstance(value, int):
+        return "CAST(? AS HUGEINT)"
+    if isinstance(value, float | Decimal):
+        return "CAST(? AS DOUBLE)"
+    if isinstance(value, datetime):
+        return f"CAST(? AS {'TIMESTAMPTZ' if value.tzinfo else 'TIMESTAMP'})"
+    if isinstance(value, date):
+        return "CAST(? AS DATE)"
+    if isinstance(value, bytes):
+        return "CAST(? AS BLOB)"
+    return "CAST(? AS VARCHAR)"
+
+
+def value_counts_answer(
+    rows: Callable[[str], list[tuple[Any, ...]]],
+    view: str,
+    schema: pa.Schema,
+    columns: Sequence[str],
+    dialect: PresenceDialect,
+) -> dict[str, tuple[tuple[Any, int], ...]]:
+    """Value counts per column (DuckDB and Spark SQL alike): one grouped query per column of a
+    long table; short tables unpivoted, one query per type of column and batch (a query on a
+    table of thousands of columns costs tens of milliseconds before it reads a row)."""
+    found: dict[str, list[tuple[Any, int]]] = {c: [] for c in columns}
+    long = int(rows(f"SELECT count(*) FROM {view}")[0][0]) >= WIDE_ROWS
+    groups: dict[tuple[str, str], list[str]] = {}
+    for c in columns:
+        t = schema.field(c).type
+        groups.setdefault((presence_class(t), str(t)), []).append(c)
+    for (kind, _), names in groups.items():
+        if long or kind == "other":
+            for c in names:
+                picked = f"(SELECT {dialect.quote(c)} AS value__ FROM {view}) src__"
+                sql = f"SELECT 0, value__, count(*) AS n__ FROM {picked} WHERE value__ IS NOT NULL"
+                _add_counts(found, [c], rows(f"{sql} GROUP BY value__ ORDER BY n__ DESC, value__"))
+            continue
+        for start in range(0, len(names), dialect.batch):
+            batch = names[start : start + dialect.batch]
+            _add_counts(
+                found,
+                batch,
+                rows(
+                    f"SELECT name__, value__, count(*) AS n__ FROM "
+                    f"{_unpivoted(view, batch, None, dialect)} WHERE value__ IS NOT NULL "
+                    "GROUP BY name__, value__ ORDER BY name__, n__ DESC, value__"
+                ),
+            )
+    return {c: tuple(v) for c, v in found.items()}
+
+
+def _add_counts(
+    found: dict[str, list[tuple[Any, int]]], names: list[str], answer: list[tuple[Any, ...]]
+) -> None:
+    for tag, value, n in answer:
+        found[names[int(tag)]].append((value, int(n)))

@@ -30,8 +30,19 @@ from mlcheck.engines.base import (
     EngineSettings,
     KeyComparison,
     KeyCounts,
+    Presence,
     Tolerance,
     Unsupported,
+    time_class,
+)
+from mlcheck.engines.duck import (
+    ISO_DATE,
+    PresenceDialect,
+    _difference,
+    _join_sql,
+    _stats,
+    presence_answer,
+    value_counts_answer,
 )
 from mlcheck.engines.duck import (
     GroupedCountsDialect,
@@ -732,6 +743,34 @@ class SparkEngine:
             return frame.toArrow()
         return pa.Table.from_pandas(frame.toPandas(), preserve_index=False)  # pragma: no cover
 
+    # ---- presence (s6)
+
+    def presence(self, name: str, columns: Sequence[str], time: str | None = None) -> Presence:
+        """As DuckDB's (`presence_answer`): the row count and time axis, then one unpivot per
+        type of column and batch."""
+        return presence_answer(
+            self._rows, self._view(name), self.schema(name), columns, time, SPARK_PRESENCE
+        )
+
+    def count_equal(self, name: str, values: Mapping[str, Any]) -> dict[str, int]:
+        """One query for every column (named parameters, typed by Spark from the Python value)."""
+        if not values:
+            return {}
+        names = list(values)
+        tests = [f"count_if({quoted(c)} = :p{i})" for i, c in enumerate(names)]
+        args = {f"p{i}": values[c] for i, c in enumerate(names)}
+        frame = self._spark.sql(f"SELECT {', '.join(tests)} FROM {self._view(name)}", args=args)
+        row = frame.collect()[0]
+        return {c: int(row[i]) for i, c in enumerate(names)}
+
+    def value_counts_of(
+        self, name: str, columns: Sequence[str]
+    ) -> dict[str, tuple[tuple[Any, int], ...]]:
+        """As DuckDB's (`value_counts_answer`)."""
+        return value_counts_answer(
+            self._rows, self._view(name), self.schema(name), columns, SPARK_PRESENCE
+        )
+
 
 # ---- Arrow in
 
@@ -1010,3 +1049,35 @@ def _spark_type(t: pa.DataType) -> str:
     if t in _SPARK_TYPES:
         return _SPARK_TYPES[t]
     raise Unsupported(f"no cast to {t}")
+
+
+
+# ---- presence (s6)
+
+
+def _spark_ticks(column: str, dtype: pa.DataType) -> str:
+    """A time column as microseconds since the epoch (see TimeAxis): ISO-8601 text cast to
+    TIMESTAMP, which applies an offset and reads naive text in the session's UTC."""
+    kind = time_class(dtype)
+    if kind == "text":
+        text = f"CAST({column} AS STRING)"
+        iso = f"CASE WHEN {text} RLIKE '{ISO_DATE}' THEN {text} END"
+        return f"unix_micros(try_cast({iso} AS TIMESTAMP))"
+    if kind == "instant":
+        return f"unix_micros(CAST({column} AS TIMESTAMP))"
+    raise Unsupported("Spark holds timestamps in microseconds, not nanoseconds")
+
+
+SPARK_PRESENCE = PresenceDialect(
+    quote=quoted,
+    ticks=_spark_ticks,
+    text="STRING",
+    matches="{x} RLIKE '{p}'",
+    zero="CAST(0 AS DOUBLE)",
+    batch=200,
+    explode=(
+        "SELECT t__, name__, value__ FROM {source} "
+        "LATERAL VIEW posexplode(l__) e__ AS name__, value__"
+    ),
+    list_of="array({values})",
+)

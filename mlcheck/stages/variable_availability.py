@@ -22,8 +22,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mlcheck.checklist import Checklist
+from mlcheck.compare import Kind, type_family
 from mlcheck.context import StageContext
-from mlcheck.engine import as_text, value_counts
+from mlcheck.engine import as_text
+from mlcheck.engines.base import Presence, TimeAxis, time_class
 from mlcheck.errors import InputError
 from mlcheck.registry import check
 from mlcheck.results import Finding, Status
@@ -49,6 +51,11 @@ def skip_reason(checklist: Checklist) -> str | None:
 # --------------------------------------------------------------------------- column helpers
 
 
+def schema(ctx: StageContext, slot: str) -> pa.Schema:
+    """A slot's columns as the aggregate engine holds them."""
+    return ctx.engine.aggregate.schema(ctx.engine.relation(slot))
+
+
 def expected_features(ctx: StageContext) -> list[str]:
     """`columns.features`, else every research features column without a role, not ignored."""
     if ctx.columns.features:
@@ -56,37 +63,46 @@ def expected_features(ctx: StageContext) -> list[str]:
     excluded = (
         ctx.columns.role_columns() | set(ctx.columns.ignore) | set(ctx.engine.key(RESEARCH) or [])
     )
-    return [c for c in ctx.engine.schema(RESEARCH).names if c not in excluded]
+    return [c for c in schema(ctx, RESEARCH).names if c not in excluded]
 
 
 def shared_features(ctx: StageContext) -> list[str]:
     """Expected features present in both research and live tables."""
-    research, live = set(ctx.engine.schema(RESEARCH).names), set(ctx.engine.schema(LIVE).names)
+    research, live = set(schema(ctx, RESEARCH).names), set(schema(ctx, LIVE).names)
     return [c for c in expected_features(ctx) if c in research and c in live]
 
 
-def plain(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Dictionary-encoded columns decoded to their values, so both sides compare alike."""
-    return column.cast(column.type.value_type) if pa.types.is_dictionary(column.type) else column
+def presence(ctx: StageContext, slot: str) -> Presence:
+    """What of every shared feature arrived on one side, in one pass (memoised); live data
+    also gives each feature's latest time when staleness is checked."""
+    time = _time_column(ctx) if slot == LIVE else None
+    return ctx.engine.memo(
+        (STAGE, "presence", slot),
+        lambda: ctx.engine.aggregate.presence(
+            ctx.engine.relation(slot), shared_features(ctx), time=time
+        ),
+    )
+
+
+def _time_column(ctx: StageContext) -> str | None:
+    """The live timestamp column when staleness is checked and it holds times, else None."""
+    name = ctx.columns.timestamp
+    if name is None or ctx.config.max_staleness is None:
+        return None
+    live = schema(ctx, LIVE)
+    if live.get_field_index(name) < 0 or time_class(live.field(name).type) is None:
+        return None
+    return name
 
 
 def missing_count(ctx: StageContext, slot: str, name: str) -> int:
-    """Nulls plus float NaNs of one column (memoised)."""
-
-    def count() -> int:
-        return int(pc.sum(pc.is_null(ctx.engine.column(slot, name), nan_is_null=True)).as_py() or 0)
-
-    return int(ctx.engine.memo((STAGE, "missing", slot, name), count))
-
-
-def present_values(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """The non-null, non-NaN values of a column."""
-    values = plain(column)
-    return values.filter(pc.invert(pc.is_null(values, nan_is_null=True)))
+    """Nulls plus float NaNs of one shared feature."""
+    found = presence(ctx, slot).columns[name]
+    return found.nulls + found.nans
 
 
 def null_rate(ctx: StageContext, slot: str, name: str) -> float:
-    rows = ctx.engine.num_rows(slot)
+    rows = presence(ctx, slot).rows
     return missing_count(ctx, slot, name) / rows if rows else 0.0
 
 
@@ -100,13 +116,18 @@ def is_text(dtype: pa.DataType) -> bool:
     )
 
 
+def plain_type(dtype: pa.DataType) -> pa.DataType:
+    """The value type of a dictionary type; any other type unchanged."""
+    return dtype.value_type if pa.types.is_dictionary(dtype) else dtype
+
+
 def categorical_features(ctx: StageContext) -> list[str]:
     """Shared features declared categorical, or stored as strings/dictionaries on either side.
 
     Lists and records are left out: their values cannot be counted as categories.
     """
     declared = set(ctx.columns.categorical)
-    research, live = ctx.engine.schema(RESEARCH), ctx.engine.schema(LIVE)
+    research, live = schema(ctx, RESEARCH), schema(ctx, LIVE)
     types = {c: (research.field(c).type, live.field(c).type) for c in shared_features(ctx)}
     return [
         c
@@ -153,17 +174,40 @@ def categories(ctx: StageContext, name: str) -> Categories:
 
 
 def _count_categories(ctx: StageContext, name: str) -> Categories:
-    r_values, r_counts = ctx.engine.value_counts(RESEARCH, name)
-    l_values, l_counts = ctx.engine.value_counts(LIVE, name)
-    r_text, l_text = as_text(r_values), as_text(l_values)
+    r_text, r_counts = category_counts(ctx, RESEARCH, name)
+    l_text, l_counts = category_counts(ctx, LIVE, name)
     return Categories(
         research_values=r_text,
-        research_counts=np.asarray(r_counts, dtype=np.int64),
+        research_counts=r_counts,
         live_values=l_text,
-        live_counts=np.asarray(l_counts, dtype=np.int64),
+        live_counts=l_counts,
         research_in_live=_member(r_text, l_text),
         live_in_research=_member(l_text, r_text),
     )
+
+
+def _all_category_counts(ctx: StageContext, slot: str) -> dict[str, tuple[tuple[Any, int], ...]]:
+    """Value counts of every categorical feature of one side, asked at once (memoised)."""
+    return ctx.engine.memo(
+        (STAGE, "category counts", slot),
+        lambda: ctx.engine.aggregate.value_counts_of(
+            ctx.engine.relation(slot), categorical_features(ctx)
+        ),
+    )
+
+
+def category_counts(ctx: StageContext, slot: str, name: str) -> tuple[pa.Array, np.ndarray]:
+    """A column's distinct non-null values as text (typed as the column first, so they read
+    as Arrow writes that type) and their counts."""
+    counted = _all_category_counts(ctx, slot).get(name)
+    if counted is None:  # not a shared categorical feature: a rename candidate (VAR001)
+        counted = ctx.engine.aggregate.value_counts(ctx.engine.relation(slot), name).get(None, ())
+    values = [v for v, _ in counted]
+    try:
+        typed = pa.array(values, type=plain_type(schema(ctx, slot).field(name).type))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        typed = pa.array(values)
+    return as_text(typed), np.array([n for _, n in counted], dtype=np.int64)
 
 
 def _member(values: pa.Array, value_set: pa.Array) -> np.ndarray:
@@ -197,7 +241,6 @@ def plural(n: int, one: str, many: str) -> str:
 
 
 QUANTILES = 1024
-PROFILE_ROWS = 100_000
 _GRID = (np.arange(QUANTILES) + 0.5) / QUANTILES
 
 
@@ -206,8 +249,8 @@ class Profile:
     """A column's distribution, summarised once per run so replacement matching stays cheap.
 
     Numeric: the sorted values when there are at most QUANTILES of them (distances are then exact),
-    else the empirical quantile function at QUANTILES midpoints (of an even stride of at most
-    about PROFILE_ROWS values). Text: categories and counts.
+    else the empirical quantile function at QUANTILES midpoints (exact quantiles of every
+    value). Text: categories and counts.
     """
 
     kind: str  # "numeric" | "text"
@@ -219,28 +262,37 @@ class Profile:
 
 
 def profile(ctx: StageContext, slot: str, name: str) -> Profile | None:
-    return ctx.engine.memo(
-        (STAGE, "profile", slot, name), lambda: column_profile(ctx.engine.column(slot, name))
-    )
+    return ctx.engine.memo((STAGE, "profile", slot, name), lambda: column_profile(ctx, slot, name))
 
 
-def column_profile(column: pa.ChunkedArray) -> Profile | None:
+def column_profile(ctx: StageContext, slot: str, name: str) -> Profile | None:
     """The distribution summary of a numeric or text column; None for other types or no values."""
-    present = present_values(column)
-    if len(present) == 0:
-        return None
-    if _is_number(present.type):
-        values = present.to_numpy().astype(float)
-        # An even stride over the file keeps every period represented; its error (~1/sqrt(n) of a
-        # std) is far below `rename_distance`, and sorting stays cheap on huge columns.
-        values = np.sort(values[:: -(-len(values) // PROFILE_ROWS)])
-        exact = len(values) <= QUANTILES
-        summary = values if exact else _sorted_quantiles(values)
-        return Profile("numeric", summary, exact, float(np.std(values)))
-    if is_text(present.type):
-        categories, counts = value_counts(present)
-        return Profile("text", categories=as_text(categories), counts=np.asarray(counts))
+    dtype = plain_type(schema(ctx, slot).field(name).type)
+    if _is_number(dtype):
+        return _numeric_profile(
+            ctx, slot, name, "float" if pa.types.is_floating(dtype) else "integer"
+        )
+    if is_text(dtype):
+        categories, counts = category_counts(ctx, slot, name)
+        return Profile("text", categories=categories, counts=counts) if len(counts) else None
     return None
+
+
+def _numeric_profile(ctx: StageContext, slot: str, name: str, kind: Kind) -> Profile | None:
+    """At most QUANTILES values: all of them, sorted (the quantiles at (k + 1/2) / n are the
+    k-th values); more: the quantile function at the grid, with the population std."""
+    agg, relation = ctx.engine.aggregate, ctx.engine.relation(slot)
+    stats = agg.profiles(relation, {name: kind}, top=0)[name]
+    n = stats.count - stats.nans
+    if n == 0:
+        return None
+    if n <= QUANTILES:
+        grid = (np.arange(n) + 0.5) / n
+        values = np.asarray(agg.quantiles(relation, name, list(grid))[None], dtype=float)
+        return Profile("numeric", values, True, float(np.std(values)))
+    values = np.asarray(agg.quantiles(relation, name, list(_GRID))[None], dtype=float)
+    std = (stats.std or 0.0) * math.sqrt((n - 1) / n)  # ddof=1 -> the population std
+    return Profile("numeric", values, False, std)
 
 
 def distribution_distance(research: Profile | None, live: Profile | None) -> float | None:
@@ -301,7 +353,7 @@ def likely_replacement(
 ) -> Replacement | None:
     """The new live column most likely standing in for `missing`, by name and by distribution."""
     cfg = ctx.config
-    research_names = set(ctx.engine.schema(RESEARCH).names)
+    research_names = set(schema(ctx, RESEARCH).names)
     scored = []
     for name in candidates:
         similarity = difflib.SequenceMatcher(None, missing.lower(), name.lower()).ratio()
@@ -322,82 +374,45 @@ def likely_replacement(
 
 
 def _candidate_distance(ctx: StageContext, missing: str, candidate: str) -> float | None:
-    research, live = ctx.engine.column(RESEARCH, missing), ctx.engine.column(LIVE, candidate)
+    research = schema(ctx, RESEARCH).field(missing).type
+    live = schema(ctx, LIVE).field(candidate).type
     # Distribution evidence alone needs the same storage type; "same values" across types is chance.
-    if plain(research).type != plain(live).type:
+    if plain_type(research) != plain_type(live):
         return None
     return distribution_distance(profile(ctx, RESEARCH, missing), profile(ctx, LIVE, candidate))
 
 
 def new_live_columns(ctx: StageContext) -> list[str]:
     """Live columns unknown to research that have no role: candidates for a renamed feature."""
-    known = set(ctx.engine.schema(RESEARCH).names) | set(expected_features(ctx))
+    known = set(schema(ctx, RESEARCH).names) | set(expected_features(ctx))
     excluded = (
         ctx.columns.role_columns() | set(ctx.columns.ignore) | set(ctx.engine.key(LIVE) or [])
     )
-    return [c for c in ctx.engine.schema(LIVE).names if c not in known and c not in excluded]
+    return [c for c in schema(ctx, LIVE).names if c not in known and c not in excluded]
 
 
 # --------------------------------------------------------------------------- timestamps
 
 
-def live_times(ctx: StageContext, name: str) -> tuple[np.ndarray, np.ndarray, str]:
-    """The live timestamp column as int64 us since the epoch, a validity mask, and its zone.
-
-    Zone-aware timestamps and strings with offsets become UTC; naive ones stay wall time (a
-    string column mixing both reads the naive strings as UTC).
-    """
-    return ctx.engine.memo(
-        (STAGE, "times", name), lambda: _parse_times(name, plain(ctx.engine.column(LIVE, name)))
-    )
-
-
-def _parse_times(name: str, column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, str]:
-    if is_text(column.type):
-        column = _text_to_times(name, column)
-    dtype = column.type
-    if not (pa.types.is_timestamp(dtype) or pa.types.is_date(dtype)):
+def time_axis(ctx: StageContext, name: str) -> tuple[TimeAxis, str]:
+    """The live time axis (microseconds since the epoch, see TimeAxis) and its zone: "UTC" for
+    zone-aware timestamps and for text that is not all naive (a string column mixing both
+    reads the naive strings as UTC), else "naive". Input errors for columns holding no times."""
+    dtype = schema(ctx, LIVE).field(name).type
+    kind = time_class(dtype)
+    if kind is None:
         raise InputError(
-            f"{LIVE}: timestamp column {name!r} has type {dtype}; give a timestamp, a date or ISO-8601 text"
+            f"{LIVE}: timestamp column {name!r} has type {plain_type(dtype)}; give a timestamp, a date or ISO-8601 text"
         )
-    tz = getattr(dtype, "tz", None)
-    try:
-        # Nanoseconds truncate to microseconds; a date beyond their range is still refused.
-        as_us = column.cast(
-            options=pc.CastOptions(pa.timestamp("us", tz), allow_time_truncate=True)
-        )
-    except pa.ArrowInvalid as exc:
+    axis = presence(ctx, LIVE).time
+    assert axis is not None  # asked with the time column: it holds times
+    if axis.times == 0 and axis.unreadable:
         raise InputError(
-            f"{LIVE}: timestamp column {name!r} cannot be read as times: {exc}"
-        ) from None
-    valid = np.asarray(pc.is_valid(as_us).to_numpy(zero_copy_only=False), dtype=bool)
-    # Zone-aware timestamps are stored as UTC instants, so their integers compare across zones.
-    return as_us.cast(pa.int64()).fill_null(0).to_numpy(), valid, "UTC" if tz else "naive"
-
-
-def _text_to_times(name: str, column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """ISO-8601 text as timestamps: all naive, all with offsets (-> UTC), or mixed (naive = UTC)."""
-    for target in (pa.timestamp("us"), pa.timestamp("us", "UTC")):
-        try:
-            return column.cast(target)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            continue
-    # Only text that starts like an ISO date: pandas would read "now"/"today" as the clock time.
-    iso_like = pc.match_substring_regex(column, r"^\s*\d{4}-\d{2}-\d{2}")
-    text = np.asarray(column.to_numpy(zero_copy_only=False), dtype=object)
-    text[~np.asarray(iso_like.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)] = None
-    import pandas as pd  # only to parse ISO-8601 text timestamps
-
-    try:
-        parsed = pd.DatetimeIndex(pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce"))
-    except (ValueError, OverflowError):  # pandas refuses dates beyond its nanosecond range
-        parsed = pd.DatetimeIndex([pd.NaT] * len(text))
-    if column.null_count < len(column) and not np.asarray(parsed.notna()).any():
-        example = column.drop_null()[0].as_py()
-        raise InputError(
-            f"{LIVE}: timestamp column {name!r} is not ISO-8601 text (e.g. {example!r})"
+            f"{LIVE}: timestamp column {name!r} is not ISO-8601 text (e.g. {axis.example!r})"
         )
-    return pa.chunked_array([pa.array(parsed.as_unit("us"))])
+    zoned = getattr(plain_type(dtype), "tz", None) is not None
+    text_utc = kind == "text" and bool(axis.offsets or axis.unreadable)
+    return axis, "UTC" if zoned or text_utc else "naive"
 
 
 def iso(us: int) -> str:
@@ -423,7 +438,7 @@ def missing_columns(ctx: StageContext) -> Iterator[Finding]:
     How to fix: map the new name back in the production feature pipeline (or add the column
     again upstream); retrain only if the feature really changed meaning.
     """
-    live_names = set(ctx.engine.schema(LIVE).names)
+    live_names = set(schema(ctx, LIVE).names)
     expected = expected_features(ctx)
     missing = [c for c in expected if c not in live_names]
     candidates = new_live_columns(ctx)
@@ -491,7 +506,7 @@ def null_rates(ctx: StageContext) -> Iterator[Finding]:
     or the join, and backfill; if the nulls are legitimate, retrain with them.
     """
     limit = ctx.config.max_null_rate_increase
-    live_rows = ctx.engine.num_rows(LIVE)
+    live_rows = presence(ctx, LIVE).rows
     if live_rows == 0:
         yield Finding(
             Status.FAIL,
@@ -520,7 +535,7 @@ def _null_finding(ctx: StageContext, name: str, limit: float) -> Finding | None:
         "research_null_rate": before,
         "live_null_rate": after,
         "live_nulls": missing_count(ctx, LIVE, name),
-        "live_rows": ctx.engine.num_rows(LIVE),
+        "live_rows": presence(ctx, LIVE).rows,
     }
     if after == 1.0:
         status = Status.WARN if before == 1.0 else Status.FAIL
@@ -564,11 +579,11 @@ def constant_columns(ctx: StageContext) -> Iterator[Finding]:
     value, a filter that now lets through a single segment.
     How to fix: find the value (details.value) and where it is written; repair the lookup or feed.
     """
-    problems = []
-    for name in shared_features(ctx):
-        finding = _constant_finding(ctx, name)
-        if finding is not None:
-            problems.append(finding)
+    turned = _turned_constant(ctx)
+    shares = _research_shares(ctx, turned)
+    problems = [
+        f for name in turned if (f := _constant_finding(ctx, name, shares[name])) is not None
+    ]
     yield from problems
     if not problems:
         yield Finding(
@@ -579,91 +594,67 @@ def constant_columns(ctx: StageContext) -> Iterator[Finding]:
         )
 
 
-def _constant_finding(ctx: StageContext, name: str) -> Finding | None:
-    if _surely_varied(ctx, LIVE, name):  # most features: no range needed to know
-        return None
-    live = value_range(ctx.engine.column(LIVE, name))
-    if live is None or live[0] != live[1]:
-        return None
-    research = value_range(ctx.engine.column(RESEARCH, name))
-    if research is None or research[0] == research[1]:
-        return None
-    value = live[0]
-    n_live = ctx.engine.num_rows(LIVE) - missing_count(ctx, LIVE, name)
-    share = _share_equal(ctx, name, value)
+def _turned_constant(ctx: StageContext) -> list[str]:
+    """Shared features whose present live values are all one value while research's are not
+    (the least and greatest present value tell: -0.0 and 0.0 are one value)."""
+    live, research = presence(ctx, LIVE).columns, presence(ctx, RESEARCH).columns
+    return [
+        name
+        for name in shared_features(ctx)
+        if live[name].low is not None
+        and live[name].low == live[name].high
+        and research[name].low is not None
+        and research[name].low != research[name].high
+    ]
+
+
+def _research_shares(ctx: StageContext, names: list[str]) -> dict[str, float]:
+    """Per feature, the share of research's present values equal to the live value (one
+    question for all); 0 when the two sides' types cannot hold the same value."""
+    research, live = schema(ctx, RESEARCH), schema(ctx, LIVE)
+    found = presence(ctx, RESEARCH)
+    comparable = [n for n in names if _comparable(research.field(n).type, live.field(n).type)]
+    values = {n: presence(ctx, LIVE).columns[n].low for n in comparable}
+    counts = ctx.engine.aggregate.count_equal(ctx.engine.relation(RESEARCH), values)
+    shares = dict.fromkeys(names, 0.0)
+    for name, hits in counts.items():
+        present = found.rows - missing_count(ctx, RESEARCH, name)
+        shares[name] = hits / present if present else 0.0
+    return shares
+
+
+def _comparable(research: pa.DataType, live: pa.DataType) -> bool:
+    """Whether a live value can equal a research value: same type family, or both numbers."""
+    families = {type_family(plain_type(research)), type_family(plain_type(live))}
+    return len(families) == 1 or families <= {"integer", "floating", "decimal"}
+
+
+def _constant_finding(ctx: StageContext, name: str, share: float) -> Finding | None:
+    live, research = presence(ctx, LIVE).columns[name], presence(ctx, RESEARCH).columns[name]
+    value = live.low
+    n_live = presence(ctx, LIVE).rows - missing_count(ctx, LIVE, name)
     chance = share**n_live  # every live value equal to one research value of share p: p**n
     if chance >= ctx.config.absence_alpha:
         return None
     details = {
-        "value": value.as_py(),
+        "value": value,
         "live_values": n_live,
         "research_share_of_value": share,
-        "research_min": research[0].as_py(),
-        "research_max": research[1].as_py(),
+        "research_min": research.low,
+        "research_max": research.high,
         "chance": chance,
     }
     hint = "A default or fill value replacing real values (a failed lookup, a frozen feed): find where it is written."
     return Finding(
         Status.FAIL,
-        f"{name} is constant in live data ({value.as_py()!r}) but varied in research",
+        f"{name} is constant in live data ({value!r}) but varied in research",
         source=LIVE,
         column=name,
-        observed=value.as_py(),
-        expected=f"values from {research[0].as_py()!r} to {research[1].as_py()!r}",
+        observed=value,
+        expected=f"values from {research.low!r} to {research.high!r}",
         hint=hint,
         details=details,
     )
-
-
-def _surely_varied(ctx: StageContext, slot: str, name: str) -> bool:
-    """Whether a column holds two different present values, decided cheaply for floats and
-    text; False when unsure (value_range then decides). Floats: numpy's NaN-skipping fmin/fmax
-    per chunk (nulls read as NaN), an order of magnitude faster than Arrow's min_max. Text: two
-    distinct values in the category counts VAR004-006 share, instead of decoding every row."""
-    column = ctx.engine.column(slot, name)
-    kind = plain_type(column.type)
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        return len(ctx.engine.value_counts(slot, name)[0]) > 1
-    if not (pa.types.is_float32(column.type) or pa.types.is_float64(column.type)):
-        return False
-    chunks = [c.to_numpy(zero_copy_only=False) for c in column.chunks if len(c)]
-    if not chunks:
-        return False
-    low = np.fmin.reduce([np.fmin.reduce(c) for c in chunks])  # NaN only when all are NaN
-    high = np.fmax.reduce([np.fmax.reduce(c) for c in chunks])
-    return bool(low < high)
-
-
-def plain_type(dtype: pa.DataType) -> pa.DataType:
-    """The value type of a dictionary type; any other type unchanged."""
-    return dtype.value_type if pa.types.is_dictionary(dtype) else dtype
-
-
-def value_range(column: pa.ChunkedArray) -> tuple[pa.Scalar, pa.Scalar] | None:
-    """(min, max) of the non-null, non-NaN values; None when there are none or no order exists.
-
-    A column is constant exactly when min == max, which is far cheaper than counting distinct
-    values (Arrow's min_max skips NaN unless every value is NaN).
-    """
-    try:
-        bounds = pc.min_max(plain(column))
-    except (pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        return None
-    low, high = bounds["min"], bounds["max"]
-    if not low.is_valid or (isinstance(low.as_py(), float) and math.isnan(low.as_py())):
-        return None
-    return low, high
-
-
-def _share_equal(ctx: StageContext, name: str, value: pa.Scalar) -> float:
-    """Share of research's present values equal to `value`; 0 when the types cannot be compared."""
-    research = plain(ctx.engine.column(RESEARCH, name))
-    present = ctx.engine.num_rows(RESEARCH) - missing_count(ctx, RESEARCH, name)
-    try:
-        hits = pc.sum(pc.equal(research, value.cast(research.type))).as_py() or 0
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        return 0.0
-    return int(hits) / present if present else 0.0
 
 
 @check("VAR004", STAGE, thresholds=("min_count", "absence_alpha"))
@@ -761,7 +752,7 @@ def _unseen_finding(ctx: StageContext, name: str) -> Finding | None:
     cats, limit, live_rows = (
         categories(ctx, name),
         ctx.config.max_unseen_rate,
-        ctx.engine.num_rows(LIVE),
+        presence(ctx, LIVE).rows,
     )
     unseen = ~cats.live_in_research
     rows = int(cats.live_counts[unseen].sum())
@@ -820,7 +811,7 @@ def rare_categories(ctx: StageContext) -> Iterator[Finding]:
 
 
 def _rare_finding(ctx: StageContext, name: str) -> Finding | None:
-    cfg, cats, live_rows = ctx.config, categories(ctx, name), ctx.engine.num_rows(LIVE)
+    cfg, cats, live_rows = ctx.config, categories(ctx, name), presence(ctx, LIVE).rows
     rare_values = cats.research_values.filter(pa.array(cats.research_counts < cfg.min_count))
     carrying = _member(cats.live_values, rare_values)
     rows = int(cats.live_counts[carrying].sum())
@@ -881,9 +872,11 @@ def stale_features(ctx: StageContext) -> Iterator[Finding]:
     if unusable is not None:
         yield unusable
         return
-    times, valid, zone = live_times(ctx, time_column)
-    end = int(times[valid].max())
-    last_seen = {name: _last_seen(ctx, name, times, valid, end) for name in shared_features(ctx)}
+    axis, zone = time_axis(ctx, time_column)
+    assert axis.last is not None  # some time is readable (_unusable_time_column)
+    end = axis.last
+    found = presence(ctx, LIVE).columns
+    last_seen = {name: found[name].last for name in shared_features(ctx)}
     problems = [
         f for name, seen in last_seen.items() if (f := _stale_finding(ctx, name, seen, end, zone))
     ]
@@ -897,15 +890,15 @@ def stale_features(ctx: StageContext) -> Iterator[Finding]:
 
 def _unusable_time_column(ctx: StageContext, name: str) -> Finding | None:
     """Why staleness cannot be measured with this timestamp column, or None when it can."""
-    if name not in ctx.engine.schema(LIVE).names:
+    if name not in schema(ctx, LIVE).names:
         message = f"staleness not checked: the live features have no {name} column"
         hint = (
             f"Add `{name}` to the live features export, or skip the staleness check: set "
             "stages.variable_availability.max_staleness to null."
         )
         return Finding(Status.WARN, message, source=LIVE, column=name, hint=hint)
-    _, valid, _ = live_times(ctx, name)
-    if not valid.any():
+    axis, _ = time_axis(ctx, name)
+    if axis.times == 0:
         hint = "The live export writes no event times; repair it."
         return Finding(
             Status.FAIL,
@@ -915,18 +908,6 @@ def _unusable_time_column(ctx: StageContext, name: str) -> Finding | None:
             hint=hint,
         )
     return None
-
-
-def _last_seen(
-    ctx: StageContext, name: str, times: np.ndarray, valid: np.ndarray, end: int
-) -> int | None:
-    if missing_count(ctx, LIVE, name) == 0:  # present on every row (VAR002 counted): the end
-        return end
-    present = valid & ~np.asarray(
-        pc.is_null(ctx.engine.column(LIVE, name), nan_is_null=True).to_numpy(zero_copy_only=False),
-        dtype=bool,
-    )
-    return int(times[present].max()) if present.any() else None
 
 
 def _stale_finding(

@@ -96,36 +96,58 @@ def test_expected_features_default_to_research_columns_without_role(tmp_path: Pa
     assert va.expected_features(declared) == ["b"]
 
 
-def distance(research: Any, live: Any) -> float | None:
-    profiles = (
-        va.column_profile(pa.chunked_array([research])),
-        va.column_profile(pa.chunked_array([live])),
-    )
+def distance(tmp_path: Path, research: Any, live: Any) -> float | None:
+    """The distance of column `x` in research and live tables written to a fresh folder."""
+    folder = tmp_path / f"pair{len(list(tmp_path.iterdir()))}"
+    folder.mkdir()
+    ctx = make_ctx(folder, pa.table({"x": research}), pa.table({"x": live}))
+    profiles = (va.profile(ctx, va.RESEARCH, "x"), va.profile(ctx, va.LIVE, "x"))
     return va.distribution_distance(*profiles)
 
 
-def test_normalised_wasserstein_matches_scipy_and_hand_value() -> None:
+def test_normalised_wasserstein_matches_scipy_and_hand_value(tmp_path: Path) -> None:
     research, live = [0.0, 1.0, 2.0, 3.0], [1.0, 2.0, 3.0, 4.0]
-    got = distance(research, live)
+    got = distance(tmp_path, research, live)
     # Shifting every value by 1 moves the whole mass by 1: W = 1; the research std is sqrt(1.25).
     assert got == pytest.approx(1.0 / math.sqrt(1.25))
     assert got == pytest.approx(wasserstein_distance(research, live) / np.std(research))
 
 
-def test_wasserstein_from_quantiles_on_large_columns_matches_scipy() -> None:
+def test_wasserstein_from_quantiles_on_large_columns_matches_scipy(tmp_path: Path) -> None:
     """Above QUANTILES values the distance comes from 1024 quantiles: close to scipy's exact one."""
     rng = np.random.default_rng(3)
     research, live = rng.normal(0, 2, 50_000), rng.gamma(2.0, 1.5, 30_000)
     exact = wasserstein_distance(research, live) / np.std(research)
-    assert distance(research, live) == pytest.approx(exact, rel=2e-3)
-    huge = rng.normal(0.3, 2, 400_000)  # summarised from an even stride of 100 000 values
-    assert distance(research, huge) == pytest.approx(
+    assert distance(tmp_path, research, live) == pytest.approx(exact, rel=2e-3)
+    huge = rng.normal(0.3, 2, 400_000)
+    assert distance(tmp_path, research, huge) == pytest.approx(
         wasserstein_distance(research, huge) / np.std(research), abs=0.01
     )
     small = rng.normal(0, 1, 500)  # one exact side, one summarised side
-    assert distance(small, live) == pytest.approx(
+    assert distance(tmp_path, small, live) == pytest.approx(
         wasserstein_distance(small, live) / np.std(small), rel=5e-3
     )
+
+
+def test_profiles_are_the_sorted_values_or_numpys_inverted_cdf_quantiles(tmp_path: Path) -> None:
+    """At most QUANTILES present values: every value, sorted, and numpy's population std;
+    more: numpy's inverted-cdf quantiles at the grid midpoints. Nulls and NaNs are left out."""
+    rng = np.random.default_rng(4)
+    few = rng.exponential(size=700)
+    many = rng.integers(0, 40, 3001)
+    mask = np.array([False] * 701 + [True])
+    research = pa.table({"x": pa.array(np.append(few, [np.nan, np.nan]), mask=mask)})
+    live = pa.table({"x": pa.array(many)})
+    ctx = make_ctx(tmp_path, research, live)
+    exact = va.profile(ctx, va.RESEARCH, "x")
+    assert exact is not None and exact.exact and exact.values is not None
+    assert np.array_equal(exact.values, np.sort(few)) and exact.std == pytest.approx(np.std(few))
+    grid = va.profile(ctx, va.LIVE, "x")
+    assert grid is not None and not grid.exact and grid.values is not None
+    midpoints = (np.arange(va.QUANTILES) + 0.5) / va.QUANTILES
+    reference = np.quantile(many.astype(float), midpoints, method="inverted_cdf")
+    assert np.array_equal(grid.values, reference)
+    assert grid.std == pytest.approx(np.std(many.astype(float)), rel=1e-12)
 
 
 def test_sorted_quantiles_are_numpys_inverted_cdf_quantiles() -> None:
@@ -136,19 +158,19 @@ def test_sorted_quantiles_are_numpys_inverted_cdf_quantiles() -> None:
     assert np.array_equal(va._sorted_quantiles(values), reference)
 
 
-def test_distance_is_none_across_kinds_or_without_values() -> None:
-    assert distance([1.0, 2.0], ["a", "b"]) is None
-    assert distance(pa.array([None, None], pa.float64()), [1.0]) is None
+def test_distance_is_none_across_kinds_or_without_values(tmp_path: Path) -> None:
+    assert distance(tmp_path, [1.0, 2.0], ["a", "b"]) is None
+    assert distance(tmp_path, pa.array([None, None], pa.float64()), [1.0]) is None
 
 
-def test_jensen_shannon_distance_matches_hand_value_and_scipy() -> None:
+def test_jensen_shannon_distance_matches_hand_value_and_scipy(tmp_path: Path) -> None:
     # p = (1/2, 1/2), q = (1, 0), m = (3/4, 1/4); JSD = (KL(p||m) + KL(q||m)) / 2 in bits.
     kl_p = 0.5 * math.log2(0.5 / 0.75) + 0.5 * math.log2(0.5 / 0.25)
     kl_q = math.log2(1 / 0.75)
     expected = math.sqrt((kl_p + kl_q) / 2)
-    assert distance(["a", "b"], ["a", "a"]) == pytest.approx(expected)
+    assert distance(tmp_path, ["a", "b"], ["a", "a"]) == pytest.approx(expected)
     assert expected == pytest.approx(jensenshannon([0.5, 0.5], [1.0, 0.0], base=2))
-    assert distance(["x", "y", "y"], ["y", "x", "y"]) == pytest.approx(0.0)
+    assert distance(tmp_path, ["x", "y", "y"], ["y", "x", "y"]) == pytest.approx(0.0)
 
 
 def test_absence_chance_is_one_minus_rate_to_the_power_n() -> None:
@@ -318,10 +340,11 @@ def test_constant_ignores_nan_and_works_on_text(tmp_path: Path) -> None:
     assert result["city"].details["chance"] == pytest.approx(0.5**30)
 
 
-def test_cheap_variation_check_agrees_with_the_value_range(tmp_path: Path) -> None:
-    """`_surely_varied` (numpy fmin/fmax for floats, category counts for text) never calls a
-    constant column varied, and calls varied every float/text column whose range is not one
-    value; for other types it defers (False) to value_range. Columns span two chunks."""
+def test_constant_is_one_present_value_whatever_the_type(tmp_path: Path) -> None:
+    """Live columns (4 rows) against research columns of 100 distinct values: constant are
+    `const_nan` (3.0 besides NaN and null), `zeros` (0.0 and -0.0 are one value, reported as
+    0.0) and `text_const` (a dictionary column, "a" never seen in research); `all_nan` has no
+    value at all, and the others vary."""
     nan = math.nan
     columns = {
         "varies": pa.array([1.0, nan, None, 2.0], pa.float64()),
@@ -333,17 +356,24 @@ def test_cheap_variation_check_agrees_with_the_value_range(tmp_path: Path) -> No
         "text_const": pa.array(["a", None, "a", "a"]).dictionary_encode(),
         "ints": pa.array([1, 2, 3, 4]),
     }
-    research = pa.table({"id": ids(4), **columns})
-    ctx = make_ctx(tmp_path, research, research)
-    table = ctx.engine.table(va.LIVE)
-    two_chunks = pa.Table.from_batches(table.to_batches(max_chunksize=3))
-    ctx.engine._memo[("table", va.LIVE)] = two_chunks
-    assert ctx.engine.column(va.LIVE, "varies").num_chunks == 2
-    for name in columns:
-        bounds = va.value_range(two_chunks.column(name))
-        varied = bounds is not None and bounds[0] != bounds[1]
-        cheap = va._surely_varied(ctx, va.LIVE, name)
-        assert cheap == (varied and name != "ints"), name
+    research = {
+        name: pa.array(
+            [f"v{i}" for i in range(100)] if pa.types.is_dictionary(array.type) or
+            pa.types.is_string(array.type) else np.arange(100).astype(array.type.to_pandas_dtype())
+        )
+        for name, array in columns.items()
+    }  # fmt: skip
+    ctx = make_ctx(
+        tmp_path, pa.table({"id": ids(100), **research}), pa.table({"id": ids(4), **columns})
+    )
+    result = by_column(findings(va.constant_columns, ctx))
+    assert set(result) == {"const_nan", "zeros", "text_const"}
+    assert result["const_nan"].details["research_share_of_value"] == pytest.approx(0.01)
+    assert result["const_nan"].details["chance"] == pytest.approx(0.01**2)
+    zero = result["zeros"].details["value"]
+    assert zero == 0.0 and math.copysign(1.0, zero) == 1.0
+    assert result["text_const"].details["value"] == "a"
+    assert result["text_const"].details["research_share_of_value"] == 0.0
 
 
 def test_constant_by_sampling_luck_does_not_fail(tmp_path: Path) -> None:
