@@ -375,7 +375,6 @@ class Chunking:
     origin_s: int = 0
 
 
-
 # ---- presence (s6)
 
 

@@ -12,7 +12,6 @@ import shutil
 import tempfile
 import threading
 import weakref
-from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -1286,7 +1285,6 @@ def _chunk_sql(
         dialect,
     )
     return dialect.floor_div(f"{seconds} - {int(chunk.origin_s)}", int(chunk.width_s))
-
 
 
 # ---- presence (s6)

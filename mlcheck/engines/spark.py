@@ -37,20 +37,15 @@ from mlcheck.engines.base import (
 )
 from mlcheck.engines.duck import (
     ISO_DATE,
-    PresenceDialect,
-    _difference,
-    _join_sql,
-    _stats,
-    presence_answer,
-    value_counts_answer,
-)
-from mlcheck.engines.duck import (
     GroupedCountsDialect,
+    PresenceDialect,
     _difference,
     _join_sql,
     _stats,
     _time_relation,
     grouped_counts_sql,
+    presence_answer,
+    value_counts_answer,
 )
 from mlcheck.engines.exact import exact_moments, exponent_sql, mantissa_sql
 
@@ -1006,7 +1001,6 @@ def _arrow_of(frame: Any) -> pa.Table:
     return table.set_column(2, "n", table.column("n").cast(pa.int64()))
 
 
-
 # ---- fold_batches, register_cast, register_excluded (s1)
 
 Fold = Callable[[pa.Table], Any]
@@ -1049,7 +1043,6 @@ def _spark_type(t: pa.DataType) -> str:
     if t in _SPARK_TYPES:
         return _SPARK_TYPES[t]
     raise Unsupported(f"no cast to {t}")
-
 
 
 # ---- presence (s6)
