@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
 from mlcheck.compare import ColumnStats, Kind, RowDifference
+
+if TYPE_CHECKING:
+    from mlcheck.engines.causes import CauseRule, CellCauses, FiniteRange
 
 
 class Unsupported(Exception):
@@ -139,6 +142,31 @@ class AggregateEngine(Protocol):
     def multiset_difference(
         self, left: str, right: str, columns: Sequence[str], examples: int
     ) -> RowDifference: ...
+
+    # ---- cell_causes, finite_ranges, round_trip_changes (s2)
+
+    def cell_causes(
+        self,
+        left: str,
+        right: str,
+        key: Sequence[str],
+        rules: Mapping[str, CauseRule],
+        tolerance: Tolerance,
+        examples: int,
+        top: int,
+    ) -> dict[str, CellCauses]:
+        """Matched key pairs whose cells differ, sorted into causes (`mlcheck.engines.causes`)."""
+        ...
+
+    def finite_ranges(self, name: str, columns: Sequence[str]) -> dict[str, FiniteRange]:
+        """Numeric columns' finite extremes, rows on them, finite count and infinities."""
+        ...
+
+    def round_trip_changes(
+        self, name: str, targets: Mapping[str, pa.DataType]
+    ) -> dict[str, int | None]:
+        """Non-null values that change when cast to the target type (None: no such type)."""
+        ...
 
 
 def make_engine(settings: EngineSettings) -> AggregateEngine:
