@@ -118,6 +118,11 @@ class Dialect:
     cell_state: Callable[[int, Kind, Tolerance, int], str]
 
 
+def _count(condition: str) -> str:
+    """Rows where `condition` holds (0, never NULL, on an empty or all-null column)."""
+    return f"count(*) FILTER (WHERE {condition})"
+
+
 # --------------------------------------------------------------------------- cell causes
 
 
@@ -299,8 +304,7 @@ def _differing_columns(
     for start in range(0, len(names), _COLUMNS_PER_QUERY * 8):
         idx = range(start, min(len(names), start + _COLUMNS_PER_QUERY * 8))
         counts = ", ".join(
-            f"count_if({differ_sql(d, i, rules[names[i]].kind, units.get(names[i], 0))})"
-            for i in idx
+            _count(differ_sql(d, i, rules[names[i]].kind, units.get(names[i], 0))) for i in idx
         )
         row = rows(f"SELECT {counts} FROM {table}")[0]
         out += [i for i, n in zip(idx, row, strict=True) if n]
@@ -365,14 +369,14 @@ def finite_ranges(
             "SELECT "
             + ", ".join(
                 f"min({x}) FILTER (WHERE abs({x}) < {INF}), max({x}) FILTER (WHERE abs({x}) < {INF}), "
-                f"count_if(abs({x}) < {INF}), count_if({x} = {INF}), count_if({x} = -{INF})"
+                f"{_count(f'abs({x}) < {INF}')}, {_count(f'{x} = {INF}')}, {_count(f'{x} = -{INF}')}"
                 for x in xs
             )
             + f" FROM {view}"
         )[0]
         parts = [first[5 * j : 5 * j + 5] for j in range(len(batch))]
         ends = [
-            f"count_if({x} = {d.literal(p[0])}), count_if({x} = {d.literal(p[1])})"
+            f"{_count(f'{x} = {d.literal(p[0])}')}, {_count(f'{x} = {d.literal(p[1])}')}"
             for x, p in zip(xs, parts, strict=True)
             if p[0] is not None
         ]
@@ -408,7 +412,7 @@ def round_trip_changes(
         x = d.quoted(c)
         t = f"TRY_CAST({x} AS {to})"
         t = f"TRY_CAST({t} AS {back})" if back else t
-        terms.append(f"count_if({x} IS NOT NULL AND ({t} IS NULL OR {t} <> {x}))")
+        terms.append(_count(f"{x} IS NOT NULL AND ({t} IS NULL OR {t} <> {x})"))
     row = rows(f"SELECT {', '.join(terms)} FROM {view}")[0]
     return {c: int(n) for c, n in zip(names, row, strict=True)}
 
