@@ -43,7 +43,7 @@ from mlcheck.compare import (
     within_tolerance,
 )
 from mlcheck.context import StageContext
-from mlcheck.engine import pooled_empty
+from mlcheck.engine import _common_key, pooled_empty
 from mlcheck.engines.base import AggregateEngine, KeyCounts, Tolerance
 from mlcheck.engines.causes import CauseRule, CellCauses, FiniteRange
 from mlcheck.engines.causes import Clip as ClipRule
@@ -222,7 +222,15 @@ def compare_features(ctx: StageContext) -> FeatureComparison | None:
     if ctx.checklist.research.features is None or ctx.checklist.production.features is None:
         return None
     cfg = ctx.config
-    knobs = (*tuple(getattr(cfg, k) for k in ("rtol", "atol", "examples", "top_values", "float32_rtol", "clip_quantile")), cfg.fill_share, cfg.min_fill_cells, tuple(sorted(set(ctx.columns.ignore))))
+    knobs = (
+        *tuple(
+            getattr(cfg, k)
+            for k in ("rtol", "atol", "examples", "top_values", "float32_rtol", "clip_quantile")
+        ),
+        cfg.fill_share,
+        cfg.min_fill_cells,
+        tuple(sorted(set(ctx.columns.ignore))),
+    )
     return ctx.engine.memo(  # type: ignore[no-any-return]
         ("feature_compare", RESEARCH, PRODUCTION, knobs), lambda: _Builder(ctx).run()
     )
@@ -236,6 +244,42 @@ class _Builder:
         self.ignore = set(ctx.columns.ignore)
         self.tol = Tolerance(float(self.cfg.rtol), float(self.cfg.atol))
         self.ls, self.rs = self.agg.schema(self.left), self.agg.schema(self.right)
+        if self._key_types_differ():
+            self._with_common_key()
+
+    def _key_types_differ(self) -> bool:
+        key = [k for k in self.ctx.engine.key(RESEARCH) or () if k not in self.ignore]
+        present = [k for k in key if k in self.ls.names and k in self.rs.names]
+        return any(
+            not logical_type(self.ls.field(k).type).equals(logical_type(self.rs.field(k).type))
+            for k in present
+        )
+
+    def _with_common_key(self) -> None:
+        """A key typed differently per side joins in a common type (`mlcheck.engine`'s rule:
+        int64, uint64, float64, the finer temporal unit, else text). The engines pair keys of
+        one type, so both tables are registered again with the key cast (the one case that
+        reads them whole here). The schemas stay the sides' own: the type change is reported."""
+        key = [
+            k
+            for k in self.ctx.engine.key(RESEARCH) or ()
+            if k in self.ls.names and k in self.rs.names
+        ]
+        left, right = self.ctx.engine.table(RESEARCH), self.ctx.engine.table(PRODUCTION)
+        for k in key:
+            lk, rk = _common_key(left.column(k), right.column(k))
+            left = left.set_column(left.column_names.index(k), k, lk)
+            right = right.set_column(right.column_names.index(k), k, rk)
+
+        def register(slot: str, table: pa.Table) -> str:
+            name = f"{slot}~common-key"
+            self.agg.register(name, table)
+            return name
+
+        self.left = self.ctx.engine.memo(("common-key", RESEARCH), lambda: register(RESEARCH, left))
+        self.right = self.ctx.engine.memo(
+            ("common-key", PRODUCTION), lambda: register(PRODUCTION, right)
+        )
 
     def run(self) -> FeatureComparison:
         left_cols = [n for n in self.ls.names if n not in self.ignore]
