@@ -231,7 +231,7 @@ def compare_features(ctx: StageContext) -> FeatureComparison | None:
         cfg.min_fill_cells,
         tuple(sorted(set(ctx.columns.ignore))),
     )
-    return ctx.engine.memo(  # type: ignore[no-any-return]
+    return ctx.engine.memo(
         ("feature_compare", RESEARCH, PRODUCTION, knobs), lambda: _Builder(ctx).run()
     )
 
@@ -288,7 +288,7 @@ class _Builder:
         common = [c for c in left_cols if c in right_set]
         kinds = {c: pair_kind(self._type(c, 0), self._type(c, 1)) for c in common}
         uncomparable = {
-            c: f"{type_name(self._type(c, 0))} vs {type_name(self._type(c, 1))} cannot be compared"
+            c: f"{_shown(self._type(c, 0))} vs {_shown(self._type(c, 1))} cannot be compared"
             for c in common
             if kinds[c] == "uncomparable"
         }
@@ -596,21 +596,17 @@ class _Diagnoser:
 
     def _clip(self, column: str) -> Clip | None:
         """Each side's extremes when the two columns' middle quantiles agree, else None."""
-        sides = [self.ranges[s].get(column) for s in (0, 1)]
-        if any(r is None or not r.finite or r.min is None for r in sides):
+        r, p = self.ranges[0].get(column), self.ranges[1].get(column)
+        if r is None or p is None or not (r.finite and p.finite):
             return None
         q = self.cfg.clip_quantile
         levels = tuple(sorted({q, 1 - q} | {x for x in (0.25, 0.5, 0.75) if q < x < 1 - q}))
-        rel = (self.b.left, self.b.right)
-        qa, qb = (
-            _linear_quantiles(self.b.agg, rel[s], column, sides[s], levels)
-            for s in (0, 1)  # type: ignore[arg-type]
-        )
+        qa = _linear_quantiles(self.b.agg, self.b.left, column, r, levels)
+        qb = _linear_quantiles(self.b.agg, self.b.right, column, p, levels)
         tolerance = max(self.cfg.rtol, self.cfg.float32_rtol)
         if not within_tolerance(np.array(qa), np.array(qb), tolerance, self.cfg.atol).all():
             return None
-        r, p = sides  # type: ignore[misc]
-        return Clip(levels, qa, qb, _extremes(r), _extremes(p))  # type: ignore[arg-type]
+        return Clip(levels, qa, qb, _extremes(r), _extremes(p))
 
     # ---- fills
 
@@ -718,6 +714,16 @@ def _classify(
             return change("widening", "every integer is exact as a float")
         return change("narrowing", "smaller type, but every research value survives the cast")
     return change("precision_loss", "some research values change when cast to production's type")
+
+
+def _shown(t: pa.DataType) -> str:
+    """A nested type's name as a parquet reader shows it: DuckDB calls a list's values `l`,
+    pyarrow's parquet reader `element`."""
+    if pa.types.is_list(t) and t.value_field.name == "l":
+        t = pa.list_(t.value_field.with_name("element"))
+    elif pa.types.is_large_list(t) and t.value_field.name == "l":
+        t = pa.large_list(t.value_field.with_name("element"))
+    return type_name(t)
 
 
 def _inf_counts(found: FiniteRange | None) -> dict[str, int]:
