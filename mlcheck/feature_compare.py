@@ -366,12 +366,12 @@ class _Builder:
             else {c for c in compared if not found.get(c) or not found[c].counts}
         )
         stats = self._stats(compared, kinds, same)
-        ranges = self._ranges([c for c in compared if kinds[c] in NUMERIC_KINDS])
+        ranges = _Ranges(self, stats, [c for c in compared if kinds[c] in NUMERIC_KINDS])
         diagnoses = _Diagnoser(self, key, kinds, found, ranges, stats, kc.matched).run(compared)
+        floats = [c for c in compared if kinds[c] == "float" and not stats[c].identical]
+        ranges.exact(floats, only_infinite=True)
         infinities = {
-            c: tuple(_inf_counts(ranges[s].get(c)) for s in (0, 1))
-            for c in compared
-            if kinds[c] == "float"
+            c: (_inf_counts(ranges.get(0, c)), _inf_counts(ranges.get(1, c))) for c in floats
         }
         return FeatureComparison(
             **{**out.__dict__, "stats": stats, "diagnoses": diagnoses, "infinities": infinities}
@@ -521,13 +521,6 @@ class _Builder:
             return True
         return all(type_family(self._type(column, s)) == "text" for s in (0, 1))
 
-    def _ranges(self, numeric: list[str]) -> tuple[dict[str, FiniteRange], dict[str, FiniteRange]]:
-        if not numeric:
-            return {}, {}
-        return self.agg.finite_ranges(self.left, numeric), self.agg.finite_ranges(
-            self.right, numeric
-        )
-
     def _fingerprint(self) -> str:
         """The research table's order-independent content fingerprint (`mlcheck.compare`),
         shown when the two tables are identical."""
@@ -552,7 +545,7 @@ class _Diagnoser:
         key: tuple[str, ...],
         kinds: Mapping[str, Kind],
         found: dict[str, CellCauses],
-        ranges: tuple[dict[str, FiniteRange], dict[str, FiniteRange]],
+        ranges: _Ranges,
         stats: Mapping[str, StatsComparison],
         matched: int,
     ) -> None:
@@ -596,7 +589,7 @@ class _Diagnoser:
 
     def _clip(self, column: str) -> Clip | None:
         """Each side's extremes when the two columns' middle quantiles agree, else None."""
-        r, p = self.ranges[0].get(column), self.ranges[1].get(column)
+        r, p = self.ranges.get(0, column), self.ranges.get(1, column)
         if r is None or p is None or not (r.finite and p.finite):
             return None
         q = self.cfg.clip_quantile
@@ -606,7 +599,9 @@ class _Diagnoser:
         tolerance = max(self.cfg.rtol, self.cfg.float32_rtol)
         if not within_tolerance(np.array(qa), np.array(qb), tolerance, self.cfg.atol).all():
             return None
-        return Clip(levels, qa, qb, _extremes(r), _extremes(p))
+        self.ranges.exact([column])
+        r, p = self.ranges.get(0, column), self.ranges.get(1, column)
+        return Clip(levels, qa, qb, _extremes(r), _extremes(p))  # type: ignore[arg-type]
 
     # ---- fills
 
@@ -639,7 +634,7 @@ class _Diagnoser:
         arrow_type = self.b._type(column, side)
         if not (pa.types.is_floating(arrow_type) or pa.types.is_integer(arrow_type)):
             return None
-        ranges = self.ranges[side].get(column)
+        ranges = self.ranges.get(side, column)
         if ranges is None:
             return None
         v = float(value)
@@ -667,6 +662,56 @@ class _Diagnoser:
             return None
         with np.errstate(over="ignore", invalid="ignore"):
             return (profile.sum - removed * v) / (ranges.finite - removed)
+
+
+class _Ranges:
+    """Each side's finite range of numeric columns. A column whose profile shows finite
+    extremes holds no infinity, so its counts come from the profile; the rows on each extreme,
+    and the ranges of columns holding an infinity, are asked of the engine when needed."""
+
+    def __init__(
+        self, builder: _Builder, stats: Mapping[str, StatsComparison], numeric: Sequence[str]
+    ) -> None:
+        self.b = builder
+        self.found: tuple[dict[str, FiniteRange], dict[str, FiniteRange]] = ({}, {})
+        self.asked: tuple[set[str], set[str]] = (set(), set())
+        for c in numeric:
+            st = stats.get(c)
+            for side in (0, 1):
+                profile = None if st is None else (st.left, st.right)[side]
+                if profile is not None and _finite_extremes(profile):
+                    self.found[side][c] = _profile_range(profile)
+
+    def get(self, side: int, column: str) -> FiniteRange | None:
+        if column not in self.found[side]:
+            self.exact([column])
+        return self.found[side].get(column)
+
+    def exact(self, columns: Sequence[str], only_infinite: bool = False) -> None:
+        """Ask the engine (one question per side) for these columns' full ranges; with
+        `only_infinite`, only for those whose profile does not show them finite."""
+        for side, rel in ((0, self.b.left), (1, self.b.right)):
+            wanted = [
+                c
+                for c in columns
+                if c not in self.asked[side] and not (only_infinite and c in self.found[side])
+            ]
+            if wanted:
+                self.found[side].update(self.b.agg.finite_ranges(rel, wanted))
+                self.asked[side].update(wanted)
+
+
+def _finite_extremes(profile: ColumnStats) -> bool:
+    values = [profile.min, profile.max]
+    return all(v is None or math.isfinite(float(v)) for v in values)
+
+
+def _profile_range(profile: ColumnStats) -> FiniteRange:
+    """A finite range from a profile without infinities (rows on the extremes unknown: -1)."""
+    n = profile.count - profile.nans
+    if not n or profile.min is None:
+        return FiniteRange(None, None, 0, 0, 0, 0, 0)
+    return FiniteRange(float(profile.min) + 0.0, float(profile.max) + 0.0, -1, -1, n, 0, 0)
 
 
 # --------------------------------------------------------------------------- helpers
