@@ -315,7 +315,7 @@ class _Builder:
             return self._keyed(
                 base, key, compared, kinds, comparable, same_schema and not uncomparable
             )
-        rows = self.agg.multiset_difference(self.left, self.right, comparable, self.cfg.examples)
+        rows = self._multiset(comparable)
         identical = same_schema and not uncomparable and not (rows.lost or rows.extra)
         return FeatureComparison(
             **base,
@@ -475,6 +475,14 @@ class _Builder:
         return self.agg.cell_causes(
             self.left, self.right, key, rules, self.tol, self.cfg.examples, _TOP
         )
+
+    def _multiset(self, columns: list[str]) -> RowDifference:
+        """Rows as multisets over `columns`; with none to compare, rows differ only in number."""
+        if columns:
+            return self.agg.multiset_difference(self.left, self.right, columns, self.cfg.examples)
+        n, m = self.agg.num_rows(self.left), self.agg.num_rows(self.right)
+        lost, extra = max(n - m, 0), max(m - n, 0)
+        return RowDifference("row", lost, extra, int(lost > 0), int(extra > 0), (), ())
 
     def _set_differs(
         self,
