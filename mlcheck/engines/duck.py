@@ -29,6 +29,7 @@ from mlcheck.compare import (
     logical_type,
     type_family,
 )
+from mlcheck.engines import base as seam
 from mlcheck.engines import causes
 from mlcheck.engines.base import (
     ColumnDifference,
@@ -430,6 +431,102 @@ class DuckDBEngine:
             shown_rows(lost_ex), shown_rows(extra_ex),
         )  # fmt: skip
 
+    # ---- joint_crosstab, spread, before_cutoff (s3)
+
+    def joint_crosstab(
+        self,
+        left: str,
+        right: str,
+        key: Sequence[str],
+        left_columns: Sequence[str],
+        right_columns: Sequence[str],
+        unique: bool = False,
+    ) -> dict[tuple[tuple[Any, ...], tuple[Any, ...]], int]:
+        """Counts of (left values, right values) over keys non-null and unique on both sides
+        (with `unique` known: a plain join, about a quarter of the work)."""
+        cols = ", ".join(quoted(k) for k in key)
+        present = " AND ".join(f"{quoted(k)} IS NOT NULL" for k in key)
+        picked = [f"l.{quoted(c)}" for c in left_columns] + [
+            f"r.{quoted(c)}" for c in right_columns
+        ]
+        order = ", ".join(f"{i} NULLS LAST" for i in range(1, len(picked) + 1))
+        lv, rv = self._view(left), self._view(right)
+        rows = self._rows(
+            f"""
+            WITH lu AS (SELECT {cols} FROM {lv} WHERE {present} GROUP BY ALL HAVING count(*) = 1),
+                 ru AS (SELECT {cols} FROM {rv} WHERE {present} GROUP BY ALL HAVING count(*) = 1),
+                 m AS (SELECT * FROM lu SEMI JOIN ru USING ({cols}))
+            SELECT {", ".join(picked)}, count(*)
+            FROM m JOIN {lv} AS l USING ({cols}) JOIN {rv} AS r USING ({cols})
+            GROUP BY ALL ORDER BY {order}
+            """
+            if not unique
+            else f"""
+            SELECT {", ".join(picked)}, count(*) FROM {lv} AS l JOIN {rv} AS r USING ({cols})
+            GROUP BY ALL ORDER BY {order}
+            """
+        )
+        n = len(left_columns)
+        return {(tuple(r[:n]), tuple(r[n:-1])): int(r[-1]) for r in rows}
+
+    def spread(
+        self, name: str, entity: Sequence[str], column: str, examples: int
+    ) -> seam.ValueSpread:
+        """Entities whose rows hold more than one distinct value of `column`, per combination:
+        distinct (entity, value) pairs first, lists built only for the entities that span."""
+        ent = tuple(entity)
+        cols = ", ".join(quoted(k) for k in ent)
+        present = " AND ".join(f"{quoted(k)} IS NOT NULL" for k in ent)
+        order = _key_struct(ent)
+        limit = max(examples, 1)
+        rows = self._rows(
+            f"""
+            WITH p AS (SELECT {cols}, {quoted(column)} AS v__, count(*) AS n__
+                       FROM {self._view(name)} WHERE {present} GROUP BY ALL),
+                 c AS (SELECT {cols}, count(*) AS d__ FROM p GROUP BY ALL),
+                 e AS (SELECT {cols}, sum(n__) AS n__, bool_or(v__ IS NULL) AS z__,
+                              list_sort(list(v__) FILTER (WHERE v__ IS NOT NULL)) AS vs__
+                       FROM p SEMI JOIN (SELECT {cols} FROM c WHERE d__ > 1) USING ({cols})
+                       GROUP BY ALL)
+            SELECT 0, NULL, NULL, (SELECT count(*) FROM c), NULL, NULL
+            UNION ALL
+            SELECT 1, vs__, z__, count(*), sum(n__),
+                   arg_min({{'key': {order}, 'rows': n__}}, {order}, {limit})
+            FROM e GROUP BY vs__, z__
+            """
+        )
+        return _value_spread(rows, ent, examples)
+
+    def before_cutoff(
+        self,
+        name: str,
+        column: str,
+        by: str,
+        cutoff_groups: Sequence[Any],
+        key: Sequence[str],
+        examples: int,
+        as_time: bool = False,
+    ) -> seam.Cutoff:
+        """Rows earlier than the largest value of the cutoff groups, per group of `by`."""
+        raw = quoted(column)
+        value = f"TRY_CAST({raw} AS TIMESTAMP)" if as_time else raw
+        order = _key_struct(tuple(key))
+        inside = " OR ".join(f"g__ = {_group_literal(g)}" for g in cutoff_groups) or "false"
+        limit = max(examples, 1)
+        rows = self._rows(
+            f"""
+            WITH x AS (SELECT {quoted(by)} AS g__, {raw} AS raw__, {value} AS t__, *
+                       FROM {self._view(name)}),
+                 cut AS (SELECT max(t__) AS m__, arg_max(raw__, {{'t': t__, 'raw': raw__}}) AS s__
+                         FROM x WHERE ({inside}) AND t__ IS NOT NULL)
+            SELECT g__, count(*), count(t__), count(raw__) - count(t__),
+                   count(*) FILTER (WHERE t__ < m__),
+                   arg_min({order}, {order}, {limit}) FILTER (WHERE t__ < m__), any_value(s__)
+            FROM x, cut GROUP BY g__ ORDER BY g__ NULLS LAST
+            """
+        )
+        return _cutoff(rows, tuple(key), examples)
+
     # ---- cell_causes, finite_ranges, round_trip_changes (s2)
 
     def cell_causes(
@@ -696,6 +793,68 @@ def _stats(
 
 def _int(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+# ---- joint_crosstab, spread, before_cutoff (s3)
+
+
+def _group_literal(value: Any, spark: bool = False) -> str:
+    """A SQL literal of a group value (text, number or boolean). Text: DuckDB doubles quotes
+    and keeps backslashes; Spark reads backslash escapes, so both are escaped there."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return literal(value)
+    if isinstance(value, str):
+        if spark:
+            return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        return _sql_string(value)
+    raise Unsupported(f"group value {value!r} of type {type(value).__name__}")
+
+
+def _value_spread(
+    rows: Sequence[Sequence[Any]], entity: tuple[str, ...], examples: int
+) -> seam.ValueSpread:
+    """`seam.ValueSpread` from rows (0, -, -, entities, -, -) and (1, values, has null, entities,
+    rows, examples)."""
+    entities = next((int(r[3]) for r in rows if r[0] == 0), 0)
+    combinations = []
+    for _, values, has_null, count, held, shown in (r for r in rows if r[0] == 1):
+        listed = tuple(values or ())
+        examples_found = tuple(
+            {"key": _entity_value(x["key"], entity), "rows": int(x["rows"])} for x in shown or ()
+        )
+        combinations.append(
+            seam.SpreadCombination(
+                values=((None,) if has_null else ()) + listed,
+                entities=int(count),
+                rows=int(held),
+                examples=examples_found[:examples],
+            )
+        )
+    combinations.sort(key=lambda c: (len(c.values), repr(c.values)))
+    return seam.ValueSpread(entities, tuple(combinations))
+
+
+def _entity_value(found: Any, entity: tuple[str, ...]) -> Any:
+    return found if len(entity) == 1 else dict(found)
+
+
+def _cutoff(rows: Sequence[Sequence[Any]], key: tuple[str, ...], examples: int) -> seam.Cutoff:
+    """`seam.Cutoff` from rows (group, rows, values, unreadable, below, examples, cutoff)."""
+    groups = {
+        g: seam.CutoffGroup(
+            rows=int(n),
+            values=int(known),
+            unreadable=int(bad),
+            below=int(below),
+            examples=tuple(_entity_value(k, key) for k in (shown or ()))[:examples],
+        )
+        for g, n, known, bad, below, shown, _ in rows
+    }
+    return seam.Cutoff(rows[0][-1] if rows else None, groups)
 
 
 # ---- cell_causes, finite_ranges, round_trip_changes (s2)
