@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
 from mlcheck.compare import ColumnStats, Kind, RowDifference
+
+if TYPE_CHECKING:
+    from mlcheck.engines.causes import CauseRule, CellCauses, FiniteRange
 
 
 class Unsupported(Exception):
@@ -294,6 +297,31 @@ class AggregateEngine(Protocol):
     ) -> dict[str, tuple[tuple[Any, int], ...]]:
         """`value_counts` of many columns at once: per column its non-null values with their
         counts, most frequent first, ties by value."""
+        ...
+
+    # ---- cell_causes, finite_ranges, round_trip_changes (s2)
+
+    def cell_causes(
+        self,
+        left: str,
+        right: str,
+        key: Sequence[str],
+        rules: Mapping[str, CauseRule],
+        tolerance: Tolerance,
+        examples: int,
+        top: int,
+    ) -> dict[str, CellCauses]:
+        """Matched key pairs whose cells differ, sorted into causes (`mlcheck.engines.causes`)."""
+        ...
+
+    def finite_ranges(self, name: str, columns: Sequence[str]) -> dict[str, FiniteRange]:
+        """Numeric columns' finite extremes, rows on them, finite count and infinities."""
+        ...
+
+    def round_trip_changes(
+        self, name: str, targets: Mapping[str, pa.DataType]
+    ) -> dict[str, int | None]:
+        """Non-null values that change when cast to the target type (None: no such type)."""
         ...
 
 

@@ -8,6 +8,7 @@ extremes and integer sums are exact, float sums are exact sums rounded once
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import tempfile
 import threading
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ from mlcheck.compare import (
     type_family,
 )
 from mlcheck.engines import base as seam
+from mlcheck.engines import causes
 from mlcheck.engines.base import (
     Chunking,  # grouped_counts (perf)
     ColumnDifference,
@@ -46,6 +49,7 @@ from mlcheck.engines.base import (
     presence_class,
     time_class,
 )
+from mlcheck.engines.causes import CauseRule, CellCauses, FiniteRange
 from mlcheck.engines.exact import exact_moments, grouped_sum_sql
 
 
@@ -731,6 +735,57 @@ class DuckDBEngine:
     ) -> dict[str, tuple[tuple[Any, int], ...]]:
         """Few queries for many columns (see `value_counts_answer`)."""
         return value_counts_answer(self._rows, self._view(name), self.schema(name), columns, DUCK)
+
+    # ---- cell_causes, finite_ranges, round_trip_changes (s2)
+
+    def cell_causes(
+        self,
+        left: str,
+        right: str,
+        key: Sequence[str],
+        rules: Mapping[str, CauseRule],
+        tolerance: Tolerance,
+        examples: int,
+        top: int,
+    ) -> dict[str, CellCauses]:
+        """`mlcheck.engines.causes.cell_causes`: differing pairs sorted into causes."""
+        key = tuple(key)
+        self._check_key_types(left, right, key)
+        lv, rv = self._view(left), self._view(right)
+        units = {c: self._unit(lv, rv, c) for c, r in rules.items() if r.kind == "temporal"}
+
+        def materialize(sql: str) -> tuple[str, Callable[[], None]]:
+            name = f"mlc_pairs_{next(_PAIR_TABLES)}"
+            with self._lock:
+                self._con.execute(f"CREATE TEMP TABLE {name} AS {sql}")
+
+            def drop() -> None:
+                with self._lock:
+                    self._con.execute(f"DROP TABLE IF EXISTS {name}")
+
+            return name, drop
+
+        return causes.cell_causes(
+            _DIALECT, self._rows, materialize, (lv, rv), key, rules, units, tolerance, examples, top
+        )
+
+    def finite_ranges(self, name: str, columns: Sequence[str]) -> dict[str, FiniteRange]:
+        """`mlcheck.engines.causes.finite_ranges` of numeric columns."""
+        return causes.finite_ranges(_DIALECT, self._rows, self._view(name), columns)
+
+    def round_trip_changes(
+        self, name: str, targets: Mapping[str, pa.DataType]
+    ) -> dict[str, int | None]:
+        """Per column, non-null values that change when cast to the target type (None: the
+        engine has no such type)."""
+        schema = self.schema(name)
+        sql = {
+            c: (causes.sql_type(t, "duckdb"), causes.sql_type(schema.field(c).type, "duckdb"))
+            for c, t in targets.items()
+        }
+        asked = {c: (to, back) for c, (to, back) in sql.items() if to is not None}
+        found = causes.round_trip_changes(_DIALECT, self._rows, self._view(name), asked)
+        return {c: found.get(c) for c in targets}
 
 
 def _join_sql(
@@ -1549,3 +1604,10 @@ def _add_counts(
 ) -> None:
     for tag, value, n in answer:
         found[names[int(tag)]].append((value, int(n)))
+
+
+
+# ---- cell_causes, finite_ranges, round_trip_changes (s2)
+
+_PAIR_TABLES = itertools.count()
+_DIALECT = causes.Dialect(quoted, literal, _comparable, DuckDBEngine._cell_state)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import pyarrow as pa
 
 from mlcheck.compare import ColumnStats, Kind, RowDifference, _tick_ns, logical_type, type_family
 from mlcheck.engines import base as seam
+from mlcheck.engines import causes
 from mlcheck.engines import duck as duck_sql
 from mlcheck.engines.base import (
     Chunking,  # grouped_counts (perf)
@@ -47,6 +49,8 @@ from mlcheck.engines.duck import (
     presence_answer,
     value_counts_answer,
 )
+from mlcheck.engines.causes import CauseRule, CellCauses, FiniteRange
+from mlcheck.engines.duck import _difference, _join_sql, _stats
 from mlcheck.engines.exact import exact_moments, exponent_sql, mantissa_sql
 
 INSTALL_HINT = "pip install 'mlcheck[spark]'"
@@ -766,6 +770,60 @@ class SparkEngine:
             self._rows, self._view(name), self.schema(name), columns, SPARK_PRESENCE
         )
 
+    # ---- cell_causes, finite_ranges, round_trip_changes (s2)
+
+    def cell_causes(
+        self,
+        left: str,
+        right: str,
+        key: Sequence[str],
+        rules: Mapping[str, CauseRule],
+        tolerance: Tolerance,
+        examples: int,
+        top: int,
+    ) -> dict[str, CellCauses]:
+        """`mlcheck.engines.causes.cell_causes`: differing pairs sorted into causes."""
+        key = tuple(key)
+        for column in key:
+            types = [logical_type(self.schema(n).field(column).type) for n in (left, right)]
+            if not types[0].equals(types[1]):
+                raise Unsupported(f"key column {column!r} typed differently per side")
+        units = {c: self._unit(left, right, c) for c, r in rules.items() if r.kind == "temporal"}
+
+        def materialize(sql: str) -> tuple[str, Callable[[], None]]:
+            frame = self._spark.sql(sql).cache()
+            view = f"{self._prefix}_pairs_{next(_PAIR_VIEWS)}"
+            frame.createOrReplaceTempView(view)
+
+            def drop() -> None:
+                self._spark.catalog.dropTempView(view)
+                frame.unpersist()
+
+            return view, drop
+
+        views = (self._view(left), self._view(right))
+        return causes.cell_causes(
+            _DIALECT, self._rows, materialize, views, key, rules, units, tolerance, examples, top
+        )
+
+    def finite_ranges(self, name: str, columns: Sequence[str]) -> dict[str, FiniteRange]:
+        """`mlcheck.engines.causes.finite_ranges` of numeric columns."""
+        return causes.finite_ranges(_DIALECT, self._rows, self._view(name), columns)
+
+    def round_trip_changes(
+        self, name: str, targets: Mapping[str, pa.DataType]
+    ) -> dict[str, int | None]:
+        """Per column, non-null values that change when cast to the target type (None: Spark
+        has no such type)."""
+        schema = self.schema(name)
+        sql = {
+            c: (causes.sql_type(t, "spark"), causes.sql_type(schema.field(c).type, "spark"))
+            for c, t in targets.items()
+        }
+        asked = {c: (to, back) for c, (to, back) in sql.items() if to is not None}
+        found = causes.round_trip_changes(_DIALECT, self._rows, self._view(name), asked)
+        return {c: found.get(c) for c in targets}
+
 
 # ---- Arrow in
 
@@ -1074,3 +1132,10 @@ SPARK_PRESENCE = PresenceDialect(
     ),
     list_of="array({values})",
 )
+
+
+
+# ---- cell_causes, finite_ranges, round_trip_changes (s2)
+
+_PAIR_VIEWS = itertools.count()
+_DIALECT = causes.Dialect(quoted, literal, _comparable, _cell_state)

@@ -2,9 +2,9 @@
 
 Two independent halves, each run when both sides declare it:
 
-- features (FEAT checks): research.features vs production.features matched on the key, built on
-  the stage-1 comparison engine (`mlcheck.compare`), plus named causes: imputation, clipping,
-  infinities, float precision, unseeded sampling;
+- features (FEAT checks): research.features vs production.features matched on the key, asked
+  of the aggregate engine (`mlcheck.feature_compare`: the stage-1 comparison rules plus named
+  causes: imputation, clipping, infinities, float precision, unseeded sampling);
 - environments (ENV checks): Python and package versions from each side's environment file.
 """
 
@@ -12,27 +12,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 from packaging.utils import canonicalize_name
 
 from mlcheck.checklist import Checklist
-from mlcheck.compare import (
-    CellComparison,
-    DtypeChange,
-    KeyDiagnostics,
-    StatsComparison,
-    TableComparison,
-    compare_tables,
-    within_tolerance,
-)
+from mlcheck.compare import DtypeChange, KeyDiagnostics, StatsComparison
 from mlcheck.context import StageContext
-from mlcheck.engine import in_sorted, key_table, union_sorted, value_counts
 from mlcheck.environment import Environment, version_change
+from mlcheck.feature_compare import (
+    PRODUCTION,
+    RESEARCH,
+    Clip,
+    Diagnosis,
+    FeatureComparison,
+    compare_features,
+)
 from mlcheck.registry import check
 from mlcheck.results import Finding, Status
 from mlcheck.stage_config import admitting
@@ -62,206 +58,12 @@ def _both_environments(checklist: Checklist) -> bool:
 
 # =========================================================================== features
 
-RESEARCH = "research.features"
-PRODUCTION = "production.features"
-_EMPTY = np.zeros(0, dtype=np.int64)
-
-
-def _empty() -> np.ndarray:
-    return _EMPTY
-
-
 _NUMERIC_KINDS = ("integer", "float")
 
 
-def _comparison(ctx: StageContext) -> TableComparison | None:
-    """The stage-1 comparison of the two feature tables (memoised by `compare_tables`)."""
-    if not _both_features(ctx.checklist):
-        return None
-    return compare_tables(ctx.engine, RESEARCH, PRODUCTION, ctx.config, ignore=ctx.columns.ignore)
-
-
-@dataclass(frozen=True)
-class Extremes:
-    """One side's finite range: the clip points when the side clips."""
-
-    min: float
-    max: float
-    at_min: int
-    at_max: int
-
-
-@dataclass(frozen=True)
-class Clip:
-    """The middle quantiles (which agree) and each side's extremes, for a clipping diagnosis."""
-
-    levels: tuple[float, ...]
-    research_quantiles: tuple[float, ...]
-    production_quantiles: tuple[float, ...]
-    research: Extremes
-    production: Extremes
-
-
-@dataclass(frozen=True, eq=False)
-class Diagnosis:
-    """Why the cells of one column differ. Positions index the matched pairs of `cells.join`.
-
-    Each differing cell gets one cause, the first that fits, in this order: missing on one side
-    only (null or NaN: `filled` when research is missing, `emptied` when production is); an
-    infinity on one side only or of the other sign (`infinity`, even when the comparison counted
-    it as noise); a difference beyond rtol but at float32 scale (`precision`); one side at its
-    clip point and the other beyond it, when the middle quantiles agree (`clipped_low`,
-    `clipped_high`); the same value in many differing cells on one side (`refilled`: a fill value);
-    anything else (`other`: logic).
-    """
-
-    cells: CellComparison
-    filled: np.ndarray = field(default_factory=_empty)
-    emptied: np.ndarray = field(default_factory=_empty)
-    infinity: np.ndarray = field(default_factory=_empty)
-    precision: np.ndarray = field(default_factory=_empty)
-    clipped_low: np.ndarray = field(default_factory=_empty)
-    clipped_high: np.ndarray = field(default_factory=_empty)
-    refilled: np.ndarray = field(default_factory=_empty)
-    other: np.ndarray = field(default_factory=_empty)
-    clip: Clip | None = None
-
-    def causes(self) -> dict[str, int]:
-        """Counts of cells beyond tolerance by cause (precision excluded: it is not logic)."""
-        return {
-            "imputation": len(self.filled) + len(self.emptied) + len(self.refilled),
-            "infinity": len(self.infinity),
-            "clipping": len(self.clipped_low) + len(self.clipped_high),
-            "unexplained": len(self.other),
-        }
-
-    @property
-    def noise(self) -> np.ndarray:
-        """Cells that differ within tolerance (an infinity against a finite value is not noise)."""
-        return self.cells.noise[~in_sorted(self.cells.noise, self.infinity)]
-
-    @property
-    def logic(self) -> np.ndarray:
-        parts = (self.filled, self.emptied, self.infinity, self.clipped_low, self.clipped_high)
-        return np.sort(np.concatenate([*parts, self.refilled, self.other]))
-
-
-def _diagnoses(ctx: StageContext, cmp: TableComparison) -> dict[str, Diagnosis]:
-    cfg = ctx.config
-    knobs = (
-        cfg.rtol,
-        cfg.atol,
-        cfg.float32_rtol,
-        cfg.clip_quantile,
-        cfg.fill_share,
-        cfg.min_fill_cells,
-    )
-    return ctx.engine.memo(
-        ("feature_parity.diagnoses", cmp.left_slot, cmp.right_slot, knobs),
-        lambda: {name: diagnose(cells, cfg) for name, cells in cmp.cells.items()},
-    )
-
-
-def diagnose(cells: CellComparison, config: Any) -> Diagnosis:
-    """Sort the differing cells of one column into causes (see `Diagnosis`)."""
-    if cells.kind not in _NUMERIC_KINDS:
-        nulls = union_sorted(cells.left_null_only, cells.right_null_only)
-        other = cells.beyond[~in_sorted(cells.beyond, nulls)]
-        return Diagnosis(cells, cells.left_null_only, cells.right_null_only, other=other)
-    # Noise is included: an infinity against a finite value passes the tolerance formula.
-    positions = union_sorted(cells.beyond, cells.noise)
-    a, b = _floats(cells.left_values(positions)), _floats(cells.right_values(positions))
-    missing_a, missing_b = np.isnan(a), np.isnan(b)
-    present = ~missing_a & ~missing_b
-    infinity = present & (np.isinf(a) | np.isinf(b)) & (a != b)
-    beyond = in_sorted(positions, cells.beyond)
-    rest = present & ~infinity & beyond
-    precision = np.zeros_like(rest)
-    if cells.kind == "float":
-        precision = rest & within_tolerance(a, b, config.float32_rtol, config.atol)
-    low, high, refilled, clip = _tails_and_fills(cells, a, b, rest & ~precision, config)
-    other = (rest & ~precision & ~low & ~high & ~refilled) | (missing_a & missing_b & beyond)
-    masks = {
-        "filled": missing_a & ~missing_b,
-        "emptied": ~missing_a & missing_b,
-        "infinity": infinity,
-    }
-    masks |= {"precision": precision, "clipped_low": low, "clipped_high": high}
-    masks |= {"refilled": refilled, "other": other}
-    return Diagnosis(cells, clip=clip, **{name: positions[mask] for name, mask in masks.items()})
-
-
-def _tails_and_fills(
-    cells: CellComparison, a: np.ndarray, b: np.ndarray, rest: np.ndarray, config: Any
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, Clip | None]:
-    """Among the `rest` cells: clipped low, clipped high, refilled, and the clip (if any cell is)."""
-    none = np.zeros_like(rest)
-    clip = _clip(cells, config) if rest.any() else None
-    low, high = _clipped(a, b, clip) if clip is not None else (none, none)
-    low, high = low & rest, high & rest
-    refilled = _fill_mask(a, b, rest & ~low & ~high, config)
-    return low, high, refilled, clip if (low | high).any() else None
-
-
-def _floats(values: pa.ChunkedArray) -> np.ndarray:
-    """float64 values with null as NaN (the diagnosis treats null and NaN alike: missing)."""
-    if pa.types.is_dictionary(values.type):
-        values = values.cast(values.type.value_type)
-    # safe=False: integers beyond 2**53 round instead of raising; causes stay approximate there.
-    floats = values.cast(pa.float64(), safe=False).fill_null(np.nan)
-    return np.asarray(floats.to_numpy(), dtype=np.float64)
-
-
-def _finite(column: pa.ChunkedArray) -> np.ndarray:
-    values = _floats(column)
-    return values[np.isfinite(values)]
-
-
-def _clip(cells: CellComparison, config: Any) -> Clip | None:
-    """Each side's extremes when the two columns' middle quantiles agree, else None."""
-    a, b = _finite(cells.left_column), _finite(cells.right_column)
-    if not len(a) or not len(b):
-        return None
-    q = config.clip_quantile
-    levels = tuple(sorted({q, 1 - q} | {x for x in (0.25, 0.5, 0.75) if q < x < 1 - q}))
-    qa, qb = np.quantile(a, levels), np.quantile(b, levels)
-    if not within_tolerance(qa, qb, max(config.rtol, config.float32_rtol), config.atol).all():
-        return None
-    return Clip(levels, tuple(qa.tolist()), tuple(qb.tolist()), _extremes(a), _extremes(b))
-
-
-def _extremes(values: np.ndarray) -> Extremes:
-    low, high = float(values.min()), float(values.max())
-    return Extremes(low, high, int((values == low).sum()), int((values == high).sum()))
-
-
-def _clipped(a: np.ndarray, b: np.ndarray, clip: Clip) -> tuple[np.ndarray, np.ndarray]:
-    """Cells in a tail where one side sits at its clip point and the other lies beyond it."""
-    r, p = clip.research, clip.production
-    low_tail = min(clip.research_quantiles[0], clip.production_quantiles[0])
-    high_tail = max(clip.research_quantiles[-1], clip.production_quantiles[-1])
-    with np.errstate(invalid="ignore"):
-        high = (np.minimum(a, b) >= high_tail) & (
-            ((b == p.max) & (a > b)) | ((a == r.max) & (b > a))
-        )
-        low = (np.maximum(a, b) <= low_tail) & (((b == p.min) & (a < b)) | ((a == r.min) & (b < a)))
-    return low, high
-
-
-def _fill_mask(a: np.ndarray, b: np.ndarray, rest: np.ndarray, config: Any) -> np.ndarray:
-    """Cells holding the one value that fills most of the remaining differing cells on a side.
-
-    Production is tried first (the side under test), then research.
-    """
-    n = int(rest.sum())
-    for values in (b, a):
-        if n < config.min_fill_cells:
-            break
-        distinct, counts = np.unique(values[rest], return_counts=True)
-        top = int(counts.argmax())  # ties: the smallest value, deterministic
-        if counts[top] >= max(config.min_fill_cells, config.fill_share * n):
-            return rest & (values == distinct[top])
-    return np.zeros_like(rest)
+def _comparison(ctx: StageContext) -> FeatureComparison | None:
+    """The comparison of the two feature tables (memoised by `compare_features`)."""
+    return compare_features(ctx)
 
 
 # --------------------------------------------------------------------------- shared helpers
@@ -275,70 +77,20 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _examples(
-    ctx: StageContext, cmp: TableComparison, cells: CellComparison, positions: np.ndarray
-) -> list[dict[str, Any]]:
-    """Up to `examples` cells at these positions, `{"key", "research", "production"}` sorted by key."""
-    limit = ctx.config.examples
-    if not len(positions) or not limit:
-        return []
-    keys = key_table(ctx.engine.table(cmp.left_slot), cmp.key, cells.join.left_rows[positions])
-    order = pc.sort_indices(keys, sort_keys=[(k, "ascending") for k in cmp.key]).to_numpy()[:limit]
-    chosen = positions[order]
-    key_rows = keys.take(pa.array(order)).to_pylist()
-    research, production = (
-        cells.left_values(chosen).to_pylist(),
-        cells.right_values(chosen).to_pylist(),
-    )
-    single = len(cmp.key) == 1
-    return [
-        {"key": k[cmp.key[0]] if single else k, "research": r, "production": p}
-        for k, r, p in zip(key_rows, research, production, strict=True)
-    ]
-
-
 def _value_summary(
-    values: pa.ChunkedArray, role: str | None = None
+    found: tuple[int, tuple[tuple[Any, int], ...]], role: str | None = None
 ) -> tuple[str, list[dict[str, Any]]]:
     """A short text for the values a set of cells held, and the top three with counts."""
-    distinct, counts = value_counts(values)
-    top = [
-        {"value": v, "count": int(c)}
-        for v, c in zip(distinct.to_pylist()[:3], counts[:3], strict=True)
-    ]
+    distinct, counts = found
+    top = [{"value": v, "count": int(c)} for v, c in counts[:3]]
     if not top:
         return "null", top
-    if len(distinct) == 1:
+    if distinct == 1:
         return _fmt(top[0]["value"]) + (f" (the {role} of the other rows)" if role else ""), top
     return (
-        f"{len(distinct)} different values (most often {_fmt(top[0]['value'])}, {top[0]['count']}x)",
+        f"{distinct} different values (most often {_fmt(top[0]['value'])}, {top[0]['count']}x)",
         top,
     )
-
-
-def _fill_role(column: pa.ChunkedArray, rows: np.ndarray, values: pa.ChunkedArray) -> str | None:
-    """'median' or 'mean' when every cell holds that statistic of the column's other rows."""
-    distinct, _ = value_counts(values)
-    numeric = pa.types.is_floating(distinct.type) or pa.types.is_integer(distinct.type)
-    if len(distinct) != 1 or not numeric:
-        return None
-    all_values = _floats(column)
-    keep = np.ones(len(all_values), dtype=bool)
-    keep[rows] = False
-    others = all_values[keep & np.isfinite(all_values)]
-    value = float(distinct[0].as_py())
-    for name, stat in (("median", np.median), ("mean", np.mean)):
-        if len(others) and math.isclose(value, float(stat(others)), rel_tol=1e-9, abs_tol=1e-12):
-            return name
-    return None
-
-
-def _float_columns(cmp: TableComparison) -> list[str]:
-    kinds = {
-        **{c: s.kind for c, s in cmp.stats.items()},
-        **{c: d.kind for c, d in cmp.cells.items()},
-    }
-    return [c for c in cmp.compared_columns if kinds.get(c) == "float"]
 
 
 # --------------------------------------------------------------------------- schema, keys, rows
@@ -386,7 +138,7 @@ def feature_columns(ctx: StageContext) -> Iterator[Finding]:
         )
 
 
-def _missing_columns_finding(cmp: TableComparison) -> Finding:
+def _missing_columns_finding(cmp: FeatureComparison) -> Finding:
     missing = list(cmp.missing_columns)
     renamed = {c: cmp.renamed[c] for c in missing if c in cmp.renamed}
     guess = ", ".join(f"{a} -> {b}" for a, b in renamed.items())
@@ -642,12 +394,11 @@ def feature_statistics(ctx: StageContext) -> Iterator[Finding]:
     cmp = _comparison(ctx)
     if cmp is None:
         return
-    diagnoses = _diagnoses(ctx, cmp) if cmp.keyed else {}
     differing = 0
     for name, stats in cmp.stats.items():
-        diag = diagnoses.get(name)
+        diag = cmp.diagnoses.get(name)
         if not stats.differences or (
-            diag is not None and not len(diag.logic) and not cmp.row_set_differs()
+            diag is not None and not diag.logic and not cmp.row_set_differs()
         ):
             continue
         differing += 1
@@ -698,47 +449,45 @@ def feature_cells(ctx: StageContext) -> Iterator[Finding]:
             Status.PASS,
             "feature tables have identical content (order-independent fingerprint)",
             source=PRODUCTION,
-            details={"fingerprint": cmp.left_fingerprint},
+            details={"fingerprint": cmp.fingerprint},
         )
         return
     clean = 0
-    for diag in _diagnoses(ctx, cmp).values():
-        logic = diag.logic
-        if not len(logic):
+    for diag in cmp.diagnoses.values():
+        if not diag.logic:
             clean += 1
             continue
-        yield _cells_finding(ctx, cmp, diag, logic)
+        yield _cells_finding(ctx, diag)
     if clean:
         yield Finding(
             Status.PASS,
-            f"{clean} column(s) agree on {cmp.join.matched if cmp.join else 0} matched rows",
+            f"{clean} column(s) agree on {cmp.matched if cmp.keyed else 0} matched rows",
             source=PRODUCTION,
         )
 
 
-def _cells_finding(
-    ctx: StageContext, cmp: TableComparison, diag: Diagnosis, logic: np.ndarray
-) -> Finding:
-    cells, limit = diag.cells, ctx.config.max_mismatched_cells
+def _cells_finding(ctx: StageContext, diag: Diagnosis) -> Finding:
+    limit, logic = ctx.config.max_mismatched_cells, diag.logic
     causes = {k: v for k, v in diag.causes().items() if v}
+    found = diag.causes_found
     return Finding(
-        Status.FAIL if len(logic) > limit else Status.PASS,
-        f"{len(logic)} of {cells.compared} cells of `{cells.column}` differ beyond tolerance ("
+        Status.FAIL if logic > limit else Status.PASS,
+        f"{logic} of {diag.compared} cells of `{diag.column}` differ beyond tolerance ("
         + ", ".join(f"{k} {v}" for k, v in causes.items())
         + ")",
         source=PRODUCTION,
-        column=cells.column,
-        observed=len(logic),
+        column=diag.column,
+        observed=logic,
         threshold=limit,
-        hint=_CELLS_HINT if len(logic) > limit else None,
+        hint=_CELLS_HINT if logic > limit else None,
         details={
-            "beyond": len(logic),
+            "beyond": logic,
             "causes": causes,
-            "precision": len(diag.precision),
-            "within_tolerance": len(diag.noise),
-            "max_abs_diff": cells.max_abs_diff,
-            "max_rel_diff": cells.max_rel_diff,
-            "examples": _examples(ctx, cmp, cells, logic),
+            "precision": diag.precision,
+            "within_tolerance": diag.noise,
+            "max_abs_diff": found.max_abs_diff,
+            "max_rel_diff": found.max_rel_diff,
+            "examples": diag.examples(None, ctx.config.examples),
         },
     )
 
@@ -770,10 +519,10 @@ def imputation_mismatch(ctx: StageContext) -> Iterator[Finding]:
     if cmp is None or not cmp.keyed:
         return
     found = 0
-    for diag in _diagnoses(ctx, cmp).values():
-        if len(diag.filled) or len(diag.emptied) or len(diag.refilled):
+    for diag in cmp.diagnoses.values():
+        if diag.filled or diag.emptied or diag.refilled:
             found += 1
-            yield _imputation_finding(ctx, cmp, diag)
+            yield _imputation_finding(ctx, diag)
     if not found:
         yield Finding(
             Status.PASS,
@@ -782,19 +531,21 @@ def imputation_mismatch(ctx: StageContext) -> Iterator[Finding]:
         )
 
 
-def _imputation_finding(ctx: StageContext, cmp: TableComparison, diag: Diagnosis) -> Finding:
+_IMPUTATION = ("filled", "emptied", "refilled")
+
+
+def _imputation_finding(ctx: StageContext, diag: Diagnosis) -> Finding:
     parts = list(_imputation_parts(diag))
-    positions = np.sort(np.concatenate([diag.filled, diag.emptied, diag.refilled]))
     details = {key: part for _, key, part in parts}
     return Finding(
         Status.FAIL,
         "; ".join(text for text, _, _ in parts),
         source=PRODUCTION,
-        column=diag.cells.column,
-        observed=len(positions),
+        column=diag.column,
+        observed=diag.count(*_IMPUTATION),
         threshold=0,
         hint=_IMPUTATION_HINT,
-        details={**details, "examples": _examples(ctx, cmp, diag.cells, positions)},
+        details={**details, "examples": diag.examples(_IMPUTATION, ctx.config.examples)},
     )
 
 
@@ -806,27 +557,27 @@ _IMPUTATION_HINT = (
 
 def _imputation_parts(diag: Diagnosis) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """(message part, details key, details) for each kind of imputation difference found."""
-    cells, name = diag.cells, f"`{diag.cells.column}`"
-    if len(diag.filled):
-        text, top = _side_values(cells, diag.filled, "production")
-        n = len(diag.filled)
+    name = f"`{diag.column}`"
+    if diag.filled:
+        text, top = _side_values(diag, "filled", "production")
+        n = diag.filled
         yield (
             f"{n} nulls in {name} became {text} in production",
             "null_in_research",
             {"count": n, "production_values": top},
         )
-    if len(diag.emptied):
-        text, top = _side_values(cells, diag.emptied, "research")
-        n = len(diag.emptied)
+    if diag.emptied:
+        text, top = _side_values(diag, "emptied", "research")
+        n = diag.emptied
         yield (
             f"{n} cells of {name} holding {text} in research are null in production",
             "null_in_production",
             {"count": n, "research_values": top},
         )
-    if len(diag.refilled):
-        research, r_top = _side_values(cells, diag.refilled, "research")
-        production, p_top = _side_values(cells, diag.refilled, "production")
-        n = len(diag.refilled)
+    if diag.refilled:
+        research, r_top = _side_values(diag, "refilled", "research")
+        production, p_top = _side_values(diag, "refilled", "production")
+        n = diag.refilled
         text = f"{n} cells of {name} are {research} in research but {production} in production"
         yield (
             text,
@@ -835,24 +586,9 @@ def _imputation_parts(diag: Diagnosis) -> Iterator[tuple[str, str, dict[str, Any
         )
 
 
-def _side_values(
-    cells: CellComparison, positions: np.ndarray, side: str
-) -> tuple[str, list[dict[str, Any]]]:
-    """What one side held at these cells, naming a fill value that is the side's median/mean."""
-    if side == "research":
-        values, column, rows = (
-            cells.left_values(positions),
-            cells.left_column,
-            cells.join.left_rows[positions],
-        )
-    else:
-        values, column, rows = (
-            cells.right_values(positions),
-            cells.right_column,
-            cells.join.right_rows[positions],
-        )
-    role = _fill_role(column, rows, values) if cells.kind in _NUMERIC_KINDS else None
-    return _value_summary(values, role)
+def _side_values(diag: Diagnosis, cause: str, side: str) -> tuple[str, list[dict[str, Any]]]:
+    """What one side held in these cells, naming a fill value that is the side's median/mean."""
+    return _value_summary(diag.values(cause, side), diag.roles.get((cause, side)))
 
 
 @check("FEAT010", STAGE, thresholds=("clip_quantile",))
@@ -875,29 +611,27 @@ def clipping_mismatch(ctx: StageContext) -> Iterator[Finding]:
     if cmp is None or not cmp.keyed:
         return
     found = 0
-    for diag in _diagnoses(ctx, cmp).values():
+    for diag in cmp.diagnoses.values():
         if diag.clip is not None:
             found += 1
-            yield _clipping_finding(ctx, cmp, diag, diag.clip)
+            yield _clipping_finding(ctx, diag, diag.clip)
     if not found:
         yield Finding(
             Status.PASS, "no column's tails differ while its middle agrees", source=PRODUCTION
         )
 
 
-def _clipping_finding(
-    ctx: StageContext, cmp: TableComparison, diag: Diagnosis, clip: Clip
-) -> Finding:
+def _clipping_finding(ctx: StageContext, diag: Diagnosis, clip: Clip) -> Finding:
     r, p = clip.research, clip.production
-    low, high = len(diag.clipped_low), len(diag.clipped_high)
+    low, high = diag.clipped_low, diag.clipped_high
     middle = f"{clip.levels[0]:.0%}-{clip.levels[-1]:.0%}"
     return Finding(
         Status.FAIL,
-        f"`{diag.cells.column}` clipped differently: research at [{_fmt(r.min)}, {_fmt(r.max)}], "
+        f"`{diag.column}` clipped differently: research at [{_fmt(r.min)}, {_fmt(r.max)}], "
         f"production at [{_fmt(p.min)}, {_fmt(p.max)}]; {low} low and {high} high cells differ, "
         f"quantiles {middle} agree",
         source=PRODUCTION,
-        column=diag.cells.column,
+        column=diag.column,
         observed=[p.min, p.max],
         expected=[r.min, r.max],
         hint="Persist research's clip bounds (values, not percentiles) and apply them unchanged in production.",
@@ -911,11 +645,12 @@ def _clipping_finding(
                 "research": list(clip.research_quantiles),
                 "production": list(clip.production_quantiles),
             },
-            "examples": _examples(
-                ctx, cmp, diag.cells, np.sort(np.concatenate([diag.clipped_low, diag.clipped_high]))
-            ),
+            "examples": diag.examples(("clipped_low", "clipped_high"), ctx.config.examples),
         },
     )
+
+
+_INFINITY = ("inf_introduced", "inf_removed", "inf_flipped")
 
 
 @check("FEAT011", STAGE)
@@ -935,50 +670,38 @@ def infinities(ctx: StageContext) -> Iterator[Finding]:
     cmp = _comparison(ctx)
     if cmp is None:
         return
-    diagnoses = _diagnoses(ctx, cmp) if cmp.keyed else {}
     found = 0
-    for name in _float_columns(cmp):
-        counts = {
-            "research": _infinity_counts(ctx.engine.column(RESEARCH, name)),
-            "production": _infinity_counts(ctx.engine.column(PRODUCTION, name)),
-        }
-        diag = diagnoses.get(name)
-        cells = diag.infinity if diag is not None else _EMPTY
-        if len(cells) or counts["research"] != counts["production"]:
+    for name in cmp.float_columns():
+        research, production = cmp.infinities.get(name) or (_NO_INF, _NO_INF)
+        counts = {"research": research, "production": production}
+        diag = cmp.diagnoses.get(name)
+        if (diag is not None and diag.infinity) or research != production:
             found += 1
-            yield _infinity_finding(ctx, cmp, name, counts, diag)
+            yield _infinity_finding(ctx, name, counts, diag)
     if not found:
         yield Finding(Status.PASS, "no infinity introduced or removed", source=PRODUCTION)
 
 
-def _infinity_counts(column: pa.ChunkedArray) -> dict[str, int]:
-    values = _floats(column)
-    return {"+inf": int(np.isposinf(values).sum()), "-inf": int(np.isneginf(values).sum())}
+_NO_INF = {"+inf": 0, "-inf": 0}
 
 
 def _infinity_finding(
     ctx: StageContext,
-    cmp: TableComparison,
     name: str,
     counts: dict[str, dict[str, int]],
     diag: Diagnosis | None,
 ) -> Finding:
     details: dict[str, Any] = {"research": counts["research"], "production": counts["production"]}
     message = f"`{name}` has {_inf_text(counts['research'])} in research, {_inf_text(counts['production'])} in production"
-    if diag is not None and len(diag.infinity):
-        a = _floats(diag.cells.left_values(diag.infinity))
-        b = _floats(diag.cells.right_values(diag.infinity))
-        introduced, removed = (
-            int((np.isinf(b) & ~np.isinf(a)).sum()),
-            int((np.isinf(a) & ~np.isinf(b)).sum()),
-        )
+    if diag is not None and diag.infinity:
+        introduced, removed = diag.count("inf_introduced"), diag.count("inf_removed")
         message += (
             f"; {introduced} matched cells became infinite in production, {removed} became finite"
         )
         details.update(
             introduced=introduced,
             removed=removed,
-            examples=_examples(ctx, cmp, diag.cells, diag.infinity),
+            examples=diag.examples(_INFINITY, ctx.config.examples),
         )
     return Finding(
         Status.FAIL,
@@ -996,15 +719,6 @@ def _float_name(arrow_type: str) -> str:
     return {"double": "float64", "float": "float32", "halffloat": "float16"}.get(
         arrow_type, arrow_type
     )
-
-
-def _max_relative(cells: CellComparison, positions: np.ndarray) -> float:
-    if not len(positions):
-        return 0.0
-    a, b = _floats(cells.left_values(positions)), _floats(cells.right_values(positions))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rel = np.abs(a - b) / np.maximum(np.abs(a), np.abs(b))
-    return float(np.nanmax(rel)) if not np.isnan(rel).all() else 0.0
 
 
 def _inf_text(counts: dict[str, int]) -> str:
@@ -1038,11 +752,10 @@ def float_precision(ctx: StageContext) -> Iterator[Finding]:
     narrowed = {
         c.column: c for c in cmp.dtype_changes if _is_float_change(c) and c.kind == "precision_loss"
     }
-    diagnoses = _diagnoses(ctx, cmp) if cmp.keyed else {}
     found = 0
-    for name in _float_columns(cmp):
-        diag = diagnoses.get(name)
-        if name in narrowed or (diag is not None and len(diag.precision)):
+    for name in cmp.float_columns():
+        diag = cmp.diagnoses.get(name) if cmp.keyed else None
+        if name in narrowed or (diag is not None and diag.precision):
             found += 1
             yield _precision_finding(name, narrowed.get(name), diag)
     if not found:
@@ -1057,7 +770,7 @@ def _precision_hint(change: DtypeChange | None, diag: Diagnosis | None) -> str:
             "Keep float64 end to end; if float32 is intended, accept it: add "
             "`{check: FEAT012, reason: ...}` to the checklist's `accept:` list."
         )
-    largest = _max_relative(diag.cells, diag.precision)
+    largest = diag.max_relative("precision")
     return (
         "Keep the arithmetic in float64; if float32-scale noise is acceptable, set "
         f"stages.feature_parity.rtol to {admitting(largest)}."
@@ -1078,21 +791,19 @@ def _precision_finding(name: str, change: DtypeChange | None, diag: Diagnosis | 
     }
     if diag is not None:
         noise = diag.noise
-        scale = len(diag.precision) + len(noise)
-        largest = _max_relative(diag.cells, union_sorted(diag.precision, noise))
+        scale = diag.precision + noise
+        largest = diag.max_relative("precision", "within")
         parts.append(
             f"{scale} cells differ at float32 scale (max relative difference {largest:.2g}; "
-            f"{len(diag.precision)} of them beyond rtol)"
+            f"{diag.precision} of them beyond rtol)"
         )
-        details.update(
-            precision=len(diag.precision), within_tolerance=len(noise), max_rel_diff=largest
-        )
+        details.update(precision=diag.precision, within_tolerance=noise, max_rel_diff=largest)
     return Finding(
         Status.WARN,
         "; ".join(parts) + ": precision, not logic",
         source=PRODUCTION,
         column=name,
-        observed=change.production if change else len(diag.precision) if diag else None,
+        observed=change.production if change else diag.precision if diag else None,
         expected=change.research if change else None,
         hint=_precision_hint(change, diag),
         details=details,

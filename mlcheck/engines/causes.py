@@ -1,0 +1,447 @@
+"""Three small questions behind stage 2's diagnosis, written once for DuckDB and Spark.
+
+- `cell_causes`: the matched key pairs whose cells differ, each sorted into the first cause
+  that fits (`CauseRule`), with counts, maxima, the first examples by key and the values
+  each side held, per column and cause;
+- `finite_ranges`: a column's finite extremes, how many rows sit on them, and its infinities;
+- `round_trip_changes`: how many values change when cast to another type and back.
+
+The SQL is the same on both engines apart from identifier quoting, type names and each
+engine's cell rule (`_comparable`, `_cell_state`), handed in as a `Dialect`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlcheck.compare import Kind
+from mlcheck.engines.base import Tolerance
+
+INF = "CAST('Infinity' AS DOUBLE)"
+NUMERIC = ("integer", "float")
+# Causes in the order a differing pair is tested against them (see `CauseRule`).
+CAUSES = (
+    "filled",
+    "emptied",
+    "nulls",
+    "inf_introduced",
+    "inf_removed",
+    "inf_flipped",
+    "within",
+    "precision",
+    "clipped_low",
+    "clipped_high",
+    "refilled",
+    "other",
+)
+_SIDE_NAMES = ("research", "production")
+_COLUMNS_PER_QUERY = 64  # bounds a statement's size on wide tables
+
+
+@dataclass(frozen=True)
+class Clip:
+    """Clip points: pairs in a tail (both sides at or beyond `low_tail` / `high_tail`) where
+    one side sits at its own extreme and the other lies beyond it."""
+
+    low_tail: float
+    high_tail: float
+    research_min: float
+    research_max: float
+    production_min: float
+    production_max: float
+
+
+@dataclass(frozen=True)
+class CauseRule:
+    """How the differing pairs of one column are sorted into causes, the first that fits:
+
+    numeric kinds (`integer`, `float`; values compared as float64, null and NaN both
+    "missing"): `filled` (missing in research only), `emptied` (missing in production only),
+    `nulls` (null against NaN), `inf_introduced` / `inf_removed` / `inf_flipped` (an infinity
+    on production's side only, research's side only, or of the other sign), `within` (within
+    the tolerance), `precision` (beyond it but within `precision_rtol`, when given),
+    `clipped_low` / `clipped_high` (see `Clip`), `refilled` (`fill`: research's (0) or
+    production's (1) value equals the given one), `other`. Other kinds: `filled` / `emptied`
+    (null on one side), `other`.
+    """
+
+    kind: Kind
+    precision_rtol: float | None = None
+    clip: Clip | None = None
+    fill: tuple[int, float] | None = None
+
+
+@dataclass(frozen=True)
+class CellCauses:
+    """One column's differing pairs by cause.
+
+    `counts` per cause (absent: none); `max_abs_diff` / `max_rel_diff` over differing
+    non-null pairs (NaN differences skipped; temporal: seconds, no relative); `max_rel` per
+    cause; `examples`: the first `examples` pairs by key of every cause but `within`,
+    `{"key", "research", "production", "cause"}` sorted by key; `values[cause][side]`: the
+    distinct non-null values that side held in that cause's pairs and the `top` most frequent
+    with counts (ties by value).
+    """
+
+    column: str
+    kind: Kind
+    counts: Mapping[str, int] = field(default_factory=dict)
+    max_abs_diff: float | None = None
+    max_rel_diff: float | None = None
+    max_rel: Mapping[str, float] = field(default_factory=dict)
+    examples: tuple[dict[str, Any], ...] = ()
+    values: Mapping[str, Mapping[str, tuple[int, tuple[tuple[Any, int], ...]]]] = field(
+        default_factory=dict
+    )
+
+
+@dataclass(frozen=True)
+class FiniteRange:
+    """A column's finite values (as float64): extremes, rows on each, count, infinities."""
+
+    min: float | None
+    max: float | None
+    at_min: int
+    at_max: int
+    finite: int
+    pos_inf: int
+    neg_inf: int
+
+
+@dataclass(frozen=True)
+class Dialect:
+    quoted: Callable[[str], str]
+    literal: Callable[[float], str]
+    comparable: Callable[[str, str, Kind, int], tuple[str, str]]
+    cell_state: Callable[[int, Kind, Tolerance, int], str]
+
+
+def _count(condition: str) -> str:
+    """Rows where `condition` holds (0, never NULL, on an empty or all-null column)."""
+    return f"count(*) FILTER (WHERE {condition})"
+
+
+# --------------------------------------------------------------------------- cell causes
+
+
+def matched_sql(d: Dialect, lv: str, rv: str, key: tuple[str, ...], names: Sequence[str]) -> str:
+    """The key pairs unique and non-null on both sides whose cells differ in any of `names`
+    (column i as l{i}, r{i}; the key under its own names)."""
+    q = d.quoted
+    cols = ", ".join(q(k) for k in key)
+    present = " AND ".join(f"{q(k)} IS NOT NULL" for k in key)
+    unique = f"GROUP BY {cols} HAVING count(*) = 1"
+    on_u = " AND ".join(f"lu.{q(k)} = ru.{q(k)}" for k in key)
+    on_l = " AND ".join(f"m.{q(k)} = l.{q(k)}" for k in key)
+    on_r = " AND ".join(f"m.{q(k)} = r.{q(k)}" for k in key)
+    keys = ", ".join(f"m.{q(k)} AS {q(k)}" for k in key)
+    cells = ", ".join(f"l.{q(c)} AS l{i}, r.{q(c)} AS r{i}" for i, c in enumerate(names))
+    return (
+        f"SELECT {keys}, {cells} FROM (SELECT lu.* FROM (SELECT {cols} FROM {lv} WHERE {present} "
+        f"{unique}) AS lu JOIN (SELECT {cols} FROM {rv} WHERE {present} {unique}) AS ru "
+        f"ON {on_u}) AS m JOIN {lv} AS l ON {on_l} JOIN {rv} AS r ON {on_r}"
+    )
+
+
+def differ_sql(d: Dialect, i: int, kind: Kind, unit: int) -> str:
+    """Column i's pair differs: null against a value, or unequal as its kind compares."""
+    a, b = d.comparable(f"l{i}", f"r{i}", kind, unit)
+    return f"((l{i} IS NULL) <> (r{i} IS NULL) OR {a} <> {b})"
+
+
+def cause_sql(d: Dialect, i: int, rule: CauseRule, atol: float) -> str:
+    """The CASE naming column i's cause (see `CauseRule`); `s{i}` is its pair state."""
+    if rule.kind not in NUMERIC:
+        return f"CASE WHEN s{i} = 3 THEN 'filled' WHEN s{i} = 4 THEN 'emptied' ELSE 'other' END"
+    a, b = f"CAST(l{i} AS DOUBLE)", f"CAST(r{i} AS DOUBLE)"
+    ma, mb = f"(l{i} IS NULL OR isnan({a}))", f"(r{i} IS NULL OR isnan({b}))"
+    ia, ib = f"abs({a}) = {INF}", f"abs({b}) = {INF}"
+    lit = d.literal
+    whens = [
+        (f"{ma} AND NOT {mb}", "filled"),
+        (f"{mb} AND NOT {ma}", "emptied"),
+        (ma, "nulls"),
+        (f"{ib} AND NOT {ia}", "inf_introduced"),
+        (f"{ia} AND NOT {ib}", "inf_removed"),
+        (f"{ia} AND {ib} AND {a} <> {b}", "inf_flipped"),
+        (f"s{i} = 1", "within"),
+    ]
+    if rule.precision_rtol is not None:
+        close = f"{lit(atol)} + {lit(rule.precision_rtol)} * greatest(abs({a}), abs({b}))"
+        whens.append(
+            (f"abs({a}) < {INF} AND abs({b}) < {INF} AND abs({a} - {b}) <= {close}", "precision")
+        )
+    if rule.clip is not None:
+        c = rule.clip
+        low = (
+            f"greatest({a}, {b}) <= {lit(c.low_tail)} AND (({b} = {lit(c.production_min)} AND "
+            f"{a} < {b}) OR ({a} = {lit(c.research_min)} AND {b} < {a}))"
+        )
+        high = (
+            f"least({a}, {b}) >= {lit(c.high_tail)} AND (({b} = {lit(c.production_max)} AND "
+            f"{a} > {b}) OR ({a} = {lit(c.research_max)} AND {b} > {a}))"
+        )
+        whens += [(low, "clipped_low"), (high, "clipped_high")]
+    if rule.fill is not None:
+        whens.append((f"{(a, b)[rule.fill[0]]} = {lit(rule.fill[1])}", "refilled"))
+    return "CASE " + " ".join(f"WHEN {w} THEN '{c}'" for w, c in whens) + " ELSE 'other' END"
+
+
+def classified_sql(
+    d: Dialect, table: str, key: tuple[str, ...], i: int, rule: CauseRule, tol: Tolerance, unit: int
+) -> str:
+    """Column i's differing pairs of `table`: key, l, r, state s, |a - b| d, ratio q, cause c."""
+    keys = ", ".join(d.quoted(k) for k in key)
+    state = d.cell_state(i, rule.kind, tol, unit)
+    inner = f"SELECT {keys}, l{i}, r{i}, {state} FROM {table}"
+    return (
+        f"SELECT {keys}, l{i} AS mlc_l, r{i} AS mlc_r, d{i} AS mlc_d, q{i} AS mlc_q, "
+        f"{cause_sql(d, i, rule, tol.atol)} AS mlc_c FROM ({inner}) AS t{i} WHERE s{i} <> 0"
+    )
+
+
+def summary_sql(parts: Sequence[tuple[int, str]]) -> str:
+    """Per column index and cause: count, max |a - b|, max ratio (NaN skipped)."""
+    union = " UNION ALL ".join(
+        f"SELECT {i} AS mlc_i, mlc_c, mlc_d, mlc_q FROM ({sql}) AS p{i}" for i, sql in parts
+    )
+    return (
+        "SELECT mlc_i, mlc_c, count(*), max(mlc_d) FILTER (WHERE NOT isnan(mlc_d)), "
+        f"max(mlc_q) FILTER (WHERE NOT isnan(mlc_q)) FROM ({union}) AS u GROUP BY mlc_i, mlc_c"
+    )
+
+
+def examples_sql(d: Dialect, key: tuple[str, ...], classified: str, examples: int) -> str:
+    keys = ", ".join(d.quoted(k) for k in key)
+    return (
+        f"SELECT {keys}, mlc_l, mlc_r, mlc_c FROM (SELECT {keys}, mlc_l, mlc_r, mlc_c, "
+        f"row_number() OVER (PARTITION BY mlc_c ORDER BY {keys}) AS mlc_n FROM ({classified}) "
+        f"AS x WHERE mlc_c <> 'within') AS y WHERE mlc_n <= {int(examples)} ORDER BY {keys}"
+    )
+
+
+def values_sql(classified: str, top: int) -> str:
+    """Per cause and side: (cause, side, research value, production value, count, distinct)."""
+    skip = "mlc_c NOT IN ('within', 'precision')"
+    counted = (
+        f"SELECT mlc_c AS c, 0 AS side, mlc_l AS lv, NULL AS rv, count(*) AS n FROM "
+        f"({classified}) AS x WHERE mlc_l IS NOT NULL AND {skip} GROUP BY mlc_c, mlc_l UNION ALL "
+        f"SELECT mlc_c AS c, 1 AS side, NULL AS lv, mlc_r AS rv, count(*) AS n FROM "
+        f"({classified}) AS y WHERE mlc_r IS NOT NULL AND {skip} GROUP BY mlc_c, mlc_r"
+    )
+    ranked = (
+        "SELECT c, side, lv, rv, n, count(*) OVER (PARTITION BY c, side) AS dn, row_number() "
+        "OVER (PARTITION BY c, side ORDER BY n DESC, lv, rv) AS rk FROM "
+        f"({counted}) AS z"
+    )
+    return f"SELECT c, side, lv, rv, n, dn FROM ({ranked}) AS w WHERE rk <= {int(top)}"
+
+
+def key_value(parts: Sequence[Any], key: tuple[str, ...]) -> Any:
+    return parts[0] if len(key) == 1 else dict(zip(key, parts, strict=True))
+
+
+def cell_causes(
+    d: Dialect,
+    rows: Callable[[str], list[tuple[Any, ...]]],
+    materialize: Callable[[str], tuple[str, Callable[[], None]]],
+    views: tuple[str, str],
+    key: tuple[str, ...],
+    rules: Mapping[str, CauseRule],
+    units: Mapping[str, int],
+    tol: Tolerance,
+    examples: int,
+    top: int,
+) -> dict[str, CellCauses]:
+    """See `CellCauses`: the differing pairs are materialized once (few, in practice), then
+    counted per cause for many columns per statement; examples and values are asked only of
+    columns with differences."""
+    names = list(rules)
+    out = {c: CellCauses(c, rules[c].kind) for c in names}
+    if not names:
+        return out
+    differ = " OR ".join(
+        differ_sql(d, i, rules[c].kind, units.get(c, 0)) for i, c in enumerate(names)
+    )
+    table, drop = materialize(
+        f"SELECT * FROM ({matched_sql(d, *views, key, names)}) AS m WHERE {differ}"
+    )
+    try:
+        found: dict[int, dict[str, tuple[int, Any, Any]]] = {}
+        classified = {
+            i: classified_sql(d, table, key, i, rules[c], tol, units.get(c, 0))
+            for i, c in enumerate(names)
+        }
+        present = _differing_columns(rows, table, names, d, rules, units)
+        for start in range(0, len(present), _COLUMNS_PER_QUERY):
+            batch = present[start : start + _COLUMNS_PER_QUERY]
+            for col, cause, n, dmax, qmax in rows(summary_sql([(i, classified[i]) for i in batch])):
+                found.setdefault(int(col), {})[str(cause)] = (int(n), dmax, qmax)
+        for i, causes in sorted(found.items()):
+            name = names[i]
+            shown = rows(examples_sql(d, key, classified[i], examples)) if examples else []
+            tops = rows(values_sql(classified[i], top)) if top else []
+            out[name] = _answer(
+                name, rules[name].kind, causes, shown, tops, key, units.get(name, 0)
+            )
+    finally:
+        drop()
+    return out
+
+
+def _differing_columns(
+    rows: Callable[[str], list[tuple[Any, ...]]],
+    table: str,
+    names: Sequence[str],
+    d: Dialect,
+    rules: Mapping[str, CauseRule],
+    units: Mapping[str, int],
+) -> list[int]:
+    """Indexes of the columns with at least one differing pair (one pass, few rows)."""
+    out: list[int] = []
+    for start in range(0, len(names), _COLUMNS_PER_QUERY * 8):
+        idx = range(start, min(len(names), start + _COLUMNS_PER_QUERY * 8))
+        counts = ", ".join(
+            _count(differ_sql(d, i, rules[names[i]].kind, units.get(names[i], 0))) for i in idx
+        )
+        row = rows(f"SELECT {counts} FROM {table}")[0]
+        out += [i for i, n in zip(idx, row, strict=True) if n]
+    return out
+
+
+def _answer(
+    name: str,
+    kind: Kind,
+    causes: Mapping[str, tuple[int, Any, Any]],
+    shown: Sequence[tuple[Any, ...]],
+    tops: Sequence[tuple[Any, ...]],
+    key: tuple[str, ...],
+    unit_ns: int,
+) -> CellCauses:
+    counts = {c: n for c, (n, _, _) in causes.items()}
+    abs_values = [float(x) for _, x, _ in causes.values() if x is not None]
+    rel_values = [float(x) for _, _, x in causes.values() if x is not None]
+    max_abs = max(abs_values) if abs_values else None
+    max_rel = max(rel_values) if rel_values and max_abs is not None else None
+    if kind == "temporal" and max_abs is not None:
+        max_abs, max_rel = max_abs * unit_ns / 1e9, None
+    values: dict[str, dict[str, tuple[int, list[tuple[Any, int]]]]] = {}
+    for cause, side, lv, rv, n, dn in tops:
+        entry = values.setdefault(str(cause), {}).setdefault(_SIDE_NAMES[int(side)], (int(dn), []))
+        entry[1].append((lv if int(side) == 0 else rv, int(n)))
+    return CellCauses(
+        column=name,
+        kind=kind,
+        counts=counts,
+        max_abs_diff=max_abs,
+        max_rel_diff=max_rel,
+        max_rel={c: float(q) for c, (_, _, q) in causes.items() if q is not None},
+        examples=tuple(
+            {
+                "key": key_value(r[: len(key)], key),
+                "research": r[-3],
+                "production": r[-2],
+                "cause": r[-1],
+            }
+            for r in shown
+        ),
+        values={
+            c: {s: (dn, tuple(top)) for s, (dn, top) in sides.items()}
+            for c, sides in values.items()
+        },
+    )
+
+
+# --------------------------------------------------------------------------- column questions
+
+
+def finite_ranges(
+    d: Dialect, rows: Callable[[str], list[tuple[Any, ...]]], view: str, columns: Sequence[str]
+) -> dict[str, FiniteRange]:
+    """Two passes over many columns: finite extremes, counts and infinities; rows on each extreme."""
+    out: dict[str, FiniteRange] = {}
+    for start in range(0, len(columns), _COLUMNS_PER_QUERY * 4):
+        batch = list(columns[start : start + _COLUMNS_PER_QUERY * 4])
+        xs = [f"CAST({d.quoted(c)} AS DOUBLE)" for c in batch]
+        first = rows(
+            "SELECT "
+            + ", ".join(
+                f"min({x}) FILTER (WHERE abs({x}) < {INF}), max({x}) FILTER (WHERE abs({x}) < {INF}), "
+                f"{_count(f'abs({x}) < {INF}')}, {_count(f'{x} = {INF}')}, {_count(f'{x} = -{INF}')}"
+                for x in xs
+            )
+            + f" FROM {view}"
+        )[0]
+        parts = [first[5 * j : 5 * j + 5] for j in range(len(batch))]
+        ends = [
+            f"{_count(f'{x} = {d.literal(p[0])}')}, {_count(f'{x} = {d.literal(p[1])}')}"
+            for x, p in zip(xs, parts, strict=True)
+            if p[0] is not None
+        ]
+        second = iter(rows(f"SELECT {', '.join(ends)} FROM {view}")[0] if ends else ())
+        for c, (low, high, n, pos, neg) in zip(batch, parts, strict=True):
+            at = (int(next(second)), int(next(second))) if low is not None else (0, 0)
+            out[c] = FiniteRange(
+                None if low is None else float(low) + 0.0,
+                None if high is None else float(high) + 0.0,
+                at[0],
+                at[1],
+                int(n),
+                int(pos),
+                int(neg),
+            )
+    return out
+
+
+def round_trip_changes(
+    d: Dialect,
+    rows: Callable[[str], list[tuple[Any, ...]]],
+    view: str,
+    targets: Mapping[str, tuple[str, str | None]],
+) -> dict[str, int]:
+    """Per column, the non-null values that change (or fail) when cast to the first SQL type of
+    `targets` and back to the second (when given), compared with the original (NaN = NaN)."""
+    if not targets:
+        return {}
+    names = list(targets)
+    terms = []
+    for c in names:
+        to, back = targets[c]
+        x = d.quoted(c)
+        t = f"TRY_CAST({x} AS {to})"
+        t = f"TRY_CAST({t} AS {back})" if back else t
+        terms.append(_count(f"{x} IS NOT NULL AND ({t} IS NULL OR {t} <> {x})"))
+    row = rows(f"SELECT {', '.join(terms)} FROM {view}")[0]
+    return {c: int(n) for c, n in zip(names, row, strict=True)}
+
+
+def sql_type(t: Any, engine: str) -> str | None:
+    """The SQL name of an Arrow type on `engine` ("duckdb" or "spark"); None when it has none."""
+    import pyarrow as pa
+
+    from mlcheck.compare import logical_type
+
+    t = logical_type(t)
+    if pa.types.is_decimal(t):
+        return f"DECIMAL({t.precision}, {t.scale})" if t.precision <= 38 else None
+    if pa.types.is_timestamp(t):
+        if engine == "spark":
+            return "TIMESTAMP" if t.unit == "us" and t.tz is None else None
+        suffix = {"s": "_S", "ms": "_MS", "us": "", "ns": "_NS"}[t.unit]
+        return None if t.tz is not None else f"TIMESTAMP{suffix}"
+    if pa.types.is_date32(t):
+        return "DATE"
+    names = {
+        "duckdb": {
+            "int8": "TINYINT", "int16": "SMALLINT", "int32": "INTEGER", "int64": "BIGINT",
+            "uint8": "UTINYINT", "uint16": "USMALLINT", "uint32": "UINTEGER", "uint64": "UBIGINT",
+            "float": "FLOAT", "double": "DOUBLE", "bool": "BOOLEAN",
+        },
+        "spark": {
+            "int8": "TINYINT", "int16": "SMALLINT", "int32": "INT", "int64": "BIGINT",
+            "float": "FLOAT", "double": "DOUBLE", "bool": "BOOLEAN",
+        },
+    }  # fmt: skip
+    return names[engine].get(str(t))
