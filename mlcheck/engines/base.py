@@ -81,6 +81,29 @@ class KeyComparison:
 
 
 @dataclass(frozen=True)
+class ParquetPart:
+    """Parquet files read as one relation: one file, or a folder's files (`folder` set: its
+    hive `key=value` directories become columns, read as text and cast to `schema`'s types)."""
+
+    files: tuple[Path, ...]
+    folder: Path | None = None
+    label: str | None = None  # the value of the source's label column for this part's rows
+
+
+@dataclass(frozen=True)
+class ParquetSource:
+    """Local parquet an engine reads in place (never copied into memory): the rows of every
+    part, with `schema`'s columns in its order. `schema` holds the types the pyarrow reader
+    gives; the engine reports it as the relation's schema and raises Unsupported when it cannot
+    read those values exactly (the caller then registers the reader's Arrow table).
+    `label_column` (a split mapping's split column) holds each part's `label`."""
+
+    parts: tuple[ParquetPart, ...]
+    schema: pa.Schema
+    label_column: str | None = None
+
+
+@dataclass(frozen=True)
 class EngineSettings:
     """Which engine, and how much memory it may use before spilling to `temp_directory`."""
 
@@ -98,7 +121,11 @@ class AggregateEngine(Protocol):
 
     name: str
 
-    def register(self, name: str, source: pa.Table | Path) -> None: ...
+    def register(self, name: str, source: pa.Table | Path | ParquetSource) -> None: ...
+
+    def unregister(self, name: str) -> None:
+        """Forget a relation (its view or table); asking about it again is a KeyError."""
+        ...
 
     def schema(self, name: str) -> pa.Schema: ...
 

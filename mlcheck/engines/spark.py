@@ -27,6 +27,8 @@ from mlcheck.engines.base import (
     EngineSettings,
     KeyComparison,
     KeyCounts,
+    ParquetPart,
+    ParquetSource,
     Tolerance,
     Unsupported,
 )
@@ -90,6 +92,7 @@ class SparkEngine:
         self._spark.conf.set("spark.sql.session.timeZone", "UTC")
         self._prefix = f"mlcheck_{os.getpid()}_{next(_ENGINES)}"
         self._views: dict[str, str] = {}
+        self._numbers = itertools.count()  # view names are never reused, even after unregister
         self._schemas: dict[str, pa.Schema] = {}
 
     def close(self) -> None:
@@ -102,17 +105,58 @@ class SparkEngine:
 
     # ---- relations
 
-    def register(self, name: str, source: pa.Table | Path) -> None:
-        """An Arrow table, or a path Spark reads itself: parquet (a file or folder), csv
-        (header row, types inferred), json lines."""
+    def register(self, name: str, source: pa.Table | Path | ParquetSource) -> None:
+        """An Arrow table, a `ParquetSource` Spark reads in place with the reader's types, or
+        a path Spark reads itself: parquet (a file or folder), csv (header row, types
+        inferred), json lines."""
         if isinstance(source, pa.Table):
             frame = _without_zone(self._spark.createDataFrame(_spark_ready(source)), source.schema)
             self._schemas[name] = source.schema
+        elif isinstance(source, ParquetSource):
+            frame = self._read_parquet(source)
+            self._schemas[name] = source.schema
         else:
             frame = self._read(str(source))
-        view = f"{self._prefix}_{len(self._views)}"
+        view = f"{self._prefix}_{next(self._numbers)}"
         frame.createOrReplaceTempView(view)
         self._views[name] = view
+
+    def unregister(self, name: str) -> None:
+        self._spark.catalog.dropTempView(self._views.pop(name))
+        self._schemas.pop(name, None)
+
+    def _read_parquet(self, source: ParquetSource) -> Any:
+        """Every part read by Spark (hive partition values as text, cast to the reader's
+        types), its columns cast where Spark holds the same values under another type."""
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        frames = []
+        for part in source.parts:
+            frame = self._parquet_part(part)
+            found = to_arrow_schema(frame.schema, timezone="UTC")
+            items = [_parquet_column(f, found, source.label_column, part) for f in source.schema]
+            frames.append(frame.selectExpr(*items))
+        frame = frames[0]
+        for other in frames[1:]:
+            frame = frame.union(other)
+        got = to_arrow_schema(frame.schema, timezone="UTC")
+        if not all(_same_values(e.type, g.type) for e, g in zip(source.schema, got, strict=True)):
+            raise Unsupported("Spark reads this parquet source under other types")
+        return frame
+
+    def _parquet_part(self, part: ParquetPart) -> Any:
+        inference = "spark.sql.sources.partitionColumnTypeInference.enabled"
+        before = self._spark.conf.get(inference)
+        reader = self._spark.read
+        if part.folder is not None:
+            reader = reader.option("basePath", str(part.folder)).option("mergeSchema", "true")
+        try:
+            self._spark.conf.set(inference, "false")  # partition values as text, like pyarrow's
+            return reader.parquet(*(str(f) for f in part.files))
+        except Exception as exc:  # e.g. nanosecond timestamps: Spark refuses the file
+            raise Unsupported(f"Spark cannot read {part.files[0]}: {exc}") from None
+        finally:
+            self._spark.conf.set(inference, before)
 
     def _read(self, path: str) -> Any:
         reader = self._spark.read
@@ -133,7 +177,7 @@ class SparkEngine:
             self.schema(right),
             quote=quoted,
         )
-        view = f"{self._prefix}_{len(self._views)}"
+        view = f"{self._prefix}_{next(self._numbers)}"
         self._spark.sql(sql).cache().createOrReplaceTempView(view)
         self._views[name] = view
 
@@ -500,6 +544,47 @@ def _microsecond_unit(unit_ns: int) -> int:
     if unit_ns < 1000:
         raise Unsupported("Spark holds timestamps in microseconds, not nanoseconds")
     return unit_ns
+
+
+# ---- parquet in place
+
+# Spark's name for each Arrow type a parquet column may need a cast to.
+_SPARK_TYPES = {
+    pa.int8(): "TINYINT", pa.int16(): "SMALLINT", pa.int32(): "INT", pa.int64(): "BIGINT",
+    pa.float32(): "FLOAT", pa.float64(): "DOUBLE", pa.string(): "STRING",
+    pa.bool_(): "BOOLEAN", pa.date32(): "DATE", pa.timestamp("us"): "TIMESTAMP_NTZ",
+}  # fmt: skip
+
+
+def _parquet_column(
+    wanted: pa.Field, found: pa.Schema, label_column: str | None, part: ParquetPart
+) -> str:
+    """A select item giving `wanted` (the pyarrow reader's field) from Spark's read."""
+    name = quoted(wanted.name)
+    if wanted.name == label_column:
+        text = (part.label or "").replace("\\", "\\\\").replace("'", "\\'")
+        return f"CAST('{text}' AS STRING) AS {name}"
+    index = found.get_field_index(wanted.name)
+    if index < 0:
+        raise Unsupported(f"column {wanted.name!r} is not in every file")
+    if _same_values(wanted.type, found.field(index).type):
+        return name
+    target = _SPARK_TYPES.get(logical_type(wanted.type))
+    if target is None:
+        raise Unsupported(f"Spark reads {wanted.name!r} as {found.field(index).type}")
+    return f"CAST({name} AS {target}) AS {name}"
+
+
+def _same_values(wanted: pa.DataType, got: pa.DataType) -> bool:
+    """Whether Spark's type holds exactly the values of the reader's: equal up to layout, an
+    unsigned integer in a wider signed one, a timestamp in microseconds (Spark's unit) when
+    the reader's unit is coarser, with or without a zone alike."""
+    a, b = logical_type(wanted), logical_type(got)
+    if pa.types.is_integer(a) and pa.types.is_signed_integer(b):
+        return b.bit_width >= a.bit_width + (0 if pa.types.is_signed_integer(a) else 1)
+    if pa.types.is_timestamp(a) and pa.types.is_timestamp(b):
+        return (a.tz is None) == (b.tz is None) and a.unit in ("s", "ms", "us") and b.unit == "us"
+    return a.equals(b)
 
 
 # ---- SQL pieces
