@@ -32,8 +32,8 @@ from mlcheck.engines.base import (
     Tolerance,
     Unsupported,
 )
-from mlcheck.engines.duck import _difference, _join_sql, _stats
-from mlcheck.engines.exact import exact_moments, exponent_sql, mantissa_sql
+from mlcheck.engines.duck import _difference, _join_sql, _numeric, _stats
+from mlcheck.engines.exact import Dialect, exponent_sql, fixed_moments, mantissa_sql
 
 INSTALL_HINT = "pip install 'mlcheck[spark]'"
 _INF = "CAST('Infinity' AS DOUBLE)"
@@ -348,14 +348,7 @@ class SparkEngine:
         pieces = [_basic_sql(quoted(c), k, units.get(c, 0)) for c, k in columns.items()]
         row = self._rows(f"SELECT {', '.join(pieces)} FROM {view}")[0] if pieces else ()
         basics = {c: row[6 * i : 6 * i + 6] for i, c in enumerate(columns)}
-        numeric = {
-            c: int(basics[c][0]) - int(basics[c][2])
-            for c, k in columns.items()
-            if k in ("float", "integer", "boolean")
-        }
-        moments = exact_moments(
-            view, {c: n for c, n in numeric.items() if n}, self._exact_sums, quoted, literal
-        )
+        moments = fixed_moments(view, _numeric(columns, basics), self._one_row, quoted, _DIALECT)
         out = {}
         for column, kind in columns.items():
             value = _value_sql(quoted(column), kind, units.get(column, 0))
@@ -364,6 +357,9 @@ class SparkEngine:
                 kind, basics[column], tops, moments.get(column, {}), units.get(column, 0)
             )
         return out
+
+    def _one_row(self, sql: str) -> tuple[Any, ...]:
+        return self._rows(sql)[0]
 
     def _exact_sums(self, terms: Sequence[tuple[str, str]]) -> list[list[Any]]:
         """Per (source, term), the rows `exact_sum` reads; all terms in one statement."""
@@ -729,6 +725,15 @@ def _basic_sql(c: str, kind: Kind, unit_ns: int) -> str:
         f"min({value}) FILTER (WHERE NOT isnan({x})) + {zero}, "
         f"max({value}) FILTER (WHERE NOT isnan({x})) + {zero}"
     )
+
+
+_DIALECT = Dialect(
+    literal=literal,
+    truncate=lambda x: f"CAST(CAST({x} AS BIGINT) AS DOUBLE)",  # a cast cuts toward zero
+    to_integer=lambda x: f"CAST({x} AS BIGINT)",
+    integer_sum=lambda x: f"sum(CAST({x} AS DECIMAL(38, 0)))",
+    finite=lambda x: f"abs({x}) < {_INF}",
+)
 
 
 def _key_value(parts: Sequence[Any], key: tuple[str, ...]) -> Any:
