@@ -6,6 +6,7 @@ later) must implement and pass `tests/engines/` for.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,6 +167,23 @@ class AggregateEngine(Protocol):
     def multiset_difference(
         self, left: str, right: str, columns: Sequence[str], examples: int
     ) -> RowDifference: ...
+
+
+def default_memory_limit(share: float = 0.8) -> str | None:
+    """Most of the machine's memory (80%), or of the container's when a cgroup limits it
+    less: what DuckDB may hold before spilling when `--memory-limit` is not given."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(limit_file).read_text(encoding="ascii").strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total, int(text))
+    return f"{int(total * share) // 2**20}MiB" if total > 0 else None
 
 
 def make_engine(settings: EngineSettings) -> AggregateEngine:

@@ -38,6 +38,7 @@ from mlcheck.engines.base import (
     ParquetSource,
     Tolerance,
     Unsupported,
+    default_memory_limit,
 )
 from mlcheck.engines.exact import Dialect, fixed_moments, grouped_sum_sql
 
@@ -68,8 +69,10 @@ class DuckDBEngine:
         self._lock = threading.Lock()  # one connection: questions are asked one at a time
         temp = str(Path(self._folder) / "spill")
         self._con.execute(f"SET temp_directory = '{temp.replace(chr(39), chr(39) * 2)}'")
-        if settings.memory_limit:
-            self._con.execute(f"SET memory_limit = '{settings.memory_limit}'")
+        # Past the limit DuckDB spills to the folder above; without one, most of the memory.
+        limit = settings.memory_limit or default_memory_limit()
+        if limit:
+            self._con.execute(f"SET memory_limit = '{limit.replace(chr(39), '')}'")
         if settings.threads:
             self._con.execute(f"SET threads = {int(settings.threads)}")
         self._con.execute("SET preserve_insertion_order = false")  # lets large scans stream

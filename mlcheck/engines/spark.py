@@ -61,6 +61,7 @@ def new_session(
         raise Unsupported(f"the spark engine needs pyspark: {INSTALL_HINT}") from exc
     builder = SparkSession.builder.appName("mlcheck")
     if os.environ.get("SPARK_REMOTE") and not master:
+        _refuse_missing_connect()
         builder = builder.remote(os.environ["SPARK_REMOTE"])
     else:
         builder = builder.master(master or f"local[{settings.threads or '*'}]")
@@ -73,6 +74,23 @@ def new_session(
     for key, value in (conf or {}).items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+def _refuse_missing_connect() -> None:
+    """Spark Connect (SPARK_REMOTE) needs grpc and protobuf beside pyspark; without them
+    pyspark's client module ends the process with status 0, so they are looked for first."""
+    import importlib.util
+
+    for module in ("grpc", "grpc_status", "google.protobuf"):
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:  # a missing parent package (google)
+            found = False
+        if not found:
+            raise Unsupported(
+                f"SPARK_REMOTE is set, and Spark Connect needs {module}, which is not "
+                "installed: pip install 'pyspark[connect]'"
+            )
 
 
 class SparkEngine:
