@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -98,10 +99,12 @@ def expected_roc_auc(score: np.ndarray, p: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class _LinearForm:
-    """A metric written as f(S), S = y @ columns, with labels y ~ Bernoulli(p) independently."""
+    """A metric written as f(S), S = y @ columns, with labels y ~ Bernoulli(p) independently,
+    and f's gradient in closed form (the delta method's input)."""
 
     columns: np.ndarray  # n x k
     of_sums: Callable[[np.ndarray], float]
+    gradient: Callable[[np.ndarray], np.ndarray]
 
 
 def _linear_form(name: str, score: np.ndarray, pred: np.ndarray) -> _LinearForm:
@@ -109,26 +112,40 @@ def _linear_form(name: str, score: np.ndarray, pred: np.ndarray) -> _LinearForm:
     pred = pred.astype(np.float64)
     ones = np.ones(n)
     predicted = pred.sum()
+    per_row = lambda s: np.array([1 / n])  # noqa: E731  (a mean of the sum)
     if name == "accuracy":
-        return _LinearForm(np.c_[2 * pred - 1], lambda s: (n - predicted + s[0]) / n)
+        return _LinearForm(np.c_[2 * pred - 1], lambda s: (n - predicted + s[0]) / n, per_row)
     if name == "precision":
-        return _LinearForm(np.c_[pred], lambda s: _div(s[0], predicted))
-    if name == "recall":
-        return _LinearForm(np.c_[pred, ones], lambda s: _div(s[0], s[1]))
-    if name == "f1":
-        return _LinearForm(np.c_[pred, ones], lambda s: _div(2 * s[0], predicted + s[1]))
-    if name == "roc_auc":
-        ranks = _midranks(score)
         return _LinearForm(
-            np.c_[ranks, ones], lambda s: _div(s[0] - s[1] * (s[1] + 1) / 2, s[1] * (n - s[1]))
+            np.c_[pred], lambda s: _div(s[0], predicted), lambda s: np.array([_div(1, predicted)])
+        )
+    if name == "recall":
+        return _LinearForm(
+            np.c_[pred, ones],
+            lambda s: _div(s[0], s[1]),
+            lambda s: np.array([_div(1, s[1]), _div(-s[0], s[1] * s[1])]),
+        )
+    if name == "f1":
+        return _LinearForm(
+            np.c_[pred, ones],
+            lambda s: _div(2 * s[0], predicted + s[1]),
+            lambda s: np.array(
+                [_div(2, predicted + s[1]), _div(-2 * s[0], (predicted + s[1]) ** 2)]
+            ),
+        )
+    if name == "roc_auc":
+        return _LinearForm(
+            np.c_[_midranks(score), ones], partial(_auc_of_sums, n), partial(_auc_gradient, n)
         )
     if name == "brier":
         base = np.sum(score**2)
-        return _LinearForm(np.c_[1 - 2 * score], lambda s: (base + s[0]) / n)
+        return _LinearForm(np.c_[1 - 2 * score], lambda s: (base + s[0]) / n, per_row)
     if name == "log_loss":
         clipped = np.clip(score, LOG_LOSS_EPS, 1 - LOG_LOSS_EPS)
         base = -np.sum(np.log1p(-clipped))
-        return _LinearForm(np.c_[np.log1p(-clipped) - np.log(clipped)], lambda s: (base + s[0]) / n)
+        return _LinearForm(
+            np.c_[np.log1p(-clipped) - np.log(clipped)], lambda s: (base + s[0]) / n, per_row
+        )
     raise ValueError(f"metric {name!r} cannot be estimated without labels")
 
 
@@ -136,24 +153,44 @@ def _div(num: float, den: float) -> float:
     return num / den if den != 0 else math.nan
 
 
+def _auc_of_sums(n: int, s: np.ndarray) -> float:
+    """AUC from S = (rank sum of positives, positives) among n rows (Mann-Whitney)."""
+    return _div(s[0] - s[1] * (s[1] + 1) / 2, s[1] * (n - s[1]))
+
+
+def _auc_gradient(n: int, s: np.ndarray) -> np.ndarray:
+    """d AUC / d S of `_auc_of_sums`: with N = s0 - s1(s1+1)/2 and D = s1(n - s1),
+    (1/D, (-(s1 + 1/2) D - N (n - 2 s1)) / D^2)."""
+    numerator, pairs = s[0] - s[1] * (s[1] + 1) / 2, s[1] * (n - s[1])
+    d_s1 = -(s[1] + 0.5) * pairs - numerator * (n - 2 * s[1])
+    return np.array([_div(1, pairs), _div(d_s1, pairs * pairs)])
+
+
 def _midranks(score: np.ndarray) -> np.ndarray:
     return midranks(score)  # scipy.stats.rankdata's ranks, without importing scipy.stats
 
 
 def _delta_method_se(form: _LinearForm, p: np.ndarray) -> float:
-    """sd of f(S) from the exact covariance of S = y @ columns and f's numerical gradient."""
+    """sd of f(S) from the exact covariance of S = y @ columns and f's gradient."""
     mean = p @ form.columns
     cov = form.columns.T @ (form.columns * (p * (1 - p))[:, None])
-    return _gradient_se(form.of_sums, mean, cov)
+    return _gradient_se(form.of_sums, mean, cov, form.gradient)
 
 
 def _gradient_se(
-    of_sums: Callable[[np.ndarray], float], mean: np.ndarray, cov: np.ndarray
+    of_sums: Callable[[np.ndarray], float],
+    mean: np.ndarray,
+    cov: np.ndarray,
+    exact: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> float:
-    """sd of f(S) by the delta method: f's central-difference gradient at E[S], Cov(S) given."""
+    """sd of f(S) by the delta method: f's gradient at E[S], Cov(S) given. The gradient in
+    closed form (`exact`) where it is finite: a central difference keeps only about ten
+    significant digits, and which ten depends on the order E[S] was summed in (the last bits
+    of E[S]), while the reports show twelve. Elsewhere (multiclass; a component undefined at
+    E[S]) a central difference."""
     steps = 1e-6 * np.maximum(1.0, np.abs(mean))
-    gradient = np.empty(len(mean))
-    for j in range(len(mean)):  # 2k sums (k classes), not rows
+    gradient = np.full(len(mean), np.nan) if exact is None else exact(mean)
+    for j in np.flatnonzero(~np.isfinite(gradient)):  # 2k sums (k classes), not rows
         up, down = mean.copy(), mean.copy()
         up[j] += steps[j]
         down[j] -= steps[j]

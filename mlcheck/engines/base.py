@@ -168,6 +168,62 @@ class AggregateEngine(Protocol):
         self, left: str, right: str, columns: Sequence[str], examples: int
     ) -> RowDifference: ...
 
+    # ---- joint_crosstab, spread, before_cutoff (s3)
+
+    def joint_crosstab(
+        self,
+        left: str,
+        right: str,
+        key: Sequence[str],
+        left_columns: Sequence[str],
+        right_columns: Sequence[str],
+        unique: bool = False,
+    ) -> dict[tuple[tuple[Any, ...], tuple[Any, ...]], int]:
+        """Counts of (left values, right values) over keys non-null and unique on both sides:
+        `crosstab` over several columns per side (e.g. fold and split together). `unique`: the
+        caller knows (from a key comparison) that no key is null or repeated on either side,
+        so a plain join answers (the same counts, without counting every key first)."""
+        ...
+
+    def spread(self, name: str, entity: Sequence[str], column: str, examples: int) -> ValueSpread:
+        """Entities (`entity` columns, rows with a null part left out) whose rows hold more
+        than one distinct value of `column`, counted per combination of values."""
+        ...
+
+    def before_cutoff(
+        self,
+        name: str,
+        column: str,
+        by: str,
+        cutoff_groups: Sequence[Any],
+        key: Sequence[str],
+        examples: int,
+        as_time: bool = False,
+    ) -> Cutoff:
+        """Per group of `by`, rows whose `column` is earlier than the cutoff: the largest value
+        over the rows whose `by` is in `cutoff_groups`. Values compare in the column's own
+        order; with `as_time` text is read as ISO 8601 timestamps."""
+        ...
+
+    # ---- grouped_counts (perf)
+
+    def grouped_counts(
+        self,
+        base: str,
+        key: Sequence[str],
+        columns: Sequence[tuple[str, str]],
+        chunk: Chunking | None = None,
+    ) -> pa.Table:
+        """How many rows of `base` carry each combination of values of `columns`: `(relation,
+        column)` pairs. A column of `base` is the row's own value; a column of another relation
+        is that relation's value for the row's `key` where the key is non-null and unique on
+        both sides, null otherwise (a lookup: every row of `base` is counted exactly once).
+        With `chunk`, also per chunk of `base`'s rows (`Chunking`). The answer: an Arrow table
+        of `chunk` (int64, only when chunked; null for a row without a time), `c0`, `c1`, ...
+        (the values, in their own types) and `n` (int64), sorted by chunk and values, nulls
+        last (NaN after numbers): the same table on every engine."""
+        ...
+
 
 def default_memory_limit(share: float = 0.8) -> str | None:
     """Most of the machine's memory (80%), or of the container's when a cgroup limits it
@@ -198,3 +254,68 @@ def make_engine(settings: EngineSettings) -> AggregateEngine:
     from mlcheck.engines.duck import DuckDBEngine
 
     return DuckDBEngine(settings)
+
+
+# ---- joint_crosstab, spread, before_cutoff (s3)
+
+
+@dataclass(frozen=True)
+class SpreadCombination:
+    """Entities whose rows hold exactly these distinct `values` (None for null first, then
+    ascending): how many entities, the rows they hold, and the first `examples` entities by
+    entity value as `{"key", "rows"}` (a composite entity as a record of its parts)."""
+
+    values: tuple[Any, ...]
+    entities: int
+    rows: int
+    examples: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class ValueSpread:
+    """How the rows of each entity (non-null on every part) spread over a column's values:
+    the number of entities, and per combination of values the entities holding more than one
+    distinct value (a null counts as a value of its own)."""
+
+    entities: int
+    combinations: tuple[SpreadCombination, ...]
+
+
+@dataclass(frozen=True)
+class CutoffGroup:
+    """One group's rows against the cutoff: `values` rows with a readable value, `unreadable`
+    non-null values that are not times (`as_time` only), `below` rows whose value is earlier
+    than the cutoff, and the keys of the first `examples` of those rows by key (one per row)."""
+
+    rows: int
+    values: int
+    unreadable: int
+    below: int
+    examples: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Cutoff:
+    """`cutoff`: the largest value over the rows of the cutoff groups (the original value of
+    such a row; None when none has a value); `groups`: per group of `by` (None: null)."""
+
+    cutoff: Any
+    groups: Mapping[Any, CutoffGroup]
+
+
+
+# ---- grouped_counts (perf)
+
+
+@dataclass(frozen=True)
+class Chunking:
+    """Chunks of a relation's rows: `size` consecutive rows in the relation's own order (the
+    order of its file or Arrow table; chunk i holds rows i*size .. (i+1)*size - 1), or calendar
+    periods of `width_s` seconds counted from `origin_s` (Unix seconds) of the instant column
+    `time` = (relation, column), a timestamp or date column matched like `columns`: chunk =
+    floor((t - origin_s) / width_s) with t in whole seconds (floored), null without a time."""
+
+    size: int | None = None
+    time: tuple[str, str] | None = None
+    width_s: int = 0
+    origin_s: int = 0

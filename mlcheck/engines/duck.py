@@ -29,7 +29,9 @@ from mlcheck.compare import (
     logical_type,
     type_family,
 )
+from mlcheck.engines import base as seam
 from mlcheck.engines.base import (
+    Chunking,  # grouped_counts (perf)
     ColumnDifference,
     EngineSettings,
     KeyComparison,
@@ -531,6 +533,133 @@ class DuckDBEngine:
             shown_rows(lost_ex), shown_rows(extra_ex),
         )  # fmt: skip
 
+    # ---- joint_crosstab, spread, before_cutoff (s3)
+
+    def joint_crosstab(
+        self,
+        left: str,
+        right: str,
+        key: Sequence[str],
+        left_columns: Sequence[str],
+        right_columns: Sequence[str],
+        unique: bool = False,
+    ) -> dict[tuple[tuple[Any, ...], tuple[Any, ...]], int]:
+        """Counts of (left values, right values) over keys non-null and unique on both sides
+        (with `unique` known: a plain join, about a quarter of the work)."""
+        cols = ", ".join(quoted(k) for k in key)
+        present = " AND ".join(f"{quoted(k)} IS NOT NULL" for k in key)
+        picked = [f"l.{quoted(c)}" for c in left_columns] + [
+            f"r.{quoted(c)}" for c in right_columns
+        ]
+        order = ", ".join(f"{i} NULLS LAST" for i in range(1, len(picked) + 1))
+        lv, rv = self._view(left), self._view(right)
+        rows = self._rows(
+            f"""
+            WITH lu AS (SELECT {cols} FROM {lv} WHERE {present} GROUP BY ALL HAVING count(*) = 1),
+                 ru AS (SELECT {cols} FROM {rv} WHERE {present} GROUP BY ALL HAVING count(*) = 1),
+                 m AS (SELECT * FROM lu SEMI JOIN ru USING ({cols}))
+            SELECT {", ".join(picked)}, count(*)
+            FROM m JOIN {lv} AS l USING ({cols}) JOIN {rv} AS r USING ({cols})
+            GROUP BY ALL ORDER BY {order}
+            """
+            if not unique
+            else f"""
+            SELECT {", ".join(picked)}, count(*) FROM {lv} AS l JOIN {rv} AS r USING ({cols})
+            GROUP BY ALL ORDER BY {order}
+            """
+        )
+        n = len(left_columns)
+        return {(tuple(r[:n]), tuple(r[n:-1])): int(r[-1]) for r in rows}
+
+    def spread(
+        self, name: str, entity: Sequence[str], column: str, examples: int
+    ) -> seam.ValueSpread:
+        """Entities whose rows hold more than one distinct value of `column`, per combination:
+        distinct (entity, value) pairs first, lists built only for the entities that span."""
+        ent = tuple(entity)
+        cols = ", ".join(quoted(k) for k in ent)
+        present = " AND ".join(f"{quoted(k)} IS NOT NULL" for k in ent)
+        order = _key_struct(ent)
+        limit = max(examples, 1)
+        rows = self._rows(
+            f"""
+            WITH p AS (SELECT {cols}, {quoted(column)} AS v__, count(*) AS n__
+                       FROM {self._view(name)} WHERE {present} GROUP BY ALL),
+                 c AS (SELECT {cols}, count(*) AS d__ FROM p GROUP BY ALL),
+                 e AS (SELECT {cols}, sum(n__) AS n__, bool_or(v__ IS NULL) AS z__,
+                              list_sort(list(v__) FILTER (WHERE v__ IS NOT NULL)) AS vs__
+                       FROM p SEMI JOIN (SELECT {cols} FROM c WHERE d__ > 1) USING ({cols})
+                       GROUP BY ALL)
+            SELECT 0, NULL, NULL, (SELECT count(*) FROM c), NULL, NULL
+            UNION ALL
+            SELECT 1, vs__, z__, count(*), sum(n__),
+                   arg_min({{'key': {order}, 'rows': n__}}, {order}, {limit})
+            FROM e GROUP BY vs__, z__
+            """
+        )
+        return _value_spread(rows, ent, examples)
+
+    def before_cutoff(
+        self,
+        name: str,
+        column: str,
+        by: str,
+        cutoff_groups: Sequence[Any],
+        key: Sequence[str],
+        examples: int,
+        as_time: bool = False,
+    ) -> seam.Cutoff:
+        """Rows earlier than the largest value of the cutoff groups, per group of `by`."""
+        raw = quoted(column)
+        value = f"TRY_CAST({raw} AS TIMESTAMP)" if as_time else raw
+        order = _key_struct(tuple(key))
+        inside = " OR ".join(f"g__ = {_group_literal(g)}" for g in cutoff_groups) or "false"
+        limit = max(examples, 1)
+        rows = self._rows(
+            f"""
+            WITH x AS (SELECT {quoted(by)} AS g__, {raw} AS raw__, {value} AS t__, *
+                       FROM {self._view(name)}),
+                 cut AS (SELECT max(t__) AS m__, arg_max(raw__, {{'t': t__, 'raw': raw__}}) AS s__
+                         FROM x WHERE ({inside}) AND t__ IS NOT NULL)
+            SELECT g__, count(*), count(t__), count(raw__) - count(t__),
+                   count(*) FILTER (WHERE t__ < m__),
+                   arg_min({order}, {order}, {limit}) FILTER (WHERE t__ < m__), any_value(s__)
+            FROM x, cut GROUP BY g__ ORDER BY g__ NULLS LAST
+            """
+        )
+        return _cutoff(rows, tuple(key), examples)
+
+    # ---- grouped_counts (perf)
+
+    def grouped_counts(
+        self,
+        base: str,
+        key: Sequence[str],
+        columns: Sequence[tuple[str, str]],
+        chunk: Chunking | None = None,
+    ) -> pa.Table:
+        """Rows of `base` counted per combination of `columns` (and chunk); see the Protocol.
+        Size chunks number rows in scan order, which DuckDB keeps only while
+        preserve_insertion_order is on: it is switched on for this one question."""
+        sql = grouped_counts_sql(
+            GroupedCountsDialect(quoted, "row_number() OVER ()", "//", _duck_seconds),
+            {n: self._view(n) for n in {base, *(r for r, _ in columns), *_time_relation(chunk)}},
+            {n: self.schema(n) for n in {base, *(r for r, _ in columns), *_time_relation(chunk)}},
+            base,
+            tuple(key),
+            tuple(columns),
+            chunk,
+        )
+        with self._lock:
+            ordered = chunk is not None and chunk.size is not None
+            if ordered:
+                self._con.execute("SET preserve_insertion_order = true")
+            try:
+                return self._con.sql(sql).to_arrow_table()
+            finally:
+                if ordered:
+                    self._con.execute("SET preserve_insertion_order = false")
+
 
 def _join_sql(
     lv: str, rv: str, key: tuple[str, ...], left: pa.Schema, right: pa.Schema, quote: Any = None
@@ -831,3 +960,166 @@ _DIALECT = Dialect(
 
 def _int(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+# ---- joint_crosstab, spread, before_cutoff (s3)
+
+
+def _group_literal(value: Any, spark: bool = False) -> str:
+    """A SQL literal of a group value (text, number or boolean). Text: DuckDB doubles quotes
+    and keeps backslashes; Spark reads backslash escapes, so both are escaped there."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return literal(value)
+    if isinstance(value, str):
+        if spark:
+            return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        return _sql_string(value)
+    raise Unsupported(f"group value {value!r} of type {type(value).__name__}")
+
+
+def _value_spread(
+    rows: Sequence[Sequence[Any]], entity: tuple[str, ...], examples: int
+) -> seam.ValueSpread:
+    """`seam.ValueSpread` from rows (0, -, -, entities, -, -) and (1, values, has null, entities,
+    rows, examples)."""
+    entities = next((int(r[3]) for r in rows if r[0] == 0), 0)
+    combinations = []
+    for _, values, has_null, count, held, shown in (r for r in rows if r[0] == 1):
+        listed = tuple(values or ())
+        examples_found = tuple(
+            {"key": _entity_value(x["key"], entity), "rows": int(x["rows"])} for x in shown or ()
+        )
+        combinations.append(
+            seam.SpreadCombination(
+                values=((None,) if has_null else ()) + listed,
+                entities=int(count),
+                rows=int(held),
+                examples=examples_found[:examples],
+            )
+        )
+    combinations.sort(key=lambda c: (len(c.values), repr(c.values)))
+    return seam.ValueSpread(entities, tuple(combinations))
+
+
+def _entity_value(found: Any, entity: tuple[str, ...]) -> Any:
+    return found if len(entity) == 1 else dict(found)
+
+
+def _cutoff(rows: Sequence[Sequence[Any]], key: tuple[str, ...], examples: int) -> seam.Cutoff:
+    """`seam.Cutoff` from rows (group, rows, values, unreadable, below, examples, cutoff)."""
+    groups = {
+        g: seam.CutoffGroup(
+            rows=int(n),
+            values=int(known),
+            unreadable=int(bad),
+            below=int(below),
+            examples=tuple(_entity_value(k, key) for k in (shown or ()))[:examples],
+        )
+        for g, n, known, bad, below, shown, _ in rows
+    }
+    return seam.Cutoff(rows[0][-1] if rows else None, groups)
+
+
+
+# ---- grouped_counts (perf)
+
+
+class GroupedCountsDialect:
+    """What differs between the engines' SQL for `grouped_counts`: identifier quoting, a row's
+    position in scan order, integer division, and an instant column as whole Unix seconds."""
+
+    def __init__(self, quote: Any, position: str, divide: str, seconds: Any) -> None:
+        self.quote, self.position, self.divide, self.seconds = quote, position, divide, seconds
+
+    def floor_div(self, a: str, b: int) -> str:
+        """floor(a / b) for integers, b > 0, exact (no float); `%` keeps the dividend's sign
+        on both engines, so the remainder is made non-negative first."""
+        return f"(({a}) - ((({a}) % {b}) + {b}) % {b}) {self.divide} {b}"
+
+
+def _time_relation(chunk: Chunking | None) -> tuple[str, ...]:
+    return (chunk.time[0],) if chunk is not None and chunk.time is not None else ()
+
+
+def _duck_seconds(column: str, kind: pa.DataType, dialect: GroupedCountsDialect) -> str:
+    kind = logical_type(kind)
+    if pa.types.is_timestamp(kind) and kind.unit == "ns":
+        return dialect.floor_div(f"epoch_ns({column})", 1_000_000_000)
+    if pa.types.is_timestamp(kind) and kind.tz is not None:
+        return dialect.floor_div(f"epoch_us({column})", 1_000_000)
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        return dialect.floor_div(f"epoch_us(CAST({column} AS TIMESTAMP))", 1_000_000)
+    raise Unsupported(f"chunks by time need a timestamp or date column, not {kind}")
+
+
+def grouped_counts_sql(
+    dialect: GroupedCountsDialect,
+    views: Mapping[str, str],
+    schemas: Mapping[str, pa.Schema],
+    base: str,
+    key: tuple[str, ...],
+    columns: tuple[tuple[str, str], ...],
+    chunk: Chunking | None,
+) -> str:
+    """SQL (DuckDB and Spark alike) for `grouped_counts`: `base` numbered (size chunks) and
+    left-joined to every other relation's rows with a key unique and non-null on both sides."""
+    q = dialect.quote
+    picked = [*columns, *([chunk.time] if chunk is not None and chunk.time else [])]
+    others = sorted({r for r, _ in picked if r != base})
+    if others and not key:
+        raise Unsupported("columns of other relations need a key")
+    alias = {base: "b", **{r: f"j{i}" for i, r in enumerate(others)}}
+    present = " AND ".join(f"{q(k)} IS NOT NULL" for k in key)
+    keys = ", ".join(q(k) for k in key)
+    base_cols = sorted({c for r, c in picked if r == base} | set(key if others else ()))
+    extra = [] if not (chunk and chunk.size) else [f"{dialect.position} - 1 AS pos__"]
+    if others:
+        extra.append(f"count(*) OVER (PARTITION BY {keys}) AS bn__")
+    sources = [
+        f"(SELECT {', '.join([*(q(c) for c in base_cols), *extra]) or '1 AS one__'} "
+        f"FROM {views[base]}) b"
+    ]
+    for r in others:
+        wanted = sorted({c for rr, c in picked if rr == r} - set(key))
+        cols = ", ".join([*(q(k) for k in key), *(q(c) for c in wanted)])
+        on = " AND ".join(f"b.{q(k)} = {alias[r]}.{q(k)}" for k in key)
+        sources.append(
+            f"LEFT JOIN (SELECT {cols} FROM (SELECT {cols}, count(*) OVER (PARTITION BY "
+            f"{keys}) AS n__ FROM {views[r]} WHERE {present}) t WHERE n__ = 1) {alias[r]} "
+            f"ON {on} AND b.bn__ = 1"
+        )
+    values = [f"{alias[r]}.{q(c)} AS c{i}" for i, (r, c) in enumerate(columns)]
+    names = [f"c{i}" for i in range(len(columns))]
+    if chunk is not None:
+        values.insert(0, f"{_chunk_sql(dialect, chunk, alias, schemas)} AS chunk")
+        names.insert(0, "chunk")
+    grouped = ", ".join(names)
+    order = ", ".join(f"{n} NULLS LAST" for n in names)
+    return (
+        f"SELECT {grouped + ', ' if grouped else ''}count(*) AS n FROM "
+        f"(SELECT {', '.join(values) or '1 AS one__'} FROM {' '.join(sources)}) s"
+        + (f" GROUP BY {grouped} ORDER BY {order}" if grouped else "")
+    )
+
+
+def _chunk_sql(
+    dialect: GroupedCountsDialect,
+    chunk: Chunking,
+    alias: Mapping[str, str],
+    schemas: Mapping[str, pa.Schema],
+) -> str:
+    if chunk.size is not None:
+        return f"pos__ {dialect.divide} {int(chunk.size)}"
+    if chunk.time is None or chunk.width_s <= 0:
+        raise Unsupported("a chunking needs a size or a time column and a width")
+    relation, column = chunk.time
+    seconds = dialect.seconds(
+        f"{alias[relation]}.{dialect.quote(column)}",
+        schemas[relation].field(column).type,
+        dialect,
+    )
+    return dialect.floor_div(f"{seconds} - {int(chunk.origin_s)}", int(chunk.width_s))

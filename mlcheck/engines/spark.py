@@ -22,7 +22,10 @@ from typing import Any
 import pyarrow as pa
 
 from mlcheck.compare import ColumnStats, Kind, RowDifference, _tick_ns, logical_type, type_family
+from mlcheck.engines import base as seam
+from mlcheck.engines import duck as duck_sql
 from mlcheck.engines.base import (
+    Chunking,  # grouped_counts (perf)
     ColumnDifference,
     EngineSettings,
     KeyComparison,
@@ -32,7 +35,15 @@ from mlcheck.engines.base import (
     Tolerance,
     Unsupported,
 )
-from mlcheck.engines.duck import _difference, _join_sql, _numeric, _stats
+from mlcheck.engines.duck import (
+    GroupedCountsDialect,
+    _difference,
+    _join_sql,
+    _numeric,
+    _stats,
+    _time_relation,
+    grouped_counts_sql,
+)
 from mlcheck.engines.exact import Dialect, exponent_sql, fixed_moments, mantissa_sql
 
 INSTALL_HINT = "pip install 'mlcheck[spark]'"
@@ -498,6 +509,147 @@ class SparkEngine:
             "row", int(lost), int(extra), int(lost_rows), int(extra_rows), lost_ex, extra_ex
         )
 
+    # ---- joint_crosstab, spread, before_cutoff (s3)
+
+    def joint_crosstab(
+        self,
+        left: str,
+        right: str,
+        key: Sequence[str],
+        left_columns: Sequence[str],
+        right_columns: Sequence[str],
+        unique: bool = False,
+    ) -> dict[tuple[tuple[Any, ...], tuple[Any, ...]], int]:
+        """Counts of (left values, right values) over keys non-null and unique on both sides
+        (with `unique` known: a plain join)."""
+        matched = _matched(self._view(left), self._view(right), tuple(key), clean=unique)
+        picked = [f"l.{quoted(c)}" for c in left_columns] + [
+            f"r.{quoted(c)}" for c in right_columns
+        ]
+        places = [str(i) for i in range(1, len(picked) + 1)]
+        rows = self._rows(
+            f"SELECT {', '.join(picked)}, count(*) FROM {matched} GROUP BY {', '.join(places)} "
+            f"ORDER BY {', '.join(p + ' ASC NULLS LAST' for p in places)}"
+        )
+        n = len(left_columns)
+        return {(tuple(r[:n]), tuple(r[n:-1])): int(r[-1]) for r in rows}
+
+    def spread(
+        self, name: str, entity: Sequence[str], column: str, examples: int
+    ) -> seam.ValueSpread:
+        """Entities whose rows hold more than one distinct value of `column`, per combination;
+        examples by a window over each combination's entities."""
+        ent = tuple(entity)
+        cols = ", ".join(quoted(k) for k in ent)
+        present = " AND ".join(f"{quoted(k)} IS NOT NULL" for k in ent)
+        on = " AND ".join(f"p.{quoted(k)} = s.{quoted(k)}" for k in ent)
+        spanning = f"""
+            WITH p AS (SELECT {cols}, {quoted(column)} AS v__, count(*) AS n__
+                       FROM {self._view(name)} WHERE {present} GROUP BY {cols}, {quoted(column)}),
+                 s AS (SELECT {cols} FROM p GROUP BY {cols} HAVING count(*) > 1)
+            SELECT {", ".join(f"p.{quoted(k)} AS {quoted(k)}" for k in ent)}, sum(n__) AS n__,
+                   max(CASE WHEN v__ IS NULL THEN 1 ELSE 0 END) = 1 AS z__,
+                   array_sort(collect_list(v__)) AS vs__
+            FROM p LEFT SEMI JOIN s ON {on} GROUP BY {", ".join(f"p.{quoted(k)}" for k in ent)}"""
+        entities = self._rows(
+            f"SELECT count(*) FROM (SELECT {cols} FROM {self._view(name)} WHERE {present} "
+            f"GROUP BY {cols})"
+        )[0][0]
+        combos = self._rows(
+            f"SELECT vs__, z__, count(*), sum(n__) FROM ({spanning}) GROUP BY vs__, z__"
+        )
+        shown: dict[tuple[Any, bool], list[dict[str, Any]]] = {}
+        if examples and combos:
+            for row in self._rows(
+                f"SELECT vs__, z__, {cols}, n__ FROM (SELECT *, row_number() OVER (PARTITION BY "
+                f"vs__, z__ ORDER BY {cols}) AS r__ FROM ({spanning})) WHERE r__ <= {int(examples)}"
+                f" ORDER BY {cols}"
+            ):
+                found = {"key": _key_value(row[2:-1], ent), "rows": int(row[-1])}
+                shown.setdefault((tuple(row[0]), bool(row[1])), []).append(found)
+        rows = [(0, None, None, entities, None, None)] + [
+            (1, vs, bool(z), n, held, shown.get((tuple(vs), bool(z)), []))
+            for vs, z, n, held in combos
+        ]
+        return duck_sql._value_spread(rows, ent, examples)
+
+    def before_cutoff(
+        self,
+        name: str,
+        column: str,
+        by: str,
+        cutoff_groups: Sequence[Any],
+        key: Sequence[str],
+        examples: int,
+        as_time: bool = False,
+    ) -> seam.Cutoff:
+        """Rows earlier than the largest value of the cutoff groups, per group of `by`."""
+        raw = quoted(column)
+        value = f"TRY_CAST({raw} AS TIMESTAMP_NTZ)" if as_time else raw
+        keys = ", ".join(quoted(k) for k in key)
+        inside = (
+            " OR ".join(f"g__ = {duck_sql._group_literal(g, spark=True)}" for g in cutoff_groups)
+            or "false"
+        )
+        x = (
+            f"(SELECT {quoted(by)} AS g__, {raw} AS raw__, {value} AS t__, {keys} "
+            f"FROM {self._view(name)})"
+        )
+        cut = (
+            f"(SELECT max(t__) AS m__, max_by(raw__, struct(t__, raw__)) AS s__ FROM {x} "
+            f"WHERE ({inside}) AND t__ IS NOT NULL)"
+        )
+        rows = self._rows(
+            f"""SELECT g__, count(*), count(t__), count(raw__) - count(t__),
+                       count_if(t__ < m__), first(s__)
+                FROM {x} CROSS JOIN {cut} GROUP BY g__ ORDER BY g__ ASC NULLS LAST"""
+        )
+        shown: dict[Any, list[Any]] = {}
+        if examples and any(r[4] for r in rows):
+            for row in self._rows(
+                f"SELECT g__, {keys} FROM (SELECT *, row_number() OVER (PARTITION BY g__ ORDER BY "
+                f"{keys}) AS r__ FROM {x} CROSS JOIN {cut} WHERE t__ < m__) "
+                f"WHERE r__ <= {int(examples)} ORDER BY g__, {keys}"
+            ):
+                shown.setdefault(row[0], []).append(row[1:])
+        found = [
+            (g, n, known, bad, below, [_key_value(k, tuple(key)) for k in shown.get(g, [])], s)
+            for g, n, known, bad, below, s in rows
+        ]
+        return duck_sql._cutoff(found, tuple(key), examples)
+
+    # ---- grouped_counts (perf)
+
+    def grouped_counts(
+        self,
+        base: str,
+        key: Sequence[str],
+        columns: Sequence[tuple[str, str]],
+        chunk: Chunking | None = None,
+    ) -> pa.Table:
+        """Rows of `base` counted per combination of `columns` (and chunk); see the Protocol.
+        Size chunks number rows by monotonically_increasing_id, which follows a file's (or an
+        Arrow table's) row order partition by partition."""
+        names = {base, *(r for r, _ in columns), *_time_relation(chunk)}
+        sql = grouped_counts_sql(
+            GroupedCountsDialect(
+                quoted,
+                "row_number() OVER (ORDER BY monotonically_increasing_id())",
+                "DIV",
+                _spark_seconds,
+            ),
+            {n: self._view(n) for n in names},
+            {n: self.schema(n) for n in names},
+            base,
+            tuple(key),
+            tuple(columns),
+            chunk,
+        )
+        frame = self._spark.sql(sql)
+        if hasattr(frame, "toArrow"):
+            return frame.toArrow()
+        return pa.Table.from_pandas(frame.toPandas(), preserve_index=False)  # pragma: no cover
+
 
 # ---- Arrow in
 
@@ -757,3 +909,15 @@ _DIALECT = Dialect(
 def _key_value(parts: Sequence[Any], key: tuple[str, ...]) -> Any:
     """An example's key: the value itself, or a record of the key's parts."""
     return parts[0] if len(key) == 1 else dict(zip(key, parts, strict=True))
+
+
+# ---- grouped_counts (perf)
+
+
+def _spark_seconds(column: str, kind: pa.DataType, dialect: GroupedCountsDialect) -> str:
+    """An instant column as whole Unix seconds (Spark holds microseconds; the session is UTC,
+    so a date or a timestamp without a zone counts from midnight UTC)."""
+    kind = logical_type(kind)
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        return dialect.floor_div(f"unix_micros(CAST({column} AS TIMESTAMP))", 1_000_000)
+    raise Unsupported(f"chunks by time need a timestamp or date column, not {kind}")

@@ -392,7 +392,7 @@ class Baseline:
 
 
 def _baseline(ctx: StageContext, metric: Metric) -> Baseline:
-    research = _research(ctx)
+    research = _perf_data(ctx, metric).research
     if ctx.config.baseline is not None:
         return Baseline(float(ctx.config.baseline), None, "checklist `baseline:`")
     assert research is not None  # skip_reason guarantees research labels or a baseline
@@ -432,6 +432,273 @@ def _live_probabilities(ctx: StageContext) -> np.ndarray | None:
         return None if calibrator is None else calibrator(_live(ctx)[0].score)
 
     return ctx.engine.memo((STAGE, "live_probabilities"), compute)
+
+
+# --------------------------------------------------------------------------- counted rows
+#
+# PERF001 and PERF005 ask the aggregate engine how many live (and research) rows carry each
+# (chunk, score, decision, label) instead of reading whole columns (SPEC 7.1): one grouped
+# count per side, the label and time looked up on the key where they live in another table.
+# Everything those checks report for a binary model is a function of the multiset of these
+# values per chunk (ranks and DeLong, confusion counts and Wilson, f1's multinomial bootstrap,
+# the isotonic calibration and every CBPE estimate), so the groups are expanded back to one
+# entry per row, in group order instead of file order, and handed to the same functions. Not
+# counted (columns are still read): regression (the loss model learns from feature rows),
+# multiclass (class ties read the label columns) and the metrics whose interval is a row
+# bootstrap (its draws follow file order). Unsupported questions fall back the same way.
+
+# Binary metrics whose value and interval do not depend on the order of rows.
+COUNTED_METRICS = ("roc_auc", "accuracy", "precision", "recall", "f1")
+
+
+@dataclass(frozen=True)
+class PerfData:
+    """What PERF001 and PERF005 measure on: research (None: the checklist's baseline stands
+    in), live rows and their chunks; `counted`: built from grouped counts."""
+
+    research: Research | None
+    live: Scored
+    chunks: list[Chunk]
+    counted: bool
+
+
+def _perf_data(ctx: StageContext, metric: Metric | None) -> PerfData:
+    """PERF001's data (`metric` given) or PERF005's (None: any binary metric may be counted)."""
+    countable = ctx.task == "binary" and (metric is None or metric.name in COUNTED_METRICS)
+    counted = _counted(ctx) if countable else None
+    if counted is not None:
+        return counted
+    research = _research(ctx)  # research first: its input errors are named first, as before
+    live, chunks = _live(ctx)
+    return PerfData(research, live, chunks, counted=False)
+
+
+def _counted(ctx: StageContext) -> PerfData | None:
+    """Binary research and live rows from grouped counts; None where the engine cannot ask."""
+
+    def compute() -> PerfData | None:
+        from mlcheck.engines import Unsupported
+
+        try:
+            research = _counted_research(ctx)
+            live = _counted_live(ctx) if research is not None else None
+        except Unsupported:
+            return None
+        if research is None or live is None:
+            return None
+        return PerfData(research[0], live[0], live[1], counted=True)
+
+    return ctx.engine.memo((STAGE, "counted"), compute)
+
+
+def _source_of(ctx: StageContext, column: str | None, slots: tuple[str, ...]) -> str | None:
+    """The first declared slot whose table has `column` (as `_lookup` reads it)."""
+    if not column:
+        return None
+    agg = ctx.engine.aggregate
+    for slot in slots:
+        if ctx.declared(slot) and column in agg.schema(ctx.engine.relation(slot)).names:
+            return slot
+    return None
+
+
+def _grouped(
+    ctx: StageContext, base: str, columns: list[tuple[str, str]], chunk: Any = None
+) -> pa.Table | None:
+    """Grouped counts of `base`'s rows; None (read rows instead) where a column lives in
+    another slot but the key is missing or typed differently there."""
+    from mlcheck.compare import logical_type
+
+    agg, key = ctx.engine.aggregate, ctx.engine.key(base) or []
+    names = {slot: ctx.engine.relation(slot) for slot in {base, *(s for s, _ in columns)}}
+    if chunk is not None and chunk.time is not None:
+        names.setdefault(chunk.time[0], ctx.engine.relation(chunk.time[0]))
+    others = [slot for slot in names if slot != base]
+    for slot in others:  # slots, not rows
+        schemas = [agg.schema(names[s]) for s in (base, slot)]
+        if not key or any(k not in sc.names for k in key for sc in schemas):
+            return None
+        if any(
+            not logical_type(schemas[0].field(k).type).equals(
+                logical_type(schemas[1].field(k).type)
+            )
+            for k in key
+        ):
+            return None
+    if chunk is not None and chunk.time is not None:
+        chunk = replace(chunk, time=(names[chunk.time[0]], chunk.time[1]))
+    asked = [(names[slot], column) for slot, column in columns]
+    return agg.grouped_counts(names[base], key, asked, chunk)
+
+
+def _counted_scored(
+    ctx: StageContext, base: str, table: pa.Table, named: dict[str, int]
+) -> tuple[Scored, np.ndarray]:
+    """The Scored rows of a grouped answer (groups expanded by their counts) and each group's
+    first row; `named` says which answer column holds score, prediction, target."""
+    counts = np.asarray(table.column("n").to_numpy(), dtype=np.int64)
+    group = np.repeat(np.arange(len(counts)), counts)
+
+    def column(role: str) -> pa.ChunkedArray | None:
+        return table.column(f"c{named[role]}") if role in named else None
+
+    score_name = ctx.columns.score_columns[0]
+    score = _floats(column("score"), f"{base}: column {score_name!r}")[group]
+    raw_target, raw_pred = column("target"), column("pred")
+    target = _targets(raw_target, len(counts), base, _binary)[group]
+    if raw_pred is not None:
+        pred = _binary(raw_pred, f"{base}: {ctx.columns.prediction!r}")[group]
+    else:
+        pred = (score >= ctx.config.threshold).astype(np.float64)
+    valid = np.isfinite(score) & np.isfinite(pred)
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    return Scored(score, pred, target, valid), starts
+
+
+def _roles(
+    ctx: StageContext, base: str, target_slots: tuple[str, ...]
+) -> tuple[list[tuple[str, str]], dict[str, int]] | None:
+    """The (slot, column) pairs to count and where each role lands; None when the score
+    column is not in `base` (the row path names the problem)."""
+    cols = ctx.columns
+    if _source_of(ctx, cols.score_columns[0], (base,)) is None:
+        return None
+    asked, named = [(base, cols.score_columns[0])], {"score": 0}
+    prediction = cols.prediction or ""
+    if prediction:
+        if _source_of(ctx, prediction, (base,)) is None:
+            return None
+        named["pred"] = len(asked)
+        asked.append((base, prediction))
+    target = cols.target or ""
+    target_slot = _source_of(ctx, target, target_slots)
+    if target_slot is not None:
+        named["target"] = len(asked)
+        asked.append((target_slot, target))
+    return asked, named
+
+
+def _counted_live(ctx: StageContext) -> tuple[Scored, list[Chunk]] | None:
+    roles = _roles(ctx, LIVE_PREDICTIONS, _live_target_slots())
+    chunking = _chunking(ctx)
+    if roles is None or chunking is False:
+        return None
+    asked, named = roles
+    table = _grouped(ctx, LIVE_PREDICTIONS, asked, chunking)
+    if table is None:
+        return None
+    scored, starts = _counted_scored(ctx, LIVE_PREDICTIONS, table, named)
+    if chunking is None:
+        return scored, []
+    return scored, _counted_chunks(ctx, table.column("chunk"), starts, chunking)
+
+
+def _chunking(ctx: StageContext) -> Any:
+    """The engine's chunking of live predictions; None without chunks, False where the row
+    path must cut them (no timestamp column, or one that is not a timestamp or date)."""
+    from mlcheck.engines.base import Chunking
+
+    config = ctx.config.chunk
+    if config is None:
+        return None
+    if config.size is not None:
+        return Chunking(size=config.size)
+    column = ctx.columns.timestamp
+    slot = _source_of(ctx, column, (LIVE_PREDICTIONS, LIVE_FEATURES, LIVE_LABELS))
+    if slot is None or column is None:
+        return False
+    kind = ctx.engine.aggregate.schema(ctx.engine.relation(slot)).field(column).type
+    if not (pa.types.is_timestamp(kind) or pa.types.is_date(kind)):
+        return False
+    width = chunk_seconds(config.every)
+    origin = WEEK_ORIGIN_S if width % WEEK_S == 0 else 0
+    return Chunking(time=(slot, column), width_s=width, origin_s=origin)
+
+
+def _counted_chunks(
+    ctx: StageContext, chunk_ids: pa.ChunkedArray, starts: np.ndarray, chunking: Any
+) -> list[Chunk]:
+    """Chunks of the expanded rows: groups are sorted by chunk, so a chunk's rows are one
+    range (rows without a time, last, belong to none)."""
+    known = np.asarray(chunk_ids.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    ids = np.asarray(chunk_ids.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    first = np.flatnonzero(known & np.diff(ids, prepend=ids[:1] - 1).astype(bool))
+    last = np.append(first[1:], np.count_nonzero(known))[: len(first)]  # no rows: no chunk
+    out = []
+    for g0, g1 in zip(first.tolist(), last.tolist(), strict=True):  # chunks, not rows
+        c, rows = int(ids[g0]), np.arange(starts[g0], starts[g1])
+        if chunking.size is not None:
+            size, n = chunking.size, int(starts[-1])
+            out.append(Chunk(c * size, min((c + 1) * size, n), rows))
+        else:
+            width, origin = chunking.width_s, chunking.origin_s
+            out.append(Chunk(_iso(origin + c * width), _iso(origin + (c + 1) * width), rows))
+    return out
+
+
+def _counted_research(ctx: StageContext) -> tuple[Research | None] | None:
+    """Research rows as `_research` defines them, from a grouped count of (score, decision,
+    target, split); a 1-tuple (its Research may be None), or None to read rows instead."""
+    if not ctx.declared(RESEARCH_PREDICTIONS) or not ctx.columns.target:
+        return (None,)
+    roles = _roles(ctx, RESEARCH_PREDICTIONS, _research_target_slots())
+    if roles is None:
+        return None
+    asked, named = roles
+    split_column = ctx.columns.split or "split"
+    split_slot = _source_of(
+        ctx, split_column, ("research.splits", RESEARCH_PREDICTIONS, RESEARCH_FEATURES)
+    )
+    if split_slot is not None:
+        named["split"] = len(asked)
+        asked.append((split_slot, split_column))
+    table = _grouped(ctx, RESEARCH_PREDICTIONS, asked)
+    if table is None:
+        return None
+    scored, starts = _counted_scored(ctx, RESEARCH_PREDICTIONS, table, named)
+    if np.isnan(scored.target).all():
+        if ctx.config.baseline is not None:
+            return (None,)
+        raise InputError(
+            f"columns.target {ctx.columns.target!r} has no values for research.predictions "
+            "rows in research.labels, research.predictions or research.features"
+        )
+    labelled = scored.labelled
+    if split_slot is not None:
+        in_split = _bool_equal(table.column(f"c{named['split']}"), ctx.config.baseline_split)
+        assert in_split is not None
+        split = np.repeat(in_split, np.diff(starts))
+        if (labelled & split).any():
+            rows = np.flatnonzero(labelled & split)
+            return (Research(scored, rows, f"research split {ctx.config.baseline_split!r}"),)
+    return (Research(scored, np.flatnonzero(labelled), "all labelled research rows"),)
+
+
+def _perf_calibrator(ctx: StageContext, data: PerfData) -> Calibrator | ClassCalibrators | None:
+    """`_calibrator`, fitted on the counted research rows when the data is counted."""
+    if not data.counted:
+        return _calibrator(ctx)
+
+    def compute() -> Calibrator | None:
+        research = data.research
+        if research is None or len(research.baseline_rows) == 0:
+            return None
+        rows = research.baseline_rows
+        return fit_calibrator(research.scored.score[rows], research.scored.target[rows])
+
+    return ctx.engine.memo((STAGE, "counted_calibrator"), compute)
+
+
+def _perf_probabilities(ctx: StageContext, data: PerfData) -> np.ndarray | None:
+    """`_live_probabilities` of the data's live rows."""
+    if not data.counted:
+        return _live_probabilities(ctx)
+
+    def compute() -> np.ndarray | None:
+        calibrator = _perf_calibrator(ctx, data)
+        return None if calibrator is None else calibrator(data.live.score)
+
+    return ctx.engine.memo((STAGE, "counted_probabilities"), compute)
 
 
 # --------------------------------------------------------------------------- performance
@@ -504,7 +771,7 @@ class Assessment:
 
 
 def _assess(ctx: StageContext, metric: Metric, rows: np.ndarray, bar: Bar, tag: str) -> Assessment:
-    scored, _ = _live(ctx)
+    scored = _perf_data(ctx, metric).live
     labelled = rows[scored.labelled[rows]]
     unlabelled = rows[scored.valid[rows] & ~scored.labelled[rows]]
     realized = _interval(ctx, metric, scored.outcomes(labelled), tag) if len(labelled) else None
@@ -520,10 +787,11 @@ def _assess(ctx: StageContext, metric: Metric, rows: np.ndarray, bar: Bar, tag: 
 def _estimate(ctx: StageContext, metric: Metric, rows: np.ndarray, tag: str) -> Estimate | None:
     if ctx.task == "regression":
         return _estimate_loss(ctx, metric, rows)
-    probabilities = _live_probabilities(ctx)
+    data = _perf_data(ctx, metric)
+    probabilities = _perf_probabilities(ctx, data)
     if probabilities is None or len(rows) == 0:
         return None
-    scored, _ = _live(ctx)
+    scored = data.live
     assert scored.pred is not None
     config = ctx.config
     return estimate(
@@ -620,7 +888,7 @@ def _basis(
 
 def _window(ctx: StageContext, metric: Metric, bar: Bar) -> tuple[Assessment, Judgement, Judgement]:
     """The whole live window: realized and estimated are judged separately (different rows)."""
-    scored, _ = _live(ctx)
+    scored = _perf_data(ctx, metric).live
     whole = _assess(ctx, metric, np.arange(len(scored.valid)), bar, "window")
     min_labels = ctx.config.min_labels
     few = whole.n_labelled < min_labels
@@ -729,7 +997,7 @@ class ChunkVerdicts:
 
 
 def _chunk_verdicts(ctx: StageContext, metric: Metric, bar: Bar) -> ChunkVerdicts:
-    _, chunks = _live(ctx)
+    chunks = _perf_data(ctx, metric).chunks
     assessed = [_assess(ctx, metric, c.rows, bar, f"chunk{i}") for i, c in enumerate(chunks)]
     sizes = trailing_sizes(len(chunks))
     pooled = [
@@ -1599,6 +1867,29 @@ def _concept_data(ctx: StageContext) -> ConceptData | None:
     )
 
 
+def _calibration_data(ctx: StageContext) -> ConceptData | None:
+    """`_concept_data` for PERF005, from the counted rows when they could be counted."""
+    perf = _perf_data(ctx, None) if ctx.task == "binary" else None
+    if perf is None or not perf.counted:
+        return _concept_data(ctx)
+    research, scored = perf.research, perf.live
+    calibrator = _perf_calibrator(ctx, perf)
+    probabilities = _perf_probabilities(ctx, perf)
+    if research is None or calibrator is None or probabilities is None:
+        return None
+    if not scored.labelled.any():
+        return None
+    rows, live_rows = research.baseline_rows, np.flatnonzero(scored.labelled)
+    return ConceptData(
+        rows,
+        research.scored.target[rows],
+        calibrator(research.scored.score[rows]),
+        live_rows,
+        scored.target[live_rows],
+        probabilities[live_rows],
+    )
+
+
 def quantile_edges(values: np.ndarray, bins: int) -> np.ndarray:
     """Interior bin edges at the quantiles of `values` (duplicates merged)."""
     finite = values[np.isfinite(values)]
@@ -1630,10 +1921,11 @@ def calibration_drift(ctx: StageContext) -> Iterator[Finding]:
     product, a label definition change. Fix: recalibrate on recent labels; retrain if the ranking
     suffered too (PERF001 realized).
     """
-    data = _concept_data(ctx)
+    data = _calibration_data(ctx)
     if data is None:
         return
-    research, scored = _research(ctx), _live(ctx)[0]
+    perf = _perf_data(ctx, None)
+    research, scored = perf.research, perf.live
     assert research is not None
     research_score = research.scored.score[data.research_rows]
     edges = quantile_edges(research_score, ctx.config.bins)

@@ -1,15 +1,19 @@
 """Stage 3, split_reproducibility: research.splits vs production.splits (SPEC 3.3).
 
-Both sides' splits tables are matched on the key. A split (or fold) column is turned into integer
-codes over one sorted list of labels shared by both sides, so every comparison below is a numpy
-operation on codes; `-1` stands for a null label. A split is held out when its name is in the
-stage's `holdout` list and training when it is in `train` (both case-insensitive); a split in
-neither (`calibration`, ...) is neither: it never counts as leakage nor as training time.
+Every check asks the run's aggregate engine (SPEC 7.1) and reads small answers: value counts of
+the split (fold, target) column per side, the key comparison of both sides, crosstabs of research
+x production assignments over matched keys, how keys and groups spread over splits, and rows
+older than the newest training row. Answers name values; each column's values of both sides are
+named by one sorted list of labels (numbers sort as numbers; as text when the sides type the
+column differently), and `-1` stands for a null label. A split is held out when its name is in
+the stage's `holdout` list and training when it is in `train` (both case-insensitive); a split
+in neither (`calibration`, ...) is neither: it never counts as leakage nor as training time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -18,15 +22,27 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mlcheck.checklist import Checklist, SourceSpec
+from mlcheck.compare import RowDifference, logical_type
 from mlcheck.context import StageContext
 from mlcheck.engine import (
     SPLIT_COLUMN_DEFAULT,
     KeyJoin,
+    _preview,
     as_text,
     decoded,
     dictionary_encoded,
     key_table,
 )
+from mlcheck.engines.base import (
+    ColumnDifference,
+    Cutoff,
+    CutoffGroup,
+    KeyComparison,
+    KeyCounts,
+    Tolerance,
+    Unsupported,
+)
+from mlcheck.errors import InputError
 from mlcheck.registry import check
 from mlcheck.results import Finding, Status
 
@@ -35,6 +51,8 @@ SIDES = ("research", "production")
 RESEARCH = "research.splits"
 PRODUCTION = "production.splits"
 NULL_LABEL = "(null)"
+# Combinations of splits are named by a bit per label (bit 0: null) while they fit an int64.
+MASK_BITS = 62
 
 
 def skip_reason(checklist: Checklist) -> str | None:
@@ -53,83 +71,244 @@ def _has_own_key(splits: SourceSpec | dict[str, SourceSpec]) -> bool:
     return all(spec.key_columns for spec in specs)
 
 
-# --------------------------------------------------------------------------- shared helpers
-
-
-@dataclass(frozen=True)
-class Codes:
-    """A label column of both sides as codes into one sorted list of labels (-1 = null)."""
-
-    labels: list[str]
-    research: np.ndarray
-    production: np.ndarray
-
-    def name(self, code: int) -> str:
-        return NULL_LABEL if code < 0 else self.labels[code]
-
-    def side(self, side: str) -> np.ndarray:
-        return self.research if side == "research" else self.production
-
-
-def shared_codes(left: pa.ChunkedArray, right: pa.ChunkedArray) -> Codes:
-    """Codes of two columns over their sorted distinct values (numbers sort as numbers)."""
-    if left.type != right.type:
-        left, right = as_text(left), as_text(right)
-    # Each side is hashed once into its own few distinct values; only those are looked up in
-    # the sorted labels (no second hash pass over every row, no concatenation of both sides).
-    encoded = [dictionary_encoded(decoded(side)) for side in (left, right)]
-    distinct = pc.unique(pa.concat_arrays([e.dictionary for e in encoded]))
-    distinct = distinct.take(pc.sort_indices(distinct))
-    labels = [str(value) for value in distinct.to_pylist()]
-    return Codes(labels, *(_recoded(e, distinct) for e in encoded))
-
-
-def _recoded(encoded: pa.DictionaryArray, distinct: pa.Array) -> np.ndarray:
-    """Row codes into `distinct` from a dictionary array's indices (a null index -> -1)."""
-    position = pc.index_in(encoded.dictionary, value_set=distinct).to_numpy(zero_copy_only=False)
-    # -1 (a null row) picks the appended last entry, itself -1.
-    remap = np.append(np.asarray(position, dtype=np.int64), -1)
-    return remap[np.asarray(encoded.indices.fill_null(-1).to_numpy(), dtype=np.int64)]
-
-
-def label_codes(ctx: StageContext, column: str) -> Codes:
-    """`column` of both splits tables as shared codes (cached for the run)."""
-
-    def compute() -> Codes:
-        return shared_codes(
-            ctx.engine.column(RESEARCH, column), ctx.engine.column(PRODUCTION, column)
-        )
-
-    # Keyed by both slots too, so the codes are released with production's splits after stage 3.
-    result: Codes = ctx.engine.memo((STAGE, "codes", column, RESEARCH, PRODUCTION), compute)
-    return result
-
-
-def matched_codes(ctx: StageContext, column: str) -> tuple[np.ndarray, np.ndarray]:
-    """`label_codes` of `column` per matched key, research's then production's (cached: SPL003
-    compares the splits SPL002 compared, and folds again)."""
-
-    def compute() -> tuple[np.ndarray, np.ndarray]:
-        codes, join = label_codes(ctx, column), ctx.engine.join(RESEARCH, PRODUCTION)
-        return on_matched_keys(join, codes.research, codes.production)
-
-    key = (STAGE, "matched_codes", column, RESEARCH, PRODUCTION)
-    result: tuple[np.ndarray, np.ndarray] = ctx.engine.memo(key, compute)
-    return result
+# --------------------------------------------------------------------------- asking the engine
 
 
 def split_column(ctx: StageContext) -> str:
     return ctx.columns.split or SPLIT_COLUMN_DEFAULT
 
 
-def held_out(ctx: StageContext, labels: list[str]) -> np.ndarray:
+def slot_of(side: str) -> str:
+    return f"{side}.splits"
+
+
+def key_of(ctx: StageContext, slot: str) -> list[str]:
+    key = ctx.engine.key(slot)
+    if not key:
+        # Only a splits mapping whose files declare different keys gets here (see skip_reason).
+        raise InputError(f"{slot}: no key to match rows on (its files declare different keys)")
+    return key
+
+
+def column_type(ctx: StageContext, relation: str, column: str) -> pa.DataType | None:
+    """The type of `column` in a registered relation, None when it has no such column."""
+    schema = ctx.engine.aggregate.schema(relation)
+    index = schema.get_field_index(column)
+    return None if index < 0 else schema.field(index).type
+
+
+def known(kind: pa.DataType | None) -> pa.DataType:
+    """A column's type, the null type for a column the relation lacks."""
+    return pa.null() if kind is None else kind
+
+
+def required(ctx: StageContext, slot: str, column: str) -> str:
+    """The relation of `slot`, which must hold `column` (an input error otherwise, as reading
+    the column would be)."""
+    relation = ctx.engine.relation(slot)
+    if column_type(ctx, relation, column) is None:
+        names = ctx.engine.aggregate.schema(relation).names
+        raise InputError(
+            f"{slot} ({ctx.checklist.where(slot)}): declared column {column!r} is absent; "
+            f"columns are: {_preview(list(names))}"
+        )
+    return relation
+
+
+@dataclass(frozen=True)
+class Counts:
+    """A column of one relation: its non-null values with their rows, and the null rows."""
+
+    values: tuple[tuple[Any, int], ...]
+    nulls: int
+
+
+def counts(ctx: StageContext, slot: str, column: str) -> Counts:
+    """Value counts of `column` in `slot` (cached for the run)."""
+
+    def compute() -> Counts:
+        agg, relation = ctx.engine.aggregate, required(ctx, slot, column)
+        found = agg.value_counts(relation, column).get(None, ())
+        rows = agg.num_rows(relation)
+        return Counts(tuple(found), rows - sum(n for _, n in found))
+
+    result: Counts = ctx.engine.memo((STAGE, "counts", slot, column), compute)
+    return result
+
+
+def joined(ctx: StageContext, slot: str, other: str, column: str) -> str:
+    """A relation of `slot`'s rows matched on its key with `other`'s, for `other`'s `column`
+    (registered once per run). The side whose columns win a name clash is the one the column
+    is read from, unless that would also take the split column from `other`."""
+    agg, left, right = ctx.engine.aggregate, ctx.engine.relation(slot), ctx.engine.relation(other)
+    other_first = column in agg.schema(left).names and split_column(ctx) not in (
+        agg.schema(right).names
+    )
+    name = f"{slot}+{other}" + ("~" if other_first else "")
+
+    def register() -> str:
+        pair = (right, left) if other_first else (left, right)
+        agg.register_join(name, *pair, key_of(ctx, slot))
+        return name
+
+    result: str = ctx.engine.memo((STAGE, "joined", name, slot, other), register)
+    return result
+
+
+def holds(ctx: StageContext, slot: str, column: str) -> bool:
+    """Whether `slot` is declared and has `column`."""
+    return ctx.declared(slot) and column_type(ctx, ctx.engine.relation(slot), column) is not None
+
+
+def side_relation(ctx: StageContext, side: str, column: str, others: Sequence[str]) -> str | None:
+    """The relation holding `column` per row of a side's splits: the splits themselves, else
+    the first of `others` (slots) joined by key; None when none has it."""
+    slot = slot_of(side)
+    relation = ctx.engine.relation(slot)
+    if column_type(ctx, relation, column) is not None:
+        return relation
+    for other in others:
+        if holds(ctx, other, column):
+            return joined(ctx, slot, other, column)
+    return None
+
+
+def key_comparison_of(
+    ctx: StageContext, left: str, right: str, columns: tuple[str, ...] = ()
+) -> KeyComparison:
+    """The key comparison of two slots, `columns` compared as text (cached for the run)."""
+
+    def compute() -> KeyComparison:
+        agg = ctx.engine.aggregate
+        try:
+            return agg.key_comparison(
+                ctx.engine.relation(left),
+                ctx.engine.relation(right),
+                key_of(ctx, left),
+                dict.fromkeys(columns, "text"),
+                Tolerance(0.0, 0.0),
+                ctx.config.examples,
+            )
+        except Unsupported:  # a key typed differently per side (an all-null column, int32)
+            return _compared_in_memory(ctx, left, right, columns)
+
+    result: KeyComparison = ctx.engine.memo((STAGE, "compare", left, right, columns), compute)
+    return result
+
+
+def assigned_columns(ctx: StageContext) -> tuple[str, ...]:
+    """The split column, and the fold column when declared and on both sides: their research x
+    production assignments are counted in one question (SPL002, SPL003)."""
+    split, fold = split_column(ctx), ctx.columns.fold
+    relations = [ctx.engine.relation(slot) for slot in (RESEARCH, PRODUCTION)]
+    both = fold and all(column_type(ctx, r, fold) is not None for r in relations)
+    return (split, fold) if fold and both else (split,)
+
+
+def sort_key(value: Any) -> Any:
+    """Orders examples as the engines order keys: a composite key by its parts in turn."""
+    return tuple(value.values()) if isinstance(value, dict) else value
+
+
+def first_examples(found: Iterable[Any], limit: int, key: Any = sort_key) -> list[Any]:
+    """The first `limit` of examples merged from several capped, sorted lists."""
+    return sorted(found, key=key)[: max(limit, 0)]
+
+
+# --------------------------------------------------------------------------- labels
+
+
+@dataclass(frozen=True)
+class Labels:
+    """A column's values on both sides named by one sorted list of labels (code -1: null).
+    `types` are research's and production's; `text` when they differ: values are then
+    compared as text, as they would be once cast."""
+
+    labels: list[str]
+    types: tuple[pa.DataType, pa.DataType]
+    text: bool
+
+    def name(self, code: int) -> str:
+        return NULL_LABEL if code < 0 else self.labels[code]
+
+    @property
+    def width(self) -> int:
+        """Codes + 1: index 0 stands for null."""
+        return len(self.labels) + 1
+
+    def names(self, values: Sequence[Any], side: str) -> list[str]:
+        """The label of each value of `side` (None -> the null label)."""
+        plain = _plain_values(values, self.types[SIDES.index(side)], self.text)
+        return [NULL_LABEL if v is None else _label(v) for v in plain]
+
+    def codes(self, values: Sequence[Any], side: str) -> list[int]:
+        index = {label: i for i, label in enumerate(self.labels)}
+        return [
+            -1 if v is None else index[n]
+            for v, n in zip(values, self.names(values, side), strict=True)
+        ]
+
+
+def _plain_values(values: Sequence[Any], kind: pa.DataType, text: bool) -> list[Any]:
+    """Values as Arrow gives them for `kind` (as text when `text`): engines may answer with
+    other Python types of the same values."""
+    try:
+        array = pa.array(list(values), type=logical_type(kind))
+    except (pa.ArrowException, TypeError, ValueError):
+        return [None if v is None else str(v) if text else v for v in values]
+    return (as_text(array) if text else array).to_pylist()
+
+
+def _label(value: Any) -> str:
+    return str(value)
+
+
+def _sorted_distinct(values: list[Any]) -> list[Any]:
+    """Distinct values in Arrow's order: numbers as numbers, NaN after them."""
+
+    def order(v: Any) -> tuple[bool, Any]:
+        nan = isinstance(v, float) and math.isnan(v)
+        return nan, 0.0 if nan else v
+
+    seen: dict[str, Any] = {}
+    for v in values:
+        seen.setdefault(_label(v), v)
+    return sorted(seen.values(), key=order)
+
+
+def labels_of(ctx: StageContext, column: str) -> Labels:
+    """Labels of `column` of both splits tables (cached for the run)."""
+
+    def compute() -> Labels:
+        found = {side: [v for v, _ in counts(ctx, slot_of(side), column).values] for side in SIDES}
+        research, production = (
+            column_type(ctx, ctx.engine.relation(slot_of(side)), column) for side in SIDES
+        )
+        return _labels(found, (known(research), known(production)))
+
+    result: Labels = ctx.engine.memo((STAGE, "labels", column, RESEARCH, PRODUCTION), compute)
+    return result
+
+
+def _labels(values: Mapping[str, Sequence[Any]], types: tuple[pa.DataType, pa.DataType]) -> Labels:
+    text = not logical_type(types[0]).equals(logical_type(types[1]))
+    plain = [
+        v
+        for i, side in enumerate(SIDES)
+        for v in _plain_values(values[side], types[i], text)
+        if v is not None
+    ]
+    return Labels([_label(v) for v in _sorted_distinct(plain)], types, text)
+
+
+def held_out(ctx: StageContext, labels: Labels) -> np.ndarray:
     """Per code + 1 (index 0 = null): whether the split is held out (named in `holdout`)."""
-    return _named_in(labels, ctx.config.holdout)
+    return _named_in(labels.labels, ctx.config.holdout)
 
 
-def training(ctx: StageContext, labels: list[str]) -> np.ndarray:
+def training(ctx: StageContext, labels: Labels) -> np.ndarray:
     """Per code + 1 (index 0 = null): whether the split is a training split (named in `train`)."""
-    return _named_in(labels, ctx.config.train)
+    return _named_in(labels.labels, ctx.config.train)
 
 
 def _named_in(labels: list[str], names: list[str]) -> np.ndarray:
@@ -137,78 +316,15 @@ def _named_in(labels: list[str], names: list[str]) -> np.ndarray:
     return np.array([False] + [label.lower() in wanted for label in labels], dtype=bool)
 
 
-def first_by_key(ctx: StageContext, slot: str, rows: np.ndarray, limit: int) -> np.ndarray:
-    """Positions into `rows` of the `limit` rows with the smallest keys, for deterministic examples."""
-    if limit <= 0 or len(rows) == 0:
-        return np.empty(0, dtype=np.int64)
-    cols = ctx.engine.key(slot) or []
-    keys = key_table(ctx.engine.table(slot), cols, rows)
-    # A partial selection (n log k), not a full sort: examples come from up to millions of rows.
-    order = pc.select_k_unstable(
-        keys, k=min(limit, len(rows)), sort_keys=[(c, "ascending") for c in cols]
-    )
-    return np.asarray(order.to_numpy(), dtype=np.int64)
+def mask_labels(mask: int, labels: Labels) -> list[str]:
+    return [labels.name(bit - 1) for bit in range(labels.width) if mask >> bit & 1]
 
 
-def key_values(ctx: StageContext, slot: str, rows: np.ndarray) -> list[Any]:
-    """Plain key values of `rows` (a dict per row for a composite key)."""
-    cols = ctx.engine.key(slot) or []
-    keys = key_table(ctx.engine.table(slot), cols, rows)
-    return keys.column(0).to_pylist() if len(cols) == 1 else keys.to_pylist()
-
-
-def aligned(ctx: StageContext, slot: str, other: str, column: str) -> pa.ChunkedArray:
-    """`column` of `other` for each row of `slot`, matched on the key (null where unmatched)."""
-    join = ctx.engine.join(slot, other)
-    if join.aligned:  # same keys in the same order: nothing to rearrange
-        return ctx.engine.column(other, column)
-    index = np.full(ctx.engine.num_rows(slot), -1, dtype=np.int64)
-    index[join.left_rows] = join.right_rows
-    return ctx.engine.column(other, column).take(pa.array(index, mask=index < 0))
-
-
-def side_column(ctx: StageContext, side: str, column: str) -> pa.ChunkedArray | None:
-    """`column` per row of a side's splits: from the splits table, else joined from its features."""
-    slot = f"{side}.splits"
-    if column in ctx.engine.table(slot).column_names:
-        return ctx.engine.column(slot, column)
-    for other in (f"{side}.features", f"{side}.labels"):
-        if ctx.declared(other) and column in ctx.engine.table(other).column_names:
-            return aligned(ctx, slot, other, column)
-    return None
-
-
-def row_codes(array: pa.ChunkedArray) -> np.ndarray:
-    """Dense int64 codes of a column's values (equal values, equal codes); -1 for null."""
-    ranked = _ranked_integers(array)
-    if ranked is not None:
-        return ranked
-    encoded = dictionary_encoded(array)
-    return np.asarray(encoded.indices.fill_null(-1).to_numpy(), dtype=np.int64)
-
-
-def _countable(span: int, rows: int) -> bool:
-    """Whether one counting pass over `span` integer values beats sorting or hashing `rows`
-    rows: the range is not much wider than the rows."""
-    return span <= 4 * rows + 1024
-
-
-def _ranked_integers(array: pa.ChunkedArray) -> np.ndarray | None:
-    """Integers without nulls spanning a range not much wider than the rows (ids, group
-    numbers) as the rank of their value among the present ones: one counting pass over the
-    range instead of hashing every row. None for any other column."""
-    kind = array.type
-    if not pa.types.is_integer(kind) or pa.types.is_uint64(kind) or array.null_count:
-        return None
-    values = np.asarray(array.to_numpy(), dtype=np.int64)
-    if len(values) == 0:
-        return None
-    low, high = int(values.min()), int(values.max())
-    if not _countable(high - low, len(values)):  # sparse values: the range outgrows the rows
-        return None
-    offset = values - low
-    rank = np.cumsum(np.bincount(offset) > 0) - 1
-    return rank[offset]
+def combination_mask(codes: Iterable[int], labels: Labels) -> int:
+    """Bit (code + 1) set per value; 0 when the labels are too many to name combinations."""
+    if labels.width > MASK_BITS:
+        return 0
+    return sum(1 << (code + 1) for code in set(codes))
 
 
 # --------------------------------------------------------------------------- SPL001
@@ -229,24 +345,22 @@ def keys_on_one_side(ctx: StageContext) -> Iterator[Finding]:
         "The two splits cover different rows: look for rows lost or added before splitting, or "
         "a filter that ran in one environment only ({other} lacks them)."
     )
-    yield from keys_on_one_side_findings(
-        ctx, RESEARCH, PRODUCTION, ctx.config.max_missing_keys, hint
-    )
+    limit = ctx.config.max_missing_keys
+    yield from keys_on_one_side_findings(ctx, RESEARCH, PRODUCTION, limit, hint)
 
 
 def keys_on_one_side_findings(
     ctx: StageContext, left: str, right: str, limit: int, hint: str
 ) -> Iterator[Finding]:
     """One finding per slot: its rows whose key the other slot lacks, failing beyond `limit`,
-    with duplicate and null key rows counted and the smallest keys as examples. `hint` may
-    name the other slot as `{other}`. Shared by SPL001 and PRD003."""
-    join = ctx.engine.join(left, right)
-    for slot, other, rows, dups, nulls in (
-        (left, right, join.left_only, join.left_duplicate_rows, join.left_null_rows),
-        (right, left, join.right_only, join.right_duplicate_rows, join.right_null_rows),
+    with duplicate and null key rows counted and the smallest keys as examples (a key once per
+    row). `hint` may name the other slot as `{other}`. Shared by SPL001 and PRD003."""
+    found = key_comparison_of(ctx, left, right)
+    rows = found.rows
+    for slot, other, n, total, keys, shown in (
+        (left, right, rows.lost, found.left_rows, found.left, rows.lost_examples),
+        (right, left, rows.extra, found.right_rows, found.right, rows.extra_examples),
     ):
-        n, total = len(rows), ctx.engine.num_rows(slot)
-        picked = rows[first_by_key(ctx, slot, rows, ctx.config.examples)]
         yield Finding(
             Status.FAIL if n > limit else Status.PASS,
             f"{n} of {total} rows of {slot} have a key absent from {other}",
@@ -257,11 +371,16 @@ def keys_on_one_side_findings(
             details={
                 "rows": total,
                 "missing": n,
-                "duplicate_key_rows": len(dups),
-                "null_key_rows": len(nulls),
-                "examples": key_values(ctx, slot, picked),
+                "duplicate_key_rows": keys.duplicate_rows,
+                "null_key_rows": keys.null_rows,
+                "examples": _row_keys(shown, ctx.config.examples),
             },
         )
+
+
+def _row_keys(shown: Sequence[dict[str, Any]], limit: int) -> list[Any]:
+    """Keys of `{"key", "rows"}` examples repeated once per row, the first `limit`."""
+    return [e["key"] for e in shown for _ in range(int(e["rows"]))][: max(limit, 0)]
 
 
 # --------------------------------------------------------------------------- SPL002 / SPL003
@@ -281,7 +400,8 @@ def reassigned_splits(ctx: StageContext) -> Iterator[Finding]:
     rows are sorted by key); different split fractions or logic (proportions differ).
     Fix: seed the split, or better derive it from a hash of the key so it never depends on order.
     """
-    yield from _reassignment(ctx, split_column(ctx), "split")
+    cells = [(r[0], p[0], n) for r, p, n in _cells(ctx)]
+    yield _reassignment(ctx, split_column(ctx), "split", cells)
 
 
 @check("SPL003", STAGE, thresholds=("max_reassigned",))
@@ -297,38 +417,66 @@ def reassigned_folds(ctx: StageContext) -> Iterator[Finding]:
     Usual causes: KFold(shuffle=True) without random_state, folds assigned in row order.
     Fix: seed the fold assignment or derive it from a hash of the key (or group).
     """
-    if ctx.columns.fold:
-        (finding,) = _reassignment(ctx, ctx.columns.fold, "fold")
-        moved = np.flatnonzero(np.not_equal(*matched_codes(ctx, ctx.columns.fold)))
-        split_research, split_production = matched_codes(ctx, split_column(ctx))
-        same_split = np.count_nonzero(split_research[moved] == split_production[moved])
-        yield replace(finding, details={**finding.details, "same_split": int(same_split)})
+    fold = ctx.columns.fold
+    if fold:
+        for slot in (RESEARCH, PRODUCTION):
+            required(ctx, slot, fold)
+        cells = _cells(ctx)  # (split, fold) codes
+        finding = _reassignment(ctx, fold, "fold", [(r[1], p[1], n) for r, p, n in cells])
+        same_split = sum(n for (rs, rf), (ps, pf), n in cells if rf != pf and rs == ps)
+        yield replace(finding, details={**finding.details, "same_split": same_split})
 
 
-def on_matched_keys(
-    join: KeyJoin, research: np.ndarray, production: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per matched key, research's and production's value of per-row arrays. A side whose rows
-    all match serves as it is, no gather of a million rows: `left_rows` is sorted and unique, so
-    it is then every row in order; an aligned join pairs row i with row i on both sides."""
-    left = research if len(join.left_rows) == len(research) else research[join.left_rows]
-    return left, production if join.aligned else production[join.right_rows]
+def _cells(ctx: StageContext) -> list[tuple[tuple[int, ...], tuple[int, ...], int]]:
+    """Matched keys per (research codes, production codes) of `assigned_columns` (cached)."""
+    columns = assigned_columns(ctx)
+
+    def compute() -> list[tuple[tuple[int, ...], tuple[int, ...], int]]:
+        relations = [required(ctx, slot, c) for slot in (RESEARCH, PRODUCTION) for c in columns]
+        keys = key_comparison_of(ctx, RESEARCH, PRODUCTION)
+        unique = not any(k.null_rows or k.duplicate_rows for k in (keys.left, keys.right))
+        found = ctx.engine.aggregate.joint_crosstab(
+            relations[0], relations[-1], key_of(ctx, RESEARCH), columns, columns, unique
+        )
+        pairs = list(found.items())
+        coded = []
+        for i, column in enumerate(columns):
+            labels = labels_of(ctx, column)
+            coded.append(
+                (
+                    labels.codes([r[i] for (r, _), _ in pairs], "research"),
+                    labels.codes([p[i] for (_, p), _ in pairs], "production"),
+                )
+            )
+        return [
+            (
+                tuple(coded[i][0][j] for i in range(len(columns))),
+                tuple(coded[i][1][j] for i in range(len(columns))),
+                n,
+            )
+            for j, (_, n) in enumerate(pairs)
+        ]
+
+    result = ctx.engine.memo((STAGE, "cells", columns, RESEARCH, PRODUCTION), compute)
+    return list(result)
 
 
-def _reassignment(ctx: StageContext, column: str, what: str) -> Iterator[Finding]:
-    codes = label_codes(ctx, column)
-    join = ctx.engine.join(RESEARCH, PRODUCTION)
-    research, production = matched_codes(ctx, column)
-    moved = np.flatnonzero(research != production)
-    matched, n = len(research), len(moved)
-    cause = _cause(ctx, codes, research, production) if n else None
+def _reassignment(
+    ctx: StageContext, column: str, what: str, pairs: list[tuple[int, int, int]]
+) -> Finding:
+    """Keys whose `column` changed between the sides, from (research code, production code,
+    keys) cells."""
+    labels = labels_of(ctx, column)
+    matched = sum(n for _, _, n in pairs)
+    n = sum(count for r, p, count in pairs if r != p)
+    cause = _cause(ctx, column, labels, pairs) if n else None
     share = n / matched if matched else 0.0
     message = (
         f"{n} of {matched} matched keys ({share:.2%}) changed {what}"
         if n
         else f"all {matched} matched keys keep their {what}"
     )
-    yield Finding(
+    return Finding(
         Status.FAIL if n > ctx.config.max_reassigned else Status.PASS,
         message + (f"; likely {_CAUSE_TEXT[cause]}" if cause else ""),
         source=RESEARCH,
@@ -341,38 +489,38 @@ def _reassignment(ctx: StageContext, column: str, what: str) -> Iterator[Finding
             "reassigned": n,
             "share": share,
             "cause": cause,
-            "matrix": assignment_matrix(codes, research, production),
-            "examples": _moved_examples(ctx, codes, join, moved),
+            "matrix": assignment_matrix(labels, pairs),
+            "examples": _moved_examples(ctx, column, labels) if n else [],
         },
     )
 
 
-def _moved_examples(
-    ctx: StageContext, codes: Codes, join: KeyJoin, moved: np.ndarray
-) -> list[dict[str, Any]]:
+def _moved_examples(ctx: StageContext, column: str, labels: Labels) -> list[dict[str, Any]]:
     """The reassigned keys with the smallest keys, with their label on each side."""
-    picked = moved[first_by_key(ctx, RESEARCH, join.left_rows[moved], ctx.config.examples)]
-    research, production = (
-        codes.research[join.left_rows[picked]],
-        codes.production[join.right_rows[picked]],
-    )
-    keys = key_values(ctx, RESEARCH, join.left_rows[picked])
-    return [
-        {"key": k, "research": codes.name(int(r)), "production": codes.name(int(p))}
-        for k, r, p in zip(keys, research, production, strict=True)
+    found = key_comparison_of(ctx, RESEARCH, PRODUCTION, (column,))  # only when keys moved
+    shown = found.columns[column].examples
+    research = labels.names([e["research"] for e in shown], "research")
+    production = labels.names([e["production"] for e in shown], "production")
+    moved = [
+        {"key": e["key"], "research": r, "production": p}
+        for e, r, p in zip(shown, research, production, strict=True)
+        if r != p
     ]
+    return moved[: ctx.config.examples]
 
 
 def assignment_matrix(
-    codes: Codes, research: np.ndarray, production: np.ndarray
+    labels: Labels, pairs: list[tuple[int, int, int]]
 ) -> dict[str, dict[str, int]]:
-    """research label -> production label -> number of keys (non-zero cells only)."""
-    width = len(codes.labels) + 1
-    cells, counts = cell_counts((research + 1) * width + (production + 1), width * width)
+    """research label -> production label -> number of keys (non-zero cells only, null first,
+    then labels in order)."""
+    cells: dict[tuple[int, int], int] = {}
+    for r, p, n in pairs:
+        cells[(r, p)] = cells.get((r, p), 0) + n
     matrix: dict[str, dict[str, int]] = {}
-    for cell, count in zip(cells.tolist(), counts.tolist(), strict=True):
-        row, col = divmod(cell, width)
-        matrix.setdefault(codes.name(row - 1), {})[codes.name(col - 1)] = count
+    for (r, p), n in sorted(cells.items()):
+        if n:
+            matrix.setdefault(labels.name(r), {})[labels.name(p)] = n
     return matrix
 
 
@@ -388,31 +536,38 @@ _CAUSE_HINT = {
 }
 
 
-def _cause(ctx: StageContext, codes: Codes, research: np.ndarray, production: np.ndarray) -> str:
+def _cause(
+    ctx: StageContext, column: str, labels: Labels, pairs: list[tuple[int, int, int]]
+) -> str:
     """Name the mechanism behind reassigned keys."""
-    if _order_dependent(ctx, codes):
+    if _order_dependent(ctx, column):
         return "order_dependent"
-    width = len(codes.labels) + 1
-    shares = [
-        np.bincount(side + 1, minlength=width) / max(len(side), 1)
-        for side in (research, production)
-    ]
+    shares = np.zeros((2, labels.width))
+    for r, p, n in pairs:
+        shares[0, r + 1] += n
+        shares[1, p + 1] += n
+    shares /= max(sum(n for _, _, n in pairs), 1)
     similar = float(np.abs(shares[0] - shares[1]).max()) <= ctx.config.max_proportion_diff
     return "unseeded" if similar else "different_split"
 
 
-def _order_dependent(ctx: StageContext, codes: Codes) -> bool:
+def _order_dependent(ctx: StageContext, column: str) -> bool:
     """One side's assignment sequence equals the other's in file order or in key order.
 
+    Row order is no aggregate question: this reads both sides' `column` in file order, and
+    only when keys were reassigned (a failing run) and both sides have as many rows.
     Not inferred when a side's splits is a mapping of files: its rows are grouped by split
     (every train row, then every test row), so its file order says nothing about the order the
     splitter saw, and any shuffle would look order-dependent.
     """
     if any(isinstance(getattr(ctx.checklist, side).splits, dict) for side in SIDES):
         return False
-    research, production = codes.research, codes.production
-    if len(research) != len(production):
+    agg = ctx.engine.aggregate
+    sizes = [agg.num_rows(ctx.engine.relation(slot)) for slot in (RESEARCH, PRODUCTION)]
+    if sizes[0] != sizes[1]:
         return False
+    codes = shared_codes(ctx.engine.column(RESEARCH, column), ctx.engine.column(PRODUCTION, column))
+    research, production = codes.research, codes.production
     research_sorted = research[_key_order(ctx, RESEARCH)]
     production_sorted = production[_key_order(ctx, PRODUCTION)]
     return bool(
@@ -423,14 +578,7 @@ def _order_dependent(ctx: StageContext, codes: Codes) -> bool:
 
 
 def _key_order(ctx: StageContext, slot: str) -> np.ndarray:
-    result: np.ndarray = ctx.engine.memo(
-        (STAGE, "key_order", slot), lambda: _sorted_by_key(ctx, slot)
-    )
-    return result
-
-
-def _sorted_by_key(ctx: StageContext, slot: str) -> np.ndarray:
-    cols = ctx.engine.key(slot) or []
+    cols = key_of(ctx, slot)
     order = pc.sort_indices(
         key_table(ctx.engine.table(slot), cols), sort_keys=[(c, "ascending") for c in cols]
     )
@@ -441,98 +589,47 @@ def _sorted_by_key(ctx: StageContext, slot: str) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class Spread:
-    """How the rows of each entity (a key or a group) spread over splits."""
+class Spanning:
+    """Entities (keys or groups) of one side in more than one split, by split combination."""
 
-    splits: np.ndarray  # distinct splits per entity code
-    holdout: np.ndarray  # distinct held-out splits per entity code
-    rows: np.ndarray  # rows per entity code
-    mask: np.ndarray  # bit (code + 1) set for each split the entity is in
-    first_row: np.ndarray  # a row of each entity (its first)
+    combinations: dict[str, int]  # 'test+train' -> entities in exactly those splits
+    entities: int
+    rows: int
+    examples: list[tuple[Any, int, list[str]]]  # (entity, rows, split names), first by entity
 
 
-def split_spread(entity: np.ndarray, split: np.ndarray, is_holdout: np.ndarray) -> Spread:
-    """Distinct splits per entity from row codes (entity -1 = null, ignored), vectorised."""
-    valid = np.flatnonzero(entity >= 0)
-    size = int(entity.max(initial=-1)) + 1
-    if _one_row_per_code(entity[valid], size):  # unique keys: no counting needed
-        return _one_row_each(entity, split, is_holdout, valid, size)
-    width = len(is_holdout)
-    pairs, _ = cell_counts(entity[valid] * width + (split[valid] + 1), size * width)
-    owner, bit = pairs // width, pairs % width
-    mask = np.zeros(size, dtype=np.int64)
-    if width <= 62:  # one bit per label fits an int64: name the split combinations
-        np.add.at(mask, owner, np.left_shift(1, bit))
-    first = np.full(size, len(entity), dtype=np.int64)
-    np.minimum.at(first, entity[valid], valid)
-    return Spread(
-        splits=np.bincount(owner, minlength=size),
-        holdout=np.bincount(owner, weights=is_holdout[bit], minlength=size).astype(np.int64),
-        rows=np.bincount(entity[valid], minlength=size),
-        mask=mask,
-        first_row=first,
+def spanning(
+    ctx: StageContext, side: str, relation: str, entity: list[str], holdout_only: bool
+) -> tuple[Spanning, int]:
+    """Entities of `relation` spread over more than one split (with `holdout_only`, over a
+    held-out split and another one); and how many entities there are."""
+    labels = labels_of(ctx, split_column(ctx))
+    is_holdout = held_out(ctx, labels)
+    found = ctx.engine.memo(
+        (STAGE, "spread", relation, tuple(entity), split_column(ctx), slot_of(side)),
+        lambda: ctx.engine.aggregate.spread(
+            relation, entity, split_column(ctx), ctx.config.examples
+        ),
     )
-
-
-def _one_row_per_code(codes: np.ndarray, size: int) -> bool:
-    """Whether every code in 0..size-1 is on exactly one row. Counting codes is not enough:
-    codes may leave gaps (a composite key with a null part takes a number but no row), and
-    then a code can repeat although there are as many rows as numbers."""
-    return len(codes) == size and bool(np.bincount(codes, minlength=size).max(initial=0) <= 1)
-
-
-def _one_row_each(
-    entity: np.ndarray, split: np.ndarray, is_holdout: np.ndarray, valid: np.ndarray, size: int
-) -> Spread:
-    """`split_spread` when no two rows share an entity: each entity is in its row's split."""
-    own = split[valid] + 1  # bit 0 stands for a null split, as in split_spread
-    by_entity = np.empty(size, dtype=np.int64)
-    by_entity[entity[valid]] = own
-    first = np.empty(size, dtype=np.int64)
-    first[entity[valid]] = valid
-    mask = np.left_shift(1, by_entity) if len(is_holdout) <= 62 else np.zeros(size, np.int64)
-    one = np.broadcast_to(np.int64(1), (size,))  # read-only, allocates nothing
-    return Spread(
-        splits=one,
-        holdout=is_holdout[by_entity].astype(np.int64),
-        rows=one,
-        mask=mask,
-        first_row=first,
+    by_mask: dict[int, int] = {}
+    total = rows = 0
+    shown: list[tuple[Any, int, list[str]]] = []
+    for combination in found.combinations:
+        codes = labels.codes(combination.values, side)
+        if holdout_only and not any(is_holdout[c + 1] for c in codes):
+            continue
+        mask = combination_mask(codes, labels)
+        by_mask[mask] = by_mask.get(mask, 0) + combination.entities
+        total, rows = total + combination.entities, rows + combination.rows
+        names = mask_labels(mask, labels)
+        shown += [(e["key"], int(e["rows"]), names) for e in combination.examples]
+    spread = Spanning(
+        combinations={"+".join(mask_labels(m, labels)): n for m, n in sorted(by_mask.items()) if m},
+        entities=total,
+        rows=rows,
+        examples=first_examples(shown, ctx.config.examples, key=lambda e: sort_key(e[0])),
     )
-
-
-def distinct_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted distinct integers and their counts. Sort-based: numpy's hash-based np.unique is
-    orders of magnitude slower on a million distinct keys."""
-    ordered = np.sort(values)
-    if len(ordered) == 0:
-        return ordered, np.zeros(0, dtype=np.int64)
-    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
-    return ordered[starts], np.diff(np.append(starts, len(ordered)))
-
-
-def cell_counts(cells: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """`distinct_counts` of integers in [0, size): one counting pass instead of a sort when the
-    grid is small next to the rows (split x split cells, a few labels)."""
-    if not _countable(size, len(cells)):
-        return distinct_counts(cells)
-    counts = np.bincount(cells, minlength=size)
-    found = np.flatnonzero(counts)
-    return found, counts[found]
-
-
-def mask_labels(mask: int, codes: Codes) -> list[str]:
-    return [codes.name(bit - 1) for bit in range(len(codes.labels) + 1) if mask >> bit & 1]
-
-
-def combinations(spread: Spread, leaked: np.ndarray, codes: Codes) -> dict[str, int]:
-    """'test+train' -> number of leaked entities in exactly those splits."""
-    masks, counts = distinct_counts(spread.mask[leaked])
-    return {
-        "+".join(mask_labels(int(m), codes)): int(c)
-        for m, c in zip(masks, counts, strict=True)
-        if m
-    }
+    return spread, found.entities
 
 
 @check("SPL004", STAGE, thresholds=("max_leaked_keys", "holdout"))
@@ -550,14 +647,21 @@ def keys_in_several_splits(ctx: StageContext) -> Iterator[Finding]:
     split files that overlap, appending new data to both train and test.
     Fix: deduplicate by key before splitting; make the split a function of the key.
     """
-    codes = label_codes(ctx, split_column(ctx))
-    is_holdout = held_out(ctx, codes.labels)
     limit = ctx.config.max_leaked_keys
+    compared = key_comparison_of(ctx, RESEARCH, PRODUCTION)
+    compared_key = key_of(ctx, RESEARCH)  # the key both sides were compared on
     for side in SIDES:
-        slot = f"{side}.splits"
-        spread = _key_spread(ctx.engine.entity_codes(slot), codes.side(side), is_holdout)
-        leaked = np.flatnonzero((spread.splits > 1) & (spread.holdout > 0))
-        n = len(leaked)
+        slot = slot_of(side)
+        relation = required(ctx, slot, split_column(ctx))
+        # A key on one row is in one split: with no repeated key there is nothing to ask.
+        repeated = (compared.left if side == "research" else compared.right).duplicate_rows
+        repeated = repeated or key_of(ctx, slot) != compared_key
+        spread = (
+            spanning(ctx, side, relation, key_of(ctx, slot), holdout_only=True)[0]
+            if repeated
+            else Spanning({}, 0, 0, [])
+        )
+        n = spread.entities
         yield Finding(
             Status.FAIL if n > limit else Status.PASS,
             f"{n} key(s) of {slot} are in a held-out split and another split"
@@ -571,30 +675,10 @@ def keys_in_several_splits(ctx: StageContext) -> Iterator[Finding]:
             else None,
             details={
                 "leaked_keys": n,
-                "combinations": combinations(spread, leaked, codes),
-                "examples": _leaked_key_examples(ctx, slot, spread, leaked, codes),
+                "combinations": spread.combinations,
+                "examples": [{"key": k, "splits": names} for k, _, names in spread.examples],
             },
         )
-
-
-def _key_spread(entity: np.ndarray, split: np.ndarray, is_holdout: np.ndarray) -> Spread:
-    """`split_spread` of keys. When no key is on two rows none can be in two splits: the spread
-    of no row says so without a per-key array of a million unique keys."""
-    if _one_row_per_code(entity[entity >= 0], int(entity.max(initial=-1)) + 1):
-        return split_spread(entity[:0], split[:0], is_holdout)
-    return split_spread(entity, split, is_holdout)
-
-
-def _leaked_key_examples(
-    ctx: StageContext, slot: str, spread: Spread, leaked: np.ndarray, codes: Codes
-) -> list[dict[str, Any]]:
-    rows = spread.first_row[leaked]
-    picked = first_by_key(ctx, slot, rows, ctx.config.examples)
-    keys = key_values(ctx, slot, rows[picked])
-    return [
-        {"key": k, "splits": mask_labels(int(spread.mask[leaked[i]]), codes)}
-        for k, i in zip(keys, picked, strict=True)
-    ]
 
 
 @check("SPL005", STAGE, thresholds=("max_leaked_groups",))
@@ -614,23 +698,19 @@ def groups_across_splits(ctx: StageContext) -> Iterator[Finding]:
     group = ctx.columns.group
     if not group:
         return
-    codes = label_codes(ctx, split_column(ctx))
-    is_holdout = held_out(ctx, codes.labels)
     for side in SIDES:
-        values = side_column(ctx, side, group)
-        if values is None:
+        required(ctx, slot_of(side), split_column(ctx))
+        relation = side_relation(ctx, side, group, (f"{side}.features", f"{side}.labels"))
+        if relation is None:
             yield _not_found(side, group, "group leakage")
             continue
-        yield _group_finding(ctx, side, values, codes, is_holdout)
+        yield _group_finding(ctx, side, relation, group)
 
 
-def _group_finding(
-    ctx: StageContext, side: str, values: pa.ChunkedArray, codes: Codes, is_holdout: np.ndarray
-) -> Finding:
-    spread = split_spread(row_codes(values), codes.side(side), is_holdout)
-    leaked = np.flatnonzero(spread.splits > 1)
-    examples = _group_examples(values, spread, leaked, codes, ctx.config.examples)
-    n, limit, slot = len(leaked), ctx.config.max_leaked_groups, f"{side}.splits"
+def _group_finding(ctx: StageContext, side: str, relation: str, group: str) -> Finding:
+    spread, groups = spanning(ctx, side, relation, [group], holdout_only=False)
+    examples = [{"group": g, "rows": r, "splits": names} for g, r, names in spread.examples]
+    n, limit, slot = spread.entities, ctx.config.max_leaked_groups, slot_of(side)
     names = ", ".join(str(e["group"]) for e in examples[:3])
     return Finding(
         Status.FAIL if n > limit else Status.PASS,
@@ -645,29 +725,12 @@ def _group_finding(
         else None,
         details={
             "leaked_groups": n,
-            "rows_in_leaked_groups": int(spread.rows[leaked].sum()),
-            "groups": len(spread.rows),
-            "combinations": combinations(spread, leaked, codes),
+            "rows_in_leaked_groups": spread.rows,
+            "groups": groups,
+            "combinations": spread.combinations,
             "examples": examples,
         },
     )
-
-
-def _group_examples(
-    values: pa.ChunkedArray, spread: Spread, leaked: np.ndarray, codes: Codes, limit: int
-) -> list[dict[str, Any]]:
-    """The smallest spanning group values, each with its rows and splits."""
-    taken = values.take(pa.array(spread.first_row[leaked], type=pa.int64()))
-    picked = np.asarray(pc.sort_indices(taken).slice(0, limit).to_numpy(), dtype=np.int64)
-    groups = taken.take(pa.array(picked)).to_pylist()
-    return [
-        {
-            "group": g,
-            "rows": int(spread.rows[leaked[i]]),
-            "splits": mask_labels(int(spread.mask[leaked[i]]), codes),
-        }
-        for g, i in zip(groups, picked, strict=True)
-    ]
 
 
 def _not_found(side: str, column: str, what: str) -> Finding:
@@ -706,79 +769,110 @@ def temporal_leakage(ctx: StageContext) -> Iterator[Finding]:
             hint="Declare columns.timestamp so test rows can be compared with training rows.",
         )
         return
-    codes = label_codes(ctx, split_column(ctx))
     for side in SIDES:
-        values = side_column(ctx, side, name)
-        if values is None:
+        required(ctx, slot_of(side), split_column(ctx))
+        relation = side_relation(ctx, side, name, (f"{side}.features", f"{side}.labels"))
+        if relation is None:
             yield _not_found(side, name, "temporal leakage")
             continue
-        yield _temporal_finding(ctx, side, values, codes)
+        yield _temporal_finding(ctx, side, relation, name)
 
 
-def _temporal_finding(
-    ctx: StageContext, side: str, values: pa.ChunkedArray, codes: Codes
-) -> Finding:
-    slot, split = f"{side}.splits", codes.side(side) + 1
-    times, known = _time_numbers(values)
-    if times is None:
-        return _unchecked(ctx, slot, f"timestamp {values.type} cannot be read as time")
-    train = training(ctx, codes.labels)[split] & known
-    holdout = held_out(ctx, codes.labels)[split]
-    if not train.any():
+def _temporal_finding(ctx: StageContext, side: str, relation: str, name: str) -> Finding:
+    slot, kind = slot_of(side), column_type(ctx, relation, name)
+    if kind is None or not _orderable(kind):
+        return _unchecked(ctx, slot, f"timestamp {kind} cannot be read as time")
+    labels = labels_of(ctx, split_column(ctx))
+    train, holdout = training(ctx, labels), held_out(ctx, labels)
+    found, by_code = _times_by_split(ctx, side, relation, name, kind, labels)
+    if any(group.unreadable for group in found.groups.values()):
+        return _unchecked(ctx, slot, f"timestamp {kind} cannot be read as time")
+    if not any(group.values for c, group in by_code.items() if train[c + 1]):
         return _unchecked(ctx, slot, "no training row has a timestamp")
-    newest = int(np.flatnonzero(train)[np.argmax(times[train])])
-    early = np.flatnonzero(holdout & known & (times < times[newest]))
-    picked = early[first_by_key(ctx, slot, early, ctx.config.examples)]
-    n = len(early)
+    early = {c: group for c, group in sorted(by_code.items()) if holdout[c + 1] and group.below}
+    n = sum(group.below for group in early.values())
+    rows = _holdout_rows(ctx, side, labels, holdout)
+    timed = sum(group.values for c, group in by_code.items() if holdout[c + 1])
     return Finding(
         Status.FAIL if n else Status.PASS,
-        f"{n} of {int(holdout.sum())} held-out rows of {slot} are older than the newest training row",
+        f"{n} of {rows} held-out rows of {slot} are older than the newest training row",
         source=slot,
-        column=ctx.columns.timestamp,
+        column=name,
         observed=n,
         threshold=0,
         hint="The split is not temporal: choose a cutoff time and put every training row before it and every held-out row after it."
         if n
         else None,
         details={
-            "newest_training": values[newest].as_py(),
+            "newest_training": _as_column_value(found.cutoff, kind),
             "early_holdout_rows": n,
-            "holdout_rows_without_time": int((holdout & ~known).sum()),
-            "by_split": _by_label(split[early] - 1, codes),
-            "examples": key_values(ctx, slot, picked),
+            "holdout_rows_without_time": rows - timed,
+            "by_split": {labels.name(c): group.below for c, group in early.items()},
+            "examples": first_examples(
+                (k for group in early.values() for k in group.examples), ctx.config.examples
+            ),
         },
     )
+
+
+def _times_by_split(
+    ctx: StageContext, side: str, relation: str, name: str, kind: pa.DataType, labels: Labels
+) -> tuple[Cutoff, dict[int, CutoffGroup]]:
+    """Rows earlier than the newest training time, per split, and the same groups by code."""
+    slot, train = slot_of(side), training(ctx, labels)
+    split_values = [v for v, _ in counts(ctx, slot, split_column(ctx)).values]
+    codes = dict(zip(split_values, labels.codes(split_values, side), strict=True))
+    found = ctx.engine.aggregate.before_cutoff(
+        relation,
+        name,
+        split_column(ctx),
+        [v for v in split_values if train[codes[v] + 1]],
+        key_of(ctx, slot),
+        ctx.config.examples,
+        as_time=_is_text(kind),
+    )
+    by_code = {(-1 if g is None else codes[g]): group for g, group in found.groups.items()}
+    return found, by_code
+
+
+def _holdout_rows(ctx: StageContext, side: str, labels: Labels, holdout: np.ndarray) -> int:
+    """Rows of a side's splits in held-out splits (all of them, with a time or not)."""
+    found = counts(ctx, slot_of(side), split_column(ctx)).values
+    codes = labels.codes([v for v, _ in found], side)
+    return sum(n for (_, n), c in zip(found, codes, strict=True) if holdout[c + 1])
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    kind = logical_type(kind)
+    return bool(pa.types.is_string(kind))
+
+
+def _orderable(kind: pa.DataType) -> bool:
+    """Whether a column's values are times or numbers (text is read as ISO 8601 times)."""
+    kind = logical_type(kind)
+    tests = (
+        pa.types.is_temporal,
+        pa.types.is_integer,
+        pa.types.is_floating,
+        pa.types.is_decimal,
+        pa.types.is_boolean,
+    )
+    return _is_text(kind) or any(test(kind) for test in tests)
+
+
+def _as_column_value(value: Any, kind: pa.DataType) -> Any:
+    """A value as Arrow gives it for the column's type (a zoned time in the column's zone)."""
+    if value is None:
+        return None
+    try:
+        return pa.array([value], type=logical_type(kind))[0].as_py()
+    except (pa.ArrowException, TypeError, ValueError):
+        return value
 
 
 def _unchecked(ctx: StageContext, slot: str, why: str) -> Finding:
     message = f"{slot}: {why}: temporal leakage not checked"
     return Finding(Status.WARN, message, source=slot, column=ctx.columns.timestamp)
-
-
-def _time_numbers(values: pa.ChunkedArray) -> tuple[np.ndarray | None, np.ndarray]:
-    """Times as comparable numbers (null -> known False); None when the column is not a time.
-
-    Timestamps and dates compare as their int64 ticks: a float64 cast would refuse (or round)
-    nanosecond ticks beyond 2**53, which every current timestamp[ns] is. Numeric columns (epoch
-    numbers) keep their own kind: int64, or float64 for floats.
-    """
-    kind = values.type
-    try:
-        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-            values = values.cast(pa.timestamp("us"))
-        if pa.types.is_date32(values.type):
-            values = values.cast(pa.int32())
-        fractional = pa.types.is_floating(values.type) or pa.types.is_decimal(values.type)
-        numbers = values.cast(pa.float64() if fractional else pa.int64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None, np.zeros(len(values), dtype=bool)
-    known = np.asarray(pc.is_valid(numbers).to_numpy(), dtype=bool)
-    return np.asarray(numbers.fill_null(0).to_numpy()), known
-
-
-def _by_label(codes_of_rows: np.ndarray, codes: Codes) -> dict[str, int]:
-    found, counts = distinct_counts(codes_of_rows)
-    return {codes.name(int(c)): int(n) for c, n in zip(found, counts, strict=True)}
 
 
 # --------------------------------------------------------------------------- SPL007 / SPL008
@@ -796,14 +890,13 @@ def split_proportions(ctx: StageContext) -> Iterator[Finding]:
     different (filtered, deduplicated) row set, a different splitting function.
     Fix: share one split configuration between environments, or ship the split as data.
     """
-    codes = label_codes(ctx, split_column(ctx))
-    width = len(codes.labels) + 1
-    counts = {side: np.bincount(codes.side(side) + 1, minlength=width) for side in SIDES}
-    shares = {side: c / max(int(c.sum()), 1) for side, c in counts.items()}
+    labels = labels_of(ctx, split_column(ctx))
+    found = {side: split_counts(ctx, side, labels) for side in SIDES}
+    shares = {side: c / max(int(c.sum()), 1) for side, c in found.items()}
     diff = np.abs(shares["research"] - shares["production"])
     largest, limit = float(diff.max(initial=0.0)), ctx.config.max_proportion_diff
     over = largest > limit
-    where = codes.name(int(np.argmax(diff)) - 1)
+    where = labels.name(int(np.argmax(diff)) - 1)
     yield Finding(
         Status.WARN if over else Status.PASS,
         f"split shares differ by up to {largest:.2%} ({where})"
@@ -816,13 +909,25 @@ def split_proportions(ctx: StageContext) -> Iterator[Finding]:
         hint="The split fractions differ: compare the split sizes configured in each environment."
         if over
         else None,
-        details={side: _shares(counts[side], shares[side], codes) for side in SIDES},
+        details={side: _shares(found[side], shares[side], labels) for side in SIDES},
     )
 
 
-def _shares(counts: np.ndarray, shares: np.ndarray, codes: Codes) -> dict[str, dict[str, float]]:
+def split_counts(ctx: StageContext, side: str, labels: Labels) -> np.ndarray:
+    """Rows per split code + 1 (index 0: a null split) of a side."""
+    found = counts(ctx, slot_of(side), split_column(ctx))
+    out = np.zeros(labels.width, dtype=np.int64)
+    out[0] = found.nulls
+    for (_, n), code in zip(
+        found.values, labels.codes([v for v, _ in found.values], side), strict=True
+    ):
+        out[code + 1] += n
+    return out
+
+
+def _shares(counts: np.ndarray, shares: np.ndarray, labels: Labels) -> dict[str, dict[str, float]]:
     return {
-        codes.name(int(i) - 1): {"rows": int(counts[i]), "share": float(shares[i])}
+        labels.name(int(i) - 1): {"rows": int(counts[i]), "share": float(shares[i])}
         for i in np.flatnonzero(counts)
     }
 
@@ -843,14 +948,18 @@ def class_balance(ctx: StageContext) -> Iterator[Finding]:
     target = ctx.columns.target
     if not target or ctx.task == "regression":
         return
-    found = {side: _side_target(ctx, side, target) for side in SIDES}
-    if found["research"] is None or found["production"] is None:
+    sought = {side: _target_slot(ctx, side, target) for side in SIDES}
+    found = {side: slot for side, slot in sought.items() if slot is not None}
+    if len(found) < len(SIDES):
         return
-    classes = shared_codes(found["research"], found["production"])
-    splits = label_codes(ctx, split_column(ctx))
-    table = {
-        side: _balance(splits.side(side), classes.side(side), splits, classes) for side in SIDES
-    }
+    answers = {side: _classes_by_split(ctx, side, found[side], target) for side in SIDES}
+    kinds = [known(column_type(ctx, ctx.engine.relation(found[s]), target)) for s in SIDES]
+    classes = _labels(
+        {side: [v for per in answers[side].values() for v, _ in per] for side in SIDES},
+        (kinds[0], kinds[1]),
+    )
+    splits = labels_of(ctx, split_column(ctx))
+    table = {side: _balance(answers[side], side, splits, classes) for side in SIDES}
     worst_split, diff = _largest_balance_gap(table)
     limit = ctx.config.max_balance_diff
     yield Finding(
@@ -868,28 +977,54 @@ def class_balance(ctx: StageContext) -> Iterator[Finding]:
     )
 
 
-def _side_target(ctx: StageContext, side: str, target: str) -> pa.ChunkedArray | None:
+def _target_slot(ctx: StageContext, side: str, target: str) -> str | None:
+    """The first slot holding the target for a side's splits: the side's own labels, else
+    research's (labels describe keys, not environments), then features."""
+    required(ctx, slot_of(side), split_column(ctx))
     for other in (f"{side}.labels", "research.labels", f"{side}.features", "research.features"):
-        if ctx.declared(other) and target in ctx.engine.table(other).column_names:
-            return aligned(ctx, f"{side}.splits", other, target)
+        if holds(ctx, other, target):
+            return other
     return None
 
 
-def _balance(
-    split: np.ndarray, target: np.ndarray, splits: Codes, classes: Codes
-) -> dict[str, Any]:
-    width = len(classes.labels)
-    # Column 0 counts the unlabelled rows (target -1) and is dropped: one pass, no row filter.
-    grid = np.bincount(
-        (split + 1) * (width + 1) + (target + 1), minlength=(len(splits.labels) + 1) * (width + 1)
+def _classes_by_split(
+    ctx: StageContext, side: str, other: str, target: str
+) -> dict[Any, list[tuple[Any, int]]]:
+    """Per split value of a side, the labelled rows per class: a crosstab of the splits' split
+    column and `other`'s target over keys matched on both (unlabelled rows left out)."""
+    slot = slot_of(side)
+    found = ctx.engine.aggregate.joint_crosstab(
+        ctx.engine.relation(slot),
+        ctx.engine.relation(other),
+        key_of(ctx, slot),
+        [split_column(ctx)],
+        [target],
     )
-    grid = grid.reshape(len(splits.labels) + 1, width + 1)[:, 1:]
+    out: dict[Any, list[tuple[Any, int]]] = {}
+    for ((split,), (label,)), n in found.items():
+        if label is not None:
+            out.setdefault(split, []).append((label, n))
+    return out
+
+
+def _balance(
+    answer: Mapping[Any, Sequence[tuple[Any, int]]], side: str, splits: Labels, classes: Labels
+) -> dict[str, Any]:
+    """Per split (null first, then in label order) its labelled rows and each class's share."""
+    grid = np.zeros((splits.width, len(classes.labels)), dtype=np.int64)
+    groups = list(answer)
+    for group, code in zip(groups, splits.codes(groups, side), strict=True):
+        values = [v for v, _ in answer[group]]
+        for (_, n), c in zip(answer[group], classes.codes(values, side), strict=True):
+            grid[code + 1, c] += n
     out: dict[str, Any] = {}
     for row in np.flatnonzero(grid.sum(axis=1)):
         total = int(grid[row].sum())
         out[splits.name(int(row) - 1)] = {
             "labelled": total,
-            "shares": {classes.labels[c]: float(grid[row, c] / total) for c in range(width)},
+            "shares": {
+                label: float(grid[row, c] / total) for c, label in enumerate(classes.labels)
+            },
         }
     return out
 
@@ -905,3 +1040,145 @@ def _largest_balance_gap(table: dict[str, dict[str, Any]]) -> tuple[str | None, 
         if gap > worst:
             worst_split, worst = split, gap
     return worst_split, worst
+
+
+# --------------------------------------------------------------------------- in-memory helpers
+# Whole columns: stage 4 (prediction_mismatch) reads these until it asks the seam; stage 3 only
+# for the order-dependence diagnosis above (row order is no aggregate question).
+
+
+@dataclass(frozen=True)
+class Codes:
+    """A label column of both sides as codes into one sorted list of labels (-1 = null)."""
+
+    labels: list[str]
+    research: np.ndarray
+    production: np.ndarray
+
+    def name(self, code: int) -> str:
+        return NULL_LABEL if code < 0 else self.labels[code]
+
+    def side(self, side: str) -> np.ndarray:
+        return self.research if side == "research" else self.production
+
+
+def shared_codes(left: pa.ChunkedArray, right: pa.ChunkedArray) -> Codes:
+    """Codes of two columns over their sorted distinct values (numbers sort as numbers)."""
+    if left.type != right.type:
+        left, right = as_text(left), as_text(right)
+    # Each side is hashed once into its own few distinct values; only those are looked up in
+    # the sorted labels (no second hash pass over every row, no concatenation of both sides).
+    encoded = [dictionary_encoded(decoded(side)) for side in (left, right)]
+    distinct = pc.unique(pa.concat_arrays([e.dictionary for e in encoded]))
+    distinct = distinct.take(pc.sort_indices(distinct))
+    labels = [str(value) for value in distinct.to_pylist()]
+    return Codes(labels, *(_recoded(e, distinct) for e in encoded))
+
+
+def _recoded(encoded: pa.DictionaryArray, distinct: pa.Array) -> np.ndarray:
+    """Row codes into `distinct` from a dictionary array's indices (a null index -> -1)."""
+    position = pc.index_in(encoded.dictionary, value_set=distinct).to_numpy(zero_copy_only=False)
+    # -1 (a null row) picks the appended last entry, itself -1.
+    remap = np.append(np.asarray(position, dtype=np.int64), -1)
+    return remap[np.asarray(encoded.indices.fill_null(-1).to_numpy(), dtype=np.int64)]
+
+
+def first_by_key(ctx: StageContext, slot: str, rows: np.ndarray, limit: int) -> np.ndarray:
+    """Positions into `rows` of the `limit` rows with the smallest keys, for deterministic examples."""
+    if limit <= 0 or len(rows) == 0:
+        return np.empty(0, dtype=np.int64)
+    cols = ctx.engine.key(slot) or []
+    keys = key_table(ctx.engine.table(slot), cols, rows)
+    # A partial selection (n log k), not a full sort: examples come from up to millions of rows.
+    order = pc.select_k_unstable(
+        keys, k=min(limit, len(rows)), sort_keys=[(c, "ascending") for c in cols]
+    )
+    return np.asarray(order.to_numpy(), dtype=np.int64)
+
+
+def key_values(ctx: StageContext, slot: str, rows: np.ndarray) -> list[Any]:
+    """Plain key values of `rows` (a dict per row for a composite key)."""
+    cols = ctx.engine.key(slot) or []
+    keys = key_table(ctx.engine.table(slot), cols, rows)
+    return keys.column(0).to_pylist() if len(cols) == 1 else keys.to_pylist()
+
+
+def aligned(ctx: StageContext, slot: str, other: str, column: str) -> pa.ChunkedArray:
+    """`column` of `other` for each row of `slot`, matched on the key (null where unmatched)."""
+    join = ctx.engine.join(slot, other)
+    if join.aligned:  # same keys in the same order: nothing to rearrange
+        return ctx.engine.column(other, column)
+    index = np.full(ctx.engine.num_rows(slot), -1, dtype=np.int64)
+    index[join.left_rows] = join.right_rows
+    return ctx.engine.column(other, column).take(pa.array(index, mask=index < 0))
+
+
+def on_matched_keys(
+    join: KeyJoin, research: np.ndarray, production: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per matched key, research's and production's value of per-row arrays. A side whose rows
+    all match serves as it is, no gather of a million rows: `left_rows` is sorted and unique, so
+    it is then every row in order; an aligned join pairs row i with row i on both sides."""
+    left = research if len(join.left_rows) == len(research) else research[join.left_rows]
+    return left, production if join.aligned else production[join.right_rows]
+
+
+def distinct_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct integers and their counts. Sort-based: numpy's hash-based np.unique is
+    orders of magnitude slower on a million distinct keys."""
+    ordered = np.sort(values)
+    if len(ordered) == 0:
+        return ordered, np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    return ordered[starts], np.diff(np.append(starts, len(ordered)))
+
+
+def _compared_in_memory(
+    ctx: StageContext, left: str, right: str, columns: tuple[str, ...]
+) -> KeyComparison:
+    """The parts of `key_comparison` stage 3 reads, from the in-memory join: for keys the
+    engine does not match because the sides type them differently (cast to a common type
+    here, as the join does)."""
+    join, limit = ctx.engine.join(left, right), ctx.config.examples
+
+    def shown(slot: str, rows: np.ndarray) -> tuple[dict[str, Any], ...]:
+        picked = rows[first_by_key(ctx, slot, rows, limit)]
+        return tuple({"key": k, "rows": 1} for k in key_values(ctx, slot, picked))
+
+    def keys(dups: np.ndarray, nulls: np.ndarray) -> KeyCounts:
+        return KeyCounts(len(nulls), len(dups), 0, ())
+
+    rows = RowDifference(
+        "key", len(join.left_only), len(join.right_only), 0, 0,
+        shown(left, join.left_only), shown(right, join.right_only),
+    )  # fmt: skip
+    return KeyComparison(
+        key=join.key,
+        left_rows=ctx.engine.num_rows(left),
+        right_rows=ctx.engine.num_rows(right),
+        matched=join.matched,
+        left=keys(join.left_duplicate_rows, join.left_null_rows),
+        right=keys(join.right_duplicate_rows, join.right_null_rows),
+        rows=rows,
+        columns={c: _moved_in_memory(ctx, join, left, right, c) for c in columns},
+    )
+
+
+def _moved_in_memory(
+    ctx: StageContext, join: KeyJoin, left: str, right: str, column: str
+) -> ColumnDifference:
+    """The first moved keys of `column` by key, with both sides' values (examples only)."""
+    values = [ctx.engine.column(slot, column) for slot in (left, right)]
+    codes = shared_codes(*values)
+    research, production = on_matched_keys(join, codes.research, codes.production)
+    moved = np.flatnonzero(research != production)
+    picked = moved[first_by_key(ctx, left, join.left_rows[moved], ctx.config.examples)]
+    rows = [pa.array(r[picked], type=pa.int64()) for r in (join.left_rows, join.right_rows)]
+    shown = zip(
+        key_values(ctx, left, join.left_rows[picked]),
+        values[0].take(rows[0]).to_pylist(),
+        values[1].take(rows[1]).to_pylist(),
+        strict=True,
+    )
+    examples = tuple({"key": k, "research": a, "production": b} for k, a, b in shown)
+    return ColumnDifference(column, "text", join.matched, len(moved), 0, 0, 0, None, None, examples)

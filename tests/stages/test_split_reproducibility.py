@@ -23,7 +23,7 @@ import yaml
 
 from mlcheck.checklist import load_checklist
 from mlcheck.context import StageContext
-from mlcheck.engine import LocalEngine, dictionary_encoded
+from mlcheck.engine import LocalEngine
 from mlcheck.registry import REGISTRY
 from mlcheck.results import Finding, Status
 from mlcheck.stages import split_reproducibility as sr
@@ -374,6 +374,21 @@ def test_dictionary_encoded_keys_are_sorted_as_values(tmp_path: Path) -> None:
     assert lost.details["examples"] == ["k10"]
 
 
+def test_keys_typed_differently_per_side_are_still_matched(tmp_path: Path) -> None:
+    """Research ids are int64, production's int32 (another writer): production lost key 10 and
+    key 1 moved from train to test. The keys match as numbers, as within one type."""
+    production = with_split(splits(IDS[:9], SPLIT[:9]), {1: TEST})
+    production = production.set_column(0, "id", production.column("id").cast(pa.int32()))
+    ctx = make_ctx(
+        tmp_path, {"research.splits": research_splits(), "production.splits": production}
+    )
+    lost = by_source(run(sr.keys_on_one_side, ctx))["research.splits"]
+    assert (lost.observed, lost.details["examples"]) == (1, [10])
+    (moved,) = run(sr.reassigned_splits, ctx)
+    assert moved.observed == 1
+    assert moved.details["examples"] == [{"key": 1, "research": TRAIN, "production": TEST}]
+
+
 def test_composite_key_examples_are_dicts(tmp_path: Path) -> None:
     """Key (shop, id): shop 'b' id 2 moves from train to test."""
     research = pa.table(
@@ -588,36 +603,6 @@ def test_distinct_counts_match_numpy_unique() -> None:
     assert [a.tolist() for a in sr.distinct_counts(np.array([], dtype=np.int64))] == [[], []]
 
 
-def test_cell_counts_match_distinct_counts_on_both_paths() -> None:
-    """Counting over a small grid and sorting (a grid too large for the rows) agree."""
-    values = np.random.default_rng(5).integers(0, 40, 1000)
-    for size in (40, 10**6):
-        found, expected = sr.cell_counts(values, size), sr.distinct_counts(values)
-        assert [a.tolist() for a in found] == [a.tolist() for a in expected]
-    assert [a.tolist() for a in sr.cell_counts(np.array([], dtype=np.int64), 9)] == [[], []]
-
-
-def test_row_codes_group_rows_like_hashing() -> None:
-    """Integer groups (dense, sparse, negative, int8, with nulls) get codes that group rows
-    exactly as the dictionary-encoding path does; nulls are -1 and codes are dense."""
-    rng = np.random.default_rng(6)
-    columns = [
-        pa.array(rng.integers(0, 50, 500)),
-        pa.array(rng.integers(-(2**62), 2**62, 500)),  # sparse: too wide for counting
-        pa.array(rng.integers(-20, 20, 500), type=pa.int8()),
-        pa.array([3, None, 3, 7, None]),
-        pa.array(["b", "a", None, "b"]),
-    ]
-    for values in map(pa.chunked_array, ([c.slice(0, 3), c.slice(3)] for c in columns)):
-        codes = sr.row_codes(values)
-        hashed = dictionary_encoded(values).indices.fill_null(-1).to_numpy()
-        assert (codes[:, None] == codes[None, :]).tolist() == (
-            hashed[:, None] == hashed[None, :]
-        ).tolist()
-        assert ((codes < 0) == (hashed < 0)).all()
-        assert sorted(set(codes[codes >= 0].tolist())) == list(range(int(codes.max()) + 1))
-
-
 def test_shared_codes_of_nulls_nans_dictionaries_and_mixed_types() -> None:
     """Labels are the sorted distinct values of both sides; each row's code names its value."""
     nan = float("nan")
@@ -717,15 +702,37 @@ def test_class_balance_runs_only_for_classification_with_labels(tmp_path: Path) 
 
 
 def test_class_balance_counts_only_labelled_rows() -> None:
-    """Rows without a label (-1) count in no share; a null split (-1) is its own row of the
-    table. train: classes 0, 1, 1 and an unlabelled row; null split: class 0 only."""
-    splits = sr.Codes(["test", "train"], np.array([1, 1, 1, 1, -1, -1]), np.array([], int))
-    classes = sr.Codes(["0", "1"], np.array([0, 1, 1, -1, 0, -1]), np.array([], int))
-    table = sr._balance(splits.research, classes.research, splits, classes)
-    assert table == {
-        "(null)": {"labelled": 1, "shares": {"0": 1.0, "1": 0.0}},
-        "train": {"labelled": 3, "shares": {"0": pytest.approx(1 / 3), "1": pytest.approx(2 / 3)}},
+    """The engine's answer holds labelled rows only; a null split (None) is its own row of the
+    table, shown first. train: classes 0, 1, 1; null split: class 0 only; class labels sort as
+    numbers (2 after 1, though no train row has it)."""
+    kinds = (pa.string(), pa.string())
+    splits = sr.Labels(["test", "train"], kinds, text=False)
+    classes = sr.Labels(["0", "1", "2"], (pa.int64(), pa.int64()), text=False)
+    answer = {"train": ((1, 2), (0, 1)), None: ((0, 1),), "test": ((2, 1),)}
+    table = sr._balance(answer, "research", splits, classes)
+    assert list(table) == ["(null)", "test", "train"]
+    assert table["(null)"] == {"labelled": 1, "shares": {"0": 1.0, "1": 0.0, "2": 0.0}}
+    assert table["train"] == {
+        "labelled": 3,
+        "shares": {"0": pytest.approx(1 / 3), "1": pytest.approx(2 / 3), "2": 0.0},
     }
+
+
+def test_labels_sort_numbers_as_numbers_and_text_when_types_differ() -> None:
+    """Labels of both sides: integers sort as numbers (2 before 10); when the sides type the
+    column differently (int vs text) the values are compared as text, so 1 and "1" are one
+    label and "10" sorts before "2"."""
+    same = sr._labels({"research": [10, 2], "production": [1, 2]}, (pa.int64(), pa.int32()))
+    assert same.text and same.labels == ["1", "10", "2"]
+    numbers = sr._labels({"research": [10, 2], "production": [1]}, (pa.int64(), pa.int64()))
+    assert numbers.labels == ["1", "2", "10"]
+    assert numbers.codes([None, 10, 1], "research") == [-1, 2, 0]
+    mixed = sr._labels({"research": [1, 2], "production": ["1", "x"]}, (pa.int64(), pa.string()))
+    assert mixed.labels == ["1", "2", "x"]
+    assert mixed.codes(["1", None], "production") == [0, -1]
+    nan = float("nan")
+    floats = sr._labels({"research": [nan, 2.0], "production": [1.5]}, (pa.float64(),) * 2)
+    assert floats.labels == ["1.5", "2.0", "nan"]
 
 
 # --------------------------------------------------------------------------- reference: pandas
