@@ -22,6 +22,12 @@ column's count, nulls, min, max, mean and std. It prints wall and CPU seconds (u
 the whole process) of both and their ratios, per `--only` selection (`--only-sets` times several
 selections in one run, e.g. `data_reproducibility` and the full run).
 
+`--engine duckdb spark` times each engine in turn; `--memory-limit 3GB` passes the cap on
+(peak RSS is the mlcheck process's own: with Spark, its JVM is not included).
+
+    python benchmarks/run.py --differing --rows 1000000 2000000 --cols 33 --only-sets all
+    python benchmarks/run.py --differing --rows 10000000 --cols 33 --repeat 1 --memory-limit 3GB
+
 `--drift` times covariate drift alone (check PERF002 over every feature, the whole live window
 and its weekly chunks) in a fresh process whose tables are already read and whose imports are
 done.
@@ -302,9 +308,12 @@ def run_differing(args: argparse.Namespace) -> None:
         data = ensure_data(rows, args.cols, args.defects, differing=True)
         try:
             for only in selections:
-                v = versus_floor(data, args.repeat, only, args.mlcheck_args)
-                label = ",".join(only) or "full --keep-going"
-                print(differing_row(rows, args.cols, label, v), flush=True)
+                for engine in args.engine:
+                    extra = [*args.mlcheck_args, "--engine", engine]
+                    extra += ["--memory-limit", args.memory_limit] if args.memory_limit else []
+                    v = versus_floor(data, args.repeat, only, extra)
+                    label = f"{','.join(only) or 'full --keep-going'} ({engine})"
+                    print(differing_row(rows, args.cols, label, v), flush=True)
         finally:
             if args.clean:
                 shutil.rmtree(data)
@@ -332,6 +341,15 @@ def main() -> None:
         default=[],
         help="extra `mlcheck run` options in one quoted string ('--engine duckdb ')",
     )
+    parser.add_argument(
+        "--engine",
+        nargs="+",
+        default=["duckdb"],
+        choices=["duckdb", "spark"],
+        help="with --differing: time each engine (a column per engine; Spark's JVM is a child "
+        "process whose CPU and memory the figures do not include)",
+    )
+    parser.add_argument("--memory-limit", help="with --differing: mlcheck's --memory-limit")
     args = parser.parse_args()
     if args.differing:
         run_differing(args)

@@ -28,10 +28,16 @@ import pyarrow.compute as pc
 from mlcheck.checklist import Checklist, SourceSpec
 from mlcheck.environment import Environment, load_environment
 from mlcheck.errors import InputError
-from mlcheck.sources import read_source, select_declared, shared_read_spec, source_identity
+from mlcheck.sources import (
+    parquet_layout,
+    read_source,
+    select_declared,
+    shared_read_spec,
+    source_identity,
+)
 
 if TYPE_CHECKING:  # engines.base imports compare, which imports this module
-    from mlcheck.engines.base import AggregateEngine, EngineSettings
+    from mlcheck.engines.base import AggregateEngine, EngineSettings, ParquetSource
 
 SPLIT_COLUMN_DEFAULT = "split"
 # Threads for work over columns: numpy and Arrow release the GIL inside their loops, so a
@@ -199,9 +205,9 @@ class LocalEngine:
             return self._locks.setdefault(key, threading.RLock())
 
     def release_after(self, stage: str) -> None:
-        """Forget the tables (and everything computed from them) that no stage after `stage`
-        reads, so a run's memory is the largest stage's working set rather than every input at
-        once. A slot asked for again is simply read again: releasing never changes a result."""
+        """Forget the tables and engine relations (and everything computed from them) that no
+        stage after `stage` reads, so a run's memory is the largest stage's working set rather
+        than every input at once. A slot asked for again is simply read again: releasing never changes a result."""
         slots = {slot for slot in slot_specs(self.checklist) if _last_reader(slot) == stage}
         if not slots:
             return
@@ -216,6 +222,15 @@ class LocalEngine:
         }
         for ident in [i for i in self._tables if i not in kept]:
             del self._tables[ident]
+        self._drop_relations(slots)
+
+    def _drop_relations(self, slots: set[str]) -> None:
+        """Unregister the released slots' relations (Arrow tables the engine held, views)."""
+        engine = self.aggregate_engine or self._aggregate
+        for slot in sorted(slots & set(self._relations)):
+            name = self._relations.pop(slot)
+            if engine is not None:
+                engine.unregister(name)
 
     # ---- the aggregate seam (SPEC 7.1)
 
@@ -232,17 +247,54 @@ class LocalEngine:
 
     def relation(self, slot: str) -> str:
         """The name under which `slot` is registered with the aggregate engine (registered on
-        first use). Every primitive of `self.aggregate` takes these names."""
+        first use). Every primitive of `self.aggregate` takes these names. Local parquet is
+        read in place by the engine, with the types the pyarrow reader gives; any other source
+        (and parquet the engine cannot read under those types) as the reader's Arrow table."""
+        from mlcheck.engines.base import Unsupported
+
         with self._lock_for(("relation", slot)):
             if slot not in self._relations:
-                self.aggregate.register(slot, self._relation_source(slot))
+                source = self._parquet_source(slot)
+                try:
+                    if source is None:
+                        raise Unsupported("not local parquet")
+                    if self.on_read:
+                        self.on_read(slot)
+                    self.aggregate.register(slot, source)
+                except Unsupported:
+                    self.aggregate.register(slot, self.table(slot))
                 self._relations[slot] = slot
         return self._relations[slot]
 
-    def _relation_source(self, slot: str) -> pa.Table:
-        # The Arrow table the source readers produce (same types as every other path).
-        # TODO(seam): local parquet read in place by the engine, past memory.
-        return self.table(slot)
+    def _parquet_source(self, slot: str) -> ParquetSource | None:
+        """A slot of local parquet (a file, a folder, or a split mapping of them whose parts
+        share one schema) as the engine reads it in place; None for any other slot."""
+        from mlcheck.engines.base import ParquetPart, ParquetSource
+
+        spec = slot_specs(self.checklist).get(slot)
+        if spec is None:
+            raise InputError(f"{slot} is not declared in the checklist")
+        if not isinstance(spec, dict):
+            layout = parquet_layout(spec, self.checklist, slot)
+            if layout is None:
+                return None
+            self._refuse_nested_keys_in(slot, layout.schema)
+            return ParquetSource((ParquetPart(layout.files, layout.folder),), layout.schema)
+        split_col = self.checklist.columns.split or SPLIT_COLUMN_DEFAULT
+        layouts = {n: parquet_layout(s, self.checklist, f"{slot}.{n}") for n, s in spec.items()}
+        if any(layout is None for layout in layouts.values()):
+            return None
+        schemas = [_without(layout.schema, split_col) for layout in layouts.values() if layout]
+        if any(not schema.equals(schemas[0]) for schema in schemas[1:]):
+            return None  # the reader unifies differing parts (permissive promotion)
+        schema = schemas[0].append(pa.field(split_col, pa.string()))
+        self._refuse_nested_keys_in(slot, schema)
+        parts = tuple(
+            ParquetPart(layout.files, layout.folder, name)
+            for name, layout in layouts.items()
+            if layout
+        )
+        return ParquetSource(parts, schema, split_col)
 
     def close(self) -> None:
         """Stop the aggregate engine (its spill files and session) if one was started."""
@@ -294,16 +346,19 @@ class LocalEngine:
             self._tables[ident] = read_source(full, self.checklist, label)
 
     def _refuse_nested_keys(self, slot: str, table: pa.Table) -> pa.Table:
+        self._refuse_nested_keys_in(slot, table.schema)
+        return table
+
+    def _refuse_nested_keys_in(self, slot: str, schema: pa.Schema) -> None:
         """A key holding lists or records is an input error (exit 2): rows cannot be matched or
         sorted on it (Arrow's sorts do not support them; some crash the process)."""
         for name in self.key(slot) or []:
-            if name in table.column_names and pa.types.is_nested(table.schema.field(name).type):
+            if schema.get_field_index(name) >= 0 and pa.types.is_nested(schema.field(name).type):
                 raise InputError(
                     f"{slot} ({self.checklist.where(slot)}): key column {name!r} holds "
-                    f"{table.schema.field(name).type} values; a key must be numbers, text, "
+                    f"{schema.field(name).type} values; a key must be numbers, text, "
                     "dates or booleans"
                 )
-        return table
 
     def _load_split_mapping(self, slot: str, mapping: dict[str, SourceSpec]) -> pa.Table:
         split_col = self.checklist.columns.split or SPLIT_COLUMN_DEFAULT
@@ -349,6 +404,11 @@ class LocalEngine:
     def _sorted_key(self, slot: str, column: str) -> SortedKey:
         """A slot's integer key sorted once per run and shared by every join of that slot."""
         return self.memo(("sorted_key", slot, column), lambda: sort_key(self.column(slot, column)))
+
+
+def _without(schema: pa.Schema, name: str) -> pa.Schema:
+    index = schema.get_field_index(name)
+    return schema.remove(index) if index >= 0 else schema
 
 
 def settings_of(checklist: Checklist, override: EngineSettings | None = None) -> EngineSettings:

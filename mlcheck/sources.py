@@ -697,3 +697,48 @@ _READERS = {
     "jsonl": _Reader(_jsonl_names, _jsonl_read),
     "sql": _Reader(_sql_names, _sql_read),
 }
+
+
+# --------------------------------------------------------------------------- parquet in place
+
+
+@dataclass(frozen=True)
+class ParquetLayout:
+    """A local parquet source as an engine reads it in place: its files (one file, or every
+    file of a folder that pyarrow's dataset reads), the folder for hive partition columns (None
+    for a file) and the schema the pyarrow reader gives for the slot's columns."""
+
+    files: tuple[Path, ...]
+    folder: Path | None
+    schema: pa.Schema
+
+
+def parquet_layout(spec: SourceSpec, checklist: Checklist, label: str) -> ParquetLayout | None:
+    """The in-place layout of a local parquet source (its metadata only is read), with the
+    columns `read_source` + `select_declared` give a slot; None for any other source."""
+    if spec.url is not None or is_object_store(spec.path) or spec.path is None:
+        return None
+    if detect_format_name(spec) not in (None, "parquet"):
+        return None
+
+    def layout(reader: _Reader, location: Path) -> ParquetLayout | None:
+        if reader is not _READERS["parquet"]:
+            return None
+        if Path(location).is_dir():
+            dataset = _dataset(location)
+            files, folder, schema = tuple(map(Path, dataset.files)), Path(location), dataset.schema
+        else:
+            files, folder, schema = (Path(location),), None, pq.read_schema(str(location))
+        refuse_duplicate_names(schema.names)
+        if spec.columns:
+            absent = [c for c in spec.columns if c not in schema.names]
+            if absent:
+                raise InputError(_absent(absent))
+            keys = [k for k in _key_columns(spec, checklist) if k in schema.names]
+            wanted = list(dict.fromkeys([*spec.columns, *keys]))
+            schema = pa.schema([schema.field(c) for c in wanted])
+        if not len(schema):
+            raise InputError(f"{describe(spec)} has no columns")
+        return ParquetLayout(files, folder, schema.remove_metadata())
+
+    return _guarded(spec, checklist, label, layout)

@@ -7,6 +7,8 @@ later) must implement and pass `tests/engines/` for.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -84,6 +86,29 @@ class KeyComparison:
 
 
 @dataclass(frozen=True)
+class ParquetPart:
+    """Parquet files read as one relation: one file, or a folder's files (`folder` set: its
+    hive `key=value` directories become columns, read as text and cast to `schema`'s types)."""
+
+    files: tuple[Path, ...]
+    folder: Path | None = None
+    label: str | None = None  # the value of the source's label column for this part's rows
+
+
+@dataclass(frozen=True)
+class ParquetSource:
+    """Local parquet an engine reads in place (never copied into memory): the rows of every
+    part, with `schema`'s columns in its order. `schema` holds the types the pyarrow reader
+    gives; the engine reports it as the relation's schema and raises Unsupported when it cannot
+    read those values exactly (the caller then registers the reader's Arrow table).
+    `label_column` (a split mapping's split column) holds each part's `label`."""
+
+    parts: tuple[ParquetPart, ...]
+    schema: pa.Schema
+    label_column: str | None = None
+
+
+@dataclass(frozen=True)
 class EngineSettings:
     """Which engine, and how much memory it may use before spilling to `temp_directory`."""
 
@@ -101,7 +126,11 @@ class AggregateEngine(Protocol):
 
     name: str
 
-    def register(self, name: str, source: pa.Table | Path) -> None: ...
+    def register(self, name: str, source: pa.Table | Path | ParquetSource) -> None: ...
+
+    def unregister(self, name: str) -> None:
+        """Forget a relation (its view or table); asking about it again is a KeyError."""
+        ...
 
     def schema(self, name: str) -> pa.Schema: ...
 
@@ -323,6 +352,23 @@ class AggregateEngine(Protocol):
     ) -> dict[str, int | None]:
         """Non-null values that change when cast to the target type (None: no such type)."""
         ...
+
+
+def default_memory_limit(share: float = 0.8) -> str | None:
+    """Most of the machine's memory (80%), or of the container's when a cgroup limits it
+    less: what DuckDB may hold before spilling when `--memory-limit` is not given."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(limit_file).read_text(encoding="ascii").strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total, int(text))
+    return f"{int(total * share) // 2**20}MiB" if total > 0 else None
 
 
 def make_engine(settings: EngineSettings) -> AggregateEngine:

@@ -44,13 +44,19 @@ from mlcheck.engines.base import (
     KeyCounts,
     Presence,
     TimeAxis,
+
+    ParquetPart,
+    ParquetSource,
     Tolerance,
     Unsupported,
     presence_class,
     time_class,
+
+    default_memory_limit,
 )
 from mlcheck.engines.causes import CauseRule, CellCauses, FiniteRange
 from mlcheck.engines.exact import exact_moments, grouped_sum_sql
+from mlcheck.engines.exact import Dialect, fixed_moments, grouped_sum_sql
 
 
 def quoted(name: str) -> str:
@@ -79,8 +85,10 @@ class DuckDBEngine:
         self._lock = threading.Lock()  # one connection: questions are asked one at a time
         temp = str(Path(self._folder) / "spill")
         self._con.execute(f"SET temp_directory = '{temp.replace(chr(39), chr(39) * 2)}'")
-        if settings.memory_limit:
-            self._con.execute(f"SET memory_limit = '{settings.memory_limit}'")
+        # Past the limit DuckDB spills to the folder above; without one, most of the memory.
+        limit = settings.memory_limit or default_memory_limit()
+        if limit:
+            self._con.execute(f"SET memory_limit = '{limit.replace(chr(39), '')}'")
         if settings.threads:
             self._con.execute(f"SET threads = {int(settings.threads)}")
         self._con.execute("SET preserve_insertion_order = false")  # lets large scans stream
@@ -88,6 +96,7 @@ class DuckDBEngine:
         # UTC, so answers do not depend on the machine's zone.
         self._con.execute("SET TimeZone = 'UTC'")
         self._views: dict[str, str] = {}
+        self._numbers = itertools.count()  # view names are never reused, even after unregister
         self._schemas: dict[str, pa.Schema] = {}
 
     def close(self) -> None:
@@ -96,25 +105,66 @@ class DuckDBEngine:
 
     # ---- relations
 
-    def register(self, name: str, source: pa.Table | Path) -> None:
-        """A parquet file (or folder of parquet files) read in place, or an Arrow table."""
-        view = f"rel_{len(self._views)}"
-        with self._lock:
-            if isinstance(source, pa.Table):
+    def register(self, name: str, source: pa.Table | Path | ParquetSource) -> None:
+        """An Arrow table scanned in place, or parquet (a `ParquetSource`, or a file or folder
+        of parquet files) read in place by a view: decoded at each question, never copied.
+        Measured at 1M x 33: copying both sides into tables cost 4 s CPU and made no question
+        faster (key comparison, profiles and multiset difference within 5%), as only the
+        columns a question reads are decoded."""
+        view = f"rel_{next(self._numbers)}"
+        if isinstance(source, pa.Table):
+            with self._lock:
                 self._con.register(view, source)
-            else:
-                path = Path(source)
-                pattern = str(path / "**" / "*.parquet") if path.is_dir() else str(path)
-                text = pattern.replace("'", "''")
-                # Decoded once into DuckDB's own storage (spilled to temp_directory past the
-                # memory limit), not at every question.
-                self._con.execute(f"CREATE TABLE {view} AS SELECT * FROM read_parquet('{text}')")
+            self._schemas[name] = source.schema
+        elif isinstance(source, ParquetSource):
+            self._register_parquet(view, source)
+            self._schemas[name] = source.schema
+        else:
+            path = Path(source)
+            files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
+            part = ParquetPart(tuple(files), path if path.is_dir() else None)
+            with self._lock:
+                self._con.execute(f"CREATE VIEW {view} AS SELECT * FROM {_parquet_scan(part)}")
         self._views[name] = view
+
+    def _register_parquet(self, view: str, source: ParquetSource) -> None:
+        """A view over every part with the reader's column types, cast where DuckDB reads the
+        same values under another type (a hive partition column, a timestamp's unit)."""
+        selects = []
+        with self._lock:
+            for part in source.parts:
+                scan = _parquet_scan(part)
+                found = self._con.sql(f"SELECT * FROM {scan} LIMIT 0").to_arrow_table().schema
+                items = [
+                    _parquet_column(f, found, source.label_column, part) for f in source.schema
+                ]
+                selects.append(f"SELECT {', '.join(items)} FROM {scan}")
+            self._con.execute(f"CREATE VIEW {view} AS {' UNION ALL '.join(selects)}")
+            got = self._con.sql(f"SELECT * FROM {view} LIMIT 0").to_arrow_table().schema
+        if not all(_same_values(e.type, g.type) for e, g in zip(source.schema, got, strict=True)):
+            self._drop(view)
+            raise Unsupported("DuckDB reads this parquet source under other types")
+
+    def unregister(self, name: str) -> None:
+        self._drop(self._views.pop(name))
+        self._schemas.pop(name, None)
+
+    def _drop(self, view: str) -> None:
+        with self._lock:
+            kind = self._con.execute(
+                "SELECT table_type FROM information_schema.tables WHERE table_name = ?", [view]
+            ).fetchall()
+            if kind and kind[0][0] == "VIEW":
+                self._con.execute(f"DROP VIEW IF EXISTS {view}")
+            elif kind:
+                self._con.execute(f"DROP TABLE IF EXISTS {view}")
+            else:
+                self._con.unregister(view)
 
     def register_join(self, name: str, left: str, right: str, key: Sequence[str]) -> None:
         """`left` and `right` matched on `key` (non-null, unique on both sides), materialized
         once in the engine's database (spilled past the memory limit)."""
-        view = f"rel_{len(self._views)}"
+        view = f"rel_{next(self._numbers)}"
         sql = _join_sql(
             self._view(left), self._view(right), tuple(key), self.schema(left), self.schema(right)
         )
@@ -158,7 +208,9 @@ class DuckDBEngine:
         counts = self._key_counts(lv, rv, key, examples)
         sides = (counts["left"], counts["right"])
         clean = not any(side.null_rows or side.duplicate_rows for side in sides)
-        differences = self._column_differences(lv, rv, key, columns, tolerance, examples, clean)
+        differences = self._column_differences(
+            lv, rv, key, columns, tolerance, examples, clean, counts["matched"]
+        )
         return KeyComparison(key=key, columns=differences, **counts)
 
     def _check_key_types(self, left: str, right: str, key: tuple[str, ...]) -> None:
@@ -221,6 +273,7 @@ class DuckDBEngine:
         tol: Tolerance,
         examples: int,
         clean: bool,
+        pairs_count: int,
     ) -> dict[str, ColumnDifference]:
         """Per column, one pass over the matched pairs: counts, maxima and examples. With
         `clean` keys (no null, no duplicate on either side) the pairs are a plain inner join."""
@@ -237,29 +290,42 @@ class DuckDBEngine:
                      ) AS m JOIN {lv} AS l USING ({cols}) JOIN {rv} AS r USING ({cols})"""
         )
         out = {}
-        # One query per column: DuckDB re-expands every alias that later expressions use, so
-        # one statement over many columns grows faster than the columns (measured: 12 float
-        # columns took 50 times one column's CPU).
-        for name, kind in columns.items():
-            unit = self._unit(lv, rv, name)
-            pairs = (
-                f"SELECT *, {self._cell_state(0, kind, tol, unit)} FROM "
-                f"(SELECT {keys}, l.{quoted(name)} AS l0, r.{quoted(name)} AS r0 FROM {matched})"
+        # One query per column on long tables: DuckDB re-expands every alias that later
+        # expressions use, so one statement over many columns grows faster than the columns
+        # (measured: 12 float columns took 50 times one column's CPU). Short wide tables are
+        # asked many columns at a time (a query costs milliseconds; 5,000 would take minutes).
+        names, batch = list(columns), max(1, min(_PAIR_BATCH, _PAIR_CELLS // max(pairs_count, 1)))
+        for start in range(0, len(names), batch):
+            chunk = names[start : start + batch]
+            units = [self._unit(lv, rv, c) for c in chunk]
+            cells = ", ".join(
+                f"l.{quoted(c)} AS l{i}, r.{quoted(c)} AS r{i}" for i, c in enumerate(chunk)
             )
-            row = self._rows(f"SELECT count(*), {', '.join(_cell_aggregates(0))} FROM ({pairs})")
-            compared, found = int(row[0][0]), row[0][1:]
-            shown = self._cell_examples(pairs, key, examples) if found[0] and examples else []
-            out[name] = _difference(name, kind, compared, found, shown, key, unit)
+            states = ", ".join(
+                self._cell_state(i, columns[c], tol, units[i]) for i, c in enumerate(chunk)
+            )
+            pairs = f"SELECT *, {states} FROM (SELECT {keys}, {cells} FROM {matched})"
+            aggregates = ", ".join(a for i in range(len(chunk)) for a in _cell_aggregates(i))
+            row = self._rows(f"SELECT count(*), {aggregates} FROM ({pairs})")[0]
+            for i, name in enumerate(chunk):
+                found = row[1 + 6 * i : 7 + 6 * i]
+                shown = (
+                    self._cell_examples(pairs, key, examples, i) if found[0] and examples else []
+                )
+                out[name] = _difference(
+                    name, columns[name], int(row[0]), found, shown, key, units[i]
+                )
         return out
 
     def _cell_examples(
-        self, pairs: str, key: tuple[str, ...], examples: int
+        self, pairs: str, key: tuple[str, ...], examples: int, i: int = 0
     ) -> list[tuple[Any, ...]]:
         """The first `examples` cells beyond tolerance by key: (key parts..., research,
         production)."""
         keys = ", ".join(quoted(k) for k in key)
         return self._rows(
-            f"SELECT {keys}, l0, r0 FROM ({pairs}) WHERE s0 >= 2 ORDER BY {keys} LIMIT {examples}"
+            f"SELECT {keys}, l{i}, r{i} FROM ({pairs}) WHERE s{i} >= 2 ORDER BY {keys} "
+            f"LIMIT {examples}"
         )
 
     def _unit(self, lv: str, rv: str, name: str) -> int:
@@ -270,8 +336,7 @@ class DuckDBEngine:
         return min(_tick_ns(logical_type(t)) for t in types)
 
     def _schema_of_view(self, view: str) -> pa.Schema:
-        name = next(n for n, v in self._views.items() if v == view)
-        return self.schema(name)
+        return self.schema(self._name_of(view))
 
     @staticmethod
     def _cell_state(i: int, kind: Kind, tol: Tolerance, unit_ns: int) -> str:
@@ -304,7 +369,14 @@ class DuckDBEngine:
     def profiles(self, name: str, columns: Mapping[str, Kind], top: int) -> dict[str, ColumnStats]:
         """Per column statistics as `mlcheck.compare.column_stats` defines them: one query for
         counts and extremes of every column, two for the exact moments of the numeric ones,
-        one per non-float column for its top values."""
+        one per non-float column for its top values. Many columns are asked in batches:
+        DuckDB plans a statement of thousands of expressions in more than linear time."""
+        if len(columns) > _PROFILE_BATCH:
+            names, out = list(columns), dict[str, ColumnStats]()
+            for start in range(0, len(names), _PROFILE_BATCH):
+                batch = {c: columns[c] for c in names[start : start + _PROFILE_BATCH]}
+                out.update(self.profiles(name, batch, top))
+            return out
         view, schema = self._view(name), self.schema(name)
         units = {
             c: _tick_ns(logical_type(schema.field(c).type))
@@ -316,15 +388,12 @@ class DuckDBEngine:
                 raise Unsupported("text comparison of a non-text column")
         pieces = [_basic_sql(quoted(c), k, units.get(c, 0)) for c, k in columns.items()]
         row = self._rows(f"SELECT {', '.join(pieces)} FROM {view}")[0] if pieces else ()
-        basics = {c: row[6 * i : 6 * i + 6] for i, c in enumerate(columns)}
-        numeric = {
-            c: int(basics[c][0]) - int(basics[c][2])
-            for c, k in columns.items()
-            if k in ("float", "integer", "boolean")
+        distinct = self._distinct(view, columns, units)
+        basics = {
+            c: (*row[5 * i : 5 * i + 3], distinct.get(c), *row[5 * i + 3 : 5 * i + 5])
+            for i, c in enumerate(columns)
         }
-        moments = exact_moments(
-            view, {c: n for c, n in numeric.items() if n}, self._exact_sums, quoted, literal
-        )
+        moments = fixed_moments(view, _numeric(columns, basics), self._one_row, quoted, _DIALECT)
         out = {}
         for column, kind in columns.items():
             values = _VALUES.get(kind, "").format(c=quoted(column), unit=units.get(column, 0))
@@ -333,6 +402,35 @@ class DuckDBEngine:
                 kind, basics[column], tops, moments.get(column, {}), units.get(column, 0)
             )
         return out
+
+    def _distinct(
+        self, view: str, columns: Mapping[str, Kind], units: Mapping[str, int]
+    ) -> dict[str, int]:
+        """Distinct values per column, a batch of columns per query: one column per query on
+        long tables (measured: 12 float columns at 1M rows cost 1.6 s of CPU in one query,
+        1.05 s one by one), thousands per query on short wide ones (a query costs ~2 ms)."""
+        values = {
+            c: _VALUES[k].format(c=quoted(c), unit=units.get(c, 0))
+            for c, k in columns.items()
+            if k in _VALUES
+        }
+        if not values:
+            return {}
+        rows = max(1, self.num_rows(self._name_of(view)))
+        batch = max(1, _DISTINCT_CELLS // rows)
+        names, out = list(values), dict[str, int]()
+        for start in range(0, len(names), batch):
+            chunk = names[start : start + batch]
+            items = ", ".join(f"count(DISTINCT {values[c]})" for c in chunk)
+            found = self._rows(f"SELECT {items} FROM {view}")[0]
+            out.update(zip(chunk, map(int, found), strict=True))
+        return out
+
+    def _name_of(self, view: str) -> str:
+        return next(n for n, v in self._views.items() if v == view)
+
+    def _one_row(self, sql: str) -> tuple[Any, ...]:
+        return self._rows(sql)[0]
 
     def _exact_sums(self, terms: Sequence[tuple[str, str]]) -> list[list[Any]]:
         """Per (source, term), the rows `exact_sum` reads; all terms in one statement."""
@@ -373,14 +471,22 @@ class DuckDBEngine:
         self, name: str, column: str, probabilities: Sequence[float], by: str | None = None
     ) -> dict[Any, tuple[float, ...]]:
         """Per group, exact quantiles of the non-null, non-NaN values: the smallest value whose
-        share of values at or below it reaches p (numpy's method='inverted_cdf'); an element, no
-        interpolation, so every engine returns the same digits."""
+        share of values at or below it reaches p (numpy's method='inverted_cdf'): the element
+        of rank max(1, ceil(n * p)) in double arithmetic, as numpy and the Spark engine find it,
+        of each group's sorted values (DuckDB's own quantile_disc rounds n * p otherwise and
+        picked the element below when n * p lands just above an integer, e.g. n = 25,
+        p = 0.28). Each group's values are sorted in one list."""
+        if len(probabilities) == 0:
+            return {}
         group = quoted(by) if by else "NULL"
         x = f"CAST({quoted(column)} AS DOUBLE)"
-        grid = "[" + ", ".join(literal(p) for p in probabilities) + "]"
+        picks = ", ".join(
+            f"l[CAST(greatest(1, ceil(n * {literal(p)})) AS BIGINT)] + 0" for p in probabilities
+        )
         rows = self._rows(
-            f"SELECT {group} AS g, quantile_disc({x}, {grid}) FROM {self._view(name)} "
-            f"WHERE {x} IS NOT NULL AND NOT isnan({x}) GROUP BY ALL ORDER BY g NULLS LAST"
+            f"SELECT g, [{picks}] FROM (SELECT {group} AS g, list_sort(list({x})) AS l, "
+            f"count(*) AS n FROM {self._view(name)} WHERE {x} IS NOT NULL AND NOT isnan({x}) "
+            "GROUP BY ALL) ORDER BY g NULLS LAST"
         )
         return {g: tuple(float(q) for q in values) for g, values in rows}
 
@@ -818,6 +924,58 @@ def _remove(connection: Any, folder: str) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+# ---- parquet in place
+
+# DuckDB's name for each Arrow type a parquet column may need a cast to.
+_DUCK_TYPES = {
+    pa.int8(): "TINYINT", pa.int16(): "SMALLINT", pa.int32(): "INTEGER", pa.int64(): "BIGINT",
+    pa.uint8(): "UTINYINT", pa.uint16(): "USMALLINT", pa.uint32(): "UINTEGER",
+    pa.uint64(): "UBIGINT", pa.float32(): "FLOAT", pa.float64(): "DOUBLE",
+    pa.string(): "VARCHAR", pa.bool_(): "BOOLEAN", pa.date32(): "DATE",
+    pa.timestamp("s"): "TIMESTAMP_S", pa.timestamp("ms"): "TIMESTAMP_MS",
+    pa.timestamp("us"): "TIMESTAMP", pa.timestamp("ns"): "TIMESTAMP_NS",
+}  # fmt: skip
+
+
+def _parquet_scan(part: ParquetPart) -> str:
+    """read_parquet over a part's files; hive partition values stay text (cast afterwards to
+    the types pyarrow infers), files of a folder are matched by column name."""
+    files = "[" + ", ".join(_sql_string(str(f)) for f in part.files) + "]"
+    if part.folder is None:
+        return f"read_parquet({files})"
+    return (
+        f"read_parquet({files}, hive_partitioning = true, hive_types_autocast = false, "
+        "union_by_name = true)"
+    )
+
+
+def _parquet_column(
+    wanted: pa.Field, found: pa.Schema, label_column: str | None, part: ParquetPart
+) -> str:
+    """A select item giving `wanted` (the pyarrow reader's field) from DuckDB's read."""
+    name = quoted(wanted.name)
+    if wanted.name == label_column:
+        return f"CAST({_sql_string(part.label or '')} AS VARCHAR) AS {name}"
+    index = found.get_field_index(wanted.name)
+    if index < 0:
+        raise Unsupported(f"column {wanted.name!r} is not in every file")
+    if _same_values(wanted.type, found.field(index).type):
+        return name
+    target = _DUCK_TYPES.get(logical_type(wanted.type))
+    if target is None:
+        raise Unsupported(f"DuckDB reads {wanted.name!r} as {found.field(index).type}")
+    return f"CAST({name} AS {target}) AS {name}"
+
+
+def _same_values(wanted: pa.DataType, got: pa.DataType) -> bool:
+    """Whether DuckDB's type holds exactly the values of the reader's: equal up to layout
+    (dictionary, large or view strings), a zone-aware timestamp in another zone name."""
+    a, b = logical_type(wanted), logical_type(got)
+    if pa.types.is_timestamp(a) and pa.types.is_timestamp(b) and a.tz and b.tz:
+        return a.unit == b.unit
+    return a.equals(b)
+
+
 # ---- SQL pieces
 
 
@@ -950,20 +1108,30 @@ _VALUES = {
 
 
 def _basic_sql(c: str, kind: Kind, unit_ns: int) -> str:
-    """Six values of a column: count, nulls, NaNs, distinct, min, max (NULL where none)."""
+    """Five values of a column: count, nulls, NaNs, min, max (NULL where none); the distinct
+    count is asked apart (`DuckDBEngine._distinct`)."""
     counts = f"count({c}), count(*) - count({c})"
     if kind not in _VALUES:
-        return f"{counts}, 0, NULL, NULL, NULL"
+        return f"{counts}, 0, NULL, NULL"
     value = _VALUES[kind].format(c=c, unit=unit_ns)
     if kind not in ("float", "integer", "boolean"):
-        return f"{counts}, 0, count(DISTINCT {value}), min({value}), max({value})"
+        return f"{counts}, 0, min({value}), max({value})"
     x = f"CAST({c} AS DOUBLE)"
     # + 0 turns -0.0 into 0.0; NaN is left out of the extremes (DuckDB orders it last)
     return (
-        f"{counts}, count(*) FILTER (WHERE isnan({x})), count(DISTINCT {value}), "
+        f"{counts}, count(*) FILTER (WHERE isnan({x})), "
         f"min({value}) FILTER (WHERE NOT isnan({x})) + 0, "
         f"max({value}) FILTER (WHERE NOT isnan({x})) + 0"
     )
+
+
+# Columns per profiles statement (measured at 20 rows: 100 columns 1.5 s CPU, 300 columns 8 s).
+_PROFILE_BATCH = 64
+# Matched pairs x columns one key-comparison query reads: one column at a time from 100k pairs.
+_PAIR_CELLS = 100_000
+_PAIR_BATCH = 8  # measured at 20 rows x 100 columns: 8 per query 0.96 s CPU, 1: 1.41, 32: 1.77
+# Cells (rows x columns) one distinct-count query reads: one column per query at 1M rows.
+_DISTINCT_CELLS = 1_000_000
 
 
 def _stats(
@@ -998,6 +1166,29 @@ def _stats(
         top=tops,
         **moments,
     )
+
+
+def _numeric(
+    columns: Mapping[str, Kind], basics: Mapping[str, Sequence[Any]]
+) -> dict[str, tuple[int, float]]:
+    """Per numeric column, its count of non-null non-NaN values and their largest magnitude
+    (from the count, nulls, NaNs, distinct, min, max of `_basic_sql`), for `fixed_moments`."""
+    out = {}
+    for column, kind in columns.items():
+        if kind in ("float", "integer", "boolean"):
+            count, _, nans, _, low, high = basics[column]
+            bound = max((abs(float(v)) for v in (low, high) if v is not None), default=0.0)
+            out[column] = (int(count) - int(nans), bound)
+    return out
+
+
+_DIALECT = Dialect(
+    literal=literal,
+    truncate=lambda x: f"trunc({x})",
+    to_integer=lambda x: f"CAST({x} AS BIGINT)",
+    integer_sum=lambda x: f"sum({x})",
+    finite=lambda x: f"isfinite({x})",
+)
 
 
 def _int(value: Any) -> int | None:

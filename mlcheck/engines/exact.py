@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -114,3 +115,150 @@ def exact_moments(
             "abs_sum": absolute,
         }
     return out
+
+
+# ---- fixed-point sums: one pass, no grouping (what profiles use)
+
+# Each term is cut into two 62-bit integers on a grid below the column's largest term.
+_LOW_BITS = 62
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How an engine writes the few pieces the fixed-point sums need."""
+
+    literal: Callable[[float], str]
+    truncate: Callable[[str], str]  # a double cut toward zero, still a double
+    to_integer: Callable[[str], str]  # a double holding an integer, as BIGINT (exactly)
+    integer_sum: Callable[[str], str]  # the exact sum of BIGINT values (128-bit or DECIMAL)
+    finite: Callable[[str], str]
+
+
+def grid_shift(bound: float) -> int:
+    """`s` such that every finite term of magnitude at most `bound` times 2**s is below 2**61
+    (a margin of one bit); the grid is then 2**-(s + 62)."""
+    if not math.isfinite(bound) or bound <= 0:
+        return 60 - (1023 if bound else 0)
+    return 60 - math.frexp(bound)[1]
+
+
+def fixed_sums_sql(
+    source: str, terms: Sequence[tuple[str, int]], d: Dialect, signed: int | None = None
+) -> str:
+    """A one-row query of seven aggregates per (term, shift) over `source`: the exact sums of
+    the term's high and low integer parts and of their absolute values, and its NaN, +inf and
+    -inf counts (a NULL term is left out). Only the first `signed` terms (default all) get
+    the sums of absolute values; the others are known not to be negative (NULL there). A finite term `t` becomes `t * 2**shift` (exact: a
+    power of two), whose integer part is the high part and whose fraction times 2**62 cut
+    toward zero the low part; `fixed_sum` reads them back. Each piece is computed once, in
+    layers, as both engines evaluate a repeated expression again."""
+    scaled, parts, aggregates = [], [], []
+    two = d.literal(2.0**_LOW_BITS)
+    for j, (term, shift) in enumerate(terms):
+        factors = "".join(f" * {d.literal(f)}" for f in _powers_of_two(shift))
+        scaled.append(
+            f"{term} AS t{j}, CASE WHEN {d.finite(term)} THEN ({term}){factors} END AS v{j}"
+        )
+        parts.append(f"t{j}, v{j}, {d.truncate(f'v{j}')} AS w{j}")
+        high, low = d.to_integer(f"w{j}"), d.to_integer(d.truncate(f"(v{j} - w{j}) * {two}"))
+        absolute = signed is None or j < signed
+        aggregates += [
+            d.integer_sum(high),
+            d.integer_sum(low),
+            d.integer_sum(f"abs({high})") if absolute else "NULL",
+            d.integer_sum(f"abs({low})") if absolute else "NULL",
+            f"count(CASE WHEN isnan(t{j}) THEN 1 END)",
+            f"count(CASE WHEN t{j} = {d.literal(math.inf)} THEN 1 END)",
+            f"count(CASE WHEN t{j} = {d.literal(-math.inf)} THEN 1 END)",
+        ]
+    return (
+        f"SELECT {', '.join(aggregates)} FROM (SELECT {', '.join(parts)} FROM "
+        f"(SELECT {', '.join(scaled)} FROM {source}) s) p"
+    )
+
+
+def fixed_sum(values: Sequence[Any], shift: int, absolute: bool = False) -> float:
+    """The sum (or the sum of absolute values) from `fixed_sum_sql`'s seven aggregates,
+    rounded once: exact for every term on the grid 2**-(shift + 62) (see `grid_shift`)."""
+    high, low, abs_high, abs_low, nans, pos, neg = (int(v or 0) for v in values)
+    if absolute:
+        high, low, pos, neg = abs_high, abs_low, pos + neg, 0
+    if nans or (pos and neg):
+        return math.nan
+    if pos or neg:
+        return math.inf if pos else -math.inf
+    total = (high << _LOW_BITS) + low
+    try:
+        return float(Fraction(total) * Fraction(2) ** -(shift + _LOW_BITS))
+    except OverflowError:
+        return math.inf if total > 0 else -math.inf
+
+
+def _powers_of_two(shift: int) -> list[float]:
+    """Factors whose product is 2**shift, each a finite double (2**shift alone may not be)."""
+    factors = []
+    while shift:
+        step = max(-1000, min(1000, shift))
+        factors.append(2.0**step)
+        shift -= step
+    return factors
+
+
+def fixed_moments(
+    view: str,
+    columns: Mapping[str, tuple[int, float]],
+    run: Callable[[str], Sequence[Any]],
+    quoted: Callable[[str], str],
+    d: Dialect,
+) -> dict[str, dict[str, Any]]:
+    """Sum, mean, std (ddof=1) and the tolerance scales of each column's non-NaN values, from
+    fixed-point sums in two one-row queries (the deviations need the mean). `columns` maps a
+    column to its count of such values and the largest magnitude among them; `run` returns a
+    query's one row."""
+    names = [c for c, (n, _) in columns.items() if n]
+    if not names:
+        return {}
+
+    numbers = ", ".join(
+        f"CASE WHEN isnan(CAST({quoted(c)} AS DOUBLE)) THEN NULL "
+        f"ELSE CAST({quoted(c)} AS DOUBLE) END AS x{j}"
+        for j, c in enumerate(names)
+    )
+    source = f"(SELECT {numbers} FROM {view}) x"
+    bounds = {c: columns[c][1] for c in names}
+    first = {c: (grid_shift(bounds[c]), grid_shift(bounds[c] * bounds[c])) for c in names}
+    terms = [(f"x{j}", first[c][0]) for j, c in enumerate(names)]
+    terms += [(f"x{j} * x{j}", first[c][1]) for j, c in enumerate(names)]
+    row = run(fixed_sums_sql(source, terms, d, signed=len(names)))
+    k = len(names)
+    sums = {c: row[7 * j : 7 * j + 7] for j, c in enumerate(names)}
+    squares = {c: row[7 * (k + j) : 7 * (k + j) + 7] for j, c in enumerate(names)}
+    means = {c: fixed_sum(sums[c], first[c][0]) / columns[c][0] for c in names}
+    shifts = {c: grid_shift(_deviation_bound(bounds[c], means[c])) for c in names}
+    deviations = [
+        (f"(x{j} - {d.literal(means[c])}) * (x{j} - {d.literal(means[c])})", shifts[c])
+        for j, c in enumerate(names)
+    ]
+    row = run(fixed_sums_sql(source, deviations, d, signed=0))
+    out = {}
+    for j, c in enumerate(names):
+        n, absolute = columns[c][0], fixed_sum(sums[c], first[c][0], absolute=True)
+        variance = fixed_sum(row[7 * j : 7 * j + 7], shifts[c])
+        out[c] = {
+            "sum": fixed_sum(sums[c], first[c][0]),
+            "mean": means[c],
+            "std": math.sqrt(variance / (n - 1)) if n > 1 else None,
+            "abs_mean": absolute / n,
+            "rms": math.sqrt(fixed_sum(squares[c], first[c][1]) / n),
+            "abs_sum": absolute,
+        }
+    return out
+
+
+def _deviation_bound(bound: float, mean: float) -> float:
+    """The largest (x - mean)**2 for |x| <= bound, in doubles as SQL computes it (rounding is
+    monotone, so no term exceeds it)."""
+    if not math.isfinite(mean):
+        return math.inf
+    far = bound + abs(mean)
+    return far * far

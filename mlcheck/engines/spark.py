@@ -33,6 +33,9 @@ from mlcheck.engines.base import (
     KeyComparison,
     KeyCounts,
     Presence,
+
+    ParquetPart,
+    ParquetSource,
     Tolerance,
     Unsupported,
     time_class,
@@ -43,6 +46,7 @@ from mlcheck.engines.duck import (
     PresenceDialect,
     _difference,
     _join_sql,
+    _numeric,
     _stats,
     _time_relation,
     grouped_counts_sql,
@@ -52,6 +56,7 @@ from mlcheck.engines.duck import (
 from mlcheck.engines.causes import CauseRule, CellCauses, FiniteRange
 from mlcheck.engines.duck import _difference, _join_sql, _stats
 from mlcheck.engines.exact import exact_moments, exponent_sql, mantissa_sql
+from mlcheck.engines.exact import Dialect, exponent_sql, fixed_moments, mantissa_sql
 
 INSTALL_HINT = "pip install 'mlcheck[spark]'"
 _INF = "CAST('Infinity' AS DOUBLE)"
@@ -79,6 +84,7 @@ def new_session(
         raise Unsupported(f"the spark engine needs pyspark: {INSTALL_HINT}") from exc
     builder = SparkSession.builder.appName("mlcheck")
     if os.environ.get("SPARK_REMOTE") and not master:
+        _refuse_missing_connect()
         builder = builder.remote(os.environ["SPARK_REMOTE"])
     else:
         builder = builder.master(master or f"local[{settings.threads or '*'}]")
@@ -91,6 +97,23 @@ def new_session(
     for key, value in (conf or {}).items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+def _refuse_missing_connect() -> None:
+    """Spark Connect (SPARK_REMOTE) needs grpc and protobuf beside pyspark; without them
+    pyspark's client module ends the process with status 0, so they are looked for first."""
+    import importlib.util
+
+    for module in ("grpc", "grpc_status", "google.protobuf"):
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:  # a missing parent package (google)
+            found = False
+        if not found:
+            raise Unsupported(
+                f"SPARK_REMOTE is set, and Spark Connect needs {module}, which is not "
+                "installed: pip install 'pyspark[connect]'"
+            )
 
 
 class SparkEngine:
@@ -110,6 +133,7 @@ class SparkEngine:
         self._spark.conf.set("spark.sql.session.timeZone", "UTC")
         self._prefix = f"mlcheck_{os.getpid()}_{next(_ENGINES)}"
         self._views: dict[str, str] = {}
+        self._numbers = itertools.count()  # view names are never reused, even after unregister
         self._schemas: dict[str, pa.Schema] = {}
 
     def close(self) -> None:
@@ -122,17 +146,58 @@ class SparkEngine:
 
     # ---- relations
 
-    def register(self, name: str, source: pa.Table | Path) -> None:
-        """An Arrow table, or a path Spark reads itself: parquet (a file or folder), csv
-        (header row, types inferred), json lines."""
+    def register(self, name: str, source: pa.Table | Path | ParquetSource) -> None:
+        """An Arrow table, a `ParquetSource` Spark reads in place with the reader's types, or
+        a path Spark reads itself: parquet (a file or folder), csv (header row, types
+        inferred), json lines."""
         if isinstance(source, pa.Table):
             frame = _without_zone(self._spark.createDataFrame(_spark_ready(source)), source.schema)
             self._schemas[name] = source.schema
+        elif isinstance(source, ParquetSource):
+            frame = self._read_parquet(source)
+            self._schemas[name] = source.schema
         else:
             frame = self._read(str(source))
-        view = f"{self._prefix}_{len(self._views)}"
+        view = f"{self._prefix}_{next(self._numbers)}"
         frame.createOrReplaceTempView(view)
         self._views[name] = view
+
+    def unregister(self, name: str) -> None:
+        self._spark.catalog.dropTempView(self._views.pop(name))
+        self._schemas.pop(name, None)
+
+    def _read_parquet(self, source: ParquetSource) -> Any:
+        """Every part read by Spark (hive partition values as text, cast to the reader's
+        types), its columns cast where Spark holds the same values under another type."""
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        frames = []
+        for part in source.parts:
+            frame = self._parquet_part(part)
+            found = to_arrow_schema(frame.schema, timezone="UTC")
+            items = [_parquet_column(f, found, source.label_column, part) for f in source.schema]
+            frames.append(frame.selectExpr(*items))
+        frame = frames[0]
+        for other in frames[1:]:
+            frame = frame.union(other)
+        got = to_arrow_schema(frame.schema, timezone="UTC")
+        if not all(_same_values(e.type, g.type) for e, g in zip(source.schema, got, strict=True)):
+            raise Unsupported("Spark reads this parquet source under other types")
+        return frame
+
+    def _parquet_part(self, part: ParquetPart) -> Any:
+        inference = "spark.sql.sources.partitionColumnTypeInference.enabled"
+        before = self._spark.conf.get(inference)
+        reader = self._spark.read
+        if part.folder is not None:
+            reader = reader.option("basePath", str(part.folder)).option("mergeSchema", "true")
+        try:
+            self._spark.conf.set(inference, "false")  # partition values as text, like pyarrow's
+            return reader.parquet(*(str(f) for f in part.files))
+        except Exception as exc:  # e.g. nanosecond timestamps: Spark refuses the file
+            raise Unsupported(f"Spark cannot read {part.files[0]}: {exc}") from None
+        finally:
+            self._spark.conf.set(inference, before)
 
     def _read(self, path: str) -> Any:
         reader = self._spark.read
@@ -153,7 +218,7 @@ class SparkEngine:
             self.schema(right),
             quote=quoted,
         )
-        view = f"{self._prefix}_{len(self._views)}"
+        view = f"{self._prefix}_{next(self._numbers)}"
         self._spark.sql(sql).cache().createOrReplaceTempView(view)
         self._views[name] = view
 
@@ -324,14 +389,7 @@ class SparkEngine:
         pieces = [_basic_sql(quoted(c), k, units.get(c, 0)) for c, k in columns.items()]
         row = self._rows(f"SELECT {', '.join(pieces)} FROM {view}")[0] if pieces else ()
         basics = {c: row[6 * i : 6 * i + 6] for i, c in enumerate(columns)}
-        numeric = {
-            c: int(basics[c][0]) - int(basics[c][2])
-            for c, k in columns.items()
-            if k in ("float", "integer", "boolean")
-        }
-        moments = exact_moments(
-            view, {c: n for c, n in numeric.items() if n}, self._exact_sums, quoted, literal
-        )
+        moments = fixed_moments(view, _numeric(columns, basics), self._one_row, quoted, _DIALECT)
         out = {}
         for column, kind in columns.items():
             value = _value_sql(quoted(column), kind, units.get(column, 0))
@@ -340,6 +398,9 @@ class SparkEngine:
                 kind, basics[column], tops, moments.get(column, {}), units.get(column, 0)
             )
         return out
+
+    def _one_row(self, sql: str) -> tuple[Any, ...]:
+        return self._rows(sql)[0]
 
     def _exact_sums(self, terms: Sequence[tuple[str, str]]) -> list[list[Any]]:
         """Per (source, term), the rows `exact_sum` reads; all terms in one statement."""
@@ -886,6 +947,47 @@ def _microsecond_unit(unit_ns: int) -> int:
     return unit_ns
 
 
+# ---- parquet in place
+
+# Spark's name for each Arrow type a parquet column may need a cast to.
+_SPARK_TYPES = {
+    pa.int8(): "TINYINT", pa.int16(): "SMALLINT", pa.int32(): "INT", pa.int64(): "BIGINT",
+    pa.float32(): "FLOAT", pa.float64(): "DOUBLE", pa.string(): "STRING",
+    pa.bool_(): "BOOLEAN", pa.date32(): "DATE", pa.timestamp("us"): "TIMESTAMP_NTZ",
+}  # fmt: skip
+
+
+def _parquet_column(
+    wanted: pa.Field, found: pa.Schema, label_column: str | None, part: ParquetPart
+) -> str:
+    """A select item giving `wanted` (the pyarrow reader's field) from Spark's read."""
+    name = quoted(wanted.name)
+    if wanted.name == label_column:
+        text = (part.label or "").replace("\\", "\\\\").replace("'", "\\'")
+        return f"CAST('{text}' AS STRING) AS {name}"
+    index = found.get_field_index(wanted.name)
+    if index < 0:
+        raise Unsupported(f"column {wanted.name!r} is not in every file")
+    if _same_values(wanted.type, found.field(index).type):
+        return name
+    target = _SPARK_TYPES.get(logical_type(wanted.type))
+    if target is None:
+        raise Unsupported(f"Spark reads {wanted.name!r} as {found.field(index).type}")
+    return f"CAST({name} AS {target}) AS {name}"
+
+
+def _same_values(wanted: pa.DataType, got: pa.DataType) -> bool:
+    """Whether Spark's type holds exactly the values of the reader's: equal up to layout, an
+    unsigned integer in a wider signed one, a timestamp in microseconds (Spark's unit) when
+    the reader's unit is coarser, with or without a zone alike."""
+    a, b = logical_type(wanted), logical_type(got)
+    if pa.types.is_integer(a) and pa.types.is_signed_integer(b):
+        return b.bit_width >= a.bit_width + (0 if pa.types.is_signed_integer(a) else 1)
+    if pa.types.is_timestamp(a) and pa.types.is_timestamp(b):
+        return (a.tz is None) == (b.tz is None) and a.unit in ("s", "ms", "us") and b.unit == "us"
+    return a.equals(b)
+
+
 # ---- SQL pieces
 
 
@@ -1028,6 +1130,15 @@ def _basic_sql(c: str, kind: Kind, unit_ns: int) -> str:
         f"min({value}) FILTER (WHERE NOT isnan({x})) + {zero}, "
         f"max({value}) FILTER (WHERE NOT isnan({x})) + {zero}"
     )
+
+
+_DIALECT = Dialect(
+    literal=literal,
+    truncate=lambda x: f"CAST(CAST({x} AS BIGINT) AS DOUBLE)",  # a cast cuts toward zero
+    to_integer=lambda x: f"CAST({x} AS BIGINT)",
+    integer_sum=lambda x: f"sum(CAST({x} AS DECIMAL(38, 0)))",
+    finite=lambda x: f"abs({x}) < {_INF}",
+)
 
 
 def _key_value(parts: Sequence[Any], key: tuple[str, ...]) -> Any:

@@ -388,3 +388,38 @@ def test_tables_larger_than_the_memory_limit_complete(tmp_path: Path) -> None:
         answers.append(repr(engine.key_comparison("L", "R", ["id"], kinds, Tolerance(0, 0), 3)))
     assert answers[0] == answers[1]
     assert "beyond=1000000" in answers[0]
+
+
+@pytest.mark.parametrize("n", [25, 50, 100, 150, 20010])
+def test_quantiles_where_n_times_p_lands_just_above_an_integer(
+    engine: AggregateEngine, register: Register, n: int
+) -> None:
+    """25 * 0.28 is 7.000000000000001 in doubles: numpy's inverted_cdf takes the 8th value;
+    DuckDB's quantile_disc took the 7th. Every engine gives numpy's element, per group (a
+    group of n values beside one of 25) and over the whole relation."""
+    probabilities = [i / 100 for i in range(1, 100)] + [1 / 3, 2 / 3, 0.001, 0.999]
+    values = np.random.default_rng(n).permutation(np.arange(n + 25, dtype=float))
+    groups = (np.arange(n + 25) >= n).astype(np.int64)
+    name = register("Q", pa.table({"x": values, "g": groups}))
+    found = engine.quantiles(name, "x", probabilities, by="g")
+    whole = engine.quantiles(register("W", pa.table({"x": values[:n]})), "x", probabilities)
+    for g, part in ((0, values[:n]), (1, values[n:])):
+        expected = np.quantile(part, probabilities, method="inverted_cdf")
+        assert found[g] == tuple(float(v) for v in expected)
+    reference = np.quantile(values[:n], probabilities, method="inverted_cdf")
+    assert whole == {None: tuple(float(v) for v in reference)}
+
+
+def test_sums_are_exact_on_the_grid_below_the_largest_value(
+    engine: AggregateEngine, register: Register
+) -> None:
+    """Float sums are exact sums of the values cut to the grid 2**(E - 122), E the binary
+    exponent of the largest magnitude, rounded once: math.fsum's answer for values spanning
+    30 orders of magnitude; a value below the grid (1e-300 beside 1e300) is left out."""
+    rng = np.random.default_rng(3)
+    values = rng.normal(0, 1, 3000) * 10.0 ** rng.integers(-15, 15, 3000)
+    name = register("S", pa.table({"x": values, "y": [1e300, 1e-300, -1e300] * 1000}))
+    found = engine.profiles(name, {"x": "float", "y": "float"}, 0)
+    assert found["x"].sum == math.fsum(values)
+    assert found["x"].abs_sum == math.fsum(abs(values))
+    assert found["y"].sum == 0.0 and math.fsum([1e300, 1e-300, -1e300] * 1000) == 1e-297
