@@ -6,9 +6,8 @@ later) must implement and pass `tests/engines/` for.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol

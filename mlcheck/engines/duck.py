@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,20 +41,17 @@ from mlcheck.engines.base import (
     EngineSettings,
     KeyComparison,
     KeyCounts,
-    Presence,
-    TimeAxis,
-
     ParquetPart,
     ParquetSource,
+    Presence,
+    TimeAxis,
     Tolerance,
     Unsupported,
+    default_memory_limit,
     presence_class,
     time_class,
-
-    default_memory_limit,
 )
 from mlcheck.engines.causes import CauseRule, CellCauses, FiniteRange
-from mlcheck.engines.exact import exact_moments, grouped_sum_sql
 from mlcheck.engines.exact import Dialect, fixed_moments, grouped_sum_sql
 
 
@@ -567,7 +563,7 @@ class DuckDBEngine:
         sql = _chunked_sql(
             self._view(source), column, kind, timestamp, size, every_s, origin_s, quoted, "duckdb"
         )
-        view = f"rel_{len(self._views)}"
+        view = f"rel_{next(self._numbers)}"
         import duckdb
 
         # A period is computed per row at each question (a view: nothing copied); positions
@@ -646,7 +642,7 @@ class DuckDBEngine:
 
     def _materialize(self, name: str, sql: str) -> None:
         with self._lock:
-            view = f"rel_{len(self._views)}"
+            view = f"rel_{next(self._numbers)}"
             self._con.execute(f"CREATE TABLE {view} AS {sql}")
             self._views[name] = view
 
@@ -671,7 +667,7 @@ class DuckDBEngine:
     def register_cast(self, name: str, source: str, types: Mapping[str, pa.DataType]) -> None:
         """Register `name`: `source` with the columns in `types` cast to those Arrow types
         (a value the cast cannot hold is an error, never silently changed)."""
-        view = f"rel_{len(self._views)}"
+        view = f"rel_{next(self._numbers)}"
         picked = ", ".join(
             f"CAST({quoted(n)} AS {_sql_type(types[n])}) AS {quoted(n)}"
             if n in types
@@ -685,7 +681,7 @@ class DuckDBEngine:
     def register_excluded(self, name: str, source: str, key: Sequence[str]) -> None:
         """Register `name`: the rows of `source` that `register_join` leaves out (a key part
         null, or a key occurring more than once)."""
-        view = f"rel_{len(self._views)}"
+        view = f"rel_{next(self._numbers)}"
         with self._lock:
             self._con.execute(f"CREATE VIEW {view} AS {_excluded_sql(self._view(source), key)}")
         self._views[name] = view
@@ -872,12 +868,21 @@ class DuckDBEngine:
             return name, drop
 
         return causes.cell_causes(
-            _DIALECT, self._rows, materialize, (lv, rv), key, rules, units, tolerance, examples, top
+            _CAUSES_DIALECT,
+            self._rows,
+            materialize,
+            (lv, rv),
+            key,
+            rules,
+            units,
+            tolerance,
+            examples,
+            top,
         )
 
     def finite_ranges(self, name: str, columns: Sequence[str]) -> dict[str, FiniteRange]:
         """`mlcheck.engines.causes.finite_ranges` of numeric columns."""
-        return causes.finite_ranges(_DIALECT, self._rows, self._view(name), columns)
+        return causes.finite_ranges(_CAUSES_DIALECT, self._rows, self._view(name), columns)
 
     def round_trip_changes(
         self, name: str, targets: Mapping[str, pa.DataType]
@@ -890,7 +895,7 @@ class DuckDBEngine:
             for c, t in targets.items()
         }
         asked = {c: (to, back) for c, (to, back) in sql.items() if to is not None}
-        found = causes.round_trip_changes(_DIALECT, self._rows, self._view(name), asked)
+        found = causes.round_trip_changes(_CAUSES_DIALECT, self._rows, self._view(name), asked)
         return {c: found.get(c) for c in targets}
 
 
@@ -1797,8 +1802,7 @@ def _add_counts(
         found[names[int(tag)]].append((value, int(n)))
 
 
-
 # ---- cell_causes, finite_ranges, round_trip_changes (s2)
 
 _PAIR_TABLES = itertools.count()
-_DIALECT = causes.Dialect(quoted, literal, _comparable, DuckDBEngine._cell_state)
+_CAUSES_DIALECT = causes.Dialect(quoted, literal, _comparable, DuckDBEngine._cell_state)

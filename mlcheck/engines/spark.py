@@ -16,7 +16,6 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +31,14 @@ from mlcheck.engines.base import (
     EngineSettings,
     KeyComparison,
     KeyCounts,
-    Presence,
-
     ParquetPart,
     ParquetSource,
+    Presence,
     Tolerance,
     Unsupported,
     time_class,
 )
+from mlcheck.engines.causes import CauseRule, CellCauses, FiniteRange
 from mlcheck.engines.duck import (
     ISO_DATE,
     GroupedCountsDialect,
@@ -53,9 +52,6 @@ from mlcheck.engines.duck import (
     presence_answer,
     value_counts_answer,
 )
-from mlcheck.engines.causes import CauseRule, CellCauses, FiniteRange
-from mlcheck.engines.duck import _difference, _join_sql, _stats
-from mlcheck.engines.exact import exact_moments, exponent_sql, mantissa_sql
 from mlcheck.engines.exact import Dialect, exponent_sql, fixed_moments, mantissa_sql
 
 INSTALL_HINT = "pip install 'mlcheck[spark]'"
@@ -542,7 +538,7 @@ class SparkEngine:
         sql = _chunked_sql(
             self._view(source), column, kind, timestamp, size, every_s, origin_s, quoted, "spark"
         )
-        view = f"{self._prefix}_{len(self._views)}"
+        view = f"{self._prefix}_{next(self._numbers)}"
         frame = self._spark.sql(sql).cache()
         try:
             frame.count()  # materialized now: a text time that does not parse fails here
@@ -612,7 +608,7 @@ class SparkEngine:
         return [dict(zip(columns, r, strict=True)) for r in rows]
 
     def _cached(self, name: str, sql: str) -> None:
-        view = f"{self._prefix}_{len(self._views)}"
+        view = f"{self._prefix}_{next(self._numbers)}"
         self._spark.sql(sql).cache().createOrReplaceTempView(view)
         self._views[name] = view
 
@@ -640,7 +636,7 @@ class SparkEngine:
             else quoted(n)
             for n in self.schema(source).names
         ]
-        view = f"{self._prefix}_{len(self._views)}"
+        view = f"{self._prefix}_{next(self._numbers)}"
         self._spark.table(self._view(source)).selectExpr(*picked).createOrReplaceTempView(view)
         self._views[name] = view
         # The source's Arrow types carry over (Spark's own schema would say microseconds for a
@@ -654,7 +650,7 @@ class SparkEngine:
         cols = ", ".join(quoted(k) for k in key)
         null = " OR ".join(f"{quoted(k)} IS NULL" for k in key)
         shown = ", ".join(quoted(n) for n in self.schema(source).names)
-        view = f"{self._prefix}_{len(self._views)}"
+        view = f"{self._prefix}_{next(self._numbers)}"
         self._spark.sql(
             f"SELECT {shown} FROM (SELECT *, count(*) OVER (PARTITION BY {cols}) AS n__ "
             f"FROM {self._view(source)}) t WHERE {null} OR n__ > 1"
@@ -864,12 +860,21 @@ class SparkEngine:
 
         views = (self._view(left), self._view(right))
         return causes.cell_causes(
-            _DIALECT, self._rows, materialize, views, key, rules, units, tolerance, examples, top
+            _CAUSES_DIALECT,
+            self._rows,
+            materialize,
+            views,
+            key,
+            rules,
+            units,
+            tolerance,
+            examples,
+            top,
         )
 
     def finite_ranges(self, name: str, columns: Sequence[str]) -> dict[str, FiniteRange]:
         """`mlcheck.engines.causes.finite_ranges` of numeric columns."""
-        return causes.finite_ranges(_DIALECT, self._rows, self._view(name), columns)
+        return causes.finite_ranges(_CAUSES_DIALECT, self._rows, self._view(name), columns)
 
     def round_trip_changes(
         self, name: str, targets: Mapping[str, pa.DataType]
@@ -882,7 +887,7 @@ class SparkEngine:
             for c, t in targets.items()
         }
         asked = {c: (to, back) for c, (to, back) in sql.items() if to is not None}
-        found = causes.round_trip_changes(_DIALECT, self._rows, self._view(name), asked)
+        found = causes.round_trip_changes(_CAUSES_DIALECT, self._rows, self._view(name), asked)
         return {c: found.get(c) for c in targets}
 
 
@@ -1245,8 +1250,7 @@ SPARK_PRESENCE = PresenceDialect(
 )
 
 
-
 # ---- cell_causes, finite_ranges, round_trip_changes (s2)
 
 _PAIR_VIEWS = itertools.count()
-_DIALECT = causes.Dialect(quoted, literal, _comparable, _cell_state)
+_CAUSES_DIALECT = causes.Dialect(quoted, literal, _comparable, _cell_state)
