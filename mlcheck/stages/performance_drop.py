@@ -2121,20 +2121,7 @@ def _concept_data(ctx: StageContext) -> ConceptData | None:
     calibrator = _calibrator(ctx)
     probabilities = _live_probabilities(ctx)
     scored, _ = _live(ctx)
-    if research is None or calibrator is None or probabilities is None:
-        return None
-    if not scored.labelled.any():
-        return None
-    rows = research.baseline_rows
-    live_rows = np.flatnonzero(scored.labelled)
-    return ConceptData(
-        rows,
-        research.scored.target[rows],
-        calibrator(research.scored.score[rows]),
-        live_rows,
-        scored.target[live_rows],
-        probabilities[live_rows],
-    )
+    return _concept_from(research, scored, calibrator, probabilities)
 
 
 def _calibration_data(ctx: StageContext) -> ConceptData | None:
@@ -2145,6 +2132,14 @@ def _calibration_data(ctx: StageContext) -> ConceptData | None:
     research, scored = perf.research, perf.live
     calibrator = _perf_calibrator(ctx, perf)
     probabilities = _perf_probabilities(ctx, perf)
+    return _concept_from(research, scored, calibrator, probabilities)
+
+
+def _concept_from(
+    research: Any, scored: Any, calibrator: Any, probabilities: Any
+) -> ConceptData | None:
+    """Research baseline rows and labelled live rows with their calibrated probabilities (None
+    when any part is missing or no live row is labelled); shared by the row and counted paths."""
     if research is None or calibrator is None or probabilities is None:
         return None
     if not scored.labelled.any():
