@@ -29,7 +29,10 @@ from mlcheck.checklist import Checklist, SourceSpec
 from mlcheck.environment import Environment, load_environment
 from mlcheck.errors import InputError
 from mlcheck.sources import (
+    ParquetLayout,
     parquet_layout,
+    parquet_rows,
+    read_parquet_column,
     read_source,
     select_declared,
     shared_read_spec,
@@ -164,21 +167,54 @@ class LocalEngine:
         return self.memo(("table", slot), lambda: self._refuse_nested_keys(slot, self._load(slot)))
 
     def schema(self, slot: str) -> pa.Schema:
-        return self.table(slot).schema
+        layout = self._in_place(slot)
+        return layout.schema if layout is not None else self.table(slot).schema
 
     def num_rows(self, slot: str) -> int:
-        return self.table(slot).num_rows
+        layout = self._in_place(slot)
+        if layout is None:
+            return self.table(slot).num_rows
+        count: int = self.memo(("num_rows", slot), lambda: parquet_rows(layout.files))
+        return count
 
     def column(self, slot: str, name: str) -> pa.ChunkedArray:
-        table = self.table(slot)
-        # The schema's name index, not `column_names` (a new list per call: quadratic when a
+        """One column of a slot. Local parquet whose whole table is not held is read column by
+        column (only the asked column is decoded, and not kept): at ten million rows a check
+        that walks the features one at a time then holds one feature, not the table."""
+        layout = self._in_place(slot)
+        schema = layout.schema if layout is not None else self.table(slot).schema
+        # The schema's name index, not `names` (a new list per call: quadratic when a
         # check asks for each of thousands of columns). Names are unique (checked on read).
-        if table.schema.get_field_index(name) < 0:
+        if schema.get_field_index(name) < 0:
             raise InputError(
                 f"{slot} ({self.checklist.where(slot)}): declared column {name!r} is absent; "
-                f"columns are: {_preview(table.column_names)}"
+                f"columns are: {_preview(schema.names)}"
             )
-        return table.column(name)
+        if layout is None:
+            return self.table(slot).column(name)
+        spec = slot_specs(self.checklist)[slot]
+        assert not isinstance(spec, dict)  # _in_place answers single sources only
+        return read_parquet_column(spec, self.checklist, slot, name)
+
+    def _in_place(self, slot: str) -> ParquetLayout | None:
+        """The parquet layout of a slot read column by column: a single local parquet source
+        whose whole table is not already held (then its held columns are used)."""
+        if ("table", slot) in self._memo:
+            return None
+        spec = slot_specs(self.checklist).get(slot)
+        if spec is None or isinstance(spec, dict):
+            return None  # undeclared (table() says so) or a split mapping (assembled in memory)
+
+        def layout() -> ParquetLayout | None:
+            found = parquet_layout(spec, self.checklist, slot)
+            if found is not None:
+                self._refuse_nested_keys_in(slot, found.schema)
+                if self.on_read:
+                    self.on_read(slot)
+            return found
+
+        found: ParquetLayout | None = self.memo(("layout", slot), layout)
+        return found
 
     def key(self, slot: str) -> list[str] | None:
         """The key columns of a slot: the source's own `key:`, else the checklist's. A splits

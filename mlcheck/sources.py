@@ -742,3 +742,25 @@ def parquet_layout(spec: SourceSpec, checklist: Checklist, label: str) -> Parque
         return ParquetLayout(files, folder, schema.remove_metadata())
 
     return _guarded(spec, checklist, label, layout)
+
+
+# ---- one column of local parquet (scale)
+
+
+def read_parquet_column(
+    spec: SourceSpec, checklist: Checklist, label: str, name: str
+) -> pa.ChunkedArray:
+    """One column of a local parquet source, decoding only that column (the whole-table read
+    of a ten-million-row source holds every column at once); errors as `read_source` gives."""
+
+    def read(reader: _Reader, location: Path) -> pa.ChunkedArray:
+        if reader is not _READERS["parquet"]:
+            raise InputError(f"{describe(spec)} is not parquet")  # callers check the layout first
+        return _parquet_read(spec, location, [name]).column(0)
+
+    return _guarded(spec, checklist, label, read)
+
+
+def parquet_rows(files: tuple[Path, ...]) -> int:
+    """Rows of a local parquet layout, from the files' footers (no data is read)."""
+    return sum(pq.read_metadata(str(f)).num_rows for f in files)

@@ -321,6 +321,7 @@ def test_release_after_forgets_only_what_no_later_stage_reads(tmp_path: Path) ->
     }
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
     engine = LocalEngine(load_checklist(tmp_path / "c.yaml"))
+    engine.table("research.raw.a")  # a join alone reads its key columns, not the table
     join = engine.join("research.raw.a", "production.raw.a")
     features = engine.table("research.features")
     engine.table("research.raw.b")
