@@ -56,7 +56,10 @@ from mlcheck.engines.exact import Dialect, fixed_moments, grouped_sum_sql
 
 
 def quoted(name: str) -> str:
-    """A SQL identifier for any column name (quotes doubled)."""
+    """A SQL identifier for any column name (quotes doubled). DuckDB has no identifier for an
+    empty name (it scans such a column as `v<position>`): Unsupported, the caller falls back."""
+    if not name:
+        raise Unsupported("DuckDB cannot name a column whose name is empty")
     return '"' + name.replace('"', '""') + '"'
 
 
