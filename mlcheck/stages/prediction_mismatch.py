@@ -32,6 +32,7 @@ from mlcheck.engine import SPLIT_COLUMN_DEFAULT
 from mlcheck.engines import AggregateEngine
 from mlcheck.engines.base import KeyComparison, KeyCounts, Tolerance
 from mlcheck.errors import InputError
+from mlcheck.findings import key_absence_findings
 from mlcheck.registry import check
 from mlcheck.results import Finding, Status
 from mlcheck.stage_config import admitting
@@ -671,44 +672,11 @@ def keys_predicted_on_one_side(ctx: StageContext) -> Iterator[Finding]:
         "a different input snapshot."
     )
     keys = key_comparison(ctx)
-    limit = ctx.config.max_missing_predictions
-    for slot, other, n, total, counts, shown in (
-        (RESEARCH, PRODUCTION, keys.rows.lost, keys.left_rows, keys.left, keys.rows.lost_examples),
-        (
-            PRODUCTION,
-            RESEARCH,
-            keys.rows.extra,
-            keys.right_rows,
-            keys.right,
-            keys.rows.extra_examples,
-        ),
-    ):
-        yield Finding(
-            Status.FAIL if n > limit else Status.PASS,
-            f"{n} of {total} rows of {slot} have a key absent from {other}",
-            source=slot,
-            observed=n,
-            threshold=limit,
-            hint=hint.format(other=other) if n > limit else None,
-            details={
-                "rows": total,
-                "missing": n,
-                "duplicate_key_rows": counts.duplicate_rows,
-                "null_key_rows": counts.null_rows,
-                "examples": _one_per_row(shown, ctx.config.examples),
-            },
-        )
+    limit, examples = ctx.config.max_missing_predictions, ctx.config.examples
+    yield from key_absence_findings(keys, RESEARCH, PRODUCTION, limit, hint, examples)
     finding = _set_aside_finding(ctx, keys)
     if finding is not None:
         yield finding
-
-
-def _one_per_row(shown: Sequence[dict[str, Any]], limit: int) -> list[Any]:
-    """The first keys by key, a key repeated once per row it has (as rows are listed)."""
-    out: list[Any] = []
-    for example in shown:
-        out += [example["key"]] * int(example["rows"])
-    return out[:limit]
 
 
 def _set_aside_finding(ctx: StageContext, keys: KeyComparison) -> Finding | None:
