@@ -37,6 +37,7 @@ from mlcheck.registry import check
 from mlcheck.results import Finding, Status
 from mlcheck.stage_config import admitting
 from mlcheck.stages import prediction_sql as sql
+from mlcheck.stages.split_reproducibility import required
 
 STAGE = "prediction_mismatch"
 SIDES = ("research", "production")
@@ -67,6 +68,16 @@ def engine(ctx: StageContext) -> AggregateEngine:
 
 def key_of(ctx: StageContext, slot: str = RESEARCH) -> list[str]:
     return list(ctx.engine.key(slot) or [])
+
+
+def matched_key(ctx: StageContext) -> list[str]:
+    """Research's key, which both predictions tables must hold to be matched on it (an input
+    error naming the table otherwise, as reading the column was before the engine port)."""
+    key = key_of(ctx)
+    for slot in (RESEARCH, PRODUCTION):
+        for column in key:  # columns, not rows
+            required(ctx, slot, column)
+    return key
 
 
 def registered(ctx: StageContext, name: str, register: Callable[[str], None]) -> str:
@@ -555,6 +566,7 @@ def key_comparison(ctx: StageContext) -> KeyComparison:
     """The two predictions tables' keys compared (counts and first keys), once."""
 
     def compute() -> KeyComparison:
+        matched_key(ctx)
         if not keys_alike(ctx, RESEARCH, PRODUCTION):
             return _unmatched_keys(ctx)
         return _compared_keys(ctx)
@@ -779,7 +791,7 @@ def _row_examples(ctx: StageContext, slot: str) -> list[dict[str, Any]]:
 def matched(ctx: StageContext) -> str:
     """Both sides' scores (and decisions) on keys unique and non-null on both sides: research's
     as mlcheck_r{j}, production's as mlcheck_p{j} (decisions mlcheck_rd / mlcheck_pd)."""
-    agg, key = engine(ctx), key_of(ctx)
+    agg, key = engine(ctx), matched_key(ctx)
     decision = _decision_sql(ctx)
     sides = []
     for slot, tag, made in ((RESEARCH, "r", decision[0]), (PRODUCTION, "p", decision[1])):
