@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import string
 import tempfile
 import threading
 import weakref
@@ -118,6 +119,7 @@ class DuckDBEngine:
         columns a question reads are decoded."""
         view = f"rel_{next(self._numbers)}"
         if isinstance(source, pa.Table):
+            _require_distinct_names(source.column_names)
             with self._lock:
                 self._con.register(view, _nameable(source))
             self._schemas[name] = source.schema
@@ -127,8 +129,10 @@ class DuckDBEngine:
         else:
             path = Path(source)
             files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
-            if files and "" in _parquet_names(files[0]):
+            names = _parquet_names(files[0]) if files else []
+            if "" in names:
                 raise Unsupported(_EMPTY_IN_PARQUET)
+            _require_distinct_names(names)
             part = ParquetPart(tuple(files), path if path.is_dir() else None)
             with self._lock:
                 self._con.execute(f"CREATE VIEW {view} AS SELECT * FROM {_parquet_scan(part)}")
@@ -139,6 +143,7 @@ class DuckDBEngine:
         same values under another type (a hive partition column, a timestamp's unit)."""
         if "" in source.schema.names:
             raise Unsupported(_EMPTY_IN_PARQUET)
+        _require_distinct_names(source.schema.names)
         selects = []
         with self._lock:
             for part in source.parts:
@@ -1847,3 +1852,15 @@ def _parquet_names(path: Path) -> list[str]:
     import pyarrow.parquet as pq
 
     return list(pq.read_schema(path).names)
+
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def _require_distinct_names(names: Sequence[str]) -> None:
+    """DuckDB matches identifiers ignoring ASCII case, even quoted: of `income` and `INCOME`
+    it would answer for one when asked about the other. Unsupported (the caller falls back)."""
+    folded = [name.translate(_ASCII_LOWER) for name in names]  # columns, not rows
+    if len(set(folded)) < len(folded):
+        clashing = sorted(n for n, f in zip(names, folded, strict=True) if folded.count(f) > 1)
+        raise Unsupported(f"DuckDB cannot tell apart columns differing in case: {clashing}")

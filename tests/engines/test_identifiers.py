@@ -63,3 +63,23 @@ def test_duckdb_refuses_parquet_with_an_empty_name(tmp_path: Path) -> None:
     pq.write_table(UNNAMED, path)
     with pytest.raises(Unsupported, match="empty column name"):
         duck.DuckDBEngine().register("t", path)
+
+
+# Defect: two columns whose names differ only in case; DuckDB binds "INCOME" to `income`.
+CASED = pa.table({"income": [1.0, 2.0], "INCOME": [10.0, 20.0]})
+
+
+def test_duckdb_refuses_names_differing_in_case(tmp_path: Path) -> None:
+    engine = duck.DuckDBEngine()
+    with pytest.raises(Unsupported, match="differing in case"):
+        engine.register("arrow", CASED)
+    pq.write_table(CASED, tmp_path / "cased.parquet")
+    with pytest.raises(Unsupported, match="differing in case"):
+        engine.register("parquet", tmp_path / "cased.parquet")
+
+
+def test_duckdb_tells_apart_non_ascii_case() -> None:
+    """No defect: DuckDB folds ASCII letters only, so `é` and `É` are two columns to it."""
+    engine = duck.DuckDBEngine()
+    engine.register("t", pa.table({"é": [1], "É": [2]}))
+    assert engine.counts("t", ["É"])["É"].column("v").to_pylist() == [2]
