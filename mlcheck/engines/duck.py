@@ -356,18 +356,21 @@ class DuckDBEngine:
 
     # ---- profiles
 
-    def profiles(self, name: str, columns: Mapping[str, Kind], top: int) -> dict[str, ColumnStats]:
+    def profiles(
+        self, name: str, columns: Mapping[str, Kind], top: int, *, float_distinct: bool = True
+    ) -> dict[str, ColumnStats]:
         """Per column statistics as `mlcheck.compare.column_stats` defines them: counts,
         extremes and distinct values in one query, the exact moments of a numeric column in
         two, the top values of a non-float column in one. Long tables are asked one column per
         query, short ones many (`_column_batches`): DuckDB's cost per row grows with the
         expressions of a statement (measured at 1M rows: 23 columns' counts and extremes in
-        one query 2.2 s of CPU, one by one 0.47 s)."""
+        one query 2.2 s of CPU, one by one 0.47 s). Without `float_distinct`, a float column's distinct
+        count (its costliest statistic, which no comparison of floats uses) is left None."""
         if len(columns) > _PROFILE_BATCH:
             names, out = list(columns), dict[str, ColumnStats]()
             for start in range(0, len(names), _PROFILE_BATCH):
                 batch = {c: columns[c] for c in names[start : start + _PROFILE_BATCH]}
-                out.update(self.profiles(name, batch, top))
+                out.update(self.profiles(name, batch, top, float_distinct=float_distinct))
             return out
         view, schema = self._view(name), self.schema(name)
         units = {
@@ -379,7 +382,7 @@ class DuckDBEngine:
             if kind == "text" and type_family(logical_type(schema.field(column).type)) != "text":
                 raise Unsupported("text comparison of a non-text column")
         rows = self.num_rows(name) if columns else 0
-        basics = self._basics(view, columns, units, rows)
+        basics = self._basics(view, columns, units, rows, float_distinct)
         numeric = _numeric(columns, basics)
         moments: dict[str, dict[str, Any]] = {}
         for chunk in _column_batches(list(numeric), rows):
@@ -395,12 +398,19 @@ class DuckDBEngine:
         return out
 
     def _basics(
-        self, view: str, columns: Mapping[str, Kind], units: Mapping[str, int], rows: int
+        self,
+        view: str,
+        columns: Mapping[str, Kind],
+        units: Mapping[str, int],
+        rows: int,
+        float_distinct: bool,
     ) -> dict[str, tuple[Any, ...]]:
         """Per column (count, nulls, NaNs, distinct, min, max), a batch of columns a query."""
         out: dict[str, tuple[Any, ...]] = {}
         for chunk in _column_batches(list(columns), rows):
-            pieces = [_basic_sql(quoted(c), columns[c], units.get(c, 0)) for c in chunk]
+            pieces = [
+                _basic_sql(quoted(c), columns[c], units.get(c, 0), float_distinct) for c in chunk
+            ]
             row = self._rows(f"SELECT {', '.join(pieces)} FROM {view}")[0]
             out.update({c: tuple(row[6 * i : 6 * i + 6]) for i, c in enumerate(chunk)})
         return out
@@ -1113,8 +1123,9 @@ _VALUES = {
 }
 
 
-def _basic_sql(c: str, kind: Kind, unit_ns: int) -> str:
-    """Six values of a column: count, nulls, NaNs, distinct, min, max (NULL where none).
+def _basic_sql(c: str, kind: Kind, unit_ns: int, float_distinct: bool = True) -> str:
+    """Six values of a column: count, nulls, NaNs, distinct, min, max (NULL where none or,
+    for a float column without `float_distinct`, the distinct count).
     Conditional aggregates are CASE expressions, not FILTER clauses: DuckDB copies a query's
     every input column for each FILTER, so many of them cost quadratic time."""
     counts = f"count({c}), count(*) - count({c})"
@@ -1128,6 +1139,7 @@ def _basic_sql(c: str, kind: Kind, unit_ns: int) -> str:
         return f"{counts}, 0, {distinct}, min({value}), max({value})"
     # + 0 turns -0.0 into 0.0; NaN is left out of the extremes (DuckDB orders it last)
     number = f"CASE WHEN NOT isnan({value}) THEN {value} END"
+    distinct = distinct if float_distinct else "NULL"
     return (
         f"{counts}, count(CASE WHEN isnan({value}) THEN 1 END), {distinct}, "
         f"min({number}) + 0, max({number}) + 0"
@@ -1176,7 +1188,7 @@ def _stats(
     return ColumnStats(
         **common,
         nans=int(nans),
-        distinct=int(distinct),
+        distinct=None if distinct is None else int(distinct),
         min=extremes[0],
         max=extremes[1],
         top=tops,
