@@ -981,7 +981,7 @@ def _cell_aggregates(i: int, order: str, examples: int) -> list[str]:
     """Seven aggregates of column i's states (see `_cell_state`): beyond, within, null in
     research only, null in production only, max abs, max rel (read by `_difference`), and the
     first `examples` cells beyond tolerance by key (`order`, the key or a struct of its parts).
-    CASE expressions, not FILTER clauses: DuckDB copies every input column per FILTER."""
+    CASE expressions, not FILTER clauses: DuckDB's cost grows with FILTERs x input columns."""
     shown = f"{{'k': {order}, 'l': l{i}, 'r': r{i}}}"
     first = (
         f"arg_min({shown}, CASE WHEN s{i} >= 2 THEN {order} END, {examples})"
@@ -1126,8 +1126,8 @@ _VALUES = {
 def _basic_sql(c: str, kind: Kind, unit_ns: int, float_distinct: bool = True) -> str:
     """Six values of a column: count, nulls, NaNs, distinct, min, max (NULL where none or,
     for a float column without `float_distinct`, the distinct count).
-    Conditional aggregates are CASE expressions, not FILTER clauses: DuckDB copies a query's
-    every input column for each FILTER, so many of them cost quadratic time."""
+    Conditional aggregates are CASE expressions, not FILTER clauses: in DuckDB a statement's
+    cost grows with its FILTERs times its input columns (measured)."""
     counts = f"count({c}), count(*) - count({c})"
     if kind not in _VALUES:
         return f"{counts}, 0, NULL, NULL, NULL"
