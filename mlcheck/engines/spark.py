@@ -954,8 +954,9 @@ def _microsecond_unit(unit_ns: int) -> int:
 
 # ---- parquet in place
 
-# Spark's name for each Arrow type a parquet column may need a cast to.
-_SPARK_TYPES = {
+# Spark's name for each Arrow type a column read in place may need a cast to (named apart from
+# register_cast's `_SPARK_TYPES` below, which would otherwise replace this map at import).
+_READER_CASTS = {
     pa.int8(): "TINYINT", pa.int16(): "SMALLINT", pa.int32(): "INT", pa.int64(): "BIGINT",
     pa.float32(): "FLOAT", pa.float64(): "DOUBLE", pa.string(): "STRING",
     pa.bool_(): "BOOLEAN", pa.date32(): "DATE", pa.timestamp("us"): "TIMESTAMP_NTZ",
@@ -975,7 +976,7 @@ def _parquet_column(
         raise Unsupported(f"column {wanted.name!r} is not in every file")
     if _same_values(wanted.type, found.field(index).type):
         return name
-    target = _SPARK_TYPES.get(logical_type(wanted.type))
+    target = _READER_CASTS.get(logical_type(wanted.type))
     if target is None:
         raise Unsupported(f"Spark reads {wanted.name!r} as {found.field(index).type}")
     return f"CAST({name} AS {target}) AS {name}"

@@ -83,9 +83,6 @@ def test_columns_selection_keeps_the_key(tmp_path: Path, engine: AggregateEngine
     assert local.aggregate.schema("research.features").names == ["score", "category", "id"]
 
 
-@pytest.mark.xfail(
-    reason="Spark falls back to the Arrow table for this folder (session 4)", strict=False
-)
 def test_hive_folder_with_partition_columns(tmp_path: Path, engine: AggregateEngine) -> None:
     """year=2024/region=eu/...: the partition columns come back as pyarrow infers them
     (int32 and string), whatever the engine would infer on its own."""
