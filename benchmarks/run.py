@@ -23,7 +23,8 @@ the whole process) of both and their ratios, per `--only` selection (`--only-set
 selections in one run, e.g. `data_reproducibility` and the full run).
 
 `--engine duckdb spark` times each engine in turn; `--memory-limit 3GB` passes the cap on
-(peak RSS is the mlcheck process's own: with Spark, its JVM is not included).
+(CPU seconds include every process mlcheck starts, Spark's JVM among them; peak RSS is the
+mlcheck process's own: with Spark, its JVM's heap is not included).
 
     python benchmarks/run.py --differing --rows 1000000 2000000 --cols 33 --only-sets all
     python benchmarks/run.py --differing --rows 10000000 --cols 33 --repeat 1 --memory-limit 3GB
@@ -38,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shlex
 import shutil
 import subprocess
@@ -236,18 +238,46 @@ class Process:
 
 
 def timed_process(cmd: list[str]) -> Process:
+    """The command's wall and CPU seconds including every process it started (Spark's JVM
+    outlives the Python process that launched it: as a child subreaper this process inherits
+    and reaps it, so its CPU joins the figure); peak RSS is the command's own process's."""
+    _become_subreaper()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as errf:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=errf)
-        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage
+        _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
+        _reap_descendants()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         code = os.waitstatus_to_exitcode(status)
         out.seek(0)
         errf.seek(0)
         if code not in (0, 1):
             sys.exit(f"{cmd[:4]} exited {code}: {errf.read().decode()[-2000:]}")
-        cpu = usage.ru_utime + usage.ru_stime
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         return Process(wall, cpu, usage.ru_maxrss / 1024, code, out.read())
+
+
+def _become_subreaper() -> None:
+    """Orphaned descendants (a JVM left behind by its launcher) become this process's children
+    (Linux prctl PR_SET_CHILD_SUBREAPER; elsewhere their CPU is simply not counted)."""
+    if sys.platform == "linux":
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
+def _reap_descendants(grace_s: float = 120.0) -> None:
+    """Wait until every inherited descendant has ended (a JVM shuts down after its driver)."""
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.05)
 
 
 @dataclass
@@ -346,8 +376,8 @@ def main() -> None:
         nargs="+",
         default=["duckdb"],
         choices=["duckdb", "spark"],
-        help="with --differing: time each engine (a column per engine; Spark's JVM is a child "
-        "process whose CPU and memory the figures do not include)",
+        help="with --differing: time each engine (a column per engine; CPU includes Spark's "
+        "JVM, peak RSS does not)",
     )
     parser.add_argument("--memory-limit", help="with --differing: mlcheck's --memory-limit")
     args = parser.parse_args()

@@ -30,6 +30,8 @@ from mlcheck.environment import Environment, load_environment
 from mlcheck.errors import InputError
 from mlcheck.sources import (
     ParquetLayout,
+
+    TextLayout,
     parquet_layout,
     parquet_rows,
     read_parquet_column,
@@ -37,6 +39,7 @@ from mlcheck.sources import (
     select_declared,
     shared_read_spec,
     source_identity,
+    text_layout,
 )
 
 if TYPE_CHECKING:  # engines.base imports compare, which imports this module
@@ -285,12 +288,14 @@ class LocalEngine:
         """The name under which `slot` is registered with the aggregate engine (registered on
         first use). Every primitive of `self.aggregate` takes these names. Local parquet is
         read in place by the engine, with the types the pyarrow reader gives; any other source
-        (and parquet the engine cannot read under those types) as the reader's Arrow table."""
+        (and parquet the engine cannot read under those types) as the reader's Arrow table.
+        An engine that reads text itself (`reads_text`: Spark) gets local csv/jsonl as a
+        `TextLayout`, and raises Unsupported where a line does not convert under its types."""
         from mlcheck.engines.base import Unsupported
 
         with self._lock_for(("relation", slot)):
             if slot not in self._relations:
-                source = self._parquet_source(slot)
+                source = self._parquet_source(slot) or self._text_source(slot)
                 try:
                     if source is None:
                         raise Unsupported("not local parquet")
@@ -331,6 +336,13 @@ class LocalEngine:
             if layout
         )
         return ParquetSource(parts, schema, split_col)
+
+    def _text_source(self, slot: str) -> TextLayout | None:
+        """A slot of one local csv/tsv/jsonl file, for an engine that reads text itself."""
+        spec = slot_specs(self.checklist).get(slot)
+        if isinstance(spec, dict) or not getattr(self.aggregate, "reads_text", False):
+            return None
+        return text_layout(spec, self.checklist, slot) if spec is not None else None
 
     def close(self) -> None:
         """Stop the aggregate engine (its spill files and session) if one was started."""

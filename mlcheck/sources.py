@@ -764,3 +764,96 @@ def read_parquet_column(
 def parquet_rows(files: tuple[Path, ...]) -> int:
     """Rows of a local parquet layout, from the files' footers (no data is read)."""
     return sum(pq.read_metadata(str(f)).num_rows for f in files)
+
+
+
+# --------------------------------------------------------------------------- text read by an engine (spark)
+
+
+@dataclass(frozen=True)
+class TextLayout:
+    """A local csv/tsv or json-lines file as an engine reads it itself, line by line, each batch
+    of lines converted by pyarrow's own reader under `schema` (so every value is the one the
+    reader gives). `schema` (the slot's columns, in the reader's order) holds the types pyarrow
+    infers from the file's first block; when every line converts under them, the reader of
+    the whole file gives exactly these types (it widens a type only for a value that does not
+    convert), and the engine raises Unsupported when a line does not."""
+
+    path: Path
+    format: str  # "csv" or "jsonl"
+    schema: pa.Schema
+    names: tuple[str, ...]  # every column of the file, in its order (csv: the header's)
+    header: bool = True  # csv: the first line of the file names the columns
+    delimiter: str = ","
+    null_values: tuple[str, ...] = ()
+
+
+_UTF8 = {"utf8", "utf-8", "utf_8"}
+
+
+def text_layout(spec: SourceSpec, checklist: Checklist, label: str) -> TextLayout | None:
+    """The layout of a local UTF-8 csv/tsv/jsonl source with the columns `read_source` gives
+    the slot (only its first block is read); None for any other source."""
+    if spec.url is not None or is_object_store(spec.path) or spec.path is None:
+        return None
+    fmt = detect_format_name(spec)
+    if (
+        fmt not in ("csv", "tsv", "jsonl")
+        or (_options(spec).encoding or "utf8").lower() not in _UTF8
+    ):
+        return None
+
+    def layout(reader: _Reader, location: Path) -> TextLayout | None:
+        if Path(location).is_dir() or _starts_blank(location):
+            return None  # a blank first line: the header is the first non-blank one
+        schema = _first_block_schema(spec, location, fmt)
+        names = tuple(schema.names)
+        refuse_duplicate_names(list(names))
+        if spec.columns:
+            absent = [c for c in spec.columns if c not in names]
+            if absent:
+                raise InputError(_absent(absent))
+            keys = [k for k in _key_columns(spec, checklist) if k in names]
+            schema = pa.schema([schema.field(c) for c in dict.fromkeys([*spec.columns, *keys])])
+        if any(pa.types.is_binary(t) for t in schema.types):
+            return None  # not UTF-8: the reader's message
+        options = _options(spec)
+        delimiter = _csv_formats(spec)[1].delimiter
+        nulls = options.null_values if options.null_values is not None else DEFAULT_NULL_VALUES
+        if fmt == "jsonl":
+            return TextLayout(Path(location), "jsonl", schema, names, header=False)
+        return TextLayout(
+            Path(location), "csv", schema, names, options.header, delimiter, tuple(nulls)
+        )
+
+    return _guarded(spec, checklist, label, layout)
+
+
+def _starts_blank(path: Path) -> bool:
+    with pa.input_stream(str(path), compression="detect") as stream:
+        return stream.read(1) in (b"\n", b"\r")
+
+
+def _first_block_schema(spec: SourceSpec, path: Path, fmt: str) -> pa.Schema:
+    """The types pyarrow's streaming reader infers from the first block (1 MiB)."""
+    if fmt == "jsonl":
+        options = pajson.ReadOptions(block_size=1 << 20)
+        with pa.input_stream(str(path), compression="detect") as stream:
+            return pajson.open_json(stream, read_options=options).schema
+    read, parse = _csv_formats(spec)
+    options = _options(spec)
+    convert = pacsv.ConvertOptions(
+        null_values=options.null_values if options.null_values is not None else DEFAULT_NULL_VALUES,
+        strings_can_be_null=True,
+    )
+    try:
+        with pacsv.open_csv(
+            str(path), read_options=read, parse_options=parse, convert_options=convert
+        ) as reader:
+            schema = reader.schema
+    except pa.ArrowInvalid as exc:
+        _raise_if_empty(exc)
+        raise
+    _refuse_glued_header(schema.names, parse.delimiter)
+    _refuse_open_quote_at_end(path, read.encoding, parse.delimiter)
+    return schema

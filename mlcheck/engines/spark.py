@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ from mlcheck.engines.duck import (
     value_counts_answer,
 )
 from mlcheck.engines.exact import Dialect, exponent_sql, fixed_moments, mantissa_sql
+from mlcheck.sources import TextLayout
 
 INSTALL_HINT = "pip install 'mlcheck[spark]'"
 _INF = "CAST('Infinity' AS DOUBLE)"
@@ -84,6 +86,10 @@ def new_session(
         builder = builder.remote(os.environ["SPARK_REMOTE"])
     else:
         builder = builder.master(master or f"local[{settings.threads or '*'}]")
+        if (master or "local").startswith("local") and not os.environ.get("PYSPARK_PYTHON"):
+            # Local workers (mapInArrow) run this interpreter, which has pyarrow and numpy,
+            # not whichever `python3` comes first on PATH.
+            builder = builder.config("spark.pyspark.python", sys.executable)
         builder = builder.config("spark.ui.enabled", "false")
         builder = builder.config("spark.ui.showConsoleProgress", "false")
         if settings.memory_limit:
@@ -114,6 +120,7 @@ def _refuse_missing_connect() -> None:
 
 class SparkEngine:
     name = "spark"
+    reads_text = True  # local csv/jsonl arrive as a TextLayout (see `_read_text`)
 
     def __init__(
         self,
@@ -142,15 +149,18 @@ class SparkEngine:
 
     # ---- relations
 
-    def register(self, name: str, source: pa.Table | Path | ParquetSource) -> None:
-        """An Arrow table, a `ParquetSource` Spark reads in place with the reader's types, or
-        a path Spark reads itself: parquet (a file or folder), csv (header row, types
-        inferred), json lines."""
+    def register(self, name: str, source: pa.Table | Path | ParquetSource | TextLayout) -> None:
+        """An Arrow table, a `ParquetSource` or `TextLayout` Spark reads itself with the
+        reader's types, or a path Spark reads itself: parquet (a file or folder), csv (header
+        row, types inferred), json lines."""
         if isinstance(source, pa.Table):
             frame = _without_zone(self._spark.createDataFrame(_spark_ready(source)), source.schema)
             self._schemas[name] = source.schema
         elif isinstance(source, ParquetSource):
             frame = self._read_parquet(source)
+            self._schemas[name] = source.schema
+        elif isinstance(source, TextLayout):
+            frame = self._read_text(source)
             self._schemas[name] = source.schema
         else:
             frame = self._read(str(source))
@@ -194,6 +204,29 @@ class SparkEngine:
             raise Unsupported(f"Spark cannot read {part.files[0]}: {exc}") from None
         finally:
             self._spark.conf.set(inference, before)
+
+    def _read_text(self, layout: TextLayout) -> Any:
+        """Spark reads the file's lines (split across tasks) and pyarrow's reader converts each
+        batch of them under the layout's types, so every value is the reader's; the result is
+        persisted (converted once) and counted here, so a line that does not convert (the
+        reader of the whole file would widen the type) raises Unsupported now, not mid-check."""
+        from pyspark.sql import functions as F
+
+        types = [_text_type(f) for f in layout.schema]
+        ddl = ", ".join(f"{quoted(f.name)} {t}" for f, t in zip(layout.schema, types, strict=True))
+        lines = self._spark.read.text(str(layout.path)).select(
+            "value", F.input_file_name().alias("f"), F.input_file_block_start().alias("s")
+        )
+        frame = lines.mapInArrow(_text_converter(layout), ddl).persist()
+        try:
+            frame.count()
+        except Exception as exc:  # Spark wraps the worker's conversion error
+            frame.unpersist()
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise Unsupported(
+                f"Spark cannot read {layout.path} under the reader's types: {first}"
+            ) from None
+        return frame
 
     def _read(self, path: str) -> Any:
         reader = self._spark.read
@@ -956,10 +989,87 @@ def _microsecond_unit(unit_ns: int) -> int:
     return unit_ns
 
 
+# ---- text read by Spark, converted by pyarrow's reader
+
+
+def _text_type(field: pa.Field) -> str:
+    """Spark's type for a column the text reader typed `field.type` (microsecond timestamps)."""
+    t = field.type
+    if pa.types.is_timestamp(t) and t.unit != "ns":
+        return "TIMESTAMP" if t.tz is not None else "TIMESTAMP_NTZ"
+    named = {pa.int64(): "BIGINT", pa.float64(): "DOUBLE", pa.bool_(): "BOOLEAN",
+             pa.string(): "STRING", pa.date32(): "DATE"}  # fmt: skip
+    if t not in named:
+        raise Unsupported(f"Spark cannot hold {field.name!r} as the reader types it ({t})")
+    return named[t]
+
+
+def _spark_side(t: pa.DataType) -> pa.DataType:
+    """The Arrow type Spark takes for a reader's type: timestamps in microseconds (zoned in UTC)."""
+    if pa.types.is_timestamp(t):
+        return pa.timestamp("us", "UTC" if t.tz is not None else None)
+    return t
+
+
+def _text_converter(layout: TextLayout) -> Callable[[Iterator[pa.RecordBatch]], Any]:
+    """The mapInArrow function: batches of (line, file, split start) rows in, the reader's
+    rows out. A csv header is the first line of a file's first split; the lines of a batch
+    are joined and read by pyarrow under the layout's types (a value that does not convert
+    raises, failing the job)."""
+    schema, header, fmt = layout.schema, layout.header, layout.format
+    names, delimiter, nulls = list(layout.names), layout.delimiter, list(layout.null_values)
+    target = pa.schema([pa.field(f.name, _spark_side(f.type)) for f in schema])
+
+    def read(data: bytes) -> pa.Table:
+        import io
+
+        import pyarrow.csv as pacsv
+        import pyarrow.json as pajson
+
+        if fmt == "jsonl":
+            parse = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
+            options = pajson.ReadOptions(use_threads=False, block_size=max(len(data), 1 << 20))
+            return pajson.read_json(io.BytesIO(data), options, parse).select(schema.names)
+        return pacsv.read_csv(
+            io.BytesIO(data),
+            pacsv.ReadOptions(use_threads=False, column_names=names, block_size=1 << 24),
+            pacsv.ParseOptions(delimiter=delimiter),
+            pacsv.ConvertOptions(
+                column_types=schema, null_values=nulls, strings_can_be_null=True,
+                include_columns=schema.names,
+            ),
+        )  # fmt: skip
+
+    def convert(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import pyarrow.compute as pc
+
+        last_file = None
+        for batch in batches:
+            lines, files = batch.column(0), batch.column(1)
+            if header and len(lines):
+                before = pa.concat_arrays(
+                    [pa.array([last_file], files.type), files.slice(0, len(files) - 1)]
+                )
+                new_file = pc.fill_null(pc.not_equal(files, before), True)
+                first = pc.and_(new_file, pc.equal(batch.column(2), 0))
+                lines = pc.filter(lines, pc.invert(first))
+                last_file = files[-1].as_py()
+            if not len(lines):
+                continue
+            joined = pc.binary_join(
+                pa.ListArray.from_arrays(pa.array([0, len(lines)], pa.int32()), lines), "\n"
+            )
+            table = read(joined[0].as_py().encode() + b"\n")
+            yield from table.cast(target).to_batches()
+
+    return convert
+
+
 # ---- parquet in place
 
-# Spark's name for each Arrow type a parquet column may need a cast to.
-_SPARK_TYPES = {
+# Spark's name for each Arrow type a column read in place may need a cast to (named apart from
+# register_cast's `_SPARK_TYPES` below, which would otherwise replace this map at import).
+_READER_CASTS = {
     pa.int8(): "TINYINT", pa.int16(): "SMALLINT", pa.int32(): "INT", pa.int64(): "BIGINT",
     pa.float32(): "FLOAT", pa.float64(): "DOUBLE", pa.string(): "STRING",
     pa.bool_(): "BOOLEAN", pa.date32(): "DATE", pa.timestamp("us"): "TIMESTAMP_NTZ",
@@ -979,7 +1089,7 @@ def _parquet_column(
         raise Unsupported(f"column {wanted.name!r} is not in every file")
     if _same_values(wanted.type, found.field(index).type):
         return name
-    target = _SPARK_TYPES.get(logical_type(wanted.type))
+    target = _READER_CASTS.get(logical_type(wanted.type))
     if target is None:
         raise Unsupported(f"Spark reads {wanted.name!r} as {found.field(index).type}")
     return f"CAST({name} AS {target}) AS {name}"

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.feather as feather
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -83,9 +84,6 @@ def test_columns_selection_keeps_the_key(tmp_path: Path, engine: AggregateEngine
     assert local.aggregate.schema("research.features").names == ["score", "category", "id"]
 
 
-@pytest.mark.xfail(
-    reason="Spark falls back to the Arrow table for this folder (session 4)", strict=False
-)
 def test_hive_folder_with_partition_columns(tmp_path: Path, engine: AggregateEngine) -> None:
     """year=2024/region=eu/...: the partition columns come back as pyarrow infers them
     (int32 and string), whatever the engine would infer on its own."""
@@ -114,10 +112,11 @@ def test_split_mapping_is_one_relation_with_the_split_column(
 
 
 def test_other_formats_arrive_as_the_readers_table(tmp_path: Path, engine: AggregateEngine) -> None:
-    (tmp_path / "f.csv").write_text("id,x\n1,0.5\n2,NA\n", encoding="utf-8")
-    local = over(tmp_path, {"research": {"features": {"path": "f.csv"}}}, engine)
+    """An Arrow IPC file (csv and json lines too on DuckDB: tests/engines/test_text_sources.py)."""
+    feather.write_feather(pa.table({"id": [1, 2], "x": [0.5, None]}), tmp_path / "f.arrow")
+    local = over(tmp_path, {"research": {"features": {"path": "f.arrow"}}}, engine)
     name = local.relation("research.features")
-    assert local._tables, "csv is read by the pyarrow reader"
+    assert local._tables, "an Arrow file is read by the pyarrow reader"
     assert local.aggregate.schema(name).equals(local.table("research.features").schema)
     assert local.aggregate.profiles(name, {"x": "float"}, 0)["x"].nulls == 1
 
