@@ -814,7 +814,8 @@ def _elements(
     """Per column, elements of its sorted finite values at these 0-based indexes: ranks past
     the column's -inf values, all columns in one question."""
     asked = {c: sorted({i + ranges[c].neg_inf for i in idx}) for c, idx in indexes.items()}
-    found = agg.order_statistics(rel, asked)
+    sizes = {c: r.finite + r.pos_inf + r.neg_inf for c, r in ranges.items() if c in asked}
+    found = agg.order_statistics(rel, asked, sizes)
     return {c: {i: found[c][i + ranges[c].neg_inf] for i in set(idx)} for c, idx in indexes.items()}
 
 

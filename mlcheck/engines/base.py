@@ -355,10 +355,14 @@ class AggregateEngine(Protocol):
     # ---- order_statistics (stage2)
 
     def order_statistics(
-        self, name: str, ranks: Mapping[str, Sequence[int]]
+        self,
+        name: str,
+        ranks: Mapping[str, Sequence[int]],
+        sizes: Mapping[str, int] | None = None,
     ) -> dict[str, dict[int, float]]:
         """Per column, the values (float64, -0.0 as 0.0) at these 0-based ranks of its sorted
-        non-null, non-NaN values (-inf first); ranks outside the values are left out."""
+        non-null, non-NaN values (-inf first); ranks outside the values are left out.
+        `sizes`: each column's count of those values, when the caller knows it (saves a pass)."""
         ...
 
 

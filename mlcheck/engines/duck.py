@@ -905,17 +905,20 @@ class DuckDBEngine:
     # ---- order_statistics (stage2)
 
     def order_statistics(
-        self, name: str, ranks: Mapping[str, Sequence[int]]
+        self,
+        name: str,
+        ranks: Mapping[str, Sequence[int]],
+        sizes: Mapping[str, int] | None = None,
     ) -> dict[str, dict[int, float]]:
         """Values at 0-based ranks of many columns' sorted non-NaN values, two queries per
-        batch: the counts, then `quantile_disc` at the middle of each wanted element's share,
+        batch (one when `sizes` are given): the counts, then `quantile_disc` at the middle of each wanted element's share,
         (i + 0.5) / n, which DuckDB's index max(1, n - floor(n - n * p)) - 1 maps to i whatever
         the rounding (0.5 away from an integer; the edge of its known rounding bug)."""
         names = [c for c, wanted in ranks.items() if wanted]
         out: dict[str, dict[int, float]] = {}
         for start in range(0, len(names), _ORDER_BATCH):
             batch = names[start : start + _ORDER_BATCH]
-            out.update(_order_statistics(self._rows, self._view(name), batch, ranks))
+            out.update(_order_statistics(self._rows, self._view(name), batch, ranks, sizes))
         return out
 
 
@@ -1838,16 +1841,17 @@ def _order_statistics(
     view: str,
     names: Sequence[str],
     ranks: Mapping[str, Sequence[int]],
+    known: Mapping[str, int] | None,
 ) -> dict[str, dict[int, float]]:
     xs = [f"CAST({quoted(c)} AS DOUBLE)" for c in names]
     clean = [f"FILTER (WHERE NOT isnan({x}))" for x in xs]
-    sizes = rows(
-        "SELECT "
-        + ", ".join(f"count({x}) {f}" for x, f in zip(xs, clean, strict=True))
-        + f" FROM {view}"
-    )[0]
+    if known is not None and all(c in known for c in names):
+        sizes = [int(known[c]) for c in names]
+    else:
+        counts = ", ".join(f"count({x}) {f}" for x, f in zip(xs, clean, strict=True))
+        sizes = [int(n) for n in rows(f"SELECT {counts} FROM {view}")[0]]
     wanted = {
-        c: sorted({int(i) for i in ranks[c] if 0 <= int(i) < int(n)})
+        c: sorted({int(i) for i in ranks[c] if 0 <= int(i) < n})
         for c, n in zip(names, sizes, strict=True)
     }
     asked = [j for j, c in enumerate(names) if wanted[c]]
@@ -1856,7 +1860,7 @@ def _order_statistics(
         return out
     picks = []
     for j in asked:
-        n = int(sizes[j])
+        n = sizes[j]
         levels = ", ".join(literal((i + 0.5) / n) for i in wanted[names[j]])
         picks.append(f"quantile_disc({xs[j]}, [{levels}]) {clean[j]}")
     found = rows(f"SELECT {', '.join(picks)} FROM {view}")[0]

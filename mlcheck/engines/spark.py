@@ -893,7 +893,10 @@ class SparkEngine:
     # ---- order_statistics (stage2)
 
     def order_statistics(
-        self, name: str, ranks: Mapping[str, Sequence[int]]
+        self,
+        name: str,
+        ranks: Mapping[str, Sequence[int]],
+        sizes: Mapping[str, int] | None = None,
     ) -> dict[str, dict[int, float]]:
         """Values at 0-based ranks of many columns' sorted non-NaN values: each column's
         values numbered in order, the wanted numbers kept, all columns in one statement."""

@@ -75,3 +75,4 @@ def test_large_column_middle_ranks(
     found = engine.order_statistics(name, {"x": ranks})
     ordered = np.sort(values)
     assert found == {"x": {i: float(ordered[i]) for i in ranks}}
+    assert engine.order_statistics(name, {"x": ranks}, {"x": n}) == found
