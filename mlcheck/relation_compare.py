@@ -37,6 +37,7 @@ import pyarrow as pa
 from mlcheck.compare import (
     DEFAULT_TOP_VALUES,
     ChangeKind,
+    ColumnStats,
     CompareConfig,
     DtypeChange,
     KeyDiagnostics,
@@ -112,6 +113,15 @@ class RelationComparison:
         )
         content_differs = excluded is not None and bool(excluded.lost or excluded.extra)
         return bool(self.rows.lost or self.rows.extra or counts_differ or content_differs)
+
+    def explains(self, column: str) -> bool:
+        """Whether the row-level comparison accounts for a column's statistics differing
+        (lost, extra or set-aside rows, cells beyond tolerance, a type change)."""
+        if not self.keyed:
+            return False
+        cells = self.cells.get(column)
+        retyped = any(change.column == column for change in self.dtype_changes)
+        return self.row_set_differs() or retyped or (cells is not None and cells.beyond > 0)
 
 
 def compare_relations(
@@ -382,8 +392,7 @@ class _Comparer:
             if self.key
             else None
         )
-        stats = {} if identical else self._stats(views[1], compared, kinds, folded)
-        return RelationComparison(
+        found = RelationComparison(
             left_slot=self.left_slot,
             right_slot=self.right_slot,
             key=self.key,
@@ -407,11 +416,14 @@ class _Comparer:
             identical=identical,
             keys=keyed[0] if keyed else None,
             rows=keyed[1] if keyed else self._multiset(views[1], comparable),
-            stats=stats,
+            stats={},
             cells={} if identical or not keyed else keyed[2],
             matched=keyed[3] if keyed else 0,
             excluded_rows=keyed[4] if keyed else None,
         )
+        if identical:
+            return found
+        return dataclasses.replace(found, stats=self._stats(views[1], kinds, folded, found))
 
     def _pairing(
         self,
@@ -524,16 +536,26 @@ class _Comparer:
     def _stats(
         self,
         views: tuple[str, str],
-        compared: tuple[str, ...],
         kinds: Mapping[str, Kind],
         folded: list[_Folded],
+        found: RelationComparison,
     ) -> dict[str, StatsComparison]:
-        """Profiles of the columns whose value multisets differ (by digest), on both sides."""
+        """Profiles of the columns whose value multisets differ (by digest), on both sides.
+        A float column's distinct count, the costliest statistic and one no comparison of
+        floats uses, is asked only where a report shows every statistic: a difference the
+        row-level comparison does not explain (`RelationComparison.explains`)."""
+        compared = found.compared_columns
         differing = {c: kinds[c] for c in compared if folded[0].digests[c] != folded[1].digests[c]}
-        profiles = parallel_map(
-            lambda view: self.agg.profiles(view, differing, self.top) if differing else {},
-            list(views),
-        )
+        shown = {c: k for c, k in differing.items() if k != "float" or not found.explains(c)}
+        unshown = {c: k for c, k in differing.items() if c not in shown}
+
+        def ask(view: str) -> dict[str, ColumnStats]:
+            out = self.agg.profiles(view, shown, self.top) if shown else {}
+            if unshown:
+                out.update(self.agg.profiles(view, unshown, self.top, float_distinct=False))
+            return out
+
+        profiles = parallel_map(ask, list(views))
         out = {}
         for c in compared:
             if c not in differing:

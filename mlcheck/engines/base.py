@@ -152,7 +152,7 @@ class AggregateEngine(Protocol):
     ) -> KeyComparison: ...
 
     def profiles(
-        self, name: str, columns: Mapping[str, Kind], top: int
+        self, name: str, columns: Mapping[str, Kind], top: int, *, float_distinct: bool = True
     ) -> dict[str, ColumnStats]: ...
 
     def value_counts(

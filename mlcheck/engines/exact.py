@@ -121,6 +121,7 @@ def exact_moments(
 
 # Each term is cut into two 62-bit integers on a grid below the column's largest term.
 _LOW_BITS = 62
+_WIDTH = 5  # aggregates per term in `fixed_sums_sql`
 
 
 @dataclass(frozen=True)
@@ -145,9 +146,10 @@ def grid_shift(bound: float) -> int:
 def fixed_sums_sql(
     source: str, terms: Sequence[tuple[str, int]], d: Dialect, signed: int | None = None
 ) -> str:
-    """A one-row query of seven aggregates per (term, shift) over `source`: the exact sums of
-    the term's high and low integer parts and of their absolute values, and its NaN, +inf and
-    -inf counts (a NULL term is left out). Only the first `signed` terms (default all) get
+    """A one-row query of five aggregates per (term, shift) over `source`: the exact sums of
+    the term's high and low integer parts and of their absolute values, and whether it holds
+    a NaN, +inf or -inf (bits 1, 2, 4 of one `bit_or`: a third cheaper than three counts; a
+    NULL term is left out). Only the first `signed` terms (default all) get
     the sums of absolute values; the others are known not to be negative (NULL there). A finite term `t` becomes `t * 2**shift` (exact: a
     power of two), whose integer part is the high part and whose fraction times 2**62 cut
     toward zero the low part; `fixed_sum` reads them back. Each piece is computed once, in
@@ -167,9 +169,8 @@ def fixed_sums_sql(
             d.integer_sum(low),
             d.integer_sum(f"abs({high})") if absolute else "NULL",
             d.integer_sum(f"abs({low})") if absolute else "NULL",
-            f"count(CASE WHEN isnan(t{j}) THEN 1 END)",
-            f"count(CASE WHEN t{j} = {d.literal(math.inf)} THEN 1 END)",
-            f"count(CASE WHEN t{j} = {d.literal(-math.inf)} THEN 1 END)",
+            f"bit_or(CASE WHEN t{j} IS NULL OR {d.finite(f't{j}')} THEN 0 "
+            f"WHEN isnan(t{j}) THEN 1 WHEN t{j} > 0 THEN 2 ELSE 4 END)",
         ]
     return (
         f"SELECT {', '.join(aggregates)} FROM (SELECT {', '.join(parts)} FROM "
@@ -178,9 +179,10 @@ def fixed_sums_sql(
 
 
 def fixed_sum(values: Sequence[Any], shift: int, absolute: bool = False) -> float:
-    """The sum (or the sum of absolute values) from `fixed_sum_sql`'s seven aggregates,
+    """The sum (or the sum of absolute values) from `fixed_sums_sql`'s five aggregates,
     rounded once: exact for every term on the grid 2**-(shift + 62) (see `grid_shift`)."""
-    high, low, abs_high, abs_low, nans, pos, neg = (int(v or 0) for v in values)
+    high, low, abs_high, abs_low, flags = (int(v or 0) for v in values)
+    nans, pos, neg = flags & 1, flags & 2, flags & 4
     if absolute:
         high, low, pos, neg = abs_high, abs_low, pos + neg, 0
     if nans or (pos and neg):
@@ -231,8 +233,8 @@ def fixed_moments(
     terms += [(f"x{j} * x{j}", first[c][1]) for j, c in enumerate(names)]
     row = run(fixed_sums_sql(source, terms, d, signed=len(names)))
     k = len(names)
-    sums = {c: row[7 * j : 7 * j + 7] for j, c in enumerate(names)}
-    squares = {c: row[7 * (k + j) : 7 * (k + j) + 7] for j, c in enumerate(names)}
+    sums = {c: row[_WIDTH * j : _WIDTH * (j + 1)] for j, c in enumerate(names)}
+    squares = {c: row[_WIDTH * (k + j) : _WIDTH * (k + j + 1)] for j, c in enumerate(names)}
     means = {c: fixed_sum(sums[c], first[c][0]) / columns[c][0] for c in names}
     shifts = {c: grid_shift(_deviation_bound(bounds[c], means[c])) for c in names}
     deviations = [
@@ -243,7 +245,7 @@ def fixed_moments(
     out = {}
     for j, c in enumerate(names):
         n, absolute = columns[c][0], fixed_sum(sums[c], first[c][0], absolute=True)
-        variance = fixed_sum(row[7 * j : 7 * j + 7], shifts[c])
+        variance = fixed_sum(row[_WIDTH * j : _WIDTH * (j + 1)], shifts[c])
         out[c] = {
             "sum": fixed_sum(sums[c], first[c][0]),
             "mean": means[c],

@@ -369,7 +369,9 @@ class SparkEngine:
 
     # ---- profiles
 
-    def profiles(self, name: str, columns: Mapping[str, Kind], top: int) -> dict[str, ColumnStats]:
+    def profiles(
+        self, name: str, columns: Mapping[str, Kind], top: int, *, float_distinct: bool = True
+    ) -> dict[str, ColumnStats]:
         """Per column statistics as `mlcheck.compare.column_stats` defines them: one query for
         counts and extremes of every column, two for the exact moments of the numeric ones,
         one per non-float column for its top values."""
@@ -382,7 +384,9 @@ class SparkEngine:
         for column, kind in columns.items():
             if kind == "text" and type_family(logical_type(schema.field(column).type)) != "text":
                 raise Unsupported("text comparison of a non-text column")
-        pieces = [_basic_sql(quoted(c), k, units.get(c, 0)) for c, k in columns.items()]
+        pieces = [
+            _basic_sql(quoted(c), k, units.get(c, 0), float_distinct) for c, k in columns.items()
+        ]
         row = self._rows(f"SELECT {', '.join(pieces)} FROM {view}")[0] if pieces else ()
         basics = {c: row[6 * i : 6 * i + 6] for i, c in enumerate(columns)}
         moments = fixed_moments(view, _numeric(columns, basics), self._one_row, quoted, _DIALECT)
@@ -1146,8 +1150,9 @@ def _value_sql(c: str, kind: Kind, unit_ns: int) -> str | None:
     return None
 
 
-def _basic_sql(c: str, kind: Kind, unit_ns: int) -> str:
-    """Six values of a column: count, nulls, NaNs, distinct, min, max (NULL where none)."""
+def _basic_sql(c: str, kind: Kind, unit_ns: int, float_distinct: bool = True) -> str:
+    """Six values of a column: count, nulls, NaNs, distinct, min, max (NULL where none or,
+    for a float column without `float_distinct`, the distinct count)."""
     counts = f"count({c}), count(*) - count({c})"
     value = _value_sql(c, kind, unit_ns)
     if value is None:
@@ -1156,9 +1161,10 @@ def _basic_sql(c: str, kind: Kind, unit_ns: int) -> str:
         return f"{counts}, 0, count(DISTINCT {value}), min({value}), max({value})"
     x = f"CAST({c} AS DOUBLE)"
     zero = "CAST(0 AS DOUBLE)" if kind == "float" else "0"
+    distinct = "NULL" if kind == "float" and not float_distinct else f"count(DISTINCT {value})"
     # + 0 turns -0.0 into 0.0; NaN is left out of the extremes (Spark orders it last)
     return (
-        f"{counts}, count_if(isnan({x})), count(DISTINCT {value}), "
+        f"{counts}, count_if(isnan({x})), {distinct}, "
         f"min({value}) FILTER (WHERE NOT isnan({x})) + {zero}, "
         f"max({value}) FILTER (WHERE NOT isnan({x})) + {zero}"
     )

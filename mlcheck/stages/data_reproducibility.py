@@ -459,11 +459,7 @@ def column_statistics(ctx: StageContext) -> Iterator[Finding]:
 
 def _explained(cmp: RelationComparison, column: str) -> bool:
     """Whether the row-level comparison accounts for a column's statistics differing."""
-    if not cmp.keyed:
-        return False
-    cells = cmp.cells.get(column)
-    retyped = any(change.column == column for change in cmp.dtype_changes)
-    return cmp.row_set_differs() or retyped or (cells is not None and cells.beyond > 0)
+    return cmp.explains(column)
 
 
 def _stat_details(cmp: RelationComparison, column: str, *, full: bool = True) -> dict[str, Any]:
