@@ -563,8 +563,7 @@ class _Diagnoser:
 
     def run(self, compared: Sequence[str]) -> dict[str, Diagnosis]:
         numeric = [c for c in compared if self.kinds[c] in NUMERIC_KINDS and c in self.found]
-        rest = [c for c in numeric if self.found[c].counts.get("other")]
-        clips = {c: clip for c in rest if (clip := self._clip(c)) is not None}
+        clips = self._clips([c for c in numeric if self.found[c].counts.get("other")])
         if clips:
             again = self.b._cell_causes(
                 self.key,
@@ -595,21 +594,38 @@ class _Diagnoser:
 
     # ---- clipping
 
-    def _clip(self, column: str) -> Clip | None:
-        """Each side's extremes when the two columns' middle quantiles agree, else None."""
-        r, p = self.ranges.get(0, column), self.ranges.get(1, column)
-        if r is None or p is None or not (r.finite and p.finite):
-            return None
+    def _clips(self, columns: Sequence[str]) -> dict[str, Clip]:
+        """Each side's extremes of the columns whose middle quantiles agree: every column's
+        quantiles in one question per side, their extremes in one more."""
         q = self.cfg.clip_quantile
         levels = tuple(sorted({q, 1 - q} | {x for x in (0.25, 0.5, 0.75) if q < x < 1 - q}))
-        qa = _linear_quantiles(self.b.agg, self.b.left, column, r, levels)
-        qb = _linear_quantiles(self.b.agg, self.b.right, column, p, levels)
+        self.ranges.exact(columns, only_infinite=True)
+        sides = {c: (self.ranges.get(0, c), self.ranges.get(1, c)) for c in columns}
+        usable = {c: (r, p) for c, (r, p) in sides.items() if r is not None and p is not None}
+        usable = {c: (r, p) for c, (r, p) in usable.items() if r.finite and p.finite}
+        if not usable:
+            return {}
+        qa = _linear_quantiles(
+            self.b.agg, self.b.left, {c: r for c, (r, _) in usable.items()}, levels
+        )
+        qb = _linear_quantiles(
+            self.b.agg, self.b.right, {c: p for c, (_, p) in usable.items()}, levels
+        )
         tolerance = max(self.cfg.rtol, self.cfg.float32_rtol)
-        if not within_tolerance(np.array(qa), np.array(qb), tolerance, self.cfg.atol).all():
-            return None
-        self.ranges.exact([column])
-        r, p = self.ranges.get(0, column), self.ranges.get(1, column)
-        return Clip(levels, qa, qb, _extremes(r), _extremes(p))  # type: ignore[arg-type]
+        agree = [
+            c
+            for c in usable
+            if within_tolerance(np.array(qa[c]), np.array(qb[c]), tolerance, self.cfg.atol).all()
+        ]
+        self.ranges.exact(agree)
+        return {
+            c: Clip(levels, qa[c], qb[c], self._extremes(0, c), self._extremes(1, c)) for c in agree
+        }
+
+    def _extremes(self, side: int, column: str) -> Extremes:
+        found = self.ranges.get(side, column)
+        assert found is not None  # asked above
+        return _extremes(found)
 
     # ---- fills
 
@@ -790,23 +806,32 @@ def _extremes(found: FiniteRange) -> Extremes:
 
 
 def _elements(
-    agg: AggregateEngine, rel: str, column: str, ranges: FiniteRange, indexes: Sequence[int]
-) -> dict[int, float]:
-    """Elements of the column's sorted finite values at these 0-based indexes, asked as exact
-    quantiles (inverted cdf) at the middle of each element's share, past the -inf values."""
-    n = ranges.finite + ranges.pos_inf + ranges.neg_inf
-    wanted = sorted(set(indexes))
-    probabilities = [(i + ranges.neg_inf + 0.5) / n for i in wanted]
-    found = agg.quantiles(rel, column, probabilities).get(None, ())
-    return dict(zip(wanted, (float(x) for x in found), strict=True))
+    agg: AggregateEngine,
+    rel: str,
+    ranges: Mapping[str, FiniteRange],
+    indexes: Mapping[str, Sequence[int]],
+) -> dict[str, dict[int, float]]:
+    """Per column, elements of its sorted finite values at these 0-based indexes: ranks past
+    the column's -inf values, all columns in one question."""
+    asked = {c: sorted({i + ranges[c].neg_inf for i in idx}) for c, idx in indexes.items()}
+    sizes = {c: r.finite + r.pos_inf + r.neg_inf for c, r in ranges.items() if c in asked}
+    found = agg.order_statistics(rel, asked, sizes)
+    return {c: {i: found[c][i + ranges[c].neg_inf] for i in set(idx)} for c, idx in indexes.items()}
 
 
 def _linear_quantiles(
-    agg: AggregateEngine, rel: str, column: str, ranges: FiniteRange, levels: Sequence[float]
-) -> tuple[float, ...]:
-    """numpy's default (linear) quantiles of the finite values, digit for digit: the same
-    virtual index, neighbours and interpolation as `np.quantile`."""
-    n = ranges.finite
+    agg: AggregateEngine, rel: str, ranges: Mapping[str, FiniteRange], levels: Sequence[float]
+) -> dict[str, tuple[float, ...]]:
+    """Per column, numpy's default (linear) quantiles of the finite values, digit for digit:
+    the same virtual index, neighbours and interpolation as `np.quantile`."""
+    plans = {c: _linear_plan(r.finite, levels) for c, r in ranges.items()}
+    wanted = {c: [int(i) for i in (*previous, *nxt)] for c, (previous, nxt, _) in plans.items()}
+    values = _elements(agg, rel, ranges, wanted)
+    return {c: _interpolate(values[c], *plans[c]) for c in plans}
+
+
+def _linear_plan(n: int, levels: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`np.quantile`'s neighbours below and above each level's virtual index, and the weight."""
     virtual = (n - 1) * np.asarray(levels, dtype=np.float64)
     previous = np.floor(virtual)
     nxt = previous + 1
@@ -814,7 +839,12 @@ def _linear_quantiles(
     previous[above] = nxt[above] = n - 1
     previous[below] = nxt[below] = 0
     gamma = virtual - np.where(above, -1, previous)
-    values = _elements(agg, rel, column, ranges, [int(i) for i in (*previous, *nxt)])
+    return previous, nxt, gamma
+
+
+def _interpolate(
+    values: Mapping[int, float], previous: np.ndarray, nxt: np.ndarray, gamma: np.ndarray
+) -> tuple[float, ...]:
     a = np.array([values[int(i)] for i in previous])
     b = np.array([values[int(i)] for i in nxt])
     diff = b - a
@@ -831,6 +861,7 @@ def _median_without(
     is element j of all when that is below v, else element j + k."""
     m = ranges.finite - k
     middle = [m // 2] if m % 2 else [m // 2 - 1, m // 2]
-    values = _elements(agg, rel, column, ranges, [*middle, *(j + k for j in middle)])
+    asked = {column: [*middle, *(j + k for j in middle)]}
+    values = _elements(agg, rel, {column: ranges}, asked)[column]
     picked = [values[j] if values[j] < v else values[j + k] for j in middle]
     return float(np.mean(picked))

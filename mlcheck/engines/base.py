@@ -352,6 +352,19 @@ class AggregateEngine(Protocol):
         """Non-null values that change when cast to the target type (None: no such type)."""
         ...
 
+    # ---- order_statistics (stage2)
+
+    def order_statistics(
+        self,
+        name: str,
+        ranks: Mapping[str, Sequence[int]],
+        sizes: Mapping[str, int] | None = None,
+    ) -> dict[str, dict[int, float]]:
+        """Per column, the values (float64, -0.0 as 0.0) at these 0-based ranks of its sorted
+        non-null, non-NaN values (-inf first); ranks outside the values are left out.
+        `sizes`: each column's count of those values, when the caller knows it (saves a pass)."""
+        ...
+
 
 def default_memory_limit(share: float = 0.8) -> str | None:
     """Most of the machine's memory (80%), or of the container's when a cgroup limits it

@@ -38,6 +38,7 @@ CAUSES = (
 )
 _SIDE_NAMES = ("research", "production")
 _COLUMNS_PER_QUERY = 64  # bounds a statement's size on wide tables
+_NO_VALUES = ("within", "precision")  # causes whose values `CellCauses.values` leaves out
 
 
 @dataclass(frozen=True)
@@ -213,30 +214,50 @@ def summary_sql(parts: Sequence[tuple[int, str]]) -> str:
     )
 
 
-def examples_sql(d: Dialect, key: tuple[str, ...], classified: str, examples: int) -> str:
+def examples_sql(
+    d: Dialect, key: tuple[str, ...], classified: str, causes: Sequence[str], examples: int
+) -> str | None:
+    """The first `examples` pairs by key of each cause but `within` (None: no such cause),
+    each cause's by ORDER BY ... LIMIT (a few rows kept, not every pair sorted)."""
+    asked = sorted(c for c in causes if c != "within")
+    if not asked:
+        return None
     keys = ", ".join(d.quoted(k) for k in key)
-    return (
-        f"SELECT {keys}, mlc_l, mlc_r, mlc_c FROM (SELECT {keys}, mlc_l, mlc_r, mlc_c, "
-        f"row_number() OVER (PARTITION BY mlc_c ORDER BY {keys}) AS mlc_n FROM ({classified}) "
-        f"AS x WHERE mlc_c <> 'within') AS y WHERE mlc_n <= {int(examples)} ORDER BY {keys}"
+    firsts = " UNION ALL ".join(
+        f"(SELECT {keys}, mlc_l, mlc_r, mlc_c FROM ({classified}) AS x WHERE mlc_c = '{c}' "
+        f"ORDER BY {keys} LIMIT {int(examples)})"
+        for c in asked
     )
+    return f"SELECT {keys}, mlc_l, mlc_r, mlc_c FROM ({firsts}) AS y ORDER BY {keys}"
 
 
-def values_sql(classified: str, top: int) -> str:
-    """Per cause and side: (cause, side, research value, production value, count, distinct)."""
-    skip = "mlc_c NOT IN ('within', 'precision')"
+def values_sql(classified: str, causes: Sequence[str], top: int) -> str | None:
+    """Per cause and side: (cause, side, research value, production value, count, distinct),
+    the `top` most frequent values first (ties by value); None when no cause is asked. Each
+    (cause, side) takes its top by ORDER BY ... LIMIT: engines keep a few rows for that, where
+    a ranking window sorted every distinct value (1M floats: ~3x the CPU)."""
+    asked = [c for c in causes if c not in _NO_VALUES]
+    if not asked:
+        return None
+    chosen = "mlc_c IN (" + ", ".join(f"'{c}'" for c in sorted(asked)) + ")"
     counted = (
         f"SELECT mlc_c AS c, 0 AS side, mlc_l AS lv, NULL AS rv, count(*) AS n FROM "
-        f"({classified}) AS x WHERE mlc_l IS NOT NULL AND {skip} GROUP BY mlc_c, mlc_l UNION ALL "
-        f"SELECT mlc_c AS c, 1 AS side, NULL AS lv, mlc_r AS rv, count(*) AS n FROM "
-        f"({classified}) AS y WHERE mlc_r IS NOT NULL AND {skip} GROUP BY mlc_c, mlc_r"
+        f"({classified}) AS x WHERE mlc_l IS NOT NULL AND {chosen} GROUP BY mlc_c, mlc_l "
+        f"UNION ALL SELECT mlc_c AS c, 1 AS side, NULL AS lv, mlc_r AS rv, count(*) AS n FROM "
+        f"({classified}) AS y WHERE mlc_r IS NOT NULL AND {chosen} GROUP BY mlc_c, mlc_r"
     )
-    ranked = (
-        "SELECT c, side, lv, rv, n, count(*) OVER (PARTITION BY c, side) AS dn, row_number() "
-        "OVER (PARTITION BY c, side ORDER BY n DESC, lv, rv) AS rk FROM "
-        f"({counted}) AS z"
+    tops = " UNION ALL ".join(
+        f"(SELECT c, side, lv, rv, n FROM counted WHERE c = '{c}' AND side = {side} "
+        f"ORDER BY n DESC, lv, rv LIMIT {int(top)})"
+        for c in sorted(asked)
+        for side in (0, 1)
     )
-    return f"SELECT c, side, lv, rv, n, dn FROM ({ranked}) AS w WHERE rk <= {int(top)}"
+    return (
+        f"WITH counted AS ({counted}), distinct_values AS (SELECT c, side, count(*) AS dn "
+        "FROM counted GROUP BY c, side) SELECT t.c, t.side, t.lv, t.rv, t.n, d.dn FROM "
+        f"({tops}) AS t JOIN distinct_values AS d ON t.c = d.c AND t.side = d.side "
+        "ORDER BY t.c, t.side, t.n DESC, t.lv, t.rv"
+    )
 
 
 def key_value(parts: Sequence[Any], key: tuple[str, ...]) -> Any:
@@ -281,8 +302,12 @@ def cell_causes(
                 found.setdefault(int(col), {})[str(cause)] = (int(n), dmax, qmax)
         for i, causes in sorted(found.items()):
             name = names[i]
-            shown = rows(examples_sql(d, key, classified[i], examples)) if examples else []
-            tops = rows(values_sql(classified[i], top)) if top else []
+            first = (
+                examples_sql(d, key, classified[i], list(causes), examples) if examples else None
+            )
+            shown = rows(first) if first else []
+            asked = values_sql(classified[i], list(causes), top) if top else None
+            tops = rows(asked) if asked else []
             out[name] = _answer(
                 name, rules[name].kind, causes, shown, tops, key, units.get(name, 0)
             )

@@ -927,6 +927,33 @@ class SparkEngine:
         found = causes.round_trip_changes(_CAUSES_DIALECT, self._rows, self._view(name), asked)
         return {c: found.get(c) for c in targets}
 
+    # ---- order_statistics (stage2)
+
+    def order_statistics(
+        self,
+        name: str,
+        ranks: Mapping[str, Sequence[int]],
+        sizes: Mapping[str, int] | None = None,
+    ) -> dict[str, dict[int, float]]:
+        """Values at 0-based ranks of many columns' sorted non-NaN values: each column's
+        values numbered in order, the wanted numbers kept, all columns in one statement."""
+        names = [c for c, wanted in ranks.items() if wanted]
+        out: dict[str, dict[int, float]] = {c: {} for c in names}
+        if not names:
+            return out
+        parts = []
+        for j, c in enumerate(names):
+            x = f"CAST({quoted(c)} AS DOUBLE)"
+            wanted = ", ".join(str(int(i) + 1) for i in sorted(set(ranks[c])))
+            parts.append(
+                f"SELECT {j} AS j, r, x + CAST(0 AS DOUBLE) AS x FROM (SELECT x, row_number() "
+                f"OVER (ORDER BY x) AS r FROM (SELECT {x} AS x FROM {self._view(name)}) AS s "
+                f"WHERE x IS NOT NULL AND NOT isnan(x)) AS t WHERE r IN ({wanted})"
+            )
+        for j, r, x in self._rows(" UNION ALL ".join(parts)):
+            out[names[int(j)]][int(r) - 1] = float(x) + 0.0
+        return out
+
 
 # ---- Arrow in
 

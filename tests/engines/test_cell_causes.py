@@ -149,11 +149,16 @@ def test_quantiles_by_elements_equal_numpy_digit_for_digit(
     rng = np.random.default_rng(7)
     x = rng.lognormal(size=997) * 1000
     x[:3] = [INF, -INF, -INF]
-    register("t", pa.table({"x": x}))
-    ranges = engine.finite_ranges("t", ["x"])["x"]
+    y = rng.normal(size=997)
+    register("t", pa.table({"x": x, "y": y}))
+    found = engine.finite_ranges("t", ["x", "y"])
+    ranges = found["x"]
     finite = x[np.isfinite(x)]
     levels = (0.05, 0.25, 0.5, 0.75, 0.95)
-    assert _linear_quantiles(engine, "t", "x", ranges, levels) == tuple(np.quantile(finite, levels))
+    assert _linear_quantiles(engine, "t", found, levels) == {
+        "x": tuple(np.quantile(finite, levels)),
+        "y": tuple(np.quantile(y, levels)),
+    }
     v = float(np.sort(finite)[400])
     assert _median_without(engine, "t", "x", ranges, v, 1) == float(
         np.median(np.delete(finite, np.flatnonzero(finite == v)[:1]))
