@@ -30,7 +30,6 @@ from mlcheck.environment import Environment, load_environment
 from mlcheck.errors import InputError
 from mlcheck.sources import (
     ParquetLayout,
-
     TextLayout,
     parquet_layout,
     parquet_rows,

@@ -766,7 +766,6 @@ def parquet_rows(files: tuple[Path, ...]) -> int:
     return sum(pq.read_metadata(str(f)).num_rows for f in files)
 
 
-
 # --------------------------------------------------------------------------- text read by an engine (spark)
 
 
