@@ -41,6 +41,7 @@ from mlcheck.engines.base import (
     EngineSettings,
     KeyComparison,
     KeyCounts,
+    OrderStatistics,  # order_statistics (drift)
     ParquetPart,
     ParquetSource,
     Presence,
@@ -902,6 +903,22 @@ class DuckDBEngine:
         found = causes.round_trip_changes(_CAUSES_DIALECT, self._rows, self._view(name), asked)
         return {c: found.get(c) for c in targets}
 
+
+    # ---- order_statistics (drift)
+
+    def order_statistics(
+        self, name: str, column: str, by: str | None = None, grid: int = 1_000_000
+    ) -> dict[Any, OrderStatistics]:
+        """Sorted finite values per group, or a rank grid of them past `grid` values (see
+        `AggregateEngine.order_statistics`): two queries, the group sizes then the values."""
+        counts_sql, values_sql = order_statistics_sql(
+            self._view(name), column, by, grid, quoted, "//"
+        )
+        sizes = self._rows(counts_sql)
+        exact = all(int(n) <= grid for _, n in sizes)
+        with self._lock:  # one ordered column of doubles, sliced per group below
+            found = self._con.sql(values_sql[exact]).fetchnumpy()["v"]
+        return order_statistics_answer(sizes, np.asarray(found, dtype=np.float64), grid)
 
 def _join_sql(
     lv: str, rv: str, key: tuple[str, ...], left: pa.Schema, right: pa.Schema, quote: Any = None
@@ -1810,3 +1827,46 @@ def _add_counts(
 
 _PAIR_TABLES = itertools.count()
 _CAUSES_DIALECT = causes.Dialect(quoted, literal, _comparable, DuckDBEngine._cell_state)
+
+
+# ---- order_statistics (drift)
+
+
+def order_statistics_sql(
+    view: str, column: str, by: str | None, grid: int, quote: Any, divide: str
+) -> tuple[str, dict[bool, str]]:
+    """SQL (DuckDB and Spark alike) for `order_statistics`: the group sizes ordered by group,
+    and the values ordered by group then value -- every value (key True: no group is larger
+    than the grid), or each group's least value and ranks ceil(n * i / grid) (key False): rank
+    r is one of them when floor(r * grid / n) > floor((r - 1) * grid / n), integers only."""
+    group = quote(by) if by else "CAST(NULL AS BIGINT)"
+    x = f"CAST({quote(column)} AS DOUBLE)"
+    inf = "CAST('Infinity' AS DOUBLE)"
+    keep = f"{x} IS NOT NULL AND NOT isnan({x}) AND {x} < {inf} AND {x} > -{inf}"
+    rows = f"SELECT {group} AS g, ({x} + CAST(0 AS DOUBLE)) AS v FROM {view} WHERE {keep}"
+    order = "ORDER BY g ASC NULLS LAST"
+    counts = f"SELECT g, count(*) AS n FROM ({rows}) t GROUP BY g {order}"
+    ranked = (
+        f"SELECT g, v, row_number() OVER (PARTITION BY g ORDER BY v) AS r, "
+        f"count(*) OVER (PARTITION BY g) AS n FROM ({rows}) t"
+    )
+    k = int(grid)
+    on_grid = f"r = 1 OR (r * {k}) {divide} n > ((r - 1) * {k}) {divide} n"
+    return counts, {
+        True: f"SELECT v FROM ({rows}) t {order}, v ASC",
+        False: f"SELECT v FROM ({ranked}) t WHERE {on_grid} {order}, v ASC",
+    }
+
+
+def order_statistics_answer(
+    sizes: Sequence[Sequence[Any]], values: np.ndarray, grid: int
+) -> dict[Any, OrderStatistics]:
+    """The values query's column cut into its groups, in the order of `sizes` ((g, n) rows)."""
+    out, start = {}, 0
+    for g, n in sizes:  # groups, not rows
+        count = int(n) if int(n) <= grid else int(grid) + 1
+        out[g] = OrderStatistics(int(n), values[start : start + count])
+        start += count
+    if start != len(values):
+        raise RuntimeError("order_statistics: the values do not match the group sizes")
+    return out

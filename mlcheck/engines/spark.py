@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from mlcheck.compare import ColumnStats, Kind, RowDifference, _tick_ns, logical_type, type_family
@@ -31,6 +32,7 @@ from mlcheck.engines.base import (
     EngineSettings,
     KeyComparison,
     KeyCounts,
+    OrderStatistics,  # order_statistics (drift)
     ParquetPart,
     ParquetSource,
     Presence,
@@ -890,6 +892,27 @@ class SparkEngine:
         found = causes.round_trip_changes(_CAUSES_DIALECT, self._rows, self._view(name), asked)
         return {c: found.get(c) for c in targets}
 
+
+    # ---- order_statistics (drift)
+
+    def order_statistics(
+        self, name: str, column: str, by: str | None = None, grid: int = 1_000_000
+    ) -> dict[Any, OrderStatistics]:
+        """Sorted finite values per group, or a rank grid of them past `grid` values (see
+        `AggregateEngine.order_statistics`), with DuckDB's SQL."""
+        from mlcheck.engines.duck import order_statistics_answer, order_statistics_sql
+
+        counts_sql, values_sql = order_statistics_sql(
+            self._view(name), column, by, grid, quoted, "div"
+        )
+        sizes = self._rows(counts_sql)
+        exact = all(int(n) <= grid for _, n in sizes)
+        frame = self._spark.sql(values_sql[exact])
+        if hasattr(frame, "toArrow"):
+            found = frame.toArrow().column("v").to_numpy()
+        else:
+            found = frame.toPandas()["v"].to_numpy()
+        return order_statistics_answer(sizes, np.asarray(found, dtype=np.float64), grid)
 
 # ---- Arrow in
 
