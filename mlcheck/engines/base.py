@@ -352,7 +352,6 @@ class AggregateEngine(Protocol):
         """Non-null values that change when cast to the target type (None: no such type)."""
         ...
 
-
     # ---- order_statistics (drift)
 
     def order_statistics(
@@ -363,6 +362,7 @@ class AggregateEngine(Protocol):
         when n <= grid, else the least one and the elements of ranks ceil(n * i / grid),
         i = 1..grid (`OrderStatistics`)."""
         ...
+
 
 def default_memory_limit(share: float = 0.8) -> str | None:
     """Most of the machine's memory (80%), or of the container's when a cgroup limits it

@@ -903,7 +903,6 @@ class DuckDBEngine:
         found = causes.round_trip_changes(_CAUSES_DIALECT, self._rows, self._view(name), asked)
         return {c: found.get(c) for c in targets}
 
-
     # ---- order_statistics (drift)
 
     def order_statistics(
@@ -919,6 +918,7 @@ class DuckDBEngine:
         with self._lock:  # one ordered column of doubles, sliced per group below
             found = self._con.sql(values_sql[exact]).fetchnumpy()["v"]
         return order_statistics_answer(sizes, np.asarray(found, dtype=np.float64), grid)
+
 
 def _join_sql(
     lv: str, rv: str, key: tuple[str, ...], left: pa.Schema, right: pa.Schema, quote: Any = None

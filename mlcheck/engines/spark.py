@@ -892,7 +892,6 @@ class SparkEngine:
         found = causes.round_trip_changes(_CAUSES_DIALECT, self._rows, self._view(name), asked)
         return {c: found.get(c) for c in targets}
 
-
     # ---- order_statistics (drift)
 
     def order_statistics(
@@ -913,6 +912,7 @@ class SparkEngine:
         else:
             found = frame.toPandas()["v"].to_numpy()
         return order_statistics_answer(sizes, np.asarray(found, dtype=np.float64), grid)
+
 
 # ---- Arrow in
 
