@@ -1797,7 +1797,7 @@ def _sorted_comparison(
     reference = training.sorted(ctx, name)
     live = _live_sorted(ctx, name, chunked)
     prepared = drift.NumericReference(reference.sample)
-    found = [drift.compare_sorted(prepared, reference, part) for part in live]
+    found: list[DriftResult] = [drift.compare_sorted(prepared, reference, part) for part in live]
     note = _grid_note(prepared, reference, live, found)
 
     def histogram(_rows: Any) -> dict[str, Any]:
