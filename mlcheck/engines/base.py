@@ -355,9 +355,15 @@ class AggregateEngine(Protocol):
     # ---- order_statistics (drift)
 
     def order_statistics(
-        self, name: str, column: str, by: str | None = None, grid: int = 1_000_000
+        self,
+        name: str,
+        column: str,
+        by: str | None = None,
+        grid: int = 1_000_000,
+        groups: Sequence[Any] | None = None,
     ) -> dict[Any, OrderStatistics]:
-        """Per group of `by` (None: the whole relation), ordered by group (nulls last), the
+        """Per group of `by` (None: the whole relation; `groups`: only those groups), ordered
+        by group (nulls last), the
         finite values of `column` as float64 (-0.0 as 0.0) in ascending order: all n of them
         when n <= grid, else the least one and the elements of ranks ceil(n * i / grid),
         i = 1..grid (`OrderStatistics`)."""

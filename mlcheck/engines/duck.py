@@ -906,18 +906,35 @@ class DuckDBEngine:
     # ---- order_statistics (drift)
 
     def order_statistics(
-        self, name: str, column: str, by: str | None = None, grid: int = 1_000_000
+        self,
+        name: str,
+        column: str,
+        by: str | None = None,
+        grid: int = 1_000_000,
+        groups: Sequence[Any] | None = None,
     ) -> dict[Any, OrderStatistics]:
         """Sorted finite values per group, or a rank grid of them past `grid` values (see
-        `AggregateEngine.order_statistics`): two queries, the group sizes then the values."""
-        counts_sql, values_sql = order_statistics_sql(
-            self._view(name), column, by, grid, quoted, "//"
-        )
+        `AggregateEngine.order_statistics`): the group sizes, then the values in one query,
+        or one query per asked group (sorting by a text group as well cost 7x the CPU)."""
+        view = self._view(name)
+        counts_sql, values_sql = order_statistics_sql(view, column, by, grid, quoted, "//")
         sizes = self._rows(counts_sql)
-        exact = all(int(n) <= grid for _, n in sizes)
-        with self._lock:  # one ordered column of doubles, sliced per group below
-            found = self._con.sql(values_sql[exact]).fetchnumpy()["v"]
-        return order_statistics_answer(sizes, np.asarray(found, dtype=np.float64), grid)
+        if groups is None or by is None:
+            exact = all(int(n) <= grid for _, n in sizes)
+            with self._lock:  # one ordered column of doubles, sliced per group below
+                found = self._con.sql(values_sql[exact]).fetchnumpy()["v"]
+            return order_statistics_answer(sizes, np.asarray(found, dtype=np.float64), grid)
+        out = {}
+        for g, n in sizes:  # groups, not rows
+            if g not in groups:
+                continue
+            only = f"{quoted(by)} IS NULL" if g is None else f"{quoted(by)} = ?"
+            sql = order_statistics_sql(view, column, by, grid, quoted, "//", only)[1]
+            with self._lock:
+                found = self._con.execute(sql[int(n) <= grid], [] if g is None else [g])
+                values = np.asarray(found.fetchnumpy()["v"], dtype=np.float64)
+            out.update(order_statistics_answer([(g, n)], values, grid))
+        return out
 
 
 def _join_sql(
@@ -1833,7 +1850,7 @@ _CAUSES_DIALECT = causes.Dialect(quoted, literal, _comparable, DuckDBEngine._cel
 
 
 def order_statistics_sql(
-    view: str, column: str, by: str | None, grid: int, quote: Any, divide: str
+    view: str, column: str, by: str | None, grid: int, quote: Any, divide: str, only: str = "TRUE"
 ) -> tuple[str, dict[bool, str]]:
     """SQL (DuckDB and Spark alike) for `order_statistics`: the group sizes ordered by group,
     and the values ordered by group then value -- every value (key True: no group is larger
@@ -1843,7 +1860,9 @@ def order_statistics_sql(
     x = f"CAST({quote(column)} AS DOUBLE)"
     inf = "CAST('Infinity' AS DOUBLE)"
     keep = f"{x} IS NOT NULL AND NOT isnan({x}) AND {x} < {inf} AND {x} > -{inf}"
-    rows = f"SELECT {group} AS g, ({x} + CAST(0 AS DOUBLE)) AS v FROM {view} WHERE {keep}"
+    rows = (
+        f"SELECT {group} AS g, ({x} + CAST(0 AS DOUBLE)) AS v FROM {view} WHERE {keep} AND {only}"
+    )
     order = "ORDER BY g ASC NULLS LAST"
     counts = f"SELECT g, count(*) AS n FROM ({rows}) t GROUP BY g {order}"
     ranked = (

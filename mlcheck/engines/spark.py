@@ -895,10 +895,16 @@ class SparkEngine:
     # ---- order_statistics (drift)
 
     def order_statistics(
-        self, name: str, column: str, by: str | None = None, grid: int = 1_000_000
+        self,
+        name: str,
+        column: str,
+        by: str | None = None,
+        grid: int = 1_000_000,
+        groups: Sequence[Any] | None = None,
     ) -> dict[Any, OrderStatistics]:
         """Sorted finite values per group, or a rank grid of them past `grid` values (see
-        `AggregateEngine.order_statistics`), with DuckDB's SQL."""
+        `AggregateEngine.order_statistics`), with DuckDB's SQL; every group is sorted, the
+        asked ones kept."""
         from mlcheck.engines.duck import order_statistics_answer, order_statistics_sql
 
         counts_sql, values_sql = order_statistics_sql(
@@ -911,7 +917,10 @@ class SparkEngine:
             found = frame.toArrow().column("v").to_numpy()
         else:
             found = frame.toPandas()["v"].to_numpy()
-        return order_statistics_answer(sizes, np.asarray(found, dtype=np.float64), grid)
+        answer = order_statistics_answer(sizes, np.asarray(found, dtype=np.float64), grid)
+        if groups is None or by is None:
+            return answer
+        return {g: stats for g, stats in answer.items() if g in groups}
 
 
 # ---- Arrow in

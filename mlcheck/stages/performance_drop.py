@@ -1606,7 +1606,9 @@ class TrainingRows:
     def sorted(self, ctx: StageContext, name: str, grid: int | None = None) -> OrderStatistics:
         """The feature's finite training values in order (a rank grid past `grid`)."""
         grid = drift.DRIFT_GRID if grid is None else grid
-        found = ctx.engine.aggregate.order_statistics(self.relation, name, self.by, grid)
+        found = ctx.engine.aggregate.order_statistics(
+            self.relation, name, self.by, grid, None if self.by is None else self.groups
+        )
         parts = [s for g, s in found.items() if self.by is None or g in self.groups]
         if len(parts) <= 1:
             return parts[0] if parts else _NO_VALUES

@@ -81,3 +81,16 @@ def test_grid_bounds_the_cdf(engine: AggregateEngine, register: Register, grid: 
     f = np.searchsorted(data, points, side="right") / len(data)
     g = np.searchsorted(sample, points, side="right") / grid
     assert np.all(g <= f + 1e-12) and np.all(f < g + 1.0 / grid)
+
+
+@pytest.mark.parametrize("grid", [100, 3])
+def test_only_the_asked_groups(engine: AggregateEngine, register: Register, grid: int) -> None:
+    """`groups`: the answer of those groups only (a null group too), each as when all are asked."""
+    name = register("t", _table())
+    every = engine.order_statistics(name, "x", "g", grid=grid)
+    asked = engine.order_statistics(name, "x", "g", grid=grid, groups=["b", None])
+    assert list(asked) == ["b", None]
+    for group, answer in asked.items():
+        assert answer.n == every[group].n
+        np.testing.assert_array_equal(answer.values, every[group].values)
+    assert engine.order_statistics(name, "x", "g", grid=grid, groups=["z"]) == {}
