@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 if TYPE_CHECKING:
-    from mlcheck.engines.base import OrderStatistics
+    from mlcheck.engines.base import SortedValues
 
 # PSI divides by each category's share; an empty category on one side would make it infinite.
 # Shares are floored at this value (a category absent on one side counts as 0.01% of it), the
@@ -606,13 +606,13 @@ def benjamini_hochberg(p_values: np.ndarray | list[float]) -> np.ndarray:
 # --------------------------------------------------------------------------- rank grids
 
 # Past this many finite values a side (or a chunk), numeric drift is measured on a rank grid of
-# that many order statistics (the engine's `order_statistics`) instead of every value; at or
+# that many order statistics (the engine's `sorted_values`) instead of every value; at or
 # below it every value is compared (exact). The error bounds are `grid_errors`'.
 DRIFT_GRID = 1_000_000
 
 
 def compare_sorted(
-    reference: NumericReference, ref: OrderStatistics, live: OrderStatistics
+    reference: NumericReference, ref: SortedValues, live: SortedValues
 ) -> NumericDrift | None:
     """`reference` (prepared from `ref.sample`) against `live`: KS and normalised Wasserstein of
     the samples, the p-value at the true sizes (n, m). Centres a copy of the live sample."""
@@ -624,7 +624,7 @@ def compare_sorted(
 
 
 def grid_errors(
-    reference: NumericReference, ref: OrderStatistics, live: OrderStatistics, found: NumericDrift
+    reference: NumericReference, ref: SortedValues, live: SortedValues, found: NumericDrift
 ) -> tuple[float, float]:
     """Bounds on |measured - exact| of KS and of the normalised Wasserstein distance when a side
     is a rank grid of K points (0, 0 when both are exact).

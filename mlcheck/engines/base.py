@@ -352,21 +352,21 @@ class AggregateEngine(Protocol):
         """Non-null values that change when cast to the target type (None: no such type)."""
         ...
 
-    # ---- order_statistics (drift)
+    # ---- sorted_values (drift)
 
-    def order_statistics(
+    def sorted_values(
         self,
         name: str,
         column: str,
         by: str | None = None,
         grid: int = 1_000_000,
         groups: Sequence[Any] | None = None,
-    ) -> dict[Any, OrderStatistics]:
+    ) -> dict[Any, SortedValues]:
         """Per group of `by` (None: the whole relation; `groups`: only those groups), ordered
         by group (nulls last), the
         finite values of `column` as float64 (-0.0 as 0.0) in ascending order: all n of them
         when n <= grid, else the least one and the elements of ranks ceil(n * i / grid),
-        i = 1..grid (`OrderStatistics`)."""
+        i = 1..grid (`SortedValues`)."""
         ...
 
 
@@ -539,11 +539,11 @@ def time_class(t: pa.DataType) -> str | None:
     return "instant" if pa.types.is_date(t) else None
 
 
-# ---- order_statistics (drift)
+# ---- sorted_values (drift)
 
 
 @dataclass(frozen=True)
-class OrderStatistics:
+class SortedValues:
     """A group's finite values in ascending order: `values` holds all `n` of them (exact), or,
     when n exceeds the grid, the least value followed by the elements of ranks
     ceil(n * i / grid), i = 1..grid: a grid on which the empirical CDF F is known to within

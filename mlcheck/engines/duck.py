@@ -42,10 +42,10 @@ from mlcheck.engines.base import (
     EngineSettings,
     KeyComparison,
     KeyCounts,
-    OrderStatistics,  # order_statistics (drift)
     ParquetPart,
     ParquetSource,
     Presence,
+    SortedValues,  # sorted_values (drift)
     TimeAxis,
     Tolerance,
     Unsupported,
@@ -917,37 +917,37 @@ class DuckDBEngine:
         found = causes.round_trip_changes(_CAUSES_DIALECT, self._rows, self._view(name), asked)
         return {c: found.get(c) for c in targets}
 
-    # ---- order_statistics (drift)
+    # ---- sorted_values (drift)
 
-    def order_statistics(
+    def sorted_values(
         self,
         name: str,
         column: str,
         by: str | None = None,
         grid: int = 1_000_000,
         groups: Sequence[Any] | None = None,
-    ) -> dict[Any, OrderStatistics]:
+    ) -> dict[Any, SortedValues]:
         """Sorted finite values per group, or a rank grid of them past `grid` values (see
-        `AggregateEngine.order_statistics`): the group sizes, then the values in one query,
+        `AggregateEngine.sorted_values`): the group sizes, then the values in one query,
         or one query per asked group (sorting by a text group as well cost 7x the CPU)."""
         view = self._view(name)
-        counts_sql, values_sql = order_statistics_sql(view, column, by, grid, quoted, "//")
+        counts_sql, values_sql = sorted_values_sql(view, column, by, grid, quoted, "//")
         sizes = self._rows(counts_sql)
         if groups is None or by is None:
             exact = all(int(n) <= grid for _, n in sizes)
             with self._lock:  # one ordered column of doubles, sliced per group below
                 found = self._con.sql(values_sql[exact]).fetchnumpy()["v"]
-            return order_statistics_answer(sizes, np.asarray(found, dtype=np.float64), grid)
+            return sorted_values_answer(sizes, np.asarray(found, dtype=np.float64), grid)
         out = {}
         for g, n in sizes:  # groups, not rows
             if g not in groups:
                 continue
             only = f"{quoted(by)} IS NULL" if g is None else f"{quoted(by)} = ?"
-            sql = order_statistics_sql(view, column, by, grid, quoted, "//", only)[1]
+            sql = sorted_values_sql(view, column, by, grid, quoted, "//", only)[1]
             with self._lock:
                 found = self._con.execute(sql[int(n) <= grid], [] if g is None else [g])
                 values = np.asarray(found.fetchnumpy()["v"], dtype=np.float64)
-            out.update(order_statistics_answer([(g, n)], values, grid))
+            out.update(sorted_values_answer([(g, n)], values, grid))
         return out
 
 
@@ -1900,13 +1900,13 @@ def _require_distinct_names(names: Sequence[str]) -> None:
         raise Unsupported(f"DuckDB cannot tell apart columns differing in case: {clashing}")
 
 
-# ---- order_statistics (drift)
+# ---- sorted_values (drift)
 
 
-def order_statistics_sql(
+def sorted_values_sql(
     view: str, column: str, by: str | None, grid: int, quote: Any, divide: str, only: str = "TRUE"
 ) -> tuple[str, dict[bool, str]]:
-    """SQL (DuckDB and Spark alike) for `order_statistics`: the group sizes ordered by group,
+    """SQL (DuckDB and Spark alike) for `sorted_values`: the group sizes ordered by group,
     and the values ordered by group then value -- every value (key True: no group is larger
     than the grid), or each group's least value and ranks ceil(n * i / grid) (key False): rank
     r is one of them when floor(r * grid / n) > floor((r - 1) * grid / n), integers only."""
@@ -1931,15 +1931,15 @@ def order_statistics_sql(
     }
 
 
-def order_statistics_answer(
+def sorted_values_answer(
     sizes: Sequence[Sequence[Any]], values: np.ndarray, grid: int
-) -> dict[Any, OrderStatistics]:
+) -> dict[Any, SortedValues]:
     """The values query's column cut into its groups, in the order of `sizes` ((g, n) rows)."""
     out, start = {}, 0
     for g, n in sizes:  # groups, not rows
         count = int(n) if int(n) <= grid else int(grid) + 1
-        out[g] = OrderStatistics(int(n), values[start : start + count])
+        out[g] = SortedValues(int(n), values[start : start + count])
         start += count
     if start != len(values):
-        raise RuntimeError("order_statistics: the values do not match the group sizes")
+        raise RuntimeError("sorted_values: the values do not match the group sizes")
     return out

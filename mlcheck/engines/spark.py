@@ -32,10 +32,10 @@ from mlcheck.engines.base import (
     EngineSettings,
     KeyComparison,
     KeyCounts,
-    OrderStatistics,  # order_statistics (drift)
     ParquetPart,
     ParquetSource,
     Presence,
+    SortedValues,  # sorted_values (drift)
     Tolerance,
     Unsupported,
     time_class,
@@ -892,22 +892,22 @@ class SparkEngine:
         found = causes.round_trip_changes(_CAUSES_DIALECT, self._rows, self._view(name), asked)
         return {c: found.get(c) for c in targets}
 
-    # ---- order_statistics (drift)
+    # ---- sorted_values (drift)
 
-    def order_statistics(
+    def sorted_values(
         self,
         name: str,
         column: str,
         by: str | None = None,
         grid: int = 1_000_000,
         groups: Sequence[Any] | None = None,
-    ) -> dict[Any, OrderStatistics]:
+    ) -> dict[Any, SortedValues]:
         """Sorted finite values per group, or a rank grid of them past `grid` values (see
-        `AggregateEngine.order_statistics`), with DuckDB's SQL; every group is sorted, the
+        `AggregateEngine.sorted_values`), with DuckDB's SQL; every group is sorted, the
         asked ones kept."""
-        from mlcheck.engines.duck import order_statistics_answer, order_statistics_sql
+        from mlcheck.engines.duck import sorted_values_answer, sorted_values_sql
 
-        counts_sql, values_sql = order_statistics_sql(
+        counts_sql, values_sql = sorted_values_sql(
             self._view(name), column, by, grid, quoted, "div"
         )
         sizes = self._rows(counts_sql)
@@ -917,7 +917,7 @@ class SparkEngine:
             found = frame.toArrow().column("v").to_numpy()
         else:
             found = frame.toPandas()["v"].to_numpy()
-        answer = order_statistics_answer(sizes, np.asarray(found, dtype=np.float64), grid)
+        answer = sorted_values_answer(sizes, np.asarray(found, dtype=np.float64), grid)
         if groups is None or by is None:
             return answer
         return {g: stats for g, stats in answer.items() if g in groups}

@@ -32,7 +32,7 @@ from mlcheck.checklist import Checklist
 from mlcheck.classes import class_map
 from mlcheck.context import StageContext
 from mlcheck.engine import parallel_map
-from mlcheck.engines.base import OrderStatistics
+from mlcheck.engines.base import SortedValues
 from mlcheck.errors import ChecklistError, InputError
 from mlcheck.estimation import (
     Calibrator,
@@ -1624,10 +1624,10 @@ class TrainingRows:
         found = ctx.engine.aggregate.counts(self.relation, [name], self.by, as_double)[name]
         return _merged(_in_groups(found, self.groups))
 
-    def sorted(self, ctx: StageContext, name: str, grid: int | None = None) -> OrderStatistics:
+    def sorted(self, ctx: StageContext, name: str, grid: int | None = None) -> SortedValues:
         """The feature's finite training values in order (a rank grid past `grid`)."""
         grid = drift.DRIFT_GRID if grid is None else grid
-        found = ctx.engine.aggregate.order_statistics(
+        found = ctx.engine.aggregate.sorted_values(
             self.relation, name, self.by, grid, None if self.by is None else self.groups
         )
         parts = [s for g, s in found.items() if self.by is None or g in self.groups]
@@ -1636,7 +1636,7 @@ class TrainingRows:
         n = sum(p.n for p in parts)
         if not all(p.exact for p in parts):  # grids of several groups do not add up: every value
             return self.sorted(ctx, name, n)
-        return OrderStatistics(n, np.sort(np.concatenate([p.values for p in parts])))
+        return SortedValues(n, np.sort(np.concatenate([p.values for p in parts])))
 
 
 def _training_rows(ctx: StageContext) -> TrainingRows:
@@ -1829,35 +1829,35 @@ def _sorted_comparison(
     return Comparison("numeric", lambda _rows: found, histogram=histogram, approximation=note)
 
 
-_NO_VALUES = OrderStatistics(0, np.empty(0))
+_NO_VALUES = SortedValues(0, np.empty(0))
 
 
-def _live_sorted(ctx: StageContext, name: str, chunked: LiveChunks) -> list[OrderStatistics]:
+def _live_sorted(ctx: StageContext, name: str, chunked: LiveChunks) -> list[SortedValues]:
     """The live window's sorted values, then each chunk's (as the engine numbered them)."""
-    parts: list[OrderStatistics] = []
+    parts: list[SortedValues] = []
     if chunked.relation is not None:
-        found = ctx.engine.aggregate.order_statistics(
+        found = ctx.engine.aggregate.sorted_values(
             chunked.relation, name, chunked.column, drift.DRIFT_GRID
         )
         parts = [found.get(number, _NO_VALUES) for number in chunked.numbers]
     total = sum(p.n for p in parts)
     if chunked.complete and parts and all(p.exact for p in parts) and total <= drift.DRIFT_GRID:
-        window = OrderStatistics(total, np.sort(np.concatenate([p.values for p in parts])))
+        window = SortedValues(total, np.sort(np.concatenate([p.values for p in parts])))
     else:
         window = _live_window_sorted(ctx, name)
     return [window, *parts]
 
 
-def _live_window_sorted(ctx: StageContext, name: str) -> OrderStatistics:
+def _live_window_sorted(ctx: StageContext, name: str) -> SortedValues:
     live = ctx.engine.relation(LIVE_FEATURES)
-    found = ctx.engine.aggregate.order_statistics(live, name, None, drift.DRIFT_GRID)
+    found = ctx.engine.aggregate.sorted_values(live, name, None, drift.DRIFT_GRID)
     return found.get(None, _NO_VALUES)
 
 
 def _grid_note(
     prepared: drift.NumericReference,
-    reference: OrderStatistics,
-    live: list[OrderStatistics],
+    reference: SortedValues,
+    live: list[SortedValues],
     found: list[DriftResult],
 ) -> dict[str, Any] | None:
     """How far a rank grid's KS and normalised Wasserstein may be from the exact ones (the
@@ -1877,7 +1877,7 @@ def _grid_note(
     }
 
 
-def _sorted_histogram(research: OrderStatistics, live: OrderStatistics) -> dict[str, Any]:
+def _sorted_histogram(research: SortedValues, live: SortedValues) -> dict[str, Any]:
     """`plot_histogram` of two sorted answers; a grid's counts scaled to its rows (rounded)."""
     plot = plot_histogram(research.sample, live.sample)
     for side, found in (("research", research), ("live", live)):

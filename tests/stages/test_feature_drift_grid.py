@@ -87,17 +87,17 @@ def test_rank_grid_histogram_counts_stand_for_every_row(
 def test_grid_errors_by_hand() -> None:
     """Both sides exact: no error; a research grid of 4 points over 0..99: KS 1/4, and the
     Wasserstein bound covers the exact value."""
-    from mlcheck.engines.base import OrderStatistics
+    from mlcheck.engines.base import SortedValues
 
     values = np.arange(100, dtype=np.float64)
     live_values = values + 10.0
-    exact = OrderStatistics(100, values)
+    exact = SortedValues(100, values)
     reference = drift.NumericReference(values)
-    live = OrderStatistics(100, live_values)
+    live = SortedValues(100, live_values)
     found = drift.compare_sorted(reference, exact, live)
     assert drift.grid_errors(reference, exact, live, found) == (0.0, 0.0)
     ranks = [math.ceil(100 * i / 4) - 1 for i in range(1, 5)]  # 0-based ranks 24, 49, 74, 99
-    grid = OrderStatistics(100, np.concatenate([[0.0], values[ranks]]))
+    grid = SortedValues(100, np.concatenate([[0.0], values[ranks]]))
     prepared = drift.NumericReference(grid.sample)
     approx = drift.compare_sorted(prepared, grid, live)
     ks_error, w_error = drift.grid_errors(prepared, grid, live, approx)

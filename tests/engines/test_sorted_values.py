@@ -1,4 +1,4 @@
-"""`order_statistics`: per group, the sorted finite values (exact), or the least value and the
+"""`sorted_values`: per group, the sorted finite values (exact), or the least value and the
 elements of ranks ceil(n * i / grid) past `grid` values; the same answer on every engine,
 checked against numpy."""
 
@@ -36,7 +36,7 @@ def test_exact_values_per_group(engine: AggregateEngine, register: Register) -> 
     """No group larger than the grid: every finite value, ascending, -0.0 as 0.0."""
     table = _table()
     name = register("t", table)
-    found = engine.order_statistics(name, "x", "g", grid=100)
+    found = engine.sorted_values(name, "x", "g", grid=100)
     assert list(found) == ["a", "b", None]  # ordered by group, nulls last
     for group, answer in found.items():
         expected = _finite(table, group)
@@ -47,7 +47,7 @@ def test_exact_values_per_group(engine: AggregateEngine, register: Register) -> 
 
 def test_whole_relation_and_integers(engine: AggregateEngine, register: Register) -> None:
     name = register("t", _table())
-    found = engine.order_statistics(name, "i")
+    found = engine.sorted_values(name, "i")
     assert list(found) == [None]
     np.testing.assert_array_equal(found[None].values, np.arange(17, dtype=np.float64))
 
@@ -57,7 +57,7 @@ def test_rank_grid_past_the_grid(engine: AggregateEngine, register: Register) ->
     (numpy's inverted_cdf quantiles at i / 3); b (3 values) stays exact."""
     table = _table()
     name = register("t", table)
-    found = engine.order_statistics(name, "x", "g", grid=3)
+    found = engine.sorted_values(name, "x", "g", grid=3)
     a = _finite(table, "a")
     assert found["a"].n == 8 and not found["a"].exact
     expected = [a[0], *np.quantile(a, [1 / 3, 2 / 3, 1.0], method="inverted_cdf")]
@@ -74,7 +74,7 @@ def test_grid_bounds_the_cdf(engine: AggregateEngine, register: Register, grid: 
     rng = np.random.default_rng(3)
     x = np.round(rng.normal(size=5_000), 2)
     name = register("t", pa.table({"x": x}))
-    answer = engine.order_statistics(name, "x", grid=grid)[None]
+    answer = engine.sorted_values(name, "x", grid=grid)[None]
     assert len(answer.values) == grid + 1 and answer.values[0] == x.min()
     data, sample = np.sort(x), answer.sample
     points = np.unique(np.concatenate([data, data - 0.005]))
@@ -87,10 +87,10 @@ def test_grid_bounds_the_cdf(engine: AggregateEngine, register: Register, grid: 
 def test_only_the_asked_groups(engine: AggregateEngine, register: Register, grid: int) -> None:
     """`groups`: the answer of those groups only (a null group too), each as when all are asked."""
     name = register("t", _table())
-    every = engine.order_statistics(name, "x", "g", grid=grid)
-    asked = engine.order_statistics(name, "x", "g", grid=grid, groups=["b", None])
+    every = engine.sorted_values(name, "x", "g", grid=grid)
+    asked = engine.sorted_values(name, "x", "g", grid=grid, groups=["b", None])
     assert list(asked) == ["b", None]
     for group, answer in asked.items():
         assert answer.n == every[group].n
         np.testing.assert_array_equal(answer.values, every[group].values)
-    assert engine.order_statistics(name, "x", "g", grid=grid, groups=["z"]) == {}
+    assert engine.sorted_values(name, "x", "g", grid=grid, groups=["z"]) == {}
