@@ -17,10 +17,14 @@ import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+if TYPE_CHECKING:
+    from mlcheck.engines.base import SortedValues
 
 # PSI divides by each category's share; an empty category on one side would make it infinite.
 # Shares are floored at this value (a category absent on one side counts as 0.01% of it), the
@@ -597,3 +601,56 @@ def benjamini_hochberg(p_values: np.ndarray | list[float]) -> np.ndarray:
     # Step-up: each adjusted value is the smallest scaled value at or above its rank.
     adjusted[order] = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
     return adjusted
+
+
+# --------------------------------------------------------------------------- rank grids
+
+# Past this many finite values a side (or a chunk), numeric drift is measured on a rank grid of
+# that many order statistics (the engine's `sorted_values`) instead of every value; at or
+# below it every value is compared (exact). The error bounds are `grid_errors`'.
+DRIFT_GRID = 1_000_000
+
+
+def compare_sorted(
+    reference: NumericReference, ref: SortedValues, live: SortedValues
+) -> NumericDrift | None:
+    """`reference` (prepared from `ref.sample`) against `live`: KS and normalised Wasserstein of
+    the samples, the p-value at the true sizes (n, m). Centres a copy of the live sample."""
+    found = reference.compare_centred(reference.centre_live(np.array(live.sample)))
+    if found is None or (ref.exact and live.exact):
+        return found
+    p = ks_p_value(found.ks, ref.n, live.n)
+    return NumericDrift(found.wasserstein, found.ks, p, ref.n, live.n)
+
+
+def grid_errors(
+    reference: NumericReference, ref: SortedValues, live: SortedValues, found: NumericDrift
+) -> tuple[float, float]:
+    """Bounds on |measured - exact| of KS and of the normalised Wasserstein distance when a side
+    is a rank grid of K points (0, 0 when both are exact).
+
+    KS: each grid CDF is below the true one by less than 1/K, so KS moves by less than 1/K.
+    Wasserstein: on ((i-1)/K, i/K] the true quantile function lies between grid values i-1 and
+    i (the least value for i = 1), so a grid is within W1 <= (max - min) / K and W2 <=
+    sqrt(sum of squared grid gaps / K) of its data; W1 of the pair moves by at most the sum of
+    the W1 terms, and the research sd by at most W2 (a standard deviation is an L2 norm). The
+    bound is the largest move of the ratio over those ranges."""
+    if ref.exact and live.exact:
+        return 0.0, 0.0
+    grids = [s for s in (ref, live) if not s.exact]
+    k = max(len(s.values) - 1 for s in grids)
+    w1 = sum(float(s.values[-1] - s.values[0]) / (len(s.values) - 1) for s in grids)
+    sd = reference.sd / reference.scale
+    distance = found.wasserstein * sd if math.isfinite(found.wasserstein) else math.inf
+    if ref.exact:
+        low_sd = high_sd = sd
+    else:
+        kr = len(ref.values) - 1
+        w2 = math.sqrt(float(np.sum(np.diff(ref.values) ** 2)) / kr)
+        spread = sd * math.sqrt((kr - 1) / kr)  # the grid's population sd
+        scale = math.sqrt(ref.n / (ref.n - 1))
+        low_sd, high_sd = max(spread - w2, 0.0) * scale, (spread + w2) * scale
+    low = max(distance - w1, 0.0) / high_sd if high_sd > 0 else math.inf
+    high = (distance + w1) / low_sd if low_sd > 0 else math.inf
+    measured = found.wasserstein
+    return 1.0 / k, max(abs(measured - low), abs(high - measured))

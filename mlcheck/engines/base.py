@@ -365,6 +365,23 @@ class AggregateEngine(Protocol):
         `sizes`: each column's count of those values, when the caller knows it (saves a pass)."""
         ...
 
+    # ---- sorted_values (drift)
+
+    def sorted_values(
+        self,
+        name: str,
+        column: str,
+        by: str | None = None,
+        grid: int = 1_000_000,
+        groups: Sequence[Any] | None = None,
+    ) -> dict[Any, SortedValues]:
+        """Per group of `by` (None: the whole relation; `groups`: only those groups), ordered
+        by group (nulls last), the
+        finite values of `column` as float64 (-0.0 as 0.0) in ascending order: all n of them
+        when n <= grid, else the least one and the elements of ranks ceil(n * i / grid),
+        i = 1..grid (`SortedValues`)."""
+        ...
+
 
 def default_memory_limit(share: float = 0.8) -> str | None:
     """Most of the machine's memory (80%), or of the container's when a cgroup limits it
@@ -533,3 +550,26 @@ def time_class(t: pa.DataType) -> str | None:
     if pa.types.is_timestamp(t):
         return "ns" if t.unit == "ns" else "instant"
     return "instant" if pa.types.is_date(t) else None
+
+
+# ---- sorted_values (drift)
+
+
+@dataclass(frozen=True)
+class SortedValues:
+    """A group's finite values in ascending order: `values` holds all `n` of them (exact), or,
+    when n exceeds the grid, the least value followed by the elements of ranks
+    ceil(n * i / grid), i = 1..grid: a grid on which the empirical CDF F is known to within
+    1/grid (the grid's own CDF G satisfies G(x) <= F(x) < G(x) + 1/grid everywhere)."""
+
+    n: int
+    values: Any  # np.ndarray of float64
+
+    @property
+    def exact(self) -> bool:
+        return len(self.values) == self.n
+
+    @property
+    def sample(self) -> Any:
+        """The values standing for the group: every value, or the grid without the least."""
+        return self.values if self.exact else self.values[1:]

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from mlcheck.compare import ColumnStats, Kind, RowDifference, _tick_ns, logical_type, type_family
@@ -35,6 +36,7 @@ from mlcheck.engines.base import (
     ParquetPart,
     ParquetSource,
     Presence,
+    SortedValues,  # sorted_values (drift)
     Tolerance,
     Unsupported,
     time_class,
@@ -953,6 +955,36 @@ class SparkEngine:
         for j, r, x in self._rows(" UNION ALL ".join(parts)):
             out[names[int(j)]][int(r) - 1] = float(x) + 0.0
         return out
+
+    # ---- sorted_values (drift)
+
+    def sorted_values(
+        self,
+        name: str,
+        column: str,
+        by: str | None = None,
+        grid: int = 1_000_000,
+        groups: Sequence[Any] | None = None,
+    ) -> dict[Any, SortedValues]:
+        """Sorted finite values per group, or a rank grid of them past `grid` values (see
+        `AggregateEngine.sorted_values`), with DuckDB's SQL; every group is sorted, the
+        asked ones kept."""
+        from mlcheck.engines.duck import sorted_values_answer, sorted_values_sql
+
+        counts_sql, values_sql = sorted_values_sql(
+            self._view(name), column, by, grid, quoted, "div"
+        )
+        sizes = self._rows(counts_sql)
+        exact = all(int(n) <= grid for _, n in sizes)
+        frame = self._spark.sql(values_sql[exact])
+        if hasattr(frame, "toArrow"):
+            found = frame.toArrow().column("v").to_numpy()
+        else:
+            found = frame.toPandas()["v"].to_numpy()
+        answer = sorted_values_answer(sizes, np.asarray(found, dtype=np.float64), grid)
+        if groups is None or by is None:
+            return answer
+        return {g: stats for g, stats in answer.items() if g in groups}
 
 
 # ---- Arrow in

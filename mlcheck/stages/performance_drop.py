@@ -32,6 +32,7 @@ from mlcheck.checklist import Checklist
 from mlcheck.classes import class_map
 from mlcheck.context import StageContext
 from mlcheck.engine import parallel_map
+from mlcheck.engines.base import SortedValues
 from mlcheck.errors import ChecklistError, InputError
 from mlcheck.estimation import (
     Calibrator,
@@ -1260,6 +1261,8 @@ class Comparison:
     material: Callable[[Any, Any], bool] | None = None
     # Numeric only: research vs live counts on shared bins of the given live rows (for plots).
     histogram: Callable[[np.ndarray], dict[str, Any]] | None = None
+    # Numeric drift measured on a rank grid (a side past drift.DRIFT_GRID values): its bounds.
+    approximation: dict[str, Any] | None = None
 
     def measure(self, rows: np.ndarray) -> DriftResult:
         return self.windows([rows])[0]
@@ -1621,6 +1624,20 @@ class TrainingRows:
         found = ctx.engine.aggregate.counts(self.relation, [name], self.by, as_double)[name]
         return _merged(_in_groups(found, self.groups))
 
+    def sorted(self, ctx: StageContext, name: str, grid: int | None = None) -> SortedValues:
+        """The feature's finite training values in order (a rank grid past `grid`)."""
+        grid = drift.DRIFT_GRID if grid is None else grid
+        found = ctx.engine.aggregate.sorted_values(
+            self.relation, name, self.by, grid, None if self.by is None else self.groups
+        )
+        parts = [s for g, s in found.items() if self.by is None or g in self.groups]
+        if len(parts) <= 1:
+            return parts[0] if parts else _NO_VALUES
+        n = sum(p.n for p in parts)
+        if not all(p.exact for p in parts):  # grids of several groups do not add up: every value
+            return self.sorted(ctx, name, n)
+        return SortedValues(n, np.sort(np.concatenate([p.values for p in parts])))
+
 
 def _training_rows(ctx: StageContext) -> TrainingRows:
     """Research training rows (split == train_split, the split read from research.splits
@@ -1778,30 +1795,96 @@ def _register_time_chunks(
 def _counted_comparison(
     ctx: StageContext, kind: str, training: TrainingRows, name: str, chunked: LiveChunks
 ) -> Comparison:
-    """A feature's research counts against live counts (the window, then every chunk),
-    measured now; the answers are dropped after (plots ask again for the few that drift)."""
-    as_double = kind == "numeric"
-    reference = training.counts(ctx, name, as_double)
+    """A feature's research counts (categories) or sorted values (numbers) against live (the
+    window, then every chunk), measured now; the answers are dropped after (plots ask again for
+    the few that drift)."""
+    if kind == "numeric":
+        return _sorted_comparison(ctx, training, name, chunked)
+    reference = training.counts(ctx, name, False)
     by_chunk = None
     if chunked.relation is not None:
-        by_chunk = ctx.engine.aggregate.counts(chunked.relation, [name], chunked.column, as_double)
+        by_chunk = ctx.engine.aggregate.counts(chunked.relation, [name], chunked.column, False)
     parts = [] if by_chunk is None else _per_chunk(by_chunk[name], chunked.numbers)
     if by_chunk is not None and chunked.complete and parts:  # the window: every chunk together
-        window = None
+        window = _merged(by_chunk[name])
     else:
-        window = _live_window_counts(ctx, name, as_double)
-    if kind == "numeric":
-        samples = [_expanded(p) for p in parts]
-        whole = np.sort(np.concatenate(samples)) if window is None else _expanded(window)
-        found = _numeric_results(_expanded(reference), [whole, *samples])
+        window = _live_window_counts(ctx, name, False)
+    return _categorical_counted(reference, [window, *parts])
 
-        def histogram(_rows: Any) -> dict[str, Any]:
-            research = _expanded(training.counts(ctx, name, True))
-            return plot_histogram(research, _expanded(_live_window_counts(ctx, name, True)))
 
-        return Comparison("numeric", lambda _rows: found, histogram=histogram)
-    whole_counts = window if window is not None else _merged(by_chunk[name])  # type: ignore[index]
-    return _categorical_counted(reference, [whole_counts, *parts])
+def _sorted_comparison(
+    ctx: StageContext, training: TrainingRows, name: str, chunked: LiveChunks
+) -> Comparison:
+    """KS and normalised Wasserstein of a numeric feature from values the engine sorted: every
+    value up to drift.DRIFT_GRID a side (exact), a rank grid past it (bounds in details)."""
+    reference = training.sorted(ctx, name)
+    live = _live_sorted(ctx, name, chunked)
+    prepared = drift.NumericReference(reference.sample)
+    found: list[DriftResult] = [drift.compare_sorted(prepared, reference, part) for part in live]
+    note = _grid_note(prepared, reference, live, found)
+
+    def histogram(_rows: Any) -> dict[str, Any]:
+        return _sorted_histogram(training.sorted(ctx, name), _live_window_sorted(ctx, name))
+
+    return Comparison("numeric", lambda _rows: found, histogram=histogram, approximation=note)
+
+
+_NO_VALUES = SortedValues(0, np.empty(0))
+
+
+def _live_sorted(ctx: StageContext, name: str, chunked: LiveChunks) -> list[SortedValues]:
+    """The live window's sorted values, then each chunk's (as the engine numbered them)."""
+    parts: list[SortedValues] = []
+    if chunked.relation is not None:
+        found = ctx.engine.aggregate.sorted_values(
+            chunked.relation, name, chunked.column, drift.DRIFT_GRID
+        )
+        parts = [found.get(number, _NO_VALUES) for number in chunked.numbers]
+    total = sum(p.n for p in parts)
+    if chunked.complete and parts and all(p.exact for p in parts) and total <= drift.DRIFT_GRID:
+        window = SortedValues(total, np.sort(np.concatenate([p.values for p in parts])))
+    else:
+        window = _live_window_sorted(ctx, name)
+    return [window, *parts]
+
+
+def _live_window_sorted(ctx: StageContext, name: str) -> SortedValues:
+    live = ctx.engine.relation(LIVE_FEATURES)
+    found = ctx.engine.aggregate.sorted_values(live, name, None, drift.DRIFT_GRID)
+    return found.get(None, _NO_VALUES)
+
+
+def _grid_note(
+    prepared: drift.NumericReference,
+    reference: SortedValues,
+    live: list[SortedValues],
+    found: list[DriftResult],
+) -> dict[str, Any] | None:
+    """How far a rank grid's KS and normalised Wasserstein may be from the exact ones (the
+    largest bound over the window and chunks); None when every side was compared exactly."""
+    if reference.exact and all(part.exact for part in live):
+        return None
+    errors = [
+        drift.grid_errors(prepared, reference, part, result)
+        for part, result in zip(live, found, strict=True)
+        if isinstance(result, drift.NumericDrift)
+    ]
+    return {
+        "method": "rank grid",
+        "grid": drift.DRIFT_GRID,
+        "ks_error": max((e[0] for e in errors), default=0.0),
+        "wasserstein_sd_error": max((e[1] for e in errors), default=0.0),
+    }
+
+
+def _sorted_histogram(research: SortedValues, live: SortedValues) -> dict[str, Any]:
+    """`plot_histogram` of two sorted answers; a grid's counts scaled to its rows (rounded)."""
+    plot = plot_histogram(research.sample, live.sample)
+    for side, found in (("research", research), ("live", live)):
+        if not found.exact and len(plot[side]):
+            scaled = np.asarray(plot[side]) * (found.n / len(found.sample))
+            plot[side] = np.round(scaled).astype(np.int64)
+    return plot
 
 
 def _live_window_counts(ctx: StageContext, name: str, as_double: bool) -> Counted:
@@ -1823,19 +1906,6 @@ def _per_chunk(table: pa.Table, numbers: list[int]) -> list[Counted]:
         (values.slice(a, b - a), counts[a:b])
         for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
     ]
-
-
-def _expanded(counted: Counted) -> np.ndarray:
-    """The sorted sample a value count stands for (finite floats, ascending)."""
-    values, counts = counted
-    return np.repeat(np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64), counts)
-
-
-def _numeric_results(reference: np.ndarray, samples: list[np.ndarray]) -> list[DriftResult]:
-    """KS and normalised Wasserstein of each SORTED live sample against the SORTED research
-    sample: exact, the samples rebuilt from value counts (the engine counted them)."""
-    prepared = drift.NumericReference(reference)
-    return [prepared.compare_centred(prepared.centre_live(sample)) for sample in samples]
 
 
 def _categorical_counted(reference: Counted, parts: list[Counted]) -> Comparison:
@@ -1924,9 +1994,13 @@ def feature_drift(ctx: StageContext) -> Iterator[Finding]:
         status = _outcome_status(outcome)
         if status is not Status.PASS and outcome.comparison.histogram is not None:
             extra["histogram"] = outcome.comparison.histogram(_NO_ROWS)
+        message = _drift_message(name, outcome)
+        if (grid := outcome.comparison.approximation) is not None:
+            extra["approximation"] = grid
+            message += f" (on a rank grid: KS within {grid['ks_error']:.1g})"
         yield Finding(
             status,
-            _drift_message(name, outcome),
+            message,
             source=LIVE_FEATURES,
             column=name,
             observed=None if outcome.result is None else _effect(outcome.result),

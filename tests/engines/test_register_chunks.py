@@ -31,15 +31,10 @@ def test_size_chunks_follow_file_order(engine: AggregateEngine) -> None:
     _assert_position_chunks(engine, n)
 
 
-def test_size_chunks_follow_parquet_file_order(
-    engine: AggregateEngine, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    """The same rows as a parquet file of 8 row groups read in place."""
-    if engine.name == "duckdb":
-        # DuckDB's `register` copies a parquet file into a table with preserve_insertion_order
-        # off, which may reorder row groups (it depends on thread timing): file order can be
-        # lost before any question is asked.
-        request.applymarker(pytest.mark.xfail(reason="register may lose file order"))
+def test_size_chunks_follow_parquet_file_order(engine: AggregateEngine, tmp_path: Path) -> None:
+    """The same rows as a parquet file of 8 row groups read in place (a view: DuckDB numbers the
+    rows while creating the chunk table with insertion order kept, so row groups keep file
+    order; test_size_chunk_order.py does the same for a folder of files)."""
     n = 40_000
     path = tmp_path / "rows.parquet"
     pq.write_table(pa.table({"x": np.arange(n)[::-1].copy()}), path, row_group_size=5_000)
