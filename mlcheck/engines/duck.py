@@ -1978,7 +1978,6 @@ def _order_statistics(
     return out
 
 
-
 # ---- sorted_values (drift)
 
 
