@@ -8,6 +8,7 @@ from pathlib import Path
 
 # Spark sessions started by real CLI processes (`mlcheck run --engine spark`) read this folder's
 # spark-defaults.conf: a quick JIT and interpreted plans, as the suite's own session has
-# (tests/engines/conftest.py). Only how fast the JVM runs changes; partitioning stays Spark's
-# default, and a checklist's or the command line's settings still win over these defaults.
+# (tests/engines/conftest.py), and 4 shuffle partitions instead of 200 (still more than one, so
+# partial aggregates are merged across partitions, unlike the suite's one-partition session).
+# A checklist's or the command line's settings still win over these defaults.
 os.environ.setdefault("SPARK_CONF_DIR", str(Path(__file__).resolve().parent / "spark_conf"))
