@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import string
 import tempfile
 import threading
 import weakref
@@ -54,10 +55,15 @@ from mlcheck.engines.base import (
 from mlcheck.engines.causes import CauseRule, CellCauses, FiniteRange
 from mlcheck.engines.exact import Dialect, fixed_moments, grouped_sum_sql
 
+# DuckDB has no identifier for an empty column name (an Arrow scan calls it `v<position>`,
+# renaming a real column of that name): such a column is registered under this stand-in, and
+# answers name it "" again. A table that also holds the stand-in itself is Unsupported.
+EMPTY_NAME = "mlcheck:empty column name"
+
 
 def quoted(name: str) -> str:
-    """A SQL identifier for any column name (quotes doubled)."""
-    return '"' + name.replace('"', '""') + '"'
+    """A SQL identifier for any column name (quotes doubled; the empty name's stand-in)."""
+    return '"' + (name or EMPTY_NAME).replace('"', '""') + '"'
 
 
 def literal(value: float) -> str:
@@ -115,8 +121,9 @@ class DuckDBEngine:
         columns a question reads are decoded."""
         view = f"rel_{next(self._numbers)}"
         if isinstance(source, pa.Table):
+            _require_distinct_names(source.column_names)
             with self._lock:
-                self._con.register(view, source)
+                self._con.register(view, _nameable(source))
             self._schemas[name] = source.schema
         elif isinstance(source, ParquetSource):
             self._register_parquet(view, source)
@@ -124,6 +131,10 @@ class DuckDBEngine:
         else:
             path = Path(source)
             files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
+            names = _parquet_names(files[0]) if files else []
+            if "" in names:
+                raise Unsupported(_EMPTY_IN_PARQUET)
+            _require_distinct_names(names)
             part = ParquetPart(tuple(files), path if path.is_dir() else None)
             with self._lock:
                 self._con.execute(f"CREATE VIEW {view} AS SELECT * FROM {_parquet_scan(part)}")
@@ -132,6 +143,9 @@ class DuckDBEngine:
     def _register_parquet(self, view: str, source: ParquetSource) -> None:
         """A view over every part with the reader's column types, cast where DuckDB reads the
         same values under another type (a hive partition column, a timestamp's unit)."""
+        if "" in source.schema.names:
+            raise Unsupported(_EMPTY_IN_PARQUET)
+        _require_distinct_names(source.schema.names)
         selects = []
         with self._lock:
             for part in source.parts:
@@ -187,7 +201,7 @@ class DuckDBEngine:
         if name not in self._schemas:
             with self._lock:
                 empty = self._con.sql(f"SELECT * FROM {self._view(name)} LIMIT 0")
-                self._schemas[name] = empty.to_arrow_table().schema
+                self._schemas[name] = _named(empty.to_arrow_table()).schema
         return self._schemas[name]
 
     def num_rows(self, name: str) -> int:
@@ -666,7 +680,7 @@ class DuckDBEngine:
                 FOLD_BATCH_ROWS
             )
             for batch in reader:
-                table = pa.Table.from_batches([batch]).drop_columns(["fold_rows__"])
+                table = _named(pa.Table.from_batches([batch]).drop_columns(["fold_rows__"]))
                 total += np.asarray(fold(table), dtype=np.uint64)
         return tuple(int(x) for x in total)
 
@@ -1812,3 +1826,43 @@ def _add_counts(
 
 _PAIR_TABLES = itertools.count()
 _CAUSES_DIALECT = causes.Dialect(quoted, literal, _comparable, DuckDBEngine._cell_state)
+
+
+# ---- identifiers (fixes)
+
+
+def _nameable(table: pa.Table) -> pa.Table:
+    """`table` with an empty column name replaced by its stand-in (see EMPTY_NAME)."""
+    if "" not in table.column_names:
+        return table
+    if EMPTY_NAME in table.column_names:
+        raise Unsupported(f"a table holding both an empty column name and {EMPTY_NAME!r}")
+    return table.rename_columns([c or EMPTY_NAME for c in table.column_names])
+
+
+def _named(table: pa.Table) -> pa.Table:
+    """An answer's columns under the names the caller asked about (the stand-in as "")."""
+    if EMPTY_NAME not in table.column_names:
+        return table
+    return table.rename_columns(["" if c == EMPTY_NAME else c for c in table.column_names])
+
+
+_EMPTY_IN_PARQUET = "DuckDB renames an empty column name read from parquet (C<position>)"
+
+
+def _parquet_names(path: Path) -> list[str]:
+    import pyarrow.parquet as pq
+
+    return list(pq.read_schema(path).names)
+
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def _require_distinct_names(names: Sequence[str]) -> None:
+    """DuckDB matches identifiers ignoring ASCII case, even quoted: of `income` and `INCOME`
+    it would answer for one when asked about the other. Unsupported (the caller falls back)."""
+    folded = [name.translate(_ASCII_LOWER) for name in names]  # columns, not rows
+    if len(set(folded)) < len(folded):
+        clashing = sorted(n for n, f in zip(names, folded, strict=True) if folded.count(f) > 1)
+        raise Unsupported(f"DuckDB cannot tell apart columns differing in case: {clashing}")

@@ -13,7 +13,7 @@ from typing import Any
 from mlcheck.checklist import Checklist
 from mlcheck.compare import DtypeChange
 from mlcheck.context import StageContext
-from mlcheck.engines.base import ColumnDifference
+from mlcheck.engines.base import ColumnDifference, Unsupported
 from mlcheck.registry import check
 from mlcheck.relation_compare import RelationComparison, compare_relations
 from mlcheck.results import Finding, Status
@@ -61,6 +61,15 @@ def _paired(ctx: StageContext) -> Iterator[tuple[str, RelationComparison]]:
             )
 
 
+def _num_rows(ctx: StageContext, slot: str) -> int:
+    """Rows of a slot, counted by the reader's table where the engine cannot register it
+    (columns DuckDB cannot tell apart), as the comparison then falls back to it too."""
+    try:
+        return ctx.engine.aggregate.num_rows(ctx.engine.relation(slot))
+    except Unsupported:
+        return ctx.engine.num_rows(slot)
+
+
 def _listing(names: tuple[str, ...] | list[str], limit: int = 5) -> str:
     shown = ", ".join(names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
@@ -95,10 +104,7 @@ def source_present(ctx: StageContext) -> Iterator[Finding]:
     research, production = ctx.checklist.research.raw or {}, ctx.checklist.production.raw or {}
     for name in _names(ctx.checklist):
         if name in research and name in production:
-            rows = [
-                ctx.engine.aggregate.num_rows(ctx.engine.relation(f"{side}.raw.{name}"))
-                for side in ("research", "production")
-            ]
+            rows = [_num_rows(ctx, f"{side}.raw.{name}") for side in ("research", "production")]
             yield Finding(
                 Status.PASS, f"declared on both sides ({rows[0]} and {rows[1]} rows)", source=name
             )

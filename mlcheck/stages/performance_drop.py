@@ -1537,6 +1537,25 @@ def _kind(ctx: StageContext, name: str, kind: pa.DataType) -> str | None:
     return None  # timestamps, nested types: not compared as distributions
 
 
+def _require_live_kind(name: str, kind: str, live: pa.DataType) -> None:
+    """Live must hold the kind research's type gives the feature (the engines' counts would
+    fail to cast a list or text as a number): a clear input error, not a crashed check."""
+    numeric = (
+        pa.types.is_integer(live)
+        or pa.types.is_floating(live)
+        or pa.types.is_decimal(live)
+        or pa.types.is_boolean(live)
+    )
+    if kind == "numeric" and not numeric:
+        raise InputError(
+            f"{LIVE_FEATURES}: feature '{name}' must be numeric, but its type is {live}"
+        )
+    if kind == "categorical" and pa.types.is_nested(live):
+        raise InputError(
+            f"{LIVE_FEATURES}: feature '{name}' must be a category, but its type is {live}"
+        )
+
+
 def importance_shares(importance: dict[str, float] | None) -> dict[str, float]:
     """Each feature's share of the total absolute importance."""
     if not importance:
@@ -1557,6 +1576,8 @@ def _feature_drift(ctx: StageContext) -> dict[str, tuple[DriftOutcome, float | N
             for name in _feature_names(ctx, research_schema, live_schema)  # columns, not rows
             if (kind := _kind(ctx, name, research_schema.field(name).type)) is not None
         }
+        for name, kind in kinds.items():  # columns, not rows
+            _require_live_kind(name, kind, live_schema.field(name).type)
         training = _training_rows(ctx)
         chunked = _live_chunks(ctx, LIVE_FEATURES, (LIVE_FEATURES, LIVE_PREDICTIONS, LIVE_LABELS))
         comparisons = parallel_map(

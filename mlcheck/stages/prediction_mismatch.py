@@ -32,10 +32,12 @@ from mlcheck.engine import SPLIT_COLUMN_DEFAULT
 from mlcheck.engines import AggregateEngine
 from mlcheck.engines.base import KeyComparison, KeyCounts, Tolerance
 from mlcheck.errors import InputError
+from mlcheck.findings import key_absence_findings
 from mlcheck.registry import check
 from mlcheck.results import Finding, Status
 from mlcheck.stage_config import admitting
 from mlcheck.stages import prediction_sql as sql
+from mlcheck.stages.split_reproducibility import required
 
 STAGE = "prediction_mismatch"
 SIDES = ("research", "production")
@@ -66,6 +68,16 @@ def engine(ctx: StageContext) -> AggregateEngine:
 
 def key_of(ctx: StageContext, slot: str = RESEARCH) -> list[str]:
     return list(ctx.engine.key(slot) or [])
+
+
+def matched_key(ctx: StageContext) -> list[str]:
+    """Research's key, which both predictions tables must hold to be matched on it (an input
+    error naming the table otherwise, as reading the column was before the engine port)."""
+    key = key_of(ctx)
+    for slot in (RESEARCH, PRODUCTION):
+        for column in key:  # columns, not rows
+            required(ctx, slot, column)
+    return key
 
 
 def registered(ctx: StageContext, name: str, register: Callable[[str], None]) -> str:
@@ -554,6 +566,7 @@ def key_comparison(ctx: StageContext) -> KeyComparison:
     """The two predictions tables' keys compared (counts and first keys), once."""
 
     def compute() -> KeyComparison:
+        matched_key(ctx)
         if not keys_alike(ctx, RESEARCH, PRODUCTION):
             return _unmatched_keys(ctx)
         return _compared_keys(ctx)
@@ -671,44 +684,11 @@ def keys_predicted_on_one_side(ctx: StageContext) -> Iterator[Finding]:
         "a different input snapshot."
     )
     keys = key_comparison(ctx)
-    limit = ctx.config.max_missing_predictions
-    for slot, other, n, total, counts, shown in (
-        (RESEARCH, PRODUCTION, keys.rows.lost, keys.left_rows, keys.left, keys.rows.lost_examples),
-        (
-            PRODUCTION,
-            RESEARCH,
-            keys.rows.extra,
-            keys.right_rows,
-            keys.right,
-            keys.rows.extra_examples,
-        ),
-    ):
-        yield Finding(
-            Status.FAIL if n > limit else Status.PASS,
-            f"{n} of {total} rows of {slot} have a key absent from {other}",
-            source=slot,
-            observed=n,
-            threshold=limit,
-            hint=hint.format(other=other) if n > limit else None,
-            details={
-                "rows": total,
-                "missing": n,
-                "duplicate_key_rows": counts.duplicate_rows,
-                "null_key_rows": counts.null_rows,
-                "examples": _one_per_row(shown, ctx.config.examples),
-            },
-        )
+    limit, examples = ctx.config.max_missing_predictions, ctx.config.examples
+    yield from key_absence_findings(keys, RESEARCH, PRODUCTION, limit, hint, examples)
     finding = _set_aside_finding(ctx, keys)
     if finding is not None:
         yield finding
-
-
-def _one_per_row(shown: Sequence[dict[str, Any]], limit: int) -> list[Any]:
-    """The first keys by key, a key repeated once per row it has (as rows are listed)."""
-    out: list[Any] = []
-    for example in shown:
-        out += [example["key"]] * int(example["rows"])
-    return out[:limit]
 
 
 def _set_aside_finding(ctx: StageContext, keys: KeyComparison) -> Finding | None:
@@ -811,7 +791,7 @@ def _row_examples(ctx: StageContext, slot: str) -> list[dict[str, Any]]:
 def matched(ctx: StageContext) -> str:
     """Both sides' scores (and decisions) on keys unique and non-null on both sides: research's
     as mlcheck_r{j}, production's as mlcheck_p{j} (decisions mlcheck_rd / mlcheck_pd)."""
-    agg, key = engine(ctx), key_of(ctx)
+    agg, key = engine(ctx), matched_key(ctx)
     decision = _decision_sql(ctx)
     sides = []
     for slot, tag, made in ((RESEARCH, "r", decision[0]), (PRODUCTION, "p", decision[1])):

@@ -43,6 +43,7 @@ from mlcheck.engines.base import (
     Unsupported,
 )
 from mlcheck.errors import InputError
+from mlcheck.findings import key_absence_findings
 from mlcheck.registry import check
 from mlcheck.results import Finding, Status
 
@@ -345,42 +346,9 @@ def keys_on_one_side(ctx: StageContext) -> Iterator[Finding]:
         "The two splits cover different rows: look for rows lost or added before splitting, or "
         "a filter that ran in one environment only ({other} lacks them)."
     )
-    limit = ctx.config.max_missing_keys
-    yield from keys_on_one_side_findings(ctx, RESEARCH, PRODUCTION, limit, hint)
-
-
-def keys_on_one_side_findings(
-    ctx: StageContext, left: str, right: str, limit: int, hint: str
-) -> Iterator[Finding]:
-    """One finding per slot: its rows whose key the other slot lacks, failing beyond `limit`,
-    with duplicate and null key rows counted and the smallest keys as examples (a key once per
-    row). `hint` may name the other slot as `{other}`. Shared by SPL001 and PRD003."""
-    found = key_comparison_of(ctx, left, right)
-    rows = found.rows
-    for slot, other, n, total, keys, shown in (
-        (left, right, rows.lost, found.left_rows, found.left, rows.lost_examples),
-        (right, left, rows.extra, found.right_rows, found.right, rows.extra_examples),
-    ):
-        yield Finding(
-            Status.FAIL if n > limit else Status.PASS,
-            f"{n} of {total} rows of {slot} have a key absent from {other}",
-            source=slot,
-            observed=n,
-            threshold=limit,
-            hint=hint.format(other=other) if n > limit else None,
-            details={
-                "rows": total,
-                "missing": n,
-                "duplicate_key_rows": keys.duplicate_rows,
-                "null_key_rows": keys.null_rows,
-                "examples": _row_keys(shown, ctx.config.examples),
-            },
-        )
-
-
-def _row_keys(shown: Sequence[dict[str, Any]], limit: int) -> list[Any]:
-    """Keys of `{"key", "rows"}` examples repeated once per row, the first `limit`."""
-    return [e["key"] for e in shown for _ in range(int(e["rows"]))][: max(limit, 0)]
+    found = key_comparison_of(ctx, RESEARCH, PRODUCTION)
+    limit, examples = ctx.config.max_missing_keys, ctx.config.examples
+    yield from key_absence_findings(found, RESEARCH, PRODUCTION, limit, hint, examples)
 
 
 # --------------------------------------------------------------------------- SPL002 / SPL003

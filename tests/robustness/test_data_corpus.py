@@ -1282,20 +1282,7 @@ CASES = [
 ]
 
 
-# Known regressions of the aggregate-engine ports (session 4, to fix first next session): an
-# empty column name is not a valid DuckDB identifier (RAW002 crashes); a list feature in live
-# crashes stage 5 before its type message. Both exit 3 ("a bug in mlcheck"), never a traceback.
-SEAM_REGRESSIONS = {"empty_column_name", "list_feature_in_live"}
-
-
-def _marked(case: Case) -> object:
-    if case.id not in SEAM_REGRESSIONS:
-        return case
-    reason = "known crash since the engine port (closing note, session 4)"
-    return pytest.param(case, marks=pytest.mark.xfail(reason=reason, strict=False))
-
-
-@pytest.mark.parametrize("case", [_marked(c) for c in CASES], ids=lambda c: c.id)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_bad_data(case: Case, tmp_path: Path, run_cli) -> None:
     assert_outcome(case, run_cli(case.prepare(tmp_path)))
 

@@ -451,9 +451,6 @@ def perturbed(draw: st.DrawFn, table: pa.Table) -> pa.Table:
     return table.set_column(index, name, changed)
 
 
-# Known regression of the engine ports (session 4): a 3-row perturbed live table crashes
-# checks (exit 3). To fix first next session; see the closing note.
-@pytest.mark.xfail(reason="known crash since the engine port (session 4)", strict=False)
 @RUNS
 @given(data=st.data(), name=st.sampled_from(REPLACEABLE), times=st.integers(1, 3))
 def test_run_with_perturbed_tables(data: st.DataObject, name: str, times: int) -> None:
