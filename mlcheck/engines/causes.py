@@ -14,10 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlcheck.compare import Kind
 from mlcheck.engines.base import Tolerance
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 INF = "CAST('Infinity' AS DOUBLE)"
 NUMERIC = ("integer", "float")
@@ -470,3 +473,21 @@ def sql_type(t: Any, engine: str) -> str | None:
         },
     }  # fmt: skip
     return names[engine].get(str(t))
+
+
+def round_trip_answer(
+    d: Dialect,
+    rows: Callable[[str], list[tuple[Any, ...]]],
+    view: str,
+    schema: pa.Schema,
+    targets: Mapping[str, pa.DataType],
+    engine: str,
+) -> dict[str, int | None]:
+    """`round_trip_changes` for an engine's SQL types: per column, None where `engine` has no
+    SQL type for the target, else the values that change on the round trip."""
+    sql = {
+        c: (sql_type(t, engine), sql_type(schema.field(c).type, engine)) for c, t in targets.items()
+    }
+    asked = {c: (to, back) for c, (to, back) in sql.items() if to is not None}
+    found = round_trip_changes(d, rows, view, asked)
+    return {c: found.get(c) for c in targets}

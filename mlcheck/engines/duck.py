@@ -899,14 +899,9 @@ class DuckDBEngine:
     ) -> dict[str, int | None]:
         """Per column, non-null values that change when cast to the target type (None: the
         engine has no such type)."""
-        schema = self.schema(name)
-        sql = {
-            c: (causes.sql_type(t, "duckdb"), causes.sql_type(schema.field(c).type, "duckdb"))
-            for c, t in targets.items()
-        }
-        asked = {c: (to, back) for c, (to, back) in sql.items() if to is not None}
-        found = causes.round_trip_changes(_CAUSES_DIALECT, self._rows, self._view(name), asked)
-        return {c: found.get(c) for c in targets}
+        return causes.round_trip_answer(
+            _CAUSES_DIALECT, self._rows, self._view(name), self.schema(name), targets, "duckdb"
+        )
 
     # ---- order_statistics (stage2)
 

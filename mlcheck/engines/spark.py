@@ -920,14 +920,9 @@ class SparkEngine:
     ) -> dict[str, int | None]:
         """Per column, non-null values that change when cast to the target type (None: Spark
         has no such type)."""
-        schema = self.schema(name)
-        sql = {
-            c: (causes.sql_type(t, "spark"), causes.sql_type(schema.field(c).type, "spark"))
-            for c, t in targets.items()
-        }
-        asked = {c: (to, back) for c, (to, back) in sql.items() if to is not None}
-        found = causes.round_trip_changes(_CAUSES_DIALECT, self._rows, self._view(name), asked)
-        return {c: found.get(c) for c in targets}
+        return causes.round_trip_answer(
+            _CAUSES_DIALECT, self._rows, self._view(name), self.schema(name), targets, "spark"
+        )
 
     # ---- order_statistics (stage2)
 
