@@ -507,13 +507,24 @@ _MEMORY_UNITS = {"": 1, "b": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10**
 _MEMORY_UNITS |= {"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
 
 
+# Below this a run cannot start: the interpreter and its libraries alone hold 246 MiB.
+SMALLEST_LIMIT = 256 << 20
+
+
 def duckdb_share(limit: str) -> str:
     """DuckDB's memory cap for a whole-process `--memory-limit`: the limit less Python's
-    allowance, and never less than half the limit. A limit DuckDB's own parser must judge
-    (an unknown unit) is passed on as it is."""
+    allowance, and never less than half the limit. A usage error for what is not a size or
+    is too small to run in."""
+    from mlcheck.errors import UsageError
+
     total = memory_bytes(limit)
     if total is None:
-        return limit
+        raise UsageError(
+            f"memory limit {limit!r} (--memory-limit or engine.memory_limit) is not a size "
+            "such as 3GB, 512MB or 4GiB"
+        )
+    if total < SMALLEST_LIMIT:
+        raise UsageError(f"memory limit {limit!r} is below the 256 MiB a run needs to start")
     share = max(total - PYTHON_ALLOWANCE, total // 2)
     return f"{share // (1 << 20)}MiB"
 
