@@ -17,6 +17,7 @@ from mlcheck.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
 MiB = 1 << 20
+CREDIT = ROOT / "checklists" / "credit.yaml"
 
 
 @pytest.mark.parametrize(
@@ -61,8 +62,7 @@ def test_a_limit_that_is_no_size_is_a_usage_error(limit: str) -> None:
 
 def test_a_bad_limit_on_the_command_line_exits_2_with_one_line() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "mlcheck", "run", str(ROOT / "checklists" / "credit.yaml")]
-        + ["--memory-limit", "lots", "-q"],
+        [sys.executable, "-m", "mlcheck", "run", str(CREDIT), "--memory-limit", "lots", "-q"],
         capture_output=True,
         text=True,
         cwd=ROOT,
