@@ -1648,7 +1648,7 @@ class TrainingRows:
         n = sum(p.n for p in parts)
         if not all(p.exact for p in parts):
             return self.sorted(ctx, [name], n)[name]
-        return SortedValues(n, np.sort(np.concatenate([p.values for p in parts])))
+        return SortedValues(n, np.sort(np.concatenate([p.values for p in parts]), kind="stable"))
 
 
 def _training_rows(ctx: StageContext) -> TrainingRows:
@@ -1888,7 +1888,9 @@ def _chunks_together(chunked: LiveChunks, parts: list[SortedValues]) -> SortedVa
     """The window as every chunk's values together, when the chunks hold all of it exactly."""
     total = sum(p.n for p in parts)
     if chunked.complete and parts and all(p.exact for p in parts) and total <= drift.DRIFT_GRID:
-        return SortedValues(total, np.sort(np.concatenate([p.values for p in parts])))
+        # Sorted runs: numpy's stable sort (timsort) merges them, half the CPU of a quicksort.
+        together = np.sort(np.concatenate([p.values for p in parts]), kind="stable")
+        return SortedValues(total, together)
     return None
 
 
