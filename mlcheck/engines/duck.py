@@ -920,6 +920,8 @@ class DuckDBEngine:
         column the group sizes and the values DuckDB numbers (`mlcheck.engines.sorting`)."""
         view, out = self._view(name), {}
         rows = self.num_rows(name)
+        if rows <= grid and by is not None and groups is not None and len(groups) == 1:
+            return self._one_group(view, columns, by, groups[0], rows, grid, ranks)
         if rows <= grid:
             for batch in sorting.batches(columns, rows, grid):
                 with self._lock:
@@ -935,6 +937,29 @@ class DuckDBEngine:
                 values = self._con.sql(values_sql).fetchnumpy()["v"]
             values = np.asarray(values, dtype=np.float64)
             out[column] = sorting.large_answer(sizes, values, grid, asked, groups)
+        return out
+
+    def _one_group(
+        self,
+        view: str,
+        columns: Sequence[str],
+        by: str,
+        group: Any,
+        rows: int,
+        grid: int,
+        ranks: Mapping[str, Sequence[int]] | None,
+    ) -> dict[str, dict[Any, SortedValues]]:
+        """`sorted_values_many` of one asked group: its rows filtered in SQL, no group column
+        fetched or sorted (research training rows: ~1 s CPU less at 1M x 25 features)."""
+        where = f" WHERE {quoted(by)} IS NULL" if group is None else f" WHERE {quoted(by)} = ?"
+        out = {}
+        for batch in sorting.batches(columns, rows, grid):
+            sql = sorting.fetch_sql(view, batch, None, quoted) + where
+            with self._lock:
+                asked = self._con.sql(sql, params=[] if group is None else [group])
+                found = asked.to_arrow_table()
+            answer = sorting.fetched_answer(found, batch, False, None, ranks)
+            out.update({c: {group: a[None]} if a else {} for c, a in answer.items()})
         return out
 
 

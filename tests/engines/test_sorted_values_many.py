@@ -118,6 +118,13 @@ def test_only_the_asked_groups(engine: AggregateEngine, register: Register, grid
             assert answer.n == every[column][group].n
             np.testing.assert_array_equal(answer.values, every[column][group].values)
     assert engine.sorted_values_many(name, ["x"], "g", grid=grid, groups=["z"]) == {"x": {}}
+    for only in ("a", "b", None, "e"):  # one group asked (its rows filtered by the engine)
+        alone = engine.sorted_values_many(name, ["x", "i"], "g", grid=grid, groups=[only])
+        for column in ("x", "i"):
+            assert list(alone[column]) == ([only] if only in every[column] else [])
+            for group, answer in alone[column].items():
+                assert answer.n == every[column][group].n
+                np.testing.assert_array_equal(answer.values, every[column][group].values)
 
 
 @pytest.mark.parametrize("grid", [1_000_000, 7])
