@@ -563,8 +563,12 @@ class SortedValues:
 
     def at(self, rank: int) -> float:
         """The element of this 0-based rank (asked among `ranks`, or of exact values)."""
-        index = int(rank) if self.ranks is None else int(np.searchsorted(self.ranks, rank))
-        if self.ranks is not None and (index >= len(self.ranks) or self.ranks[index] != rank):
+        if self.ranks is None:
+            if not self.exact or not 0 <= rank < self.n:  # a grid holds other ranks
+                raise KeyError(rank)
+            return float(self.values[int(rank)])
+        index = int(np.searchsorted(self.ranks, rank))
+        if index >= len(self.ranks) or self.ranks[index] != rank:
             raise KeyError(rank)
         return float(self.values[index])
 

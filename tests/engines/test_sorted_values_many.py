@@ -88,6 +88,9 @@ def test_rank_grid_past_the_grid(engine: AggregateEngine, register: Register) ->
     np.testing.assert_array_equal(found["a"].values, expected)
     np.testing.assert_array_equal(found["a"].sample, a[[2, 5, 7]])
     assert found["b"].exact and found["b"].n == 3
+    assert found["b"].at(2) == _finite(table, "x", "b")[2]
+    with pytest.raises(KeyError):  # a grid holds ranks other than its positions
+        found["a"].at(1)
 
 
 @pytest.mark.parametrize("grid", [7, 64, 1000])
