@@ -9,6 +9,7 @@ extremes and integer sums are exact, float sums are exact sums rounded once
 from __future__ import annotations
 
 import itertools
+import re
 import shutil
 import string
 import tempfile
@@ -63,8 +64,9 @@ EMPTY_NAME = "mlcheck:empty column name"
 
 
 def quoted(name: str) -> str:
-    """A SQL identifier for any column name (quotes doubled; the empty name's stand-in)."""
-    return '"' + (name or EMPTY_NAME).replace('"', '""') + '"'
+    """A SQL identifier for any column name (quotes doubled; the empty name's stand-in, a name
+    with capitals encoded so that names differing only in case stay apart: `identifier`)."""
+    return _plain_quoted(identifier(name))
 
 
 def literal(value: float) -> str:
@@ -122,7 +124,6 @@ class DuckDBEngine:
         columns a question reads are decoded."""
         view = f"rel_{next(self._numbers)}"
         if isinstance(source, pa.Table):
-            _require_distinct_names(source.column_names)
             with self._lock:
                 self._con.register(view, _nameable(source))
             self._schemas[name] = source.schema
@@ -138,7 +139,10 @@ class DuckDBEngine:
             _require_distinct_names(names)
             part = ParquetPart(tuple(files), path if path.is_dir() else None)
             with self._lock:
-                self._con.execute(f"CREATE VIEW {view} AS SELECT * FROM {_parquet_scan(part)}")
+                scan = _parquet_scan(part)
+                found = self._con.sql(f"SELECT * FROM {scan} LIMIT 0").to_arrow_table().schema
+                items = ", ".join(_renamed(n) for n in _scanned_names(names, found))
+                self._con.execute(f"CREATE VIEW {view} AS SELECT {items} FROM {scan}")
         self._views[name] = view
 
     def _register_parquet(self, view: str, source: ParquetSource) -> None:
@@ -1021,12 +1025,13 @@ def _parquet_column(
     index = found.get_field_index(wanted.name)
     if index < 0:
         raise Unsupported(f"column {wanted.name!r} is not in every file")
+    read = _plain_quoted(wanted.name)  # as DuckDB's scan names it (not encoded)
     if _same_values(wanted.type, found.field(index).type):
-        return name
+        return f"{read} AS {name}"
     target = _DUCK_TYPES.get(logical_type(wanted.type))
     if target is None:
         raise Unsupported(f"DuckDB reads {wanted.name!r} as {found.field(index).type}")
-    return f"CAST({name} AS {target}) AS {name}"
+    return f"CAST({read} AS {target}) AS {name}"
 
 
 def _same_values(wanted: pa.DataType, got: pa.DataType) -> bool:
@@ -1900,19 +1905,18 @@ _CAUSES_DIALECT = causes.Dialect(quoted, literal, _comparable, DuckDBEngine._cel
 
 
 def _nameable(table: pa.Table) -> pa.Table:
-    """`table` with an empty column name replaced by its stand-in (see EMPTY_NAME)."""
-    if "" not in table.column_names:
-        return table
-    if EMPTY_NAME in table.column_names:
+    """`table` with its columns under their identifiers (see `identifier`)."""
+    if "" in table.column_names and EMPTY_NAME in table.column_names:
         raise Unsupported(f"a table holding both an empty column name and {EMPTY_NAME!r}")
-    return table.rename_columns([c or EMPTY_NAME for c in table.column_names])
+    _require_distinct_names(table.column_names)
+    names = [identifier(c) for c in table.column_names]
+    return table if names == table.column_names else table.rename_columns(names)
 
 
 def _named(table: pa.Table) -> pa.Table:
-    """An answer's columns under the names the caller asked about (the stand-in as "")."""
-    if EMPTY_NAME not in table.column_names:
-        return table
-    return table.rename_columns(["" if c == EMPTY_NAME else c for c in table.column_names])
+    """An answer's columns under the names the caller asked about (identifiers decoded)."""
+    names = [_decoded(c) for c in table.column_names]
+    return table if names == table.column_names else table.rename_columns(names)
 
 
 _EMPTY_IN_PARQUET = "DuckDB renames an empty column name read from parquet (C<position>)"
@@ -1928,9 +1932,11 @@ _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 
 def _require_distinct_names(names: Sequence[str]) -> None:
-    """DuckDB matches identifiers ignoring ASCII case, even quoted: of `income` and `INCOME`
-    it would answer for one when asked about the other. Unsupported (the caller falls back)."""
-    folded = [name.translate(_ASCII_LOWER) for name in names]  # columns, not rows
+    """DuckDB matches identifiers ignoring ASCII case, even quoted: names are registered under
+    identifiers that keep `income` and `INCOME` apart (`identifier`). Only a name spelled like
+    another's identifier (`income (mlcheck case 3f)` beside `INCOME`) still clashes:
+    Unsupported (the caller falls back)."""
+    folded = [identifier(name).translate(_ASCII_LOWER) for name in names]  # columns, not rows
     if len(set(folded)) < len(folded):
         clashing = sorted(n for n, f in zip(names, folded, strict=True) if folded.count(f) > 1)
         raise Unsupported(f"DuckDB cannot tell apart columns differing in case: {clashing}")
@@ -2018,3 +2024,47 @@ def sorted_values_answer(
     if start != len(values):
         raise RuntimeError("sorted_values: the values do not match the group sizes")
     return out
+
+
+# ---- names differing only in case (spark6)
+
+# DuckDB binds identifiers ignoring ASCII case, even quoted. A name with ASCII capitals is
+# registered and asked about as `<name> (mlcheck case <mask>)`: the mask (hexadecimal, bit i
+# for a capital at position i) is in lower case, so `Age` and `AGE` fold to different
+# identifiers, and `age` (no capitals) stays itself. Answers decode the suffix (`_named`).
+_CASE_SUFFIX = re.compile(r"(.*) \(mlcheck case [0-9a-f]+\)", re.DOTALL)
+
+
+def identifier(name: str) -> str:
+    """The identifier DuckDB knows a column by: the empty name's stand-in, a name with ASCII
+    capitals with its case mask appended, any other name itself."""
+    if not name:
+        return EMPTY_NAME
+    mask = sum(1 << i for i, ch in enumerate(name) if "A" <= ch <= "Z")  # characters of a name
+    return f"{name} (mlcheck case {mask:x})" if mask else name
+
+
+def _decoded(column: str) -> str:
+    """The column name an identifier stands for (see `identifier`)."""
+    if column == EMPTY_NAME:
+        return ""
+    found = _CASE_SUFFIX.fullmatch(column)
+    return found.group(1) if found and identifier(found.group(1)) == column else column
+
+
+def _plain_quoted(name: str) -> str:
+    """`name` itself as a quoted identifier (as DuckDB's own scan names a column)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _renamed(name: str) -> str:
+    """A select item giving a scanned column under its identifier."""
+    return f"{_plain_quoted(name)} AS {quoted(name)}"
+
+
+def _scanned_names(names: Sequence[str], found: pa.Schema) -> list[str]:
+    """The file's column names, when DuckDB's scan kept them (it renames the second of two
+    names differing only in case, `INCOME` to `INCOME_1`: Unsupported, the caller falls back)."""
+    if list(found.names) != list(names):
+        raise Unsupported("DuckDB's parquet scan renames columns of this file")
+    return list(names)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -133,13 +134,28 @@ class SparkEngine:
     ) -> None:
         settings = settings or EngineSettings("spark")
         self._owned = session is None
-        self._spark = session or new_session(settings, master, conf)
+        self._session = session or new_session(settings, master, conf)
+        self._threads = threading.local()  # threads this engine made the session active in
         # Timestamps without a zone are cast to TIMESTAMP for their ticks: UTC keeps the digits.
         self._spark.conf.set("spark.sql.session.timeZone", "UTC")
+        # `income` and `INCOME` are two columns of a table (Spark would call them ambiguous, or
+        # refuse the parquet file); every question names its columns exactly as the table does.
+        self._spark.conf.set("spark.sql.caseSensitive", "true")
         self._prefix = f"mlcheck_{os.getpid()}_{next(_ENGINES)}"
         self._views: dict[str, str] = {}
         self._numbers = itertools.count()  # view names are never reused, even after unregister
         self._schemas: dict[str, pa.Schema] = {}
+
+    @property
+    def _spark(self) -> Any:
+        """The session, made the active one of the asking thread first: Spark resolves a
+        DataFrame's column names (`mapInArrow`, `selectExpr`) under the conf of the thread's
+        active session, and a thread of `parallel_map` has none (it would resolve `age` and
+        `AGE` ignoring case: ambiguous)."""
+        if not getattr(self._threads, "active", False):
+            _make_active(self._session)
+            self._threads.active = True
+        return self._session
 
     def close(self) -> None:
         """Drop the engine's views; stop the session if the engine started it."""
@@ -1424,3 +1440,17 @@ SPARK_PRESENCE = PresenceDialect(
 
 _PAIR_VIEWS = itertools.count()
 _CAUSES_DIALECT = causes.Dialect(quoted, literal, _comparable, _cell_state)
+
+
+# ---- the active session of every asking thread (spark6)
+
+
+def _make_active(session: Any) -> None:
+    """`session` as the calling thread's active session (a classic session's JVM side; Spark
+    Connect resolves on its server)."""
+    jvm = getattr(session, "_jvm", None)
+    if jvm is None or not hasattr(session, "_jsparkSession"):
+        return
+    getattr(jvm, "org.apache.spark.sql.classic.SparkSession").setActiveSession(
+        session._jsparkSession
+    )
