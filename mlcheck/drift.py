@@ -606,7 +606,7 @@ def benjamini_hochberg(p_values: np.ndarray | list[float]) -> np.ndarray:
 # --------------------------------------------------------------------------- rank grids
 
 # Past this many finite values a side (or a chunk), numeric drift is measured on a rank grid of
-# that many order statistics (the engine's `sorted_values`) instead of every value; at or
+# that many order statistics (the engine's `sorted_values_many`) instead of every value; at or
 # below it every value is compared (exact). The error bounds are `grid_errors`'.
 DRIFT_GRID = 1_000_000
 

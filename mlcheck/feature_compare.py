@@ -806,17 +806,14 @@ def _extremes(found: FiniteRange) -> Extremes:
 
 
 def _elements(
-    agg: AggregateEngine,
-    rel: str,
-    ranges: Mapping[str, FiniteRange],
-    indexes: Mapping[str, Sequence[int]],
+    agg: AggregateEngine, rel: str, indexes: Mapping[str, Sequence[int]]
 ) -> dict[str, dict[int, float]]:
-    """Per column, elements of its sorted finite values at these 0-based indexes: ranks past
-    the column's -inf values, all columns in one question."""
-    asked = {c: sorted({i + ranges[c].neg_inf for i in idx}) for c, idx in indexes.items()}
-    sizes = {c: r.finite + r.pos_inf + r.neg_inf for c, r in ranges.items() if c in asked}
-    found = agg.order_statistics(rel, asked, sizes)
-    return {c: {i: found[c][i + ranges[c].neg_inf] for i in set(idx)} for c, idx in indexes.items()}
+    """Per column, elements of its sorted finite values at these 0-based indexes, all columns
+    in one question."""
+    found = agg.sorted_values_many(rel, list(indexes), ranks=indexes)
+    return {
+        c: {i: found[c][None].at(i) for i in set(idx)} if idx else {} for c, idx in indexes.items()
+    }
 
 
 def _linear_quantiles(
@@ -826,7 +823,7 @@ def _linear_quantiles(
     the same virtual index, neighbours and interpolation as `np.quantile`."""
     plans = {c: _linear_plan(r.finite, levels) for c, r in ranges.items()}
     wanted = {c: [int(i) for i in (*previous, *nxt)] for c, (previous, nxt, _) in plans.items()}
-    values = _elements(agg, rel, ranges, wanted)
+    values = _elements(agg, rel, wanted)
     return {c: _interpolate(values[c], *plans[c]) for c in plans}
 
 
@@ -862,6 +859,6 @@ def _median_without(
     m = ranges.finite - k
     middle = [m // 2] if m % 2 else [m // 2 - 1, m // 2]
     asked = {column: [*middle, *(j + k for j in middle)]}
-    values = _elements(agg, rel, {column: ranges}, asked)[column]
+    values = _elements(agg, rel, asked)[column]
     picked = [values[j] if values[j] < v else values[j + k] for j in middle]
     return float(np.mean(picked))

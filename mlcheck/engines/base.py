@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import numpy as np
 import pyarrow as pa
 
 from mlcheck.compare import ColumnStats, Kind, RowDifference
@@ -352,34 +353,24 @@ class AggregateEngine(Protocol):
         """Non-null values that change when cast to the target type (None: no such type)."""
         ...
 
-    # ---- order_statistics (stage2)
+    # ---- sorted_values_many (sort6)
 
-    def order_statistics(
+    def sorted_values_many(
         self,
         name: str,
-        ranks: Mapping[str, Sequence[int]],
-        sizes: Mapping[str, int] | None = None,
-    ) -> dict[str, dict[int, float]]:
-        """Per column, the values (float64, -0.0 as 0.0) at these 0-based ranks of its sorted
-        non-null, non-NaN values (-inf first); ranks outside the values are left out.
-        `sizes`: each column's count of those values, when the caller knows it (saves a pass)."""
-        ...
-
-    # ---- sorted_values (drift)
-
-    def sorted_values(
-        self,
-        name: str,
-        column: str,
+        columns: Sequence[str],
         by: str | None = None,
         grid: int = 1_000_000,
         groups: Sequence[Any] | None = None,
-    ) -> dict[Any, SortedValues]:
-        """Per group of `by` (None: the whole relation; `groups`: only those groups), ordered
-        by group (nulls last), the
-        finite values of `column` as float64 (-0.0 as 0.0) in ascending order: all n of them
-        when n <= grid, else the least one and the elements of ranks ceil(n * i / grid),
-        i = 1..grid (`SortedValues`)."""
+        ranks: Mapping[str, Sequence[int]] | None = None,
+    ) -> dict[str, dict[Any, SortedValues]]:
+        """Per column, per group of `by` (None: the whole relation, group None; `groups`: only
+        those groups), ordered by group (nulls last), the column's finite values as float64
+        (-0.0 as 0.0) in ascending order (`SortedValues`): all n of them when n <= grid, else
+        the least one and the elements of ranks ceil(n * i / grid), i = 1..grid; a column in
+        `ranks`: only the elements of those 0-based ranks within [0, n) (`SortedValues.ranks`).
+        A group without a finite value is left out. Batches of columns share a scan; one
+        answer holds a few grids of doubles at most."""
         ...
 
 
@@ -552,7 +543,7 @@ def time_class(t: pa.DataType) -> str | None:
     return "instant" if pa.types.is_date(t) else None
 
 
-# ---- sorted_values (drift)
+# ---- sorted_values_many (sort6; was sorted_values, drift)
 
 
 @dataclass(frozen=True)
@@ -564,10 +555,22 @@ class SortedValues:
 
     n: int
     values: Any  # np.ndarray of float64
+    ranks: Any = None  # when asked at given ranks: the 0-based ranks `values` hold (ascending)
 
     @property
     def exact(self) -> bool:
-        return len(self.values) == self.n
+        return self.ranks is None and len(self.values) == self.n
+
+    def at(self, rank: int) -> float:
+        """The element of this 0-based rank (asked among `ranks`, or of exact values)."""
+        if self.ranks is None:
+            if not self.exact or not 0 <= rank < self.n:  # a grid holds other ranks
+                raise KeyError(rank)
+            return float(self.values[int(rank)])
+        index = int(np.searchsorted(self.ranks, rank))
+        if index >= len(self.ranks) or self.ranks[index] != rank:
+            raise KeyError(rank)
+        return float(self.values[index])
 
     @property
     def sample(self) -> Any:

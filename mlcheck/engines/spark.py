@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from mlcheck.compare import ColumnStats, Kind, RowDifference, _tick_ns, logical_type, type_family
 from mlcheck.engines import base as seam
-from mlcheck.engines import causes
+from mlcheck.engines import causes, sorting
 from mlcheck.engines import duck as duck_sql
 from mlcheck.engines.base import (
     Chunking,  # grouped_counts (perf)
@@ -37,7 +37,7 @@ from mlcheck.engines.base import (
     ParquetPart,
     ParquetSource,
     Presence,
-    SortedValues,  # sorted_values (drift)
+    SortedValues,  # sorted_values_many (sort6)
     Tolerance,
     Unsupported,
     time_class,
@@ -943,62 +943,43 @@ class SparkEngine:
             _CAUSES_DIALECT, self._rows, self._view(name), self.schema(name), targets, "spark"
         )
 
-    # ---- order_statistics (stage2)
+    # ---- sorted_values_many (sort6)
 
-    def order_statistics(
+    def sorted_values_many(
         self,
         name: str,
-        ranks: Mapping[str, Sequence[int]],
-        sizes: Mapping[str, int] | None = None,
-    ) -> dict[str, dict[int, float]]:
-        """Values at 0-based ranks of many columns' sorted non-NaN values: each column's
-        values numbered in order, the wanted numbers kept, all columns in one statement."""
-        names = [c for c, wanted in ranks.items() if wanted]
-        out: dict[str, dict[int, float]] = {c: {} for c in names}
-        if not names:
-            return out
-        parts = []
-        for j, c in enumerate(names):
-            x = f"CAST({quoted(c)} AS DOUBLE)"
-            wanted = ", ".join(str(int(i) + 1) for i in sorted(set(ranks[c])))
-            parts.append(
-                f"SELECT {j} AS j, r, x + CAST(0 AS DOUBLE) AS x FROM (SELECT x, row_number() "
-                f"OVER (ORDER BY x) AS r FROM (SELECT {x} AS x FROM {self._view(name)}) AS s "
-                f"WHERE x IS NOT NULL AND NOT isnan(x)) AS t WHERE r IN ({wanted})"
-            )
-        for j, r, x in self._rows(" UNION ALL ".join(parts)):
-            out[names[int(j)]][int(r) - 1] = float(x) + 0.0
-        return out
-
-    # ---- sorted_values (drift)
-
-    def sorted_values(
-        self,
-        name: str,
-        column: str,
+        columns: Sequence[str],
         by: str | None = None,
         grid: int = 1_000_000,
         groups: Sequence[Any] | None = None,
-    ) -> dict[Any, SortedValues]:
-        """Sorted finite values per group, or a rank grid of them past `grid` values (see
-        `AggregateEngine.sorted_values`), with DuckDB's SQL; every group is sorted, the
-        asked ones kept."""
-        from mlcheck.engines.duck import sorted_values_answer, sorted_values_sql
+        ranks: Mapping[str, Sequence[int]] | None = None,
+    ) -> dict[str, dict[Any, SortedValues]]:
+        """Sorted finite values of many columns per group, a rank grid past `grid` values, or
+        values at given ranks (see `AggregateEngine.sorted_values_many`): at most `grid` rows,
+        a batch of columns collected unsorted as Arrow in one job and sorted in numpy; past
+        it, per column the group sizes and the values Spark numbers (`mlcheck.engines.sorting`)."""
+        view, out = self._view(name), {}
+        rows = self.num_rows(name)
+        if rows <= grid:
+            for batch in sorting.batches(columns, rows, grid):
+                found = self._arrow(sorting.fetch_sql(view, batch, by, quoted))
+                out.update(sorting.fetched_answer(found, batch, by is not None, groups, ranks))
+            return out
+        for column in columns:  # columns, not rows
+            asked = None if ranks is None else ranks.get(column)
+            sizes_sql, values_sql = sorting.large_sql(view, column, by, grid, asked, quoted, "div")
+            sizes = self._rows(sizes_sql)
+            values = self._arrow(values_sql).column("v").to_numpy()
+            values = np.asarray(values, dtype=np.float64)
+            out[column] = sorting.large_answer(sizes, values, grid, asked, groups)
+        return out
 
-        counts_sql, values_sql = sorted_values_sql(
-            self._view(name), column, by, grid, quoted, "div"
-        )
-        sizes = self._rows(counts_sql)
-        exact = all(int(n) <= grid for _, n in sizes)
-        frame = self._spark.sql(values_sql[exact])
+    def _arrow(self, sql: str) -> pa.Table:
+        """A statement's rows collected as Arrow (pandas before Spark 4)."""
+        frame = self._spark.sql(sql)
         if hasattr(frame, "toArrow"):
-            found = frame.toArrow().column("v").to_numpy()
-        else:
-            found = frame.toPandas()["v"].to_numpy()
-        answer = sorted_values_answer(sizes, np.asarray(found, dtype=np.float64), grid)
-        if groups is None or by is None:
-            return answer
-        return {g: stats for g, stats in answer.items() if g in groups}
+            return frame.toArrow()
+        return pa.Table.from_pandas(frame.toPandas(), preserve_index=False)  # pragma: no cover
 
 
 # ---- Arrow in

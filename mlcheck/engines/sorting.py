@@ -1,0 +1,158 @@
+"""`sorted_values_many`'s engine-independent half (DuckDB and Spark share it): the SQL that
+fetches finite values, the numpy that sorts them per group, and the SQL that selects a rank
+grid (or given ranks) of groups too large to fetch.
+
+Two ways to one answer. When the relation has at most `grid` rows, no group can pass the grid:
+the batch's columns are fetched unsorted in one scan and sorted here (measured on a 1M-double
+column: fetch + `np.sort` 0.065 s CPU, DuckDB's ORDER BY 0.09-0.14 s plus a size query;
+`np.partition` at given ranks 0.03 s against `quantile_disc` 0.05 s). Past it, a column at a
+time: its group sizes, then the values the engine numbered and kept (`large_sql`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from mlcheck.engines.base import SortedValues
+
+# An answer holds at most this many grids' worth of doubles (rows x columns of a batch).
+GRIDS_PER_ANSWER = 4
+# Columns per statement at most: bounds a statement's size on wide tables.
+MAX_BATCH = 64
+
+Ranks = Mapping[str, Sequence[int]]
+Answer = dict[str, dict[Any, SortedValues]]
+
+
+def batches(columns: Sequence[str], rows: int, grid: int) -> list[list[str]]:
+    """The columns cut so that one batch's fetched doubles stay within GRIDS_PER_ANSWER grids."""
+    size = max(1, min(MAX_BATCH, GRIDS_PER_ANSWER * int(grid) // max(int(rows), 1)))
+    return [list(columns[i : i + size]) for i in range(0, len(columns), size)]
+
+
+def fetch_sql(view: str, columns: Sequence[str], by: str | None, quote: Any) -> str:
+    """Every row's group (when grouped) and the columns as doubles `v0, v1, ...`, unsorted."""
+    group = [f"{quote(by)} AS g"] if by else []
+    xs = [f"CAST({quote(c)} AS DOUBLE) AS v{j}" for j, c in enumerate(columns)]
+    return f"SELECT {', '.join(group + xs)} FROM {view}"
+
+
+def fetched_answer(
+    table: pa.Table,
+    columns: Sequence[str],
+    grouped: bool,
+    groups: Sequence[Any] | None,
+    ranks: Ranks | None,
+) -> Answer:
+    """`fetch_sql`'s rows sorted per column and group (groups ordered, nulls last; a group
+    without a finite value is left out)."""
+    labels, order, bounds = _group_order(table.column("g") if grouped else None, table.num_rows)
+    wanted = (
+        range(len(labels)) if groups is None else [i for i, g in enumerate(labels) if g in groups]
+    )
+    out: Answer = {}
+    for j, column in enumerate(columns):  # columns, not rows
+        x = pc.fill_null(table.column(f"v{j}"), np.nan).to_numpy() + 0.0  # -0.0 as 0.0
+        x = x if order is None else x[order]
+        asked = None if ranks is None else ranks.get(column)
+        out[column] = {}
+        for i in wanted:  # groups, not rows
+            part = x[bounds[i] : bounds[i + 1]]
+            part = part[np.isfinite(part)]
+            if len(part):
+                out[column][labels[i]] = _sorted(part, asked)
+    return out
+
+
+def _group_order(
+    g: pa.ChunkedArray | None, rows: int
+) -> tuple[list[Any], np.ndarray | None, np.ndarray]:
+    """The groups in order (nulls last), the row order that puts rows group after group (None:
+    one group), and where each group's rows start and end in it."""
+    if g is None:
+        return [None], None, np.array([0, rows])
+    array = g.combine_chunks()
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    encoded = pc.dictionary_encode(array, null_encoding="encode")
+    ordered = pc.array_sort_indices(encoded.dictionary, null_placement="at_end").to_numpy()
+    place = np.empty(len(ordered), dtype=np.int64)
+    place[ordered] = np.arange(len(ordered))
+    keys = place[encoded.indices.to_numpy(zero_copy_only=False)]
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(keys, minlength=len(ordered)))))
+    labels = encoded.dictionary.take(pa.array(ordered)).to_pylist()
+    if len(ordered) <= np.iinfo(np.uint16).max:  # numpy sorts 16-bit keys by radix: 5x less CPU
+        keys = keys.astype(np.uint16)
+    return labels, np.argsort(keys, kind="stable"), bounds
+
+
+def _sorted(finite: np.ndarray, ranks: Sequence[int] | None) -> SortedValues:
+    """All finite values sorted, or only those at `ranks` (a partial sort: cheaper)."""
+    n = len(finite)
+    if ranks is None:
+        return SortedValues(n, np.sort(finite))
+    kept = kept_ranks(ranks, n)
+    return SortedValues(n, np.partition(finite, kept)[kept] if len(kept) else kept + 0.0, kept)
+
+
+def kept_ranks(ranks: Sequence[int], n: int) -> np.ndarray:
+    """The asked 0-based ranks within [0, n), ascending, once each."""
+    asked = np.unique(np.asarray(list(ranks), dtype=np.int64))
+    return asked[(asked >= 0) & (asked < n)]
+
+
+def large_sql(
+    view: str,
+    column: str,
+    by: str | None,
+    grid: int,
+    ranks: Sequence[int] | None,
+    quote: Any,
+    divide: str,
+) -> tuple[str, str]:
+    """SQL (DuckDB and Spark alike) for one column of a relation past the grid: the group sizes
+    ordered by group, and the values ordered by group then value -- every value when the group
+    has at most `grid`, else its least value and ranks ceil(n * i / grid) (rank r is one when
+    floor(r * grid / n) > floor((r - 1) * grid / n), integers only); with `ranks`, those."""
+    group = quote(by) if by else "CAST(NULL AS BIGINT)"
+    x = f"CAST({quote(column)} AS DOUBLE)"
+    inf = "CAST('Infinity' AS DOUBLE)"
+    keep = f"{x} IS NOT NULL AND NOT isnan({x}) AND {x} < {inf} AND {x} > -{inf}"
+    rows = f"SELECT {group} AS g, ({x} + CAST(0 AS DOUBLE)) AS v FROM {view} WHERE {keep}"
+    order = "ORDER BY g ASC NULLS LAST"
+    sizes = f"SELECT g, count(*) AS n FROM ({rows}) t GROUP BY g {order}"
+    k = int(grid)
+    if ranks is None:
+        kept = f"n <= {k} OR r = 1 OR (r * {k}) {divide} n > ((r - 1) * {k}) {divide} n"
+    else:
+        kept = f"r IN ({', '.join(str(int(r) + 1) for r in sorted(set(ranks)) if r >= 0) or 0})"
+    ranked = (
+        f"SELECT g, v, row_number() OVER (PARTITION BY g ORDER BY v) AS r, "
+        f"count(*) OVER (PARTITION BY g) AS n FROM ({rows}) t"
+    )
+    return sizes, f"SELECT v FROM ({ranked}) t WHERE {kept} {order}, v ASC"
+
+
+def large_answer(
+    sizes: Sequence[Sequence[Any]],
+    values: np.ndarray,
+    grid: int,
+    ranks: Sequence[int] | None,
+    groups: Sequence[Any] | None,
+) -> dict[Any, SortedValues]:
+    """`large_sql`'s values cut into their groups, in the order of `sizes` ((g, n) rows)."""
+    out, start = {}, 0
+    for g, n in sizes:  # groups, not rows
+        n = int(n)
+        kept = None if ranks is None else kept_ranks(ranks, n)
+        count = n if kept is None and n <= grid else int(grid) + 1 if kept is None else len(kept)
+        if groups is None or g in groups:
+            out[g] = SortedValues(n, values[start : start + count], kept)
+        start += count
+    if start != len(values):
+        raise RuntimeError("sorted_values_many: the values do not match the group sizes")
+    return out
