@@ -41,10 +41,11 @@ CAUSES = (
 )
 _SIDE_NAMES = ("research", "production")
 _COLUMNS_PER_QUERY = 64  # bounds a statement's size on wide tables
-# Columns per one-pass counting statement on DuckDB: its cost per column grows with a
-# statement's width (measured at 20 rows: 0.4 ms a column at 64 or 128 columns, 0.9 ms at
-# 512, 2.7 ms at 1,024), so 64; Spark's `Dialect` asks more (a job costs far more there).
-_COUNTED_PER_QUERY = 64
+# Columns per statement of the screen for differing cells (`_differing_columns`) on DuckDB.
+# Written as `(l IS NULL) <> (r IS NULL) OR a <> b`, its cost per column grew with a
+# statement's width (at 20 rows: 0.4 ms a column at 64, 0.9 ms at 512, 2.7 ms at 1,024);
+# as `a IS DISTINCT FROM b` (`Dialect.null_safe`) it stays ~0.2 ms up to 1,024 columns.
+_COUNTED_PER_QUERY = 256
 _NO_VALUES = ("within", "precision")  # causes whose values `CellCauses.values` leaves out
 
 
@@ -124,7 +125,10 @@ class Dialect:
     literal: Callable[[float], str]
     comparable: Callable[[str, str, Kind, int], tuple[str, str]]
     cell_state: Callable[[int, Kind, Tolerance, int], str]
-    counted_per_query: int = _COUNTED_PER_QUERY  # columns per one-pass counting statement
+    counted_per_query: int = _COUNTED_PER_QUERY  # columns per screening statement
+    # `a IS DISTINCT FROM b` is `differ_sql`'s rule: a cast never turns a value into NULL (DuckDB
+    # raises instead), and NaN equals NaN, -0.0 equals 0.0, as with `=`.
+    null_safe: bool = False
 
 
 def _count(condition: str) -> str:
@@ -157,6 +161,8 @@ def matched_sql(d: Dialect, lv: str, rv: str, key: tuple[str, ...], names: Seque
 def differ_sql(d: Dialect, i: int, kind: Kind, unit: int) -> str:
     """Column i's pair differs: null against a value, or unequal as its kind compares."""
     a, b = d.comparable(f"l{i}", f"r{i}", kind, unit)
+    if d.null_safe:
+        return f"({a} IS DISTINCT FROM {b})"
     return f"((l{i} IS NULL) <> (r{i} IS NULL) OR {a} <> {b})"
 
 
@@ -395,9 +401,8 @@ def finite_ranges(
 ) -> dict[str, FiniteRange]:
     """Two passes over many columns: finite extremes, counts and infinities; rows on each extreme."""
     out: dict[str, FiniteRange] = {}
-    step = min(d.counted_per_query, _COLUMNS_PER_QUERY * 4)
-    for start in range(0, len(columns), step):
-        batch = list(columns[start : start + step])
+    for start in range(0, len(columns), _COLUMNS_PER_QUERY * 4):
+        batch = list(columns[start : start + _COLUMNS_PER_QUERY * 4])
         xs = [f"CAST({d.quoted(c)} AS DOUBLE)" for c in batch]
         first = rows(
             "SELECT "

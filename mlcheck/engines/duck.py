@@ -1957,7 +1957,9 @@ def _add_counts(
 # ---- cell_causes, finite_ranges, round_trip_changes (s2)
 
 _PAIR_TABLES = itertools.count()
-_CAUSES_DIALECT = causes.Dialect(quoted, literal, _comparable, DuckDBEngine._cell_state)
+_CAUSES_DIALECT = causes.Dialect(
+    quoted, literal, _comparable, DuckDBEngine._cell_state, null_safe=True
+)
 
 
 # ---- identifiers (fixes)
