@@ -16,7 +16,7 @@ import tempfile
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -316,6 +316,8 @@ class DuckDBEngine:
         # tables are asked many columns at a time (a query costs milliseconds; 5,000 would
         # take minutes). Each query also returns its columns' first examples (`arg_min`).
         names, batch = list(columns), max(1, min(_PAIR_BATCH, _PAIR_CELLS // max(pairs_count, 1)))
+        keys_only = examples > 0 and self._plain_key(lv, key)
+        found_keys: dict[str, list[Any]] = {}
         for start in range(0, len(names), batch):
             chunk = names[start : start + batch]
             units = [self._unit(lv, rv, c) for c in chunk]
@@ -328,15 +330,62 @@ class DuckDBEngine:
             pairs = f"SELECT *, {states} FROM (SELECT {keys}, {cells} FROM {matched})"
             order = _key_struct(key)
             aggregates = ", ".join(
-                a for i in range(len(chunk)) for a in _cell_aggregates(i, order, examples)
+                a
+                for i in range(len(chunk))
+                for a in _cell_aggregates(i, order, examples, keys_only)
             )
             row = self._rows(f"SELECT count(*), {aggregates} FROM ({pairs})")[0]
             for i, name in enumerate(chunk):
                 found = row[1 + 7 * i : 8 + 7 * i]
-                shown = _cell_examples(found[6], key)
+                if keys_only:
+                    found_keys[name] = list(found[6] or ())
+                shown = [] if keys_only else _cell_examples(found[6], key)
                 out[name] = _difference(
                     name, columns[name], int(row[0]), found[:6], shown, key, units[i]
                 )
+        if keys_only:
+            out = self._with_examples(lv, rv, key[0], out, found_keys)
+        return out
+
+    def _plain_key(self, lv: str, key: tuple[str, ...]) -> bool:
+        """One signed integer or text key column: examples are looked up by key afterwards."""
+        if len(key) != 1:
+            return False
+        t = logical_type(self._schema_of_view(lv).field(key[0]).type)
+        signed = pa.types.is_integer(t) and not pa.types.is_unsigned_integer(t)
+        return signed or pa.types.is_string(t) or pa.types.is_large_string(t)
+
+    def _with_examples(
+        self,
+        lv: str,
+        rv: str,
+        key: str,
+        found: dict[str, ColumnDifference],
+        keys: Mapping[str, list[Any]],
+    ) -> dict[str, ColumnDifference]:
+        """Each column's example cells, all looked up in one join on their keys (matched keys
+        are unique on both sides): building an (key, research, production) struct for every
+        pair, to keep the first few by key, cost more than the rest of a column's comparison
+        (measured at 1M pairs, four columns: 0.60 s of CPU with structs, 0.43 s with keys)."""
+        shown = [c for c in found if keys[c]]
+        wanted = sorted({k for c in shown for k in keys[c]})
+        if not wanted:
+            return found
+        k = quoted(key)
+        cells = ", ".join(f"l.{quoted(c)}, r.{quoted(c)}" for c in shown)
+        rows = self._rows(
+            f"SELECT l.{k}, {cells} FROM {lv} AS l JOIN {rv} AS r USING ({k}) "
+            f"WHERE l.{k} IN (SELECT unnest(?))",
+            [wanted],
+        )
+        by_key = {r[0]: r for r in rows}
+        out = dict(found)
+        for j, c in enumerate(shown):
+            examples = tuple(
+                {"key": v, "research": by_key[v][1 + 2 * j], "production": by_key[v][2 + 2 * j]}
+                for v in keys[c]
+            )
+            out[c] = replace(found[c], examples=examples)
         return out
 
     def _unit(self, lv: str, rv: str, name: str) -> int:
@@ -403,7 +452,9 @@ class DuckDBEngine:
             if kind == "text" and type_family(logical_type(schema.field(column).type)) != "text":
                 raise Unsupported("text comparison of a non-text column")
         rows = self.num_rows(name) if columns else 0
-        basics = self._basics(view, columns, units, rows, float_distinct)
+        # A non-float column's distinct count comes with its top values (one grouping, not two).
+        grouped = {c for c, k in columns.items() if top > 0 and k in _VALUES and k != "float"}
+        basics = self._basics(view, columns, units, rows, float_distinct, grouped)
         numeric = _numeric(columns, basics)
         moments: dict[str, dict[str, Any]] = {}
         for chunk in _column_batches(list(numeric), rows):
@@ -412,10 +463,11 @@ class DuckDBEngine:
         out = {}
         for column, kind in columns.items():
             values = _VALUES.get(kind, "").format(c=quoted(column), unit=units.get(column, 0))
-            tops = self._top(view, values, top) if values and kind != "float" else ()
-            out[column] = _stats(
-                kind, basics[column], tops, moments.get(column, {}), units.get(column, 0)
-            )
+            basic, tops = basics[column], tuple[tuple[Any, int], ...]()
+            if column in grouped:
+                distinct, tops = self._distinct_top(view, values, top)
+                basic = (*basic[:3], distinct, *basic[4:])
+            out[column] = _stats(kind, basic, tops, moments.get(column, {}), units.get(column, 0))
         return out
 
     def _basics(
@@ -425,12 +477,15 @@ class DuckDBEngine:
         units: Mapping[str, int],
         rows: int,
         float_distinct: bool,
+        grouped: set[str],
     ) -> dict[str, tuple[Any, ...]]:
-        """Per column (count, nulls, NaNs, distinct, min, max), a batch of columns a query."""
+        """Per column (count, nulls, NaNs, distinct, min, max), a batch of columns a query;
+        the distinct count of a `grouped` column is left NULL (`_distinct_top` counts it)."""
         out: dict[str, tuple[Any, ...]] = {}
         for chunk in _column_batches(list(columns), rows):
             pieces = [
-                _basic_sql(quoted(c), columns[c], units.get(c, 0), float_distinct) for c in chunk
+                _basic_sql(quoted(c), columns[c], units.get(c, 0), float_distinct, c not in grouped)
+                for c in chunk
             ]
             row = self._rows(f"SELECT {', '.join(pieces)} FROM {view}")[0]
             out.update({c: tuple(row[6 * i : 6 * i + 6]) for i, c in enumerate(chunk)})
@@ -451,14 +506,17 @@ class DuckDBEngine:
             grouped[int(r[0])].append(r[1:])
         return grouped
 
-    def _top(self, view: str, value: str, top: int) -> tuple[tuple[Any, int], ...]:
-        if top <= 0:
-            return ()
-        rows = self._rows(
-            f"SELECT {value} AS v, count(*) AS n FROM {view} WHERE v IS NOT NULL "
-            f"GROUP BY v ORDER BY n DESC, v LIMIT {int(top)}"
-        )
-        return tuple((v, int(n)) for v, n in rows)
+    def _distinct_top(
+        self, view: str, value: str, top: int
+    ) -> tuple[int, tuple[tuple[Any, int], ...]]:
+        """A column's distinct non-null values and its `top` most frequent ones (ties by value)
+        from one grouping: the `top` least (-count, value) pairs (measured at 1M rows, five
+        integer/text columns: 0.22 s of CPU, against 0.45 s for a distinct count and a top)."""
+        distinct, found = self._rows(
+            f"SELECT count(*), min({{'n': -n, 'v': v}}, {int(top)}) FROM (SELECT {value} AS v, "
+            f"count(*) AS n FROM {view} WHERE v IS NOT NULL GROUP BY v)"
+        )[0]
+        return int(distinct), tuple((x["v"], -int(x["n"])) for x in found or ())
 
     # ---- value counts, quantiles, crosstabs
 
@@ -1053,10 +1111,11 @@ def _same_values(wanted: pa.DataType, got: pa.DataType) -> bool:
 # ---- SQL pieces
 
 
-def _cell_aggregates(i: int, order: str, examples: int) -> list[str]:
+def _cell_aggregates(i: int, order: str, examples: int, keys_only: bool = False) -> list[str]:
     """Seven aggregates of column i's states (see `_cell_state`): beyond, within, null in
     research only, null in production only, max abs, max rel (read by `_difference`), and the
-    first `examples` cells beyond tolerance by key (`order`, the key or a struct of its parts).
+    first `examples` cells beyond tolerance by key (`order`, the key or a struct of its parts;
+    with `keys_only`, their keys alone).
     CASE expressions, not FILTER clauses: DuckDB's cost grows with FILTERs x input columns."""
     shown = f"{{'k': {order}, 'l': l{i}, 'r': r{i}}}"
     first = (
@@ -1064,6 +1123,8 @@ def _cell_aggregates(i: int, order: str, examples: int) -> list[str]:
         if examples
         else "NULL"
     )
+    if examples and keys_only:
+        first = f"min(CASE WHEN s{i} >= 2 THEN {order} END, {examples})"
     return [
         f"count(CASE WHEN s{i} >= 2 THEN 1 END)",
         f"count(CASE WHEN s{i} = 1 THEN 1 END)",
@@ -1199,25 +1260,28 @@ _VALUES = {
 }
 
 
-def _basic_sql(c: str, kind: Kind, unit_ns: int, float_distinct: bool = True) -> str:
+def _basic_sql(
+    c: str, kind: Kind, unit_ns: int, float_distinct: bool = True, distinct: bool = True
+) -> str:
     """Six values of a column: count, nulls, NaNs, distinct, min, max (NULL where none or,
-    for a float column without `float_distinct`, the distinct count).
+    for a float column without `float_distinct` or another without `distinct`, the distinct
+    count).
     Conditional aggregates are CASE expressions, not FILTER clauses: in DuckDB a statement's
     cost grows with its FILTERs times its input columns (measured)."""
     counts = f"count({c}), count(*) - count({c})"
     if kind not in _VALUES:
         return f"{counts}, 0, NULL, NULL, NULL"
     value = _VALUES[kind].format(c=c, unit=unit_ns)
-    distinct = f"count(DISTINCT {value})"
+    distinct_sql = f"count(DISTINCT {value})" if distinct else "NULL"
     if kind in ("integer", "boolean"):  # never NaN
-        return f"{counts}, 0, {distinct}, min({value}) + 0, max({value}) + 0"
+        return f"{counts}, 0, {distinct_sql}, min({value}) + 0, max({value}) + 0"
     if kind != "float":
-        return f"{counts}, 0, {distinct}, min({value}), max({value})"
+        return f"{counts}, 0, {distinct_sql}, min({value}), max({value})"
     # + 0 turns -0.0 into 0.0; NaN is left out of the extremes (DuckDB orders it last)
     number = f"CASE WHEN NOT isnan({value}) THEN {value} END"
-    distinct = distinct if float_distinct else "NULL"
+    distinct_sql = f"count(DISTINCT {value})" if float_distinct else "NULL"
     return (
-        f"{counts}, count(CASE WHEN isnan({value}) THEN 1 END), {distinct}, "
+        f"{counts}, count(CASE WHEN isnan({value}) THEN 1 END), {distinct_sql}, "
         f"min({number}) + 0, max({number}) + 0"
     )
 
@@ -1914,7 +1978,9 @@ def _add_counts(
 # ---- cell_causes, finite_ranges, round_trip_changes (s2)
 
 _PAIR_TABLES = itertools.count()
-_CAUSES_DIALECT = causes.Dialect(quoted, literal, _comparable, DuckDBEngine._cell_state)
+_CAUSES_DIALECT = causes.Dialect(
+    quoted, literal, _comparable, DuckDBEngine._cell_state, null_safe=True
+)
 
 
 # ---- identifiers (fixes)

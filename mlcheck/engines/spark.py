@@ -1423,7 +1423,8 @@ SPARK_PRESENCE = PresenceDialect(
 # ---- cell_causes, finite_ranges, round_trip_changes (s2)
 
 _PAIR_VIEWS = itertools.count()
-_CAUSES_DIALECT = causes.Dialect(quoted, literal, _comparable, _cell_state)
+# A Spark job costs far more than a wide statement: 512 columns per counting statement.
+_CAUSES_DIALECT = causes.Dialect(quoted, literal, _comparable, _cell_state, 512)
 
 
 # ---- session defaults for local mode (spark6)
