@@ -41,6 +41,11 @@ CAUSES = (
 )
 _SIDE_NAMES = ("research", "production")
 _COLUMNS_PER_QUERY = 64  # bounds a statement's size on wide tables
+# Columns per statement of the screen for differing cells (`_differing_columns`) on DuckDB.
+# Written as `(l IS NULL) <> (r IS NULL) OR a <> b`, its cost per column grew with a
+# statement's width (at 20 rows: 0.4 ms a column at 64, 0.9 ms at 512, 2.7 ms at 1,024);
+# as `a IS DISTINCT FROM b` (`Dialect.null_safe`) it stays ~0.2 ms up to 1,024 columns.
+_COUNTED_PER_QUERY = 256
 _NO_VALUES = ("within", "precision")  # causes whose values `CellCauses.values` leaves out
 
 
@@ -120,6 +125,10 @@ class Dialect:
     literal: Callable[[float], str]
     comparable: Callable[[str, str, Kind, int], tuple[str, str]]
     cell_state: Callable[[int, Kind, Tolerance, int], str]
+    counted_per_query: int = _COUNTED_PER_QUERY  # columns per screening statement
+    # `a IS DISTINCT FROM b` is `differ_sql`'s rule: a cast never turns a value into NULL (DuckDB
+    # raises instead), and NaN equals NaN, -0.0 equals 0.0, as with `=`.
+    null_safe: bool = False
 
 
 def _count(condition: str) -> str:
@@ -152,6 +161,8 @@ def matched_sql(d: Dialect, lv: str, rv: str, key: tuple[str, ...], names: Seque
 def differ_sql(d: Dialect, i: int, kind: Kind, unit: int) -> str:
     """Column i's pair differs: null against a value, or unequal as its kind compares."""
     a, b = d.comparable(f"l{i}", f"r{i}", kind, unit)
+    if d.null_safe:
+        return f"({a} IS DISTINCT FROM {b})"
     return f"((l{i} IS NULL) <> (r{i} IS NULL) OR {a} <> {b})"
 
 
@@ -329,8 +340,8 @@ def _differing_columns(
 ) -> list[int]:
     """Indexes of the columns with at least one differing pair (one pass, few rows)."""
     out: list[int] = []
-    for start in range(0, len(names), _COLUMNS_PER_QUERY * 8):
-        idx = range(start, min(len(names), start + _COLUMNS_PER_QUERY * 8))
+    for start in range(0, len(names), d.counted_per_query):
+        idx = range(start, min(len(names), start + d.counted_per_query))
         counts = ", ".join(
             _count(differ_sql(d, i, rules[names[i]].kind, units.get(names[i], 0))) for i in idx
         )

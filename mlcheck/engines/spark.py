@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -100,7 +101,10 @@ def new_session(
             builder = builder.config("spark.local.dir", settings.temp_directory)
     for key, value in (conf or {}).items():
         builder = builder.config(key, value)
-    return builder.getOrCreate()
+    session = builder.getOrCreate()
+    if not os.environ.get("SPARK_REMOTE") or master:
+        _local_defaults(session, master or f"local[{settings.threads or '*'}]")
+    return session
 
 
 def _refuse_missing_connect() -> None:
@@ -133,13 +137,28 @@ class SparkEngine:
     ) -> None:
         settings = settings or EngineSettings("spark")
         self._owned = session is None
-        self._spark = session or new_session(settings, master, conf)
+        self._session = session or new_session(settings, master, conf)
+        self._threads = threading.local()  # threads this engine made the session active in
         # Timestamps without a zone are cast to TIMESTAMP for their ticks: UTC keeps the digits.
         self._spark.conf.set("spark.sql.session.timeZone", "UTC")
+        # `income` and `INCOME` are two columns of a table (Spark would call them ambiguous, or
+        # refuse the parquet file); every question names its columns exactly as the table does.
+        self._spark.conf.set("spark.sql.caseSensitive", "true")
         self._prefix = f"mlcheck_{os.getpid()}_{next(_ENGINES)}"
         self._views: dict[str, str] = {}
         self._numbers = itertools.count()  # view names are never reused, even after unregister
         self._schemas: dict[str, pa.Schema] = {}
+
+    @property
+    def _spark(self) -> Any:
+        """The session, made the active one of the asking thread first: Spark resolves a
+        DataFrame's column names (`mapInArrow`, `selectExpr`) under the conf of the thread's
+        active session, and a thread of `parallel_map` has none (it would resolve `age` and
+        `AGE` ignoring case: ambiguous)."""
+        if not getattr(self._threads, "active", False):
+            _make_active(self._session)
+            self._threads.active = True
+        return self._session
 
     def close(self) -> None:
         """Drop the engine's views; stop the session if the engine started it."""
@@ -1413,4 +1432,44 @@ SPARK_PRESENCE = PresenceDialect(
 # ---- cell_causes, finite_ranges, round_trip_changes (s2)
 
 _PAIR_VIEWS = itertools.count()
-_CAUSES_DIALECT = causes.Dialect(quoted, literal, _comparable, _cell_state)
+# A Spark job costs far more than a wide statement: 512 columns per counting statement.
+_CAUSES_DIALECT = causes.Dialect(quoted, literal, _comparable, _cell_state, 512)
+
+
+# ---- session defaults for local mode (spark6)
+
+# Spark's own default is 200 shuffle partitions: 200 tasks for every grouped question, each a
+# few rows on one machine. Measured at 1M x 33 (stage 1, local[2]): see README "Engines".
+_SHUFFLE = "spark.sql.shuffle.partitions"
+
+
+def _local_defaults(session: Any, master: str) -> None:
+    """On a local master, as many shuffle partitions as cores (at least 2, so partial
+    aggregates are still merged across partitions), unless the user's configuration (builder,
+    spark-defaults.conf, checklist, command line) already names a number."""
+    if not master.startswith("local"):
+        return
+    if session.sparkContext.getConf().contains(_SHUFFLE):
+        return
+    session.conf.set(_SHUFFLE, str(max(2, _local_cores(master))))
+
+
+def _local_cores(master: str) -> int:
+    """The cores of `local`, `local[n]`, `local[*]` or `local[n, retries]`."""
+    inside = master[master.find("[") + 1 : master.find("]")] if "[" in master else "1"
+    first = inside.split(",")[0].strip()
+    return (os.cpu_count() or 1) if first == "*" else int(first)
+
+
+# ---- the active session of every asking thread (spark6)
+
+
+def _make_active(session: Any) -> None:
+    """`session` as the calling thread's active session (a classic session's JVM side; Spark
+    Connect resolves on its server)."""
+    jvm = getattr(session, "_jvm", None)
+    if jvm is None or not hasattr(session, "_jsparkSession"):
+        return
+    getattr(jvm, "org.apache.spark.sql.classic.SparkSession").setActiveSession(
+        session._jsparkSession
+    )

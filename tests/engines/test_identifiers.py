@@ -66,16 +66,39 @@ def test_duckdb_refuses_parquet_with_an_empty_name(tmp_path: Path) -> None:
 
 
 # Defect: two columns whose names differ only in case; DuckDB binds "INCOME" to `income`.
-CASED = pa.table({"income": [1.0, 2.0], "INCOME": [10.0, 20.0]})
+CASED = pa.table({"income": [1.0, 2.0], "INCOME": [10.0, 20.0], "Income": [5.0, 6.0]})
 
 
-def test_duckdb_refuses_names_differing_in_case(tmp_path: Path) -> None:
+def test_duckdb_tells_apart_names_differing_in_case(tmp_path: Path) -> None:
+    """Each name is registered under an identifier of its own (`duck.identifier`), and the
+    answers name the columns as the table does."""
     engine = duck.DuckDBEngine()
-    with pytest.raises(Unsupported, match="differing in case"):
-        engine.register("arrow", CASED)
+    engine.register("arrow", CASED)
+    assert engine.schema("arrow").names == CASED.column_names
+    for name in CASED.column_names:
+        got = engine.counts("arrow", [name])[name].column("v").to_pylist()
+        assert got == CASED.column(name).to_pylist()
+
+
+def test_duckdb_parquet_with_names_differing_in_case_is_unsupported(tmp_path: Path) -> None:
+    """DuckDB's own parquet scan renames the second name (`INCOME_1`): the caller falls back
+    to the reader's Arrow table, which the test above shows apart."""
     pq.write_table(CASED, tmp_path / "cased.parquet")
+    with pytest.raises(Unsupported, match="renames"):
+        duck.DuckDBEngine().register("parquet", tmp_path / "cased.parquet")
+
+
+def test_duckdb_refuses_a_name_spelled_like_another_names_identifier() -> None:
+    """Defect: `income (mlcheck case 3f)` beside `INCOME` would be one identifier to DuckDB."""
+    clash = pa.table({"INCOME": [1], duck.identifier("INCOME").lower(): [2]})
     with pytest.raises(Unsupported, match="differing in case"):
-        engine.register("parquet", tmp_path / "cased.parquet")
+        duck.DuckDBEngine().register("t", clash)
+
+
+def test_identifiers_decode_to_their_names() -> None:
+    for name in ["", "a", "Age", "AGE", "x (mlcheck case 1)", "É", "a\nB"]:
+        assert duck._decoded(duck.identifier(name)) == name
+    assert len({duck.identifier(n).lower() for n in ["age", "Age", "AGE", "aGe"]}) == 4
 
 
 def test_duckdb_tells_apart_non_ascii_case() -> None:
