@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import ensure_data, timed_process, versus_floor
+from run import STAGE_NAMES, Versus, ensure_data, timed_process, versus_floor
 from wide import write_project
 
 COLS = 33
@@ -46,13 +46,18 @@ def ratio_outcome(target: str, value: float, floor: float, bound: float, wall: s
     return Outcome(target, figure, f"<= {bound}x", ratio <= bound)
 
 
+def stage_times(v: Versus) -> str:
+    """The run's seconds per stage (wall, from its report), e.g. 'data 10.9, features 13.3'."""
+    return ", ".join(f"{STAGE_NAMES.get(k, k)} {t:.1f}" for k, t in v.stages.items())
+
+
 def long_targets(rows: int) -> tuple[list[Outcome], float]:
     """The full run and stage 1 alone against the floor at `rows` x 33; the full run's CPU."""
     data = ensure_data(rows, COLS, defects=False, differing=True)
     full = versus_floor(data, 1, [], [])
     stage1 = versus_floor(data, 1, ["data_reproducibility"], [])
     size = f"{rows // 1_000_000}M x {COLS}"
-    walls = [f"{v.wall:.1f} / {v.floor_wall:.1f} s" for v in (full, stage1)]
+    walls = [f"{v.wall:.1f} / {v.floor_wall:.1f} s; {stage_times(v)}" for v in (full, stage1)]
     return [
         ratio_outcome(f"{size} full run", full.cpu, full.floor_cpu, 3.0, walls[0]),
         ratio_outcome(f"{size} stage 1 alone", stage1.cpu, stage1.floor_cpu, 1.5, walls[1]),

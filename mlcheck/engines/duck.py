@@ -1025,19 +1025,22 @@ class DuckDBEngine:
         ranks: Mapping[str, Sequence[int]] | None = None,
     ) -> dict[str, dict[Any, SortedValues]]:
         """Sorted finite values of many columns per group, a rank grid past `grid` values, or
-        values at given ranks (see `AggregateEngine.sorted_values_many`): at most `grid` rows,
-        a batch of columns fetched unsorted in one scan and sorted in numpy; past it, per
-        column the group sizes and the values DuckDB numbers (`mlcheck.engines.sorting`)."""
+        values at given ranks (see `AggregateEngine.sorted_values_many`): up to `grid` rows (or
+        `sorting.FETCH_ROWS`), a batch of columns fetched unsorted in one scan and sorted in
+        numpy (a group's grid picked there); past it, per column the group sizes and the values
+        DuckDB numbers (`mlcheck.engines.sorting`)."""
         view, out = self._view(name), {}
         rows = self.num_rows(name)
-        if rows <= grid and by is not None and groups is not None and len(groups) == 1:
+        fetched = rows <= max(grid, sorting.FETCH_ROWS)
+        if fetched and by is not None and groups is not None and len(groups) == 1:
             return self._one_group(view, columns, by, groups[0], rows, grid, ranks)
-        if rows <= grid:
+        if fetched:
             for batch in sorting.batches(columns, rows, grid):
                 with self._lock:
                     table = self._con.sql(sorting.fetch_sql(view, batch, by, quoted))
                     found = table.to_arrow_table()
-                out.update(sorting.fetched_answer(found, batch, by is not None, groups, ranks))
+                answer = sorting.fetched_answer(found, batch, by is not None, groups, ranks, grid)
+                out.update(answer)
             return out
         for column in columns:  # columns, not rows
             asked = None if ranks is None else ranks.get(column)
@@ -1068,7 +1071,7 @@ class DuckDBEngine:
             with self._lock:
                 asked = self._con.sql(sql, params=[] if group is None else [group])
                 found = asked.to_arrow_table()
-            answer = sorting.fetched_answer(found, batch, False, None, ranks)
+            answer = sorting.fetched_answer(found, batch, False, None, ranks, grid)
             out.update({c: {group: a[None]} if a else {} for c, a in answer.items()})
         return out
 
