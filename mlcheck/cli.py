@@ -613,8 +613,13 @@ INTERRUPTION = _Interruption()
 
 def _on_sigterm(signum: int, frame: object) -> None:
     """SIGTERM (a CI timeout, `kill`) stops the run the way Ctrl-C does: reports being written
-    are abandoned whole, the process exits 143 with one line."""
+    are abandoned whole, the process exits 143 with one line. Either signal also interrupts
+    the engine's running query: DuckDB runs it in C, on this thread or a worker, and would
+    otherwise finish it (minutes at 10M rows) before the run could stop."""
     INTERRUPTION.signal = signal.Signals(signum)
+    duck = sys.modules.get("mlcheck.engines.duck")  # not imported: no engine to interrupt
+    if duck is not None:
+        duck.interrupt_queries()
     raise KeyboardInterrupt
 
 
@@ -624,11 +629,12 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         yield  # only the main thread may set signal handlers (embedded use)
         return
     INTERRUPTION.reset()
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    previous = {s: signal.signal(s, _on_sigterm) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 BUG_REPORT = (

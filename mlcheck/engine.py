@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import string
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -58,7 +59,11 @@ def parallel_map(function: Callable[[T], R], items: Sequence[T]) -> list[R]:
     if WORKERS == 1 or len(items) < 2:
         return [function(item) for item in items]
     with ThreadPoolExecutor(max_workers=min(WORKERS, len(items))) as pool:
-        return list(pool.map(function, items))
+        try:
+            return list(pool.map(function, items))
+        except KeyboardInterrupt:  # a signal: items not started yet are dropped, not run
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
 
 ArrowValues = TypeVar("ArrowValues", pa.Array, pa.ChunkedArray)
@@ -485,10 +490,57 @@ def _start_engine(settings: EngineSettings) -> AggregateEngine:
     from mlcheck.engines import Unsupported, make_engine
     from mlcheck.errors import UsageError
 
+    if settings.name == "duckdb" and settings.memory_limit:
+        settings = dataclasses.replace(settings, memory_limit=duckdb_share(settings.memory_limit))
     try:
         return make_engine(settings)
     except Unsupported as exc:
         raise UsageError(str(exc)) from None
+
+
+# What a run holds outside DuckDB's buffer manager: the interpreter and its imports (246 MiB
+# measured), answers and the columns checks read, and DuckDB's own allocations past its cap
+# (query results on their way out, parquet pages being decoded). Measured: see README
+# "Memory and larger-than-memory tables".
+PYTHON_ALLOWANCE = 1 << 30
+_MEMORY_UNITS = {"": 1, "b": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+_MEMORY_UNITS |= {"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+
+
+# Below this a run cannot start: the interpreter and its libraries alone hold 246 MiB.
+SMALLEST_LIMIT = 256 << 20
+
+
+def duckdb_share(limit: str) -> str:
+    """DuckDB's memory cap for a whole-process `--memory-limit`: the limit less Python's
+    allowance, and never less than half the limit. A usage error for what is not a size or
+    is too small to run in."""
+    from mlcheck.errors import UsageError
+
+    total = memory_bytes(limit)
+    if total is None:
+        raise UsageError(
+            f"memory limit {limit!r} (--memory-limit or engine.memory_limit) is not a size "
+            "such as 3GB, 512MB or 4GiB"
+        )
+    if total < SMALLEST_LIMIT:
+        raise UsageError(f"memory limit {limit!r} is below the 256 MiB a run needs to start")
+    share = max(total - PYTHON_ALLOWANCE, total // 2)
+    return f"{share // (1 << 20)}MiB"
+
+
+def memory_bytes(limit: str) -> int | None:
+    """`3GB`, `3 GiB`, `512mb`, `1.5GB` as bytes (DuckDB's units: KB = 1000, KiB = 1024)."""
+    text = limit.strip().lower()
+    number = text.rstrip(string.ascii_letters).strip()
+    unit = text[len(number) :].strip()
+    try:
+        value = float(number)
+    except ValueError:
+        return None
+    if unit not in _MEMORY_UNITS or not value >= 0:
+        return None
+    return int(value * _MEMORY_UNITS[unit])
 
 
 # ---- merge join: one integer key column without nulls (the common case), sorted once per slot

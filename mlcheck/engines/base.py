@@ -136,10 +136,18 @@ class AggregateEngine(Protocol):
 
     def num_rows(self, name: str) -> int: ...
 
-    def register_join(self, name: str, left: str, right: str, key: Sequence[str]) -> None:
+    def register_join(
+        self,
+        name: str,
+        left: str,
+        right: str,
+        key: Sequence[str],
+        columns: Sequence[str] | None = None,
+    ) -> None:
         """Register `name`: rows of `left` and `right` matched on `key`, over keys non-null and
         unique on both sides (a duplicate or null key is never paired by guesswork); every
-        column of `left`, then `right`'s columns whose names `left` does not have."""
+        column of `left`, then `right`'s columns whose names `left` does not have (with
+        `columns`: only the key and those of them, in that order)."""
         ...
 
     def key_comparison(

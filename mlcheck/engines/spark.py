@@ -258,8 +258,16 @@ class SparkEngine:
             return _wide_integers(reader.json(path))
         return reader.parquet(path)
 
-    def register_join(self, name: str, left: str, right: str, key: Sequence[str]) -> None:
-        """`left` and `right` matched on `key` (non-null, unique on both sides), cached."""
+    def register_join(
+        self,
+        name: str,
+        left: str,
+        right: str,
+        key: Sequence[str],
+        columns: Sequence[str] | None = None,
+    ) -> None:
+        """`left` and `right` matched on `key` (non-null, unique on both sides), cached; with
+        `columns`, only the key and those columns."""
         sql = _join_sql(
             self._view(left),
             self._view(right),
@@ -267,6 +275,7 @@ class SparkEngine:
             self.schema(left),
             self.schema(right),
             quote=quoted,
+            columns=columns,
         )
         view = f"{self._prefix}_{next(self._numbers)}"
         self._spark.sql(sql).cache().createOrReplaceTempView(view)
