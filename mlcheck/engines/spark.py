@@ -437,7 +437,9 @@ class SparkEngine:
     ) -> dict[str, ColumnStats]:
         """Per column statistics as `mlcheck.compare.column_stats` defines them: one query for
         counts and extremes of every column, two for the exact moments of the numeric ones,
-        one per non-float column for its top values."""
+        one grouping per non-float column for its distinct count and top values, and the
+        remaining distinct counts apart (`_distinct_counts`): several `count(DISTINCT)` in
+        one SELECT make Spark copy every row once per column before the shuffle."""
         view, schema = self._view(name), self.schema(name)
         units = {
             c: _microsecond_unit(_tick_ns(logical_type(schema.field(c).type)))
@@ -447,19 +449,27 @@ class SparkEngine:
         for column, kind in columns.items():
             if kind == "text" and type_family(logical_type(schema.field(column).type)) != "text":
                 raise Unsupported("text comparison of a non-text column")
-        pieces = [
-            _basic_sql(quoted(c), k, units.get(c, 0), float_distinct) for c, k in columns.items()
-        ]
+        values = {c: _value_sql(quoted(c), k, units.get(c, 0)) for c, k in columns.items()}
+        pieces = [_basic_sql(quoted(c), k, units.get(c, 0)) for c, k in columns.items()]
         row = self._rows(f"SELECT {', '.join(pieces)} FROM {view}")[0] if pieces else ()
         basics = {c: row[6 * i : 6 * i + 6] for i, c in enumerate(columns)}
+        grouped = {c for c, k in columns.items() if top > 0 and values[c] and k != "float"}
+        apart = {
+            c: v
+            for c, v in values.items()
+            if v and c not in grouped and (float_distinct or columns[c] != "float")
+        }
+        rows = int(sum(row[:2])) if row else 0
+        distinct = self._distinct_counts(view, apart, rows)
         moments = fixed_moments(view, _numeric(columns, basics), self._one_row, quoted, _DIALECT)
         out = {}
         for column, kind in columns.items():
-            value = _value_sql(quoted(column), kind, units.get(column, 0))
-            tops = self._top(view, value, top) if value and kind != "float" else ()
-            out[column] = _stats(
-                kind, basics[column], tops, moments.get(column, {}), units.get(column, 0)
-            )
+            tops: tuple[tuple[Any, int], ...] = ()
+            count = distinct.get(column)
+            if column in grouped:
+                count, tops = self._distinct_top(view, values[column] or "", top)
+            basic = (*basics[column][:3], count, *basics[column][4:])
+            out[column] = _stats(kind, basic, tops, moments.get(column, {}), units.get(column, 0))
         return out
 
     def _one_row(self, sql: str) -> tuple[Any, ...]:
@@ -474,14 +484,42 @@ class SparkEngine:
             grouped[int(r[0])].append(tuple(None if v is None else int(v) for v in r[1:]))
         return grouped
 
-    def _top(self, view: str, value: str, top: int) -> tuple[tuple[Any, int], ...]:
-        if top <= 0:
-            return ()
-        rows = self._rows(
-            f"SELECT v, count(*) AS n FROM (SELECT {value} AS v FROM {view}) WHERE v IS NOT NULL "
-            f"GROUP BY v ORDER BY n DESC, v LIMIT {int(top)}"
+    def _distinct_top(
+        self, view: str, value: str, top: int
+    ) -> tuple[int, tuple[tuple[Any, int], ...]]:
+        """A column's distinct non-null values and its `top` most frequent ones (ties by value)
+        from one grouping: both branches read the same shuffle (Spark reuses the exchange)."""
+        grouping = (
+            f"SELECT {value} AS v, count(*) AS n FROM {view} WHERE {value} IS NOT NULL GROUP BY 1"
         )
-        return tuple((v, int(n)) for v, n in rows)
+        rows = self._rows(
+            f"WITH g AS ({grouping}) SELECT 0 AS t, NULL AS v, count(*) AS n FROM g UNION ALL "
+            f"SELECT 1, v, n FROM (SELECT v, n FROM g ORDER BY n DESC, v LIMIT {int(top)})"
+        )
+        found = sorted(((v, int(n)) for t, v, n in rows if t == 1), key=lambda p: (-p[1], p[0]))
+        return next(int(n) for t, _, n in rows if t == 0), tuple(found)
+
+    def _distinct_counts(self, view: str, values: Mapping[str, str], rows: int) -> dict[str, int]:
+        """Distinct non-null values per column. On short relations all in one SELECT; on long
+        ones each column its own `count(DISTINCT)` branch of a UNION ALL (no copy of every
+        row per column), `_DISTINCT_BRANCHES` branches a statement."""
+        names = list(values)
+        if not names:
+            return {}
+        if rows * len(names) <= _EXPAND_CELLS:
+            found = self._rows(
+                f"SELECT {', '.join(f'count(DISTINCT {values[c]})' for c in names)} FROM {view}"
+            )[0]
+            return {c: int(n) for c, n in zip(names, found, strict=True)}
+        out: dict[str, int] = {}
+        for start in range(0, len(names), _DISTINCT_BRANCHES):
+            chunk = range(start, min(start + _DISTINCT_BRANCHES, len(names)))
+            branches = [
+                f"SELECT {i} AS i, count(DISTINCT {values[names[i]]}) FROM {view}" for i in chunk
+            ]
+            for i, n in self._rows(" UNION ALL ".join(branches)):
+                out[names[int(i)]] = int(n)
+        return out
 
     # ---- value counts, quantiles, crosstabs
 
@@ -1296,25 +1334,29 @@ def _value_sql(c: str, kind: Kind, unit_ns: int) -> str | None:
     return None
 
 
-def _basic_sql(c: str, kind: Kind, unit_ns: int, float_distinct: bool = True) -> str:
-    """Six values of a column: count, nulls, NaNs, distinct, min, max (NULL where none or,
-    for a float column without `float_distinct`, the distinct count)."""
+def _basic_sql(c: str, kind: Kind, unit_ns: int) -> str:
+    """Six values of a column: count, nulls, NaNs, distinct, min, max (NULL where none; the
+    distinct count always NULL: `SparkEngine.profiles` asks it apart)."""
     counts = f"count({c}), count(*) - count({c})"
     value = _value_sql(c, kind, unit_ns)
     if value is None:
         return f"{counts}, 0, NULL, NULL, NULL"
     if kind not in ("float", "integer", "boolean"):
-        return f"{counts}, 0, count(DISTINCT {value}), min({value}), max({value})"
+        return f"{counts}, 0, NULL, min({value}), max({value})"
     x = f"CAST({c} AS DOUBLE)"
     zero = "CAST(0 AS DOUBLE)" if kind == "float" else "0"
-    distinct = "NULL" if kind == "float" and not float_distinct else f"count(DISTINCT {value})"
     # + 0 turns -0.0 into 0.0; NaN is left out of the extremes (Spark orders it last)
     return (
-        f"{counts}, count_if(isnan({x})), {distinct}, "
+        f"{counts}, count_if(isnan({x})), NULL, "
         f"min({value}) FILTER (WHERE NOT isnan({x})) + {zero}, "
         f"max({value}) FILTER (WHERE NOT isnan({x})) + {zero}"
     )
 
+
+# A statement's count(DISTINCT) columns times rows up to which Spark's copy of every row per
+# column costs less than a query more per column; UNION ALL branches a distinct statement holds.
+_EXPAND_CELLS = 1_000_000
+_DISTINCT_BRANCHES = 64
 
 _DIALECT = Dialect(
     literal=literal,
