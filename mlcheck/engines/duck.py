@@ -1029,28 +1029,16 @@ class DuckDBEngine:
         `sorting.FETCH_ROWS`), a batch of columns fetched unsorted in one scan and sorted in
         numpy (a group's grid picked there); past it, per column the group sizes and the values
         DuckDB numbers (`mlcheck.engines.sorting`)."""
-        view, out = self._view(name), {}
-        rows = self.num_rows(name)
+        view, rows = self._view(name), self.num_rows(name)
         fetched = rows <= max(grid, sorting.FETCH_ROWS)
         if fetched and by is not None and groups is not None and len(groups) == 1:
             return self._one_group(view, columns, by, groups[0], rows, grid, ranks)
-        if fetched:
-            for batch in sorting.batches(columns, rows, grid):
-                with self._lock:
-                    table = self._con.sql(sorting.fetch_sql(view, batch, by, quoted))
-                    found = table.to_arrow_table()
-                answer = sorting.fetched_answer(found, batch, by is not None, groups, ranks, grid)
-                out.update(answer)
-            return out
-        for column in columns:  # columns, not rows
-            asked = None if ranks is None else ranks.get(column)
-            sizes_sql, values_sql = sorting.large_sql(view, column, by, grid, asked, quoted, "//")
-            sizes = self._rows(sizes_sql)
-            with self._lock:
-                values = self._con.sql(values_sql).fetchnumpy()["v"]
-            values = np.asarray(values, dtype=np.float64)
-            out[column] = sorting.large_answer(sizes, values, grid, asked, groups)
-        return out
+        ask = sorting.Asker(self._arrow, self._rows, quoted, "//", sorting.FETCH_ROWS)
+        return sorting.sorted_values_many(ask, view, rows, columns, by, grid, groups, ranks)
+
+    def _arrow(self, sql: str) -> pa.Table:
+        with self._lock:
+            return self._con.sql(sql).to_arrow_table()
 
     def _one_group(
         self,

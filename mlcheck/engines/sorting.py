@@ -12,7 +12,8 @@ fetches past the grid too, up to `FETCH_ROWS` rows, and picks the grid's ranks i
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -173,4 +174,45 @@ def large_answer(
         start += count
     if start != len(values):
         raise RuntimeError("sorted_values_many: the values do not match the group sizes")
+    return out
+
+
+@dataclass(frozen=True)
+class Asker:
+    """How an engine runs `sorted_values_many`'s statements: `arrow` collects one as an Arrow
+    table, `rows` as Python rows; `quote` makes identifiers, `divide` is integer division,
+    and relations of at most max(grid, `fetch_rows`) rows are fetched and sorted here."""
+
+    arrow: Callable[[str], pa.Table]
+    rows: Callable[[str], Sequence[Sequence[Any]]]
+    quote: Callable[[str], str]
+    divide: str
+    fetch_rows: int = 0
+
+
+def sorted_values_many(
+    ask: Asker,
+    view: str,
+    rows: int,
+    columns: Sequence[str],
+    by: str | None,
+    grid: int,
+    groups: Sequence[Any] | None,
+    ranks: Ranks | None,
+) -> Answer:
+    """`AggregateEngine.sorted_values_many` on any engine: a batch of columns fetched unsorted
+    in one scan and sorted in numpy, or (past max(grid, `ask.fetch_rows`) rows) per column the
+    group sizes and the values the engine numbered."""
+    out: Answer = {}
+    if rows <= max(grid, ask.fetch_rows):
+        for batch in batches(columns, rows, grid):
+            found = ask.arrow(fetch_sql(view, batch, by, ask.quote))
+            out.update(fetched_answer(found, batch, by is not None, groups, ranks, grid))
+        return out
+    for column in columns:  # columns, not rows
+        asked = None if ranks is None else ranks.get(column)
+        sizes_sql, values_sql = large_sql(view, column, by, grid, asked, ask.quote, ask.divide)
+        sizes = ask.rows(sizes_sql)
+        values = np.asarray(ask.arrow(values_sql).column("v").to_numpy(), dtype=np.float64)
+        out[column] = large_answer(sizes, values, grid, asked, groups)
     return out

@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
 from mlcheck.compare import ColumnStats, Kind, RowDifference, _tick_ns, logical_type, type_family
@@ -1005,21 +1004,9 @@ class SparkEngine:
         values at given ranks (see `AggregateEngine.sorted_values_many`): at most `grid` rows,
         a batch of columns collected unsorted as Arrow in one job and sorted in numpy; past
         it, per column the group sizes and the values Spark numbers (`mlcheck.engines.sorting`)."""
-        view, out = self._view(name), {}
-        rows = self.num_rows(name)
-        if rows <= grid:
-            for batch in sorting.batches(columns, rows, grid):
-                found = self._arrow(sorting.fetch_sql(view, batch, by, quoted))
-                out.update(sorting.fetched_answer(found, batch, by is not None, groups, ranks))
-            return out
-        for column in columns:  # columns, not rows
-            asked = None if ranks is None else ranks.get(column)
-            sizes_sql, values_sql = sorting.large_sql(view, column, by, grid, asked, quoted, "div")
-            sizes = self._rows(sizes_sql)
-            values = self._arrow(values_sql).column("v").to_numpy()
-            values = np.asarray(values, dtype=np.float64)
-            out[column] = sorting.large_answer(sizes, values, grid, asked, groups)
-        return out
+        ask = sorting.Asker(self._arrow, self._rows, quoted, "div")
+        view, rows = self._view(name), self.num_rows(name)
+        return sorting.sorted_values_many(ask, view, rows, columns, by, grid, groups, ranks)
 
     def _arrow(self, sql: str) -> pa.Table:
         """A statement's rows collected as Arrow (pandas before Spark 4)."""
