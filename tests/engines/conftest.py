@@ -92,3 +92,31 @@ def register(
         return name
 
     return add
+
+
+# ---- the Spark share of the suite (spark7)
+
+# Files whose Arrow tables carry what only the Arrow hand-over has (dictionary columns,
+# timestamps with a zone or in seconds, the casts of `register_cast`): they keep both
+# hand-overs on Spark.
+HERE = Path(__file__).resolve().parent
+ARROW_ON_SPARK = {"test_value_counts_of.py", "test_presence.py", "test_register_cast.py"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On Spark the primitives are asked of parquet files Spark reads itself (its usual input);
+    the Arrow hand-over (`createDataFrame`) is the same view to the primitive's SQL and is held
+    to DuckDB's answers on every column type by test_spark_engine.py, so the parquet run alone
+    keeps each primitive's Spark test (both run on DuckDB, and in ARROW_ON_SPARK's files)."""
+    dropped, kept = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        arrow_on_spark = params.get("engine") == "spark" and params.get("register") == "arrow"
+        here = item.path.parent == HERE  # the hook sees every directory's items
+        if here and arrow_on_spark and item.path.name not in ARROW_ON_SPARK:
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
