@@ -508,7 +508,7 @@ class DuckDBEngine:
         basics = self._basics(view, scanned, units, rows, float_distinct, grouped)
         moments: dict[str, dict[str, Any]] = {}
         tops: dict[str, tuple[tuple[Any, int], ...]] = {}
-        for column in by_value:
+        for column in [c for c in columns if c in by_value]:  # in the asked order
             unit = units.get(column, 0)
             basics[column], tops[column], moments[column] = self._by_value(
                 view, column, columns[column], unit, top, rows
@@ -544,7 +544,7 @@ class DuckDBEngine:
             if numeric
             else f"SELECT {value} AS {c}, count(*) AS {_GROUP_COUNT} FROM {view} GROUP BY ALL"
         )
-        table = f"rel_{next(self._numbers)}" if numeric else None
+        table = f"mlc_groups_{next(self._numbers)}" if numeric else None
         source = f"({grouping})" if table is None else table
         if table is not None:
             self._rows(f"CREATE TEMP TABLE {table} AS {grouping}")
