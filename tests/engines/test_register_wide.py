@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from mlcheck.checklist import load_checklist
-from mlcheck.compare import pair_kind
+from mlcheck.compare import logical_type, pair_kind
 from mlcheck.engine import LocalEngine
 from mlcheck.engines import EngineSettings, duck, make_engine
 
@@ -87,4 +87,28 @@ def test_wide_past_the_cell_bound_is_read_in_place(
     monkeypatch.setattr(duck, "_COPY_CELLS", 900)
     local = registered(tmp_path, table_of(WIDE, casts=False))
     assert relation_kind(local, "research.features") == "VIEW"
+    assert_reader_table(local, "research.features")
+
+
+def test_catalog_types_are_the_types_duckdb_answers_in_arrow() -> None:
+    """Every catalog type name `_CATALOG_TYPES` maps is the Arrow type of DuckDB's own answer
+    about such a column (the registration check reads the catalog instead of an answer)."""
+    engine = make_engine(EngineSettings("duckdb", threads=1))
+    names = list(duck._CATALOG_TYPES)
+    items = ", ".join(f"CAST(NULL AS {t}) AS c{i}" for i, t in enumerate(names))
+    engine._con.execute(f"CREATE TABLE every_type AS SELECT {items}")  # type: ignore[attr-defined]
+    listed = engine._catalog_types("every_type")  # type: ignore[attr-defined]
+    answered = engine._con.sql("SELECT * FROM every_type LIMIT 0").to_arrow_table().schema  # type: ignore[attr-defined]
+    assert listed == list(duck._CATALOG_TYPES.values())
+    assert [logical_type(t) for t in answered.types] == [logical_type(t) for t in listed]
+    engine.close()  # type: ignore[attr-defined]
+
+
+def test_a_type_outside_the_catalog_map_is_read_from_an_answer(tmp_path: Path) -> None:
+    """A decimal column: not in `_CATALOG_TYPES`, so its type comes from an empty answer."""
+    table = table_of(WIDE, casts=False).append_column(
+        "price", pa.array([1, 2, None], pa.decimal128(9, 2))
+    )
+    local = registered(tmp_path, table)
+    assert relation_kind(local, "research.features") == "BASE TABLE"
     assert_reader_table(local, "research.features")
