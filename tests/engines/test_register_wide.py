@@ -71,6 +71,9 @@ def test_wide_and_short_is_copied_into_a_table(tmp_path: Path, casts: bool) -> N
     local = registered(tmp_path, table_of(WIDE, casts))
     assert relation_kind(local, "research.features") == "BASE TABLE"
     assert_reader_table(local, "research.features")
+    # copied on one thread; the engine's own setting (2) holds again afterwards
+    threads = local.aggregate._rows("SELECT current_setting('threads')")  # type: ignore[attr-defined]
+    assert int(threads[0][0]) == 2
 
 
 @pytest.mark.parametrize("casts", [False, True])
