@@ -309,16 +309,18 @@ def cell_causes(
     tol: Tolerance,
     examples: int,
     top: int,
+    plain: frozenset[str] = frozenset(),
 ) -> dict[str, CellCauses]:
     """See `CellCauses`: the differing pairs are materialized once (few, in practice), then
     counted per cause for many columns per statement; examples and values are asked only of
-    columns with differences."""
+    columns with differences. `plain`: columns whose values already are in the form their
+    kind compares in on both sides (the wide screen reads them without a cast)."""
     names = list(rules)
     out = {c: CellCauses(c, rules[c].kind) for c in names}
     if not names:
         return out
     wide = d.unpivot is not None and len(names) > d.counted_per_query
-    screened = _unpivoted_screen(rows, views, key, names, d, rules, units) if wide else None
+    screened = _unpivoted_screen(rows, views, key, names, d, rules, units, plain) if wide else None
     if screened == []:
         return out
     differ = " OR ".join(
@@ -387,6 +389,7 @@ def _unpivoted_screen(
     d: Dialect,
     rules: Mapping[str, CauseRule],
     units: Mapping[str, int],
+    plain: frozenset[str],
 ) -> list[int]:
     """`_differing_columns` of a wide table, asked before anything is materialized: each
     side's matched rows unpivoted to (key, position, value) per kind and joined on key and
@@ -406,7 +409,9 @@ def _unpivoted_screen(
         sides = []
         for side, view in enumerate(views):
             values = ", ".join(
-                d.comparable(f"s.{q(names[i])}", f"s.{q(names[i])}", kind, unit)[side]
+                f"s.{q(names[i])}"
+                if names[i] in plain
+                else d.comparable(f"s.{q(names[i])}", f"s.{q(names[i])}", kind, unit)[side]
                 for i in indexes
             )
             sides.append(d.unpivot.format(keys=keys, values=values, source=f"{view} AS s"))

@@ -1053,6 +1053,19 @@ class DuckDBEngine:
             tolerance,
             examples,
             top,
+            self._doubles(left, right, rules),
+        )
+
+    def _doubles(self, left: str, right: str, rules: Mapping[str, CauseRule]) -> frozenset[str]:
+        """Float columns held as DOUBLE on both sides: `_comparable`'s cast would not change
+        them (10,000 casts cost the wide screen ~0.15 s to plan at 5,000 columns)."""
+        ls, rs = self.schema(left), self.schema(right)
+        return frozenset(
+            c
+            for c, rule in rules.items()
+            if rule.kind == "float"
+            and ls.field(c).type.equals(pa.float64())
+            and rs.field(c).type.equals(pa.float64())
         )
 
     def finite_ranges(self, name: str, columns: Sequence[str]) -> dict[str, FiniteRange]:
