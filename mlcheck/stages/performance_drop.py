@@ -2787,7 +2787,7 @@ def _feature_sums(
     """A feature's bin labels and each side's sums per bin."""
     part = research.names.index(name)
     sides = [_part(t, part) for t in (research, live)]
-    values = [s.column(f"c{t.offset + part}") for s, t in zip(sides, (research, live))]
+    values = [s.column(f"c{t.offset + part}") for s, t in zip(sides, (research, live), strict=True)]
     if feature.categorical:
         dictionary = _first_seen_values(values, [s.column("first") for s in sides])
         labels = [str(v) for v in dictionary.to_pylist()] + ["(null)"]
