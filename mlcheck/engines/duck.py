@@ -1835,6 +1835,12 @@ def _shaped_sql(values: list[str], names: list[str], sources: str, shape: GroupS
         f"(SELECT {', '.join(parts)}{extra} FROM (SELECT {', '.join(mapped)}{extra} FROM "
         f"(SELECT {', '.join(raw)}{extra} FROM {sources}) s0) s1) s"
     )
+    return _shaped_grouping(layers, names, shape)
+
+
+def _shaped_grouping(layers: str, names: list[str], shape: GroupShape) -> str:
+    """The grouping of `_shaped_sql`'s rows: counts, first rows and the curves' integer sums
+    per group, over grouping sets when columns are grouped one at a time."""
     grouped = [n for n in names if _position(n) not in shape.curves]
     sums = [
         f"CAST(coalesce(sum({p}{i}), 0) AS BIGINT) AS {p}{i}"
