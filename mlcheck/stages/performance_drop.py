@@ -2488,8 +2488,8 @@ def target_rate_drift(ctx: StageContext) -> Iterator[Finding]:
     changed meaning of the variable upstream. Fix: investigate that feature's relation with the
     outcome on recent labels; retrain with recent data.
     """
-    data = _calibration_data(ctx)
-    if data is None or not (ctx.declared(RESEARCH_FEATURES) and ctx.declared(LIVE_FEATURES)):
+    ready = _calibration_data(ctx) is not None  # its rows are not held while the engine asks
+    if not ready or not (ctx.declared(RESEARCH_FEATURES) and ctx.declared(LIVE_FEATURES)):
         return
     found = _binned_steady_residuals(ctx)
     if found is None:  # the engine cannot ask: the rows are read
