@@ -48,6 +48,7 @@ over rows. Hashes are 64-bit, deterministic across runs and platforms, and not c
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -822,8 +823,11 @@ def _name_hash(text: str) -> np.uint64:
     return np.uint64(_block_hashes(data, np.array([0, len(data)], dtype=np.int64))[0])
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _salt(name: str) -> np.uint64:
-    """An odd per-column multiplier: a row hash is the sum of value hashes times salts."""
+    """An odd per-column multiplier: a row hash is the sum of value hashes times salts.
+    Remembered: each fold pass asks it of every column per side (~30 us a name: 0.3 s a pass
+    at 5,000 columns)."""
     return _name_hash(name) | _U(1)
 
 

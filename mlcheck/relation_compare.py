@@ -67,7 +67,6 @@ from mlcheck.engines.base import ColumnDifference, KeyComparison, Tolerance, Uns
 
 _U = np.uint64
 _SECOND = _U(0xD6E8FEB86659FD93)  # compare._digest's second multiplier
-_PAIR = _U(0x9FB21C651E98DF25)  # odd: a value's hash set apart from the key's before mixing
 _NO_ROWS = RowDifference("row", 0, 0, 0, 0, (), ())
 
 
@@ -239,12 +238,16 @@ class _SideFold:
 def _pair_sums(
     hashes: Mapping[str, np.ndarray], key: tuple[str, ...], pairs: tuple[str, ...], rows: int
 ) -> list[int]:
-    """Per column, the sum over rows of a mix of (key hash, value hash)."""
+    """Per column, the sum over rows of the key's mixed hash (made odd) times the value's
+    hash, modulo 2**64: a product with an odd factor is a bijection, so any one changed cell
+    changes the sum. One pass a column (`np.dot` wraps as uint64 arithmetic does), where
+    mixing each (key, value) pair took ten (measured: 0.7 against 14.5 ms per 1M rows)."""
     keys = np.zeros(rows, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for k in key:
             keys += hashes[k] * _salt(k)
-        return [int(_mix2(keys ^ (hashes[c] * _PAIR)).sum(dtype=np.uint64)) for c in pairs]
+        mixed = _mix2(keys) | _U(1)
+        return [int(np.dot(mixed, hashes[c])) for c in pairs]
 
 
 def _as_declared(table: pa.Table, types: Mapping[str, pa.DataType]) -> pa.Table:

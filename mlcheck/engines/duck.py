@@ -8,6 +8,7 @@ extremes and integer sums are exact, float sums are exact sums rounded once
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import re
@@ -191,24 +192,78 @@ class DuckDBEngine:
 
     def _register_parquet(self, view: str, source: ParquetSource) -> None:
         """A view over every part with the reader's column types, cast where DuckDB reads the
-        same values under another type (a hive partition column, a timestamp's unit)."""
+        same values under another type (a hive partition column, a timestamp's unit); a wide
+        source of few rows is copied into a table instead (`_copied`)."""
         if "" in source.schema.names:
             raise Unsupported(_EMPTY_IN_PARQUET)
         _require_distinct_names(source.schema.names)
-        selects = []
-        with self._lock:
-            for part in source.parts:
-                scan = _parquet_scan(part)
-                found = self._con.sql(f"SELECT * FROM {scan} LIMIT 0").to_arrow_table().schema
-                items = [
-                    _parquet_column(f, found, source.label_column, part) for f in source.schema
-                ]
-                selects.append(f"SELECT {', '.join(items)} FROM {scan}")
-            self._con.execute(f"CREATE VIEW {view} AS {' UNION ALL '.join(selects)}")
-            got = self._con.sql(f"SELECT * FROM {view} LIMIT 0").to_arrow_table().schema
-        if not all(_same_values(e.type, g.type) for e, g in zip(source.schema, got, strict=True)):
+        kind = "TABLE" if _copied(source) else "VIEW"
+        with self._lock, self._one_thread(kind == "TABLE"):
+            same = self._as_read(view, kind, source) or self._with_casts(view, kind, source)
+        if not same:
             self._drop(view)
             raise Unsupported("DuckDB reads this parquet source under other types")
+
+    @contextlib.contextmanager
+    def _one_thread(self, wanted: bool) -> Iterator[None]:
+        """With `wanted`, the connection's questions run on one thread, then on as many as
+        before: a copy of a few rows costs DuckDB a fifth more CPU on two (a table's storage
+        per thread and column: 0.23 against 0.29 s at 20 x 5,000)."""
+        if not wanted:
+            yield
+            return
+        threads = int(self._con.execute("SELECT current_setting('threads')").fetchall()[0][0])
+        self._con.execute("SET threads = 1")
+        try:
+            yield
+        finally:
+            self._con.execute(f"SET threads = {threads}")
+
+    def _with_casts(self, view: str, kind: str, source: ParquetSource) -> bool:
+        """Every part cast to the reader's types where DuckDB reads them otherwise (a union of
+        parts, hive columns, a label column); whether the result holds the reader's types."""
+        selects = []
+        for part in source.parts:
+            scan = _parquet_scan(part)
+            found = self._con.sql(f"SELECT * FROM {scan} LIMIT 0").to_arrow_table().schema
+            items = [_parquet_column(f, found, source.label_column, part) for f in source.schema]
+            selects.append(f"SELECT {', '.join(items)} FROM {scan}")
+        self._con.execute(f"CREATE {kind} {view} AS {' UNION ALL '.join(selects)}")
+        got = self._con.sql(f"SELECT * FROM {view} LIMIT 0").to_arrow_table().schema
+        return _all_same_values(source.schema, got.types)
+
+    def _as_read(self, view: str, kind: str, source: ParquetSource) -> bool:
+        """One file's columns as DuckDB reads them, when no cast is needed (True); else (or
+        when the scan lacks a column) nothing is left created. Spares the schema query of the
+        scan itself, ~0.15 s at 5,000 columns."""
+        import duckdb
+
+        part = source.parts[0]
+        if len(source.parts) > 1 or part.folder is not None or source.label_column is not None:
+            return False
+        items = ", ".join(_renamed(n) for n in source.schema.names)
+        try:
+            self._con.execute(f"CREATE {kind} {view} AS SELECT {items} FROM {_parquet_scan(part)}")
+        except duckdb.BinderException:
+            return False
+        types = self._catalog_types(view)
+        if types is None:
+            types = self._con.sql(f"SELECT * FROM {view} LIMIT 0").to_arrow_table().schema.types
+        if _all_same_values(source.schema, types):
+            return True
+        self._con.execute(f"DROP {kind} {view}")
+        return False
+
+    def _catalog_types(self, view: str) -> list[pa.DataType] | None:
+        """The Arrow types of a relation's columns as its catalog entry names them (a lookup,
+        where the schema of an empty answer costs DuckDB ~0.15 s at 5,000 columns); None when
+        one is not a plain type of `_CATALOG_TYPES`."""
+        found = self._con.execute(
+            "SELECT data_type FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index",
+            [view],
+        ).fetchall()
+        types = [_CATALOG_TYPES.get(str(t)) for (t,) in found]
+        return None if any(t is None for t in types) else types
 
     def unregister(self, name: str) -> None:
         self._drop(self._views.pop(name))
@@ -505,21 +560,73 @@ class DuckDBEngine:
         rows = self.num_rows(name) if columns else 0
         # A non-float column's distinct count comes with its top values (one grouping, not two).
         grouped = {c for c, k in columns.items() if top > 0 and k in _VALUES and k != "float"}
-        basics = self._basics(view, columns, units, rows, float_distinct, grouped)
-        numeric = _numeric(columns, basics)
+        # On long tables (a column a query anyway) the grouping answers everything else too.
+        by_value = grouped if rows > _BY_VALUE_ROWS else set()
+        scanned = {c: k for c, k in columns.items() if c not in by_value}
+        basics = self._basics(view, scanned, units, rows, float_distinct, grouped)
         moments: dict[str, dict[str, Any]] = {}
+        tops: dict[str, tuple[tuple[Any, int], ...]] = {}
+        for column in [c for c in columns if c in by_value]:  # in the asked order
+            unit = units.get(column, 0)
+            basics[column], tops[column], moments[column] = self._by_value(
+                view, column, columns[column], unit, top, rows
+            )
+        numeric = _numeric(scanned, basics)
         for chunk in _column_batches(list(numeric), rows):
             wanted = {c: numeric[c] for c in chunk}
             moments.update(fixed_moments(view, wanted, self._one_row, quoted, _DIALECT))
         out = {}
         for column, kind in columns.items():
             values = _VALUES.get(kind, "").format(c=quoted(column), unit=units.get(column, 0))
-            basic, tops = basics[column], tuple[tuple[Any, int], ...]()
-            if column in grouped:
-                distinct, tops = self._distinct_top(view, values, top)
+            basic = basics[column]
+            if column in grouped and column not in by_value:
+                distinct, tops[column] = self._distinct_top(view, values, top)
                 basic = (*basic[:3], distinct, *basic[4:])
-            out[column] = _stats(kind, basic, tops, moments.get(column, {}), units.get(column, 0))
+            shown = tops.get(column, ())
+            out[column] = _stats(kind, basic, shown, moments.get(column, {}), units.get(column, 0))
         return out
+
+    def _by_value(
+        self, view: str, column: str, kind: Kind, unit: int, top: int, rows: int
+    ) -> tuple[tuple[Any, ...], tuple[tuple[Any, int], ...], dict[str, Any]]:
+        """A non-float column's basics, top values and (numbers) exact moments from one
+        grouping of its values with their counts: one scan of the column instead of four
+        (basics, grouping, two sums). Integer sums read the groups, each weighted by its
+        count, where there are few groups (`_WEIGHTED_SHARE`)."""
+        c = quoted(column)
+        value = _VALUES[kind].format(c=c, unit=unit)
+        numeric = kind in ("integer", "boolean")
+        # Numbers are grouped as stored (their cast is one to one) and kept for the sums.
+        grouping = (
+            f"SELECT {c}, count(*) AS {_GROUP_COUNT} FROM {view} GROUP BY ALL"
+            if numeric
+            else f"SELECT {value} AS {c}, count(*) AS {_GROUP_COUNT} FROM {view} GROUP BY ALL"
+        )
+        table = f"mlc_groups_{next(self._numbers)}" if numeric else None
+        source = f"({grouping})" if table is None else table
+        if table is not None:
+            self._rows(f"CREATE TEMP TABLE {table} AS {grouping}")
+        try:
+            sql = _grouped_basics_sql(source, value if numeric else c, numeric, top)
+            basic, tops, groups = _grouped_basics(self._rows(sql)[0])
+            moments: dict[str, Any] = {}
+            if table is not None:
+                wanted = _numeric({column: kind}, {column: basic})
+                moments = self._moments(view, table, groups, rows, wanted).get(column, {})
+        finally:
+            if table is not None:
+                self._rows(f"DROP TABLE IF EXISTS {table}")
+        return basic, tops, moments
+
+    def _moments(
+        self, view: str, table: str, groups: int, rows: int, wanted: Mapping[str, Any]
+    ) -> dict[str, dict[str, Any]]:
+        """Exact moments from the grouped `table` (values and their counts) where it has few
+        rows (`_WEIGHTED_SHARE`), else from the rows of `view`."""
+        if groups * _WEIGHTED_SHARE <= rows:
+            weight = f"CAST({_GROUP_COUNT} AS HUGEINT)"
+            return fixed_moments(table, wanted, self._one_row, quoted, _DIALECT, weight=weight)
+        return fixed_moments(view, wanted, self._one_row, quoted, _DIALECT)
 
     def _basics(
         self,
@@ -1003,6 +1110,19 @@ class DuckDBEngine:
             tolerance,
             examples,
             top,
+            self._doubles(left, right, rules),
+        )
+
+    def _doubles(self, left: str, right: str, rules: Mapping[str, CauseRule]) -> frozenset[str]:
+        """Float columns held as DOUBLE on both sides: `_comparable`'s cast would not change
+        them (10,000 casts cost the wide screen ~0.15 s to plan at 5,000 columns)."""
+        ls, rs = self.schema(left), self.schema(right)
+        return frozenset(
+            c
+            for c, rule in rules.items()
+            if rule.kind == "float"
+            and ls.field(c).type.equals(pa.float64())
+            and rs.field(c).type.equals(pa.float64())
         )
 
     def finite_ranges(self, name: str, columns: Sequence[str]) -> dict[str, FiniteRange]:
@@ -1141,6 +1261,18 @@ def _remove(connection: Any, folder: str) -> None:
 
 # ---- parquet in place
 
+# The Arrow type DuckDB answers for a column whose catalog type is named so (tested against
+# DuckDB's own Arrow answers); zone-aware timestamps in the session's zone, UTC.
+_CATALOG_TYPES = {
+    "BOOLEAN": pa.bool_(), "TINYINT": pa.int8(), "SMALLINT": pa.int16(),
+    "INTEGER": pa.int32(), "BIGINT": pa.int64(), "UTINYINT": pa.uint8(),
+    "USMALLINT": pa.uint16(), "UINTEGER": pa.uint32(), "UBIGINT": pa.uint64(),
+    "FLOAT": pa.float32(), "DOUBLE": pa.float64(), "VARCHAR": pa.string(), "BLOB": pa.binary(),
+    "DATE": pa.date32(), "TIMESTAMP_S": pa.timestamp("s"), "TIMESTAMP_MS": pa.timestamp("ms"),
+    "TIMESTAMP": pa.timestamp("us"), "TIMESTAMP_NS": pa.timestamp("ns"),
+    "TIMESTAMP WITH TIME ZONE": pa.timestamp("us", "UTC"),
+}  # fmt: skip
+
 # DuckDB's name for each Arrow type a parquet column may need a cast to.
 _DUCK_TYPES = {
     pa.int8(): "TINYINT", pa.int16(): "SMALLINT", pa.int32(): "INTEGER", pa.int64(): "BIGINT",
@@ -1164,6 +1296,31 @@ def _parquet_scan(part: ParquetPart) -> str:
     )
 
 
+# A wide source of few rows is copied into a DuckDB table once: DuckDB binds every column of
+# a parquet view (or an Arrow scan) at each question, ~30 us a column (0.15 s a question at
+# 5,000 columns, measured), while a question about a table of 20 x 5,000 takes ~5 ms and the
+# copy ~0.45 s once. Narrow or long sources stay read in place (at 1M x 33 a copy cost 4 s CPU
+# and made no question faster).
+_COPY_FROM_COLUMNS = 256
+_COPY_CELLS = 1 << 22
+
+
+def _copied(source: ParquetSource) -> bool:
+    """Whether `source` is wide and small enough to be copied (`_COPY_*`); rows come from the
+    files' parquet footers, summed only while under the bound."""
+    import pyarrow.parquet as pq
+
+    columns = len(source.schema)
+    if columns < _COPY_FROM_COLUMNS:
+        return False
+    rows = 0
+    for path in (f for part in source.parts for f in part.files):
+        rows += pq.read_metadata(path).num_rows
+        if rows * columns > _COPY_CELLS:
+            return False
+    return True
+
+
 def _parquet_column(
     wanted: pa.Field, found: pa.Schema, label_column: str | None, part: ParquetPart
 ) -> str:
@@ -1181,6 +1338,13 @@ def _parquet_column(
     if target is None:
         raise Unsupported(f"DuckDB reads {wanted.name!r} as {found.field(index).type}")
     return f"CAST({read} AS {target}) AS {name}"
+
+
+def _all_same_values(wanted: pa.Schema, got: Sequence[pa.DataType]) -> bool:
+    """`_same_values` of every column (equal types first: a C comparison, 5,000 a source)."""
+    return all(
+        e.type.equals(g) or _same_values(e.type, g) for e, g in zip(wanted, got, strict=True)
+    )
 
 
 def _same_values(wanted: pa.DataType, got: pa.DataType) -> bool:
@@ -1370,6 +1534,27 @@ def _basic_sql(
     )
 
 
+def _grouped_basics_sql(source: str, value: str, numeric: bool, top: int) -> str:
+    """`_basic_sql`'s six values and the top values of a column from its grouping `source`
+    (the column, or its value, beside its count): `value` read per group."""
+    extreme, n = (" + 0" if numeric else ""), _GROUP_COUNT  # as `_basic_sql` writes them
+    return (
+        f"SELECT COALESCE(sum({n}) FILTER (WHERE v IS NOT NULL), 0), "
+        f"COALESCE(sum({n}) FILTER (WHERE v IS NULL), 0), count(v), min(v){extreme}, "
+        f"max(v){extreme}, min({{'n': -{n}, 'v': v}}, {max(int(top), 1)}) FILTER (WHERE v IS NOT NULL), "
+        f"count(*) FROM (SELECT {value} AS v, {n} FROM {source})"
+    )
+
+
+def _grouped_basics(
+    row: Sequence[Any],
+) -> tuple[tuple[Any, ...], tuple[tuple[Any, int], ...], int]:
+    """(count, nulls, NaNs, distinct, min, max), the top values and the number of groups."""
+    count, nulls, distinct, low, high, found, groups = row
+    tops = tuple((x["v"], -int(x["n"])) for x in found or ())
+    return (count, nulls, 0, distinct, low, high), tops, int(groups)
+
+
 def _column_batches(names: list[str], rows: int) -> list[list[str]]:
     """Columns asked together: as many as keep a statement within `_DISTINCT_CELLS` cells
     (one column per query on long tables, thousands on short ones: a query costs ~2 ms)."""
@@ -1385,6 +1570,13 @@ _PAIR_CELLS = 4_000_000
 _PAIR_BATCH = 8  # measured at 20 rows x 100 columns: 8 per query 0.96 s CPU, 1: 1.41, 32: 1.77
 # Cells (rows x columns) one profiles query reads: one column per query at 1M rows.
 _DISTINCT_CELLS = 1_000_000
+# Rows past which a non-float column's profile comes from its grouping (`_by_value`): where
+# columns are asked one a query anyway (on shorter tables many share each query).
+_BY_VALUE_ROWS = _DISTINCT_CELLS // 2
+# Weighted sums multiply 128-bit integers: measured at 1M rows, 166k groups cost as much as the
+# rows (~260 ns a group, ~30 a row), so the groups are read when 16 times fewer than the rows.
+_WEIGHTED_SHARE = 16
+_GROUP_COUNT = '"mlcheck:n"'  # a value's count in a grouping (never a column's name)
 
 
 def _stats(
@@ -2211,7 +2403,15 @@ def _add_counts(
 
 _PAIR_TABLES = itertools.count()
 _CAUSES_DIALECT = causes.Dialect(
-    quoted, literal, _comparable, DuckDBEngine._cell_state, null_safe=True
+    quoted,
+    literal,
+    _comparable,
+    DuckDBEngine._cell_state,
+    null_safe=True,
+    unpivot=(
+        "SELECT {keys}, unnest(range(len(l__))) AS mlc_i, unnest(l__) AS mlc_v "
+        "FROM (SELECT {keys}, [{values}] AS l__ FROM {source}) AS u__"
+    ),
 )
 
 

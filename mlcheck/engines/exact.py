@@ -144,7 +144,13 @@ def grid_shift(bound: float) -> int:
 
 
 def fixed_sums_sql(
-    source: str, terms: Sequence[tuple[str, int]], d: Dialect, signed: int | None = None
+    source: str,
+    terms: Sequence[tuple[str, int]],
+    d: Dialect,
+    signed: int | None = None,
+    *,
+    finite: Sequence[bool] = (),
+    weight: str | None = None,
 ) -> str:
     """A one-row query of five aggregates per (term, shift) over `source`: the exact sums of
     the term's high and low integer parts and of their absolute values, and whether it holds
@@ -153,28 +159,41 @@ def fixed_sums_sql(
     the sums of absolute values; the others are known not to be negative (NULL there). A finite term `t` becomes `t * 2**shift` (exact: a
     power of two), whose integer part is the high part and whose fraction times 2**62 cut
     toward zero the low part; `fixed_sum` reads them back. Each piece is computed once, in
-    layers, as both engines evaluate a repeated expression again."""
+    layers, as both engines evaluate a repeated expression again.
+    A term flagged in `finite` is known never to be NaN or infinite (from the column's
+    extremes): its flags are a constant 0 and its scaling needs no test (a quarter of the
+    query's cost). With `weight` (an integer column of `source`), each row stands for
+    `weight` rows: its parts are summed times the weight (rows grouped by value)."""
     scaled, parts, aggregates = [], [], []
     two = d.literal(2.0**_LOW_BITS)
+    carried, passed = ([], []) if weight is None else ([f"{weight} AS n__"], ["n__"])
+    times = "" if weight is None else " * n__"
     for j, (term, shift) in enumerate(terms):
         factors = "".join(f" * {d.literal(f)}" for f in _powers_of_two(shift))
-        scaled.append(
-            f"{term} AS t{j}, CASE WHEN {d.finite(term)} THEN ({term}){factors} END AS v{j}"
-        )
-        parts.append(f"t{j}, v{j}, {d.truncate(f'v{j}')} AS w{j}")
+        known = j < len(finite) and finite[j]
+        if known:
+            scaled.append(f"({term}){factors} AS v{j}")
+            parts.append(f"v{j}, {d.truncate(f'v{j}')} AS w{j}")
+        else:
+            scaled.append(
+                f"{term} AS t{j}, CASE WHEN {d.finite(term)} THEN ({term}){factors} END AS v{j}"
+            )
+            parts.append(f"t{j}, v{j}, {d.truncate(f'v{j}')} AS w{j}")
         high, low = d.to_integer(f"w{j}"), d.to_integer(d.truncate(f"(v{j} - w{j}) * {two}"))
         absolute = signed is None or j < signed
         aggregates += [
-            d.integer_sum(high),
-            d.integer_sum(low),
-            d.integer_sum(f"abs({high})") if absolute else "NULL",
-            d.integer_sum(f"abs({low})") if absolute else "NULL",
-            f"bit_or(CASE WHEN t{j} IS NULL OR {d.finite(f't{j}')} THEN 0 "
+            d.integer_sum(f"{high}{times}"),
+            d.integer_sum(f"{low}{times}"),
+            d.integer_sum(f"abs({high}){times}") if absolute else "NULL",
+            d.integer_sum(f"abs({low}){times}") if absolute else "NULL",
+            "0"
+            if known
+            else f"bit_or(CASE WHEN t{j} IS NULL OR {d.finite(f't{j}')} THEN 0 "
             f"WHEN isnan(t{j}) THEN 1 WHEN t{j} > 0 THEN 2 ELSE 4 END)",
         ]
     return (
-        f"SELECT {', '.join(aggregates)} FROM (SELECT {', '.join(parts)} FROM "
-        f"(SELECT {', '.join(scaled)} FROM {source}) s) p"
+        f"SELECT {', '.join(aggregates)} FROM (SELECT {', '.join(parts + passed)} "
+        f"FROM (SELECT {', '.join(scaled + carried)} FROM {source}) s) p"
     )
 
 
@@ -212,11 +231,13 @@ def fixed_moments(
     run: Callable[[str], Sequence[Any]],
     quoted: Callable[[str], str],
     d: Dialect,
+    weight: str | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Sum, mean, std (ddof=1) and the tolerance scales of each column's non-NaN values, from
     fixed-point sums in two one-row queries (the deviations need the mean). `columns` maps a
     column to its count of such values and the largest magnitude among them; `run` returns a
-    query's one row."""
+    query's one row. With `weight`, each row of `view` stands for that many rows (a column's
+    values grouped with their counts: the same sums, read from the groups)."""
     names = [c for c, (n, _) in columns.items() if n]
     if not names:
         return {}
@@ -226,12 +247,17 @@ def fixed_moments(
         f"ELSE CAST({quoted(c)} AS DOUBLE) END AS x{j}"
         for j, c in enumerate(names)
     )
-    source = f"(SELECT {numbers} FROM {view}) x"
+    carried = "" if weight is None else f", {weight} AS w__"
+    source = f"(SELECT {numbers}{carried} FROM {view}) x"
+    weights = None if weight is None else "w__"
     bounds = {c: columns[c][1] for c in names}
     first = {c: (grid_shift(bounds[c]), grid_shift(bounds[c] * bounds[c])) for c in names}
     terms = [(f"x{j}", first[c][0]) for j, c in enumerate(names)]
     terms += [(f"x{j} * x{j}", first[c][1]) for j, c in enumerate(names)]
-    row = run(fixed_sums_sql(source, terms, d, signed=len(names)))
+    # NaN is left out above: a term can only be infinite through an infinite bound or overflow
+    finite = [math.isfinite(bounds[c]) for c in names]
+    finite += [math.isfinite(bounds[c] * bounds[c]) for c in names]
+    row = run(fixed_sums_sql(source, terms, d, len(names), finite=finite, weight=weights))
     k = len(names)
     sums = {c: row[_WIDTH * j : _WIDTH * (j + 1)] for j, c in enumerate(names)}
     squares = {c: row[_WIDTH * (k + j) : _WIDTH * (k + j + 1)] for j, c in enumerate(names)}
@@ -241,7 +267,9 @@ def fixed_moments(
         (f"(x{j} - {d.literal(means[c])}) * (x{j} - {d.literal(means[c])})", shifts[c])
         for j, c in enumerate(names)
     ]
-    row = run(fixed_sums_sql(source, deviations, d, signed=0))
+    far = [_deviation_bound(bounds[c], means[c]) for c in names]
+    finite = [math.isfinite(f) for f in far]
+    row = run(fixed_sums_sql(source, deviations, d, 0, finite=finite, weight=weights))
     out = {}
     for j, c in enumerate(names):
         n, absolute = columns[c][0], fixed_sum(sums[c], first[c][0], absolute=True)
