@@ -306,6 +306,7 @@ class AggregateEngine(Protocol):
         key: Sequence[str],
         columns: Sequence[tuple[str, str]],
         chunk: Chunking | None = None,
+        shape: GroupShape | None = None,
     ) -> pa.Table:
         """How many rows of `base` carry each combination of values of `columns`: `(relation,
         column)` pairs. A column of `base` is the row's own value; a column of another relation
@@ -314,7 +315,9 @@ class AggregateEngine(Protocol):
         With `chunk`, also per chunk of `base`'s rows (`Chunking`). The answer: an Arrow table
         of `chunk` (int64, only when chunked; null for a row without a time), `c0`, `c1`, ...
         (the values, in their own types) and `n` (int64), sorted by chunk and values, nulls
-        last (NaN after numbers): the same table on every engine."""
+        last (NaN after numbers): the same table on every engine. `shape` (`GroupShape`) bins
+        columns, sums curves of columns, groups some columns one at a time and tells each
+        group's first row: answers bounded by bins, not rows."""
         ...
 
     # ---- presence (s6)
@@ -379,6 +382,23 @@ class AggregateEngine(Protocol):
         `ranks`: only the elements of those 0-based ranks within [0, n) (`SortedValues.ranks`).
         A group without a finite value is left out. Batches of columns share a scan; one
         answer holds a few grids of doubles at most."""
+        ...
+
+    # ---- register_lookup (perf7)
+
+    def register_lookup(
+        self,
+        name: str,
+        base: str,
+        key: Sequence[str],
+        columns: Sequence[tuple[str, str]],
+        finite: Sequence[int] = (),
+        equal: Mapping[int, str] | None = None,
+    ) -> None:
+        """Register `name`: the rows of `base` with `columns` looked up on `key` exactly as
+        `grouped_counts` does (columns `c0`, `c1`, ...), kept where every column in `finite`
+        is a finite number and every column in `equal` reads (as text) as the given value.
+        Materialized once (spilled past the memory limit): ask it with `sorted_values_many`."""
         ...
 
 
@@ -475,6 +495,36 @@ class Chunking:
     time: tuple[str, str] | None = None
     width_s: int = 0
     origin_s: int = 0
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A piecewise-linear map: `fp` at the ascending points `xp`, linear between them and
+    constant outside (numpy's `interp`)."""
+
+    xp: tuple[float, ...]
+    fp: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class GroupShape:
+    """How `grouped_counts` groups (positions are those of its `columns`):
+    - `bins`: column i (numeric) grouped by its bin, the number of `edges` (ascending, finite)
+      at or below the value: int64, null for null or NaN, -1 for -inf, len(edges) + 1 for +inf;
+    - `curves`: column i (numeric) is not grouped; the answer's `f{i}` and `ff{i}` (float64)
+      are the group's sums of Curve(value) and of its square over the rows with a finite value
+      (0 without one), exact sums of the terms rounded to 2**-52 of the curve's largest |fp|
+      (2**-52 of its square), the same digits on every engine and thread count;
+    - `alone`: these columns are grouped one at a time (grouping sets), each with all the other
+      grouped columns: the answer's `part` (int64, first column) is the position in `alone` of
+      the group's column, the other `alone` columns are null there; sorted by part first;
+    - `first`: the answer's `first` (int64) is the group's least row position in `base`'s own
+      order (as size chunks number rows)."""
+
+    bins: Mapping[int, Sequence[float]] = field(default_factory=dict)
+    curves: Mapping[int, Curve] = field(default_factory=dict)
+    alone: Sequence[int] = ()
+    first: bool = False
 
 
 # ---- presence (s6)

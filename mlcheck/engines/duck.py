@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import re
 import shutil
 import string
@@ -41,7 +42,9 @@ from mlcheck.engines.base import (
     Chunking,  # grouped_counts (perf)
     ColumnDifference,
     ColumnPresence,
+    Curve,  # grouped_counts (perf7)
     EngineSettings,
+    GroupShape,  # grouped_counts (perf7)
     KeyComparison,
     KeyCounts,
     ParquetPart,
@@ -1017,6 +1020,7 @@ class DuckDBEngine:
         key: Sequence[str],
         columns: Sequence[tuple[str, str]],
         chunk: Chunking | None = None,
+        shape: GroupShape | None = None,
     ) -> pa.Table:
         """Rows of `base` counted per combination of `columns` (and chunk); see the Protocol.
         Size chunks number rows in scan order, which DuckDB keeps only while
@@ -1029,13 +1033,14 @@ class DuckDBEngine:
             tuple(key),
             tuple(columns),
             chunk,
+            shape,
         )
         with self._lock:
-            ordered = chunk is not None and chunk.size is not None
+            ordered = (chunk is not None and chunk.size is not None) or bool(shape and shape.first)
             if ordered:
                 self._con.execute("SET preserve_insertion_order = true")
             try:
-                return self._con.sql(sql).to_arrow_table()
+                return shaped_answer(self._con.sql(sql).to_arrow_table(), shape)
             finally:
                 if ordered:
                     self._con.execute("SET preserve_insertion_order = false")
@@ -1182,6 +1187,32 @@ class DuckDBEngine:
             answer = sorting.fetched_answer(found, batch, False, None, ranks, grid)
             out.update({c: {group: a[None]} if a else {} for c, a in answer.items()})
         return out
+
+    # ---- register_lookup (perf7)
+
+    def register_lookup(
+        self,
+        name: str,
+        base: str,
+        key: Sequence[str],
+        columns: Sequence[tuple[str, str]],
+        finite: Sequence[int] = (),
+        equal: Mapping[int, str] | None = None,
+    ) -> None:
+        """`base`'s rows with `columns` looked up as `grouped_counts` does, those kept
+        materialized (spilled past the memory limit); see the Protocol."""
+        relations = {base, *(r for r, _ in columns)}
+        sql = grouped_counts_sql(
+            GroupedCountsDialect(quoted, "row_number() OVER ()", "//", _duck_seconds),
+            {n: self._view(n) for n in relations},
+            {n: self.schema(n) for n in relations},
+            base,
+            tuple(key),
+            tuple(columns),
+            None,
+            kept=kept_sql(finite, equal or {}),
+        )
+        self._materialize(name, sql)
 
 
 def _join_sql(
@@ -1886,9 +1917,12 @@ def grouped_counts_sql(
     key: tuple[str, ...],
     columns: tuple[tuple[str, str], ...],
     chunk: Chunking | None,
+    shape: GroupShape | None = None,
+    kept: str | None = None,
 ) -> str:
     """SQL (DuckDB and Spark alike) for `grouped_counts`: `base` numbered (size chunks) and
-    left-joined to every other relation's rows with a key unique and non-null on both sides."""
+    left-joined to every other relation's rows with a key unique and non-null on both sides;
+    with `kept` (a WHERE clause over c0, c1, ..., or ""), those rows, not counted."""
     q = dialect.quote
     picked = [*columns, *([chunk.time] if chunk is not None and chunk.time else [])]
     others = sorted({r for r, _ in picked if r != base})
@@ -1898,7 +1932,8 @@ def grouped_counts_sql(
     present = " AND ".join(f"{q(k)} IS NOT NULL" for k in key)
     keys = ", ".join(q(k) for k in key)
     base_cols = sorted({c for r, c in picked if r == base} | set(key if others else ()))
-    extra = [] if not (chunk and chunk.size) else [f"{dialect.position} - 1 AS pos__"]
+    numbered = (chunk is not None and chunk.size) or (shape is not None and shape.first)
+    extra = [] if not numbered else [f"{dialect.position} - 1 AS pos__"]
     rows = (
         f"(SELECT {', '.join([*(q(c) for c in base_cols), *extra]) or '1 AS one__'} "
         f"FROM {views[base]})"
@@ -1928,6 +1963,10 @@ def grouped_counts_sql(
     if chunk is not None:
         values.insert(0, f"{_chunk_sql(dialect, chunk, alias, schemas)} AS chunk")
         names.insert(0, "chunk")
+    if kept is not None:  # register_lookup: the rows themselves
+        return f"SELECT * FROM (SELECT {', '.join(values)} FROM {' '.join(sources)}) s{kept}"
+    if shape is not None:
+        return _shaped_sql(values, names, " ".join(sources), shape)
     grouped = ", ".join(names)
     order = ", ".join(f"{n} NULLS LAST" for n in names)
     return (
@@ -1954,6 +1993,146 @@ def _chunk_sql(
         dialect,
     )
     return dialect.floor_div(f"{seconds} - {int(chunk.origin_s)}", int(chunk.width_s))
+
+
+# ---- grouped_counts shapes (perf7)
+
+# A curve's terms are summed as two integers of 26 bits each: exact in a BIGINT on both engines.
+_HALF = 26
+
+
+def _shaped_sql(values: list[str], names: list[str], sources: str, shape: GroupShape) -> str:
+    """`grouped_counts_sql`'s grouping of the looked-up rows with bins, curves, grouping sets
+    and first rows (`GroupShape`): values read (as doubles where binned or curved), then bins
+    and curve values, then the curves' integer parts, then grouped."""
+    numeric = {*shape.bins, *shape.curves}
+    raw = [  # every value ends in " AS {its name}"
+        f"CAST({v[: -len(n) - 4]} AS DOUBLE) AS x{_position(n)}" if _position(n) in numeric else v
+        for v, n in zip(values, names, strict=True)
+    ]
+    mapped = [
+        f"{_bin_sql(f'x{i}', list(shape.bins[i]))} AS c{i}"
+        if (i := _position(n)) in shape.bins
+        else n
+        for n in names
+        if _position(n) not in shape.curves
+    ]
+    mapped += [f"{_curve_sql(f'x{i}', c)} AS f{i}" for i, c in sorted(shape.curves.items())]
+    parts = [n for n in names if _position(n) not in shape.curves]
+    for i, c in sorted(shape.curves.items()):
+        parts += _parts_sql(f"f{i}", f"f{i}", _scale(c.fp, 1))
+        parts += _parts_sql(f"f{i} * f{i}", f"g{i}", _scale(c.fp, 2))
+    extra = ", pos__" if shape.first else ""
+    layers = (
+        f"(SELECT {', '.join(parts)}{extra} FROM (SELECT {', '.join(mapped)}{extra} FROM "
+        f"(SELECT {', '.join(raw)}{extra} FROM {sources}) s0) s1) s"
+    )
+    return _shaped_grouping(layers, names, shape)
+
+
+def _shaped_grouping(layers: str, names: list[str], shape: GroupShape) -> str:
+    """The grouping of `_shaped_sql`'s rows: counts, first rows and the curves' integer sums
+    per group, over grouping sets when columns are grouped one at a time."""
+    grouped = [n for n in names if _position(n) not in shape.curves]
+    sums = [
+        f"CAST(coalesce(sum({p}{i}), 0) AS BIGINT) AS {p}{i}"
+        for i in sorted(shape.curves)
+        for p in ("fh", "fl", "gh", "gl")
+    ]
+    aggregates = ["count(*) AS n", *(["min(pos__) AS first"] if shape.first else []), *sums]
+    alone = [f"c{i}" for i in shape.alone]
+    common = [n for n in grouped if n not in alone]
+    if alone:
+        sets = ", ".join(f"({', '.join([*common, a])})" for a in alone)
+        part = " ".join(f"WHEN grouping({a}) = 0 THEN {j}" for j, a in enumerate(alone))
+        selected = [f"CASE {part} END AS part", *grouped, *aggregates]
+        by, order = f" GROUP BY GROUPING SETS ({sets})", ["part", *grouped]
+    else:
+        selected = [*grouped, *aggregates]
+        by, order = (f" GROUP BY {', '.join(grouped)}" if grouped else ""), grouped
+    ordered = f" ORDER BY {', '.join(f'{n} NULLS LAST' for n in order)}" if order else ""
+    return f"SELECT {', '.join(selected)} FROM {layers}{by}{ordered}"
+
+
+def _position(name: str) -> int:
+    """The column position of an answer name `c{i}` (-1 for `chunk`)."""
+    return int(name[1:]) if name.startswith("c") and name[1:].isdigit() else -1
+
+
+def _tree(x: str, edges: list[float], lo: int, hi: int, leaf: Callable[[int], str]) -> str:
+    """SQL for leaf(the number of `edges` at or below `x`), known to be in [lo, hi]: a binary
+    search of CASEs, log2(len(edges)) comparisons a row."""
+    if lo == hi:
+        return leaf(lo)
+    mid = (lo + hi) // 2
+    above, below = _tree(x, edges, mid + 1, hi, leaf), _tree(x, edges, lo, mid, leaf)
+    return f"CASE WHEN {x} >= {literal(edges[mid])} THEN {above} ELSE {below} END"
+
+
+_INFINITY = "CAST('Infinity' AS DOUBLE)"
+
+
+def _bin_sql(x: str, edges: list[float]) -> str:
+    search = _tree(x, edges, 0, len(edges), str)
+    return (
+        f"CAST(CASE WHEN {x} IS NULL OR isnan({x}) THEN NULL WHEN {x} = {_INFINITY} THEN "
+        f"{len(edges) + 1} WHEN {x} = -{_INFINITY} THEN -1 ELSE {search} END AS BIGINT)"
+    )
+
+
+def _curve_sql(x: str, curve: Curve) -> str:
+    """Curve(x) as numpy's interp computes it (slope * (x - xp[j]) + fp[j]); null unless x is
+    finite."""
+    xp, fp = curve.xp, curve.fp
+
+    def leaf(c: int) -> str:
+        if c == 0 or c == len(xp) or fp[c - 1] == fp[c]:
+            return literal(fp[min(max(c - 1, 0), len(fp) - 1)])
+        slope = (fp[c] - fp[c - 1]) / (xp[c] - xp[c - 1])
+        return f"({literal(slope)} * ({x} - {literal(xp[c - 1])}) + {literal(fp[c - 1])})"
+
+    return f"CASE WHEN abs({x}) < {_INFINITY} THEN {_tree(x, list(xp), 0, len(xp), leaf)} END"
+
+
+def _scale(fp: Sequence[float], power: int) -> int:
+    """k with |fp|**power * 2**k below 2**52: terms are summed as integers at 2**-k."""
+    largest = max((abs(v) ** power for v in fp), default=0.0)
+    return 52 - (math.frexp(largest)[1] if largest > 0 else 0)
+
+
+def _parts_sql(term: str, name: str, k: int) -> list[str]:
+    """A term t as two integers: t * 2**k ~ {name}h * 2**26 + {name}l (the low part rounded)."""
+    scaled = f"({term}) * {literal(2.0 ** (k - _HALF))}"
+    return [
+        f"CAST(floor({scaled}) AS BIGINT) AS {name[0]}h{name[1:]}",
+        f"CAST(round(({scaled} - floor({scaled})) * {literal(2.0**_HALF)}) AS BIGINT) "
+        f"AS {name[0]}l{name[1:]}",
+    ]
+
+
+def kept_sql(finite: Sequence[int], equal: Mapping[int, str]) -> str:
+    """`register_lookup`'s WHERE clause: finite numbers and text equal to a value."""
+    tests = [f"abs(CAST(c{i} AS DOUBLE)) < {_INFINITY}" for i in finite]
+    tests += [
+        f"CAST(c{i} AS STRING) = '{v.replace(chr(39), chr(39) * 2)}'" for i, v in equal.items()
+    ]
+    return f" WHERE {' AND '.join(tests)}" if tests else ""
+
+
+def shaped_answer(table: pa.Table, shape: GroupShape | None) -> pa.Table:
+    """`grouped_counts`' answer from the engine's rows: a curve's integer parts added up into
+    `f{i}` and `ff{i}` (one rounding, the same on every engine)."""
+    if shape is None or not shape.curves:
+        return table
+    for i, curve in sorted(shape.curves.items()):
+        for part, out, power in (("f", f"f{i}", 1), ("g", f"ff{i}", 2)):
+            high = np.asarray(table.column(f"{part}h{i}").to_numpy(), dtype=np.float64)
+            low = np.asarray(table.column(f"{part}l{i}").to_numpy(), dtype=np.float64)
+            total = (high * 2.0**_HALF + low) * 2.0 ** -_scale(curve.fp, power)
+            table = table.drop_columns([f"{part}h{i}", f"{part}l{i}"]).append_column(
+                out, pa.array(total, pa.float64())
+            )
+    return table
 
 
 # ---- presence (s6)

@@ -31,6 +31,7 @@ from mlcheck.engines.base import (
     Chunking,  # grouped_counts (perf)
     ColumnDifference,
     EngineSettings,
+    GroupShape,  # grouped_counts (perf7)
     KeyComparison,
     KeyCounts,
     ParquetPart,
@@ -52,7 +53,9 @@ from mlcheck.engines.duck import (
     _stats,
     _time_relation,
     grouped_counts_sql,
+    kept_sql,  # register_lookup (perf7)
     presence_answer,
+    shaped_answer,  # grouped_counts (perf7)
     value_counts_answer,
 )
 from mlcheck.engines.exact import Dialect, fixed_moments
@@ -899,6 +902,7 @@ class SparkEngine:
         key: Sequence[str],
         columns: Sequence[tuple[str, str]],
         chunk: Chunking | None = None,
+        shape: GroupShape | None = None,
     ) -> pa.Table:
         """Rows of `base` counted per combination of `columns` (and chunk); see the Protocol.
         Size chunks number rows by monotonically_increasing_id, which follows a file's (or an
@@ -917,11 +921,13 @@ class SparkEngine:
             tuple(key),
             tuple(columns),
             chunk,
+            shape,
         )
         frame = self._spark.sql(sql)
         if hasattr(frame, "toArrow"):
-            return frame.toArrow()
-        return pa.Table.from_pandas(frame.toPandas(), preserve_index=False)  # pragma: no cover
+            return shaped_answer(frame.toArrow(), shape)
+        table = pa.Table.from_pandas(frame.toPandas(), preserve_index=False)  # pragma: no cover
+        return shaped_answer(table, shape)  # pragma: no cover
 
     # ---- presence (s6)
 
@@ -1034,6 +1040,37 @@ class SparkEngine:
         if hasattr(frame, "toArrow"):
             return frame.toArrow()
         return pa.Table.from_pandas(frame.toPandas(), preserve_index=False)  # pragma: no cover
+
+    # ---- register_lookup (perf7)
+
+    def register_lookup(
+        self,
+        name: str,
+        base: str,
+        key: Sequence[str],
+        columns: Sequence[tuple[str, str]],
+        finite: Sequence[int] = (),
+        equal: Mapping[int, str] | None = None,
+    ) -> None:
+        """`base`'s rows with `columns` looked up as `grouped_counts` does, those kept
+        cached; see the Protocol."""
+        relations = {base, *(r for r, _ in columns)}
+        sql = grouped_counts_sql(
+            GroupedCountsDialect(
+                quoted,
+                "row_number() OVER (ORDER BY monotonically_increasing_id())",
+                "DIV",
+                _spark_seconds,
+            ),
+            {n: self._view(n) for n in relations},
+            {n: self.schema(n) for n in relations},
+            base,
+            tuple(key),
+            tuple(columns),
+            None,
+            kept=kept_sql(finite, equal or {}),
+        )
+        self._cached(name, sql)
 
 
 # ---- Arrow in

@@ -505,32 +505,23 @@ def _source_of(ctx: StageContext, column: str | None, slots: tuple[str, ...]) ->
 
 
 def _grouped(
-    ctx: StageContext, base: str, columns: list[tuple[str, str]], chunk: Any = None
+    ctx: StageContext,
+    base: str,
+    columns: list[tuple[str, str]],
+    chunk: Any = None,
+    shape: Any = None,
 ) -> pa.Table | None:
     """Grouped counts of `base`'s rows; None (read rows instead) where a column lives in
     another slot but the key is missing or typed differently there."""
-    from mlcheck.compare import logical_type
-
-    agg, key = ctx.engine.aggregate, ctx.engine.key(base) or []
-    names = {slot: ctx.engine.relation(slot) for slot in {base, *(s for s, _ in columns)}}
-    if chunk is not None and chunk.time is not None:
-        names.setdefault(chunk.time[0], ctx.engine.relation(chunk.time[0]))
-    others = [slot for slot in names if slot != base]
-    for slot in others:  # slots, not rows
-        schemas = [agg.schema(names[s]) for s in (base, slot)]
-        if not key or any(k not in sc.names for k in key for sc in schemas):
-            return None
-        if any(
-            not logical_type(schemas[0].field(k).type).equals(
-                logical_type(schemas[1].field(k).type)
-            )
-            for k in key
-        ):
-            return None
+    slots = [*columns, *([chunk.time] if chunk is not None and chunk.time is not None else [])]
+    names = _lookup_names(ctx, base, slots)
+    if names is None:
+        return None
     if chunk is not None and chunk.time is not None:
         chunk = replace(chunk, time=(names[chunk.time[0]], chunk.time[1]))
     asked = [(names[slot], column) for slot, column in columns]
-    return agg.grouped_counts(names[base], key, asked, chunk)
+    key = ctx.engine.key(base) or []
+    return ctx.engine.aggregate.grouped_counts(names[base], key, asked, chunk, shape)
 
 
 def _counted_scored(
@@ -2218,18 +2209,33 @@ def residual_shift(
     MIN_BIN_ROWS rows on a side is not tested (p = NaN).
     """
 
-    def sums(bins: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
-        return np.bincount(bins, weights=weights, minlength=size).astype(np.float64)
+    def sums(bins: np.ndarray, y: np.ndarray, p: np.ndarray) -> BinSums:
+        def add(weights: np.ndarray | None) -> np.ndarray:
+            return np.bincount(bins, weights=weights, minlength=size).astype(np.float64)
 
-    n_r, n_l = sums(research_bins, None), sums(live_bins, None)
-    y_l, p_l = sums(live_bins, live_y), sums(live_bins, live_p)
+        return BinSums(add(None), add(y), add(p), add(p * (1 - p)))
+
+    research = sums(research_bins, research_y, research_p)
+    return residual_sums(research, sums(live_bins, live_y, live_p))
+
+
+@dataclass(frozen=True)
+class BinSums:
+    """One side's rows per bin: how many, positives, sum of p and of p(1 - p)."""
+
+    n: np.ndarray
+    y: np.ndarray
+    p: np.ndarray
+    var: np.ndarray
+
+
+def residual_sums(research: BinSums, live: BinSums) -> Residuals:
+    """`residual_shift` from each side's per-bin sums."""
+    n_r, n_l, y_l, p_l = research.n, live.n, live.y, live.p
     with np.errstate(invalid="ignore", divide="ignore"):
-        r_r = (sums(research_bins, research_y) - sums(research_bins, research_p)) / n_r
+        r_r = (research.y - research.p) / n_r
         r_l = (y_l - p_l) / n_l
-        var = (
-            sums(research_bins, research_p * (1 - research_p)) / n_r**2
-            + sums(live_bins, live_p * (1 - live_p)) / n_l**2
-        )
+        var = research.var / n_r**2 + live.var / n_l**2
         z = (r_l - r_r) / np.sqrt(var)
     from scipy.special import ndtr  # normal cdf; ndtr(-|z|) is scipy.stats.norm.sf(|z|)
 
@@ -2482,10 +2488,16 @@ def target_rate_drift(ctx: StageContext) -> Iterator[Finding]:
     changed meaning of the variable upstream. Fix: investigate that feature's relation with the
     outcome on recent labels; retrain with recent data.
     """
-    data = _concept_data(ctx)
-    if data is None or not (ctx.declared(RESEARCH_FEATURES) and ctx.declared(LIVE_FEATURES)):
+    ready = _calibration_data(ctx) is not None  # its rows are not held while the engine asks
+    if not ready or not (ctx.declared(RESEARCH_FEATURES) and ctx.declared(LIVE_FEATURES)):
         return
-    tested, results, adjusted = _steady_feature_residuals(ctx, data)
+    found = _binned_steady_residuals(ctx)
+    if found is None:  # the engine cannot ask: the rows are read
+        rows = _concept_data(ctx)
+        if rows is None:
+            return
+        found = _steady_feature_residuals(ctx, rows)
+    tested, results, adjusted = found
     flagged_any = False
     for name, residuals in results.items():  # features, not rows
         flagged = _flagged(residuals, adjusted[name], ctx.config)
@@ -2504,19 +2516,29 @@ def target_rate_drift(ctx: StageContext) -> Iterator[Finding]:
         )
 
 
-def _steady_feature_residuals(
-    ctx: StageContext, data: ConceptData
-) -> tuple[dict[str, FeatureBins], dict[str, Residuals], dict[str, np.ndarray]]:
-    """Residual shifts per bin of every feature PERF002 found steady, BH across all bins."""
-    steady = [n for n, (o, _) in _feature_drift(ctx).items() if _outcome_status(o) is Status.PASS]
+SteadyResiduals = tuple[dict[str, list[str]], dict[str, Residuals], dict[str, np.ndarray]]
 
-    def measure(name: str) -> tuple[FeatureBins, Residuals] | None:
+
+def _steady_features(ctx: StageContext) -> list[str]:
+    return [n for n, (o, _) in _feature_drift(ctx).items() if _outcome_status(o) is Status.PASS]
+
+
+def _steady_feature_residuals(ctx: StageContext, data: ConceptData) -> SteadyResiduals:
+    """Residual shifts per bin of every feature PERF002 found steady, BH across all bins."""
+    steady = _steady_features(ctx)
+
+    def measure(name: str) -> tuple[list[str], Residuals] | None:
         bins = _feature_bins(ctx, name, data)
         if bins is None:
             return None
-        return bins, _concept_residuals(data, bins.research, bins.live, len(bins.labels))
+        return bins.labels, _concept_residuals(data, bins.research, bins.live, len(bins.labels))
 
     found = dict(zip(steady, parallel_map(measure, steady), strict=True))  # a feature per thread
+    return _adjusted(found)
+
+
+def _adjusted(found: dict[str, tuple[list[str], Residuals] | None]) -> SteadyResiduals:
+    """Bin labels and residuals per feature measured, BH across all bins of all features."""
     tested = {n: f[0] for n, f in found.items() if f is not None}
     results = {n: f[1] for n, f in found.items() if f is not None}
     flat = [r.p_value for r in results.values()]
@@ -2532,10 +2554,307 @@ def _split_like(flat: np.ndarray, results: dict[str, Residuals]) -> dict[str, np
     return out
 
 
+# PERF006 from binned sums (SPEC 7.1): per side, one grouped question over the labelled rows,
+# grouped by (score finite?, decision, label, split) and one feature's bin at a time (grouping
+# sets), each group carrying the exact sums of the calibrated probability p and of p**2 (the
+# isotonic calibrator is piecewise linear in the score: the engine evaluates it). Numeric
+# features are binned at the quantiles of the baseline rows' values, asked once sorted from a
+# registered lookup of those rows; categories are grouped by value and ordered by first row.
+# Answers hold bins x groups, never rows.
+
+
+def _binned_steady_residuals(ctx: StageContext) -> SteadyResiduals | None:
+    """`_steady_feature_residuals` from binned sums; None where the engine cannot ask."""
+    from mlcheck.engines import Unsupported
+
+    perf = _perf_data(ctx, None)
+    calibrator = _perf_calibrator(ctx, perf) if perf.counted else None
+    if perf.research is None or not isinstance(calibrator, Calibrator):
+        return None
+    try:
+        features = _binned_features(ctx, _steady_features(ctx))
+        if features is None:
+            return None
+        edges = _baseline_edges(ctx, perf.research, features)
+        if edges is None:
+            return None
+        curve = _curve(calibrator)
+        research = _binned_sums(ctx, True, perf.research, features, edges, curve)
+        live = _binned_sums(ctx, False, None, features, edges, curve)
+    except Unsupported:
+        return None
+    if research is None or live is None:
+        return None
+    found: dict[str, tuple[list[str], Residuals] | None] = {}
+    for name in features:  # features, not rows
+        labels, sides = _feature_sums(name, features[name], edges.get(name), research, live)
+        found[name] = (labels, residual_sums(*sides))
+    return _adjusted({n: found.get(n) for n in _steady_features(ctx)})
+
+
+@dataclass(frozen=True)
+class BinnedFeature:
+    research_slot: str
+    live_slot: str
+    categorical: bool
+
+
+def _binned_features(ctx: StageContext, names: list[str]) -> dict[str, BinnedFeature] | None:
+    """Where each steady feature is read on both sides and whether it is binned by value
+    (categories); a feature missing on a side is left out, as the row path leaves it."""
+    out = {}
+    for name in names:  # features, not rows
+        research = _source_of(ctx, name, (RESEARCH_FEATURES, RESEARCH_PREDICTIONS))
+        live = _source_of(ctx, name, (LIVE_FEATURES, LIVE_PREDICTIONS))
+        if research is None or live is None:
+            continue
+        kind = ctx.engine.aggregate.schema(ctx.engine.relation(research)).field(name).type
+        found = _kind(ctx, name, kind)
+        if found is None:
+            return None  # the row path names what it cannot read
+        out[name] = BinnedFeature(research, live, found == "categorical")
+    return out
+
+
+def _curve(calibrator: Calibrator) -> Any:
+    """The calibrator's points where its slope changes (isotonic fits are flat in blocks)."""
+    from mlcheck.engines.base import Curve
+
+    x, p = calibrator.scores, calibrator.probabilities
+    keep = np.ones(len(p), dtype=bool)
+    keep[1:-1] = (p[1:-1] != p[:-2]) | (p[1:-1] != p[2:])
+    return Curve(tuple(x[keep].tolist()), tuple(p[keep].tolist()))
+
+
+@dataclass(frozen=True)
+class SideAsk:
+    """A side's grouped question: its columns and where each role's values land."""
+
+    base: str
+    asked: list[tuple[str, str]]
+    named: dict[str, int]
+
+
+def _side_ask(ctx: StageContext, research: bool, baseline: Research | None) -> SideAsk | None:
+    """Score (twice: finite or not, and the calibrated curve), decision, label, and for
+    research the split when the baseline is a split."""
+    base = RESEARCH_PREDICTIONS if research else LIVE_PREDICTIONS
+    roles = _roles(ctx, base, _research_target_slots() if research else _live_target_slots())
+    if roles is None or "target" not in roles[1]:
+        return None
+    asked, named = list(roles[0]), dict(roles[1])
+    named["curve"] = len(asked)
+    asked.append(asked[named["score"]])
+    if baseline is not None and baseline.baseline_from.startswith("research split"):
+        column = ctx.columns.split or "split"
+        slot = _source_of(ctx, column, ("research.splits", RESEARCH_PREDICTIONS, RESEARCH_FEATURES))
+        if slot is None:
+            return None
+        named["split"] = len(asked)
+        asked.append((slot, column))
+    return SideAsk(base, asked, named)
+
+
+def _baseline_edges(
+    ctx: StageContext, baseline: Research, features: dict[str, BinnedFeature]
+) -> dict[str, np.ndarray] | None:
+    """Quantile edges of each numeric feature over the baseline rows' finite values: the rows
+    registered once (looked up, filtered in the engine), their values asked sorted."""
+    numeric = [n for n, f in features.items() if not f.categorical]
+    side = _side_ask(ctx, True, baseline)
+    if side is None:
+        return None
+    if not numeric:
+        return {}
+    asked = [*side.asked, *((features[n].research_slot, n) for n in numeric)]
+    names = _lookup_names(ctx, side.base, asked)
+    if names is None:
+        return None
+    agg, named = ctx.engine.aggregate, side.named
+    finite = [named[r] for r in ("score", "pred", "target") if r in named]
+    equal = {named["split"]: ctx.config.baseline_split} if "split" in named else {}
+    relation = f"{STAGE}:baseline rows"
+    key = ctx.engine.key(side.base) or []
+    register = partial(
+        agg.register_lookup,
+        relation,
+        names[side.base],
+        key,
+        [(names[s], c) for s, c in asked],
+        finite,
+        equal,
+    )
+    ctx.engine.memo((STAGE, "relation", relation), register)
+    columns = {n: f"c{len(side.asked) + i}" for i, n in enumerate(numeric)}
+    rows = max(agg.num_rows(relation), 1)
+    found = agg.sorted_values_many(relation, list(columns.values()), grid=rows)
+    bins = ctx.config.bins
+    return {
+        n: quantile_edges(found[c][None].values, bins) if found[c] else np.array([])
+        for n, c in columns.items()
+    }
+
+
+def _lookup_names(
+    ctx: StageContext, base: str, columns: list[tuple[str, str]]
+) -> dict[str, str] | None:
+    """The registered relation of every slot asked; None where a column lives in another
+    slot but the key is missing or typed differently there (the rows are read instead)."""
+    from mlcheck.compare import logical_type
+
+    agg, key = ctx.engine.aggregate, ctx.engine.key(base) or []
+    names = {slot: ctx.engine.relation(slot) for slot in {base, *(s for s, _ in columns)}}
+    for slot in names:  # slots, not rows
+        if slot == base:
+            continue
+        schemas = [agg.schema(names[s]) for s in (base, slot)]
+        if not key or any(k not in sc.names for k in key for sc in schemas):
+            return None
+        for k in key:  # key columns, not rows
+            kinds = [logical_type(sc.field(k).type) for sc in schemas]
+            if not kinds[0].equals(kinds[1]):
+                return None
+    return names
+
+
+@dataclass(frozen=True)
+class SideSums:
+    """A side's answer, filtered to the measured rows: per group, its part (feature), the
+    feature's bin or value, rows, positives, sum p, sum p**2 and first row."""
+
+    table: pa.Table
+    offset: int  # the answer column of the first feature
+    names: list[str]
+    target: str  # the answer column of the label
+    curve: int  # the answer's f{curve} and ff{curve} hold sum p and sum p**2
+
+
+def _binned_sums(
+    ctx: StageContext,
+    research: bool,
+    baseline: Research | None,
+    features: dict[str, BinnedFeature],
+    edges: dict[str, np.ndarray],
+    curve: Any,
+) -> SideSums | None:
+    from mlcheck.engines.base import GroupShape
+
+    side = _side_ask(ctx, research, baseline)
+    if side is None:
+        return None
+    names = list(features)
+    slots = [features[n].research_slot if research else features[n].live_slot for n in names]
+    asked = [*side.asked, *zip(slots, names, strict=True)]
+    offset, named = len(side.asked), side.named
+    shape = GroupShape(
+        bins={
+            named["score"]: [],
+            **{offset + i: edges[n].tolist() for i, n in enumerate(names) if n in edges},
+        },
+        curves={named["curve"]: curve},
+        alone=[offset + i for i in range(len(names))],
+        first=any(features[n].categorical for n in names),
+    )
+    table = _grouped(ctx, side.base, asked, None, shape) if names else None
+    if table is None:
+        return None
+    target = f"c{named['target']}"
+    return SideSums(_measured(ctx, table, named), offset, names, target, named["curve"])
+
+
+def _measured(ctx: StageContext, table: pa.Table, named: dict[str, int]) -> pa.Table:
+    """The groups of labelled rows with a finite score and decision (of the baseline split)."""
+    score = table.column(f"c{named['score']}")
+    keep = np.asarray(pc.fill_null(pc.equal(score, 0), False).to_numpy(zero_copy_only=False))
+    for role in ("pred", "target"):
+        if role in named:
+            values = _floats(table.column(f"c{named[role]}"), role)
+            keep &= np.isfinite(values)
+    if "split" in named:
+        in_split = _bool_equal(table.column(f"c{named['split']}"), ctx.config.baseline_split)
+        assert in_split is not None
+        keep &= in_split
+    return table.filter(pa.array(keep))
+
+
+def _feature_sums(
+    name: str,
+    feature: BinnedFeature,
+    edges: np.ndarray | None,
+    research: SideSums,
+    live: SideSums,
+) -> tuple[list[str], tuple[BinSums, BinSums]]:
+    """A feature's bin labels and each side's sums per bin."""
+    part = research.names.index(name)
+    sides = [_part(t, part) for t in (research, live)]
+    values = [s.column(f"c{t.offset + part}") for s, t in zip(sides, (research, live), strict=True)]
+    if feature.categorical:
+        dictionary = _first_seen_values(values, [s.column("first") for s in sides])
+        labels = [str(v) for v in dictionary.to_pylist()] + ["(null)"]
+        codes = [_category_codes(v, dictionary) for v in values]
+    else:
+        assert edges is not None
+        labels = [*_interval_labels(edges), "(null)"]
+        codes = [_edge_bins(v, len(edges)) for v in values]
+    sums = [
+        _bin_sums(t, s, c, len(labels))
+        for t, s, c in zip((research, live), sides, codes, strict=True)
+    ]
+    return labels, (sums[0], sums[1])
+
+
+def _part(side: SideSums, part: int) -> pa.Table:
+    return side.table.filter(pc.equal(side.table.column("part"), part))
+
+
+def _edge_bins(bins: pa.ChunkedArray, edges: int) -> np.ndarray:
+    """The engine's bins as the row path numbers them: -inf with the least values, +inf with
+    the largest, null and NaN in the last bin."""
+    known = np.asarray(bins.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    found = np.asarray(bins.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return np.where(known, np.clip(found, 0, edges), edges + 1)
+
+
+def _first_seen_values(values: list[pa.ChunkedArray], first: list[pa.ChunkedArray]) -> pa.Array:
+    """The non-null categories of both sides in first-row order, research first (as
+    `drift.shared_codes` orders the rows' values); sides typed differently compare as text."""
+    if values[0].type != values[1].type:
+        values = [v.cast(pa.string()) for v in values]
+    out: list[pa.Array] = []
+    for v, f in zip(values, first, strict=True):
+        table = pa.table({"v": v, "f": f}).filter(pc.is_valid(v))
+        least = table.group_by("v").aggregate([("f", "min")]).sort_by("f_min")
+        out.append(least.column("v").combine_chunks())
+    research = out[0]
+    seen = pc.is_in(out[1], value_set=research)
+    return pa.concat_arrays([research, out[1].filter(pc.invert(seen))])
+
+
+def _category_codes(values: pa.ChunkedArray, dictionary: pa.Array) -> np.ndarray:
+    if values.type != dictionary.type:
+        values = values.cast(pa.string())
+    codes = pc.index_in(values, value_set=dictionary)
+    return np.asarray(pc.fill_null(codes, len(dictionary)).to_numpy(zero_copy_only=False))
+
+
+def _bin_sums(side: SideSums, table: pa.Table, codes: np.ndarray, size: int) -> BinSums:
+    """Rows, positives, sum p and sum p(1 - p) = sum p - sum p**2 per bin, added in the
+    answer's (deterministic) order."""
+    n = np.asarray(table.column("n").to_numpy(), dtype=np.float64)
+    y = _floats(table.column(side.target), "the target")
+    p = np.asarray(table.column(f"f{side.curve}").to_numpy(), dtype=np.float64)
+    pp = np.asarray(table.column(f"ff{side.curve}").to_numpy(), dtype=np.float64)
+
+    def add(weights: np.ndarray) -> np.ndarray:
+        return np.bincount(codes, weights=weights, minlength=size).astype(np.float64)
+
+    return BinSums(add(n), add(n * y), add(p), add(p) - add(pp))
+
+
 def _target_rate_finding(
     ctx: StageContext,
     name: str,
-    bins: FeatureBins,
+    labels: list[str],
     r: Residuals,
     adjusted: np.ndarray,
     flagged: np.ndarray,
@@ -2552,5 +2871,5 @@ def _target_rate_finding(
         observed=float(moved.max()),
         threshold=ctx.config.concept_rate_change,
         hint=_CONCEPT_HINT,
-        details={"bins": _bin_rows(bins.labels, r, adjusted, flagged, shown)},
+        details={"bins": _bin_rows(labels, r, adjusted, flagged, shown)},
     )
