@@ -241,6 +241,11 @@ class DuckDBEngine:
         part = source.parts[0]
         if len(source.parts) > 1 or part.folder is not None or source.label_column is not None:
             return False
+        names = source.schema.names
+        if len({n.lower() for n in names}) < len(names):
+            # DuckDB binds names case-insensitively and renames the scan's second of two names
+            # differing only in case: selecting by name would read the other column silently.
+            return False
         items = ", ".join(_renamed(n) for n in source.schema.names)
         try:
             self._con.execute(f"CREATE {kind} {view} AS SELECT {items} FROM {_parquet_scan(part)}")
