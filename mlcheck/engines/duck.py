@@ -1031,7 +1031,7 @@ class DuckDBEngine:
         Size chunks number rows in scan order, which DuckDB keeps only while
         preserve_insertion_order is on: it is switched on for this one question."""
         sql = grouped_counts_sql(
-            GroupedCountsDialect(quoted, "row_number() OVER ()", "//", _duck_seconds),
+            _DUCK_GROUPED,
             {n: self._view(n) for n in {base, *(r for r, _ in columns), *_time_relation(chunk)}},
             {n: self.schema(n) for n in {base, *(r for r, _ in columns), *_time_relation(chunk)}},
             base,
@@ -1208,7 +1208,7 @@ class DuckDBEngine:
         materialized (spilled past the memory limit); see the Protocol."""
         relations = {base, *(r for r, _ in columns)}
         sql = grouped_counts_sql(
-            GroupedCountsDialect(quoted, "row_number() OVER ()", "//", _duck_seconds),
+            _DUCK_GROUPED,
             {n: self._view(n) for n in relations},
             {n: self.schema(n) for n in relations},
             base,
@@ -1912,6 +1912,10 @@ def _duck_seconds(column: str, kind: pa.DataType, dialect: GroupedCountsDialect)
     if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
         return dialect.floor_div(f"epoch_us(CAST({column} AS TIMESTAMP))", 1_000_000)
     raise Unsupported(f"chunks by time need a timestamp or date column, not {kind}")
+
+
+# How DuckDB numbers rows, divides integers and counts seconds in `grouped_counts_sql`.
+_DUCK_GROUPED = GroupedCountsDialect(quoted, "row_number() OVER ()", "//", _duck_seconds)
 
 
 def grouped_counts_sql(

@@ -909,12 +909,7 @@ class SparkEngine:
         Arrow table's) row order partition by partition."""
         names = {base, *(r for r, _ in columns), *_time_relation(chunk)}
         sql = grouped_counts_sql(
-            GroupedCountsDialect(
-                quoted,
-                "row_number() OVER (ORDER BY monotonically_increasing_id())",
-                "DIV",
-                _spark_seconds,
-            ),
+            _SPARK_GROUPED,
             {n: self._view(n) for n in names},
             {n: self.schema(n) for n in names},
             base,
@@ -1056,12 +1051,7 @@ class SparkEngine:
         cached; see the Protocol."""
         relations = {base, *(r for r, _ in columns)}
         sql = grouped_counts_sql(
-            GroupedCountsDialect(
-                quoted,
-                "row_number() OVER (ORDER BY monotonically_increasing_id())",
-                "DIV",
-                _spark_seconds,
-            ),
+            _SPARK_GROUPED,
             {n: self._view(n) for n in relations},
             {n: self.schema(n) for n in relations},
             base,
@@ -1427,6 +1417,13 @@ def _spark_seconds(column: str, kind: pa.DataType, dialect: GroupedCountsDialect
     if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
         return dialect.floor_div(f"unix_micros(CAST({column} AS TIMESTAMP))", 1_000_000)
     raise Unsupported(f"chunks by time need a timestamp or date column, not {kind}")
+
+
+# How Spark numbers rows (in scan order), divides integers and counts seconds in
+# `grouped_counts_sql`.
+_SPARK_GROUPED = GroupedCountsDialect(
+    quoted, "row_number() OVER (ORDER BY monotonically_increasing_id())", "DIV", _spark_seconds
+)
 
 
 # ---- register_chunks, counts (drift)
