@@ -1206,18 +1206,8 @@ class DuckDBEngine:
     ) -> None:
         """`base`'s rows with `columns` looked up as `grouped_counts` does, those kept
         materialized (spilled past the memory limit); see the Protocol."""
-        relations = {base, *(r for r, _ in columns)}
-        sql = grouped_counts_sql(
-            _DUCK_GROUPED,
-            {n: self._view(n) for n in relations},
-            {n: self.schema(n) for n in relations},
-            base,
-            tuple(key),
-            tuple(columns),
-            None,
-            kept=kept_sql(finite, equal or {}),
-        )
-        self._materialize(name, sql)
+        asked = (base, key, columns, finite, equal)
+        self._materialize(name, lookup_sql(_DUCK_GROUPED, self._view, self.schema, *asked))
 
 
 def _join_sql(
@@ -2117,6 +2107,31 @@ def _parts_sql(term: str, name: str, k: int) -> list[str]:
         f"CAST(round(({scaled} - floor({scaled})) * {literal(2.0**_HALF)}) AS BIGINT) "
         f"AS {name[0]}l{name[1:]}",
     ]
+
+
+def lookup_sql(
+    dialect: GroupedCountsDialect,
+    view: Callable[[str], str],
+    schema: Callable[[str], pa.Schema],
+    base: str,
+    key: Sequence[str],
+    columns: Sequence[tuple[str, str]],
+    finite: Sequence[int] = (),
+    equal: Mapping[int, str] | None = None,
+) -> str:
+    """`register_lookup`'s SQL (DuckDB and Spark alike): `grouped_counts_sql`'s looked-up rows
+    of `base`, ungrouped, filtered by `kept_sql`."""
+    relations = {base, *(r for r, _ in columns)}
+    return grouped_counts_sql(
+        dialect,
+        {n: view(n) for n in relations},
+        {n: schema(n) for n in relations},
+        base,
+        tuple(key),
+        tuple(columns),
+        None,
+        kept=kept_sql(finite, equal or {}),
+    )
 
 
 def kept_sql(finite: Sequence[int], equal: Mapping[int, str]) -> str:

@@ -53,7 +53,7 @@ from mlcheck.engines.duck import (
     _stats,
     _time_relation,
     grouped_counts_sql,
-    kept_sql,  # register_lookup (perf7)
+    lookup_sql,  # register_lookup (perf7)
     presence_answer,
     shaped_answer,  # grouped_counts (perf7)
     value_counts_answer,
@@ -1049,18 +1049,8 @@ class SparkEngine:
     ) -> None:
         """`base`'s rows with `columns` looked up as `grouped_counts` does, those kept
         cached; see the Protocol."""
-        relations = {base, *(r for r, _ in columns)}
-        sql = grouped_counts_sql(
-            _SPARK_GROUPED,
-            {n: self._view(n) for n in relations},
-            {n: self.schema(n) for n in relations},
-            base,
-            tuple(key),
-            tuple(columns),
-            None,
-            kept=kept_sql(finite, equal or {}),
-        )
-        self._cached(name, sql)
+        asked = (base, key, columns, finite, equal)
+        self._cached(name, lookup_sql(_SPARK_GROUPED, self._view, self.schema, *asked))
 
 
 # ---- Arrow in

@@ -11,9 +11,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from test_relation import assert_same_relation  # the same reader-equality test
 
 from mlcheck.checklist import load_checklist
-from mlcheck.compare import logical_type, pair_kind
+from mlcheck.compare import logical_type
 from mlcheck.engine import LocalEngine
 from mlcheck.engines import EngineSettings, duck, make_engine
 
@@ -53,17 +54,9 @@ def registered(tmp_path: Path, table: pa.Table) -> LocalEngine:
 
 
 def assert_reader_table(local: LocalEngine, slot: str) -> None:
-    agg = local.aggregate
-    name = local.relation(slot)
-    assert not local._tables, "read by the engine: the pyarrow reader never ran"
-    table = local.table(slot)
-    assert agg.schema(name).equals(table.schema)
-    agg.register("arrow", table)
-    kinds = {f.name: pair_kind(f.type, f.type) for f in table.schema}
-    assert agg.profiles(name, kinds, 5) == agg.profiles("arrow", kinds, 5)
-    difference = agg.multiset_difference(name, "arrow", list(kinds), 3)
-    assert (difference.lost, difference.extra) == (0, 0)
-    assert agg.num_rows(name) == table.num_rows == 3
+    """`assert_same_relation` (schema, profiles, whole rows) of the fixture's three rows."""
+    assert_same_relation(local, slot)
+    assert local.aggregate.num_rows(local.relation(slot)) == 3
 
 
 @pytest.mark.parametrize("casts", [False, True])
