@@ -97,8 +97,8 @@ def new_session(
             builder = builder.config("spark.pyspark.python", sys.executable)
         builder = builder.config("spark.ui.enabled", "false")
         builder = builder.config("spark.ui.showConsoleProgress", "false")
-        if settings.memory_limit:
-            builder = builder.config("spark.driver.memory", settings.memory_limit)
+        if (master or "local").startswith("local"):
+            builder = builder.config("spark.driver.memory", driver_memory(settings, conf))
         if settings.temp_directory:
             builder = builder.config("spark.local.dir", settings.temp_directory)
     for key, value in (conf or {}).items():
@@ -1547,3 +1547,82 @@ def _make_active(session: Any) -> None:
     getattr(jvm, "org.apache.spark.sql.classic.SparkSession").setActiveSession(
         session._jsparkSession
     )
+
+
+# ---- the driver's memory in local mode (spark8)
+
+# Spark's own default driver heap is 1 GiB; in local mode the driver is also the executor, and
+# the 1M x 33 run died in stage 5 (a parquet scan beside the cached lookups and the answers
+# collected as Arrow: the JVM went away). Without `--memory-limit` the heap may take a quarter
+# of the machine's memory, below 32 GiB (the JVM's compressed pointers end there).
+_SMALLEST_HEAP = 1 << 30
+_LARGEST_HEAP = 31 << 30
+_DRIVER_MEMORY = "spark.driver.memory"
+
+
+def driver_memory(settings: EngineSettings, conf: Mapping[str, str] | None = None) -> str:
+    """Local mode's `spark.driver.memory`: `--memory-limit` (the driver's memory), else a
+    quarter of the machine's memory between 1 and 31 GiB, else what the user configured
+    (`conf`, PYSPARK_SUBMIT_ARGS or spark-defaults.conf win, so it is not overridden)."""
+    configured = _configured_driver_memory(conf)
+    if configured is not None:
+        return configured
+    if settings.memory_limit:
+        return f"{_limit_bytes(settings.memory_limit) >> 20}m"
+    machine = _machine_memory()
+    if machine is None:
+        return "1g"
+    return f"{min(_LARGEST_HEAP, max(_SMALLEST_HEAP, machine // 4)) >> 20}m"
+
+
+def _limit_bytes(limit: str) -> int:
+    """`--memory-limit` as bytes; a usage error for what is not a size Spark can start with."""
+    from mlcheck.engine import SMALLEST_LIMIT, memory_bytes
+    from mlcheck.errors import UsageError
+
+    found = memory_bytes(limit)
+    if found is None:
+        raise UsageError(
+            f"memory limit {limit!r} (--memory-limit or engine.memory_limit) is not a size "
+            "such as 3GB, 512MB or 4GiB"
+        )
+    if found < SMALLEST_LIMIT:
+        raise UsageError(f"memory limit {limit!r} is below the 256 MiB a run needs to start")
+    return found
+
+
+def _configured_driver_memory(conf: Mapping[str, str] | None) -> str | None:
+    """The driver memory the user named: checklist/builder conf, `--driver-memory` or
+    `--conf spark.driver.memory=` in PYSPARK_SUBMIT_ARGS, or spark-defaults.conf."""
+    if conf and _DRIVER_MEMORY in conf:
+        return conf[_DRIVER_MEMORY]
+    submit = os.environ.get("PYSPARK_SUBMIT_ARGS", "").split()
+    for flag, value in itertools.pairwise(submit):
+        if flag == "--driver-memory":
+            return value
+        if flag == "--conf" and value.startswith(_DRIVER_MEMORY + "="):
+            return value.split("=", 1)[1]
+    return _defaults_file_memory()
+
+
+def _defaults_file_memory() -> str | None:
+    """spark.driver.memory from $SPARK_CONF_DIR (or $SPARK_HOME/conf)/spark-defaults.conf."""
+    folder = os.environ.get("SPARK_CONF_DIR") or (
+        os.path.join(os.environ["SPARK_HOME"], "conf") if os.environ.get("SPARK_HOME") else None
+    )
+    if folder is None or not os.path.isfile(os.path.join(folder, "spark-defaults.conf")):
+        return None
+    with open(os.path.join(folder, "spark-defaults.conf"), encoding="utf-8") as lines:
+        for line in lines:
+            parts = line.split(None, 1)
+            if len(parts) == 2 and parts[0] == _DRIVER_MEMORY:
+                return parts[1].strip()
+    return None
+
+
+def _machine_memory() -> int | None:
+    """The machine's physical memory in bytes (None where the platform does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
