@@ -2005,9 +2005,8 @@ def _shaped_sql(values: list[str], names: list[str], sources: str, shape: GroupS
     and first rows (`GroupShape`): values read (as doubles where binned or curved), then bins
     and curve values, then the curves' integer parts, then grouped."""
     numeric = {*shape.bins, *shape.curves}
-    raw = [  # every value ends in " AS {its name}"
-        f"CAST({v[: -len(n) - 4]} AS DOUBLE) AS x{_position(n)}" if _position(n) in numeric else v
-        for v, n in zip(values, names, strict=True)
+    raw = [
+        f"CAST({n} AS DOUBLE) AS x{_position(n)}" if _position(n) in numeric else n for n in names
     ]
     mapped = [
         f"{_bin_sql(f'x{i}', list(shape.bins[i]))} AS c{i}"
@@ -2022,9 +2021,12 @@ def _shaped_sql(values: list[str], names: list[str], sources: str, shape: GroupS
         parts += _parts_sql(f"f{i}", f"f{i}", _scale(c.fp, 1))
         parts += _parts_sql(f"f{i} * f{i}", f"g{i}", _scale(c.fp, 2))
     extra = ", pos__" if shape.first else ""
+    # The kept rows are told apart first: the engine bins and groups only those.
+    rows = f"(SELECT {', '.join(values)}{extra} FROM {sources}) r"
+    rows += kept_sql(shape.finite, shape.equal)
     layers = (
         f"(SELECT {', '.join(parts)}{extra} FROM (SELECT {', '.join(mapped)}{extra} FROM "
-        f"(SELECT {', '.join(raw)}{extra} FROM {sources}) s0) s1) s"
+        f"(SELECT {', '.join(raw)}{extra} FROM {rows}) s0) s1) s"
     )
     return _shaped_grouping(layers, names, shape)
 

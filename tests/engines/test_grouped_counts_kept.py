@@ -1,0 +1,78 @@
+"""`grouped_counts` with a `GroupShape` that keeps rows (`finite`, `equal`): the engine drops
+rows before binning and grouping, exactly the groups a caller would keep from the unfiltered
+answer; checked by hand and against the unfiltered answer, on every engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from mlcheck.engines import AggregateEngine
+from mlcheck.engines.base import Curve, GroupShape
+
+Register = Callable[[str, pa.Table], str]
+NAN, INF = float("nan"), float("inf")
+
+
+def _rows(engine: AggregateEngine, shape: GroupShape) -> pa.Table:
+    columns = [("p", "score"), ("p", "y"), ("s", "split"), ("p", "score"), ("p", "x")]
+    return engine.grouped_counts("p", ["id"], columns, shape=shape)
+
+
+def _register(register: Register) -> None:
+    """id 2: NaN score; id 3: train; id 4: no label; id 5: infinite score; id 7: twice in
+    the splits (no split); ids 1, 6 and 8 are kept: x bins 1, 0 and 1, labels 1, 0, 1."""
+    register(
+        "p",
+        pa.table(
+            {
+                "id": [1, 2, 3, 4, 5, 6, 7, 8],
+                "score": [0.5, NAN, 0.3, 0.4, INF, 0.25, 0.7, 1.0],
+                "y": pa.array([1, 0, 1, None, 0, 0, 1, 1], pa.float64()),
+                "x": [5.0, 6, 7, 8, 9, 2, 3, 4],
+            }
+        ),
+    )
+    splits = ["test", "test", "train", "test", "test", "test", "test", "test", "test"]
+    register("s", pa.table({"id": [1, 2, 3, 4, 5, 6, 7, 7, 8], "split": splits}))
+
+
+def test_kept_rows_are_grouped_alone(engine: AggregateEngine, register: Register) -> None:
+    """Kept rows (ids 1, 6, 8): bins of x at edge 3 (1, 0, 1), curve 0.2 + 0.4 * score
+    summed per group (ids 1 and 8: 0.4 + 0.6 = 1.0; id 6: 0.3), first row 0, 5 and 0."""
+    _register(register)
+    curve = Curve((0.0, 1.0), (0.2, 0.6))
+    shape = GroupShape(
+        bins={0: [], 4: [3.0]},
+        curves={3: curve},
+        alone=[4],
+        first=True,
+        finite=[0, 1],
+        equal={2: "test"},
+    )
+    found = _rows(engine, shape).to_pylist()
+    assert [(r["c0"], r["c1"], r["c2"], r["c4"], r["n"], r["first"]) for r in found] == [
+        (0, 0.0, "test", 0, 1, 5),
+        (0, 1.0, "test", 1, 2, 0),
+    ]
+    assert abs(found[0]["f3"] - 0.3) < 1e-15 and abs(found[1]["f3"] - 1.0) < 1e-15
+    assert abs(found[1]["ff3"] - (0.16 + 0.36)) < 1e-15
+
+
+def test_kept_rows_are_the_unfiltered_answers_groups(
+    engine: AggregateEngine, register: Register
+) -> None:
+    """The same groups, counts and sums as the unfiltered answer's finite-score, labelled,
+    'test' groups (what the stage kept before the engine could filter)."""
+    _register(register)
+    shape = GroupShape(bins={0: [], 4: [3.0, 6.0]}, curves={3: Curve((0.0, 1.0), (0.1, 0.9))})
+    whole = _rows(engine, shape)
+    keep = pc.and_(
+        pc.and_(pc.equal(whole.column("c0"), 0), pc.is_finite(whole.column("c1"))),
+        pc.equal(whole.column("c2"), "test"),
+    )
+    kept = replace(shape, finite=[0, 1], equal={2: "test"})
+    assert _rows(engine, kept).to_pylist() == whole.filter(pc.fill_null(keep, False)).to_pylist()
