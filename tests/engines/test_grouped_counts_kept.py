@@ -76,3 +76,31 @@ def test_kept_rows_are_the_unfiltered_answers_groups(
     )
     kept = replace(shape, finite=[0, 1], equal={2: "test"})
     assert _rows(engine, kept).to_pylist() == whole.filter(pc.fill_null(keep, False)).to_pylist()
+
+
+def test_duplicated_keys_are_left_unmatched_on_every_question(
+    engine: AggregateEngine, register: Register
+) -> None:
+    """Two-column keys: (1, a) twice in the base, (2, b) twice in the labels, (3, c) once on
+    both; a null key part. Asked twice (DuckDB keeps each relation's duplicated keys): only
+    (3, c) and (4, d) find their label, the same both times and in a registered lookup."""
+    register(
+        "p",
+        pa.table(
+            {
+                "k": [1, 1, 2, 3, None, 4],
+                "j": ["a", "a", "b", "c", "c", "d"],
+                "s": [1, 2, 3, 4, 5, 6],
+            }
+        ),
+    )
+    register(
+        "l", pa.table({"k": [1, 2, 2, 3, 4], "j": ["a", "b", "b", "c", "d"], "y": [0, 1, 1, 0, 1]})
+    )
+    columns = [("p", "s"), ("l", "y")]
+    expected = [(1, None, 1), (2, None, 1), (3, None, 1), (4, 0, 1), (5, None, 1), (6, 1, 1)]
+    for _ in range(2):
+        found = engine.grouped_counts("p", ["k", "j"], columns)
+        assert [tuple(r.values()) for r in found.to_pylist()] == expected
+    engine.register_lookup("v", "p", ["k", "j"], columns, finite=[1])
+    assert engine.sorted_values_many("v", ["c0"])["c0"][None].values.tolist() == [4.0, 6.0]
