@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 
 from mlcheck.engines import AggregateEngine
 from mlcheck.engines.base import Curve, GroupShape
@@ -104,3 +105,21 @@ def test_duplicated_keys_are_left_unmatched_on_every_question(
         assert [tuple(r.values()) for r in found.to_pylist()] == expected
     engine.register_lookup("v", "p", ["k", "j"], columns, finite=[1])
     assert engine.sorted_values_many("v", ["c0"])["c0"][None].values.tolist() == [4.0, 6.0]
+
+
+def test_many_duplicated_keys_are_grouped_as_before(
+    register: Register, engine: AggregateEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the limit of duplicated keys DuckDB keeps (lowered to 1 here: ids 1 and 2 are both
+    twice in the labels), the keys are grouped in the question as before: the same answer."""
+    from mlcheck.engines import duck
+
+    monkeypatch.setattr(duck, "_MAX_DUPLICATES", 1)
+    register("p", pa.table({"id": [1, 2, 3], "s": [0.1, 0.2, 0.3]}))
+    register("l", pa.table({"id": [1, 1, 2, 2, 3], "y": [0, 1, 0, 1, 1]}))
+    found = engine.grouped_counts("p", ["id"], [("p", "s"), ("l", "y")])
+    assert [tuple(r.values()) for r in found.to_pylist()] == [
+        (0.1, None, 1),
+        (0.2, None, 1),
+        (0.3, 1, 1),
+    ]
