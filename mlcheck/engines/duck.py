@@ -333,13 +333,20 @@ class DuckDBEngine:
         columns: Mapping[str, Kind],
         tolerance: Tolerance,
         examples: int,
+        *,
+        settle: seam.Settle | None = None,
     ) -> KeyComparison:
         key = tuple(key)
         self._check_key_types(left, right, key)
         lv, rv = self._view(left), self._view(right)
-        counts = self._key_counts(lv, rv, key, examples)
+        limit = settle.limit if settle is not None and self._plain_key(lv, key) else 0
+        counts = self._key_counts(lv, rv, key, examples, limit)
+        unmatched = counts.pop("unmatched")
         sides = (counts["left"], counts["right"])
         clean = not any(side.null_rows or side.duplicate_rows for side in sides)
+        if settle is not None and clean and unmatched is not None and columns:
+            proven = self._settled(lv, rv, key[0], unmatched, settle)
+            columns = {c: kind for c, kind in columns.items() if c not in proven}
         differences = self._column_differences(
             lv, rv, key, columns, tolerance, examples, clean, counts["matched"]
         )
@@ -351,7 +358,11 @@ class DuckDBEngine:
             if not types[0].equals(types[1]):
                 raise Unsupported(f"key column {column!r} typed differently per side")
 
-    def _key_counts(self, lv: str, rv: str, key: tuple[str, ...], examples: int) -> dict[str, Any]:
+    def _key_counts(
+        self, lv: str, rv: str, key: tuple[str, ...], examples: int, unmatched: int = 0
+    ) -> dict[str, Any]:
+        """Null, duplicate, lost and extra keys with their first examples; with `unmatched`
+        (a plain key), also every lost and extra key when there are at most that many."""
         cols = ", ".join(quoted(k) for k in key)
         present = " AND ".join(f"{quoted(k)} IS NOT NULL" for k in key)
         order = _key_struct(key)
@@ -373,11 +384,16 @@ class DuckDBEngine:
           arg_min({shown}, {order}, {limit}) FILTER (WHERE ln IS NULL),
           arg_min({{'key': {order}, 'rows': ln}}, {order}, {limit}) FILTER (WHERE ln > 1),
           arg_min({{'key': {order}, 'rows': rn}}, {order}, {limit}) FILTER (WHERE rn > 1)
+          {_unmatched_sql(order, unmatched)}
         FROM j
         """
         (lost, lost_keys, extra, extra_keys, ldr, ldk, rdr, rdk, matched, *shown_lists) = (
             self._rows(sql)[0]
         )
+        listed = None
+        if unmatched and 0 < lost_keys + extra_keys <= unmatched:
+            listed = (list(shown_lists[4] or ()), list(shown_lists[5] or ()))
+        shown_lists = shown_lists[:4]
         lost_ex, extra_ex, ldup_ex, rdup_ex = (
             _key_examples(x, key)[:examples] for x in shown_lists
         )
@@ -386,6 +402,7 @@ class DuckDBEngine:
             f" (SELECT count(*) FROM {rv}), (SELECT count(*) FROM {rv} WHERE NOT ({present}))"
         )[0]
         return {
+            "unmatched": listed,
             "left_rows": int(sizes[0]),
             "right_rows": int(sizes[2]),
             "matched": int(matched),
@@ -395,6 +412,27 @@ class DuckDBEngine:
                 "key", int(lost), int(extra), int(lost_keys), int(extra_keys), lost_ex, extra_ex
             ),
         }
+
+    def _settled(
+        self,
+        lv: str,
+        rv: str,
+        key: str,
+        unmatched: tuple[list[Any], list[Any]],
+        settle: seam.Settle,
+    ) -> frozenset[str]:
+        """The columns `settle` proves equal from the rows matched on neither side (looked up
+        by key: a few hundred rows instead of one join of the whole sides per few columns)."""
+        tables = []
+        for view, keys, columns in zip((lv, rv), unmatched, settle.columns, strict=True):
+            picked = ", ".join(quoted(c) for c in columns)
+            where = f"{quoted(key)} IN (SELECT unnest(?))" if keys else "false"
+            with self._lock:
+                found = self._con.sql(
+                    f"SELECT {picked} FROM {view} WHERE {where}", params=[keys] if keys else None
+                ).to_arrow_table()
+            tables.append(_named(found))
+        return settle.prove(tables[0], tables[1])
 
     def _column_differences(
         self,
@@ -1352,6 +1390,16 @@ def _same_values(wanted: pa.DataType, got: pa.DataType) -> bool:
 
 
 # ---- SQL pieces
+
+
+def _unmatched_sql(order: str, limit: int) -> str:
+    """Select items listing the lost and the extra keys (at most `limit` + 1 of each)."""
+    if not limit:
+        return ""
+    return (
+        f", min({order}, {limit + 1}) FILTER (WHERE rn IS NULL),"
+        f" min({order}, {limit + 1}) FILTER (WHERE ln IS NULL)"
+    )
 
 
 def _cell_aggregates(i: int, order: str, examples: int, keys_only: bool = False) -> list[str]:
