@@ -347,10 +347,27 @@ class DuckDBEngine:
         if settle is not None and clean and unmatched is not None and columns:
             proven = self._settled(lv, rv, key[0], unmatched, settle)
             columns = {c: kind for c, kind in columns.items() if c not in proven}
+        whole = counts["left_rows"] == counts["right_rows"] == counts["matched"]
+        aligned = bool(columns) and clean and whole and self._same_order(lv, rv, key)
         differences = self._column_differences(
-            lv, rv, key, columns, tolerance, examples, clean, counts["matched"]
+            lv, rv, key, columns, tolerance, examples, clean, counts["matched"], aligned
         )
         return KeyComparison(key=key, columns=differences, **counts)
+
+    def _same_order(self, lv: str, rv: str, key: tuple[str, ...]) -> bool:
+        """Whether row i of each side holds the same key, for every i (both sides hold the same
+        unique keys: the usual re-export of one table). Its first rows are looked at first:
+        a shuffled side costs one small query, not a scan of both key columns."""
+        cols = ", ".join(quoted(k) for k in key)
+        differ = " OR ".join(f"l.{quoted(k)} <> r.{quoted(k)}" for k in key)
+        for limit in (f" LIMIT {_ORDER_PROBE}", ""):
+            sql = (
+                f"SELECT count(*) FILTER (WHERE {differ}) FROM (SELECT {cols} FROM {lv}{limit}) "
+                f"AS l POSITIONAL JOIN (SELECT {cols} FROM {rv}{limit}) AS r"
+            )
+            if self._rows(sql)[0][0]:
+                return False
+        return True
 
     def _check_key_types(self, left: str, right: str, key: tuple[str, ...]) -> None:
         for column in key:
@@ -444,14 +461,20 @@ class DuckDBEngine:
         examples: int,
         clean: bool,
         pairs_count: int,
+        aligned: bool = False,
     ) -> dict[str, ColumnDifference]:
         """Per column, one pass over the matched pairs: counts, maxima and examples. With
-        `clean` keys (no null, no duplicate on either side) the pairs are a plain inner join."""
+        `clean` keys (no null, no duplicate on either side) the pairs are a plain inner join;
+        `aligned` sides (the same keys in the same order) are paired by position instead, no
+        hash table of either side's keys (measured at 1M rows, four columns: 0.07 against
+        0.22 s of CPU)."""
         cols = ", ".join(quoted(k) for k in key)
         present = " AND ".join(f"{quoted(k)} IS NOT NULL" for k in key)
         keys = ", ".join(f"l.{quoted(k)} AS {quoted(k)}" for k in key)
         matched = (
-            f"{lv} AS l JOIN {rv} AS r USING ({cols})"
+            f"{lv} AS l POSITIONAL JOIN {rv} AS r"
+            if aligned
+            else f"{lv} AS l JOIN {rv} AS r USING ({cols})"
             if clean
             else f"""(SELECT * FROM (SELECT {cols} FROM {lv} WHERE {present} GROUP BY ALL
                                    HAVING count(*) = 1)
@@ -1609,6 +1632,7 @@ def _column_batches(names: list[str], rows: int) -> list[list[str]]:
 _PROFILE_BATCH = 64
 # Matched pairs x columns one key-comparison query reads: four columns a query at 1M pairs
 # (measured at 1M x 23: 10-20% less CPU than one a query; all in one query, 30% more).
+_ORDER_PROBE = 1024  # rows whose keys are compared by position before all of them are
 _PAIR_CELLS = 4_000_000
 _PAIR_BATCH = 8  # measured at 20 rows x 100 columns: 8 per query 0.96 s CPU, 1: 1.41, 32: 1.77
 # Cells (rows x columns) one profiles query reads: one column per query at 1M rows.
