@@ -557,7 +557,13 @@ class _Comparer:
         floats uses, is asked only where a report shows every statistic: a difference the
         row-level comparison does not explain (`RelationComparison.explains`)."""
         compared = found.compared_columns
-        differing = {c: kinds[c] for c in compared if folded[0].digests[c] != folded[1].digests[c]}
+        # A value hash of 0 is 0: equal digests prove equal multisets only for equal row counts.
+        rows_differ = folded[0].rows != folded[1].rows
+        differing = {
+            c: kinds[c]
+            for c in compared
+            if rows_differ or folded[0].digests[c] != folded[1].digests[c]
+        }
         shown = {c: k for c, k in differing.items() if k != "float" or not found.explains(c)}
         unshown = {c: k for c, k in differing.items() if c not in shown}
 
