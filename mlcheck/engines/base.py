@@ -519,12 +519,18 @@ class GroupShape:
       grouped columns: the answer's `part` (int64, first column) is the position in `alone` of
       the group's column, the other `alone` columns are null there; sorted by part first;
     - `first`: the answer's `first` (int64) is the group's least row position in `base`'s own
-      order (as size chunks number rows)."""
+      order (as size chunks number rows);
+    - `finite`, `equal`: only rows whose columns in `finite` are finite numbers and whose
+      columns in `equal` read (as text) as the given value are counted (as `register_lookup`
+      keeps rows); those columns are still grouped. Filtering before binning and grouping
+      spares the engine the rows the caller would drop from the answer."""
 
     bins: Mapping[int, Sequence[float]] = field(default_factory=dict)
     curves: Mapping[int, Curve] = field(default_factory=dict)
     alone: Sequence[int] = ()
     first: bool = False
+    finite: Sequence[int] = ()
+    equal: Mapping[int, str] = field(default_factory=dict)
 
 
 # ---- presence (s6)

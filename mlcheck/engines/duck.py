@@ -145,6 +145,7 @@ class DuckDBEngine:
         self._con.execute("SET disabled_optimizers = 'statistics_propagation'")
         self._views: dict[str, str] = {}
         self._numbers = itertools.count()  # view names are never reused, even after unregister
+        self._duplicate_tables: dict[tuple[str, tuple[str, ...]], str | None] = {}
         self._schemas: dict[str, pa.Schema] = {}
 
     def close(self) -> None:
@@ -1028,15 +1029,17 @@ class DuckDBEngine:
         """Rows of `base` counted per combination of `columns` (and chunk); see the Protocol.
         Size chunks number rows in scan order, which DuckDB keeps only while
         preserve_insertion_order is on: it is switched on for this one question."""
+        names = {base, *(r for r, _ in columns), *_time_relation(chunk)}
         sql = grouped_counts_sql(
             _DUCK_GROUPED,
-            {n: self._view(n) for n in {base, *(r for r, _ in columns), *_time_relation(chunk)}},
-            {n: self.schema(n) for n in {base, *(r for r, _ in columns), *_time_relation(chunk)}},
+            {n: self._view(n) for n in names},
+            {n: self.schema(n) for n in names},
             base,
             tuple(key),
             tuple(columns),
             chunk,
             shape,
+            duplicates=self._duplicates(names, key) if len(names) > 1 else None,
         )
         with self._lock:
             ordered = (chunk is not None and chunk.size is not None) or bool(shape and shape.first)
@@ -1205,7 +1208,41 @@ class DuckDBEngine:
         """`base`'s rows with `columns` looked up as `grouped_counts` does, those kept
         materialized (spilled past the memory limit); see the Protocol."""
         asked = (base, key, columns, finite, equal)
-        self._materialize(name, lookup_sql(_DUCK_GROUPED, self._view, self.schema, *asked))
+        names = {base, *(r for r, _ in columns)}
+        known = self._duplicates(names, key) if len(names) > 1 else None
+        sql = lookup_sql(_DUCK_GROUPED, self._view, self.schema, *asked, duplicates=known)
+        self._materialize(name, sql)
+
+    # ---- duplicate keys (perf8)
+
+    def _duplicates(self, names: set[str], key: Sequence[str]) -> dict[str, str]:
+        """Per relation, a table of its duplicated keys, made once per relation and key: every
+        grouped question told keys unique by grouping each relation's million rows again
+        (0.3-0.7 s CPU a question at 1M rows). Left out (grouped again) where a relation has
+        more than `_MAX_DUPLICATES` of them: the table stays small."""
+        if not key:
+            return {}
+        out = {}
+        with self._lock:
+            for name in sorted(names):  # relations, not rows
+                view = self._view(name)
+                cached = self._duplicate_tables.get((view, tuple(key)), "")
+                if cached == "":
+                    cached = self._duplicate_table(view, key)
+                    self._duplicate_tables[(view, tuple(key))] = cached
+                if cached is not None:
+                    out[name] = cached
+        return out
+
+    def _duplicate_table(self, view: str, key: Sequence[str]) -> str | None:
+        table = f"mlc_dup_{next(self._numbers)}"
+        sql = duplicates_sql(view, key, quoted)
+        self._con.execute(f"CREATE TEMP TABLE {table} AS {sql} LIMIT {_MAX_DUPLICATES + 1}")
+        found = self._con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        if found <= _MAX_DUPLICATES:
+            return table
+        self._con.execute(f"DROP TABLE {table}")
+        return None
 
 
 def _join_sql(
@@ -1916,10 +1953,13 @@ def grouped_counts_sql(
     chunk: Chunking | None,
     shape: GroupShape | None = None,
     kept: str | None = None,
+    duplicates: Mapping[str, str] | None = None,
 ) -> str:
     """SQL (DuckDB and Spark alike) for `grouped_counts`: `base` numbered (size chunks) and
     left-joined to every other relation's rows with a key unique and non-null on both sides;
-    with `kept` (a WHERE clause over c0, c1, ..., or ""), those rows, not counted."""
+    with `kept` (a WHERE clause over c0, c1, ..., or ""), those rows, not counted. A relation
+    in `duplicates` names a table of its duplicated non-null keys (`duplicates_sql`): its keys
+    are told unique by that small table instead of grouping every row again."""
     q = dialect.quote
     picked = [*columns, *([chunk.time] if chunk is not None and chunk.time else [])]
     others = sorted({r for r, _ in picked if r != base})
@@ -1938,7 +1978,10 @@ def grouped_counts_sql(
     # Keys are told unique by a grouped count joined back, not a window over every row: a
     # hash aggregate costs DuckDB about a third less (measured on PERF001's 1M-row question).
     same = " AND ".join(f"v.{q(k)} = u.{q(k)}" for k in key)
-    if others:
+    known = duplicates or {}
+    if others and base in known:
+        rows = f"(SELECT v.*, {_once_sql(known[base], key, q)} AS bn__ FROM {rows} v{_dup_join(known[base], same)})"
+    elif others:
         counted = (
             f"SELECT {keys}, count(*) AS bn__ FROM {views[base]} WHERE {present} GROUP BY {keys}"
         )
@@ -1947,14 +1990,19 @@ def grouped_counts_sql(
     for r in others:
         wanted = sorted({c for rr, c in picked if rr == r} - set(key))
         cols = ", ".join(f"v.{q(c)}" for c in (*key, *wanted))
-        unique = (
-            f"SELECT {keys} FROM {views[r]} WHERE {present} GROUP BY {keys} HAVING count(*) = 1"
-        )
         on = " AND ".join(f"b.{q(k)} = {alias[r]}.{q(k)}" for k in key)
-        sources.append(
-            f"LEFT JOIN (SELECT {cols} FROM {views[r]} v JOIN ({unique}) u ON {same}) "
-            f"{alias[r]} ON {on} AND b.bn__ = 1"
-        )
+        if r in known:
+            single = " AND ".join(f"v.{q(k)} IS NOT NULL" for k in key)
+            looked = (
+                f"SELECT {cols} FROM {views[r]} v{_dup_join(known[r], same)} "
+                f"WHERE {single} AND u.{q(key[0])} IS NULL"
+            )
+        else:
+            unique = (
+                f"SELECT {keys} FROM {views[r]} WHERE {present} GROUP BY {keys} HAVING count(*) = 1"
+            )
+            looked = f"SELECT {cols} FROM {views[r]} v JOIN ({unique}) u ON {same}"
+        sources.append(f"LEFT JOIN ({looked}) {alias[r]} ON {on} AND b.bn__ = 1")
     values = [f"{alias[r]}.{q(c)} AS c{i}" for i, (r, c) in enumerate(columns)]
     names = [f"c{i}" for i in range(len(columns))]
     if chunk is not None:
@@ -1992,7 +2040,28 @@ def _chunk_sql(
     return dialect.floor_div(f"{seconds} - {int(chunk.origin_s)}", int(chunk.width_s))
 
 
+def duplicates_sql(view: str, key: Sequence[str], quote: Callable[[str], str]) -> str:
+    """The non-null keys of `view` found on more than one row (usually none: a small table)."""
+    keys = ", ".join(quote(k) for k in key)
+    present = " AND ".join(f"{quote(k)} IS NOT NULL" for k in key)
+    return f"SELECT {keys} FROM {view} WHERE {present} GROUP BY {keys} HAVING count(*) > 1"
+
+
+def _dup_join(table: str, same: str) -> str:
+    return f" LEFT JOIN {table} u ON {same}"
+
+
+def _once_sql(table: str, key: Sequence[str], q: Callable[[str], str]) -> str:
+    """A base row's key count as `grouped_counts_sql` tests it (1: its key is non-null and on
+    no other row; null: a null key; 2: duplicated) from the table of duplicated keys."""
+    null = " OR ".join(f"v.{q(k)} IS NULL" for k in key)
+    return f"CASE WHEN {null} THEN NULL WHEN u.{q(key[0])} IS NOT NULL THEN 2 ELSE 1 END"
+
+
 # ---- grouped_counts shapes (perf7)
+
+# Duplicated keys a relation may have for `DuckDBEngine._duplicates` to keep them in a table.
+_MAX_DUPLICATES = 100_000
 
 # A curve's terms are summed as two integers of 26 bits each: exact in a BIGINT on both engines.
 _HALF = 26
@@ -2003,9 +2072,8 @@ def _shaped_sql(values: list[str], names: list[str], sources: str, shape: GroupS
     and first rows (`GroupShape`): values read (as doubles where binned or curved), then bins
     and curve values, then the curves' integer parts, then grouped."""
     numeric = {*shape.bins, *shape.curves}
-    raw = [  # every value ends in " AS {its name}"
-        f"CAST({v[: -len(n) - 4]} AS DOUBLE) AS x{_position(n)}" if _position(n) in numeric else v
-        for v, n in zip(values, names, strict=True)
+    raw = [
+        f"CAST({n} AS DOUBLE) AS x{_position(n)}" if _position(n) in numeric else n for n in names
     ]
     mapped = [
         f"{_bin_sql(f'x{i}', list(shape.bins[i]))} AS c{i}"
@@ -2020,9 +2088,12 @@ def _shaped_sql(values: list[str], names: list[str], sources: str, shape: GroupS
         parts += _parts_sql(f"f{i}", f"f{i}", _scale(c.fp, 1))
         parts += _parts_sql(f"f{i} * f{i}", f"g{i}", _scale(c.fp, 2))
     extra = ", pos__" if shape.first else ""
+    # The kept rows are told apart first: the engine bins and groups only those.
+    rows = f"(SELECT {', '.join(values)}{extra} FROM {sources}) r"
+    rows += kept_sql(shape.finite, shape.equal)
     layers = (
         f"(SELECT {', '.join(parts)}{extra} FROM (SELECT {', '.join(mapped)}{extra} FROM "
-        f"(SELECT {', '.join(raw)}{extra} FROM {sources}) s0) s1) s"
+        f"(SELECT {', '.join(raw)}{extra} FROM {rows}) s0) s1) s"
     )
     return _shaped_grouping(layers, names, shape)
 
@@ -2116,6 +2187,7 @@ def lookup_sql(
     columns: Sequence[tuple[str, str]],
     finite: Sequence[int] = (),
     equal: Mapping[int, str] | None = None,
+    duplicates: Mapping[str, str] | None = None,
 ) -> str:
     """`register_lookup`'s SQL (DuckDB and Spark alike): `grouped_counts_sql`'s looked-up rows
     of `base`, ungrouped, filtered by `kept_sql`."""
@@ -2129,6 +2201,7 @@ def lookup_sql(
         tuple(columns),
         None,
         kept=kept_sql(finite, equal or {}),
+        duplicates=duplicates,
     )
 
 

@@ -2671,8 +2671,7 @@ def _baseline_edges(
     if names is None:
         return None
     agg, named = ctx.engine.aggregate, side.named
-    finite = [named[r] for r in ("score", "pred", "target") if r in named]
-    equal = {named["split"]: ctx.config.baseline_split} if "split" in named else {}
+    finite, equal = _kept(ctx, named)
     relation = f"{STAGE}:baseline rows"
     key = ctx.engine.key(side.base) or []
     register = partial(
@@ -2693,6 +2692,13 @@ def _baseline_edges(
         n: quantile_edges(found[c][None].values, bins) if found[c] else np.array([])
         for n, c in columns.items()
     }
+
+
+def _kept(ctx: StageContext, named: dict[str, int]) -> tuple[list[int], dict[int, str]]:
+    """The measured rows as the engine keeps them: finite score, decision and label (of the
+    baseline split): `_measured`'s test, asked before the engine bins and groups."""
+    finite = [named[r] for r in ("score", "pred", "target") if r in named]
+    return finite, ({named["split"]: ctx.config.baseline_split} if "split" in named else {})
 
 
 def _lookup_names(
@@ -2754,6 +2760,8 @@ def _binned_sums(
         curves={named["curve"]: curve},
         alone=[offset + i for i in range(len(names))],
         first=any(features[n].categorical for n in names),
+        finite=_kept(ctx, named)[0],
+        equal=_kept(ctx, named)[1],
     )
     table = _grouped(ctx, side.base, asked, None, shape) if names else None
     if table is None:
