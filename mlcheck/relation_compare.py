@@ -63,7 +63,13 @@ from mlcheck.compare import (
     type_name,
 )
 from mlcheck.engine import LocalEngine, decoded, parallel_map
-from mlcheck.engines.base import ColumnDifference, KeyComparison, Tolerance, Unsupported
+from mlcheck.engines.base import (
+    ColumnDifference,
+    KeyComparison,
+    Settle,
+    Tolerance,
+    Unsupported,
+)
 
 _U = np.uint64
 _SECOND = _U(0xD6E8FEB86659FD93)  # compare._digest's second multiplier
@@ -390,8 +396,9 @@ class _Comparer:
         identical = folded[0].fingerprint == folded[1].fingerprint and not uncomparable
         views = self._views(types, kinds, common)
         same_pairs = {c for c in pairing.get("pairs", ()) if _same_pairs(folded, c)}
+        settle = _settle(specs, folded) if pairing else None
         keyed = (
-            self._keyed(views, compared, kinds, identical, comparable, same_pairs)
+            self._keyed(views, compared, kinds, identical, comparable, same_pairs, settle)
             if self.key
             else None
         )
@@ -480,12 +487,14 @@ class _Comparer:
         identical: bool,
         comparable: list[str],
         same_pairs: set[str],
+        settle: Settle | None,
     ) -> tuple[KeyDiagnostics, RowDifference, dict[str, ColumnDifference], int, RowDifference]:
         """Keys and cells; a column whose (key, value) pairs are the same on both sides is
-        asked only if a null or duplicated key makes the pair digests no proof."""
+        asked only if a null or duplicated key makes the pair digests no proof, and one the
+        engine `settle`s (pairs equal once the unmatched rows are taken out) not at all."""
         asked = {} if identical else {c: kinds[c] for c in compared if c not in same_pairs}
         found: KeyComparison = self.agg.key_comparison(
-            *views[0], self.key, asked, self.tol, self.examples
+            *views[0], self.key, asked, self.tol, self.examples, settle=settle
         )
         left, right = found.left, found.right
         cells = dict(found.columns)
@@ -493,7 +502,7 @@ class _Comparer:
         if rest and any(s.null_rows or s.duplicate_rows for s in (left, right)):
             more = self.agg.key_comparison(*views[0], self.key, rest, self.tol, self.examples)
             cells.update(more.columns)
-        for c in rest:
+        for c in [*asked, *rest]:
             cells.setdefault(c, _equal_cells(c, kinds[c], found.matched))
         cells = {c: cells[c] for c in compared if c in cells}
         diagnostics = KeyDiagnostics(
@@ -548,7 +557,13 @@ class _Comparer:
         floats uses, is asked only where a report shows every statistic: a difference the
         row-level comparison does not explain (`RelationComparison.explains`)."""
         compared = found.compared_columns
-        differing = {c: kinds[c] for c in compared if folded[0].digests[c] != folded[1].digests[c]}
+        # A value hash of 0 is 0: equal digests prove equal multisets only for equal row counts.
+        rows_differ = folded[0].rows != folded[1].rows
+        differing = {
+            c: kinds[c]
+            for c in compared
+            if rows_differ or folded[0].digests[c] != folded[1].digests[c]
+        }
         shown = {c: k for c, k in differing.items() if k != "float" or not found.explains(c)}
         unshown = {c: k for c, k in differing.items() if c not in shown}
 
@@ -621,6 +636,26 @@ def _same_pairs(folded: list[_Folded], column: str) -> bool:
 def _equal_cells(column: str, kind: Kind, matched: int) -> ColumnDifference:
     """Every matched cell equal (proved by equal pair digests over clean keys)."""
     return ColumnDifference(column, kind, matched, 0, 0, 0, 0, None, None, ())
+
+
+def _settle(specs: tuple[_SideFold, _SideFold], folded: list[_Folded]) -> Settle:
+    """Pair digests over the matched pairs alone: each side's digest minus that of its rows
+    matched on neither side (the rows a few lost or extra keys leave out, handed over by the
+    engine). Equal, every matched cell of the column is equal, as for `_same_pairs`."""
+    pairs = specs[0].pairs
+
+    def prove(left: pa.Table, right: pa.Table) -> frozenset[str]:
+        matched = []
+        for side, table in enumerate((left, right)):
+            own = specs[side](table)[specs[side].width - len(pairs) :]
+            sums = folded[side].pairs
+            matched.append([(sums[c] - int(x)) % 2**64 for c, x in zip(pairs, own, strict=True)])
+        return frozenset(c for c, a, b in zip(pairs, *matched, strict=True) if a == b)
+
+    columns = tuple(
+        tuple([n for n, _, _ in specs[side].hashed] + _cast_names(specs, side)) for side in (0, 1)
+    )
+    return Settle((columns[0], columns[1]), prove)
 
 
 def _cast_names(specs: tuple[_SideFold, _SideFold], side: int) -> list[str]:

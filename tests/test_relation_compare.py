@@ -217,9 +217,9 @@ def test_pair_digests_spare_unchanged_columns_not_swapped_values(
     asked: list[tuple[str, ...]] = []
     real = engine.aggregate.key_comparison
 
-    def spy(*args: Any) -> Any:
+    def spy(*args: Any, **kwargs: Any) -> Any:
         asked.append(tuple(args[3]))
-        return real(*args)
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(engine.aggregate, "key_comparison", spy)
     slots = ("research.raw.t", "production.raw.t")

@@ -158,6 +158,8 @@ class AggregateEngine(Protocol):
         columns: Mapping[str, Kind],
         tolerance: Tolerance,
         examples: int,
+        *,
+        settle: Settle | None = None,
     ) -> KeyComparison: ...
 
     def profiles(
@@ -640,3 +642,19 @@ class SortedValues:
     def sample(self) -> Any:
         """The values standing for the group: every value, or the grid without the least."""
         return self.values if self.exact else self.values[1:]
+
+
+# ---- settle (stage18)
+
+
+@dataclass(frozen=True)
+class Settle:
+    """How `key_comparison` may skip columns whose matched cells are proven equal without a
+    join: with clean keys (no null, no duplicate) and at most `limit` rows matched on neither
+    side, an engine may hand those rows (`columns` of each side, as Arrow tables) to `prove`,
+    which returns the columns every matched pair holds equal; they are left out of the answer.
+    Engines that never call it give the same answer, only slower."""
+
+    columns: tuple[tuple[str, ...], tuple[str, ...]]
+    prove: Callable[[pa.Table, pa.Table], frozenset[str]]
+    limit: int = 1 << 16

@@ -91,7 +91,7 @@ class CellCauses:
     cause; `examples`: the first `examples` pairs by key of every cause but `within`,
     `{"key", "research", "production", "cause"}` sorted by key; `values[cause][side]`: the
     distinct non-null values that side held in that cause's pairs and the `top` most frequent
-    with counts (ties by value).
+    with counts (ties by value); `extremes`: see the field.
     """
 
     column: str
@@ -102,6 +102,12 @@ class CellCauses:
     max_rel: Mapping[str, float] = field(default_factory=dict)
     examples: tuple[dict[str, Any], ...] = ()
     values: Mapping[str, Mapping[str, tuple[int, tuple[tuple[Any, int], ...]]]] = field(
+        default_factory=dict
+    )
+    # Per cause of a numeric column: (research min, research max, production min, production
+    # max) of the finite values its pairs hold (None: none). A clip needs a pair on a side's
+    # own extreme, so a column whose "other" pairs touch none is no clip candidate.
+    extremes: Mapping[str, tuple[float | None, float | None, float | None, float | None]] = field(
         default_factory=dict
     )
 
@@ -227,24 +233,35 @@ def cause_sql(d: Dialect, i: int, rule: CauseRule, atol: float) -> str:
 def classified_sql(
     d: Dialect, table: str, key: tuple[str, ...], i: int, rule: CauseRule, tol: Tolerance, unit: int
 ) -> str:
-    """Column i's differing pairs of `table`: key, l, r, state s, |a - b| d, ratio q, cause c."""
+    """Column i's differing pairs of `table`: key, l, r, state s, |a - b| d, ratio q, cause c,
+    and (numeric kinds) each side's value as a finite double a, b (else NULL)."""
     keys = ", ".join(d.quoted(k) for k in key)
     state = d.cell_state(i, rule.kind, tol, unit)
     inner = f"SELECT {keys}, l{i}, r{i}, {state} FROM {table}"
+    finite = [
+        f"CASE WHEN abs(CAST({x}{i} AS DOUBLE)) < {INF} THEN CAST({x}{i} AS DOUBLE) END"
+        if rule.kind in NUMERIC
+        else "CAST(NULL AS DOUBLE)"
+        for x in "lr"
+    ]
     return (
         f"SELECT {keys}, l{i} AS mlc_l, r{i} AS mlc_r, d{i} AS mlc_d, q{i} AS mlc_q, "
+        f"{finite[0]} AS mlc_a, {finite[1]} AS mlc_b, "
         f"{cause_sql(d, i, rule, tol.atol)} AS mlc_c FROM ({inner}) AS t{i} WHERE s{i} <> 0"
     )
 
 
 def summary_sql(parts: Sequence[tuple[int, str]]) -> str:
-    """Per column index and cause: count, max |a - b|, max ratio (NaN skipped)."""
+    """Per column index and cause: count, max |a - b|, max ratio (NaN skipped), and the
+    extremes of each side's finite values."""
     union = " UNION ALL ".join(
-        f"SELECT {i} AS mlc_i, mlc_c, mlc_d, mlc_q FROM ({sql}) AS p{i}" for i, sql in parts
+        f"SELECT {i} AS mlc_i, mlc_c, mlc_d, mlc_q, mlc_a, mlc_b FROM ({sql}) AS p{i}"
+        for i, sql in parts
     )
     return (
         "SELECT mlc_i, mlc_c, count(*), max(mlc_d) FILTER (WHERE NOT isnan(mlc_d)), "
-        f"max(mlc_q) FILTER (WHERE NOT isnan(mlc_q)) FROM ({union}) AS u GROUP BY mlc_i, mlc_c"
+        "max(mlc_q) FILTER (WHERE NOT isnan(mlc_q)), min(mlc_a), max(mlc_a), min(mlc_b), "
+        f"max(mlc_b) FROM ({union}) AS u GROUP BY mlc_i, mlc_c"
     )
 
 
@@ -331,7 +348,7 @@ def cell_causes(
         f"SELECT * FROM ({matched_sql(d, *views, key, names, screened)}) AS m WHERE {differ}"
     )
     try:
-        found: dict[int, dict[str, tuple[int, Any, Any]]] = {}
+        found: dict[int, dict[str, tuple[Any, ...]]] = {}
         present = (
             _differing_columns(rows, table, names, d, rules, units)
             if screened is None
@@ -343,8 +360,8 @@ def cell_causes(
         }
         for start in range(0, len(present), _COLUMNS_PER_QUERY):
             batch = present[start : start + _COLUMNS_PER_QUERY]
-            for col, cause, n, dmax, qmax in rows(summary_sql([(i, classified[i]) for i in batch])):
-                found.setdefault(int(col), {})[str(cause)] = (int(n), dmax, qmax)
+            for col, cause, n, *rest in rows(summary_sql([(i, classified[i]) for i in batch])):
+                found.setdefault(int(col), {})[str(cause)] = (int(n), *rest)
         for i, causes in sorted(found.items()):
             name = names[i]
             first = (
@@ -430,15 +447,15 @@ def _unpivoted_screen(
 def _answer(
     name: str,
     kind: Kind,
-    causes: Mapping[str, tuple[int, Any, Any]],
+    causes: Mapping[str, tuple[Any, ...]],
     shown: Sequence[tuple[Any, ...]],
     tops: Sequence[tuple[Any, ...]],
     key: tuple[str, ...],
     unit_ns: int,
 ) -> CellCauses:
-    counts = {c: n for c, (n, _, _) in causes.items()}
-    abs_values = [float(x) for _, x, _ in causes.values() if x is not None]
-    rel_values = [float(x) for _, _, x in causes.values() if x is not None]
+    counts = {c: int(found[0]) for c, found in causes.items()}
+    abs_values = [float(found[1]) for found in causes.values() if found[1] is not None]
+    rel_values = [float(found[2]) for found in causes.values() if found[2] is not None]
     max_abs = max(abs_values) if abs_values else None
     max_rel = max(rel_values) if rel_values and max_abs is not None else None
     if kind == "temporal" and max_abs is not None:
@@ -453,7 +470,7 @@ def _answer(
         counts=counts,
         max_abs_diff=max_abs,
         max_rel_diff=max_rel,
-        max_rel={c: float(q) for c, (_, _, q) in causes.items() if q is not None},
+        max_rel={c: float(found[2]) for c, found in causes.items() if found[2] is not None},
         examples=tuple(
             {
                 "key": key_value(r[: len(key)], key),
@@ -467,7 +484,15 @@ def _answer(
             c: {s: (dn, tuple(top)) for s, (dn, top) in sides.items()}
             for c, sides in values.items()
         },
+        extremes=(
+            {c: _finite(found[3:7]) for c, found in causes.items()} if kind in NUMERIC else {}
+        ),
     )
+
+
+def _finite(values: Sequence[Any]) -> tuple[float | None, float | None, float | None, float | None]:
+    a_min, a_max, b_min, b_max = (None if v is None else float(v) + 0.0 for v in values)
+    return a_min, a_max, b_min, b_max
 
 
 # --------------------------------------------------------------------------- column questions

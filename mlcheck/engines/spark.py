@@ -37,6 +37,7 @@ from mlcheck.engines.base import (
     ParquetPart,
     ParquetSource,
     Presence,
+    Settle,  # key_comparison (stage18)
     SortedValues,  # sorted_values_many (sort6)
     Tolerance,
     Unsupported,
@@ -318,6 +319,8 @@ class SparkEngine:
         columns: Mapping[str, Kind],
         tolerance: Tolerance,
         examples: int,
+        *,
+        settle: Settle | None = None,  # not used: every asked column is compared
     ) -> KeyComparison:
         key = tuple(key)
         for column in key:

@@ -933,7 +933,8 @@ def differences(ctx: StageContext, j: int) -> Differences:
         kinds: dict[str, Any] = dict.fromkeys("dmr", "float") | dict.fromkeys(
             ("u", "v", "uv"), "integer"
         )
-        found = engine(ctx).profiles(ranked, kinds, 0)
+        # No distinct count of the floats: nothing here reads it (1M rows: ~0.25 s CPU less).
+        found = engine(ctx).profiles(ranked, kinds, 0, float_distinct=False)
         n = found["d"].count
         if n == 0:
             return Differences(shrink, 0.0, 0.0, 0.0, None, None)
@@ -960,7 +961,10 @@ def _shrink(ctx: StageContext, j: int) -> float:
     both = f"({sql.finite(a)} AND {sql.finite(b)})"
     columns = {"r": f"CASE WHEN {both} THEN {a} END", "p": f"CASE WHEN {both} THEN {b} END"}
     found = engine(ctx).profiles(
-        view(ctx, f"extremes:{j}", matched(ctx), columns), {"r": "float", "p": "float"}, 0
+        view(ctx, f"extremes:{j}", matched(ctx), columns),
+        {"r": "float", "p": "float"},
+        0,
+        float_distinct=False,
     )
     largest = max(
         abs(float(v)) for c in "rp" for v in (found[c].min, found[c].max) if v is not None

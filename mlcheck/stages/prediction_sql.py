@@ -127,11 +127,13 @@ def key_text(q: Quote, key: Sequence[str]) -> str:
 
 def average_rank_twice(x: str, within: str) -> str:
     """Twice the average rank (1-based, ties averaged) of `x` among rows where `within` holds:
-    an integer, so sums over it are exact."""
-    return (
-        f"CASE WHEN {within} THEN 2 * rank() OVER (PARTITION BY {within} ORDER BY {x}) "
-        f"+ count(*) OVER (PARTITION BY {within}, {x}) - 1 END"
-    )
+    an integer, so sums over it are exact. A tie of k rows from rank r averages r + (k - 1) / 2,
+    twice that is r + (r + k - 1): rank() plus the rows at or below the value, which
+    cume_dist() times the rows gives (rounded: exact below 2**51 rows). Both windows share one
+    ordering; a count per (within, x) partition was a second one (1M rows: ~0.3 s CPU more)."""
+    order = f"OVER (PARTITION BY {within} ORDER BY {x})"
+    at_or_below = f"round(cume_dist() {order} * count(*) OVER (PARTITION BY {within}))"
+    return f"CASE WHEN {within} THEN rank() {order} + CAST({at_or_below} AS BIGINT) END"
 
 
 _SQL_TYPES = {

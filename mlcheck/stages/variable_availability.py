@@ -282,7 +282,7 @@ def _numeric_profile(ctx: StageContext, slot: str, name: str, kind: Kind) -> Pro
     """At most QUANTILES values: all of them, sorted (the quantiles at (k + 1/2) / n are the
     k-th values); more: the quantile function at the grid, with the population std."""
     agg, relation = ctx.engine.aggregate, ctx.engine.relation(slot)
-    stats = agg.profiles(relation, {name: kind}, top=0)[name]
+    stats = agg.profiles(relation, {name: kind}, top=0, float_distinct=False)[name]
     n = stats.count - stats.nans
     if n == 0:
         return None
