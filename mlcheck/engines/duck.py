@@ -1286,13 +1286,11 @@ class DuckDBEngine:
         out = {}
         with self._lock:
             for name in sorted(names):  # relations, not rows
-                view = self._view(name)
-                cached = self._duplicate_tables.get((view, tuple(key)), "")
-                if cached == "":
-                    cached = self._duplicate_table(view, key)
-                    self._duplicate_tables[(view, tuple(key))] = cached
-                if cached is not None:
-                    out[name] = cached
+                asked = (self._view(name), tuple(key))
+                if asked not in self._duplicate_tables:  # None: too many to keep
+                    self._duplicate_tables[asked] = self._duplicate_table(*asked)
+                if (table := self._duplicate_tables[asked]) is not None:
+                    out[name] = table
         return out
 
     def _duplicate_table(self, view: str, key: Sequence[str]) -> str | None:
