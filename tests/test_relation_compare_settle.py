@@ -13,12 +13,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from test_relation_compare import BASE, Config, N, assert_same, engine_for
 
 import mlcheck.relation_compare as rc
 from mlcheck.compare import Kind, compare_tables
 from mlcheck.engines import EngineSettings, make_engine
 from mlcheck.engines.base import Settle, Tolerance
-from tests.test_relation_compare import BASE, Config, N, assert_same, engine_for
 
 SLOTS = ("research.raw.t", "production.raw.t")
 

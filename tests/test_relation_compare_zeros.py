@@ -9,8 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-
-from tests.test_relation_compare import BASE, N, assert_same, both
+from test_relation_compare import BASE, N, assert_same, both
 
 
 def with_zero_column(table: pa.Table) -> pa.Table:

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pyarrow as pa
+from test_cell_causes import _pairs, _rules
 
 from mlcheck.engines import AggregateEngine
 from mlcheck.engines.base import Tolerance
 from mlcheck.engines.causes import CauseRule
-from tests.engines.test_cell_causes import _pairs, _rules
 
 Register = Callable[[str, pa.Table], str]
 TOL = Tolerance(rtol=1e-7, atol=1e-9)

@@ -10,10 +10,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from test_feature_parity import _context
 
 from mlcheck.checklist import Checklist
 from mlcheck.feature_compare import compare_features
-from tests.stages.test_feature_parity import _context
 
 
 def _tables(n: int, clipped: bool) -> tuple[pa.Table, pa.Table]:
